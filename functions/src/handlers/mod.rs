@@ -1,0 +1,12 @@
+//! One function per API operation: extract from the request, call `shared`, map the result.
+
+pub mod audit;
+pub mod auth;
+pub mod departments;
+pub mod me;
+pub mod tenants;
+
+use lambda_http::{Body, Response};
+use roster_shared::ApiResult;
+
+pub type Answer = ApiResult<Response<Body>>;

@@ -1,0 +1,9 @@
+//! Roster's Lambda handlers. Each binary in `src/bin/` runs one handler under the Lambda runtime;
+//! the local gateway serves them all from the one route table in [`routes`].
+
+pub mod gateway;
+pub mod handlers;
+pub mod lambda;
+pub mod routes;
+
+pub use roster_shared as shared;

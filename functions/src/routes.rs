@@ -1,0 +1,131 @@
+//! THE route table: every API operation, its method and path, and the Lambda function (binary)
+//! that serves it. The local gateway routes by it; a test checks template.yaml, openapi.yaml and
+//! `src/bin/` against it.
+
+use crate::handlers::{self, Answer};
+use http::Method;
+use lambda_http::Request;
+use roster_shared::App;
+use std::future::Future;
+use std::pin::Pin;
+
+pub type Handler = fn(&'static App, Request) -> Pin<Box<dyn Future<Output = Answer> + Send>>;
+
+pub struct Route {
+    pub method: Method,
+    /// API Gateway's path template, e.g. `/v1/tenants/{tenant_id}`.
+    pub path: &'static str,
+    /// The binary in `src/bin/` and the function in template.yaml.
+    pub function: &'static str,
+    pub handler: Handler,
+}
+
+macro_rules! route {
+    ($method:ident $path:literal => $function:literal, $handler:path) => {
+        Route {
+            method: Method::$method,
+            path: $path,
+            function: $function,
+            handler: |app, req| Box::pin($handler(app, req)),
+        }
+    };
+}
+
+pub fn routes() -> Vec<Route> {
+    vec![
+        route!(POST "/v1/auth/login" => "login", handlers::auth::login),
+        route!(POST "/v1/auth/password" => "change-password", handlers::auth::change_password),
+        route!(POST "/v1/auth/password-reset" => "complete-password-reset", handlers::auth::complete_password_reset),
+        route!(GET "/.well-known/jwks.json" => "get-jwks", handlers::auth::jwks),
+        route!(GET "/v1/me" => "get-me", handlers::me::get),
+        route!(PATCH "/v1/me" => "update-me", handlers::me::update),
+        route!(POST "/v1/tenants" => "create-tenant", handlers::tenants::create),
+        route!(GET "/v1/tenants" => "list-tenants", handlers::tenants::list),
+        route!(GET "/v1/tenants/{tenant_id}" => "get-tenant", handlers::tenants::get),
+        route!(PATCH "/v1/tenants/{tenant_id}" => "update-tenant", handlers::tenants::update),
+        route!(GET "/v1/tenants/{tenant_id}/departments" => "list-departments", handlers::departments::list),
+        route!(POST "/v1/tenants/{tenant_id}/departments" => "create-department", handlers::departments::create),
+        route!(GET "/v1/tenants/{tenant_id}/departments/{department_id}" => "get-department", handlers::departments::get),
+        route!(PATCH "/v1/tenants/{tenant_id}/departments/{department_id}" => "update-department", handlers::departments::update),
+        route!(DELETE "/v1/tenants/{tenant_id}/departments/{department_id}" => "delete-department", handlers::departments::delete),
+        route!(GET "/v1/tenants/{tenant_id}/audit-log" => "list-audit-log", handlers::audit::list),
+    ]
+}
+
+/// The route matching `method` and `path`, with its path parameters; `Err(true)` when the path
+/// exists under another method.
+pub fn find<'r>(
+    routes: &'r [Route],
+    method: &Method,
+    path: &str,
+) -> Result<(&'r Route, Vec<(String, String)>), bool> {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    let mut path_exists = false;
+    for route in routes {
+        let template: Vec<&str> = route.path.split('/').collect();
+        if template.len() != segments.len() {
+            continue;
+        }
+        let mut params = Vec::new();
+        let matched = template.iter().zip(&segments).all(|(t, s)| {
+            match t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
+                Some(name) if !s.is_empty() => {
+                    params.push((name.to_string(), s.to_string()));
+                    true
+                }
+                Some(_) => false,
+                None => t == s,
+            }
+        });
+        if matched {
+            if route.method == *method {
+                return Ok((route, params));
+            }
+            path_exists = true;
+        }
+    }
+    Err(path_exists)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_routes_with_parameters() {
+        let routes = routes();
+        let (route, params) =
+            find(&routes, &Method::GET, "/v1/tenants/abc/departments/def").unwrap();
+        assert_eq!(route.function, "get-department");
+        assert_eq!(
+            params,
+            vec![
+                ("tenant_id".into(), "abc".into()),
+                ("department_id".into(), "def".into())
+            ]
+        );
+        assert!(matches!(
+            find(&routes, &Method::PUT, "/v1/tenants"),
+            Err(true)
+        ));
+        assert!(matches!(
+            find(&routes, &Method::GET, "/v1/nothing"),
+            Err(false)
+        ));
+    }
+
+    #[test]
+    fn every_route_is_unique() {
+        let routes = routes();
+        for (i, a) in routes.iter().enumerate() {
+            for b in &routes[i + 1..] {
+                assert!(a.function != b.function, "{} twice", a.function);
+                assert!(
+                    !(a.method == b.method && a.path == b.path),
+                    "{} twice",
+                    a.path
+                );
+            }
+        }
+    }
+}

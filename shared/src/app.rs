@@ -1,0 +1,135 @@
+//! The context every handler gets: SDK clients (created once per Lambda container, with no network
+//! call), configuration and the clock.
+
+use crate::error::{ApiError, ApiResult};
+use crate::mail::Mailer;
+use crate::store::{RequestCounter, Store};
+use crate::tokens::TokenKeys;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use time::OffsetDateTime;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub table: String,
+    pub bucket: String,
+    pub mail_from: String,
+    /// Base URL of the web app the links in mails point to.
+    pub app_url: String,
+}
+
+impl Config {
+    pub fn from_env() -> ApiResult<Self> {
+        Ok(Self {
+            table: env("ROSTER_TABLE")?,
+            bucket: env("ROSTER_BUCKET")?,
+            mail_from: env("ROSTER_MAIL_FROM")?,
+            app_url: env("ROSTER_APP_URL")?.trim_end_matches('/').to_string(),
+        })
+    }
+}
+
+pub(crate) fn env(name: &str) -> ApiResult<String> {
+    std::env::var(name).map_err(|_| ApiError::internal(format!("{name} is not set")))
+}
+
+/// Wall clock, or a clock tests move by hand.
+#[derive(Debug, Clone, Default)]
+pub enum Clock {
+    #[default]
+    System,
+    Manual(Arc<AtomicI64>),
+}
+
+impl Clock {
+    pub fn manual(start: OffsetDateTime) -> Self {
+        Self::Manual(Arc::new(AtomicI64::new(start.unix_timestamp())))
+    }
+
+    pub fn now(&self) -> OffsetDateTime {
+        let now = match self {
+            Self::System => OffsetDateTime::now_utc(),
+            Self::Manual(secs) => OffsetDateTime::from_unix_timestamp(secs.load(Ordering::SeqCst))
+                .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+        };
+        // Whole seconds: RFC 3339 timestamps in answers and epoch seconds in TTLs then agree.
+        now.replace_nanosecond(0).unwrap_or(now)
+    }
+
+    pub fn advance(&self, seconds: i64) {
+        if let Self::Manual(secs) = self {
+            secs.fetch_add(seconds, Ordering::SeqCst);
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct App {
+    pub store: Store,
+    pub s3: aws_sdk_s3::Client,
+    pub mail: Mailer,
+    pub config: Config,
+    pub keys: TokenKeys,
+    pub clock: Clock,
+}
+
+/// What differs between Lambda, the local gateway and tests.
+#[derive(Default)]
+pub struct AppOptions {
+    pub counter: Option<RequestCounter>,
+    pub clock: Clock,
+}
+
+impl App {
+    /// Builds the context from the environment: on Lambda from the function's configuration,
+    /// locally from the variables the scripts set (AWS_ENDPOINT_URL points the SDK at the emulator).
+    pub async fn from_env() -> ApiResult<Self> {
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Self::new(
+            &sdk,
+            Config::from_env()?,
+            TokenKeys::from_env()?,
+            AppOptions::default(),
+        )
+    }
+
+    pub fn new(
+        sdk: &aws_config::SdkConfig,
+        config: Config,
+        keys: TokenKeys,
+        options: AppOptions,
+    ) -> ApiResult<Self> {
+        let mut dynamo = aws_sdk_dynamodb::config::Builder::from(sdk);
+        if let Some(counter) = options.counter {
+            dynamo = dynamo.interceptor(counter);
+        }
+        let store = Store::new(
+            aws_sdk_dynamodb::Client::from_conf(dynamo.build()),
+            config.table.clone(),
+        );
+        // Path-style addressing keeps bucket names out of hostnames, which the emulator needs and
+        // AWS accepts.
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(sdk)
+                .force_path_style(true)
+                .build(),
+        );
+        let mail = Mailer::new(aws_sdk_sesv2::Client::new(sdk), config.mail_from.clone());
+        Ok(Self {
+            store,
+            s3,
+            mail,
+            config,
+            keys,
+            clock: options.clock,
+        })
+    }
+
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    pub fn table(&self) -> &str {
+        self.store.table()
+    }
+}

@@ -1,0 +1,294 @@
+//! Who is calling and what they may do. Every authenticated request reads the caller's live
+//! membership (or platform-admin record) with one consistent read, batched with the items the
+//! operation needs, so a disabled account is refused at its very next request.
+
+use crate::app::App;
+use crate::error::{ApiError, ApiResult};
+use crate::http::RequestMeta;
+use crate::keys::Key;
+use crate::members::{Member, MemberStatus};
+use crate::store::{Item, from_item};
+use crate::tenants::Tenant;
+use crate::tokens::{Claims, TokenScope};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Permission {
+    #[serde(rename = "members.read")]
+    MembersRead,
+    #[serde(rename = "members.write")]
+    MembersWrite,
+    #[serde(rename = "departments.write")]
+    DepartmentsWrite,
+    #[serde(rename = "invitations.write")]
+    InvitationsWrite,
+    #[serde(rename = "licences.write")]
+    LicencesWrite,
+    #[serde(rename = "imports.run")]
+    ImportsRun,
+    #[serde(rename = "exports.run")]
+    ExportsRun,
+    #[serde(rename = "settings.write")]
+    SettingsWrite,
+    #[serde(rename = "audit.read")]
+    AuditRead,
+    #[serde(rename = "api_clients.write")]
+    ApiClientsWrite,
+    #[serde(rename = "customers.write")]
+    CustomersWrite,
+}
+
+/// `"all"` or a chosen list, as clients send and read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Permissions {
+    All,
+    Only(Vec<Permission>),
+}
+
+impl Permissions {
+    pub fn none() -> Self {
+        Self::Only(Vec::new())
+    }
+
+    pub fn allows(&self, permission: Permission) -> bool {
+        match self {
+            Self::All => true,
+            Self::Only(list) => list.contains(&permission),
+        }
+    }
+}
+
+impl Serialize for Permissions {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::All => s.serialize_str("all"),
+            Self::Only(list) => list.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Permissions {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Word(String),
+            List(Vec<Permission>),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Word(w) if w == "all" => Ok(Self::All),
+            Raw::Word(w) => Err(serde::de::Error::custom(format!(
+                "expected \"all\" or a list of permissions, got \"{w}\""
+            ))),
+            Raw::List(mut list) => {
+                list.sort();
+                list.dedup();
+                Ok(Self::Only(list))
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Owner,
+    Admin,
+    Member,
+}
+
+/// What an operation requires of the caller in the tenant it touches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Any active member of the tenant (the directory, the tree).
+    Member,
+    /// A permission (owners hold all of them).
+    Permission(Permission),
+    /// Platform operators only.
+    Platform,
+}
+
+/// The authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user_id: Uuid,
+    pub kind: CallerKind,
+    pub meta: RequestMeta,
+}
+
+#[derive(Debug, Clone)]
+pub enum CallerKind {
+    Platform,
+    Member(Box<Member>),
+}
+
+impl Caller {
+    pub fn is_platform(&self) -> bool {
+        matches!(self.kind, CallerKind::Platform)
+    }
+
+    pub fn member(&self) -> Option<&Member> {
+        match &self.kind {
+            CallerKind::Member(m) => Some(m),
+            CallerKind::Platform => None,
+        }
+    }
+
+    /// Permissions the caller holds in its own tenant (platform admins: all).
+    pub fn permissions(&self) -> Permissions {
+        match &self.kind {
+            CallerKind::Platform => Permissions::All,
+            CallerKind::Member(m) => m.effective_permissions(),
+        }
+    }
+}
+
+/// A caller cleared to act in one tenant.
+#[derive(Debug, Clone)]
+pub struct Access {
+    pub caller: Caller,
+    pub tenant_id: Uuid,
+    /// The caller acts from the reseller that owns this tenant.
+    pub via_reseller: bool,
+}
+
+impl Access {
+    pub fn allows(&self, permission: Permission) -> bool {
+        self.caller.permissions().allows(permission)
+    }
+}
+
+/// The caller and the items read with its membership, in the order asked.
+pub struct Authorized {
+    pub caller: Caller,
+    pub items: Vec<Option<Item>>,
+}
+
+fn principal_key(claims: &Claims) -> ApiResult<Key> {
+    match (claims.scp, claims.tid, claims.mid) {
+        (TokenScope::Platform, _, _) => Ok(Key::platform_admin(claims.sub)),
+        (TokenScope::Tenant, Some(t), Some(m)) => Ok(Key::member(t, m)),
+        _ => Err(ApiError::Unauthorized),
+    }
+}
+
+/// Verifies the bearer token and reads the caller's live record together with `keys` in one
+/// batched consistent read.
+pub async fn authenticate(app: &App, meta: &RequestMeta, keys: &[Key]) -> ApiResult<Authorized> {
+    let token = meta.bearer.as_deref().ok_or(ApiError::Unauthorized)?;
+    let claims = app.keys.verify(token, app.now())?;
+    let mut all = vec![principal_key(&claims)?];
+    all.extend_from_slice(keys);
+    let mut items = app.store.get_many(&all).await?;
+    let principal = items.remove(0).ok_or(ApiError::Unauthorized)?;
+    let kind = match claims.scp {
+        TokenScope::Platform => CallerKind::Platform,
+        _ => {
+            let member: Member = from_item(principal)?;
+            if member.user_id != claims.sub {
+                return Err(ApiError::Unauthorized);
+            }
+            match member.status {
+                MemberStatus::Active => {}
+                MemberStatus::Disabled => return Err(ApiError::AccountDisabled),
+                _ => return Err(ApiError::Unauthorized),
+            }
+            CallerKind::Member(Box::new(member))
+        }
+    };
+    Ok(Authorized {
+        caller: Caller {
+            user_id: claims.sub,
+            kind,
+            meta: meta.clone(),
+        },
+        items,
+    })
+}
+
+/// Authenticates the caller and clears them for `need` in `tenant_id`, reading `keys` in the same
+/// request. Another tenant's ids answer 404, never 403, so callers learn nothing about them.
+///
+/// A reseller's admin acting in a customer tenant also needs the customer's tenant item to see its
+/// parent; it is read in the same batch, so the cost is still one request.
+pub async fn authorize(
+    app: &App,
+    meta: &RequestMeta,
+    tenant_id: Uuid,
+    need: Need,
+    keys: &[Key],
+) -> ApiResult<(Access, Vec<Option<Item>>)> {
+    let mut all = vec![Key::tenant(tenant_id)];
+    all.extend_from_slice(keys);
+    let Authorized { caller, mut items } = authenticate(app, meta, &all).await?;
+    let tenant_item = items.remove(0);
+    let via_reseller = match &caller.kind {
+        CallerKind::Platform => {
+            if tenant_item.is_none() {
+                return Err(ApiError::NotFound);
+            }
+            false
+        }
+        CallerKind::Member(m) if m.tenant_id == tenant_id => false,
+        CallerKind::Member(m) => {
+            let tenant: Tenant = from_item(tenant_item.ok_or(ApiError::NotFound)?)?;
+            let is_reseller_admin = tenant.parent_id == Some(m.tenant_id)
+                && m.effective_permissions()
+                    .allows(crate::auth::Permission::CustomersWrite);
+            if !is_reseller_admin {
+                return Err(ApiError::NotFound);
+            }
+            true
+        }
+    };
+    let access = Access {
+        caller,
+        tenant_id,
+        via_reseller,
+    };
+    let allowed = match need {
+        Need::Member => true,
+        Need::Permission(p) => access.allows(p),
+        Need::Platform => access.caller.is_platform(),
+    };
+    if !allowed {
+        return Err(ApiError::Forbidden(
+            "the caller lacks the permission this operation needs",
+        ));
+    }
+    Ok((access, items))
+}
+
+/// Like [`authorize`] but also hands back the tenant item it read anyway.
+pub async fn authorize_with_tenant(
+    app: &App,
+    meta: &RequestMeta,
+    tenant_id: Uuid,
+    need: Need,
+    keys: &[Key],
+) -> ApiResult<(Access, Tenant, Vec<Option<Item>>)> {
+    let mut all = vec![Key::tenant(tenant_id)];
+    all.extend_from_slice(keys);
+    let (access, mut items) = authorize(app, meta, tenant_id, need, &all).await?;
+    let tenant = from_item(items.remove(0).ok_or(ApiError::NotFound)?)?;
+    Ok((access, tenant, items))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permissions_read_all_or_a_list() {
+        let all: Permissions = serde_json::from_str("\"all\"").unwrap();
+        assert!(all.allows(Permission::AuditRead));
+        let some: Permissions =
+            serde_json::from_str(r#"["departments.write","departments.write"]"#).unwrap();
+        assert_eq!(some, Permissions::Only(vec![Permission::DepartmentsWrite]));
+        assert!(!some.allows(Permission::AuditRead));
+        assert!(serde_json::from_str::<Permissions>("\"everything\"").is_err());
+        assert!(serde_json::from_str::<Permissions>(r#"["root"]"#).is_err());
+        assert_eq!(serde_json::to_string(&all).unwrap(), "\"all\"");
+    }
+}

@@ -1,0 +1,94 @@
+//! Randomness, hashing and password hashing. One-time tokens are 256 random bits and stored only
+//! as their SHA-256; passwords are argon2id.
+
+use crate::error::{ApiError, ApiResult};
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use aws_lc_rs::digest;
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use std::sync::LazyLock;
+
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    // The system RNG failing is not a state a server can continue from.
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .expect("the system random number generator failed");
+    bytes
+}
+
+pub fn random_u32() -> u32 {
+    u32::from_le_bytes(random_bytes::<4>())
+}
+
+/// A new one-time token for a link: 256 random bits, URL-safe.
+pub fn new_token() -> String {
+    URL_SAFE_NO_PAD.encode(random_bytes::<32>())
+}
+
+/// What is stored of a token: its SHA-256, hex. Tokens carry 256 random bits, so a fast hash is
+/// enough: nothing can be guessed from it.
+pub fn token_hash(token: &str) -> String {
+    let digest = digest::digest(&digest::SHA256, token.as_bytes());
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn sha256_base64url(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, bytes).as_ref())
+}
+
+fn argon2() -> Argon2<'static> {
+    // argon2id, OWASP's second recommended setting: m = 19 MiB, t = 2, p = 1.
+    Argon2::default()
+}
+
+pub fn hash_password(password: &str) -> ApiResult<String> {
+    let salt = SaltString::encode_b64(&random_bytes::<16>()).map_err(ApiError::internal)?;
+    argon2()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(ApiError::internal)
+}
+
+/// Verifies a password against a stored hash. Without a hash (unknown user, or a user who has not
+/// set a password yet) it verifies against a dummy hash so the answer takes as long either way.
+pub fn verify_password(password: &str, stored: Option<&str>) -> bool {
+    static DUMMY: LazyLock<String> =
+        LazyLock::new(|| hash_password("roster-dummy-password").unwrap_or_default());
+    let (hash, real) = match stored {
+        Some(h) => (h, true),
+        None => (DUMMY.as_str(), false),
+    };
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    argon2()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_ok()
+        && real
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_verify_only_with_the_right_password() {
+        let hash = hash_password("correct horse battery").unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse battery", Some(&hash)));
+        assert!(!verify_password("wrong horse battery", Some(&hash)));
+        assert!(!verify_password("roster-dummy-password", None));
+    }
+
+    #[test]
+    fn tokens_are_long_and_hashed_deterministically() {
+        let token = new_token();
+        assert_eq!(token.len(), 43);
+        assert_ne!(token, new_token());
+        assert_eq!(token_hash(&token), token_hash(&token));
+        assert_eq!(token_hash(&token).len(), 64);
+    }
+}

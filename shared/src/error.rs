@@ -1,0 +1,201 @@
+//! The one error type of Roster. Every failure a client can see is a variant here and maps to an
+//! RFC 9457 problem document with a stable machine `code` (SPEC.md §5).
+
+use http::StatusCode;
+use serde::Serialize;
+
+/// One field that failed validation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("the request is invalid")]
+    Validation(Vec<FieldError>),
+    #[error("authentication is required or the credentials are invalid")]
+    Unauthorized,
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("the account is disabled")]
+    AccountDisabled,
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the department still has members or sub-departments")]
+    DepartmentNotEmpty,
+    #[error("a department cannot move under itself or one of its descendants")]
+    DepartmentCycle,
+    #[error("{0}")]
+    QuotaExceeded(String),
+    #[error("the resource has changed since it was read")]
+    PreconditionFailed,
+    #[error("the request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("{0}")]
+    MethodNotAllowed(&'static str),
+    #[error("internal error")]
+    Internal(String),
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(field, message)])
+    }
+
+    pub fn internal(err: impl std::fmt::Display) -> Self {
+        Self::Internal(err.to_string())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Validation(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) | Self::AccountDisabled => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict(_)
+            | Self::DepartmentNotEmpty
+            | Self::DepartmentCycle
+            | Self::QuotaExceeded(_) => StatusCode::CONFLICT,
+            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable machine code clients switch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Validation(_) => "validation_failed",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden(_) => "forbidden",
+            Self::AccountDisabled => "account_disabled",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed(_) => "method_not_allowed",
+            Self::Conflict(_) => "conflict",
+            Self::DepartmentNotEmpty => "department_not_empty",
+            Self::DepartmentCycle => "department_cycle",
+            Self::QuotaExceeded(_) => "quota_exceeded",
+            Self::PreconditionFailed => "precondition_failed",
+            Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self {
+            Self::Validation(_) => "Validation failed",
+            Self::Unauthorized => "Unauthorized",
+            Self::Forbidden(_) => "Forbidden",
+            Self::AccountDisabled => "Account disabled",
+            Self::NotFound => "Not found",
+            Self::MethodNotAllowed(_) => "Method not allowed",
+            Self::Conflict(_) => "Conflict",
+            Self::DepartmentNotEmpty => "Department not empty",
+            Self::DepartmentCycle => "Department cycle",
+            Self::QuotaExceeded(_) => "Quota exceeded",
+            Self::PreconditionFailed => "Precondition failed",
+            Self::PayloadTooLarge(_) => "Payload too large",
+            Self::Internal(_) => "Internal error",
+        }
+    }
+
+    /// The problem document. Internal details are never shown to clients; they are logged instead.
+    pub fn problem(&self) -> Problem {
+        let detail = match self {
+            Self::Internal(_) => "an unexpected error occurred; it has been logged".to_string(),
+            other => other.to_string(),
+        };
+        Problem {
+            r#type: format!("https://roster.dev/problems/{}", self.code()),
+            title: self.title(),
+            status: self.status().as_u16(),
+            code: self.code(),
+            detail,
+            errors: match self {
+                Self::Validation(errors) => Some(errors.clone()),
+                _ => None,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Problem {
+    pub r#type: String,
+    pub title: &'static str,
+    pub status: u16,
+    pub code: &'static str,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+}
+
+/// Collects validation failures so a client learns about every bad field at once.
+#[derive(Debug, Default)]
+pub struct Checks(Vec<FieldError>);
+
+impl Checks {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn fail(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push(FieldError::new(field, message));
+    }
+
+    pub fn check(&mut self, ok: bool, field: &str, message: &str) {
+        if !ok {
+            self.fail(field, message);
+        }
+    }
+
+    pub fn finish(self) -> ApiResult<()> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(self.0))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let problem = ApiError::internal("secret table name").problem();
+        assert_eq!(problem.status, 500);
+        assert!(!problem.detail.contains("secret"));
+    }
+
+    #[test]
+    fn validation_lists_fields() {
+        let mut checks = Checks::new();
+        checks.check(false, "name", "is required");
+        checks.check(true, "kind", "never");
+        let err = checks.finish().unwrap_err();
+        assert_eq!(err.code(), "validation_failed");
+        let problem = err.problem();
+        assert_eq!(
+            problem.errors.unwrap(),
+            vec![FieldError::new("name", "is required")]
+        );
+    }
+}

@@ -1,0 +1,275 @@
+//! HTTP plumbing shared by every handler: reading path ids, query parameters and JSON bodies with
+//! their limits, the caller's request metadata, and building JSON and problem+json answers.
+
+use crate::error::{ApiError, ApiResult};
+use http::{HeaderValue, StatusCode, header};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
+use uuid::Uuid;
+
+/// Bodies above 1 MB are refused with 413 before anything is parsed.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+pub const DEFAULT_PAGE: u32 = 50;
+pub const MAX_PAGE: u32 = 200;
+
+/// Who sent the request and from where: what handlers pass on to `shared`.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    pub bearer: Option<String>,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub if_match: Option<String>,
+}
+
+impl RequestMeta {
+    pub fn of(req: &Request) -> Self {
+        let headers = req.headers();
+        let text = |name: header::HeaderName| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let bearer = text(header::AUTHORIZATION).and_then(|v| {
+            let (scheme, token) = v.split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| token.trim().to_string())
+        });
+        let source_ip = match req.request_context_ref() {
+            Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
+            _ => None,
+        };
+        Self {
+            bearer,
+            source_ip,
+            user_agent: text(header::USER_AGENT).map(|ua| ua.chars().take(512).collect()),
+            if_match: text(header::IF_MATCH),
+        }
+    }
+}
+
+/// A UUID from the path. A malformed id cannot name anything, so it answers 404 like an unknown one.
+pub fn path_id(req: &Request, name: &str) -> ApiResult<Uuid> {
+    req.path_parameters_ref()
+        .and_then(|p| p.first(name))
+        .and_then(|v| Uuid::parse_str(v).ok())
+        .ok_or(ApiError::NotFound)
+}
+
+pub fn query_param(req: &Request, name: &str) -> Option<String> {
+    req.query_string_parameters_ref()
+        .and_then(|q| q.first(name))
+        .map(str::to_string)
+}
+
+/// `limit` and `cursor` of a list request.
+#[derive(Debug, Clone)]
+pub struct PageParams {
+    pub limit: u32,
+    pub cursor: Option<String>,
+}
+
+impl PageParams {
+    pub fn of(req: &Request) -> ApiResult<Self> {
+        let limit = match query_param(req, "limit") {
+            None => DEFAULT_PAGE,
+            Some(raw) => raw
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=MAX_PAGE).contains(n))
+                .ok_or_else(|| {
+                    ApiError::invalid("limit", format!("must be an integer from 1 to {MAX_PAGE}"))
+                })?,
+        };
+        let cursor = query_param(req, "cursor").filter(|c| !c.is_empty());
+        Ok(Self { limit, cursor })
+    }
+}
+
+/// Parses a JSON body: size limit, well-formed JSON, no unknown fields (each input type says
+/// `deny_unknown_fields`), and the path of the field that failed.
+pub fn json_body<T: DeserializeOwned>(req: &Request) -> ApiResult<T> {
+    parse_json(req.body().as_ref())
+}
+
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::invalid("body", "a JSON object is required"));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|err| {
+        let path = err.path().to_string();
+        let field = if path == "." {
+            "body".to_string()
+        } else {
+            path
+        };
+        let message = err.inner().to_string();
+        // serde_json appends " at line 1 column 17"; the field path says where already.
+        let message = match message.rfind(" at line ") {
+            Some(i) => message[..i].to_string(),
+            None => message,
+        };
+        ApiError::invalid(field, message)
+    })
+}
+
+/// For PATCH bodies: absent (`None`), `null` (`Some(None)`) and a value (`Some(Some(v))`) differ.
+pub fn nullable<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(de).map(Some)
+}
+
+pub fn json<T: Serialize>(status: StatusCode, value: &T) -> ApiResult<Response<Body>> {
+    let body = serde_json::to_vec(value).map_err(ApiError::internal)?;
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::Binary(body))
+        .map_err(ApiError::internal)
+}
+
+pub fn ok<T: Serialize>(value: &T) -> ApiResult<Response<Body>> {
+    json(StatusCode::OK, value)
+}
+
+pub fn created<T: Serialize>(value: &T) -> ApiResult<Response<Body>> {
+    json(StatusCode::CREATED, value)
+}
+
+pub fn no_content() -> ApiResult<Response<Body>> {
+    Response::builder()
+        .status(StatusCode::NO_CONTENT)
+        .body(Body::Empty)
+        .map_err(ApiError::internal)
+}
+
+/// A JSON answer with an ETag (the item's version), for resources clients update with If-Match.
+pub fn with_etag(mut response: Response<Body>, version: u64) -> Response<Body> {
+    if let Ok(value) = HeaderValue::from_str(&etag(version)) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response
+}
+
+pub fn etag(version: u64) -> String {
+    format!("\"{version}\"")
+}
+
+/// The version an `If-Match` header names; `*` or no header means "any".
+pub fn if_match_version(meta: &RequestMeta) -> ApiResult<Option<u64>> {
+    match meta.if_match.as_deref().map(str::trim) {
+        None | Some("*") => Ok(None),
+        Some(tag) => tag
+            .trim_start_matches("W/")
+            .trim_matches('"')
+            .parse()
+            .map(Some)
+            .map_err(|_| ApiError::PreconditionFailed),
+    }
+}
+
+/// A list answer: `{items, next_cursor}`.
+#[derive(Debug, Serialize)]
+pub struct List<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// The problem+json answer of an error. Internal errors are logged with their cause here, the one
+/// place every failed request passes.
+pub fn problem(err: &ApiError) -> Response<Body> {
+    if let ApiError::Internal(cause) = err {
+        tracing::error!(%cause, "request failed");
+    }
+    let body = serde_json::to_vec(&err.problem()).unwrap_or_default();
+    let mut response = Response::new(Body::Binary(body));
+    *response.status_mut() = err.status();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    response
+}
+
+/// Turns a handler's result into the answer, refusing oversized bodies first.
+pub fn respond(result: ApiResult<Response<Body>>) -> Response<Body> {
+    match result {
+        Ok(response) => response,
+        Err(err) => problem(&err),
+    }
+}
+
+/// Checks done before any handler runs.
+pub fn precheck(req: &Request) -> ApiResult<()> {
+    if req.body().len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Input {
+        name: String,
+        #[serde(default, deserialize_with = "nullable")]
+        phone: Option<Option<String>>,
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_with_their_name() {
+        let err = parse_json::<Input>(br#"{"name":"a","nam":"b"}"#).unwrap_err();
+        let problem = err.problem();
+        assert_eq!(problem.code, "validation_failed");
+        assert!(
+            problem.errors.unwrap()[0]
+                .message
+                .contains("unknown field `nam`")
+        );
+    }
+
+    #[test]
+    fn wrong_types_name_the_field() {
+        let err = parse_json::<Input>(br#"{"name": 5}"#).unwrap_err();
+        assert_eq!(err.problem().errors.unwrap()[0].field, "name");
+    }
+
+    #[test]
+    fn null_and_absent_differ() {
+        let absent: Input = parse_json(br#"{"name":"a"}"#).unwrap();
+        let null: Input = parse_json(br#"{"name":"a","phone":null}"#).unwrap();
+        assert_eq!(absent.phone, None);
+        assert_eq!(null.phone, Some(None));
+    }
+
+    #[test]
+    fn malformed_and_oversized_bodies_are_refused() {
+        assert_eq!(
+            parse_json::<Input>(b"{").unwrap_err().code(),
+            "validation_failed"
+        );
+        assert_eq!(
+            parse_json::<Input>(b"").unwrap_err().code(),
+            "validation_failed"
+        );
+        let big = vec![b' '; MAX_BODY_BYTES + 1];
+        assert_eq!(
+            parse_json::<Input>(&big).unwrap_err().code(),
+            "payload_too_large"
+        );
+    }
+}

@@ -1,0 +1,200 @@
+//! The single-table key layout: every item of Roster lives in one DynamoDB table, and this module is
+//! the only place that builds keys. The whole layout, in one table:
+//!
+//! | item                 | pk                         | sk                               | gsi1pk / gsi1sk                          | gsi2pk / gsi2sk                         |
+//! |----------------------|----------------------------|----------------------------------|------------------------------------------|-----------------------------------------|
+//! | user                 | `USER#<user>`              | `USER`                           |                                          |                                         |
+//! | email guard          | `EMAIL#<lowercase email>`  | `EMAIL`                          |                                          |                                         |
+//! | platform admin       | `PLATFORM`                 | `ADMIN#<user>`                   |                                          |                                         |
+//! | tenant               | `TENANT#<t>`               | `TENANT`                         | `TENANTS` / `<t>`                        | `CUSTOMERS#<parent t>` / `<t>`          |
+//! | department           | `TENANT#<t>`               | `DEPT#<d>`                       |                                          |                                         |
+//! | sibling-name guard   | `TENANT#<t>`               | `DEPTNAME#<parent d>#<lc name>`  |                                          |                                         |
+//! | member               | `TENANT#<t>`               | `MEMBER#<m>`                     | `USER#<user>` / `TENANT#<t>`             | `TREE#<t>` / `<dept id path>/#<m>`      |
+//! | user-in-tenant guard | `TENANT#<t>`               | `USERMEMBER#<user>`              |                                          |                                         |
+//! | one-time token       | `TOKEN#<sha256 of token>`  | `TOKEN`                          |                                          |                                         |
+//! | audit entry          | `AUDIT#<t>`                | `<audit id, UUIDv7>`             | `AUDITBY#<t>#<actor>` / `<audit id>`     |                                         |
+//!
+//! Why this shape:
+//! - A tenant's departments, members and guards share its partition, so the tree is one query and a
+//!   change to a department and its guards is one transaction.
+//! - Guards (`EMAIL#`, `DEPTNAME#`, `USERMEMBER#`) make uniqueness rules hold under concurrency: they
+//!   are created with `attribute_not_exists` in the same transaction as the thing they guard.
+//! - A department's id path (`<root>/<child>/.../<d>`) is the member's `gsi2sk` prefix, so "members of
+//!   this department and all its descendants" is one `begins_with` query on gsi2.
+//! - UUIDv7 ids sort by time, so audit entries page newest-first by `sk` and time ranges are key
+//!   conditions, not filters.
+//! - Items that expire (tokens, recycle-bin entries, counters) carry `ttl` (epoch seconds); DynamoDB
+//!   deletes them late, so every read of such an item checks the expiry itself.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use std::collections::HashMap;
+use uuid::Uuid;
+
+pub const PK: &str = "pk";
+pub const SK: &str = "sk";
+pub const TTL: &str = "ttl";
+
+/// A secondary index: its name and its two key attributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Index {
+    pub name: &'static str,
+    pub pk: &'static str,
+    pub sk: &'static str,
+}
+
+pub const GSI1: Index = Index {
+    name: "gsi1",
+    pk: "gsi1pk",
+    sk: "gsi1sk",
+};
+pub const GSI2: Index = Index {
+    name: "gsi2",
+    pk: "gsi2pk",
+    sk: "gsi2sk",
+};
+pub const INDEXES: [Index; 2] = [GSI1, GSI2];
+
+/// The primary key of one item.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Key {
+    pub pk: String,
+    pub sk: String,
+}
+
+impl Key {
+    fn new(pk: String, sk: impl Into<String>) -> Self {
+        Self { pk, sk: sk.into() }
+    }
+
+    pub fn to_item(&self) -> HashMap<String, AttributeValue> {
+        HashMap::from([
+            (PK.to_string(), AttributeValue::S(self.pk.clone())),
+            (SK.to_string(), AttributeValue::S(self.sk.clone())),
+        ])
+    }
+
+    pub fn user(user_id: Uuid) -> Self {
+        Self::new(format!("USER#{user_id}"), "USER")
+    }
+
+    /// `email` must already be normalised (trimmed, lowercase).
+    pub fn email(email: &str) -> Self {
+        Self::new(format!("EMAIL#{email}"), "EMAIL")
+    }
+
+    pub fn platform_admin(user_id: Uuid) -> Self {
+        Self::new("PLATFORM".to_string(), format!("ADMIN#{user_id}"))
+    }
+
+    pub fn tenant(tenant_id: Uuid) -> Self {
+        Self::new(tenant_partition(tenant_id), "TENANT")
+    }
+
+    pub fn department(tenant_id: Uuid, department_id: Uuid) -> Self {
+        Self::new(
+            tenant_partition(tenant_id),
+            format!("{DEPARTMENT_PREFIX}{department_id}"),
+        )
+    }
+
+    /// `name` is compared case-insensitively, so the guard holds the lowercase name.
+    pub fn sibling_name(tenant_id: Uuid, parent_id: Uuid, name: &str) -> Self {
+        Self::new(
+            tenant_partition(tenant_id),
+            format!("DEPTNAME#{parent_id}#{}", name.to_lowercase()),
+        )
+    }
+
+    pub fn member(tenant_id: Uuid, member_id: Uuid) -> Self {
+        Self::new(
+            tenant_partition(tenant_id),
+            format!("{MEMBER_PREFIX}{member_id}"),
+        )
+    }
+
+    pub fn user_in_tenant(tenant_id: Uuid, user_id: Uuid) -> Self {
+        Self::new(tenant_partition(tenant_id), format!("USERMEMBER#{user_id}"))
+    }
+
+    /// `token_hash` is the hex SHA-256 of the token: the token itself is never stored.
+    pub fn token(token_hash: &str) -> Self {
+        Self::new(format!("TOKEN#{token_hash}"), "TOKEN")
+    }
+
+    pub fn audit(tenant_id: Uuid, audit_id: Uuid) -> Self {
+        Self::new(audit_partition(tenant_id), audit_id.to_string())
+    }
+}
+
+pub const DEPARTMENT_PREFIX: &str = "DEPT#";
+pub const MEMBER_PREFIX: &str = "MEMBER#";
+
+pub fn tenant_partition(tenant_id: Uuid) -> String {
+    format!("TENANT#{tenant_id}")
+}
+
+pub fn audit_partition(tenant_id: Uuid) -> String {
+    format!("AUDIT#{tenant_id}")
+}
+
+/// gsi1 of a tenant: every tenant, for platform admins.
+pub const ALL_TENANTS: &str = "TENANTS";
+
+/// gsi2 of a tenant: the customers of a reseller.
+pub fn customers_of(reseller_id: Uuid) -> String {
+    format!("CUSTOMERS#{reseller_id}")
+}
+
+/// gsi1 of a member: a user's memberships across tenants.
+pub fn memberships_of(user_id: Uuid) -> String {
+    format!("USER#{user_id}")
+}
+
+/// gsi2 partition of a tenant's members, sorted by department id path.
+pub fn tree_partition(tenant_id: Uuid) -> String {
+    format!("TREE#{tenant_id}")
+}
+
+/// gsi2 sort key of a member: its department's id path, then the member id. The `/#` separator
+/// sorts a department's own members apart from its sub-departments' (`/<uuid>...`).
+pub fn tree_position(department_id_path: &str, member_id: Uuid) -> String {
+    format!("{department_id_path}/#{member_id}")
+}
+
+/// The gsi2 prefix of every member of a department and its descendants.
+pub fn subtree_prefix(department_id_path: &str) -> String {
+    format!("{department_id_path}/")
+}
+
+/// gsi1 partition of the audit entries of one actor in one tenant.
+pub fn audit_by_actor(tenant_id: Uuid, actor_id: Uuid) -> String {
+    format!("AUDITBY#{tenant_id}#{actor_id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subtree_prefix_matches_own_and_descendant_members_only() {
+        let root = Uuid::now_v7();
+        let sales = Uuid::now_v7();
+        let emea = Uuid::now_v7();
+        let m = Uuid::now_v7();
+        let sales_path = format!("{root}/{sales}");
+        let emea_path = format!("{sales_path}/{emea}");
+        let prefix = subtree_prefix(&sales_path);
+        assert!(tree_position(&sales_path, m).starts_with(&prefix));
+        assert!(tree_position(&emea_path, m).starts_with(&prefix));
+        assert!(!tree_position(&root.to_string(), m).starts_with(&prefix));
+    }
+
+    #[test]
+    fn sibling_names_compare_case_insensitively() {
+        let (t, p) = (Uuid::now_v7(), Uuid::now_v7());
+        assert_eq!(
+            Key::sibling_name(t, p, "Sales"),
+            Key::sibling_name(t, p, "SALES")
+        );
+    }
+}

@@ -1,0 +1,162 @@
+//! Creating the resources template.yaml declares, for the local emulator and tests, and the
+//! bootstrap platform admin. On AWS the table and bucket come from template.yaml; the bootstrap
+//! admin can be created against it with the same code (`local-gateway bootstrap-admin`).
+
+use crate::app::App;
+use crate::crypto;
+use crate::error::{ApiError, ApiResult};
+use crate::keys::{INDEXES, Key, PK, SK, TTL};
+use crate::store::{Transaction, from_item, sdk_error, to_item};
+use crate::users::{EmailGuard, PlatformAdmin, User};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+};
+
+/// Creates the table with its indexes and TTL attribute, as template.yaml declares it. Does
+/// nothing when the table exists.
+pub async fn create_table(app: &App) -> ApiResult<()> {
+    let client = app.store.client();
+    if client
+        .describe_table()
+        .table_name(app.table())
+        .send()
+        .await
+        .is_ok()
+    {
+        return Ok(());
+    }
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .map_err(ApiError::internal)
+    };
+    let attr = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .map_err(ApiError::internal)
+    };
+    let mut request = client
+        .create_table()
+        .table_name(app.table())
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key(PK, KeyType::Hash)?)
+        .key_schema(key(SK, KeyType::Range)?)
+        .attribute_definitions(attr(PK)?)
+        .attribute_definitions(attr(SK)?);
+    for index in INDEXES {
+        request = request
+            .attribute_definitions(attr(index.pk)?)
+            .attribute_definitions(attr(index.sk)?)
+            .global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(index.name)
+                    .key_schema(key(index.pk, KeyType::Hash)?)
+                    .key_schema(key(index.sk, KeyType::Range)?)
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::All)
+                            .build(),
+                    )
+                    .build()
+                    .map_err(ApiError::internal)?,
+            );
+    }
+    request.send().await.map_err(sdk_error)?;
+    client
+        .update_time_to_live()
+        .table_name(app.table())
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .enabled(true)
+                .attribute_name(TTL)
+                .build()
+                .map_err(ApiError::internal)?,
+        )
+        .send()
+        .await
+        .map_err(sdk_error)?;
+    Ok(())
+}
+
+/// Creates the bucket and the verified sender identity (local emulator only).
+pub async fn create_bucket_and_sender(app: &App) -> ApiResult<()> {
+    let exists = app
+        .s3
+        .head_bucket()
+        .bucket(&app.config.bucket)
+        .send()
+        .await
+        .is_ok();
+    if !exists {
+        app.s3
+            .create_bucket()
+            .bucket(&app.config.bucket)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+    }
+    let _ = app
+        .mail
+        .client()
+        .create_email_identity()
+        .email_identity(app.mail.from_address())
+        .send()
+        .await;
+    Ok(())
+}
+
+/// Makes `email` a platform admin with `password`, creating the user if needed. Idempotent: run
+/// at every start of the local stack.
+pub async fn bootstrap_admin(app: &App, email: &str, password: &str) -> ApiResult<User> {
+    let email = email.trim().to_lowercase();
+    let now = app.now();
+    let hash = crypto::hash_password(password)?;
+    let existing = match app.store.get(&Key::email(&email)).await? {
+        Some(item) => {
+            let guard: EmailGuard = from_item(item)?;
+            app.store
+                .get(&Key::user(guard.user_id))
+                .await?
+                .map(from_item::<User>)
+                .transpose()?
+        }
+        None => None,
+    };
+    let mut tx = Transaction::new();
+    let user = match existing {
+        Some(mut user) => {
+            user.password_hash = Some(hash);
+            user.password_changed_at = Some(now);
+            user.version += 1;
+            tx.put(app.table(), to_item(&user, &Key::user(user.id), &[])?, None)?;
+            user
+        }
+        None => {
+            let mut user = User::new(now, email.clone(), "Platform admin".into(), "en".into());
+            user.password_hash = Some(hash);
+            user.password_changed_at = Some(now);
+            user.add_new(app, &mut tx)?;
+            user
+        }
+    };
+    tx.put(
+        app.table(),
+        to_item(
+            &PlatformAdmin {
+                user_id: user.id,
+                email: user.email.clone(),
+                created_at: now,
+            },
+            &Key::platform_admin(user.id),
+            &[],
+        )?,
+        None,
+    )?;
+    app.store.transact(tx).await?;
+    Ok(user)
+}

@@ -1,0 +1,650 @@
+//! DynamoDB plumbing: consistent reads, transactions whose failed conditions map to client errors,
+//! paged queries with opaque cursors, and a request counter for tests. Keys come from [`crate::keys`].
+
+use crate::error::{ApiError, ApiResult};
+use crate::keys::{Index, Key, PK, SK};
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, TransactWriteItem, Update,
+};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// DynamoDB allows at most 100 actions in one transaction.
+pub const MAX_TRANSACTION_ACTIONS: usize = 100;
+/// BatchGetItem reads at most 100 keys per request.
+const MAX_BATCH_GET: usize = 100;
+
+#[derive(Clone)]
+pub struct Store {
+    client: Client,
+    table: Arc<str>,
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<Arc<str>>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// One strongly consistent read.
+    pub async fn get(&self, key: &Key) -> ApiResult<Option<Item>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&*self.table)
+            .set_key(Some(key.to_item()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(out.item)
+    }
+
+    /// Strongly consistent reads of several items in one request (as long as DynamoDB processes
+    /// them all), answered in the order of `keys`. Duplicate keys are read once.
+    pub async fn get_many(&self, keys: &[Key]) -> ApiResult<Vec<Option<Item>>> {
+        let mut unique: Vec<&Key> = Vec::new();
+        for key in keys {
+            if !unique.contains(&key) {
+                unique.push(key);
+            }
+        }
+        let mut found: HashMap<Key, Item> = HashMap::new();
+        for chunk in unique.chunks(MAX_BATCH_GET) {
+            let mut pending = KeysAndAttributes::builder()
+                .set_keys(Some(chunk.iter().map(|k| k.to_item()).collect()))
+                .consistent_read(true)
+                .build()
+                .map_err(ApiError::internal)?;
+            for attempt in 0.. {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&*self.table, pending)
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+                for item in out
+                    .responses
+                    .and_then(|mut r| r.remove(&*self.table))
+                    .unwrap_or_default()
+                {
+                    found.insert(key_of(&item)?, item);
+                }
+                match out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&*self.table))
+                {
+                    Some(rest) if !rest.keys.is_empty() && attempt < 8 => {
+                        backoff(attempt).await;
+                        pending = rest;
+                    }
+                    Some(rest) if !rest.keys.is_empty() => {
+                        return Err(ApiError::internal("BatchGetItem left keys unprocessed"));
+                    }
+                    _ => break,
+                }
+            }
+        }
+        Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
+    }
+
+    /// Runs a transaction. A failed condition answers the error its action was given; concurrent
+    /// transactions on the same items are retried, which is safe because a cancelled transaction
+    /// changed nothing.
+    pub async fn transact(&self, tx: Transaction) -> ApiResult<()> {
+        if tx.actions.is_empty() {
+            return Ok(());
+        }
+        if tx.actions.len() > MAX_TRANSACTION_ACTIONS {
+            return Err(ApiError::internal(format!(
+                "transaction of {} actions exceeds DynamoDB's limit",
+                tx.actions.len()
+            )));
+        }
+        let Transaction { actions } = tx;
+        let (items, mut on_fail): (Vec<_>, Vec<_>) =
+            actions.into_iter().map(|a| (a.item, a.on_fail)).unzip();
+        for attempt in 0.. {
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let err = match result {
+                Ok(_) => return Ok(()),
+                Err(err) => err,
+            };
+            let reasons = match err.as_service_error() {
+                Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(e)) => {
+                    e.cancellation_reasons().to_vec()
+                }
+                Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionInProgressException(_)) => Vec::new(),
+                _ => return Err(sdk_error(err)),
+            };
+            if let Some(i) = reasons
+                .iter()
+                .position(|r| r.code() == Some("ConditionalCheckFailed"))
+            {
+                return Err(on_fail[i].take().unwrap_or_else(|| {
+                    ApiError::Conflict("the change conflicts with the current state".into())
+                }));
+            }
+            if attempt >= 6 {
+                return Err(ApiError::Conflict(
+                    "too many concurrent changes; retry the request".into(),
+                ));
+            }
+            backoff(attempt).await;
+        }
+        unreachable!("the retry loop returns")
+    }
+
+    /// One page of a query. The cursor is bound to the partition being read: a cursor taken from
+    /// another partition (another tenant) is refused.
+    pub async fn query(&self, q: Query) -> ApiResult<Page> {
+        let (pk_attr, sk_attr) = match q.index {
+            Some(index) => (index.pk, index.sk),
+            None => (PK, SK),
+        };
+        let mut names = HashMap::from([("#pk".to_string(), pk_attr.to_string())]);
+        let mut values =
+            HashMap::from([(":pk".to_string(), AttributeValue::S(q.partition.clone()))]);
+        let mut condition = "#pk = :pk".to_string();
+        match &q.range {
+            SortRange::All => {}
+            SortRange::Prefix(prefix) => {
+                names.insert("#sk".into(), sk_attr.into());
+                values.insert(":sk".into(), AttributeValue::S(prefix.clone()));
+                condition.push_str(" AND begins_with(#sk, :sk)");
+            }
+            SortRange::Between(from, to) => {
+                names.insert("#sk".into(), sk_attr.into());
+                values.insert(":from".into(), AttributeValue::S(from.clone()));
+                values.insert(":to".into(), AttributeValue::S(to.clone()));
+                condition.push_str(" AND #sk BETWEEN :from AND :to");
+            }
+        }
+        if let Some(filter) = &q.filter {
+            names.extend(filter.names.clone());
+            values.extend(filter.values.clone());
+        }
+        let start = match &q.cursor {
+            Some(cursor) => Some(decode_cursor(cursor, &q.partition, pk_attr, q.index)?),
+            None => None,
+        };
+        let out = self
+            .client
+            .query()
+            .table_name(&*self.table)
+            .set_index_name(q.index.map(|i| i.name.to_string()))
+            .key_condition_expression(condition)
+            .set_filter_expression(q.filter.as_ref().map(|f| f.expression.clone()))
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .set_exclusive_start_key(start)
+            .scan_index_forward(!q.newest_first)
+            .limit(q.limit as i32)
+            .set_consistent_read(q.index.is_none().then_some(true))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let next_cursor = match out.last_evaluated_key {
+            Some(key) if !key.is_empty() => Some(encode_cursor(&key)?),
+            _ => None,
+        };
+        Ok(Page {
+            items: out.items.unwrap_or_default(),
+            next_cursor,
+        })
+    }
+
+    /// Every item of a query, following pages (for bounded sets such as a subtree to rewrite).
+    pub async fn query_all(&self, mut q: Query) -> ApiResult<Vec<Item>> {
+        let mut all = Vec::new();
+        loop {
+            let page = self.query(q.clone()).await?;
+            all.extend(page.items);
+            match page.next_cursor {
+                Some(cursor) => q.cursor = Some(cursor),
+                None => return Ok(all),
+            }
+        }
+    }
+}
+
+async fn backoff(attempt: u32) {
+    let base = 10u64 << attempt.min(6);
+    let jitter = u64::from(crate::crypto::random_u32()) % base;
+    tokio::time::sleep(std::time::Duration::from_millis(base + jitter)).await;
+}
+
+fn key_of(item: &Item) -> ApiResult<Key> {
+    let get = |name: &str| match item.get(name) {
+        Some(AttributeValue::S(s)) => Ok(s.clone()),
+        _ => Err(ApiError::internal(format!("item without a string {name}"))),
+    };
+    Ok(Key {
+        pk: get(PK)?,
+        sk: get(SK)?,
+    })
+}
+
+pub fn sdk_error<E, R>(err: SdkError<E, R>) -> ApiError
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    ApiError::internal(aws_smithy_types::error::display::DisplayErrorContext(&err))
+}
+
+/// One page of items and the cursor of the next.
+#[derive(Debug)]
+pub struct Page {
+    pub items: Vec<Item>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum SortRange {
+    All,
+    Prefix(String),
+    Between(String, String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Filter {
+    pub expression: String,
+    pub names: HashMap<String, String>,
+    pub values: HashMap<String, AttributeValue>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Query {
+    pub index: Option<Index>,
+    pub partition: String,
+    pub range: SortRange,
+    pub filter: Option<Filter>,
+    pub limit: u32,
+    pub cursor: Option<String>,
+    pub newest_first: bool,
+}
+
+impl Query {
+    pub fn new(index: Option<Index>, partition: String, range: SortRange) -> Self {
+        Self {
+            index,
+            partition,
+            range,
+            filter: None,
+            limit: 1000,
+            cursor: None,
+            newest_first: false,
+        }
+    }
+
+    pub fn page(mut self, page: &crate::http::PageParams) -> Self {
+        self.limit = page.limit;
+        self.cursor = page.cursor.clone();
+        self
+    }
+}
+
+fn encode_cursor(key: &Item) -> ApiResult<String> {
+    let mut plain = BTreeMap::new();
+    for (name, value) in key {
+        match value {
+            AttributeValue::S(s) => {
+                plain.insert(name.clone(), s.clone());
+            }
+            _ => return Err(ApiError::internal("non-string key attribute in a cursor")),
+        }
+    }
+    let json = serde_json::to_vec(&plain).map_err(ApiError::internal)?;
+    Ok(URL_SAFE_NO_PAD.encode(json))
+}
+
+/// A cursor is the last key of the previous page. It is only accepted for the same partition and
+/// only with the key attributes of the table and the queried index.
+fn decode_cursor(
+    cursor: &str,
+    partition: &str,
+    pk_attr: &str,
+    index: Option<Index>,
+) -> ApiResult<Item> {
+    let invalid = || ApiError::invalid("cursor", "is not a cursor of this list");
+    if cursor.len() > 2048 {
+        return Err(invalid());
+    }
+    let json = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
+    let plain: BTreeMap<String, String> = serde_json::from_slice(&json).map_err(|_| invalid())?;
+    let mut allowed = vec![PK, SK];
+    if let Some(index) = index {
+        allowed.extend([index.pk, index.sk]);
+    }
+    if plain.len() != allowed.len()
+        || !plain.keys().all(|k| allowed.contains(&k.as_str()))
+        || plain.get(pk_attr).map(String::as_str) != Some(partition)
+    {
+        return Err(invalid());
+    }
+    Ok(plain
+        .into_iter()
+        .map(|(k, v)| (k, AttributeValue::S(v)))
+        .collect())
+}
+
+/// One action of a transaction and the error to answer when its condition fails.
+pub struct Action {
+    item: TransactWriteItem,
+    on_fail: Option<ApiError>,
+}
+
+/// The actions of one TransactWriteItems call.
+#[derive(Default)]
+pub struct Transaction {
+    actions: Vec<Action>,
+}
+
+/// A condition with its placeholders.
+#[derive(Debug, Clone, Default)]
+pub struct Condition {
+    pub expression: String,
+    pub names: HashMap<String, String>,
+    pub values: HashMap<String, AttributeValue>,
+}
+
+impl Condition {
+    pub fn new(expression: impl Into<String>) -> Self {
+        Self {
+            expression: expression.into(),
+            ..Self::default()
+        }
+    }
+
+    pub fn name(mut self, placeholder: &str, attr: &str) -> Self {
+        self.names.insert(placeholder.into(), attr.into());
+        self
+    }
+
+    pub fn value(mut self, placeholder: &str, value: AttributeValue) -> Self {
+        self.values.insert(placeholder.into(), value);
+        self
+    }
+
+    /// The item exists.
+    pub fn exists() -> Self {
+        Self::new("attribute_exists(pk)")
+    }
+
+    /// No item has this key yet.
+    pub fn absent() -> Self {
+        Self::new("attribute_not_exists(pk)")
+    }
+
+    /// The item exists and its `version` is still the one read.
+    pub fn version_is(version: u64) -> Self {
+        Self::new("attribute_exists(pk) AND #version = :version")
+            .name("#version", "version")
+            .value(":version", num(version))
+    }
+
+    fn parts(
+        self,
+    ) -> (
+        Option<String>,
+        Option<HashMap<String, String>>,
+        Option<HashMap<String, AttributeValue>>,
+    ) {
+        let names = (!self.names.is_empty()).then_some(self.names);
+        let values = (!self.values.is_empty()).then_some(self.values);
+        let expression = (!self.expression.is_empty()).then_some(self.expression);
+        (expression, names, values)
+    }
+}
+
+pub fn num(n: impl ToString) -> AttributeValue {
+    AttributeValue::N(n.to_string())
+}
+
+pub fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+/// Serialises a record and adds its key and index attributes.
+pub fn to_item<T: Serialize>(record: &T, key: &Key, extra: &[(&str, String)]) -> ApiResult<Item> {
+    let mut item: Item = serde_dynamo::to_item(record).map_err(ApiError::internal)?;
+    item.extend(key.to_item());
+    for (name, value) in extra {
+        item.insert((*name).to_string(), AttributeValue::S(value.clone()));
+    }
+    Ok(item)
+}
+
+pub fn from_item<T: DeserializeOwned>(item: Item) -> ApiResult<T> {
+    serde_dynamo::from_item(item).map_err(ApiError::internal)
+}
+
+impl Transaction {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.actions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.actions.is_empty()
+    }
+
+    fn push(&mut self, item: TransactWriteItem, on_fail: Option<ApiError>) {
+        self.actions.push(Action { item, on_fail });
+    }
+
+    pub fn put(
+        &mut self,
+        table: &str,
+        item: Item,
+        condition: Option<(Condition, ApiError)>,
+    ) -> ApiResult<()> {
+        let (cond, on_fail) = split(condition);
+        let (expression, names, values) = cond.parts();
+        let put = Put::builder()
+            .table_name(table)
+            .set_item(Some(item))
+            .set_condition_expression(expression)
+            .set_expression_attribute_names(names)
+            .set_expression_attribute_values(values)
+            .build()
+            .map_err(ApiError::internal)?;
+        self.push(TransactWriteItem::builder().put(put).build(), on_fail);
+        Ok(())
+    }
+
+    /// `update` is an UpdateExpression; its placeholders travel in `update_names`/`update_values`
+    /// merged with the condition's.
+    pub fn update(
+        &mut self,
+        table: &str,
+        key: &Key,
+        update: Condition,
+        condition: Option<(Condition, ApiError)>,
+    ) -> ApiResult<()> {
+        let (cond, on_fail) = split(condition);
+        let (expression, mut names, mut values) = cond.parts();
+        let names = merge(names.take(), update.names);
+        let values = merge(values.take(), update.values);
+        let op = Update::builder()
+            .table_name(table)
+            .set_key(Some(key.to_item()))
+            .update_expression(update.expression)
+            .set_condition_expression(expression)
+            .set_expression_attribute_names(names)
+            .set_expression_attribute_values(values)
+            .build()
+            .map_err(ApiError::internal)?;
+        self.push(TransactWriteItem::builder().update(op).build(), on_fail);
+        Ok(())
+    }
+
+    pub fn delete(
+        &mut self,
+        table: &str,
+        key: &Key,
+        condition: Option<(Condition, ApiError)>,
+    ) -> ApiResult<()> {
+        let (cond, on_fail) = split(condition);
+        let (expression, names, values) = cond.parts();
+        let op = Delete::builder()
+            .table_name(table)
+            .set_key(Some(key.to_item()))
+            .set_condition_expression(expression)
+            .set_expression_attribute_names(names)
+            .set_expression_attribute_values(values)
+            .build()
+            .map_err(ApiError::internal)?;
+        self.push(TransactWriteItem::builder().delete(op).build(), on_fail);
+        Ok(())
+    }
+
+    pub fn check(
+        &mut self,
+        table: &str,
+        key: &Key,
+        condition: Condition,
+        on_fail: ApiError,
+    ) -> ApiResult<()> {
+        let (expression, names, values) = condition.parts();
+        let op = ConditionCheck::builder()
+            .table_name(table)
+            .set_key(Some(key.to_item()))
+            .set_condition_expression(expression)
+            .set_expression_attribute_names(names)
+            .set_expression_attribute_values(values)
+            .build()
+            .map_err(ApiError::internal)?;
+        self.push(
+            TransactWriteItem::builder().condition_check(op).build(),
+            Some(on_fail),
+        );
+        Ok(())
+    }
+}
+
+fn split(condition: Option<(Condition, ApiError)>) -> (Condition, Option<ApiError>) {
+    match condition {
+        Some((c, e)) => (c, Some(e)),
+        None => (Condition::default(), None),
+    }
+}
+
+fn merge<V>(a: Option<HashMap<String, V>>, b: HashMap<String, V>) -> Option<HashMap<String, V>> {
+    let mut all = a.unwrap_or_default();
+    all.extend(b);
+    (!all.is_empty()).then_some(all)
+}
+
+/// Counts the DynamoDB requests a client sends, per operation name. Attached in tests (and
+/// benchmarks) to pin how many round trips each API operation costs.
+#[derive(Debug, Default, Clone)]
+pub struct RequestCounter {
+    total: Arc<AtomicU64>,
+    by_operation: Arc<std::sync::Mutex<BTreeMap<String, u64>>>,
+}
+
+impl RequestCounter {
+    pub fn total(&self) -> u64 {
+        self.total.load(Ordering::SeqCst)
+    }
+
+    pub fn by_operation(&self) -> BTreeMap<String, u64> {
+        self.by_operation
+            .lock()
+            .map(|m| m.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn reset(&self) {
+        self.total.store(0, Ordering::SeqCst);
+        if let Ok(mut m) = self.by_operation.lock() {
+            m.clear();
+        }
+    }
+}
+
+impl Intercept for RequestCounter {
+    fn name(&self) -> &'static str {
+        "RequestCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.total.fetch_add(1, Ordering::SeqCst);
+        let operation = cfg
+            .load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
+            .map(|m| m.name().to_string())
+            .unwrap_or_else(|| "unknown".into());
+        if let Ok(mut m) = self.by_operation.lock() {
+            *m.entry(operation).or_default() += 1;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trips_within_its_partition() {
+        let key = HashMap::from([
+            ("pk".to_string(), s("TENANT#a")),
+            ("sk".to_string(), s("DEPT#1")),
+        ]);
+        let cursor = encode_cursor(&key).unwrap();
+        assert_eq!(decode_cursor(&cursor, "TENANT#a", PK, None).unwrap(), key);
+        assert!(decode_cursor(&cursor, "TENANT#b", PK, None).is_err());
+        assert!(decode_cursor("not base64!", "TENANT#a", PK, None).is_err());
+    }
+
+    #[test]
+    fn cursor_with_foreign_attributes_is_refused() {
+        let key = HashMap::from([
+            ("pk".to_string(), s("TENANT#a")),
+            ("sk".to_string(), s("DEPT#1")),
+            ("other".to_string(), s("x")),
+        ]);
+        let cursor = encode_cursor(&key).unwrap();
+        assert!(decode_cursor(&cursor, "TENANT#a", PK, None).is_err());
+    }
+}

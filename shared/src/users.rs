@@ -1,0 +1,606 @@
+//! Users (global identities), sign-in, one-time password links and the caller's own profile.
+
+use crate::app::App;
+use crate::audit::{self, Change};
+use crate::auth::{CallerKind, Permissions, Role, authenticate};
+use crate::crypto;
+use crate::error::{ApiError, ApiResult, Checks};
+use crate::http::RequestMeta;
+use crate::keys::{GSI1, Key, memberships_of};
+use crate::members::{Member, MemberStatus, UserInTenant};
+use crate::store::{Condition, Query, SortRange, Transaction, from_item, num, s, to_item};
+use crate::tokens::TokenScope;
+use crate::validate;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct User {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub phone: Option<String>,
+    pub language: String,
+    /// argon2id; absent until the user sets a password.
+    pub password_hash: Option<String>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub password_changed_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    pub version: u64,
+}
+
+/// A user as clients see it: never the password hash.
+#[derive(Debug, Clone, Serialize)]
+pub struct UserView {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub phone: Option<String>,
+    pub language: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub password_changed_at: Option<OffsetDateTime>,
+}
+
+impl From<&User> for UserView {
+    fn from(u: &User) -> Self {
+        Self {
+            id: u.id,
+            email: u.email.clone(),
+            name: u.name.clone(),
+            phone: u.phone.clone(),
+            language: u.language.clone(),
+            created_at: u.created_at,
+            password_changed_at: u.password_changed_at,
+        }
+    }
+}
+
+/// The guard that makes an email belong to one user.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EmailGuard {
+    pub user_id: Uuid,
+}
+
+/// A platform operator.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PlatformAdmin {
+    pub user_id: Uuid,
+    pub email: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl User {
+    pub fn new(now: OffsetDateTime, email: String, name: String, language: String) -> Self {
+        Self {
+            id: Uuid::now_v7(),
+            email,
+            name,
+            phone: None,
+            language,
+            password_hash: None,
+            password_changed_at: None,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        }
+    }
+
+    /// Adds the user and its email guard to `tx`; a concurrent registration of the same email
+    /// cancels the transaction.
+    pub fn add_new(&self, app: &App, tx: &mut Transaction) -> ApiResult<()> {
+        tx.put(
+            app.table(),
+            to_item(self, &Key::user(self.id), &[])?,
+            Some((
+                Condition::absent(),
+                ApiError::Conflict("the user already exists".into()),
+            )),
+        )?;
+        tx.put(
+            app.table(),
+            to_item(
+                &EmailGuard { user_id: self.id },
+                &Key::email(&self.email),
+                &[],
+            )?,
+            Some((
+                Condition::absent(),
+                ApiError::Conflict(
+                    "another request registered this email at the same time; retry".into(),
+                ),
+            )),
+        )
+    }
+}
+
+/// What a one-time token lets its holder do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenPurpose {
+    /// First password of a new account (the link in a new owner's mail).
+    SetPassword,
+    /// A reset requested by the user or an admin.
+    ResetPassword,
+}
+
+/// A one-time token as stored: only its hash is the key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StoredToken {
+    purpose: TokenPurpose,
+    user_id: Uuid,
+    #[serde(with = "time::serde::rfc3339")]
+    expires_at: OffsetDateTime,
+    ttl: i64,
+}
+
+/// Adds a new one-time password token to `tx` and returns the token for the mail link.
+pub fn add_password_token(
+    app: &App,
+    tx: &mut Transaction,
+    user_id: Uuid,
+    purpose: TokenPurpose,
+    lifetime: time::Duration,
+) -> ApiResult<String> {
+    let token = crypto::new_token();
+    let expires_at = app.now() + lifetime;
+    let stored = StoredToken {
+        purpose,
+        user_id,
+        expires_at,
+        ttl: expires_at.unix_timestamp(),
+    };
+    tx.put(
+        app.table(),
+        to_item(&stored, &Key::token(&crypto::token_hash(&token)), &[])?,
+        Some((Condition::absent(), ApiError::internal("token collision"))),
+    )?;
+    Ok(token)
+}
+
+pub fn password_link(app: &App, token: &str) -> String {
+    format!("{}/set-password?token={token}", app.config.app_url)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordResetInput {
+    pub token: String,
+    pub new_password: String,
+}
+
+/// Sets a password with a one-time token: the token is spent and the password set in one
+/// transaction, so a link works exactly once.
+pub async fn complete_password_reset(app: &App, input: PasswordResetInput) -> ApiResult<()> {
+    let mut checks = Checks::new();
+    validate::password(&mut checks, "new_password", &input.new_password);
+    checks.check(
+        !input.token.is_empty() && input.token.len() <= 128,
+        "token",
+        "is invalid",
+    );
+    checks.finish()?;
+    let invalid = || ApiError::invalid("token", "is invalid, expired or already used");
+    let key = Key::token(&crypto::token_hash(&input.token));
+    let stored: StoredToken = from_item(app.store.get(&key).await?.ok_or_else(invalid)?)?;
+    let now = app.now();
+    // DynamoDB deletes expired items late: the expiry is checked here, and again in the condition.
+    if stored.expires_at <= now {
+        return Err(invalid());
+    }
+    let hash = crypto::hash_password(&input.new_password)?;
+    let mut tx = Transaction::new();
+    tx.delete(
+        app.table(),
+        &key,
+        Some((
+            Condition::new("attribute_exists(pk) AND #ttl > :now")
+                .name("#ttl", "ttl")
+                .value(":now", num(now.unix_timestamp())),
+            invalid(),
+        )),
+    )?;
+    set_password(app, &mut tx, stored.user_id, &hash, now)?;
+    app.store.transact(tx).await
+}
+
+fn set_password(
+    app: &App,
+    tx: &mut Transaction,
+    user_id: Uuid,
+    hash: &str,
+    now: OffsetDateTime,
+) -> ApiResult<()> {
+    tx.update(
+        app.table(),
+        &Key::user(user_id),
+        Condition::new(
+            "SET password_hash = :hash, password_changed_at = :now, updated_at = :now ADD version :one",
+        )
+        .value(":hash", s(hash))
+        .value(":now", s(rfc3339(now)))
+        .value(":one", num(1)),
+        Some((Condition::exists(), ApiError::NotFound)),
+    )
+}
+
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordInput {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// Changes the caller's own password after checking the current one.
+pub async fn change_password(
+    app: &App,
+    meta: &RequestMeta,
+    input: ChangePasswordInput,
+) -> ApiResult<()> {
+    let mut checks = Checks::new();
+    validate::password(&mut checks, "new_password", &input.new_password);
+    checks.check(
+        input.current_password.len() <= validate::MAX_PASSWORD * 4,
+        "current_password",
+        "is too long",
+    );
+    checks.finish()?;
+    let token = meta.bearer.as_deref().ok_or(ApiError::Unauthorized)?;
+    let claims = app.keys.verify(token, app.now())?;
+    let authorized = authenticate(app, meta, &[Key::user(claims.sub)]).await?;
+    let user: User = from_item(
+        authorized
+            .items
+            .into_iter()
+            .next()
+            .flatten()
+            .ok_or(ApiError::Unauthorized)?,
+    )?;
+    if !crypto::verify_password(&input.current_password, user.password_hash.as_deref()) {
+        return Err(ApiError::invalid(
+            "current_password",
+            "is not the current password",
+        ));
+    }
+    if input.current_password == input.new_password {
+        return Err(ApiError::invalid(
+            "new_password",
+            "must differ from the current password",
+        ));
+    }
+    let hash = crypto::hash_password(&input.new_password)?;
+    let now = app.now();
+    let mut tx = Transaction::new();
+    set_password(app, &mut tx, user.id, &hash, now)?;
+    if let CallerKind::Member(m) = &authorized.caller.kind {
+        audit::record(
+            app,
+            &mut tx,
+            &authorized.caller,
+            Change {
+                tenant_id: m.tenant_id,
+                action: "user.password_change",
+                target_type: "user",
+                target_id: user.id,
+                before: None,
+                after: None,
+            },
+        )?;
+    }
+    app.store.transact(tx).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginInput {
+    pub email: String,
+    pub password: String,
+    #[serde(default)]
+    pub tenant_id: Option<Uuid>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LoginOutput {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub tenant_id: Option<Uuid>,
+    pub member_id: Option<Uuid>,
+    pub platform_admin: bool,
+}
+
+/// Signs a user in. Unknown emails and wrong passwords get the same 401 after the same work.
+/// Without `tenant_id`, platform admins get a platform token and members of exactly one tenant a
+/// token for it.
+pub async fn login(app: &App, meta: &RequestMeta, input: LoginInput) -> ApiResult<LoginOutput> {
+    let mut checks = Checks::new();
+    let email = validate::email(&mut checks, "email", &input.email);
+    checks.check(
+        !input.password.is_empty() && input.password.len() <= validate::MAX_PASSWORD * 4,
+        "password",
+        "must be 1 to 1024 bytes",
+    );
+    checks.finish()?;
+    let _ = meta;
+
+    let guard = match app.store.get(&Key::email(&email)).await? {
+        Some(item) => Some(from_item::<EmailGuard>(item)?),
+        None => None,
+    };
+    let user = match &guard {
+        Some(g) => match app.store.get(&Key::user(g.user_id)).await? {
+            Some(item) => Some(from_item::<User>(item)?),
+            None => None,
+        },
+        None => None,
+    };
+    let hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
+    if !crypto::verify_password(&input.password, hash) {
+        return Err(ApiError::Unauthorized);
+    }
+    let user = user.ok_or(ApiError::Unauthorized)?;
+    let now = app.now();
+
+    let member = match input.tenant_id {
+        Some(tenant_id) => Some(
+            member_of(app, tenant_id, user.id)
+                .await?
+                .ok_or(ApiError::Unauthorized)?,
+        ),
+        None => {
+            if app
+                .store
+                .get(&Key::platform_admin(user.id))
+                .await?
+                .is_some()
+            {
+                None
+            } else {
+                let mut live = memberships(app, user.id)
+                    .await?
+                    .into_iter()
+                    .filter(|m| m.status != MemberStatus::Deleted);
+                match (live.next(), live.next()) {
+                    (Some(only), None) => Some(only),
+                    (None, _) => return Err(ApiError::Unauthorized),
+                    (Some(_), Some(_)) => {
+                        return Err(ApiError::invalid(
+                            "tenant_id",
+                            "is required: the account belongs to several tenants",
+                        ));
+                    }
+                }
+            }
+        }
+    };
+    let access_token = match &member {
+        None => app
+            .keys
+            .issue(now, user.id, TokenScope::Platform, None, None)?,
+        Some(m) => {
+            match m.status {
+                MemberStatus::Active => {}
+                MemberStatus::Disabled => return Err(ApiError::AccountDisabled),
+                MemberStatus::Deleted => return Err(ApiError::Unauthorized),
+            }
+            record_login(app, m, now).await?;
+            app.keys.issue(
+                now,
+                user.id,
+                TokenScope::Tenant,
+                Some(m.tenant_id),
+                Some(m.id),
+            )?
+        }
+    };
+    Ok(LoginOutput {
+        access_token,
+        token_type: "Bearer",
+        expires_in: crate::tokens::ACCESS_TOKEN_SECONDS,
+        tenant_id: member.as_ref().map(|m| m.tenant_id),
+        member_id: member.as_ref().map(|m| m.id),
+        platform_admin: member.is_none(),
+    })
+}
+
+async fn record_login(app: &App, member: &Member, now: OffsetDateTime) -> ApiResult<()> {
+    app.store
+        .client()
+        .update_item()
+        .table_name(app.table())
+        .set_key(Some(member.key().to_item()))
+        .update_expression("SET last_login_at = :now")
+        .condition_expression("attribute_exists(pk)")
+        .expression_attribute_values(":now", s(rfc3339(now)))
+        .send()
+        .await
+        .map_err(crate::store::sdk_error)?;
+    Ok(())
+}
+
+/// The member a user is in a tenant, if any.
+pub async fn member_of(app: &App, tenant_id: Uuid, user_id: Uuid) -> ApiResult<Option<Member>> {
+    let Some(guard) = app
+        .store
+        .get(&Key::user_in_tenant(tenant_id, user_id))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let guard: UserInTenant = from_item(guard)?;
+    match app
+        .store
+        .get(&Key::member(tenant_id, guard.member_id))
+        .await?
+    {
+        Some(item) => Ok(Some(from_item(item)?)),
+        None => Ok(None),
+    }
+}
+
+/// Every membership of a user (gsi1: a handful of items).
+pub async fn memberships(app: &App, user_id: Uuid) -> ApiResult<Vec<Member>> {
+    app.store
+        .query_all(Query::new(
+            Some(GSI1),
+            memberships_of(user_id),
+            SortRange::Prefix("TENANT#".into()),
+        ))
+        .await?
+        .into_iter()
+        .map(from_item)
+        .collect()
+}
+
+#[derive(Debug, Serialize)]
+pub struct MembershipView {
+    pub tenant_id: Uuid,
+    pub member_id: Uuid,
+    pub role: Role,
+    pub status: MemberStatus,
+    pub department_id: Uuid,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CurrentView {
+    pub tenant_id: Uuid,
+    pub member_id: Uuid,
+    pub role: Role,
+    pub permissions: Permissions,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MeView {
+    pub user: UserView,
+    pub platform_admin: bool,
+    pub current: Option<CurrentView>,
+    pub memberships: Vec<MembershipView>,
+}
+
+/// The caller's identity, the membership their token acts in, and all their memberships.
+pub async fn me(app: &App, meta: &RequestMeta) -> ApiResult<MeView> {
+    let token = meta.bearer.as_deref().ok_or(ApiError::Unauthorized)?;
+    let claims = app.keys.verify(token, app.now())?;
+    let authorized = authenticate(app, meta, &[Key::user(claims.sub)]).await?;
+    let user: User = from_item(
+        authorized
+            .items
+            .into_iter()
+            .next()
+            .flatten()
+            .ok_or(ApiError::Unauthorized)?,
+    )?;
+    let memberships = memberships(app, user.id)
+        .await?
+        .into_iter()
+        .filter(|m| m.status != MemberStatus::Deleted)
+        .map(|m| MembershipView {
+            tenant_id: m.tenant_id,
+            member_id: m.id,
+            role: m.role,
+            status: m.status,
+            department_id: m.department_id,
+        })
+        .collect();
+    let current = authorized.caller.member().map(|m| CurrentView {
+        tenant_id: m.tenant_id,
+        member_id: m.id,
+        role: m.role,
+        permissions: m.effective_permissions(),
+    });
+    Ok(MeView {
+        user: UserView::from(&user),
+        platform_admin: authorized.caller.is_platform(),
+        current,
+        memberships,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MePatch {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "crate::http::nullable")]
+    pub phone: Option<Option<String>>,
+    #[serde(default)]
+    pub language: Option<String>,
+}
+
+/// Only the user edits their own name, phone and language.
+pub async fn update_me(app: &App, meta: &RequestMeta, patch: MePatch) -> ApiResult<UserView> {
+    let mut checks = Checks::new();
+    let name = patch
+        .name
+        .as_deref()
+        .map(|n| validate::text(&mut checks, "name", n, validate::MAX_NAME));
+    let phone = patch.phone.map(|p| {
+        validate::optional_text(&mut checks, "phone", p.as_deref(), validate::MAX_SHORT_TEXT)
+    });
+    let language = patch
+        .language
+        .as_deref()
+        .map(|l| validate::language(&mut checks, "language", l));
+    checks.finish()?;
+
+    let token = meta.bearer.as_deref().ok_or(ApiError::Unauthorized)?;
+    let claims = app.keys.verify(token, app.now())?;
+    let authorized = authenticate(app, meta, &[Key::user(claims.sub)]).await?;
+    let before: User = from_item(
+        authorized
+            .items
+            .into_iter()
+            .next()
+            .flatten()
+            .ok_or(ApiError::Unauthorized)?,
+    )?;
+    let mut after = before.clone();
+    if let Some(name) = name {
+        after.name = name;
+    }
+    if let Some(phone) = phone {
+        after.phone = phone;
+    }
+    if let Some(language) = language {
+        after.language = language;
+    }
+    after.updated_at = app.now();
+    after.version += 1;
+    let mut tx = Transaction::new();
+    tx.put(
+        app.table(),
+        to_item(&after, &Key::user(after.id), &[])?,
+        Some((
+            Condition::version_is(before.version),
+            ApiError::Conflict("the profile changed at the same time; retry".into()),
+        )),
+    )?;
+    if let CallerKind::Member(m) = &authorized.caller.kind {
+        audit::record(
+            app,
+            &mut tx,
+            &authorized.caller,
+            Change {
+                tenant_id: m.tenant_id,
+                action: "user.update",
+                target_type: "user",
+                target_id: after.id,
+                before: audit::snapshot(&UserView::from(&before)),
+                after: audit::snapshot(&UserView::from(&after)),
+            },
+        )?;
+    }
+    app.store.transact(tx).await?;
+    Ok(UserView::from(&after))
+}
