@@ -1,1 +1,298 @@
+//! The test harness: each test starts its own Roster (own table and bucket in the shared emulator,
+//! own signing key, own request counter) behind the real local gateway on a free port, and talks
+//! to it over HTTP like a client. The emulator is started by scripts/test.sh (AWS_ENDPOINT_URL).
 
+use reqwest::{Method, StatusCode};
+use roster_shared::app::{AppOptions, Clock, Config};
+use roster_shared::store::RequestCounter;
+use roster_shared::tokens::{TokenKeys, generate_key};
+use roster_shared::{App, setup};
+use serde_json::{Value, json};
+use std::sync::OnceLock;
+use uuid::Uuid;
+
+pub struct Env {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub app: &'static App,
+    pub counter: RequestCounter,
+    /// base64 PKCS#8 of the signing key, for tests that forge tokens.
+    pub private_key: String,
+    pub endpoint: String,
+    pub admin_email: String,
+    pub admin_password: String,
+}
+
+/// An HTTP answer: status, headers and JSON body (Null when empty).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    /// Asserts a problem+json answer with this status and code.
+    #[track_caller]
+    pub fn problem(&self, status: u16, code: &str) -> &Self {
+        assert_eq!(self.status.as_u16(), status, "status of {:?}", self.body);
+        assert_eq!(self.body["code"], code, "code of {:?}", self.body);
+        assert_eq!(self.body["status"], status);
+        assert_eq!(
+            self.headers
+                .get("content-type")
+                .map(|v| v.to_str().unwrap_or("")),
+            Some("application/problem+json")
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn ok(&self, status: u16) -> &Value {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected answer {:?}",
+            self.body
+        );
+        &self.body
+    }
+}
+
+fn endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
+        panic!("AWS_ENDPOINT_URL is not set: run the tests with scripts/test.sh, which starts the emulator")
+    })
+}
+
+static SDK: OnceLock<aws_config::SdkConfig> = OnceLock::new();
+
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", &Uuid::now_v7().simple().to_string()[16..])
+}
+
+impl Env {
+    pub async fn start() -> Self {
+        Self::start_with(Clock::System).await
+    }
+
+    pub async fn start_with(clock: Clock) -> Self {
+        let endpoint = endpoint();
+        let sdk = match SDK.get() {
+            Some(sdk) => sdk.clone(),
+            None => {
+                let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                SDK.get_or_init(|| sdk).clone()
+            }
+        };
+        let key = generate_key().expect("key");
+        let config = Config {
+            table: unique("roster"),
+            bucket: unique("roster-files"),
+            mail_from: "no-reply@roster.test".into(),
+            app_url: "https://app.roster.test".into(),
+        };
+        let counter = RequestCounter::default();
+        let app: &'static App = Box::leak(Box::new(
+            App::new(
+                &sdk,
+                config,
+                TokenKeys::from_private(&key.private_pkcs8_base64).expect("keys"),
+                AppOptions {
+                    counter: Some(counter.clone()),
+                    clock,
+                },
+            )
+            .expect("app"),
+        ));
+        setup::create_table(app).await.expect("table");
+        setup::create_bucket_and_sender(app).await.expect("bucket");
+        let admin_email = format!("{}@operators.test", unique("admin"));
+        let admin_password = "bootstrap-password-1".to_string();
+        setup::bootstrap_admin(app, &admin_email, &admin_password)
+            .await
+            .expect("admin");
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(roster_functions::gateway::serve(app, listener));
+        Self {
+            base,
+            http: reqwest::Client::new(),
+            app,
+            counter,
+            private_key: key.private_pkcs8_base64,
+            endpoint,
+            admin_email,
+            admin_password,
+        }
+    }
+
+    /// Sends a request; `body` None sends none.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        let mut request = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        Self::answer(request.send().await.expect("request")).await
+    }
+
+    pub async fn answer(response: reqwest::Response) -> Answer {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&bytes)))
+        };
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Answer {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Answer {
+        self.call(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.call(Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Answer {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    pub async fn login(&self, email: &str, password: &str, tenant_id: Option<&str>) -> String {
+        let mut body = json!({"email": email, "password": password});
+        if let Some(t) = tenant_id {
+            body["tenant_id"] = json!(t);
+        }
+        let answer = self.post("/v1/auth/login", None, body).await;
+        answer.ok(200)["access_token"]
+            .as_str()
+            .expect("token")
+            .to_string()
+    }
+
+    pub async fn admin_token(&self) -> String {
+        self.login(&self.admin_email, &self.admin_password, None)
+            .await
+    }
+
+    /// Mails the emulator holds for `to`, oldest first: (subject, body).
+    pub async fn mails_to(&self, to: &str) -> Vec<(String, String)> {
+        let data: Value = self
+            .http
+            .get(format!("{}/moto-api/data.json", self.endpoint))
+            .send()
+            .await
+            .expect("moto data")
+            .json()
+            .await
+            .expect("moto json");
+        data["ses"]["Message"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|m| {
+                m["destinations"]["ToAddresses"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|d| d.as_str() == Some(to)))
+            })
+            .map(|m| {
+                (
+                    m["subject"].as_str().unwrap_or("").to_string(),
+                    m["body"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// The token of the newest link mailed to `to`.
+    pub async fn link_token(&self, to: &str) -> String {
+        let mails = self.mails_to(to).await;
+        let (_, body) = mails.last().unwrap_or_else(|| panic!("no mail to {to}"));
+        let start = body.find("token=").expect("a link with a token") + "token=".len();
+        body[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect()
+    }
+
+    /// Creates a tenant as the platform admin, follows the owner's mail link to set a password and
+    /// signs the owner in.
+    pub async fn tenant_with_owner(&self, name: &str) -> Tenant {
+        let admin = self.admin_token().await;
+        let owner_email = format!("{}@{}.test", unique("owner"), unique("corp"));
+        let tenant = self
+            .post(
+                "/v1/tenants",
+                Some(&admin),
+                json!({
+                    "name": name, "kind": "customer", "plan": "paid",
+                    "member_quota": 50, "seats_total": 5,
+                    "owner_email": owner_email, "owner_name": "Olive Owner"
+                }),
+            )
+            .await;
+        let tenant = tenant.ok(201).clone();
+        let token = self.link_token(&owner_email).await;
+        self.post(
+            "/v1/auth/password-reset",
+            None,
+            json!({"token": token, "new_password": "owner-password-1"}),
+        )
+        .await
+        .ok(204);
+        let id = tenant["id"].as_str().expect("id").to_string();
+        let owner_token = self
+            .login(&owner_email, "owner-password-1", Some(&id))
+            .await;
+        Tenant {
+            root: tenant["root_department_id"]
+                .as_str()
+                .expect("root")
+                .to_string(),
+            id,
+            owner_email,
+            owner_token,
+            body: tenant,
+        }
+    }
+
+    /// DynamoDB requests sent while `f` ran.
+    pub async fn count<F: std::future::Future<Output = T>, T>(&self, f: F) -> (T, u64) {
+        self.counter.reset();
+        let out = f.await;
+        (out, self.counter.total())
+    }
+}
+
+pub struct Tenant {
+    pub id: String,
+    pub root: String,
+    pub owner_email: String,
+    pub owner_token: String,
+    pub body: Value,
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole test suite from a fresh clone: installs the emulator if missing, starts it on a free
+# port, runs every cargo test against it, lints template.yaml, and stops what it started.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+ensure_venv
+PORT="$(free_port)"
+trap stop_emulator EXIT
+start_emulator "$PORT"
+export_emulator_env "$PORT"
+
+cargo test --workspace --locked "$@"
+"$VENV/bin/cfn-lint" template.yaml
+echo "all tests passed"
