@@ -1,1 +1,169 @@
+//! The contract checks: the route table in `functions/src/routes.rs` is the source of truth, and
+//! template.yaml, openapi.yaml, the binaries in `functions/src/bin/` and the sample events in
+//! `events/` must all agree with it.
 
+use roster_functions::lambda::dispatch;
+use roster_functions::routes::routes;
+use roster_shared::keys::{INDEXES, TTL};
+use roster_tests::Env;
+use serde_yaml::Value as Yaml;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn yaml(file: &str) -> Yaml {
+    let text = std::fs::read_to_string(root().join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"))
+}
+
+type RouteSet = BTreeSet<(String, String, String)>;
+
+fn table_routes() -> RouteSet {
+    routes()
+        .iter()
+        .map(|r| {
+            (
+                r.function.to_string(),
+                r.method.to_string(),
+                r.path.to_string(),
+            )
+        })
+        .collect()
+}
+
+fn text(value: &Yaml) -> String {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("not a string: {value:?}"))
+        .to_string()
+}
+
+#[test]
+fn template_declares_exactly_the_route_table() {
+    let template = yaml("template.yaml");
+    let mut declared = RouteSet::new();
+    for (_, resource) in template["Resources"].as_mapping().expect("Resources") {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        assert_eq!(
+            resource["Metadata"]["BuildMethod"].as_str(),
+            Some("rust-cargolambda")
+        );
+        let binary = text(&resource["Metadata"]["BuildProperties"]["Binary"]);
+        let events = resource["Properties"]["Events"]
+            .as_mapping()
+            .expect("Events");
+        for (_, event) in events {
+            if event["Type"].as_str() == Some("HttpApi") {
+                declared.insert((
+                    binary.clone(),
+                    text(&event["Properties"]["Method"]).to_uppercase(),
+                    text(&event["Properties"]["Path"]),
+                ));
+            }
+        }
+    }
+    assert_eq!(declared, table_routes());
+}
+
+#[test]
+fn template_table_matches_the_key_layout() {
+    let template = yaml("template.yaml");
+    let table = &template["Resources"]["Table"]["Properties"];
+    assert_eq!(
+        text(&table["TimeToLiveSpecification"]["AttributeName"]),
+        TTL
+    );
+    assert_eq!(
+        table["TimeToLiveSpecification"]["Enabled"].as_bool(),
+        Some(true)
+    );
+    let declared: BTreeSet<(String, String, String)> = table["GlobalSecondaryIndexes"]
+        .as_sequence()
+        .expect("GSIs")
+        .iter()
+        .map(|gsi| {
+            let keys = gsi["KeySchema"].as_sequence().expect("KeySchema");
+            (
+                text(&gsi["IndexName"]),
+                text(&keys[0]["AttributeName"]),
+                text(&keys[1]["AttributeName"]),
+            )
+        })
+        .collect();
+    let expected: BTreeSet<_> = INDEXES
+        .iter()
+        .map(|i| (i.name.to_string(), i.pk.to_string(), i.sk.to_string()))
+        .collect();
+    assert_eq!(declared, expected);
+}
+
+#[test]
+fn openapi_documents_exactly_the_route_table() {
+    let doc = yaml("openapi.yaml");
+    assert!(text(&doc["openapi"]).starts_with("3.1"));
+    let mut documented = RouteSet::new();
+    for (path, item) in doc["paths"].as_mapping().expect("paths") {
+        for (method, operation) in item.as_mapping().expect("path item") {
+            let method = text(method);
+            if !["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                continue;
+            }
+            documented.insert((
+                text(&operation["operationId"]),
+                method.to_uppercase(),
+                text(path),
+            ));
+        }
+    }
+    assert_eq!(documented, table_routes());
+}
+
+#[test]
+fn every_function_has_a_binary_and_a_sample_event() {
+    let bins: BTreeSet<String> = std::fs::read_dir(root().join("functions/src/bin"))
+        .expect("bin dir")
+        .map(|e| e.expect("entry").path())
+        .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().to_string()))
+        .filter(|name| name != "local-gateway")
+        .collect();
+    let functions: BTreeSet<String> = routes().iter().map(|r| r.function.to_string()).collect();
+    assert_eq!(bins, functions);
+    for function in &functions {
+        assert!(
+            root().join(format!("events/{function}.json")).exists(),
+            "events/{function}.json"
+        );
+    }
+}
+
+/// Each sample event deserialises as API Gateway would deliver it, names its route, and runs
+/// through its handler to a client error or success (its token is a placeholder), never a 5xx.
+#[tokio::test]
+async fn sample_events_reach_their_handlers() {
+    let env = Env::start().await;
+    for route in routes() {
+        let text = std::fs::read_to_string(root().join(format!("events/{}.json", route.function)))
+            .expect("event");
+        let event: serde_json::Value = serde_json::from_str(&text).expect("event JSON");
+        assert_eq!(
+            event["routeKey"].as_str(),
+            Some(format!("{} {}", route.method, route.path).as_str()),
+            "routeKey of events/{}.json",
+            route.function
+        );
+        let request = lambda_http::request::from_str(&text)
+            .unwrap_or_else(|e| panic!("events/{}.json: {e}", route.function));
+        let response = dispatch(env.app, request, route.handler).await;
+        let status = response.status().as_u16();
+        assert!(
+            (200..500).contains(&status),
+            "events/{}.json answered {status}",
+            route.function
+        );
+    }
+}

@@ -13,33 +13,126 @@ async fn dynamodb_requests_per_operation_are_pinned() {
     let depts = format!("/v1/tenants/{}/departments", t.id);
 
     let (created, n) = env
-        .count(env.post(&depts, Some(tok), json!({"name": "Sales", "parent_id": t.root})))
+        .count(env.post(
+            &depts,
+            Some(tok),
+            json!({"name": "Sales", "parent_id": t.root}),
+        ))
         .await;
     let sales = created.ok(201)["id"].as_str().unwrap().to_string();
     assert_eq!(n, 2, "create department");
     assert_eq!(
         env.counter.by_operation().into_iter().collect::<Vec<_>>(),
-        vec![("BatchGetItem".to_string(), 1), ("TransactWriteItems".to_string(), 1)]
+        vec![
+            ("BatchGetItem".to_string(), 1),
+            ("TransactWriteItems".to_string(), 1)
+        ]
     );
     let (other, _) = env
-        .count(env.post(&depts, Some(tok), json!({"name": "Support", "parent_id": t.root})))
+        .count(env.post(
+            &depts,
+            Some(tok),
+            json!({"name": "Support", "parent_id": t.root}),
+        ))
         .await;
     let support = other.ok(201)["id"].as_str().unwrap().to_string();
 
     let pinned: Vec<(&str, u64)> = vec![
-        ("get department", { let (a, n) = env.count(env.get(&format!("{depts}/{sales}"), tok)).await; a.ok(200); n }),
-        ("list departments", { let (a, n) = env.count(env.get(&depts, tok)).await; a.ok(200); n }),
-        ("rename leaf department", { let (a, n) = env.count(env.patch(&format!("{depts}/{sales}"), tok, json!({"name": "Sales EU"}))).await; a.ok(200); n }),
-        ("change department settings", { let (a, n) = env.count(env.patch(&format!("{depts}/{sales}"), tok, json!({"settings": {"contact_visibility": "all"}}))).await; a.ok(200); n }),
-        ("move empty department", { let (a, n) = env.count(env.patch(&format!("{depts}/{sales}"), tok, json!({"parent_id": support}))).await; a.ok(200); n }),
+        ("get department", {
+            let (a, n) = env.count(env.get(&format!("{depts}/{sales}"), tok)).await;
+            a.ok(200);
+            n
+        }),
+        ("list departments", {
+            let (a, n) = env.count(env.get(&depts, tok)).await;
+            a.ok(200);
+            n
+        }),
+        ("rename leaf department", {
+            let (a, n) = env
+                .count(env.patch(
+                    &format!("{depts}/{sales}"),
+                    tok,
+                    json!({"name": "Sales EU"}),
+                ))
+                .await;
+            a.ok(200);
+            n
+        }),
+        ("change department settings", {
+            let (a, n) = env
+                .count(env.patch(
+                    &format!("{depts}/{sales}"),
+                    tok,
+                    json!({"settings": {"contact_visibility": "all"}}),
+                ))
+                .await;
+            a.ok(200);
+            n
+        }),
+        ("move empty department", {
+            let (a, n) = env
+                .count(env.patch(
+                    &format!("{depts}/{sales}"),
+                    tok,
+                    json!({"parent_id": support}),
+                ))
+                .await;
+            a.ok(200);
+            n
+        }),
         // Renaming a department with children also reads the tree to rewrite their paths.
-        ("rename department with children", { let (a, n) = env.count(env.patch(&format!("{depts}/{support}"), tok, json!({"name": "Care"}))).await; a.ok(200); n }),
-        ("delete department", { let (a, n) = env.count(env.delete(&format!("{depts}/{sales}"), tok)).await; a.ok(204); n }),
-        ("get tenant", { let (a, n) = env.count(env.get(&format!("/v1/tenants/{}", t.id), tok)).await; a.ok(200); n }),
-        ("update tenant", { let (a, n) = env.count(env.patch(&format!("/v1/tenants/{}", t.id), tok, json!({"settings": {"default_language": "de"}}))).await; a.ok(200); n }),
-        ("list audit log", { let (a, n) = env.count(env.get(&format!("/v1/tenants/{}/audit-log", t.id), tok)).await; a.ok(200); n }),
-        ("get me", { let (a, n) = env.count(env.get("/v1/me", tok)).await; a.ok(200); n }),
-        ("update me", { let (a, n) = env.count(env.patch("/v1/me", tok, json!({"name": "Counted Owner"}))).await; a.ok(200); n }),
+        ("rename department with children", {
+            let (a, n) = env
+                .count(env.patch(&format!("{depts}/{support}"), tok, json!({"name": "Care"})))
+                .await;
+            a.ok(200);
+            n
+        }),
+        ("delete department", {
+            let (a, n) = env
+                .count(env.delete(&format!("{depts}/{sales}"), tok))
+                .await;
+            a.ok(204);
+            n
+        }),
+        ("get tenant", {
+            let (a, n) = env
+                .count(env.get(&format!("/v1/tenants/{}", t.id), tok))
+                .await;
+            a.ok(200);
+            n
+        }),
+        ("update tenant", {
+            let (a, n) = env
+                .count(env.patch(
+                    &format!("/v1/tenants/{}", t.id),
+                    tok,
+                    json!({"settings": {"default_language": "de"}}),
+                ))
+                .await;
+            a.ok(200);
+            n
+        }),
+        ("list audit log", {
+            let (a, n) = env
+                .count(env.get(&format!("/v1/tenants/{}/audit-log", t.id), tok))
+                .await;
+            a.ok(200);
+            n
+        }),
+        ("get me", {
+            let (a, n) = env.count(env.get("/v1/me", tok)).await;
+            a.ok(200);
+            n
+        }),
+        ("update me", {
+            let (a, n) = env
+                .count(env.patch("/v1/me", tok, json!({"name": "Counted Owner"})))
+                .await;
+            a.ok(200);
+            n
+        }),
     ];
     let expected: Vec<(&str, u64)> = vec![
         ("get department", 1),
