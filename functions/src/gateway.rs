@@ -3,7 +3,7 @@
 //! context API Gateway would fill in.
 
 use crate::lambda::dispatch;
-use crate::routes::{Route, find, routes};
+use crate::routes::{Match, Route, find, routes};
 use bytes_body::collect_limited;
 use http::{HeaderValue, header};
 use hyper::body::Incoming;
@@ -49,7 +49,7 @@ async fn handle(
         ))));
     };
     let response = match find(routes, &parts.method, parts.uri.path()) {
-        Ok((route, params)) => {
+        Match::Found(route, params) => {
             let mut request = http::Request::from_parts(
                 parts.clone(),
                 if bytes.is_empty() {
@@ -86,10 +86,10 @@ async fn handle(
                 .with_request_context(RequestContext::ApiGatewayV2(context));
             dispatch(app, request, route.handler).await
         }
-        Err(true) => problem(&ApiError::MethodNotAllowed(
+        Match::WrongMethod => problem(&ApiError::MethodNotAllowed(
             "this path does not support this method",
         )),
-        Err(false) => problem(&ApiError::NotFound),
+        Match::Unknown => problem(&ApiError::NotFound),
     };
     Ok(to_hyper(response))
 }

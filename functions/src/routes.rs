@@ -52,13 +52,16 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
-/// The route matching `method` and `path`, with its path parameters; `Err(true)` when the path
-/// exists under another method.
-pub fn find<'r>(
-    routes: &'r [Route],
-    method: &Method,
-    path: &str,
-) -> Result<(&'r Route, Vec<(String, String)>), bool> {
+/// What a request's method and path find in the table.
+pub enum Match<'r> {
+    /// The route and its path parameters.
+    Found(&'r Route, Vec<(String, String)>),
+    /// The path exists under other methods.
+    WrongMethod,
+    Unknown,
+}
+
+pub fn find<'r>(routes: &'r [Route], method: &Method, path: &str) -> Match<'r> {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
     let mut path_exists = false;
     for route in routes {
@@ -79,12 +82,16 @@ pub fn find<'r>(
         });
         if matched {
             if route.method == *method {
-                return Ok((route, params));
+                return Match::Found(route, params);
             }
             path_exists = true;
         }
     }
-    Err(path_exists)
+    if path_exists {
+        Match::WrongMethod
+    } else {
+        Match::Unknown
+    }
 }
 
 #[cfg(test)]
@@ -94,8 +101,11 @@ mod tests {
     #[test]
     fn finds_routes_with_parameters() {
         let routes = routes();
-        let (route, params) =
-            find(&routes, &Method::GET, "/v1/tenants/abc/departments/def").unwrap();
+        let Match::Found(route, params) =
+            find(&routes, &Method::GET, "/v1/tenants/abc/departments/def")
+        else {
+            panic!("no route");
+        };
         assert_eq!(route.function, "get-department");
         assert_eq!(
             params,
@@ -106,11 +116,11 @@ mod tests {
         );
         assert!(matches!(
             find(&routes, &Method::PUT, "/v1/tenants"),
-            Err(true)
+            Match::WrongMethod
         ));
         assert!(matches!(
             find(&routes, &Method::GET, "/v1/nothing"),
-            Err(false)
+            Match::Unknown
         ));
     }
 

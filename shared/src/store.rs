@@ -359,6 +359,13 @@ fn decode_cursor(
         .collect())
 }
 
+/// A condition split into the three optional fields the SDK builders take.
+type ConditionParts = (
+    Option<String>,
+    Option<HashMap<String, String>>,
+    Option<HashMap<String, AttributeValue>>,
+);
+
 /// One action of a transaction and the error to answer when its condition fails.
 pub struct Action {
     item: TransactWriteItem,
@@ -414,13 +421,7 @@ impl Condition {
             .value(":version", num(version))
     }
 
-    fn parts(
-        self,
-    ) -> (
-        Option<String>,
-        Option<HashMap<String, String>>,
-        Option<HashMap<String, AttributeValue>>,
-    ) {
+    fn parts(self) -> ConditionParts {
         let names = (!self.names.is_empty()).then_some(self.names);
         let values = (!self.values.is_empty()).then_some(self.values);
         let expression = (!self.expression.is_empty()).then_some(self.expression);
