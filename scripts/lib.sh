@@ -27,7 +27,7 @@ free_port() {
 # start_emulator PORT: starts moto on loopback, waits until it answers; sets EMULATOR_PID.
 start_emulator() {
   local port="$1"
-  "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" > "$LOCAL/moto-$port.log" 2>&1 &
+  MOTO_PORT="$port" "$VENV/bin/python" "$ROOT/scripts/emulator.py" 127.0.0.1 "$port" > "$LOCAL/moto-$port.log" 2>&1 &
   EMULATOR_PID=$!
   for _ in $(seq 1 100); do
     if curl -fsS "http://127.0.0.1:$port/moto-api/" > /dev/null 2>&1; then

@@ -1,6 +1,7 @@
 //! The foundation end to end: bootstrap admin → tenant → owner's mail link → department tree →
 //! audit log, with the failure paths a client can hit.
 
+use futures::future::join_all;
 use reqwest::Method;
 use roster_tests::{Env, unique};
 use serde_json::{Value, json};
@@ -670,4 +671,74 @@ async fn tenant_settings_quotas_and_preconditions() {
         .await
         .unwrap();
     assert_eq!(Env::answer(fresh).await.ok(200)["name"], "Hooli XYZ");
+}
+
+#[tokio::test]
+async fn concurrent_changes_keep_the_tree_consistent() {
+    let env = Env::start().await;
+    let t = env.tenant_with_owner("Racers").await;
+    let depts = format!("/v1/tenants/{}/departments", t.id);
+    let parent = env
+        .post(
+            &depts,
+            Some(&t.owner_token),
+            json!({"name": "Parent", "parent_id": t.root}),
+        )
+        .await
+        .ok(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Ten creations of one name at once: exactly one wins.
+    let same = (0..10).map(|_| {
+        env.post(
+            &depts,
+            Some(&t.owner_token),
+            json!({"name": "Same", "parent_id": parent}),
+        )
+    });
+    let answers = join_all(same).await;
+    assert_eq!(
+        answers.iter().filter(|a| a.status.as_u16() == 201).count(),
+        1
+    );
+    assert!(
+        answers
+            .iter()
+            .all(|a| [201, 409].contains(&a.status.as_u16()))
+    );
+
+    // Ten distinct children while the parent is renamed: the children all land, the counter
+    // counts them, and the rename does not overwrite it.
+    let children = (0..10).map(|i| {
+        env.post(
+            &depts,
+            Some(&t.owner_token),
+            json!({"name": format!("Child {i}"), "parent_id": parent}),
+        )
+    });
+    let parent_path = format!("{depts}/{parent}");
+    let rename = env.patch(&parent_path, &t.owner_token, json!({"name": "Renamed"}));
+    let (answers, renamed) = tokio::join!(join_all(children), rename);
+    let created = answers.iter().filter(|a| a.status.as_u16() == 201).count();
+    assert!(
+        answers
+            .iter()
+            .all(|a| [201, 409].contains(&a.status.as_u16()))
+    );
+    assert!([200, 409].contains(&renamed.status.as_u16()));
+    let now = env.get(&format!("{depts}/{parent}"), &t.owner_token).await;
+    assert_eq!(now.ok(200)["child_count"], created as u64 + 1);
+    // Every child's path agrees with its parent's name.
+    let tree = env.get(&format!("{depts}?limit=200"), &t.owner_token).await;
+    let parent_path = now.body["path"].as_str().unwrap();
+    for d in tree.ok(200)["items"].as_array().unwrap() {
+        if d["parent_id"] == parent.as_str() {
+            assert_eq!(
+                d["path"],
+                format!("{parent_path}/{}", d["name"].as_str().unwrap())
+            );
+        }
+    }
 }

@@ -384,9 +384,31 @@ pub async fn update(
     after.version += 1;
 
     let mut tx = Transaction::new();
-    tx.put(
+    // Only the editable fields: the counters move concurrently without touching `version`.
+    tx.update(
         app.table(),
-        after.to_item()?,
+        &after.key(),
+        Condition::new(
+            "SET #name = :name, parent_id = :parent, #path = :path, id_path = :id_path, \
+             #depth = :depth, settings = :settings, updated_at = :now, version = :next",
+        )
+        .name("#name", "name")
+        .name("#path", "path")
+        .name("#depth", "depth")
+        .value(":name", s(&after.name))
+        .value(
+            ":parent",
+            serde_dynamo::to_attribute_value(after.parent_id).map_err(ApiError::internal)?,
+        )
+        .value(":path", s(&after.path))
+        .value(":id_path", s(&after.id_path))
+        .value(":depth", num(after.depth))
+        .value(
+            ":settings",
+            serde_dynamo::to_attribute_value(&after.settings).map_err(ApiError::internal)?,
+        )
+        .value(":now", s(crate::users::rfc3339(after.updated_at)))
+        .value(":next", num(after.version)),
         Some((
             Condition::version_is(before.version),
             changed_concurrently(),

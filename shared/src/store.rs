@@ -155,6 +155,19 @@ impl Store {
                     ApiError::Conflict("the change conflicts with the current state".into())
                 }));
             }
+            // Only contention is worth retrying; anything else is a bug in the request.
+            let contended = reasons.iter().all(|r| {
+                matches!(
+                    r.code(),
+                    None | Some("None") | Some("TransactionConflict") | Some("ThrottlingError")
+                )
+            });
+            if !contended {
+                let codes: Vec<_> = reasons.iter().map(|r| r.code().unwrap_or("-")).collect();
+                return Err(ApiError::internal(format!(
+                    "transaction cancelled: {codes:?}"
+                )));
+            }
             if attempt >= 6 {
                 return Err(ApiError::Conflict(
                     "too many concurrent changes; retry the request".into(),
