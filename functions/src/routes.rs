@@ -48,6 +48,13 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/v1/tenants/{tenant_id}/departments/{department_id}" => "get-department", handlers::departments::get),
         route!(PATCH "/v1/tenants/{tenant_id}/departments/{department_id}" => "update-department", handlers::departments::update),
         route!(DELETE "/v1/tenants/{tenant_id}/departments/{department_id}" => "delete-department", handlers::departments::delete),
+        route!(POST "/v1/tenants/{tenant_id}/members" => "create-member", handlers::members::create),
+        route!(GET "/v1/tenants/{tenant_id}/members" => "list-members", handlers::members::list),
+        route!(GET "/v1/tenants/{tenant_id}/members/{member_id}" => "get-member", handlers::members::get),
+        route!(PATCH "/v1/tenants/{tenant_id}/members/{member_id}" => "update-member", handlers::members::update),
+        route!(DELETE "/v1/tenants/{tenant_id}/members/{member_id}" => "delete-member", handlers::members::delete),
+        route!(GET "/v1/tenants/{tenant_id}/recycle-bin" => "list-recycle-bin", handlers::members::recycle_bin),
+        route!(POST "/v1/tenants/{tenant_id}/recycle-bin/{member_id}/restore" => "restore-member", handlers::members::restore),
         route!(GET "/v1/tenants/{tenant_id}/audit-log" => "list-audit-log", handlers::audit::list),
     ]
 }

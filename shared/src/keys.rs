@@ -10,9 +10,14 @@
 //! | department           | `TENANT#<t>`               | `DEPT#<d>`                       |                                          |                                         |
 //! | sibling-name guard   | `TENANT#<t>`               | `DEPTNAME#<parent d>#<lc name>`  |                                          |                                         |
 //! | member               | `TENANT#<t>`               | `MEMBER#<m>`                     | `USER#<user>` / `TENANT#<t>`             | `TREE#<t>` / `<dept id path>/#<m>`      |
+//! | search term          | `SEARCH#<t>#<first char>`  | `<folded term>#<m>`              |                                          |                                         |
 //! | user-in-tenant guard | `TENANT#<t>`               | `USERMEMBER#<user>`              |                                          |                                         |
 //! | one-time token       | `TOKEN#<sha256 of token>`  | `TOKEN`                          |                                          |                                         |
 //! | audit entry          | `AUDIT#<t>`                | `<audit id, UUIDv7>`             | `AUDITBY#<t>#<actor>` / `<audit id>`     |                                         |
+//!
+//! A member also carries `gsi3pk`/`gsi3sk`: `DIR#<t>` / `<directory number, 5 digits>#<folded name>#<m>`
+//! (directory order) while active or disabled, `BIN#<t>` / `<deleted_at>#<m>` while in the recycle
+//! bin; and `gsi4pk`/`gsi4sk`: `NAME#<t>` / `<folded name>#<m>` (name order) while not deleted.
 //!
 //! Why this shape:
 //! - A tenant's departments, members and guards share its partition, so the tree is one query and a
@@ -21,6 +26,9 @@
 //!   are created with `attribute_not_exists` in the same transaction as the thing they guard.
 //! - A department's id path (`<root>/<child>/.../<d>`) is the member's `gsi2sk` prefix, so "members of
 //!   this department and all its descendants" is one `begins_with` query on gsi2.
+//! - Search terms (the email and each word of the name, lowercase without accents) are items of
+//!   their own, so a prefix search is one `begins_with` query on the term partition (sharded by the
+//!   first character) and one batched read of the members it names.
 //! - UUIDv7 ids sort by time, so audit entries page newest-first by `sk` and time ranges are key
 //!   conditions, not filters.
 //! - Items that expire (tokens, recycle-bin entries, counters) carry `ttl` (epoch seconds); DynamoDB
@@ -52,7 +60,17 @@ pub const GSI2: Index = Index {
     pk: "gsi2pk",
     sk: "gsi2sk",
 };
-pub const INDEXES: [Index; 2] = [GSI1, GSI2];
+pub const GSI3: Index = Index {
+    name: "gsi3",
+    pk: "gsi3pk",
+    sk: "gsi3sk",
+};
+pub const GSI4: Index = Index {
+    name: "gsi4",
+    pk: "gsi4pk",
+    sk: "gsi4sk",
+};
+pub const INDEXES: [Index; 4] = [GSI1, GSI2, GSI3, GSI4];
 
 /// The primary key of one item.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -121,6 +139,14 @@ impl Key {
         Self::new(format!("TOKEN#{token_hash}"), "TOKEN")
     }
 
+    /// `term` is folded (see `members::fold`) and not empty.
+    pub fn search_term(tenant_id: Uuid, term: &str, member_id: Uuid) -> Self {
+        Self::new(
+            search_partition(tenant_id, term),
+            format!("{term}#{member_id}"),
+        )
+    }
+
     pub fn audit(tenant_id: Uuid, audit_id: Uuid) -> Self {
         Self::new(audit_partition(tenant_id), audit_id.to_string())
     }
@@ -164,6 +190,31 @@ pub fn tree_position(department_id_path: &str, member_id: Uuid) -> String {
 /// The gsi2 prefix of every member of a department and its descendants.
 pub fn subtree_prefix(department_id_path: &str) -> String {
     format!("{department_id_path}/")
+}
+
+/// The partition of the search terms beginning like `prefix` (not empty).
+pub fn search_partition(tenant_id: Uuid, prefix: &str) -> String {
+    let first = prefix.chars().next().unwrap_or('_');
+    format!("SEARCH#{tenant_id}#{first}")
+}
+
+/// gsi3 of active and disabled members: directory order, directory number then name.
+pub fn directory_partition(tenant_id: Uuid) -> String {
+    format!("DIR#{tenant_id}")
+}
+
+pub fn directory_position(directory_number: u32, folded_name: &str, member_id: Uuid) -> String {
+    format!("{directory_number:05}#{folded_name}#{member_id}")
+}
+
+/// gsi3 of deleted members: the recycle bin, by deletion time.
+pub fn recycle_bin_partition(tenant_id: Uuid) -> String {
+    format!("BIN#{tenant_id}")
+}
+
+/// gsi4 of members not deleted: name order.
+pub fn name_partition(tenant_id: Uuid) -> String {
+    format!("NAME#{tenant_id}")
 }
 
 /// gsi1 partition of the audit entries of one actor in one tenant.

@@ -1,17 +1,34 @@
-//! Members: a user's membership in one tenant. This issue needs the record (authorization reads it
-//! on every request) and the owner a new tenant starts with.
+//! Members: a user's membership in one tenant — creation, the directory and search, edits, and the
+//! recycle bin. Every change moves the counters it affects (tenant members for the quota, owners
+//! for the last-owner rule, department members for safe deletes) in the same transaction.
 
-use crate::auth::{Permissions, Role};
-use crate::error::ApiResult;
+use crate::app::App;
+use crate::audit::{self, Change};
+use crate::auth::{Access, CallerKind, Need, Permission, Permissions, Role, authorize_with_tenant};
+use crate::crypto;
+use crate::departments::Department;
+use crate::error::{ApiError, ApiResult, Checks};
+use crate::http::{List, PageParams, RequestMeta, if_match_version};
 use crate::keys::{
-    GSI1, GSI2, Key, memberships_of, tenant_partition, tree_partition, tree_position,
+    GSI1, GSI2, GSI3, GSI4, Key, MEMBER_PREFIX, directory_partition, directory_position,
+    memberships_of, name_partition, recycle_bin_partition, search_partition, subtree_prefix,
+    tenant_partition, tree_partition, tree_position,
 };
-use crate::store::{Item, to_item};
+use crate::mail::{Mail, html_escape};
+use crate::store::{
+    Condition, Filter, Item, Query, SortRange, Transaction, from_item, num, s, to_item,
+};
+use crate::tenants::{NewMemberPassword, Tenant};
+use crate::users::{EmailGuard, TokenPurpose, User, add_password_token, password_link, rfc3339};
+use crate::validate;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use time::OffsetDateTime;
+use unicode_normalization::UnicodeNormalization;
 use uuid::Uuid;
 
 pub const DEFAULT_DIRECTORY_NUMBER: u32 = 10_000;
+const MAX_TERMS: usize = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -39,6 +56,8 @@ pub struct Member {
     /// Lowercase, as the user's.
     pub email: String,
     pub name: String,
+    #[serde(default)]
+    pub phone: Option<String>,
     pub department_id: Uuid,
     pub position: Option<String>,
     pub work_number: Option<String>,
@@ -55,7 +74,37 @@ pub struct Member {
     pub updated_at: OffsetDateTime,
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub last_login_at: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub deleted_at: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub purge_at: Option<OffsetDateTime>,
+    /// purge_at as epoch seconds while in the recycle bin: DynamoDB's TTL removes the entry.
+    #[serde(default)]
+    pub ttl: Option<i64>,
     pub version: u64,
+}
+
+/// Lowercase without accents: what search compares.
+pub fn fold(text: &str) -> String {
+    text.nfd()
+        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+        .collect::<String>()
+        .to_lowercase()
+}
+
+/// The terms a member is found by: the email and every word of the name.
+pub fn search_terms(email: &str, name: &str) -> Vec<String> {
+    let mut terms = vec![fold(email)];
+    terms.extend(
+        fold(name)
+            .split(|c: char| c.is_whitespace() || c == '-' || c == ',' || c == '.')
+            .filter(|w| !w.is_empty())
+            .map(str::to_string),
+    );
+    terms.sort();
+    terms.dedup();
+    terms.truncate(MAX_TERMS);
+    terms
 }
 
 impl Member {
@@ -73,19 +122,58 @@ impl Member {
         Key::member(self.tenant_id, self.id)
     }
 
-    /// The stored item with its index attributes: memberships by user (gsi1) and the department
-    /// tree (gsi2), which needs the id path of the member's department.
+    /// The stored item with its index attributes: memberships by user (gsi1), the department tree
+    /// (gsi2, from the department's id path), the directory or the recycle bin (gsi3) and name
+    /// order (gsi4).
     pub fn to_item(&self, department_id_path: &str) -> ApiResult<Item> {
-        to_item(
-            self,
-            &self.key(),
-            &[
-                (GSI1.pk, memberships_of(self.user_id)),
-                (GSI1.sk, tenant_partition(self.tenant_id)),
-                (GSI2.pk, tree_partition(self.tenant_id)),
-                (GSI2.sk, tree_position(department_id_path, self.id)),
-            ],
-        )
+        let folded = fold(&self.name);
+        let mut extra = vec![
+            (GSI1.pk, memberships_of(self.user_id)),
+            (GSI1.sk, tenant_partition(self.tenant_id)),
+            (GSI2.pk, tree_partition(self.tenant_id)),
+            (GSI2.sk, tree_position(department_id_path, self.id)),
+        ];
+        match (self.status, self.deleted_at) {
+            (MemberStatus::Deleted, Some(deleted_at)) => {
+                extra.push((GSI3.pk, recycle_bin_partition(self.tenant_id)));
+                extra.push((GSI3.sk, format!("{}#{}", rfc3339(deleted_at), self.id)));
+            }
+            _ => {
+                extra.push((GSI3.pk, directory_partition(self.tenant_id)));
+                extra.push((
+                    GSI3.sk,
+                    directory_position(self.directory_number, &folded, self.id),
+                ));
+                extra.push((GSI4.pk, name_partition(self.tenant_id)));
+                extra.push((GSI4.sk, format!("{folded}#{}", self.id)));
+            }
+        }
+        let mut item = to_item(self, &self.key(), &extra)?;
+        if self.status == MemberStatus::Deleted {
+            // Deleted members leave the tree index: departments and listings no longer see them.
+            item.remove(GSI2.pk);
+            item.remove(GSI2.sk);
+        }
+        Ok(item)
+    }
+
+    /// Adds the member's search terms to `tx`.
+    pub fn add_search_terms(&self, app: &App, tx: &mut Transaction) -> ApiResult<()> {
+        for key in self.term_keys() {
+            tx.put(
+                app.table(),
+                to_item(&SearchTerm { member_id: self.id }, &key, &[])?,
+                None,
+            )?;
+        }
+        Ok(())
+    }
+
+    fn term_keys(&self) -> Vec<Key> {
+        search_terms(&self.email, &self.name)
+            .iter()
+            .map(|t| Key::search_term(self.tenant_id, t, self.id))
+            .collect()
     }
 }
 
@@ -93,4 +181,1065 @@ impl Member {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UserInTenant {
     pub member_id: Uuid,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SearchTerm {
+    member_id: Uuid,
+}
+
+/// A member as clients see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberView {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub user_id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub phone: Option<String>,
+    pub department_id: Uuid,
+    pub position: Option<String>,
+    pub work_number: Option<String>,
+    pub location: Option<String>,
+    pub directory_number: u32,
+    pub role: Role,
+    pub permissions: Permissions,
+    pub status: MemberStatus,
+    pub source: MemberSource,
+    pub api_client_id: Option<Uuid>,
+    /// Seat licences arrive with the licences issue; until then no member holds one.
+    pub licence: Option<serde_json::Value>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_login_at: Option<OffsetDateTime>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub deleted_at: Option<OffsetDateTime>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub purge_at: Option<OffsetDateTime>,
+    #[serde(skip)]
+    pub version: u64,
+}
+
+impl From<&Member> for MemberView {
+    fn from(m: &Member) -> Self {
+        Self {
+            id: m.id,
+            tenant_id: m.tenant_id,
+            user_id: m.user_id,
+            email: m.email.clone(),
+            name: m.name.clone(),
+            phone: m.phone.clone(),
+            department_id: m.department_id,
+            position: m.position.clone(),
+            work_number: m.work_number.clone(),
+            location: m.location.clone(),
+            directory_number: m.directory_number,
+            role: m.role,
+            permissions: m.effective_permissions(),
+            status: m.status,
+            source: m.source,
+            api_client_id: m.api_client_id,
+            licence: None,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+            last_login_at: m.last_login_at,
+            deleted_at: m.deleted_at,
+            purge_at: m.purge_at,
+            version: m.version,
+        }
+    }
+}
+
+fn department_of(item: Option<Item>, field: &str) -> ApiResult<Department> {
+    match item {
+        Some(item) => from_item(item),
+        None => Err(ApiError::invalid(
+            field,
+            "is not a department of this tenant",
+        )),
+    }
+}
+
+/// Whether the caller may give `role` and `permissions`: owners (and operators) give anything;
+/// admins give only the permissions they hold themselves, and never the owner role.
+fn may_grant(access: &Access, role: Role, permissions: &Permissions) -> bool {
+    let mine = access.caller.permissions();
+    let caller_is_owner = match &access.caller.kind {
+        CallerKind::Platform => true,
+        CallerKind::Member(m) => m.role == Role::Owner || access.via_reseller,
+    };
+    if caller_is_owner {
+        return true;
+    }
+    match (role, permissions) {
+        (Role::Owner, _) => false,
+        (Role::Member, _) => true,
+        (Role::Admin, Permissions::All) => mine == Permissions::All,
+        (Role::Admin, Permissions::Only(list)) => list.iter().all(|p| mine.allows(*p)),
+    }
+}
+
+fn may_manage(access: &Access, target: &Member) -> bool {
+    target.role != Role::Owner
+        || match &access.caller.kind {
+            CallerKind::Platform => true,
+            CallerKind::Member(m) => m.role == Role::Owner || access.via_reseller,
+        }
+}
+
+struct OrgFields {
+    position: Option<String>,
+    work_number: Option<String>,
+    location: Option<String>,
+}
+
+fn org_text(checks: &mut Checks, field: &str, value: Option<&str>) -> Option<String> {
+    validate::optional_text(checks, field, value, validate::MAX_SHORT_TEXT)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateMember {
+    pub email: String,
+    pub name: String,
+    pub department_id: Uuid,
+    #[serde(default)]
+    pub position: Option<String>,
+    #[serde(default)]
+    pub work_number: Option<String>,
+    #[serde(default)]
+    pub location: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub directory_number: Option<i64>,
+    #[serde(default)]
+    pub role: Option<Role>,
+    #[serde(default)]
+    pub permissions: Option<Permissions>,
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// Creates a member directly. The user is reused when the email already has an account; the
+/// email guard, the one-member-per-user guard and the quota counter make the rules hold under
+/// concurrency. One batched read, one transaction, then the mail.
+pub async fn create(
+    app: &App,
+    meta: &RequestMeta,
+    tenant_id: Uuid,
+    input: CreateMember,
+) -> ApiResult<MemberView> {
+    let mut checks = Checks::new();
+    let email = validate::email(&mut checks, "email", &input.email);
+    let name = validate::text(&mut checks, "name", &input.name, validate::MAX_NAME);
+    let org = OrgFields {
+        position: org_text(&mut checks, "position", input.position.as_deref()),
+        work_number: org_text(&mut checks, "work_number", input.work_number.as_deref()),
+        location: org_text(&mut checks, "location", input.location.as_deref()),
+    };
+    let phone = org_text(&mut checks, "phone", input.phone.as_deref());
+    let directory_number = input
+        .directory_number
+        .unwrap_or(i64::from(DEFAULT_DIRECTORY_NUMBER));
+    validate::range(&mut checks, "directory_number", directory_number, 1, 10_000);
+    if let Some(password) = &input.password {
+        validate::password(&mut checks, "password", password);
+    }
+    let role = input.role.unwrap_or(Role::Member);
+    let permissions = match role {
+        Role::Owner => Permissions::All,
+        Role::Admin => input.permissions.clone().unwrap_or(Permissions::All),
+        Role::Member => Permissions::none(),
+    };
+    if role != Role::Admin && input.permissions.is_some() {
+        checks.fail("permissions", "are given to admins only");
+    }
+    checks.finish()?;
+
+    let (access, tenant, items) = authorize_with_tenant(
+        app,
+        meta,
+        tenant_id,
+        Need::Permission(Permission::MembersWrite),
+        &[
+            Key::department(tenant_id, input.department_id),
+            Key::email(&email),
+        ],
+    )
+    .await?;
+    let mut items = items.into_iter();
+    let department = department_of(items.next().flatten(), "department_id")?;
+    let existing: Option<EmailGuard> = items.next().flatten().map(from_item).transpose()?;
+    if !may_grant(&access, role, &permissions) {
+        return Err(ApiError::Forbidden(
+            "a caller cannot grant a role or permissions it does not hold",
+        ));
+    }
+    if existing.is_some() && input.password.is_some() {
+        return Err(ApiError::invalid(
+            "password",
+            "the email already has an account, which keeps its own password",
+        ));
+    }
+    if tenant.member_count >= tenant.member_quota {
+        return Err(quota_exceeded(&tenant));
+    }
+
+    let now = app.now();
+    let mut tx = Transaction::new();
+    let mut mail_secret = MailSecret::None;
+    let user_id = match &existing {
+        Some(guard) => {
+            tx.check(
+                app.table(),
+                &Key::email(&email),
+                Condition::new("user_id = :user").value(":user", s(guard.user_id.to_string())),
+                ApiError::Conflict("the account changed at the same time; retry".into()),
+            )?;
+            guard.user_id
+        }
+        None => {
+            let mut user = User::new(
+                now,
+                email.clone(),
+                name.clone(),
+                tenant.settings.default_language.clone(),
+            );
+            user.phone = phone.clone();
+            match (&input.password, tenant.settings.new_member_password) {
+                (Some(password), _) => {
+                    user.password_hash = Some(crypto::hash_password(password)?);
+                    user.password_changed_at = Some(now);
+                }
+                (None, NewMemberPassword::RandomPasswordMail) => {
+                    let password = crypto::new_token()[..20].to_string();
+                    user.password_hash = Some(crypto::hash_password(&password)?);
+                    user.password_changed_at = Some(now);
+                    mail_secret = MailSecret::Password(password);
+                }
+                (None, NewMemberPassword::SetPasswordLink) => {
+                    mail_secret = MailSecret::Link(add_password_token(
+                        app,
+                        &mut tx,
+                        user.id,
+                        TokenPurpose::SetPassword,
+                        time::Duration::days(i64::from(tenant.settings.invitation_expiry_days)),
+                    )?);
+                }
+            }
+            user.add_new(app, &mut tx)?;
+            user.id
+        }
+    };
+    let member = Member {
+        id: Uuid::now_v7(),
+        tenant_id,
+        user_id,
+        email: email.clone(),
+        name,
+        phone,
+        department_id: department.id,
+        position: org.position,
+        work_number: org.work_number,
+        location: org.location,
+        directory_number: directory_number.clamp(1, 10_000) as u32,
+        role,
+        permissions,
+        status: MemberStatus::Active,
+        source: MemberSource::Console,
+        api_client_id: None,
+        created_at: now,
+        updated_at: now,
+        last_login_at: None,
+        deleted_at: None,
+        purge_at: None,
+        ttl: None,
+        version: 1,
+    };
+    tx.put(
+        app.table(),
+        to_item(&UserInTenant { member_id: member.id }, &Key::user_in_tenant(tenant_id, user_id), &[])?,
+        Some((
+            Condition::absent(),
+            ApiError::Conflict(
+                "the email already belongs to a member of this tenant, or to one in the recycle bin (restore it instead)"
+                    .into(),
+            ),
+        )),
+    )?;
+    add_member_counts(
+        app,
+        &mut tx,
+        &tenant,
+        &Placement::from(&department),
+        &member,
+        1,
+    )?;
+    tx.put(
+        app.table(),
+        member.to_item(&department.id_path)?,
+        Some((
+            Condition::absent(),
+            ApiError::internal("member id collision"),
+        )),
+    )?;
+    member.add_search_terms(app, &mut tx)?;
+    let view = MemberView::from(&member);
+    audit::record(
+        app,
+        &mut tx,
+        &access.caller,
+        Change {
+            tenant_id,
+            action: "member.create",
+            target_type: "member",
+            target_id: member.id,
+            before: None,
+            after: audit::snapshot(&view),
+        },
+    )?;
+    app.store.transact(tx).await?;
+
+    let mail = welcome_mail(app, &tenant, &member, &mail_secret);
+    if let Err(err) = app.mail.send(mail).await {
+        tracing::error!(member = %member.id, error = %err, "welcome mail failed");
+    }
+    Ok(view)
+}
+
+fn quota_exceeded(tenant: &Tenant) -> ApiError {
+    ApiError::QuotaExceeded(format!(
+        "the tenant's member quota ({}) is reached",
+        tenant.member_quota
+    ))
+}
+
+/// Moves the tenant's member count (within the quota when adding), the owner count and the
+/// department's member count by `delta` (+1 or -1).
+fn add_member_counts(
+    app: &App,
+    tx: &mut Transaction,
+    tenant: &Tenant,
+    department: &Placement,
+    member: &Member,
+    delta: i64,
+) -> ApiResult<()> {
+    let owners = i64::from(member.role == Role::Owner) * delta;
+    let (update, condition) = if delta > 0 {
+        (
+            Condition::new("ADD member_count :d, owner_count :owners"),
+            Some((
+                Condition::new("member_count < member_quota"),
+                quota_exceeded(tenant),
+            )),
+        )
+    } else if owners < 0 {
+        (
+            Condition::new("ADD member_count :d, owner_count :owners"),
+            Some((
+                Condition::new("owner_count > :one").value(":one", num(1)),
+                last_owner(),
+            )),
+        )
+    } else {
+        (
+            Condition::new("ADD member_count :d, owner_count :owners"),
+            None,
+        )
+    };
+    tx.update(
+        app.table(),
+        &Key::tenant(tenant.id),
+        update.value(":d", num(delta)).value(":owners", num(owners)),
+        condition,
+    )?;
+    tx.update(
+        app.table(),
+        &Key::department(tenant.id, department.id),
+        Condition::new("ADD member_count :d").value(":d", num(delta)),
+        Some((
+            Condition::new("id_path = :id_path").value(":id_path", s(&department.id_path)),
+            ApiError::Conflict("the department moved or was deleted; retry".into()),
+        )),
+    )
+}
+
+/// Where a member sits in the tree: its department and that department's id path.
+#[derive(Debug, Clone)]
+struct Placement {
+    id: Uuid,
+    id_path: String,
+}
+
+impl From<&Department> for Placement {
+    fn from(d: &Department) -> Self {
+        Self {
+            id: d.id,
+            id_path: d.id_path.clone(),
+        }
+    }
+}
+
+fn last_owner() -> ApiError {
+    ApiError::Conflict("the last owner can be neither demoted, disabled nor deleted".into())
+}
+
+enum MailSecret {
+    None,
+    Link(String),
+    Password(String),
+}
+
+fn welcome_mail(app: &App, tenant: &Tenant, member: &Member, secret: &MailSecret) -> Mail {
+    let (line, html_line) = match secret {
+        MailSecret::Link(token) => {
+            let link = password_link(app, token);
+            (
+                format!("Set your password to sign in:\n{link}\n"),
+                format!(
+                    "<p><a href=\"{}\">Set your password to sign in</a></p>",
+                    html_escape(&link)
+                ),
+            )
+        }
+        MailSecret::Password(password) => (
+            format!("Your password: {password}\nPlease change it after signing in.\n"),
+            format!(
+                "<p>Your password: <code>{}</code><br>Please change it after signing in.</p>",
+                html_escape(password)
+            ),
+        ),
+        MailSecret::None => (
+            format!(
+                "Sign in with your existing account: {}/login\n",
+                app.config.app_url
+            ),
+            format!(
+                "<p><a href=\"{}/login\">Sign in with your existing account</a></p>",
+                html_escape(&app.config.app_url)
+            ),
+        ),
+    };
+    Mail {
+        to: member.email.clone(),
+        subject: format!("You have been added to {} on Roster", tenant.name),
+        text: format!(
+            "Hello {},\n\nyou are now a member of {}.\n{line}",
+            member.name, tenant.name
+        ),
+        html: format!(
+            "<p>Hello {},</p><p>you are now a member of <b>{}</b>.</p>{html_line}",
+            html_escape(&member.name),
+            html_escape(&tenant.name)
+        ),
+    }
+}
+
+fn member_of(item: Option<Item>) -> ApiResult<Member> {
+    placed_member(item).map(|(member, _)| member)
+}
+
+/// A member not in the recycle bin, and its placement read from its tree key (so the department
+/// itself need not be read).
+fn placed_member(item: Option<Item>) -> ApiResult<(Member, Placement)> {
+    let item = item.ok_or(ApiError::NotFound)?;
+    let tree = item.get(GSI2.sk).and_then(|v| v.as_s().ok()).cloned();
+    let member: Member = from_item(item)?;
+    if member.status == MemberStatus::Deleted {
+        return Err(ApiError::NotFound);
+    }
+    let suffix = format!("/#{}", member.id);
+    let id_path = tree
+        .as_deref()
+        .and_then(|t| t.strip_suffix(&suffix))
+        .ok_or_else(|| ApiError::internal("member without a tree key"))?
+        .to_string();
+    let placement = Placement {
+        id: member.department_id,
+        id_path,
+    };
+    Ok((member, placement))
+}
+
+/// One member, with its ETag version. Members in the recycle bin are not found here.
+pub async fn get(
+    app: &App,
+    meta: &RequestMeta,
+    tenant_id: Uuid,
+    member_id: Uuid,
+) -> ApiResult<MemberView> {
+    let (_, _, items) = authorize_with_tenant(
+        app,
+        meta,
+        tenant_id,
+        Need::Member,
+        &[Key::member(tenant_id, member_id)],
+    )
+    .await?;
+    Ok(MemberView::from(&member_of(
+        items.into_iter().next().flatten(),
+    )?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberPatch {
+    #[serde(default)]
+    pub department_id: Option<Uuid>,
+    #[serde(default, deserialize_with = "crate::http::nullable")]
+    pub position: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::http::nullable")]
+    pub work_number: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::http::nullable")]
+    pub location: Option<Option<String>>,
+    #[serde(default)]
+    pub directory_number: Option<i64>,
+    #[serde(default)]
+    pub role: Option<Role>,
+    #[serde(default)]
+    pub permissions: Option<Permissions>,
+    #[serde(default)]
+    pub status: Option<MemberStatus>,
+}
+
+/// Organisation fields, role, permissions and status (active/disabled), with If-Match. Personal
+/// fields (name, email, phone) belong to the user and change only through /v1/me.
+pub async fn update(
+    app: &App,
+    meta: &RequestMeta,
+    tenant_id: Uuid,
+    member_id: Uuid,
+    patch: MemberPatch,
+) -> ApiResult<MemberView> {
+    let expected = if_match_version(meta)?;
+    let mut checks = Checks::new();
+    if let Some(n) = patch.directory_number {
+        validate::range(&mut checks, "directory_number", n, 1, 10_000);
+    }
+    if patch.status == Some(MemberStatus::Deleted) {
+        checks.fail(
+            "status",
+            "must be active or disabled; DELETE moves a member to the recycle bin",
+        );
+    }
+    checks.finish()?;
+    let mut keys = vec![Key::member(tenant_id, member_id)];
+    if let Some(d) = patch.department_id {
+        keys.push(Key::department(tenant_id, d));
+    }
+    let (access, tenant, items) = authorize_with_tenant(
+        app,
+        meta,
+        tenant_id,
+        Need::Permission(Permission::MembersWrite),
+        &keys,
+    )
+    .await?;
+    let mut items = items.into_iter();
+    let (before, placement) = placed_member(items.next().flatten())?;
+    if expected.is_some_and(|v| v != before.version) {
+        return Err(ApiError::PreconditionFailed);
+    }
+    let new_department = match patch.department_id {
+        Some(_) => Some(department_of(items.next().flatten(), "department_id")?),
+        None => None,
+    };
+    if !may_manage(&access, &before) {
+        return Err(ApiError::Forbidden("only owners change owners"));
+    }
+
+    let mut after = before.clone();
+    let mut checks = Checks::new();
+    if let Some(v) = patch.position {
+        after.position = org_text(&mut checks, "position", v.as_deref());
+    }
+    if let Some(v) = patch.work_number {
+        after.work_number = org_text(&mut checks, "work_number", v.as_deref());
+    }
+    if let Some(v) = patch.location {
+        after.location = org_text(&mut checks, "location", v.as_deref());
+    }
+    if let Some(n) = patch.directory_number {
+        after.directory_number = n.clamp(1, 10_000) as u32;
+    }
+    if let Some(role) = patch.role {
+        after.role = role;
+        if role != Role::Admin {
+            after.permissions = if role == Role::Owner {
+                Permissions::All
+            } else {
+                Permissions::none()
+            };
+        }
+    }
+    if let Some(permissions) = patch.permissions {
+        if after.role != Role::Admin {
+            checks.fail("permissions", "are given to admins only");
+        }
+        after.permissions = permissions;
+    }
+    if let Some(status) = patch.status {
+        after.status = status;
+    }
+    checks.finish()?;
+    if (patch.role.is_some() || after.permissions != before.permissions)
+        && !may_grant(&access, after.role, &after.permissions)
+    {
+        return Err(ApiError::Forbidden(
+            "a caller cannot grant a role or permissions it does not hold",
+        ));
+    }
+    after.updated_at = app.now();
+    after.version += 1;
+
+    let department = match &new_department {
+        Some(d) => Placement::from(d),
+        None => placement,
+    };
+    after.department_id = department.id;
+
+    let mut tx = Transaction::new();
+    tx.put(
+        app.table(),
+        after.to_item(&department.id_path)?,
+        Some((
+            Condition::version_is(before.version),
+            ApiError::Conflict(
+                "the member changed at the same time; read it again and retry".into(),
+            ),
+        )),
+    )?;
+    let was_owner = before.role == Role::Owner && before.status != MemberStatus::Deleted;
+    let is_active_owner = after.role == Role::Owner && after.status == MemberStatus::Active;
+    let was_active_owner = was_owner && before.status == MemberStatus::Active;
+    let owner_delta = i64::from(is_active_owner) - i64::from(was_active_owner);
+    if owner_delta != 0 {
+        let condition = (owner_delta < 0).then(|| {
+            (
+                Condition::new("owner_count > :one").value(":one", num(1)),
+                last_owner(),
+            )
+        });
+        tx.update(
+            app.table(),
+            &Key::tenant(tenant.id),
+            Condition::new("ADD owner_count :d").value(":d", num(owner_delta)),
+            condition,
+        )?;
+    }
+    if department.id != before.department_id {
+        let old = Key::department(tenant_id, before.department_id);
+        tx.update(
+            app.table(),
+            &old,
+            Condition::new("ADD member_count :d").value(":d", num(-1)),
+            None,
+        )?;
+        tx.update(
+            app.table(),
+            &Key::department(tenant_id, department.id),
+            Condition::new("ADD member_count :d").value(":d", num(1)),
+            Some((
+                Condition::new("id_path = :id_path").value(":id_path", s(&department.id_path)),
+                ApiError::Conflict("the department moved or was deleted; retry".into()),
+            )),
+        )?;
+    }
+    let view = MemberView::from(&after);
+    audit::record(
+        app,
+        &mut tx,
+        &access.caller,
+        Change {
+            tenant_id,
+            action: "member.update",
+            target_type: "member",
+            target_id: member_id,
+            before: audit::snapshot(&MemberView::from(&before)),
+            after: audit::snapshot(&view),
+        },
+    )?;
+    app.store.transact(tx).await?;
+    Ok(view)
+}
+
+/// Removes access: the member goes to the recycle bin until the tenant's retention ends.
+pub async fn delete(
+    app: &App,
+    meta: &RequestMeta,
+    tenant_id: Uuid,
+    member_id: Uuid,
+) -> ApiResult<()> {
+    let (access, tenant, items) = authorize_with_tenant(
+        app,
+        meta,
+        tenant_id,
+        Need::Permission(Permission::MembersWrite),
+        &[Key::member(tenant_id, member_id)],
+    )
+    .await?;
+    let (before, department) = placed_member(items.into_iter().next().flatten())?;
+    if !may_manage(&access, &before) {
+        return Err(ApiError::Forbidden("only owners change owners"));
+    }
+    let now = app.now();
+    let purge_at =
+        now + time::Duration::days(i64::from(tenant.settings.recycle_bin_retention_days));
+    let mut after = before.clone();
+    after.status = MemberStatus::Deleted;
+    after.deleted_at = Some(now);
+    after.purge_at = Some(purge_at);
+    after.ttl = Some(purge_at.unix_timestamp());
+    after.updated_at = now;
+    after.version += 1;
+
+    let mut tx = Transaction::new();
+    tx.put(
+        app.table(),
+        after.to_item(&department.id_path)?,
+        Some((
+            Condition::version_is(before.version),
+            ApiError::Conflict("the member changed at the same time; retry".into()),
+        )),
+    )?;
+    // An owner counts as one only while active; a disabled owner leaves the count alone.
+    let mut counted = before.clone();
+    if before.status != MemberStatus::Active {
+        counted.role = Role::Member;
+    }
+    add_member_counts(app, &mut tx, &tenant, &department, &counted, -1)?;
+    for key in before.term_keys() {
+        tx.delete(app.table(), &key, None)?;
+    }
+    audit::record(
+        app,
+        &mut tx,
+        &access.caller,
+        Change {
+            tenant_id,
+            action: "member.delete",
+            target_type: "member",
+            target_id: member_id,
+            before: audit::snapshot(&MemberView::from(&before)),
+            after: audit::snapshot(&MemberView::from(&after)),
+        },
+    )?;
+    app.store.transact(tx).await
+}
+
+/// The recycle bin: deleted members with deleted_at and purge_at, newest deletion first. Entries
+/// past purge_at are gone, whether or not DynamoDB has removed them yet.
+pub async fn recycle_bin(
+    app: &App,
+    meta: &RequestMeta,
+    tenant_id: Uuid,
+    page: PageParams,
+) -> ApiResult<List<MemberView>> {
+    authorize_with_tenant(
+        app,
+        meta,
+        tenant_id,
+        Need::Permission(Permission::MembersWrite),
+        &[],
+    )
+    .await?;
+    let mut query =
+        Query::new(Some(GSI3), recycle_bin_partition(tenant_id), SortRange::All).page(&page);
+    query.newest_first = true;
+    query.filter = Some(Filter {
+        expression: "#ttl > :now".into(),
+        names: HashMap::from([("#ttl".into(), "ttl".into())]),
+        values: HashMap::from([(":now".into(), num(app.now().unix_timestamp()))]),
+    });
+    let page = app.store.query(query).await?;
+    Ok(List {
+        items: page
+            .items
+            .into_iter()
+            .map(|item| from_item::<Member>(item).map(|m| MemberView::from(&m)))
+            .collect::<ApiResult<_>>()?,
+        next_cursor: page.next_cursor,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreInput {
+    pub department_id: Uuid,
+}
+
+/// Brings a deleted member back into a named department, active, with role and fields as before.
+pub async fn restore(
+    app: &App,
+    meta: &RequestMeta,
+    tenant_id: Uuid,
+    member_id: Uuid,
+    input: RestoreInput,
+) -> ApiResult<MemberView> {
+    let (access, tenant, items) = authorize_with_tenant(
+        app,
+        meta,
+        tenant_id,
+        Need::Permission(Permission::MembersWrite),
+        &[
+            Key::member(tenant_id, member_id),
+            Key::department(tenant_id, input.department_id),
+        ],
+    )
+    .await?;
+    let mut items = items.into_iter();
+    let before: Member = from_item(items.next().flatten().ok_or(ApiError::NotFound)?)?;
+    let now = app.now();
+    let in_bin = before.status == MemberStatus::Deleted && before.purge_at.is_some_and(|p| p > now);
+    if !in_bin {
+        return Err(ApiError::NotFound);
+    }
+    let department = department_of(items.next().flatten(), "department_id")?;
+    if !may_manage(&access, &before) {
+        return Err(ApiError::Forbidden("only owners restore owners"));
+    }
+    if tenant.member_count >= tenant.member_quota {
+        return Err(quota_exceeded(&tenant));
+    }
+    let mut after = before.clone();
+    after.status = MemberStatus::Active;
+    after.department_id = department.id;
+    after.deleted_at = None;
+    after.purge_at = None;
+    after.ttl = None;
+    after.updated_at = now;
+    after.version += 1;
+
+    let mut tx = Transaction::new();
+    tx.put(
+        app.table(),
+        after.to_item(&department.id_path)?,
+        Some((
+            // Still in the bin: not restored meanwhile, and not past its purge time.
+            Condition::new("#version = :version AND #ttl > :now")
+                .name("#version", "version")
+                .name("#ttl", "ttl")
+                .value(":version", num(before.version))
+                .value(":now", num(now.unix_timestamp())),
+            ApiError::NotFound,
+        )),
+    )?;
+    add_member_counts(
+        app,
+        &mut tx,
+        &tenant,
+        &Placement::from(&department),
+        &after,
+        1,
+    )?;
+    after.add_search_terms(app, &mut tx)?;
+    let view = MemberView::from(&after);
+    audit::record(
+        app,
+        &mut tx,
+        &access.caller,
+        Change {
+            tenant_id,
+            action: "member.restore",
+            target_type: "member",
+            target_id: member_id,
+            before: audit::snapshot(&MemberView::from(&before)),
+            after: audit::snapshot(&view),
+        },
+    )?;
+    app.store.transact(tx).await?;
+    Ok(view)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemberSort {
+    Directory,
+    Name,
+    CreatedAt,
+}
+
+/// The directory and search.
+#[derive(Debug, Default)]
+pub struct MemberSearch {
+    pub q: Option<String>,
+    pub department_id: Option<String>,
+    pub include_descendants: Option<String>,
+    pub status: Option<String>,
+    pub role: Option<String>,
+    pub source: Option<String>,
+    pub sort: Option<String>,
+}
+
+fn parse_param<T: serde::de::DeserializeOwned>(
+    checks: &mut Checks,
+    field: &str,
+    value: Option<&str>,
+) -> Option<T> {
+    let value = value?;
+    match serde_json::from_value(serde_json::Value::String(value.into())) {
+        Ok(v) => Some(v),
+        Err(_) => {
+            checks.fail(
+                field,
+                format!("\"{value}\" is not one of the accepted values"),
+            );
+            None
+        }
+    }
+}
+
+/// Search (`q`: a prefix of the email or of any word of the name, case and accents ignored) or
+/// the directory, filtered and sorted. A search's first page is one query on the term partition
+/// and one batched read of the members it names; a directory page is one index query.
+pub async fn search(
+    app: &App,
+    meta: &RequestMeta,
+    tenant_id: Uuid,
+    params: MemberSearch,
+    page: PageParams,
+) -> ApiResult<List<MemberView>> {
+    let mut checks = Checks::new();
+    let q = params
+        .q
+        .as_deref()
+        .map(|q| fold(q.trim()))
+        .filter(|q| !q.is_empty());
+    if q.as_ref()
+        .is_some_and(|q| q.chars().count() > validate::MAX_NAME)
+    {
+        checks.fail("q", "must be at most 200 characters");
+    }
+    let department_id = match params.department_id.as_deref() {
+        Some(raw) => match Uuid::parse_str(raw) {
+            Ok(id) => Some(id),
+            Err(_) => {
+                checks.fail("department_id", "must be a UUID");
+                None
+            }
+        },
+        None => None,
+    };
+    let descendants = match params.include_descendants.as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => {
+            checks.fail("include_descendants", "must be true or false");
+            false
+        }
+    };
+    let status: Option<MemberStatus> = parse_param(&mut checks, "status", params.status.as_deref());
+    if status == Some(MemberStatus::Deleted) {
+        checks.fail("status", "deleted members are in the recycle bin");
+    }
+    let role: Option<Role> = parse_param(&mut checks, "role", params.role.as_deref());
+    let source: Option<MemberSource> = parse_param(&mut checks, "source", params.source.as_deref());
+    let sort: MemberSort =
+        parse_param(&mut checks, "sort", params.sort.as_deref()).unwrap_or(MemberSort::Directory);
+    checks.finish()?;
+
+    let keys: Vec<Key> = department_id
+        .map(|d| Key::department(tenant_id, d))
+        .into_iter()
+        .collect();
+    let (_, _, items) = authorize_with_tenant(app, meta, tenant_id, Need::Member, &keys).await?;
+    let department = match department_id {
+        Some(_) => Some(department_of(
+            items.into_iter().next().flatten(),
+            "department_id",
+        )?),
+        None => None,
+    };
+    let in_department = |m: &Member, tree_key: Option<&str>| match (&department, tree_key) {
+        (None, _) => true,
+        (Some(d), _) if !descendants => m.department_id == d.id,
+        (Some(d), Some(key)) => key.starts_with(&subtree_prefix(&d.id_path)),
+        (Some(_), None) => false,
+    };
+    let wanted = |m: &Member| {
+        m.status != MemberStatus::Deleted
+            && status.is_none_or(|s| m.status == s)
+            && role.is_none_or(|r| m.role == r)
+            && source.is_none_or(|s| m.source == s)
+    };
+
+    if let Some(q) = q {
+        let terms = app
+            .store
+            .query(
+                Query::new(
+                    None,
+                    search_partition(tenant_id, &q),
+                    SortRange::Prefix(q.clone()),
+                )
+                .page(&page),
+            )
+            .await?;
+        let mut ids: Vec<Uuid> = Vec::new();
+        for item in terms.items {
+            let term: SearchTerm = from_item(item)?;
+            if !ids.contains(&term.member_id) {
+                ids.push(term.member_id);
+            }
+        }
+        let keys: Vec<Key> = ids.iter().map(|m| Key::member(tenant_id, *m)).collect();
+        let mut found = Vec::new();
+        for item in app.store.get_many(&keys).await?.into_iter().flatten() {
+            let tree = item.get(GSI2.sk).and_then(|v| v.as_s().ok()).cloned();
+            let member: Member = from_item(item)?;
+            if wanted(&member) && in_department(&member, tree.as_deref()) {
+                found.push(MemberView::from(&member));
+            }
+        }
+        return Ok(List {
+            items: found,
+            next_cursor: terms.next_cursor,
+        });
+    }
+
+    let query = match (&department, sort) {
+        (Some(d), _) => Query::new(
+            Some(GSI2),
+            tree_partition(tenant_id),
+            SortRange::Prefix(if descendants {
+                subtree_prefix(&d.id_path)
+            } else {
+                format!("{}/#", d.id_path)
+            }),
+        ),
+        (None, MemberSort::Directory) => {
+            Query::new(Some(GSI3), directory_partition(tenant_id), SortRange::All)
+        }
+        (None, MemberSort::Name) => {
+            Query::new(Some(GSI4), name_partition(tenant_id), SortRange::All)
+        }
+        (None, MemberSort::CreatedAt) => Query::new(
+            None,
+            tenant_partition(tenant_id),
+            SortRange::Prefix(MEMBER_PREFIX.into()),
+        ),
+    }
+    .page(&page);
+    let result = app.store.query(query).await?;
+    let mut found = Vec::new();
+    for item in result.items {
+        let member: Member = from_item(item)?;
+        if wanted(&member) {
+            found.push(MemberView::from(&member));
+        }
+    }
+    Ok(List {
+        items: found,
+        next_cursor: result.next_cursor,
+    })
 }

@@ -195,6 +195,9 @@ pub struct Tenant {
     pub member_count: u32,
     pub seats_total: u32,
     pub seats_used: u32,
+    /// Active and disabled owners: the last one can be neither demoted, disabled nor deleted.
+    #[serde(default = "one")]
+    pub owner_count: u32,
     pub feature_flags: FeatureFlags,
     pub settings: TenantSettings,
     pub root_department_id: Uuid,
@@ -204,6 +207,10 @@ pub struct Tenant {
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
     pub version: u64,
+}
+
+fn one() -> u32 {
+    1
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -411,6 +418,7 @@ pub async fn create(app: &App, meta: &RequestMeta, input: CreateTenant) -> ApiRe
         member_count: 1,
         seats_total: input.seats_total as u32,
         seats_used: 0,
+        owner_count: 1,
         feature_flags: input.feature_flags.unwrap_or_default(),
         settings,
         root_department_id: root_id,
@@ -440,6 +448,7 @@ pub async fn create(app: &App, meta: &RequestMeta, input: CreateTenant) -> ApiRe
         user_id,
         email: owner_email.clone(),
         name: owner_name.clone(),
+        phone: None,
         department_id: root_id,
         position: None,
         work_number: None,
@@ -453,6 +462,9 @@ pub async fn create(app: &App, meta: &RequestMeta, input: CreateTenant) -> ApiRe
         created_at: now,
         updated_at: now,
         last_login_at: None,
+        deleted_at: None,
+        purge_at: None,
+        ttl: None,
         version: 1,
     };
     let exists = || ApiError::Conflict("id collision; retry".into());
@@ -471,6 +483,7 @@ pub async fn create(app: &App, meta: &RequestMeta, input: CreateTenant) -> ApiRe
         owner.to_item(&root.id_path)?,
         Some((Condition::absent(), exists())),
     )?;
+    owner.add_search_terms(app, &mut tx)?;
     tx.put(
         app.table(),
         to_item(

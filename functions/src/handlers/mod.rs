@@ -4,6 +4,7 @@ pub mod audit;
 pub mod auth;
 pub mod departments;
 pub mod me;
+pub mod members;
 pub mod tenants;
 
 use lambda_http::{Body, Response};

@@ -1,0 +1,73 @@
+use super::Answer;
+use lambda_http::Request;
+use roster_shared::App;
+use roster_shared::http::{
+    PageParams, RequestMeta, created, json_body, no_content, ok, path_id, query_param, with_etag,
+};
+use roster_shared::members::{self, MemberSearch};
+
+/// POST /v1/tenants/{tenant_id}/members
+pub async fn create(app: &'static App, req: Request) -> Answer {
+    let tenant_id = path_id(&req, "tenant_id")?;
+    let input = json_body(&req)?;
+    let member = members::create(app, &RequestMeta::of(&req), tenant_id, input).await?;
+    Ok(with_etag(created(&member)?, member.version))
+}
+
+/// GET /v1/tenants/{tenant_id}/members
+pub async fn list(app: &'static App, req: Request) -> Answer {
+    let tenant_id = path_id(&req, "tenant_id")?;
+    let page = PageParams::of(&req)?;
+    let params = MemberSearch {
+        q: query_param(&req, "q"),
+        department_id: query_param(&req, "department_id"),
+        include_descendants: query_param(&req, "include_descendants"),
+        status: query_param(&req, "status"),
+        role: query_param(&req, "role"),
+        source: query_param(&req, "source"),
+        sort: query_param(&req, "sort"),
+    };
+    ok(&members::search(app, &RequestMeta::of(&req), tenant_id, params, page).await?)
+}
+
+/// GET /v1/tenants/{tenant_id}/members/{member_id}
+pub async fn get(app: &'static App, req: Request) -> Answer {
+    let tenant_id = path_id(&req, "tenant_id")?;
+    let member_id = path_id(&req, "member_id")?;
+    let member = members::get(app, &RequestMeta::of(&req), tenant_id, member_id).await?;
+    Ok(with_etag(ok(&member)?, member.version))
+}
+
+/// PATCH /v1/tenants/{tenant_id}/members/{member_id}
+pub async fn update(app: &'static App, req: Request) -> Answer {
+    let tenant_id = path_id(&req, "tenant_id")?;
+    let member_id = path_id(&req, "member_id")?;
+    let patch = json_body(&req)?;
+    let meta = RequestMeta::of(&req);
+    let member = members::update(app, &meta, tenant_id, member_id, patch).await?;
+    Ok(with_etag(ok(&member)?, member.version))
+}
+
+/// DELETE /v1/tenants/{tenant_id}/members/{member_id}
+pub async fn delete(app: &'static App, req: Request) -> Answer {
+    let tenant_id = path_id(&req, "tenant_id")?;
+    let member_id = path_id(&req, "member_id")?;
+    members::delete(app, &RequestMeta::of(&req), tenant_id, member_id).await?;
+    no_content()
+}
+
+/// GET /v1/tenants/{tenant_id}/recycle-bin
+pub async fn recycle_bin(app: &'static App, req: Request) -> Answer {
+    let tenant_id = path_id(&req, "tenant_id")?;
+    let page = PageParams::of(&req)?;
+    ok(&members::recycle_bin(app, &RequestMeta::of(&req), tenant_id, page).await?)
+}
+
+/// POST /v1/tenants/{tenant_id}/recycle-bin/{member_id}/restore
+pub async fn restore(app: &'static App, req: Request) -> Answer {
+    let tenant_id = path_id(&req, "tenant_id")?;
+    let member_id = path_id(&req, "member_id")?;
+    let input = json_body(&req)?;
+    let meta = RequestMeta::of(&req);
+    ok(&members::restore(app, &meta, tenant_id, member_id, input).await?)
+}

@@ -1,0 +1,730 @@
+//! Members: creation (mail, uniqueness, quota, concurrency), detail and edits with If-Match, the
+//! last-owner rule, lockout, the recycle bin, the directory and search, and tenant isolation.
+
+use futures::future::join_all;
+use reqwest::Method;
+use roster_shared::app::Clock;
+use roster_tests::{Answer, Env, Tenant, unique};
+use serde_json::{Value, json};
+
+async fn add(env: &Env, t: &Tenant, body: Value) -> Answer {
+    env.post(
+        &format!("/v1/tenants/{}/members", t.id),
+        Some(&t.owner_token),
+        body,
+    )
+    .await
+}
+
+fn id(v: &Value) -> String {
+    v["id"].as_str().expect("id").to_string()
+}
+
+fn names(list: &Value) -> Vec<String> {
+    list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|m| m["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_member_is_created_mailed_and_signs_in() {
+    let env = Env::start().await;
+    let t = env.tenant_with_owner("Members Co").await;
+    let email = format!("{}@members.test", unique("mia"));
+    let created = add(
+        &env,
+        &t,
+        json!({"email": format!(" {} ", email.to_uppercase()), "name": "Mia Müller", "department_id": t.root,
+               "position": "Engineer", "work_number": "E-7", "location": "Berlin", "phone": "+49 30 1234",
+               "directory_number": 5}),
+    )
+    .await;
+    let m = created.ok(201).clone();
+    assert_eq!(m["email"], email.as_str());
+    assert_eq!(m["role"], "member");
+    assert_eq!(m["status"], "active");
+    assert_eq!(m["source"], "console");
+    assert_eq!(m["licence"], Value::Null);
+    assert!(created.headers.get("etag").is_some());
+
+    // The set-password link in the mail works, and the member signs in.
+    let token = env.link_token(&email).await;
+    env.post(
+        "/v1/auth/password-reset",
+        None,
+        json!({"token": token, "new_password": "mia-password-1"}),
+    )
+    .await
+    .ok(204);
+    let mia = env.login(&email, "mia-password-1", Some(&t.id)).await;
+    // A plain member reads the directory and a member, and changes nothing.
+    let path = format!("/v1/tenants/{}/members", t.id);
+    assert_eq!(names(env.get(&path, &mia).await.ok(200)).len(), 2);
+    env.get(&format!("{path}/{}", id(&m)), &mia).await.ok(200);
+    env.post(
+        &path,
+        Some(&mia),
+        json!({"email": "x@y.test", "name": "X", "department_id": t.root}),
+    )
+    .await
+    .problem(403, "forbidden");
+    env.patch(
+        &format!("{path}/{}", id(&m)),
+        &mia,
+        json!({"position": "CEO"}),
+    )
+    .await
+    .problem(403, "forbidden");
+    let tenant = env
+        .get(&format!("/v1/tenants/{}", t.id), &t.owner_token)
+        .await;
+    assert_eq!(tenant.ok(200)["member_count"], 2);
+
+    // Random-password mode mails a password instead of a link.
+    env.patch(
+        &format!("/v1/tenants/{}", t.id),
+        &t.owner_token,
+        json!({"settings": {"new_member_password": "random_password_mail"}}),
+    )
+    .await
+    .ok(200);
+    let rita = format!("{}@members.test", unique("rita"));
+    add(
+        &env,
+        &t,
+        json!({"email": rita, "name": "Rita", "department_id": t.root}),
+    )
+    .await
+    .ok(201);
+    let (_, body) = env.mails_to(&rita).await.pop().expect("mail");
+    let start = body.find("<code>").expect("password") + "<code>".len();
+    let password = &body[start..body.find("</code>").unwrap()];
+    env.login(&rita, password, Some(&t.id)).await;
+}
+
+#[tokio::test]
+async fn emails_are_unique_per_tenant_whatever_their_case_and_concurrency() {
+    let env = Env::start().await;
+    let t = env.tenant_with_owner("Unique").await;
+    let email = format!("{}@unique.test", unique("dup"));
+    add(
+        &env,
+        &t,
+        json!({"email": email, "name": "First", "department_id": t.root}),
+    )
+    .await
+    .ok(201);
+    add(
+        &env,
+        &t,
+        json!({"email": email.to_uppercase(), "name": "Second", "department_id": t.root}),
+    )
+    .await
+    .problem(409, "conflict");
+    add(&env, &t, json!({"email": t.owner_email.to_uppercase(), "name": "Owner again", "department_id": t.root}))
+        .await
+        .problem(409, "conflict");
+
+    // Twenty creates of one new email at once: exactly one member, one user.
+    let racer = format!("{}@unique.test", unique("racer"));
+    let answers = join_all((0..20).map(|i| {
+        add(
+            &env,
+            &t,
+            json!({"email": racer, "name": format!("Racer {i}"), "department_id": t.root}),
+        )
+    }))
+    .await;
+    let won = answers.iter().filter(|a| a.status.as_u16() == 201).count();
+    assert_eq!(
+        won,
+        1,
+        "{:?}",
+        answers.iter().map(|a| a.status).collect::<Vec<_>>()
+    );
+    assert!(
+        answers
+            .iter()
+            .all(|a| [201, 409].contains(&a.status.as_u16()))
+    );
+    let found = env
+        .get(
+            &format!("/v1/tenants/{}/members?q={}", t.id, &racer[..10]),
+            &t.owner_token,
+        )
+        .await;
+    assert_eq!(names(found.ok(200)).len(), 1);
+    let tenant = env
+        .get(&format!("/v1/tenants/{}", t.id), &t.owner_token)
+        .await;
+    assert_eq!(tenant.ok(200)["member_count"], 3);
+
+    // The same person may join another tenant: the user is reused.
+    let other = env.tenant_with_owner("Other").await;
+    let again = add(
+        &env,
+        &other,
+        json!({"email": email, "name": "First", "department_id": other.root}),
+    )
+    .await;
+    let first = env
+        .get(
+            &format!("/v1/tenants/{}/members?q={email}", t.id),
+            &t.owner_token,
+        )
+        .await;
+    assert_eq!(
+        again.ok(201)["user_id"],
+        first.ok(200)["items"][0]["user_id"]
+    );
+}
+
+#[tokio::test]
+async fn the_member_quota_holds_under_concurrency() {
+    let env = Env::start().await;
+    let t = env.tenant_with_owner("Quota").await;
+    let admin = env.admin_token().await;
+    env.patch(
+        &format!("/v1/tenants/{}", t.id),
+        &admin,
+        json!({"member_quota": 5}),
+    )
+    .await
+    .ok(200);
+    // The owner is one of five: ten concurrent creates leave exactly four more.
+    let answers = join_all((0..10).map(|i| {
+        add(&env, &t, json!({"email": format!("{}@quota.test", unique("q")), "name": format!("Q {i}"), "department_id": t.root}))
+    }))
+    .await;
+    let created = answers.iter().filter(|a| a.status.as_u16() == 201).count();
+    assert_eq!(created, 4);
+    for a in answers.iter().filter(|a| a.status.as_u16() != 201) {
+        assert!(
+            ["quota_exceeded", "conflict"].contains(&a.body["code"].as_str().unwrap()),
+            "{:?}",
+            a.body
+        );
+    }
+    add(
+        &env,
+        &t,
+        json!({"email": "late@quota.test", "name": "Late", "department_id": t.root}),
+    )
+    .await
+    .problem(409, "quota_exceeded");
+    let tenant = env
+        .get(&format!("/v1/tenants/{}", t.id), &t.owner_token)
+        .await;
+    assert_eq!(tenant.ok(200)["member_count"], 5);
+}
+
+#[tokio::test]
+async fn edits_honour_if_match_roles_and_the_last_owner() {
+    let env = Env::start().await;
+    let t = env.tenant_with_owner("Edits").await;
+    let depts = format!("/v1/tenants/{}/departments", t.id);
+    let sales = id(env
+        .post(
+            &depts,
+            Some(&t.owner_token),
+            json!({"name": "Sales", "parent_id": t.root}),
+        )
+        .await
+        .ok(201));
+    let m = add(&env, &t, json!({"email": format!("{}@e.test", unique("ed")), "name": "Ed", "department_id": t.root, "password": "ed-password-12"}))
+        .await
+        .ok(201)
+        .clone();
+    let path = format!("/v1/tenants/{}/members/{}", t.id, id(&m));
+    let etag = env.get(&path, &t.owner_token).await.headers["etag"]
+        .to_str()
+        .unwrap()
+        .to_string();
+
+    let send = |tag: &str, body: Value| {
+        env.http
+            .request(Method::PATCH, format!("{}{}", env.base, path))
+            .bearer_auth(&t.owner_token)
+            .header("if-match", tag)
+            .json(&body)
+            .send()
+    };
+    let moved = Env::answer(send(&etag, json!({"department_id": sales, "position": "Lead", "role": "admin",
+                                                "permissions": ["members.read", "departments.write"]})).await.unwrap()).await;
+    assert_eq!(moved.ok(200)["department_id"], sales.as_str());
+    assert_eq!(
+        moved.body["permissions"],
+        json!(["members.read", "departments.write"])
+    );
+    // The old tag is stale now.
+    Env::answer(send(&etag, json!({"position": "Boss"})).await.unwrap())
+        .await
+        .problem(412, "precondition_failed");
+    // Personal fields are not editable here.
+    env.patch(&path, &t.owner_token, json!({"name": "Edward"}))
+        .await
+        .problem(400, "validation_failed");
+    env.patch(&path, &t.owner_token, json!({"email": "e@e.test"}))
+        .await
+        .problem(400, "validation_failed");
+    env.patch(&path, &t.owner_token, json!({"directory_number": 0}))
+        .await
+        .problem(400, "validation_failed");
+    env.patch(&path, &t.owner_token, json!({"status": "deleted"}))
+        .await
+        .problem(400, "validation_failed");
+    // Department counts follow the member.
+    let sales_now = env.get(&format!("{depts}/{sales}"), &t.owner_token).await;
+    assert_eq!(sales_now.ok(200)["member_count"], 1);
+    env.delete(&format!("{depts}/{sales}"), &t.owner_token)
+        .await
+        .problem(409, "department_not_empty");
+
+    // An admin with departments.write cannot grant what it lacks, nor touch owners.
+    let ed = env
+        .login(m["email"].as_str().unwrap(), "ed-password-12", Some(&t.id))
+        .await;
+    let me = env.get("/v1/me", &t.owner_token).await;
+    let owner_member = me.ok(200)["current"]["member_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let owner_path = format!("/v1/tenants/{}/members/{owner_member}", t.id);
+    env.patch(&owner_path, &ed, json!({"position": "x"}))
+        .await
+        .problem(403, "forbidden");
+
+    // The last owner can be neither demoted, disabled nor deleted.
+    env.patch(&owner_path, &t.owner_token, json!({"role": "admin"}))
+        .await
+        .problem(409, "conflict");
+    env.patch(&owner_path, &t.owner_token, json!({"status": "disabled"}))
+        .await
+        .problem(409, "conflict");
+    env.delete(&owner_path, &t.owner_token)
+        .await
+        .problem(409, "conflict");
+    // With a second owner, the first may step down.
+    env.patch(&path, &t.owner_token, json!({"role": "owner"}))
+        .await
+        .ok(200);
+    env.patch(&owner_path, &t.owner_token, json!({"role": "admin"}))
+        .await
+        .ok(200);
+    let tenant = env.get(&format!("/v1/tenants/{}", t.id), &ed).await;
+    assert_eq!(tenant.ok(200)["member_count"], 2);
+}
+
+#[tokio::test]
+async fn a_disabled_member_is_locked_out_at_once() {
+    let env = Env::start().await;
+    let t = env.tenant_with_owner("Lock").await;
+    let email = format!("{}@lock.test", unique("lou"));
+    let m = add(&env, &t, json!({"email": email, "name": "Lou", "department_id": t.root, "password": "lou-password-1"}))
+        .await
+        .ok(201)
+        .clone();
+    let lou = env.login(&email, "lou-password-1", Some(&t.id)).await;
+    let dir = format!("/v1/tenants/{}/members", t.id);
+    env.get(&dir, &lou).await.ok(200);
+    let path = format!("{dir}/{}", id(&m));
+    env.patch(&path, &t.owner_token, json!({"status": "disabled"}))
+        .await
+        .ok(200);
+    env.get(&dir, &lou).await.problem(403, "account_disabled");
+    env.post(
+        "/v1/auth/login",
+        None,
+        json!({"email": email, "password": "lou-password-1", "tenant_id": t.id}),
+    )
+    .await
+    .problem(403, "account_disabled");
+    env.patch(&path, &t.owner_token, json!({"status": "active"}))
+        .await
+        .ok(200);
+    env.get(&dir, &lou).await.ok(200);
+    // Deleted: the token stops working too.
+    env.delete(&path, &t.owner_token).await.ok(204);
+    env.get(&dir, &lou).await.problem(401, "unauthorized");
+}
+
+#[tokio::test]
+async fn the_recycle_bin_keeps_deleted_members_until_purge() {
+    let clock = Clock::manual(time::OffsetDateTime::now_utc());
+    let env = Env::start_with(clock.clone()).await;
+    let t = env.tenant_with_owner("Bin").await;
+    let depts = format!("/v1/tenants/{}/departments", t.id);
+    let ops = id(env
+        .post(
+            &depts,
+            Some(&t.owner_token),
+            json!({"name": "Ops", "parent_id": t.root}),
+        )
+        .await
+        .ok(201));
+    let email = format!("{}@bin.test", unique("bea"));
+    let m = add(
+        &env,
+        &t,
+        json!({"email": email, "name": "Bea Bin", "department_id": ops, "role": "admin",
+                                 "permissions": ["members.read"], "position": "Ops lead"}),
+    )
+    .await
+    .ok(201)
+    .clone();
+    let path = format!("/v1/tenants/{}/members/{}", t.id, id(&m));
+    env.delete(&path, &t.owner_token).await.ok(204);
+    env.get(&path, &t.owner_token)
+        .await
+        .problem(404, "not_found");
+    // Out of the directory, search and the department; the department can go.
+    let dir = env
+        .get(
+            &format!("/v1/tenants/{}/members?q=bea", t.id),
+            &t.owner_token,
+        )
+        .await;
+    assert!(names(dir.ok(200)).is_empty());
+    let tenant = env
+        .get(&format!("/v1/tenants/{}", t.id), &t.owner_token)
+        .await;
+    assert_eq!(tenant.ok(200)["member_count"], 1);
+    // Adding the email again while it is in the bin is refused: restore it instead.
+    add(
+        &env,
+        &t,
+        json!({"email": email, "name": "Bea", "department_id": t.root}),
+    )
+    .await
+    .problem(409, "conflict");
+
+    let bin = env
+        .get(&format!("/v1/tenants/{}/recycle-bin", t.id), &t.owner_token)
+        .await;
+    let entry = &bin.ok(200)["items"][0];
+    assert_eq!(entry["id"], m["id"]);
+    let deleted_at = time::OffsetDateTime::parse(
+        entry["deleted_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let purge_at = time::OffsetDateTime::parse(
+        entry["purge_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert_eq!(purge_at - deleted_at, time::Duration::days(30));
+
+    let restore = format!("/v1/tenants/{}/recycle-bin/{}/restore", t.id, id(&m));
+    env.post(&restore, Some(&t.owner_token), json!({}))
+        .await
+        .problem(400, "validation_failed");
+    env.post(
+        &restore,
+        Some(&t.owner_token),
+        json!({"department_id": uuid::Uuid::now_v7()}),
+    )
+    .await
+    .problem(400, "validation_failed");
+    let restored = env
+        .post(
+            &restore,
+            Some(&t.owner_token),
+            json!({"department_id": t.root}),
+        )
+        .await;
+    let r = restored.ok(200);
+    assert_eq!(r["status"], "active");
+    assert_eq!(r["role"], "admin");
+    assert_eq!(r["permissions"], json!(["members.read"]));
+    assert_eq!(r["position"], "Ops lead");
+    assert_eq!(r["department_id"], t.root.as_str());
+    let found = env
+        .get(
+            &format!("/v1/tenants/{}/members?q=bea", t.id),
+            &t.owner_token,
+        )
+        .await;
+    assert_eq!(names(found.ok(200)), vec!["Bea Bin"]);
+    env.post(
+        &restore,
+        Some(&t.owner_token),
+        json!({"department_id": t.root}),
+    )
+    .await
+    .problem(404, "not_found");
+
+    // Past purge_at the entry is gone, even before DynamoDB's TTL removes it.
+    env.delete(&path, &t.owner_token).await.ok(204);
+    clock.advance(31 * 24 * 3600);
+    let owner = env
+        .login(&t.owner_email, "owner-password-1", Some(&t.id))
+        .await;
+    let bin = env
+        .get(&format!("/v1/tenants/{}/recycle-bin", t.id), &owner)
+        .await;
+    assert!(bin.ok(200)["items"].as_array().unwrap().is_empty());
+    env.post(&restore, Some(&owner), json!({"department_id": t.root}))
+        .await
+        .problem(404, "not_found");
+}
+
+#[tokio::test]
+async fn directory_order_search_and_filters() {
+    let env = Env::start().await;
+    let t = env.tenant_with_owner("Directory").await;
+    let depts = format!("/v1/tenants/{}/departments", t.id);
+    let sales = id(env
+        .post(
+            &depts,
+            Some(&t.owner_token),
+            json!({"name": "Sales", "parent_id": t.root}),
+        )
+        .await
+        .ok(201));
+    let emea = id(env
+        .post(
+            &depts,
+            Some(&t.owner_token),
+            json!({"name": "EMEA", "parent_id": sales}),
+        )
+        .await
+        .ok(201));
+    let people = [
+        ("Zoé Zimmer", 1, &emea),
+        ("Adam Alpha", 3, &sales),
+        ("Bruno Beta", 3, &t.root),
+        ("Ángel Ávila", 2, &emea),
+        ("Carla Core", 10000, &t.root),
+    ];
+    for (name, number, dept) in people {
+        let email = format!(
+            "{}@dir.test",
+            unique(&name.split(' ').next().unwrap().to_lowercase())
+        );
+        add(&env, &t, json!({"email": email, "name": name, "department_id": dept, "directory_number": number}))
+            .await
+            .ok(201);
+    }
+    let base = format!("/v1/tenants/{}/members", t.id);
+    // Directory: directory number, then name (accents folded).
+    let dir = env.get(&base, &t.owner_token).await;
+    assert_eq!(
+        names(dir.ok(200)),
+        vec![
+            "Zoé Zimmer",
+            "Ángel Ávila",
+            "Adam Alpha",
+            "Bruno Beta",
+            "Carla Core",
+            "Olive Owner"
+        ]
+    );
+    let by_name = env.get(&format!("{base}?sort=name"), &t.owner_token).await;
+    assert_eq!(
+        names(by_name.ok(200)),
+        vec![
+            "Adam Alpha",
+            "Ángel Ávila",
+            "Bruno Beta",
+            "Carla Core",
+            "Olive Owner",
+            "Zoé Zimmer"
+        ]
+    );
+    // Pages follow the same order.
+    let first = env.get(&format!("{base}?limit=2"), &t.owner_token).await;
+    assert_eq!(names(first.ok(200)), vec!["Zoé Zimmer", "Ángel Ávila"]);
+    let cursor = first.body["next_cursor"].as_str().unwrap();
+    let second = env
+        .get(&format!("{base}?limit=2&cursor={cursor}"), &t.owner_token)
+        .await;
+    assert_eq!(names(second.ok(200)), vec!["Adam Alpha", "Bruno Beta"]);
+
+    // Search: prefix of any name word or of the email, any case, accents folded.
+    for (q, expected) in [
+        ("ANG", vec!["Ángel Ávila"]),
+        ("avi", vec!["Ángel Ávila"]),
+        ("zim", vec!["Zoé Zimmer"]),
+        ("zoe", vec!["Zoé Zimmer"]),
+        ("bruno-", vec!["Bruno Beta"]),
+        ("nobody", vec![]),
+    ] {
+        let found = env.get(&format!("{base}?q={q}"), &t.owner_token).await;
+        assert_eq!(names(found.ok(200)), expected, "q={q}");
+    }
+    // Department filters, with and without descendants.
+    let in_sales = env
+        .get(&format!("{base}?department_id={sales}"), &t.owner_token)
+        .await;
+    assert_eq!(names(in_sales.ok(200)), vec!["Adam Alpha"]);
+    let mut subtree = names(
+        env.get(
+            &format!("{base}?department_id={sales}&include_descendants=true"),
+            &t.owner_token,
+        )
+        .await
+        .ok(200),
+    );
+    subtree.sort();
+    assert_eq!(subtree, vec!["Adam Alpha", "Zoé Zimmer", "Ángel Ávila"]);
+    let searched = env
+        .get(
+            &format!("{base}?q=a&department_id={sales}&include_descendants=true"),
+            &t.owner_token,
+        )
+        .await;
+    let mut searched = names(searched.ok(200));
+    searched.sort();
+    assert_eq!(searched, vec!["Adam Alpha", "Ángel Ávila"]);
+    let owners = env.get(&format!("{base}?role=owner"), &t.owner_token).await;
+    assert_eq!(names(owners.ok(200)), vec!["Olive Owner"]);
+    // Moving EMEA under the root carries its members' subtree keys along.
+    env.patch(
+        &format!("{depts}/{emea}"),
+        &t.owner_token,
+        json!({"parent_id": t.root}),
+    )
+    .await
+    .ok(200);
+    let after_move = env
+        .get(
+            &format!("{base}?department_id={sales}&include_descendants=true"),
+            &t.owner_token,
+        )
+        .await;
+    assert_eq!(names(after_move.ok(200)), vec!["Adam Alpha"]);
+    let emea_now = env
+        .get(
+            &format!("{base}?department_id={emea}&include_descendants=true"),
+            &t.owner_token,
+        )
+        .await;
+    assert_eq!(names(emea_now.ok(200)).len(), 2);
+
+    for bad in [
+        "sort=age",
+        "status=deleted",
+        "role=king",
+        "department_id=nope",
+        "include_descendants=yes",
+    ] {
+        env.get(&format!("{base}?{bad}"), &t.owner_token)
+            .await
+            .problem(400, "validation_failed");
+    }
+}
+
+#[tokio::test]
+async fn another_tenants_member_ids_answer_404() {
+    let env = Env::start().await;
+    let a = env.tenant_with_owner("A").await;
+    let b = env.tenant_with_owner("B").await;
+    let bm = add(&env, &b, json!({"email": format!("{}@b.test", unique("bob")), "name": "Bob", "department_id": b.root}))
+        .await
+        .ok(201)
+        .clone();
+    let bm = id(&bm);
+    let tok = &a.owner_token;
+    let cases: Vec<(Method, String, Option<Value>)> = vec![
+        (
+            Method::GET,
+            format!("/v1/tenants/{}/members/{bm}", a.id),
+            None,
+        ),
+        (
+            Method::PATCH,
+            format!("/v1/tenants/{}/members/{bm}", a.id),
+            Some(json!({"position": "x"})),
+        ),
+        (
+            Method::DELETE,
+            format!("/v1/tenants/{}/members/{bm}", a.id),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("/v1/tenants/{}/recycle-bin/{bm}/restore", a.id),
+            Some(json!({"department_id": a.root})),
+        ),
+        (
+            Method::GET,
+            format!("/v1/tenants/{}/members/{bm}", b.id),
+            None,
+        ),
+        (Method::GET, format!("/v1/tenants/{}/members", b.id), None),
+        (
+            Method::POST,
+            format!("/v1/tenants/{}/members", b.id),
+            Some(json!({"email": "z@z.test", "name": "Z", "department_id": b.root})),
+        ),
+        (
+            Method::GET,
+            format!("/v1/tenants/{}/recycle-bin", b.id),
+            None,
+        ),
+    ];
+    for (method, path, body) in cases {
+        let answer = env.call(method.clone(), &path, Some(tok), body).await;
+        assert_eq!(
+            answer.status.as_u16(),
+            404,
+            "{method} {path}: {:?}",
+            answer.body
+        );
+        answer.problem(404, "not_found");
+    }
+    // A search in A never shows B's members; B's member is untouched.
+    let found = env
+        .get(&format!("/v1/tenants/{}/members?q=bob", a.id), tok)
+        .await;
+    assert!(names(found.ok(200)).is_empty());
+    env.get(
+        &format!("/v1/tenants/{}/members/{bm}", b.id),
+        &b.owner_token,
+    )
+    .await
+    .ok(200);
+}
+
+#[tokio::test]
+async fn member_requests_are_pinned() {
+    let env = Env::start().await;
+    let t = env.tenant_with_owner("Counts").await;
+    let base = format!("/v1/tenants/{}/members", t.id);
+    let (created, n) = env
+        .count(add(&env, &t, json!({"email": format!("{}@c.test", unique("cy")), "name": "Cy Count", "department_id": t.root})))
+        .await;
+    let m = id(created.ok(201));
+    assert_eq!(n, 2, "create member");
+    let (a, n) = env
+        .count(env.get(&format!("{base}/{m}"), &t.owner_token))
+        .await;
+    a.ok(200);
+    assert_eq!(n, 1, "get member");
+    let (a, n) = env
+        .count(env.patch(
+            &format!("{base}/{m}"),
+            &t.owner_token,
+            json!({"position": "Counter"}),
+        ))
+        .await;
+    a.ok(200);
+    assert_eq!(n, 2, "patch member");
+    let (a, n) = env
+        .count(env.get(&format!("{base}?q=cy"), &t.owner_token))
+        .await;
+    assert_eq!(names(a.ok(200)), vec!["Cy Count"]);
+    assert_eq!(n, 3, "search page");
+    let (a, n) = env.count(env.get(&base, &t.owner_token)).await;
+    a.ok(200);
+    assert_eq!(n, 2, "directory page");
+    let (a, n) = env
+        .count(env.delete(&format!("{base}/{m}"), &t.owner_token))
+        .await;
+    a.ok(204);
+    assert_eq!(n, 2, "delete member");
+}
