@@ -728,3 +728,211 @@ async fn member_requests_are_pinned() {
     a.ok(204);
     assert_eq!(n, 2, "delete member");
 }
+
+async fn seed(env: &Env, t: &Tenant, n: usize, dept: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    for batch in (0..n).collect::<Vec<_>>().chunks(25) {
+        let answers = join_all(batch.iter().map(|i| {
+            add(env, t, json!({"email": format!("{}-{i}@bulk.test", unique("b")), "name": format!("Bulk {i:04}"), "department_id": dept}))
+        }))
+        .await;
+        ids.extend(answers.iter().map(|a| id(a.ok(201))));
+    }
+    ids
+}
+
+#[tokio::test]
+async fn bulk_status_of_250_is_all_or_nothing_and_counted() {
+    let env = Env::start().await;
+    let t = env.tenant_with_owner("Bulk").await;
+    let admin = env.admin_token().await;
+    env.patch(
+        &format!("/v1/tenants/{}", t.id),
+        &admin,
+        json!({"member_quota": 1000}),
+    )
+    .await
+    .ok(200);
+    let ids = seed(&env, &t, 250, &t.root).await;
+    let path = format!("/v1/tenants/{}/members/bulk-status", t.id);
+
+    // One unknown id: nothing changes, and the failing id is named.
+    let mut with_bad = ids.clone();
+    let ghost = uuid::Uuid::now_v7().to_string();
+    with_bad.insert(17, ghost.clone());
+    let refused = env
+        .post(
+            &path,
+            Some(&t.owner_token),
+            json!({"member_ids": with_bad, "status": "disabled"}),
+        )
+        .await;
+    refused.problem(400, "validation_failed");
+    assert_eq!(refused.body["errors"].as_array().unwrap().len(), 1);
+    assert_eq!(refused.body["errors"][0]["field"], "member_ids[17]");
+    assert!(
+        refused.body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&ghost)
+    );
+    let active = env
+        .get(
+            &format!("/v1/tenants/{}/members?status=disabled", t.id),
+            &t.owner_token,
+        )
+        .await;
+    assert!(names(active.ok(200)).is_empty());
+
+    let (done, n) = env
+        .count(env.post(
+            &path,
+            Some(&t.owner_token),
+            json!({"member_ids": ids, "status": "disabled"}),
+        ))
+        .await;
+    assert_eq!(done.ok(200)["updated"], 250);
+    // 253 keys (caller, tenant, 250 members... ) in 3 batched reads, 250 updates in 3 transactions.
+    assert_eq!(n, 6, "bulk-status of 250: {:?}", env.counter.by_operation());
+    let disabled = env
+        .get(
+            &format!("/v1/tenants/{}/members?status=disabled&limit=200", t.id),
+            &t.owner_token,
+        )
+        .await;
+    assert_eq!(names(disabled.ok(200)).len(), 200);
+    // Again: nothing left to change.
+    let again = env
+        .post(
+            &path,
+            Some(&t.owner_token),
+            json!({"member_ids": ids, "status": "disabled"}),
+        )
+        .await;
+    assert_eq!(again.ok(200)["updated"], 0);
+
+    // The last owner stays active.
+    let me = env.get("/v1/me", &t.owner_token).await;
+    let owner = me.ok(200)["current"]["member_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    env.post(
+        &path,
+        Some(&t.owner_token),
+        json!({"member_ids": [owner], "status": "disabled"}),
+    )
+    .await
+    .problem(409, "conflict");
+    for bad in [
+        json!({"member_ids": [], "status": "disabled"}),
+        json!({"member_ids": ids, "status": "deleted"}),
+        json!({"member_ids": vec![ids[0].clone(); 1001], "status": "active"}),
+    ] {
+        env.post(&path, Some(&t.owner_token), bad)
+            .await
+            .problem(400, "validation_failed");
+    }
+}
+
+#[tokio::test]
+async fn bulk_update_sets_only_three_fields() {
+    let env = Env::start().await;
+    let t = env.tenant_with_owner("BulkEdit").await;
+    let depts = format!("/v1/tenants/{}/departments", t.id);
+    let north = id(env
+        .post(
+            &depts,
+            Some(&t.owner_token),
+            json!({"name": "North", "parent_id": t.root}),
+        )
+        .await
+        .ok(201));
+    let ids = seed(&env, &t, 5, &t.root).await;
+    let path = format!("/v1/tenants/{}/members/bulk-update", t.id);
+    for bad in [
+        json!({"member_ids": ids, "set": {"role": "admin"}}),
+        json!({"member_ids": ids, "set": {"directory_number": 1}}),
+        json!({"member_ids": ids, "set": {}}),
+        json!({"member_ids": ids, "set": {"department_id": uuid::Uuid::now_v7()}}),
+    ] {
+        env.post(&path, Some(&t.owner_token), bad)
+            .await
+            .problem(400, "validation_failed");
+    }
+    let done = env
+        .post(&path, Some(&t.owner_token), json!({"member_ids": ids, "set": {"department_id": north, "position": "Rep", "location": "Oslo"}}))
+        .await;
+    assert_eq!(done.ok(200)["updated"], 5);
+    let north_now = env.get(&format!("{depts}/{north}"), &t.owner_token).await;
+    assert_eq!(north_now.ok(200)["member_count"], 5);
+    let root_now = env
+        .get(&format!("{depts}/{}", t.root), &t.owner_token)
+        .await;
+    assert_eq!(root_now.ok(200)["member_count"], 1);
+    let listed = env
+        .get(
+            &format!("/v1/tenants/{}/members?department_id={north}", t.id),
+            &t.owner_token,
+        )
+        .await;
+    for m in listed.ok(200)["items"].as_array().unwrap() {
+        assert_eq!(m["position"], "Rep");
+        assert_eq!(m["location"], "Oslo");
+    }
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 5);
+    let cleared = env
+        .post(
+            &path,
+            Some(&t.owner_token),
+            json!({"member_ids": ids, "set": {"location": null}}),
+        )
+        .await;
+    assert_eq!(cleared.ok(200)["updated"], 5);
+    let one = env
+        .get(
+            &format!("/v1/tenants/{}/members/{}", t.id, ids[0]),
+            &t.owner_token,
+        )
+        .await;
+    assert_eq!(one.ok(200)["location"], Value::Null);
+}
+
+#[tokio::test]
+async fn an_admin_sends_a_single_use_reset_link() {
+    let env = Env::start().await;
+    let t = env.tenant_with_owner("Resets").await;
+    let email = format!("{}@reset.test", unique("rex"));
+    let m = add(&env, &t, json!({"email": email, "name": "Rex", "department_id": t.root, "password": "rex-password-1"}))
+        .await
+        .ok(201)
+        .clone();
+    let path = format!("/v1/tenants/{}/members/{}/reset-password", t.id, id(&m));
+    env.post(&path, Some(&t.owner_token), json!({}))
+        .await
+        .ok(204);
+    let token = env.link_token(&email).await;
+    env.post(
+        "/v1/auth/password-reset",
+        None,
+        json!({"token": token, "new_password": "rex-password-2"}),
+    )
+    .await
+    .ok(204);
+    env.post(
+        "/v1/auth/password-reset",
+        None,
+        json!({"token": token, "new_password": "rex-password-3"}),
+    )
+    .await
+    .problem(400, "validation_failed");
+    env.login(&email, "rex-password-2", Some(&t.id)).await;
+    let other = env.tenant_with_owner("Other resets").await;
+    env.post(
+        &format!("/v1/tenants/{}/members/{}/reset-password", other.id, id(&m)),
+        Some(&other.owner_token),
+        json!({}),
+    )
+    .await
+    .problem(404, "not_found");
+}

@@ -199,24 +199,25 @@ impl Env {
             .await
     }
 
-    /// Mails the emulator holds for `to`, oldest first: (subject, body).
+    /// Mails the emulator holds for `to`, oldest first: (subject, body). Read from the emulator's
+    /// sent-mail endpoint (scripts/emulator.py), the same messages moto's data.json lists.
     pub async fn mails_to(&self, to: &str) -> Vec<(String, String)> {
-        let data: Value = self
+        let mails: Value = self
             .http
-            .get(format!("{}/moto-api/data.json", self.endpoint))
+            .get(format!("{}/_roster/sent-mail", self.endpoint))
             .send()
             .await
-            .expect("moto data")
+            .expect("sent mail")
             .json()
             .await
-            .expect("moto json");
-        data["ses"]["Message"]
+            .expect("sent mail json");
+        mails
             .as_array()
             .cloned()
             .unwrap_or_default()
             .into_iter()
             .filter(|m| {
-                m["destinations"]["ToAddresses"]
+                m["to"]
                     .as_array()
                     .is_some_and(|a| a.iter().any(|d| d.as_str() == Some(to)))
             })

@@ -71,3 +71,25 @@ pub async fn restore(app: &'static App, req: Request) -> Answer {
     let meta = RequestMeta::of(&req);
     ok(&members::restore(app, &meta, tenant_id, member_id, input).await?)
 }
+
+/// POST /v1/tenants/{tenant_id}/members/bulk-update
+pub async fn bulk_update(app: &'static App, req: Request) -> Answer {
+    let tenant_id = path_id(&req, "tenant_id")?;
+    let input = json_body(&req)?;
+    ok(&members::bulk::update(app, &RequestMeta::of(&req), tenant_id, input).await?)
+}
+
+/// POST /v1/tenants/{tenant_id}/members/bulk-status
+pub async fn bulk_status(app: &'static App, req: Request) -> Answer {
+    let tenant_id = path_id(&req, "tenant_id")?;
+    let input = json_body(&req)?;
+    ok(&members::bulk::status(app, &RequestMeta::of(&req), tenant_id, input).await?)
+}
+
+/// POST /v1/tenants/{tenant_id}/members/{member_id}/reset-password
+pub async fn reset_password(app: &'static App, req: Request) -> Answer {
+    let tenant_id = path_id(&req, "tenant_id")?;
+    let member_id = path_id(&req, "member_id")?;
+    members::send_password_reset(app, &RequestMeta::of(&req), tenant_id, member_id).await?;
+    no_content()
+}

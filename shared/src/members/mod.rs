@@ -2,6 +2,8 @@
 //! recycle bin. Every change moves the counters it affects (tenant members for the quota, owners
 //! for the last-owner rule, department members for safe deletes) in the same transaction.
 
+pub mod bulk;
+
 use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::{Access, CallerKind, Need, Permission, Permissions, Role, authorize_with_tenant};
@@ -1242,4 +1244,64 @@ pub async fn search(
         items: found,
         next_cursor: result.next_cursor,
     })
+}
+
+/// Mails a member a single-use link to set a new password (valid one day).
+pub async fn send_password_reset(
+    app: &App,
+    meta: &RequestMeta,
+    tenant_id: Uuid,
+    member_id: Uuid,
+) -> ApiResult<()> {
+    let (access, tenant, items) = authorize_with_tenant(
+        app,
+        meta,
+        tenant_id,
+        Need::Permission(Permission::MembersWrite),
+        &[Key::member(tenant_id, member_id)],
+    )
+    .await?;
+    let member = member_of(items.into_iter().next().flatten())?;
+    if !may_manage(&access, &member) {
+        return Err(ApiError::Forbidden("only owners reset owners' passwords"));
+    }
+    let mut tx = Transaction::new();
+    let token = add_password_token(
+        app,
+        &mut tx,
+        member.user_id,
+        TokenPurpose::ResetPassword,
+        time::Duration::days(1),
+    )?;
+    audit::record(
+        app,
+        &mut tx,
+        &access.caller,
+        Change {
+            tenant_id,
+            action: "member.password_reset",
+            target_type: "member",
+            target_id: member_id,
+            before: None,
+            after: None,
+        },
+    )?;
+    app.store.transact(tx).await?;
+    let link = password_link(app, &token);
+    app.mail
+        .send(Mail {
+            to: member.email.clone(),
+            subject: format!("Reset your {} password", tenant.name),
+            text: format!(
+                "Hello {},\n\nan administrator of {} asked for your password to be reset.\nChoose a new password (the link works once, for one day):\n{link}\n",
+                member.name, tenant.name
+            ),
+            html: format!(
+                "<p>Hello {},</p><p>an administrator of <b>{}</b> asked for your password to be reset.</p><p><a href=\"{}\">Choose a new password</a> (the link works once, for one day).</p>",
+                html_escape(&member.name),
+                html_escape(&tenant.name),
+                html_escape(&link)
+            ),
+        })
+        .await
 }

@@ -1,0 +1,516 @@
+//! Bulk edits of up to 1000 members: every id is checked before anything is written (a request
+//! with a bad id changes nothing and lists each failing id), then the changes go out in
+//! transactions within DynamoDB's 100 actions. If a later transaction loses a race, the earlier
+//! ones are put back, so the request still takes effect entirely or not at all.
+
+use super::{Member, MemberStatus, may_manage, org_text};
+use crate::app::App;
+use crate::audit::{self, Change};
+use crate::auth::{Need, Permission, Role, authorize_with_tenant};
+use crate::departments::Department;
+use crate::error::{ApiError, ApiResult, Checks, FieldError};
+use crate::http::RequestMeta;
+use crate::keys::{GSI2, Key, tree_position};
+use crate::store::{Condition, Item, MAX_TRANSACTION_ACTIONS, Transaction, from_item, num, s};
+use crate::users::rfc3339;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+pub const MAX_BULK: usize = 1000;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkUpdate {
+    pub member_ids: Vec<Uuid>,
+    pub set: BulkFields,
+}
+
+/// The only fields a bulk update may set.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkFields {
+    #[serde(default)]
+    pub department_id: Option<Uuid>,
+    #[serde(default, deserialize_with = "crate::http::nullable")]
+    pub position: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::http::nullable")]
+    pub location: Option<Option<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkStatus {
+    pub member_ids: Vec<Uuid>,
+    pub status: MemberStatus,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BulkResult {
+    /// Members whose fields changed (the others already had the values).
+    pub updated: usize,
+    pub member_ids: Vec<Uuid>,
+}
+
+fn check_ids(checks: &mut Checks, ids: &[Uuid]) -> Vec<Uuid> {
+    if ids.is_empty() || ids.len() > MAX_BULK {
+        checks.fail("member_ids", format!("must hold 1 to {MAX_BULK} ids"));
+    }
+    let mut unique = Vec::with_capacity(ids.len());
+    for id in ids {
+        if !unique.contains(id) {
+            unique.push(*id);
+        }
+    }
+    unique
+}
+
+/// One member's change: its key, its version, the update and the update that puts it back.
+struct Edit {
+    member_id: Uuid,
+    key: Key,
+    forward: Condition,
+    backward: Condition,
+    version: u64,
+    old_department: Uuid,
+}
+
+/// Reads the members (with the caller, in batches of 100) and checks each; any failure refuses
+/// the whole request.
+async fn load(
+    app: &App,
+    meta: &RequestMeta,
+    tenant_id: Uuid,
+    ids: &[Uuid],
+    extra: Option<Key>,
+) -> ApiResult<(
+    crate::auth::Access,
+    crate::tenants::Tenant,
+    Vec<(Member, String)>,
+    Option<Item>,
+)> {
+    let mut keys: Vec<Key> = ids.iter().map(|m| Key::member(tenant_id, *m)).collect();
+    let has_extra = extra.is_some();
+    keys.extend(extra);
+    let (access, tenant, mut items) = authorize_with_tenant(
+        app,
+        meta,
+        tenant_id,
+        Need::Permission(Permission::MembersWrite),
+        &keys,
+    )
+    .await?;
+    let extra_item = if has_extra {
+        items.pop().flatten()
+    } else {
+        None
+    };
+    let mut failures = Vec::new();
+    let mut members = Vec::new();
+    for (i, (id, item)) in ids.iter().zip(items).enumerate() {
+        let field = format!("member_ids[{i}]");
+        let Some(item) = item else {
+            failures.push(FieldError::new(field, format!("{id}: no such member")));
+            continue;
+        };
+        let tree = item.get(GSI2.sk).and_then(|v| v.as_s().ok()).cloned();
+        let member: Member = from_item(item)?;
+        match tree {
+            Some(tree) if member.status != MemberStatus::Deleted => {
+                if !may_manage(&access, &member) {
+                    failures.push(FieldError::new(
+                        field,
+                        format!("{id}: only owners change owners"),
+                    ));
+                } else {
+                    let id_path = tree
+                        .strip_suffix(&format!("/#{}", member.id))
+                        .unwrap_or_default()
+                        .to_string();
+                    members.push((member, id_path));
+                }
+            }
+            _ => failures.push(FieldError::new(
+                field,
+                format!("{id}: the member is in the recycle bin"),
+            )),
+        }
+    }
+    if !failures.is_empty() {
+        return Err(ApiError::Validation(failures));
+    }
+    Ok((access, tenant, members, extra_item))
+}
+
+/// Sets department, position and location of many members.
+pub async fn update(
+    app: &App,
+    meta: &RequestMeta,
+    tenant_id: Uuid,
+    input: BulkUpdate,
+) -> ApiResult<BulkResult> {
+    let mut checks = Checks::new();
+    let ids = check_ids(&mut checks, &input.member_ids);
+    let position = input
+        .set
+        .position
+        .map(|p| org_text(&mut checks, "set.position", p.as_deref()));
+    let location = input
+        .set
+        .location
+        .map(|l| org_text(&mut checks, "set.location", l.as_deref()));
+    if input.set.department_id.is_none() && position.is_none() && location.is_none() {
+        checks.fail("set", "must set department_id, position or location");
+    }
+    checks.finish()?;
+    let department_key = input
+        .set
+        .department_id
+        .map(|d| Key::department(tenant_id, d));
+    let (access, _, members, department) = load(app, meta, tenant_id, &ids, department_key).await?;
+    let department: Option<Department> = match input.set.department_id {
+        Some(_) => Some(from_item(department.ok_or_else(|| {
+            ApiError::invalid("set.department_id", "is not a department of this tenant")
+        })?)?),
+        None => None,
+    };
+    let now = rfc3339(app.now());
+    let mut edits = Vec::new();
+    for (m, id_path) in &members {
+        let mut sets: Vec<&str> = Vec::new();
+        let mut forward = Vec::new();
+        let mut backward = Vec::new();
+        if let Some(d) = department.as_ref().filter(|d| d.id != m.department_id) {
+            sets.push("department_id = :dept, gsi2sk = :tree");
+            forward.push((":dept", s(d.id.to_string())));
+            forward.push((":tree", s(tree_position(&d.id_path, m.id))));
+            backward.push((":dept", s(m.department_id.to_string())));
+            backward.push((":tree", s(tree_position(id_path, m.id))));
+        }
+        if let Some(p) = position.as_ref().filter(|p| **p != m.position) {
+            sets.push("#position = :position");
+            forward.push((":position", opt(p)));
+            backward.push((":position", opt(&m.position)));
+        }
+        if let Some(l) = location.as_ref().filter(|l| **l != m.location) {
+            sets.push("#location = :location");
+            forward.push((":location", opt(l)));
+            backward.push((":location", opt(&m.location)));
+        }
+        if !sets.is_empty() {
+            edits.push(edit(m, &now, &sets, forward, &sets, backward));
+        }
+    }
+    let result = BulkResult {
+        updated: edits.len(),
+        member_ids: edits.iter().map(|e| e.member_id).collect(),
+    };
+    let moves = department.as_ref().map(|d| (d.id, d.id_path.clone()));
+    apply(
+        app,
+        &access,
+        tenant_id,
+        edits,
+        moves,
+        0,
+        "member.bulk_update",
+        json!({
+            "department_id": input.set.department_id, "position": position, "location": location
+        }),
+    )
+    .await?;
+    Ok(result)
+}
+
+/// Enables or disables many members. The last active owner stays active.
+pub async fn status(
+    app: &App,
+    meta: &RequestMeta,
+    tenant_id: Uuid,
+    input: BulkStatus,
+) -> ApiResult<BulkResult> {
+    let mut checks = Checks::new();
+    let ids = check_ids(&mut checks, &input.member_ids);
+    if input.status == MemberStatus::Deleted {
+        checks.fail("status", "must be active or disabled");
+    }
+    checks.finish()?;
+    let (access, tenant, members, _) = load(app, meta, tenant_id, &ids, None).await?;
+    let now = rfc3339(app.now());
+    let target = s(status_word(input.status));
+    let mut owner_delta = 0i64;
+    let mut edits = Vec::new();
+    for (m, _) in &members {
+        if m.status == input.status {
+            continue;
+        }
+        if m.role == Role::Owner {
+            owner_delta += if input.status == MemberStatus::Active {
+                1
+            } else {
+                -1
+            };
+        }
+        let before = s(status_word(m.status));
+        edits.push(edit(
+            m,
+            &now,
+            &["#status = :status"],
+            vec![(":status", target.clone())],
+            &["#status = :status"],
+            vec![(":status", before)],
+        ));
+    }
+    if i64::from(tenant.owner_count) + owner_delta < 1 {
+        return Err(ApiError::Conflict(
+            "the last owner can be neither demoted, disabled nor deleted".into(),
+        ));
+    }
+    let result = BulkResult {
+        updated: edits.len(),
+        member_ids: edits.iter().map(|e| e.member_id).collect(),
+    };
+    apply(
+        app,
+        &access,
+        tenant_id,
+        edits,
+        None,
+        owner_delta,
+        "member.bulk_status",
+        json!({"status": input.status}),
+    )
+    .await?;
+    Ok(result)
+}
+
+fn status_word(status: MemberStatus) -> &'static str {
+    match status {
+        MemberStatus::Active => "active",
+        MemberStatus::Disabled => "disabled",
+        MemberStatus::Deleted => "deleted",
+    }
+}
+
+fn opt(value: &Option<String>) -> aws_sdk_dynamodb::types::AttributeValue {
+    match value {
+        Some(v) => s(v),
+        None => aws_sdk_dynamodb::types::AttributeValue::Null(true),
+    }
+}
+
+fn edit(
+    m: &Member,
+    now: &str,
+    forward: &[&str],
+    forward_values: Vec<(&str, aws_sdk_dynamodb::types::AttributeValue)>,
+    backward: &[&str],
+    backward_values: Vec<(&str, aws_sdk_dynamodb::types::AttributeValue)>,
+) -> Edit {
+    let build = |sets: &[&str],
+                 values: Vec<(&str, aws_sdk_dynamodb::types::AttributeValue)>,
+                 version: u64| {
+        let mut c = Condition::new(format!(
+            "SET {}, updated_at = :now, version = :next",
+            sets.join(", ")
+        ))
+        .name("#position", "position")
+        .name("#location", "location")
+        .name("#status", "status")
+        .value(":now", s(now))
+        .value(":next", num(version));
+        for (k, v) in values {
+            c = c.value(k, v);
+        }
+        // Placeholders a statement does not use are refused by DynamoDB: keep only used names.
+        let expression = c.expression.clone();
+        c.names.retain(|k, _| expression.contains(k.as_str()));
+        c
+    };
+    Edit {
+        member_id: m.id,
+        key: m.key(),
+        forward: build(forward, forward_values, m.version + 1),
+        backward: build(backward, backward_values, m.version + 2),
+        version: m.version,
+        old_department: m.department_id,
+    }
+}
+
+/// Writes the edits in transactions of at most 100 actions (member updates, the department and
+/// owner counters they move, one audit entry each); undoes applied ones if a later one fails.
+#[allow(clippy::too_many_arguments)]
+async fn apply(
+    app: &App,
+    access: &crate::auth::Access,
+    tenant_id: Uuid,
+    edits: Vec<Edit>,
+    move_to: Option<(Uuid, String)>,
+    owner_delta: i64,
+    action: &str,
+    what: serde_json::Value,
+) -> ApiResult<()> {
+    // Group the edits so each transaction fits: members + old departments + new department +
+    // owner counter + audit entry.
+    let mut chunks: Vec<Vec<Edit>> = Vec::new();
+    let mut current: Vec<Edit> = Vec::new();
+    for e in edits {
+        let departments: std::collections::BTreeSet<Uuid> = current
+            .iter()
+            .chain(std::iter::once(&e))
+            .map(|x| x.old_department)
+            .collect();
+        let extra = if move_to.is_some() {
+            departments.len() + 1
+        } else {
+            0
+        } + 2;
+        if current.len() + 1 + extra > MAX_TRANSACTION_ACTIONS {
+            chunks.push(std::mem::take(&mut current));
+        }
+        current.push(e);
+    }
+    if !current.is_empty() {
+        chunks.push(current);
+    }
+    let mut applied: Vec<&Vec<Edit>> = Vec::new();
+    for (i, chunk) in chunks.iter().enumerate() {
+        let mut tx = Transaction::new();
+        for e in chunk {
+            tx.update(
+                app.table(),
+                &e.key,
+                e.forward.clone(),
+                Some((
+                    Condition::version_is(e.version),
+                    ApiError::Conflict(format!(
+                        "member {} changed at the same time; retry",
+                        e.member_id
+                    )),
+                )),
+            )?;
+        }
+        if let Some((new_id, new_path)) = &move_to {
+            let mut leaving: BTreeMap<Uuid, i64> = BTreeMap::new();
+            for e in chunk {
+                *leaving.entry(e.old_department).or_default() += 1;
+            }
+            for (dept, n) in &leaving {
+                tx.update(
+                    app.table(),
+                    &Key::department(tenant_id, *dept),
+                    Condition::new("ADD member_count :d").value(":d", num(-n)),
+                    None,
+                )?;
+            }
+            tx.update(
+                app.table(),
+                &Key::department(tenant_id, *new_id),
+                Condition::new("ADD member_count :d").value(":d", num(chunk.len())),
+                Some((
+                    Condition::new("id_path = :id_path").value(":id_path", s(new_path)),
+                    ApiError::Conflict("the department moved or was deleted; retry".into()),
+                )),
+            )?;
+        }
+        if i == 0 && owner_delta != 0 {
+            tx.update(
+                app.table(),
+                &Key::tenant(tenant_id),
+                Condition::new("ADD owner_count :d").value(":d", num(owner_delta)),
+                Some((
+                    Condition::new("owner_count >= :need").value(":need", num(1 - owner_delta)),
+                    ApiError::Conflict(
+                        "the last owner can be neither demoted, disabled nor deleted".into(),
+                    ),
+                )),
+            )?;
+        }
+        audit::record(
+            app,
+            &mut tx,
+            &access.caller,
+            Change {
+                tenant_id,
+                action,
+                target_type: "members",
+                target_id: tenant_id,
+                before: None,
+                after: Some(
+                    json!({"member_ids": chunk.iter().map(|e| e.member_id).collect::<Vec<_>>(), "set": what}),
+                ),
+            },
+        )?;
+        if let Err(err) = app.store.transact(tx).await {
+            undo(app, tenant_id, &applied, &move_to, owner_delta).await;
+            return Err(err);
+        }
+        applied.push(chunk);
+    }
+    Ok(())
+}
+
+/// Puts applied chunks back after a later one failed (best effort: each undo is conditioned on
+/// the version it wrote, so it never overwrites someone else's change).
+async fn undo(
+    app: &App,
+    tenant_id: Uuid,
+    applied: &[&Vec<Edit>],
+    move_to: &Option<(Uuid, String)>,
+    owner_delta: i64,
+) {
+    for (i, chunk) in applied.iter().enumerate() {
+        let mut tx = Transaction::new();
+        let mut build = || -> ApiResult<()> {
+            for e in chunk.iter() {
+                tx.update(
+                    app.table(),
+                    &e.key,
+                    e.backward.clone(),
+                    Some((
+                        Condition::version_is(e.version + 1),
+                        ApiError::internal("undo lost a race"),
+                    )),
+                )?;
+            }
+            if let Some((new_id, _)) = move_to {
+                let mut leaving: BTreeMap<Uuid, i64> = BTreeMap::new();
+                for e in chunk.iter() {
+                    *leaving.entry(e.old_department).or_default() += 1;
+                }
+                for (dept, n) in &leaving {
+                    tx.update(
+                        app.table(),
+                        &Key::department(tenant_id, *dept),
+                        Condition::new("ADD member_count :d").value(":d", num(*n)),
+                        None,
+                    )?;
+                }
+                tx.update(
+                    app.table(),
+                    &Key::department(tenant_id, *new_id),
+                    Condition::new("ADD member_count :d").value(":d", num(-(chunk.len() as i64))),
+                    None,
+                )?;
+            }
+            if i == 0 && owner_delta != 0 {
+                tx.update(
+                    app.table(),
+                    &Key::tenant(tenant_id),
+                    Condition::new("ADD owner_count :d").value(":d", num(-owner_delta)),
+                    None,
+                )?;
+            }
+            Ok(())
+        };
+        let built = build();
+        if let Err(err) = built {
+            tracing::error!(error = %err, "bulk undo could not be built");
+            continue;
+        }
+        if let Err(err) = app.store.transact(tx).await {
+            tracing::error!(error = %err, "bulk undo failed");
+        }
+    }
+}
