@@ -39,6 +39,7 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/.well-known/jwks.json" => "get-jwks", handlers::auth::jwks),
         route!(GET "/v1/me" => "get-me", handlers::me::get),
         route!(PATCH "/v1/me" => "update-me", handlers::me::update),
+        route!(GET "/v1/me/login-log" => "list-my-logins", handlers::logins::mine),
         route!(POST "/v1/tenants" => "create-tenant", handlers::tenants::create),
         route!(GET "/v1/tenants" => "list-tenants", handlers::tenants::list),
         route!(GET "/v1/tenants/{tenant_id}" => "get-tenant", handlers::tenants::get),
@@ -59,6 +60,7 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/v1/tenants/{tenant_id}/recycle-bin" => "list-recycle-bin", handlers::members::recycle_bin),
         route!(POST "/v1/tenants/{tenant_id}/recycle-bin/{member_id}/restore" => "restore-member", handlers::members::restore),
         route!(GET "/v1/tenants/{tenant_id}/audit-log" => "list-audit-log", handlers::audit::list),
+        route!(GET "/v1/tenants/{tenant_id}/login-log" => "list-login-log", handlers::logins::for_tenant),
     ]
 }
 

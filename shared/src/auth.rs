@@ -165,10 +165,11 @@ pub struct Authorized {
     pub items: Vec<Option<Item>>,
 }
 
-fn principal_key(claims: &Claims) -> ApiResult<Key> {
+fn principal_key(claims: &Claims, password_change: bool) -> ApiResult<Key> {
     match (claims.scp, claims.tid, claims.mid) {
         (TokenScope::Platform, _, _) => Ok(Key::platform_admin(claims.sub)),
         (TokenScope::Tenant, Some(t), Some(m)) => Ok(Key::member(t, m)),
+        (TokenScope::PasswordChange, Some(t), Some(m)) if password_change => Ok(Key::member(t, m)),
         _ => Err(ApiError::Unauthorized),
     }
 }
@@ -176,9 +177,28 @@ fn principal_key(claims: &Claims) -> ApiResult<Key> {
 /// Verifies the bearer token and reads the caller's live record together with `keys` in one
 /// batched consistent read.
 pub async fn authenticate(app: &App, meta: &RequestMeta, keys: &[Key]) -> ApiResult<Authorized> {
+    authenticate_scoped(app, meta, keys, false).await
+}
+
+/// Like [`authenticate`], also accepting the token a `password_expired` sign-in hands out, which
+/// is good for changing the password and nothing else.
+pub async fn authenticate_for_password_change(
+    app: &App,
+    meta: &RequestMeta,
+    keys: &[Key],
+) -> ApiResult<Authorized> {
+    authenticate_scoped(app, meta, keys, true).await
+}
+
+async fn authenticate_scoped(
+    app: &App,
+    meta: &RequestMeta,
+    keys: &[Key],
+    password_change: bool,
+) -> ApiResult<Authorized> {
     let token = meta.bearer.as_deref().ok_or(ApiError::Unauthorized)?;
     let claims = app.keys.verify(token, app.now())?;
-    let mut all = vec![principal_key(&claims)?];
+    let mut all = vec![principal_key(&claims, password_change)?];
     all.extend_from_slice(keys);
     let mut items = app.store.get_many(&all).await?;
     let principal = items.remove(0).ok_or(ApiError::Unauthorized)?;

@@ -30,6 +30,11 @@ pub enum ApiError {
     Forbidden(&'static str),
     #[error("the account is disabled")]
     AccountDisabled,
+    /// The password is older than the tenant allows; the token only lets its holder change it.
+    #[error("the password has expired; change it with the access_token given here")]
+    PasswordExpired { access_token: String },
+    #[error("sign-in from this address is not allowed")]
+    IpNotAllowed,
     #[error("not found")]
     NotFound,
     #[error("{0}")]
@@ -65,7 +70,10 @@ impl ApiError {
         match self {
             Self::Validation(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) | Self::AccountDisabled => StatusCode::FORBIDDEN,
+            Self::Forbidden(_)
+            | Self::AccountDisabled
+            | Self::PasswordExpired { .. }
+            | Self::IpNotAllowed => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_)
@@ -85,6 +93,8 @@ impl ApiError {
             Self::Unauthorized => "unauthorized",
             Self::Forbidden(_) => "forbidden",
             Self::AccountDisabled => "account_disabled",
+            Self::PasswordExpired { .. } => "password_expired",
+            Self::IpNotAllowed => "ip_not_allowed",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::Conflict(_) => "conflict",
@@ -103,6 +113,8 @@ impl ApiError {
             Self::Unauthorized => "Unauthorized",
             Self::Forbidden(_) => "Forbidden",
             Self::AccountDisabled => "Account disabled",
+            Self::PasswordExpired { .. } => "Password expired",
+            Self::IpNotAllowed => "IP address not allowed",
             Self::NotFound => "Not found",
             Self::MethodNotAllowed(_) => "Method not allowed",
             Self::Conflict(_) => "Conflict",
@@ -131,6 +143,10 @@ impl ApiError {
                 Self::Validation(errors) => Some(errors.clone()),
                 _ => None,
             },
+            access_token: match self {
+                Self::PasswordExpired { access_token } => Some(access_token.clone()),
+                _ => None,
+            },
         }
     }
 }
@@ -144,6 +160,9 @@ pub struct Problem {
     pub detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldError>>,
+    /// With `password_expired`: a token that only allows POST /v1/auth/password.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_token: Option<String>,
 }
 
 /// Collects validation failures so a client learns about every bad field at once.

@@ -13,6 +13,7 @@
 //! | search term          | `SEARCH#<t>#<first char>`  | `<folded term>#<m>`              |                                          |                                         |
 //! | user-in-tenant guard | `TENANT#<t>`               | `USERMEMBER#<user>`              |                                          |                                         |
 //! | one-time token       | `TOKEN#<sha256 of token>`  | `TOKEN`                          |                                          |                                         |
+//! | login-log entry      | `LOGINS#<t>`               | `<entry id, UUIDv7>`             | `LOGINSBY#<user>` / `<entry id>`         |                                         |
 //! | audit entry          | `AUDIT#<t>`                | `<audit id, UUIDv7>`             | `AUDITBY#<t>#<actor>` / `<audit id>`     |                                         |
 //!
 //! A member also carries `gsi3pk`/`gsi3sk`: `DIR#<t>` / `<directory number, 5 digits>#<folded name>#<m>`
@@ -147,6 +148,10 @@ impl Key {
         )
     }
 
+    pub fn login_entry(tenant_id: Uuid, entry_id: Uuid) -> Self {
+        Self::new(login_partition(tenant_id), entry_id.to_string())
+    }
+
     pub fn audit(tenant_id: Uuid, audit_id: Uuid) -> Self {
         Self::new(audit_partition(tenant_id), audit_id.to_string())
     }
@@ -215,6 +220,16 @@ pub fn recycle_bin_partition(tenant_id: Uuid) -> String {
 /// gsi4 of members not deleted: name order.
 pub fn name_partition(tenant_id: Uuid) -> String {
     format!("NAME#{tenant_id}")
+}
+
+/// A tenant's sign-ins, newest last by id.
+pub fn login_partition(tenant_id: Uuid) -> String {
+    format!("LOGINS#{tenant_id}")
+}
+
+/// gsi1 partition of one user's sign-ins across tenants.
+pub fn logins_of(user_id: Uuid) -> String {
+    format!("LOGINSBY#{user_id}")
 }
 
 /// gsi1 partition of the audit entries of one actor in one tenant.

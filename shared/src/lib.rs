@@ -9,6 +9,7 @@ pub mod departments;
 pub mod error;
 pub mod http;
 pub mod keys;
+pub mod logins;
 pub mod mail;
 pub mod members;
 pub mod setup;

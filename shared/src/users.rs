@@ -2,13 +2,16 @@
 
 use crate::app::App;
 use crate::audit::{self, Change};
-use crate::auth::{CallerKind, Permissions, Role, authenticate};
+use crate::auth::{CallerKind, Permissions, Role, authenticate, authenticate_for_password_change};
 use crate::crypto;
+use crate::departments::Department;
 use crate::error::{ApiError, ApiResult, Checks};
 use crate::http::RequestMeta;
 use crate::keys::{GSI1, Key, memberships_of};
+use crate::logins::{LoginEntry, LoginFailure};
 use crate::members::{Member, MemberStatus, UserInTenant};
 use crate::store::{Condition, Query, SortRange, Transaction, from_item, num, s, to_item};
+use crate::tenants::Tenant;
 use crate::tokens::TokenScope;
 use crate::validate;
 use serde::{Deserialize, Serialize};
@@ -258,7 +261,7 @@ pub async fn change_password(
     checks.finish()?;
     let token = meta.bearer.as_deref().ok_or(ApiError::Unauthorized)?;
     let claims = app.keys.verify(token, app.now())?;
-    let authorized = authenticate(app, meta, &[Key::user(claims.sub)]).await?;
+    let authorized = authenticate_for_password_change(app, meta, &[Key::user(claims.sub)]).await?;
     let user: User = from_item(
         authorized
             .items
@@ -322,7 +325,9 @@ pub struct LoginOutput {
 
 /// Signs a user in. Unknown emails and wrong passwords get the same 401 after the same work.
 /// Without `tenant_id`, platform admins get a platform token and members of exactly one tenant a
-/// token for it.
+/// token for it. A member's sign-in then passes the tenant's rules — IP allowlist (the
+/// department's when it overrides the tenant's), account status, password age — and every
+/// attempt on a known membership lands in the tenant's sign-in log.
 pub async fn login(app: &App, meta: &RequestMeta, input: LoginInput) -> ApiResult<LoginOutput> {
     let mut checks = Checks::new();
     let email = validate::email(&mut checks, "email", &input.email);
@@ -332,7 +337,6 @@ pub async fn login(app: &App, meta: &RequestMeta, input: LoginInput) -> ApiResul
         "must be 1 to 1024 bytes",
     );
     checks.finish()?;
-    let _ = meta;
 
     let guard = match app.store.get(&Key::email(&email)).await? {
         Some(item) => Some(from_item::<EmailGuard>(item)?),
@@ -345,19 +349,24 @@ pub async fn login(app: &App, meta: &RequestMeta, input: LoginInput) -> ApiResul
         },
         None => None,
     };
+    // The membership named by tenant_id is known before the password is checked, so a wrong
+    // password can be logged against it.
+    let named = match (&user, input.tenant_id) {
+        (Some(u), Some(t)) => member_of(app, t, u.id).await?,
+        _ => None,
+    };
     let hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
     if !crypto::verify_password(&input.password, hash) {
+        if let Some(m) = named.as_ref().filter(|m| m.status != MemberStatus::Deleted) {
+            log_attempt(app, meta, m, Some(LoginFailure::BadPassword)).await?;
+        }
         return Err(ApiError::Unauthorized);
     }
     let user = user.ok_or(ApiError::Unauthorized)?;
     let now = app.now();
 
     let member = match input.tenant_id {
-        Some(tenant_id) => Some(
-            member_of(app, tenant_id, user.id)
-                .await?
-                .ok_or(ApiError::Unauthorized)?,
-        ),
+        Some(_) => Some(named.ok_or(ApiError::Unauthorized)?),
         None => {
             if app
                 .store
@@ -389,12 +398,22 @@ pub async fn login(app: &App, meta: &RequestMeta, input: LoginInput) -> ApiResul
             .keys
             .issue(now, user.id, TokenScope::Platform, None, None)?,
         Some(m) => {
-            match m.status {
-                MemberStatus::Active => {}
-                MemberStatus::Disabled => return Err(ApiError::AccountDisabled),
-                MemberStatus::Deleted => return Err(ApiError::Unauthorized),
+            if m.status == MemberStatus::Deleted {
+                return Err(ApiError::Unauthorized);
             }
-            record_login(app, m, now).await?;
+            if let Err((failure, err)) = admit(app, meta, &user, m, now).await? {
+                log_attempt(app, meta, m, Some(failure)).await?;
+                return Err(err);
+            }
+            let mut tx = Transaction::new();
+            tx.update(
+                app.table(),
+                &m.key(),
+                Condition::new("SET last_login_at = :now").value(":now", s(rfc3339(now))),
+                Some((Condition::exists(), ApiError::Unauthorized)),
+            )?;
+            LoginEntry::new(now, meta, m, None).record(app, &mut tx)?;
+            app.store.transact(tx).await?;
             app.keys.issue(
                 now,
                 user.id,
@@ -414,19 +433,79 @@ pub async fn login(app: &App, meta: &RequestMeta, input: LoginInput) -> ApiResul
     })
 }
 
-async fn record_login(app: &App, member: &Member, now: OffsetDateTime) -> ApiResult<()> {
-    app.store
-        .client()
-        .update_item()
-        .table_name(app.table())
-        .set_key(Some(member.key().to_item()))
-        .update_expression("SET last_login_at = :now")
-        .condition_expression("attribute_exists(pk)")
-        .expression_attribute_values(":now", s(rfc3339(now)))
-        .send()
-        .await
-        .map_err(crate::store::sdk_error)?;
-    Ok(())
+/// The tenant's rules for a member with the right password: `Err` names the refusal.
+async fn admit(
+    app: &App,
+    meta: &RequestMeta,
+    user: &User,
+    member: &Member,
+    now: OffsetDateTime,
+) -> ApiResult<Result<(), (LoginFailure, ApiError)>> {
+    let items = app
+        .store
+        .get_many(&[
+            Key::tenant(member.tenant_id),
+            Key::department(member.tenant_id, member.department_id),
+        ])
+        .await?;
+    let mut items = items.into_iter();
+    let tenant: Tenant = from_item(items.next().flatten().ok_or(ApiError::Unauthorized)?)?;
+    let department: Option<Department> = items.next().flatten().map(from_item).transpose()?;
+    let allowlist = department
+        .as_ref()
+        .and_then(|d| d.settings.ip_allowlist.clone())
+        .unwrap_or_else(|| tenant.settings.ip_allowlist.clone());
+    if !ip_allowed(meta.source_ip.as_deref(), &allowlist) {
+        return Ok(Err((LoginFailure::IpNotAllowed, ApiError::IpNotAllowed)));
+    }
+    if member.status == MemberStatus::Disabled {
+        return Ok(Err((
+            LoginFailure::AccountDisabled,
+            ApiError::AccountDisabled,
+        )));
+    }
+    if let Some(days) = tenant.settings.password_expiry_days {
+        let changed = user.password_changed_at.unwrap_or(user.created_at);
+        if changed + time::Duration::days(i64::from(days)) <= now {
+            let access_token = app.keys.issue(
+                now,
+                user.id,
+                TokenScope::PasswordChange,
+                Some(member.tenant_id),
+                Some(member.id),
+            )?;
+            return Ok(Err((
+                LoginFailure::PasswordExpired,
+                ApiError::PasswordExpired { access_token },
+            )));
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// An empty allowlist allows every address; otherwise the address must fall in one of the CIDRs.
+pub fn ip_allowed(source_ip: Option<&str>, allowlist: &[String]) -> bool {
+    if allowlist.is_empty() {
+        return true;
+    }
+    let Some(ip) = source_ip.and_then(|ip| ip.parse::<std::net::IpAddr>().ok()) else {
+        return false;
+    };
+    allowlist
+        .iter()
+        .filter_map(|cidr| cidr.parse::<ipnet::IpNet>().ok())
+        .any(|net| net.contains(&ip))
+}
+
+async fn log_attempt(
+    app: &App,
+    meta: &RequestMeta,
+    member: &Member,
+    failure: Option<LoginFailure>,
+) -> ApiResult<()> {
+    let mut tx = Transaction::new();
+    LoginEntry::new(app.now(), meta, member, failure).record(app, &mut tx)?;
+    app.store.transact(tx).await
 }
 
 /// The member a user is in a tenant, if any.

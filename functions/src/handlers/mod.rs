@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod auth;
 pub mod departments;
+pub mod logins;
 pub mod me;
 pub mod members;
 pub mod tenants;

@@ -1,0 +1,162 @@
+//! Sign-in policy: the sign-in log, password expiry and IP allowlists.
+
+use roster_shared::app::Clock;
+use roster_tests::{Env, unique};
+use serde_json::json;
+
+#[tokio::test]
+async fn sign_ins_are_logged_with_address_and_outcome() {
+    let env = Env::start().await;
+    let t = env.tenant_with_owner("Logged").await;
+    let email = format!("{}@log.test", unique("lia"));
+    env.post(
+        &format!("/v1/tenants/{}/members", t.id),
+        Some(&t.owner_token),
+        json!({"email": email, "name": "Lia", "department_id": t.root, "password": "lia-password-1"}),
+    )
+    .await
+    .ok(201);
+    env.post(
+        "/v1/auth/login",
+        None,
+        json!({"email": email, "password": "wrong-password", "tenant_id": t.id}),
+    )
+    .await
+    .problem(401, "unauthorized");
+    let lia = env.login(&email, "lia-password-1", Some(&t.id)).await;
+
+    let log = env
+        .get(&format!("/v1/tenants/{}/login-log", t.id), &t.owner_token)
+        .await;
+    let entries = log.ok(200)["items"].as_array().unwrap().clone();
+    // Newest first: Lia's success, Lia's failure, the owner's success.
+    assert_eq!(entries.len(), 3);
+    assert_eq!(entries[0]["email"], email.as_str());
+    assert_eq!(entries[0]["success"], true);
+    assert_eq!(entries[1]["success"], false);
+    assert_eq!(entries[1]["failure"], "bad_password");
+    assert_eq!(entries[0]["source_ip"], "127.0.0.1");
+    assert!(entries[0]["user_agent"].is_string() || entries[0]["user_agent"].is_null());
+
+    let mine = env.get("/v1/me/login-log", &lia).await;
+    assert_eq!(mine.ok(200)["items"].as_array().unwrap().len(), 2);
+    // The member's last sign-in shows on the member.
+    let member_id = entries[0]["member_id"].as_str().unwrap();
+    let member = env
+        .get(
+            &format!("/v1/tenants/{}/members/{member_id}", t.id),
+            &t.owner_token,
+        )
+        .await;
+    assert_eq!(member.ok(200)["last_login_at"], entries[0]["at"]);
+    // Only audit readers see the tenant's log; other tenants see nothing.
+    env.get(&format!("/v1/tenants/{}/login-log", t.id), &lia)
+        .await
+        .problem(403, "forbidden");
+    let other = env.tenant_with_owner("Other").await;
+    env.get(
+        &format!("/v1/tenants/{}/login-log", t.id),
+        &other.owner_token,
+    )
+    .await
+    .problem(404, "not_found");
+}
+
+#[tokio::test]
+async fn an_expired_password_must_be_changed_first() {
+    let clock = Clock::manual(time::OffsetDateTime::now_utc());
+    let env = Env::start_with(clock.clone()).await;
+    let t = env.tenant_with_owner("Expiry").await;
+    env.patch(
+        &format!("/v1/tenants/{}", t.id),
+        &t.owner_token,
+        json!({"settings": {"password_expiry_days": 30}}),
+    )
+    .await
+    .ok(200);
+    clock.advance(31 * 24 * 3600);
+    let body = json!({"email": t.owner_email, "password": "owner-password-1", "tenant_id": t.id});
+    let expired = env.post("/v1/auth/login", None, body.clone()).await;
+    expired.problem(403, "password_expired");
+    let change_token = expired.body["access_token"].as_str().unwrap().to_string();
+    // That token does nothing but change the password.
+    env.get("/v1/me", &change_token)
+        .await
+        .problem(401, "unauthorized");
+    env.get(&format!("/v1/tenants/{}/departments", t.id), &change_token)
+        .await
+        .problem(401, "unauthorized");
+    env.post(
+        "/v1/auth/password",
+        Some(&change_token),
+        json!({"current_password": "owner-password-1", "new_password": "owner-password-2"}),
+    )
+    .await
+    .ok(204);
+    env.login(&t.owner_email, "owner-password-2", Some(&t.id))
+        .await;
+    let log = env
+        .get(
+            &format!("/v1/tenants/{}/login-log", t.id),
+            &env.login(&t.owner_email, "owner-password-2", Some(&t.id))
+                .await,
+        )
+        .await;
+    assert!(
+        log.ok(200)["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["failure"] == "password_expired")
+    );
+}
+
+#[tokio::test]
+async fn ip_allowlists_of_tenant_and_department() {
+    let env = Env::start().await;
+    let t = env.tenant_with_owner("Allowlist").await;
+    let depts = format!("/v1/tenants/{}/departments", t.id);
+    let lab = env
+        .post(&depts, Some(&t.owner_token), json!({"name": "Lab", "parent_id": t.root, "settings": {"ip_allowlist": ["127.0.0.0/8"]}}))
+        .await
+        .ok(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let email = format!("{}@ip.test", unique("ivy"));
+    env.post(
+        &format!("/v1/tenants/{}/members", t.id),
+        Some(&t.owner_token),
+        json!({"email": email, "name": "Ivy", "department_id": lab, "password": "ivy-password-1"}),
+    )
+    .await
+    .ok(201);
+    // The tenant allows only a range the tests do not come from.
+    env.patch(
+        &format!("/v1/tenants/{}", t.id),
+        &t.owner_token,
+        json!({"settings": {"ip_allowlist": ["203.0.113.0/24"]}}),
+    )
+    .await
+    .ok(200);
+    env.post(
+        "/v1/auth/login",
+        None,
+        json!({"email": t.owner_email, "password": "owner-password-1", "tenant_id": t.id}),
+    )
+    .await
+    .problem(403, "ip_not_allowed");
+    // The Lab department overrides it with loopback: Ivy signs in.
+    env.login(&email, "ivy-password-1", Some(&t.id)).await;
+}
+
+#[test]
+fn allowlist_matching() {
+    use roster_shared::users::ip_allowed;
+    assert!(ip_allowed(Some("10.1.2.3"), &[]));
+    assert!(ip_allowed(Some("10.1.2.3"), &["10.0.0.0/8".into()]));
+    assert!(!ip_allowed(Some("11.1.2.3"), &["10.0.0.0/8".into()]));
+    assert!(ip_allowed(Some("2001:db8::1"), &["2001:db8::/32".into()]));
+    assert!(!ip_allowed(None, &["10.0.0.0/8".into()]));
+    assert!(!ip_allowed(Some("not an ip"), &["10.0.0.0/8".into()]));
+}
