@@ -2,6 +2,7 @@
 //! template.yaml, openapi.yaml, the binaries in `functions/src/bin/` and the sample events in
 //! `events/` must all agree with it.
 
+use roster_functions::jobs::JOBS;
 use roster_functions::lambda::dispatch;
 use roster_functions::routes::routes;
 use roster_shared::keys::{INDEXES, TTL};
@@ -71,6 +72,28 @@ fn template_declares_exactly_the_route_table() {
 }
 
 #[test]
+fn template_schedules_every_job() {
+    let template = yaml("template.yaml");
+    let mut scheduled = BTreeSet::new();
+    for (_, resource) in template["Resources"].as_mapping().expect("Resources") {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let binary = text(&resource["Metadata"]["BuildProperties"]["Binary"]);
+        let events = resource["Properties"]["Events"]
+            .as_mapping()
+            .expect("Events");
+        if events.values().any(|e| {
+            e["Type"].as_str() == Some("ScheduleV2") || e["Type"].as_str() == Some("Schedule")
+        }) {
+            scheduled.insert(binary);
+        }
+    }
+    let jobs: BTreeSet<String> = JOBS.iter().map(|j| j.to_string()).collect();
+    assert_eq!(scheduled, jobs);
+}
+
+#[test]
 fn template_table_matches_the_key_layout() {
     let template = yaml("template.yaml");
     let table = &template["Resources"]["Table"]["Properties"];
@@ -131,7 +154,8 @@ fn every_function_has_a_binary_and_a_sample_event() {
         .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().to_string()))
         .filter(|name| name != "local-gateway")
         .collect();
-    let functions: BTreeSet<String> = routes().iter().map(|r| r.function.to_string()).collect();
+    let mut functions: BTreeSet<String> = routes().iter().map(|r| r.function.to_string()).collect();
+    functions.extend(JOBS.iter().map(|j| j.to_string()));
     assert_eq!(bins, functions);
     for function in &functions {
         assert!(

@@ -936,3 +936,90 @@ async fn an_admin_sends_a_single_use_reset_link() {
     .await
     .problem(404, "not_found");
 }
+
+#[tokio::test]
+async fn purged_members_free_their_email() {
+    let clock = Clock::manual(time::OffsetDateTime::now_utc());
+    let env = Env::start_with(clock.clone()).await;
+    let t = env.tenant_with_owner("Purge").await;
+    env.patch(
+        &format!("/v1/tenants/{}", t.id),
+        &t.owner_token,
+        json!({"settings": {"recycle_bin_retention_days": 1}}),
+    )
+    .await
+    .ok(200);
+    let email = format!("{}@purge.test", unique("pat"));
+    let first = id(add(
+        &env,
+        &t,
+        json!({"email": email, "name": "Pat", "department_id": t.root}),
+    )
+    .await
+    .ok(201));
+    let second_email = format!("{}@purge.test", unique("sam"));
+    let second = id(add(
+        &env,
+        &t,
+        json!({"email": second_email, "name": "Sam", "department_id": t.root}),
+    )
+    .await
+    .ok(201));
+    env.delete(
+        &format!("/v1/tenants/{}/members/{first}", t.id),
+        &t.owner_token,
+    )
+    .await
+    .ok(204);
+    env.delete(
+        &format!("/v1/tenants/{}/members/{second}", t.id),
+        &t.owner_token,
+    )
+    .await
+    .ok(204);
+
+    // Not yet due: the job leaves the bin alone.
+    let report = roster_shared::members::purge::run(env.app).await.unwrap();
+    assert_eq!(report.purged, 0);
+    clock.advance(2 * 24 * 3600);
+    let owner = env
+        .login(&t.owner_email, "owner-password-1", Some(&t.id))
+        .await;
+    // Past purge_at the email is free even before the job runs (DynamoDB's TTL is late)...
+    let again = add(
+        &env,
+        &Tenant {
+            owner_token: owner.clone(),
+            ..t.clone()
+        },
+        json!({"email": email, "name": "Pat again", "department_id": t.root}),
+    )
+    .await;
+    let again = id(again.ok(201));
+    // ...and the job removes both entries without touching the new member's guard.
+    let report = roster_shared::members::purge::run(env.app).await.unwrap();
+    assert_eq!((report.purged, report.skipped), (2, 0));
+    let report = roster_shared::members::purge::run(env.app).await.unwrap();
+    assert_eq!((report.purged, report.skipped), (0, 0));
+    env.get(&format!("/v1/tenants/{}/members/{again}", t.id), &owner)
+        .await
+        .ok(200);
+    let tenant = Tenant {
+        owner_token: owner.clone(),
+        ..t.clone()
+    };
+    add(
+        &env,
+        &tenant,
+        json!({"email": email, "name": "Pat thrice", "department_id": t.root}),
+    )
+    .await
+    .problem(409, "conflict");
+    add(
+        &env,
+        &tenant,
+        json!({"email": second_email, "name": "Sam again", "department_id": t.root}),
+    )
+    .await
+    .ok(201);
+}

@@ -18,7 +18,8 @@
 //!
 //! A member also carries `gsi3pk`/`gsi3sk`: `DIR#<t>` / `<directory number, 5 digits>#<folded name>#<m>`
 //! (directory order) while active or disabled, `BIN#<t>` / `<deleted_at>#<m>` while in the recycle
-//! bin; and `gsi4pk`/`gsi4sk`: `NAME#<t>` / `<folded name>#<m>` (name order) while not deleted.
+//! bin; and `gsi4pk`/`gsi4sk`: `NAME#<t>` / `<folded name>#<m>` (name order) while not deleted,
+//! `PURGE` / `<purge_at>#<t>#<m>` while in the bin (the recycle-purge job's queue, all tenants).
 //!
 //! Why this shape:
 //! - A tenant's departments, members and guards share its partition, so the tree is one query and a
@@ -216,6 +217,9 @@ pub fn directory_position(directory_number: u32, folded_name: &str, member_id: U
 pub fn recycle_bin_partition(tenant_id: Uuid) -> String {
     format!("BIN#{tenant_id}")
 }
+
+/// gsi4 of deleted members of every tenant, by purge time: what the recycle-purge job reads.
+pub const PURGE_QUEUE: &str = "PURGE";
 
 /// gsi4 of members not deleted: name order.
 pub fn name_partition(tenant_id: Uuid) -> String {

@@ -290,6 +290,7 @@ impl Env {
     }
 }
 
+#[derive(Clone)]
 pub struct Tenant {
     pub id: String,
     pub root: String,

@@ -3,6 +3,7 @@
 //! for the last-owner rule, department members for safe deletes) in the same transaction.
 
 pub mod bulk;
+pub mod purge;
 
 use crate::app::App;
 use crate::audit::{self, Change};
@@ -12,9 +13,9 @@ use crate::departments::Department;
 use crate::error::{ApiError, ApiResult, Checks};
 use crate::http::{List, PageParams, RequestMeta, if_match_version};
 use crate::keys::{
-    GSI1, GSI2, GSI3, GSI4, Key, MEMBER_PREFIX, directory_partition, directory_position,
-    memberships_of, name_partition, recycle_bin_partition, search_partition, subtree_prefix,
-    tenant_partition, tree_partition, tree_position,
+    GSI1, GSI2, GSI3, GSI4, Key, MEMBER_PREFIX, PURGE_QUEUE, directory_partition,
+    directory_position, memberships_of, name_partition, recycle_bin_partition, search_partition,
+    subtree_prefix, tenant_partition, tree_partition, tree_position,
 };
 use crate::mail::{Mail, html_escape};
 use crate::store::{
@@ -139,6 +140,12 @@ impl Member {
             (MemberStatus::Deleted, Some(deleted_at)) => {
                 extra.push((GSI3.pk, recycle_bin_partition(self.tenant_id)));
                 extra.push((GSI3.sk, format!("{}#{}", rfc3339(deleted_at), self.id)));
+                let purge_at = self.purge_at.unwrap_or(deleted_at);
+                extra.push((GSI4.pk, PURGE_QUEUE.to_string()));
+                extra.push((
+                    GSI4.sk,
+                    format!("{}#{}#{}", rfc3339(purge_at), self.tenant_id, self.id),
+                ));
             }
             _ => {
                 extra.push((GSI3.pk, directory_partition(self.tenant_id)));
@@ -472,7 +479,10 @@ pub async fn create(
         app.table(),
         to_item(&UserInTenant { member_id: member.id }, &Key::user_in_tenant(tenant_id, user_id), &[])?,
         Some((
-            Condition::absent(),
+            // A guard left by a member purged from the bin (its TTL passed) no longer counts.
+            Condition::new("attribute_not_exists(pk) OR #ttl <= :now")
+                .name("#ttl", "ttl")
+                .value(":now", num(now.unix_timestamp())),
             ApiError::Conflict(
                 "the email already belongs to a member of this tenant, or to one in the recycle bin (restore it instead)"
                     .into(),
@@ -920,6 +930,15 @@ pub async fn delete(
         counted.role = Role::Member;
     }
     add_member_counts(app, &mut tx, &tenant, &department, &counted, -1)?;
+    // The guard keeping the email taken in this tenant expires with the bin entry.
+    tx.update(
+        app.table(),
+        &Key::user_in_tenant(tenant_id, before.user_id),
+        Condition::new("SET #ttl = :ttl")
+            .name("#ttl", "ttl")
+            .value(":ttl", num(purge_at.unix_timestamp())),
+        None,
+    )?;
     for key in before.term_keys() {
         tx.delete(app.table(), &key, None)?;
     }
@@ -1033,6 +1052,15 @@ pub async fn restore(
                 .name("#ttl", "ttl")
                 .value(":version", num(before.version))
                 .value(":now", num(now.unix_timestamp())),
+            ApiError::NotFound,
+        )),
+    )?;
+    tx.update(
+        app.table(),
+        &Key::user_in_tenant(tenant_id, before.user_id),
+        Condition::new("REMOVE #ttl").name("#ttl", "ttl"),
+        Some((
+            Condition::new("member_id = :member").value(":member", s(member_id.to_string())),
             ApiError::NotFound,
         )),
     )?;

@@ -1,0 +1,28 @@
+//! Background jobs: Lambda functions started by EventBridge schedules rather than HTTP routes.
+
+use lambda_http::lambda_runtime::{self, LambdaEvent};
+use roster_shared::{ApiResult, App};
+use serde::Serialize;
+use std::future::Future;
+
+/// The scheduled functions (binary names), as template.yaml declares them.
+pub const JOBS: &[&str] = &["recycle-purge"];
+
+/// Runs `job` for every scheduled event; its report is the invocation's result (and a log line).
+pub async fn run<F, Fut, T>(job: F) -> Result<(), lambda_http::Error>
+where
+    F: Fn(&'static App) -> Fut + Copy + Send + Sync + 'static,
+    Fut: Future<Output = ApiResult<T>> + Send,
+    T: Serialize,
+{
+    roster_shared::init_tracing();
+    let app: &'static App = Box::leak(Box::new(App::from_env().await?));
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |_event: LambdaEvent<serde_json::Value>| async move {
+            let report = serde_json::to_value(job(app).await?)?;
+            tracing::info!(%report, "job done");
+            Ok::<_, lambda_http::Error>(report)
+        },
+    ))
+    .await
+}

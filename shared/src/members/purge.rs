@@ -1,0 +1,90 @@
+//! The scheduled recycle-bin purge: removes what belongs to members whose retention has ended, so
+//! their email can be used again. DynamoDB's TTL removes the same items eventually; this job makes
+//! it prompt. Safe to run twice or concurrently: every delete is conditioned on the entry still
+//! being the expired bin entry it read.
+
+use super::UserInTenant;
+use crate::app::App;
+use crate::error::{ApiError, ApiResult};
+use crate::keys::{GSI4, Key, PURGE_QUEUE};
+use crate::store::{Condition, Query, SortRange, Transaction, from_item, num, s};
+use crate::users::rfc3339;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[derive(Debug, Default, Serialize)]
+pub struct PurgeReport {
+    pub purged: usize,
+    pub skipped: usize,
+}
+
+#[derive(Debug, Deserialize)]
+struct BinEntry {
+    id: Uuid,
+    tenant_id: Uuid,
+    user_id: Uuid,
+}
+
+/// Purges every bin entry whose purge time has passed, oldest first, one page at a time.
+pub async fn run(app: &App) -> ApiResult<PurgeReport> {
+    let now = app.now();
+    let mut report = PurgeReport::default();
+    // The queue is sorted by purge time: everything before "now" is due.
+    let mut query = Query::new(
+        Some(GSI4),
+        PURGE_QUEUE.into(),
+        SortRange::Between(String::new() + "0", format!("{}~", rfc3339(now))),
+    );
+    query.limit = 100;
+    loop {
+        let page = app.store.query(query.clone()).await?;
+        for item in page.items {
+            let entry: BinEntry = from_item(item)?;
+            match purge_one(app, &entry, now.unix_timestamp()).await {
+                Ok(()) => report.purged += 1,
+                // Restored or purged meanwhile: nothing to do.
+                Err(ApiError::NotFound) => report.skipped += 1,
+                Err(err) => return Err(err),
+            }
+        }
+        match page.next_cursor {
+            Some(cursor) => query.cursor = Some(cursor),
+            None => return Ok(report),
+        }
+    }
+}
+
+async fn purge_one(app: &App, entry: &BinEntry, now: i64) -> ApiResult<()> {
+    let guard_key = Key::user_in_tenant(entry.tenant_id, entry.user_id);
+    let guard = app.store.get(&guard_key).await?;
+    let mut tx = Transaction::new();
+    tx.delete(
+        app.table(),
+        &Key::member(entry.tenant_id, entry.id),
+        Some((
+            Condition::new("#status = :deleted AND #ttl <= :now")
+                .name("#status", "status")
+                .name("#ttl", "ttl")
+                .value(":deleted", s("deleted"))
+                .value(":now", num(now)),
+            ApiError::NotFound,
+        )),
+    )?;
+    // The guard goes only while it still points at this member: the email may already belong to
+    // a new member of the tenant.
+    let guard_is_ours = guard
+        .map(from_item::<UserInTenant>)
+        .transpose()?
+        .is_some_and(|g| g.member_id == entry.id);
+    if guard_is_ours {
+        tx.delete(
+            app.table(),
+            &guard_key,
+            Some((
+                Condition::new("member_id = :member").value(":member", s(entry.id.to_string())),
+                ApiError::NotFound,
+            )),
+        )?;
+    }
+    app.store.transact(tx).await
+}
