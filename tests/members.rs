@@ -1023,3 +1023,58 @@ async fn purged_members_free_their_email() {
     .await
     .ok(201);
 }
+
+#[tokio::test]
+async fn a_users_new_name_follows_into_every_membership() {
+    let env = Env::start().await;
+    let t = env.tenant_with_owner("Names").await;
+    let u = env.tenant_with_owner("Names Two").await;
+    let email = format!("{}@names.test", unique("nia"));
+    add(&env, &t, json!({"email": email, "name": "Nia Old", "department_id": t.root, "password": "nia-password-1"})).await.ok(201);
+    add(
+        &env,
+        &u,
+        json!({"email": email, "name": "Nia Old", "department_id": u.root}),
+    )
+    .await
+    .ok(201);
+    let nia = env.login(&email, "nia-password-1", Some(&t.id)).await;
+    env.patch(
+        "/v1/me",
+        &nia,
+        json!({"name": "Nia Nouvelle", "phone": "+33 6 00"}),
+    )
+    .await
+    .ok(200);
+    for tenant in [&t, &u] {
+        let found = env
+            .get(
+                &format!("/v1/tenants/{}/members?q=nouv", tenant.id),
+                &tenant.owner_token,
+            )
+            .await;
+        assert_eq!(names(found.ok(200)), vec!["Nia Nouvelle"]);
+        assert_eq!(found.body["items"][0]["phone"], "+33 6 00");
+        let old = env
+            .get(
+                &format!("/v1/tenants/{}/members?q=old", tenant.id),
+                &tenant.owner_token,
+            )
+            .await;
+        assert!(names(old.ok(200)).is_empty());
+        let still = env
+            .get(
+                &format!("/v1/tenants/{}/members?q=nia", tenant.id),
+                &tenant.owner_token,
+            )
+            .await;
+        assert_eq!(names(still.ok(200)), vec!["Nia Nouvelle"]);
+        let by_name = env
+            .get(
+                &format!("/v1/tenants/{}/members?sort=name", tenant.id),
+                &tenant.owner_token,
+            )
+            .await;
+        assert_eq!(names(by_name.ok(200))[0], "Nia Nouvelle");
+    }
+}

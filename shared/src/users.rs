@@ -665,6 +665,12 @@ pub async fn update_me(app: &App, meta: &RequestMeta, patch: MePatch) -> ApiResu
             ApiError::Conflict("the profile changed at the same time; retry".into()),
         )),
     )?;
+    // Members carry the user's name and phone (for the directory and search): they follow.
+    if after.name != before.name || after.phone != before.phone {
+        for member in memberships(app, after.id).await? {
+            member.follow_user(app, &mut tx, &after.name, after.phone.as_deref())?;
+        }
+    }
     if let CallerKind::Member(m) = &authorized.caller.kind {
         audit::record(
             app,

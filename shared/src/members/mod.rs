@@ -178,6 +178,62 @@ impl Member {
         Ok(())
     }
 
+    /// Adds to `tx` what follows from the user's new name or phone: the member's copy, its
+    /// directory and name-order keys, and its search terms.
+    pub(crate) fn follow_user(
+        &self,
+        app: &App,
+        tx: &mut Transaction,
+        name: &str,
+        phone: Option<&str>,
+    ) -> ApiResult<()> {
+        let folded = fold(name);
+        let mut update = Condition::new("SET #name = :name, phone = :phone")
+            .name("#name", "name")
+            .value(":name", s(name))
+            .value(
+                ":phone",
+                phone.map_or(aws_sdk_dynamodb::types::AttributeValue::Null(true), s),
+            );
+        if self.status != MemberStatus::Deleted {
+            update
+                .expression
+                .push_str(", gsi3sk = :dir, gsi4sk = :by_name");
+            update = update
+                .value(
+                    ":dir",
+                    s(directory_position(self.directory_number, &folded, self.id)),
+                )
+                .value(":by_name", s(format!("{folded}#{}", self.id)));
+        }
+        tx.update(
+            app.table(),
+            &self.key(),
+            update,
+            Some((Condition::exists(), ApiError::NotFound)),
+        )?;
+        if self.status != MemberStatus::Deleted && name != self.name {
+            // A key may appear once per transaction: only the terms that change move.
+            let old = self.term_keys();
+            let new = Member {
+                name: name.to_string(),
+                ..self.clone()
+            }
+            .term_keys();
+            for key in old.iter().filter(|k| !new.contains(k)) {
+                tx.delete(app.table(), key, None)?;
+            }
+            for key in new.iter().filter(|k| !old.contains(k)) {
+                tx.put(
+                    app.table(),
+                    to_item(&SearchTerm { member_id: self.id }, key, &[])?,
+                    None,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
     fn term_keys(&self) -> Vec<Key> {
         search_terms(&self.email, &self.name)
             .iter()
