@@ -1078,3 +1078,38 @@ async fn a_users_new_name_follows_into_every_membership() {
         assert_eq!(names(by_name.ok(200))[0], "Nia Nouvelle");
     }
 }
+
+#[tokio::test]
+async fn members_sort_by_last_sign_in() {
+    let clock = Clock::manual(time::OffsetDateTime::now_utc());
+    let env = Env::start_with(clock.clone()).await;
+    let t = env.tenant_with_owner("Recent").await;
+    let mut emails = Vec::new();
+    for name in ["Ann Early", "Ben Late", "Cid Never"] {
+        let email = format!("{}@recent.test", unique(&name[..3].to_lowercase()));
+        add(&env, &t, json!({"email": email, "name": name, "department_id": t.root, "password": "recent-password-1"}))
+            .await
+            .ok(201);
+        emails.push(email);
+    }
+    clock.advance(60);
+    env.login(&emails[0], "recent-password-1", Some(&t.id))
+        .await;
+    clock.advance(60);
+    env.login(&emails[1], "recent-password-1", Some(&t.id))
+        .await;
+    clock.advance(60);
+    let owner = env
+        .login(&t.owner_email, "owner-password-1", Some(&t.id))
+        .await;
+    let sorted = env
+        .get(
+            &format!("/v1/tenants/{}/members?sort=last_login_at", t.id),
+            &owner,
+        )
+        .await;
+    assert_eq!(
+        names(sorted.ok(200)),
+        vec!["Olive Owner", "Ben Late", "Ann Early", "Cid Never"]
+    );
+}

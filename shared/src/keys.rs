@@ -19,7 +19,9 @@
 //! A member also carries `gsi3pk`/`gsi3sk`: `DIR#<t>` / `<directory number, 5 digits>#<folded name>#<m>`
 //! (directory order) while active or disabled, `BIN#<t>` / `<deleted_at>#<m>` while in the recycle
 //! bin; and `gsi4pk`/`gsi4sk`: `NAME#<t>` / `<folded name>#<m>` (name order) while not deleted,
-//! `PURGE` / `<purge_at>#<t>#<m>` while in the bin (the recycle-purge job's queue, all tenants).
+//! `PURGE` / `<purge_at>#<t>#<m>` while in the bin (the recycle-purge job's queue, all tenants);
+//! and `gsi5pk`/`gsi5sk`: `LOGIN#<t>` / `<last_login_at or 0>#<m>` (last sign-in order) while not
+//! deleted.
 //!
 //! Why this shape:
 //! - A tenant's departments, members and guards share its partition, so the tree is one query and a
@@ -72,7 +74,12 @@ pub const GSI4: Index = Index {
     pk: "gsi4pk",
     sk: "gsi4sk",
 };
-pub const INDEXES: [Index; 4] = [GSI1, GSI2, GSI3, GSI4];
+pub const GSI5: Index = Index {
+    name: "gsi5",
+    pk: "gsi5pk",
+    sk: "gsi5sk",
+};
+pub const INDEXES: [Index; 5] = [GSI1, GSI2, GSI3, GSI4, GSI5];
 
 /// The primary key of one item.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -220,6 +227,16 @@ pub fn recycle_bin_partition(tenant_id: Uuid) -> String {
 
 /// gsi4 of deleted members of every tenant, by purge time: what the recycle-purge job reads.
 pub const PURGE_QUEUE: &str = "PURGE";
+
+/// gsi5 of members not deleted: last sign-in order.
+pub fn last_login_partition(tenant_id: Uuid) -> String {
+    format!("LOGIN#{tenant_id}")
+}
+
+/// Members who never signed in sort before everyone who did ("0" < "2...").
+pub fn last_login_position(last_login_at: Option<&str>, member_id: Uuid) -> String {
+    format!("{}#{member_id}", last_login_at.unwrap_or("0"))
+}
 
 /// gsi4 of members not deleted: name order.
 pub fn name_partition(tenant_id: Uuid) -> String {

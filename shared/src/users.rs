@@ -409,7 +409,12 @@ pub async fn login(app: &App, meta: &RequestMeta, input: LoginInput) -> ApiResul
             tx.update(
                 app.table(),
                 &m.key(),
-                Condition::new("SET last_login_at = :now").value(":now", s(rfc3339(now))),
+                Condition::new("SET last_login_at = :now, gsi5sk = :position")
+                    .value(":now", s(rfc3339(now)))
+                    .value(
+                        ":position",
+                        s(crate::keys::last_login_position(Some(&rfc3339(now)), m.id)),
+                    ),
                 Some((Condition::exists(), ApiError::Unauthorized)),
             )?;
             LoginEntry::new(now, meta, m, None).record(app, &mut tx)?;

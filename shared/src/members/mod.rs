@@ -13,9 +13,10 @@ use crate::departments::Department;
 use crate::error::{ApiError, ApiResult, Checks};
 use crate::http::{List, PageParams, RequestMeta, if_match_version};
 use crate::keys::{
-    GSI1, GSI2, GSI3, GSI4, Key, MEMBER_PREFIX, PURGE_QUEUE, directory_partition,
-    directory_position, memberships_of, name_partition, recycle_bin_partition, search_partition,
-    subtree_prefix, tenant_partition, tree_partition, tree_position,
+    GSI1, GSI2, GSI3, GSI4, GSI5, Key, MEMBER_PREFIX, PURGE_QUEUE, directory_partition,
+    directory_position, last_login_partition, last_login_position, memberships_of, name_partition,
+    recycle_bin_partition, search_partition, subtree_prefix, tenant_partition, tree_partition,
+    tree_position,
 };
 use crate::mail::{Mail, html_escape};
 use crate::store::{
@@ -155,6 +156,9 @@ impl Member {
                 ));
                 extra.push((GSI4.pk, name_partition(self.tenant_id)));
                 extra.push((GSI4.sk, format!("{folded}#{}", self.id)));
+                let last_login = self.last_login_at.map(rfc3339);
+                extra.push((GSI5.pk, last_login_partition(self.tenant_id)));
+                extra.push((GSI5.sk, last_login_position(last_login.as_deref(), self.id)));
             }
         }
         let mut item = to_item(self, &self.key(), &extra)?;
@@ -1153,6 +1157,8 @@ pub enum MemberSort {
     Directory,
     Name,
     CreatedAt,
+    /// Most recent sign-in first; members who never signed in last.
+    LastLoginAt,
 }
 
 /// The directory and search.
@@ -1308,6 +1314,11 @@ pub async fn search(
         }
         (None, MemberSort::Name) => {
             Query::new(Some(GSI4), name_partition(tenant_id), SortRange::All)
+        }
+        (None, MemberSort::LastLoginAt) => {
+            let mut q = Query::new(Some(GSI5), last_login_partition(tenant_id), SortRange::All);
+            q.newest_first = true;
+            q
         }
         (None, MemberSort::CreatedAt) => Query::new(
             None,
