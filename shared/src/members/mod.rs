@@ -172,14 +172,18 @@ impl Member {
 
     /// Adds the member's search terms to `tx`.
     pub fn add_search_terms(&self, app: &App, tx: &mut Transaction) -> ApiResult<()> {
-        for key in self.term_keys() {
-            tx.put(
-                app.table(),
-                to_item(&SearchTerm { member_id: self.id }, &key, &[])?,
-                None,
-            )?;
+        for item in self.search_term_items()? {
+            tx.put(app.table(), item, None)?;
         }
         Ok(())
+    }
+
+    /// The items that make the member findable by search.
+    pub fn search_term_items(&self) -> ApiResult<Vec<Item>> {
+        self.term_keys()
+            .iter()
+            .map(|key| to_item(&SearchTerm { member_id: self.id }, key, &[]))
+            .collect()
     }
 
     /// Adds to `tx` what follows from the user's new name or phone: the member's copy, its
