@@ -34,6 +34,7 @@ macro_rules! route {
 pub fn routes() -> Vec<Route> {
     vec![
         route!(POST "/v1/auth/login" => "login", handlers::auth::login),
+        route!(POST "/v1/auth/token" => "issue-client-token", handlers::api_clients::token),
         route!(POST "/v1/auth/password" => "change-password", handlers::auth::change_password),
         route!(POST "/v1/auth/password-reset" => "complete-password-reset", handlers::auth::complete_password_reset),
         route!(GET "/.well-known/jwks.json" => "get-jwks", handlers::auth::jwks),
@@ -59,6 +60,9 @@ pub fn routes() -> Vec<Route> {
         route!(POST "/v1/tenants/{tenant_id}/members/{member_id}/reset-password" => "send-password-reset", handlers::members::reset_password),
         route!(GET "/v1/tenants/{tenant_id}/recycle-bin" => "list-recycle-bin", handlers::members::recycle_bin),
         route!(POST "/v1/tenants/{tenant_id}/recycle-bin/{member_id}/restore" => "restore-member", handlers::members::restore),
+        route!(POST "/v1/tenants/{tenant_id}/api-clients" => "create-api-client", handlers::api_clients::create),
+        route!(GET "/v1/tenants/{tenant_id}/api-clients" => "list-api-clients", handlers::api_clients::list),
+        route!(DELETE "/v1/tenants/{tenant_id}/api-clients/{client_id}" => "delete-api-client", handlers::api_clients::delete),
         route!(GET "/v1/tenants/{tenant_id}/audit-log" => "list-audit-log", handlers::audit::list),
         route!(GET "/v1/tenants/{tenant_id}/login-log" => "list-login-log", handlers::logins::for_tenant),
     ]

@@ -23,12 +23,13 @@ pub struct Actor {
 
 impl Actor {
     pub fn of(caller: &Caller) -> Self {
-        let email = match &caller.kind {
-            CallerKind::Member(m) => Some(m.email.clone()),
-            CallerKind::Platform => None,
+        let (kind, email) = match &caller.kind {
+            CallerKind::Member(m) => ("user", Some(m.email.clone())),
+            CallerKind::Platform => ("user", None),
+            CallerKind::ApiClient(_) => ("api_client", None),
         };
         Self {
-            kind: "user".into(),
+            kind: kind.into(),
             id: caller.user_id,
             email,
         }

@@ -2,6 +2,7 @@
 //! membership (or platform-admin record) with one consistent read, batched with the items the
 //! operation needs, so a disabled account is refused at its very next request.
 
+use crate::api_clients::ApiClient;
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::http::RequestMeta;
@@ -121,6 +122,7 @@ pub struct Caller {
 pub enum CallerKind {
     Platform,
     Member(Box<Member>),
+    ApiClient(Box<ApiClient>),
 }
 
 impl Caller {
@@ -131,7 +133,7 @@ impl Caller {
     pub fn member(&self) -> Option<&Member> {
         match &self.kind {
             CallerKind::Member(m) => Some(m),
-            CallerKind::Platform => None,
+            _ => None,
         }
     }
 
@@ -140,6 +142,16 @@ impl Caller {
         match &self.kind {
             CallerKind::Platform => Permissions::All,
             CallerKind::Member(m) => m.effective_permissions(),
+            CallerKind::ApiClient(c) => c.permissions.clone(),
+        }
+    }
+
+    /// Whether the caller acts with an owner's authority (owners, operators).
+    pub fn is_owner(&self) -> bool {
+        match &self.kind {
+            CallerKind::Platform => true,
+            CallerKind::Member(m) => m.role == Role::Owner,
+            CallerKind::ApiClient(_) => false,
         }
     }
 }
@@ -170,6 +182,7 @@ fn principal_key(claims: &Claims, password_change: bool) -> ApiResult<Key> {
         (TokenScope::Platform, _, _) => Ok(Key::platform_admin(claims.sub)),
         (TokenScope::Tenant, Some(t), Some(m)) => Ok(Key::member(t, m)),
         (TokenScope::PasswordChange, Some(t), Some(m)) if password_change => Ok(Key::member(t, m)),
+        (TokenScope::ApiClient, Some(_), _) => Ok(Key::api_client(claims.sub)),
         _ => Err(ApiError::Unauthorized),
     }
 }
@@ -204,6 +217,13 @@ async fn authenticate_scoped(
     let principal = items.remove(0).ok_or(ApiError::Unauthorized)?;
     let kind = match claims.scp {
         TokenScope::Platform => CallerKind::Platform,
+        TokenScope::ApiClient => {
+            let client: ApiClient = from_item(principal)?;
+            if Some(client.tenant_id) != claims.tid {
+                return Err(ApiError::Unauthorized);
+            }
+            CallerKind::ApiClient(Box::new(client))
+        }
         _ => {
             let member: Member = from_item(principal)?;
             if member.user_id != claims.sub {
@@ -251,6 +271,8 @@ pub async fn authorize(
             false
         }
         CallerKind::Member(m) if m.tenant_id == tenant_id => false,
+        CallerKind::ApiClient(c) if c.tenant_id == tenant_id => false,
+        CallerKind::ApiClient(_) => return Err(ApiError::NotFound),
         CallerKind::Member(m) => {
             let tenant: Tenant = from_item(tenant_item.ok_or(ApiError::NotFound)?)?;
             let is_reseller_admin = tenant.parent_id == Some(m.tenant_id)

@@ -13,6 +13,7 @@
 //! | search term          | `SEARCH#<t>#<first char>`  | `<folded term>#<m>`              |                                          |                                         |
 //! | user-in-tenant guard | `TENANT#<t>`               | `USERMEMBER#<user>`              |                                          |                                         |
 //! | one-time token       | `TOKEN#<sha256 of token>`  | `TOKEN`                          |                                          |                                         |
+//! | API client           | `APICLIENT#<client>`       | `APICLIENT`                      | `APICLIENTS#<t>` / `<client>`            |                                         |
 //! | login-log entry      | `LOGINS#<t>`               | `<entry id, UUIDv7>`             | `LOGINSBY#<user>` / `<entry id>`         |                                         |
 //! | audit entry          | `AUDIT#<t>`                | `<audit id, UUIDv7>`             | `AUDITBY#<t>#<actor>` / `<audit id>`     |                                         |
 //!
@@ -156,6 +157,11 @@ impl Key {
         )
     }
 
+    /// API clients are found by client id alone when they ask for a token.
+    pub fn api_client(client_id: Uuid) -> Self {
+        Self::new(format!("APICLIENT#{client_id}"), "APICLIENT")
+    }
+
     pub fn login_entry(tenant_id: Uuid, entry_id: Uuid) -> Self {
         Self::new(login_partition(tenant_id), entry_id.to_string())
     }
@@ -241,6 +247,11 @@ pub fn last_login_position(last_login_at: Option<&str>, member_id: Uuid) -> Stri
 /// gsi4 of members not deleted: name order.
 pub fn name_partition(tenant_id: Uuid) -> String {
     format!("NAME#{tenant_id}")
+}
+
+/// gsi1 partition of a tenant's API clients.
+pub fn api_clients_of(tenant_id: Uuid) -> String {
+    format!("APICLIENTS#{tenant_id}")
 }
 
 /// A tenant's sign-ins, newest last by id.

@@ -1,6 +1,7 @@
 //! Roster's common crate: every rule lives here once. Handlers in `functions/` extract the request,
 //! call a function of a domain module here, and map the result.
 
+pub mod api_clients;
 pub mod app;
 pub mod audit;
 pub mod auth;

@@ -353,6 +353,9 @@ pub async fn create(app: &App, meta: &RequestMeta, input: CreateTenant) -> ApiRe
 
     match &caller.kind {
         CallerKind::Platform => {}
+        CallerKind::ApiClient(_) => {
+            return Err(ApiError::Forbidden("API clients do not create tenants"));
+        }
         CallerKind::Member(m) => {
             let allowed = m.effective_permissions().allows(Permission::CustomersWrite)
                 && parent_id == Some(m.tenant_id)
@@ -609,7 +612,7 @@ pub async fn list(app: &App, meta: &RequestMeta, page: PageParams) -> ApiResult<
         CallerKind::Member(m) if m.effective_permissions().allows(Permission::CustomersWrite) => {
             Query::new(Some(GSI2), customers_of(m.tenant_id), SortRange::All)
         }
-        CallerKind::Member(_) => {
+        CallerKind::Member(_) | CallerKind::ApiClient(_) => {
             return Err(ApiError::Forbidden(
                 "only platform and reseller admins list tenants",
             ));

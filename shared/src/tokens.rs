@@ -27,6 +27,8 @@ pub enum TokenScope {
     Tenant,
     /// Only changing an expired password.
     PasswordChange,
+    /// A machine client of one tenant (client-credentials grant); `sub` is the client id.
+    ApiClient,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,5 +1,6 @@
 //! One function per API operation: extract from the request, call `shared`, map the result.
 
+pub mod api_clients;
 pub mod audit;
 pub mod auth;
 pub mod departments;

@@ -346,10 +346,7 @@ fn department_of(item: Option<Item>, field: &str) -> ApiResult<Department> {
 /// admins give only the permissions they hold themselves, and never the owner role.
 fn may_grant(access: &Access, role: Role, permissions: &Permissions) -> bool {
     let mine = access.caller.permissions();
-    let caller_is_owner = match &access.caller.kind {
-        CallerKind::Platform => true,
-        CallerKind::Member(m) => m.role == Role::Owner || access.via_reseller,
-    };
+    let caller_is_owner = access.caller.is_owner() || access.via_reseller;
     if caller_is_owner {
         return true;
     }
@@ -362,11 +359,7 @@ fn may_grant(access: &Access, role: Role, permissions: &Permissions) -> bool {
 }
 
 fn may_manage(access: &Access, target: &Member) -> bool {
-    target.role != Role::Owner
-        || match &access.caller.kind {
-            CallerKind::Platform => true,
-            CallerKind::Member(m) => m.role == Role::Owner || access.via_reseller,
-        }
+    target.role != Role::Owner || access.caller.is_owner() || access.via_reseller
 }
 
 struct OrgFields {
@@ -529,8 +522,14 @@ pub async fn create(
         role,
         permissions,
         status: MemberStatus::Active,
-        source: MemberSource::Console,
-        api_client_id: None,
+        source: match &access.caller.kind {
+            CallerKind::ApiClient(_) => MemberSource::Api,
+            _ => MemberSource::Console,
+        },
+        api_client_id: match &access.caller.kind {
+            CallerKind::ApiClient(c) => Some(c.id),
+            _ => None,
+        },
         created_at: now,
         updated_at: now,
         last_login_at: None,

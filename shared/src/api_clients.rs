@@ -1,0 +1,277 @@
+//! API clients ("APIC"): machine clients of one tenant with chosen permissions. The secret is shown
+//! once at creation and stored as its SHA-256 (it carries 256 random bits, so a fast hash is
+//! enough); clients trade it for a 15-minute access token (client-credentials grant). Members a
+//! client creates carry source `api` and its id.
+
+use crate::app::App;
+use crate::audit::{self, Change};
+use crate::auth::{Need, Permission, Permissions, authorize};
+use crate::crypto;
+use crate::error::{ApiError, ApiResult, Checks};
+use crate::http::{List, PageParams, RequestMeta};
+use crate::keys::{GSI1, Key, api_clients_of};
+use crate::store::{Condition, Query, SortRange, Transaction, from_item, to_item};
+use crate::tokens::{ACCESS_TOKEN_SECONDS, TokenScope};
+use crate::validate;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiClient {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub name: String,
+    pub permissions: Permissions,
+    /// Hex SHA-256 of the secret.
+    pub secret_hash: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    pub created_by: Uuid,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ApiClientView {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub name: String,
+    pub permissions: Permissions,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    pub created_by: Uuid,
+    /// Only in the answer to the creation: it is never shown again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+}
+
+impl From<&ApiClient> for ApiClientView {
+    fn from(c: &ApiClient) -> Self {
+        Self {
+            id: c.id,
+            tenant_id: c.tenant_id,
+            name: c.name.clone(),
+            permissions: c.permissions.clone(),
+            created_at: c.created_at,
+            created_by: c.created_by,
+            client_secret: None,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiClient {
+    pub name: String,
+    pub permissions: Permissions,
+}
+
+pub async fn create(
+    app: &App,
+    meta: &RequestMeta,
+    tenant_id: Uuid,
+    input: CreateApiClient,
+) -> ApiResult<ApiClientView> {
+    let mut checks = Checks::new();
+    let name = validate::text(&mut checks, "name", &input.name, validate::MAX_NAME);
+    if input.permissions.allows(Permission::CustomersWrite)
+        || input.permissions.allows(Permission::ApiClientsWrite)
+    {
+        checks.fail(
+            "permissions",
+            "API clients cannot manage customers or other API clients",
+        );
+    }
+    checks.finish()?;
+    let (access, _) = authorize(
+        app,
+        meta,
+        tenant_id,
+        Need::Permission(Permission::ApiClientsWrite),
+        &[],
+    )
+    .await?;
+    // A caller grants only what it holds.
+    let mine = access.caller.permissions();
+    let granted_ok = match &input.permissions {
+        Permissions::All => mine == Permissions::All,
+        Permissions::Only(list) => list.iter().all(|p| mine.allows(*p)),
+    };
+    if !granted_ok {
+        return Err(ApiError::Forbidden(
+            "a caller cannot grant permissions it does not hold",
+        ));
+    }
+    let secret = crypto::new_token();
+    let client = ApiClient {
+        id: Uuid::now_v7(),
+        tenant_id,
+        name,
+        permissions: input.permissions,
+        secret_hash: crypto::token_hash(&secret),
+        created_at: app.now(),
+        created_by: access.caller.user_id,
+    };
+    let mut view = ApiClientView::from(&client);
+    let mut tx = Transaction::new();
+    tx.put(
+        app.table(),
+        to_item(
+            &client,
+            &Key::api_client(client.id),
+            &[
+                (GSI1.pk, api_clients_of(tenant_id)),
+                (GSI1.sk, client.id.to_string()),
+            ],
+        )?,
+        Some((
+            Condition::absent(),
+            ApiError::internal("client id collision"),
+        )),
+    )?;
+    audit::record(
+        app,
+        &mut tx,
+        &access.caller,
+        Change {
+            tenant_id,
+            action: "api_client.create",
+            target_type: "api_client",
+            target_id: client.id,
+            before: None,
+            after: audit::snapshot(&view),
+        },
+    )?;
+    app.store.transact(tx).await?;
+    view.client_secret = Some(secret);
+    Ok(view)
+}
+
+pub async fn list(
+    app: &App,
+    meta: &RequestMeta,
+    tenant_id: Uuid,
+    page: PageParams,
+) -> ApiResult<List<ApiClientView>> {
+    authorize(
+        app,
+        meta,
+        tenant_id,
+        Need::Permission(Permission::ApiClientsWrite),
+        &[],
+    )
+    .await?;
+    let result = app
+        .store
+        .query(Query::new(Some(GSI1), api_clients_of(tenant_id), SortRange::All).page(&page))
+        .await?;
+    Ok(List {
+        items: result
+            .items
+            .into_iter()
+            .map(|item| from_item::<ApiClient>(item).map(|c| ApiClientView::from(&c)))
+            .collect::<ApiResult<_>>()?,
+        next_cursor: result.next_cursor,
+    })
+}
+
+/// Deletes a client: its tokens stop working at their next request.
+pub async fn delete(
+    app: &App,
+    meta: &RequestMeta,
+    tenant_id: Uuid,
+    client_id: Uuid,
+) -> ApiResult<()> {
+    let (access, items) = authorize(
+        app,
+        meta,
+        tenant_id,
+        Need::Permission(Permission::ApiClientsWrite),
+        &[Key::api_client(client_id)],
+    )
+    .await?;
+    let client: ApiClient = from_item(
+        items
+            .into_iter()
+            .next()
+            .flatten()
+            .ok_or(ApiError::NotFound)?,
+    )?;
+    if client.tenant_id != tenant_id {
+        return Err(ApiError::NotFound);
+    }
+    let mut tx = Transaction::new();
+    tx.delete(
+        app.table(),
+        &Key::api_client(client_id),
+        Some((Condition::exists(), ApiError::NotFound)),
+    )?;
+    audit::record(
+        app,
+        &mut tx,
+        &access.caller,
+        Change {
+            tenant_id,
+            action: "api_client.delete",
+            target_type: "api_client",
+            target_id: client_id,
+            before: audit::snapshot(&ApiClientView::from(&client)),
+            after: None,
+        },
+    )?;
+    app.store.transact(tx).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    pub grant_type: String,
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+}
+
+/// The client-credentials grant. Unknown clients and wrong secrets answer the same 401.
+pub async fn token(app: &App, input: TokenRequest) -> ApiResult<TokenResponse> {
+    if input.grant_type != "client_credentials" {
+        return Err(ApiError::invalid(
+            "grant_type",
+            "must be client_credentials",
+        ));
+    }
+    let client_id = Uuid::parse_str(&input.client_id).map_err(|_| ApiError::Unauthorized)?;
+    if input.client_secret.len() > 256 {
+        return Err(ApiError::Unauthorized);
+    }
+    let client: ApiClient = from_item(
+        app.store
+            .get(&Key::api_client(client_id))
+            .await?
+            .ok_or(ApiError::Unauthorized)?,
+    )?;
+    let presented = crypto::token_hash(&input.client_secret);
+    if !constant_time_eq(presented.as_bytes(), client.secret_hash.as_bytes()) {
+        return Err(ApiError::Unauthorized);
+    }
+    let access_token = app.keys.issue(
+        app.now(),
+        client.id,
+        TokenScope::ApiClient,
+        Some(client.tenant_id),
+        None,
+    )?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: ACCESS_TOKEN_SECONDS,
+    })
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
