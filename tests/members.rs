@@ -1113,3 +1113,74 @@ async fn members_sort_by_last_sign_in() {
         vec!["Olive Owner", "Ben Late", "Ann Early", "Cid Never"]
     );
 }
+
+#[tokio::test]
+async fn a_user_changes_their_email_with_their_password() {
+    let env = Env::start().await;
+    let t = env.tenant_with_owner("Emails").await;
+    let old = format!("{}@old.test", unique("eve"));
+    let new = format!("{}@new.test", unique("eve"));
+    add(
+        &env,
+        &t,
+        json!({"email": old, "name": "Eve", "department_id": t.root, "password": "eve-password-1"}),
+    )
+    .await
+    .ok(201);
+    let eve = env.login(&old, "eve-password-1", Some(&t.id)).await;
+    env.patch("/v1/me", &eve, json!({"email": new}))
+        .await
+        .problem(400, "validation_failed");
+    env.patch(
+        "/v1/me",
+        &eve,
+        json!({"email": new, "current_password": "wrong-password"}),
+    )
+    .await
+    .problem(400, "validation_failed");
+    env.patch(
+        "/v1/me",
+        &eve,
+        json!({"email": t.owner_email, "current_password": "eve-password-1"}),
+    )
+    .await
+    .problem(409, "conflict");
+    let changed = env
+        .patch(
+            "/v1/me",
+            &eve,
+            json!({"email": new.to_uppercase(), "current_password": "eve-password-1"}),
+        )
+        .await;
+    assert_eq!(changed.ok(200)["email"], new.as_str());
+    env.login(&new, "eve-password-1", Some(&t.id)).await;
+    env.post(
+        "/v1/auth/login",
+        None,
+        json!({"email": old, "password": "eve-password-1"}),
+    )
+    .await
+    .problem(401, "unauthorized");
+    let found = env
+        .get(
+            &format!("/v1/tenants/{}/members?q={new}", t.id),
+            &t.owner_token,
+        )
+        .await;
+    assert_eq!(found.ok(200)["items"][0]["email"], new.as_str());
+    let gone = env
+        .get(
+            &format!("/v1/tenants/{}/members?q={old}", t.id),
+            &t.owner_token,
+        )
+        .await;
+    assert!(names(gone.ok(200)).is_empty());
+    // The old email is free for someone else now.
+    add(
+        &env,
+        &t,
+        json!({"email": old, "name": "Other Eve", "department_id": t.root}),
+    )
+    .await
+    .ok(201);
+}

@@ -616,15 +616,25 @@ pub async fn me(app: &App, meta: &RequestMeta) -> ApiResult<MeView> {
 pub struct MePatch {
     #[serde(default)]
     pub name: Option<String>,
+    /// A new sign-in email: needs `current_password`.
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub current_password: Option<String>,
     #[serde(default, deserialize_with = "crate::http::nullable")]
     pub phone: Option<Option<String>>,
     #[serde(default)]
     pub language: Option<String>,
 }
 
-/// Only the user edits their own name, phone and language.
+/// Only the user edits their own name, email, phone and language. A new email needs the current
+/// password, must be free, and moves the email guard in the same transaction.
 pub async fn update_me(app: &App, meta: &RequestMeta, patch: MePatch) -> ApiResult<UserView> {
     let mut checks = Checks::new();
+    let email = patch
+        .email
+        .as_deref()
+        .map(|e| validate::email(&mut checks, "email", e));
     let name = patch
         .name
         .as_deref()
@@ -650,6 +660,19 @@ pub async fn update_me(app: &App, meta: &RequestMeta, patch: MePatch) -> ApiResu
             .ok_or(ApiError::Unauthorized)?,
     )?;
     let mut after = before.clone();
+    let new_email = email.filter(|e| *e != before.email);
+    if new_email.is_some() {
+        let password = patch.current_password.as_deref().unwrap_or_default();
+        if !crypto::verify_password(password, before.password_hash.as_deref()) {
+            return Err(ApiError::invalid(
+                "current_password",
+                "is required to change the email, and must be the current password",
+            ));
+        }
+    }
+    if let Some(email) = &new_email {
+        after.email = email.clone();
+    }
     if let Some(name) = name {
         after.name = name;
     }
@@ -670,10 +693,34 @@ pub async fn update_me(app: &App, meta: &RequestMeta, patch: MePatch) -> ApiResu
             ApiError::Conflict("the profile changed at the same time; retry".into()),
         )),
     )?;
-    // Members carry the user's name and phone (for the directory and search): they follow.
-    if after.name != before.name || after.phone != before.phone {
+    if let Some(email) = &new_email {
+        tx.delete(
+            app.table(),
+            &Key::email(&before.email),
+            Some((
+                Condition::new("user_id = :user").value(":user", s(before.id.to_string())),
+                ApiError::Conflict("the account changed at the same time; retry".into()),
+            )),
+        )?;
+        tx.put(
+            app.table(),
+            to_item(&EmailGuard { user_id: before.id }, &Key::email(email), &[])?,
+            Some((
+                Condition::absent(),
+                ApiError::Conflict("the email belongs to another account".into()),
+            )),
+        )?;
+    }
+    // Members carry the user's name, email and phone (directory and search): they follow.
+    if after.name != before.name || after.phone != before.phone || after.email != before.email {
         for member in memberships(app, after.id).await? {
-            member.follow_user(app, &mut tx, &after.name, after.phone.as_deref())?;
+            member.follow_user(
+                app,
+                &mut tx,
+                &after.name,
+                &after.email,
+                after.phone.as_deref(),
+            )?;
         }
     }
     if let CallerKind::Member(m) = &authorized.caller.kind {

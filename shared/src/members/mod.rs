@@ -193,12 +193,14 @@ impl Member {
         app: &App,
         tx: &mut Transaction,
         name: &str,
+        email: &str,
         phone: Option<&str>,
     ) -> ApiResult<()> {
         let folded = fold(name);
-        let mut update = Condition::new("SET #name = :name, phone = :phone")
+        let mut update = Condition::new("SET #name = :name, email = :email, phone = :phone")
             .name("#name", "name")
             .value(":name", s(name))
+            .value(":email", s(email))
             .value(
                 ":phone",
                 phone.map_or(aws_sdk_dynamodb::types::AttributeValue::Null(true), s),
@@ -220,11 +222,12 @@ impl Member {
             update,
             Some((Condition::exists(), ApiError::NotFound)),
         )?;
-        if self.status != MemberStatus::Deleted && name != self.name {
+        if self.status != MemberStatus::Deleted && (name != self.name || email != self.email) {
             // A key may appear once per transaction: only the terms that change move.
             let old = self.term_keys();
             let new = Member {
                 name: name.to_string(),
+                email: email.to_string(),
                 ..self.clone()
             }
             .term_keys();
