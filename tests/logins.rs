@@ -160,3 +160,51 @@ fn allowlist_matching() {
     assert!(!ip_allowed(None, &["10.0.0.0/8".into()]));
     assert!(!ip_allowed(Some("not an ip"), &["10.0.0.0/8".into()]));
 }
+
+#[tokio::test]
+async fn a_token_is_bound_to_the_allowlist_it_was_issued_under() {
+    let env = Env::start().await;
+    let t = env.tenant_with_owner("Bound").await;
+    let depts = format!("/v1/tenants/{}/departments", t.id);
+    // The owner's root department allows loopback only; the token carries that list.
+    env.patch(
+        &format!("{depts}/{}", t.root),
+        &t.owner_token,
+        json!({"settings": {"ip_allowlist": ["127.0.0.0/8"]}}),
+    )
+    .await
+    .ok(200);
+    let token = env
+        .login(&t.owner_email, "owner-password-1", Some(&t.id))
+        .await;
+    env.get(&depts, &token).await.ok(200);
+    // The same token presented from another address (as API Gateway would report it) is refused.
+    let tenant_id = t.id.clone();
+    let request = lambda_http::http::Request::builder()
+        .method("GET")
+        .uri(format!("/v1/tenants/{tenant_id}/departments"))
+        .header("authorization", format!("Bearer {token}"))
+        .body(lambda_http::Body::Empty)
+        .unwrap();
+    use lambda_http::RequestExt;
+    let mut http = lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContextHttpDescription::default();
+    http.source_ip = Some("198.51.100.7".into());
+    let mut context =
+        lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext::default();
+    context.http = http;
+    let request = request
+        .with_path_parameters(std::collections::HashMap::from([(
+            "tenant_id".to_string(),
+            tenant_id,
+        )]))
+        .with_request_context(lambda_http::request::RequestContext::ApiGatewayV2(context));
+    let response = roster_functions::lambda::dispatch(
+        env.app,
+        request,
+        roster_functions::handlers::departments::list,
+    )
+    .await;
+    assert_eq!(response.status().as_u16(), 403);
+    let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+    assert_eq!(body["code"], "ip_not_allowed");
+}

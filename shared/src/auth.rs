@@ -211,6 +211,9 @@ async fn authenticate_scoped(
 ) -> ApiResult<Authorized> {
     let token = meta.bearer.as_deref().ok_or(ApiError::Unauthorized)?;
     let claims = app.keys.verify(token, app.now())?;
+    if !crate::users::ip_allowed(meta.source_ip.as_deref(), &claims.ipl) {
+        return Err(ApiError::IpNotAllowed);
+    }
     let mut all = vec![principal_key(&claims, password_change)?];
     all.extend_from_slice(keys);
     let mut items = app.store.get_many(&all).await?;

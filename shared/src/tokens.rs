@@ -41,6 +41,10 @@ pub struct Claims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mid: Option<Uuid>,
     pub scp: TokenScope,
+    /// The IP allowlist in force when the token was issued: every request is checked against it,
+    /// so a token taken inside the allowed network is no use outside it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ipl: Vec<String>,
     pub iat: i64,
     pub exp: i64,
     pub jti: Uuid,
@@ -141,6 +145,19 @@ impl TokenKeys {
         tenant_id: Option<Uuid>,
         member_id: Option<Uuid>,
     ) -> ApiResult<String> {
+        self.issue_limited(now, user_id, scope, tenant_id, member_id, &[])
+    }
+
+    /// A token usable only from the addresses of `allowlist` (empty: from anywhere).
+    pub fn issue_limited(
+        &self,
+        now: OffsetDateTime,
+        user_id: Uuid,
+        scope: TokenScope,
+        tenant_id: Option<Uuid>,
+        member_id: Option<Uuid>,
+        allowlist: &[String],
+    ) -> ApiResult<String> {
         let signer = self
             .signer
             .as_ref()
@@ -152,6 +169,7 @@ impl TokenKeys {
             tid: tenant_id,
             mid: member_id,
             scp: scope,
+            ipl: allowlist.to_vec(),
             iat: now.unix_timestamp(),
             exp: now.unix_timestamp() + ACCESS_TOKEN_SECONDS,
             jti: Uuid::now_v7(),

@@ -401,10 +401,13 @@ pub async fn login(app: &App, meta: &RequestMeta, input: LoginInput) -> ApiResul
             if m.status == MemberStatus::Deleted {
                 return Err(ApiError::Unauthorized);
             }
-            if let Err((failure, err)) = admit(app, meta, &user, m, now).await? {
-                log_attempt(app, meta, m, Some(failure)).await?;
-                return Err(err);
-            }
+            let allowlist = match admit(app, meta, &user, m, now).await? {
+                Ok(allowlist) => allowlist,
+                Err((failure, err)) => {
+                    log_attempt(app, meta, m, Some(failure)).await?;
+                    return Err(err);
+                }
+            };
             let mut tx = Transaction::new();
             tx.update(
                 app.table(),
@@ -419,12 +422,13 @@ pub async fn login(app: &App, meta: &RequestMeta, input: LoginInput) -> ApiResul
             )?;
             LoginEntry::new(now, meta, m, None).record(app, &mut tx)?;
             app.store.transact(tx).await?;
-            app.keys.issue(
+            app.keys.issue_limited(
                 now,
                 user.id,
                 TokenScope::Tenant,
                 Some(m.tenant_id),
                 Some(m.id),
+                &allowlist,
             )?
         }
     };
@@ -438,14 +442,15 @@ pub async fn login(app: &App, meta: &RequestMeta, input: LoginInput) -> ApiResul
     })
 }
 
-/// The tenant's rules for a member with the right password: `Err` names the refusal.
+/// The tenant's rules for a member with the right password: the IP allowlist in force for them,
+/// or the refusal.
 async fn admit(
     app: &App,
     meta: &RequestMeta,
     user: &User,
     member: &Member,
     now: OffsetDateTime,
-) -> ApiResult<Result<(), (LoginFailure, ApiError)>> {
+) -> ApiResult<Result<Vec<String>, (LoginFailure, ApiError)>> {
     let items = app
         .store
         .get_many(&[
@@ -485,7 +490,7 @@ async fn admit(
             )));
         }
     }
-    Ok(Ok(()))
+    Ok(Ok(allowlist))
 }
 
 /// An empty allowlist allows every address; otherwise the address must fall in one of the CIDRs.
