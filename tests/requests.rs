@@ -126,9 +126,16 @@ async fn dynamodb_requests_per_operation_are_pinned() {
             a.ok(200);
             n
         }),
-        ("update me", {
+        ("update me: name (members follow)", {
             let (a, n) = env
                 .count(env.patch("/v1/me", tok, json!({"name": "Counted Owner"})))
+                .await;
+            a.ok(200);
+            n
+        }),
+        ("update me: language", {
+            let (a, n) = env
+                .count(env.patch("/v1/me", tok, json!({"language": "de"})))
                 .await;
             a.ok(200);
             n
@@ -146,7 +153,8 @@ async fn dynamodb_requests_per_operation_are_pinned() {
         ("update tenant", 2),
         ("list audit log", 2),
         ("get me", 2),
-        ("update me", 2),
+        ("update me: name (members follow)", 3),
+        ("update me: language", 2),
     ];
     assert_eq!(pinned, expected);
 

@@ -160,18 +160,10 @@ pub async fn list(
         &[],
     )
     .await?;
-    let result = app
-        .store
+    app.store
         .query(Query::new(Some(GSI1), api_clients_of(tenant_id), SortRange::All).page(&page))
-        .await?;
-    Ok(List {
-        items: result
-            .items
-            .into_iter()
-            .map(|item| from_item::<ApiClient>(item).map(|c| ApiClientView::from(&c)))
-            .collect::<ApiResult<_>>()?,
-        next_cursor: result.next_cursor,
-    })
+        .await?
+        .into_list(|c: ApiClient| ApiClientView::from(&c))
 }
 
 /// Deletes a client: its tokens stop working at their next request.

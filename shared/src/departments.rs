@@ -163,15 +163,10 @@ pub async fn list(
         SortRange::Prefix(DEPARTMENT_PREFIX.into()),
     )
     .page(&page);
-    let page = app.store.query(query).await?;
-    Ok(List {
-        items: page
-            .items
-            .into_iter()
-            .map(|item| from_item::<Department>(item).map(|d| DepartmentView::from(&d)))
-            .collect::<ApiResult<_>>()?,
-        next_cursor: page.next_cursor,
-    })
+    app.store
+        .query(query)
+        .await?
+        .into_list(|d: Department| DepartmentView::from(&d))
 }
 
 pub async fn get(

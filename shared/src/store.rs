@@ -283,6 +283,23 @@ pub struct Page {
     pub next_cursor: Option<String>,
 }
 
+impl Page {
+    /// The page as a list answer: each item read as `R` and shown as `V`.
+    pub fn into_list<R: DeserializeOwned, V>(
+        self,
+        view: impl Fn(R) -> V,
+    ) -> ApiResult<crate::http::List<V>> {
+        Ok(crate::http::List {
+            items: self
+                .items
+                .into_iter()
+                .map(|item| from_item::<R>(item).map(&view))
+                .collect::<ApiResult<_>>()?,
+            next_cursor: self.next_cursor,
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum SortRange {
     All,

@@ -619,15 +619,10 @@ pub async fn list(app: &App, meta: &RequestMeta, page: PageParams) -> ApiResult<
         }
     }
     .page(&page);
-    let page = app.store.query(query).await?;
-    Ok(List {
-        items: page
-            .items
-            .into_iter()
-            .map(|item| from_item::<Tenant>(item).map(|t| TenantView::from(&t)))
-            .collect::<ApiResult<_>>()?,
-        next_cursor: page.next_cursor,
-    })
+    app.store
+        .query(query)
+        .await?
+        .into_list(|t: Tenant| TenantView::from(&t))
 }
 
 #[derive(Debug, Deserialize)]

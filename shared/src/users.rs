@@ -167,6 +167,29 @@ pub fn add_password_token(
     Ok(token)
 }
 
+/// The caller and their own user record (one batched read). `password_change` also accepts the
+/// token a `password_expired` sign-in hands out.
+async fn own_user(
+    app: &App,
+    meta: &RequestMeta,
+    password_change: bool,
+) -> ApiResult<(crate::auth::Authorized, User)> {
+    let token = meta.bearer.as_deref().ok_or(ApiError::Unauthorized)?;
+    let claims = app.keys.verify(token, app.now())?;
+    let keys = [Key::user(claims.sub)];
+    let mut authorized = if password_change {
+        authenticate_for_password_change(app, meta, &keys).await?
+    } else {
+        authenticate(app, meta, &keys).await?
+    };
+    let item = authorized
+        .items
+        .pop()
+        .flatten()
+        .ok_or(ApiError::Unauthorized)?;
+    Ok((authorized, from_item(item)?))
+}
+
 pub fn password_link(app: &App, token: &str) -> String {
     format!("{}/set-password?token={token}", app.config.app_url)
 }
@@ -259,17 +282,7 @@ pub async fn change_password(
         "is too long",
     );
     checks.finish()?;
-    let token = meta.bearer.as_deref().ok_or(ApiError::Unauthorized)?;
-    let claims = app.keys.verify(token, app.now())?;
-    let authorized = authenticate_for_password_change(app, meta, &[Key::user(claims.sub)]).await?;
-    let user: User = from_item(
-        authorized
-            .items
-            .into_iter()
-            .next()
-            .flatten()
-            .ok_or(ApiError::Unauthorized)?,
-    )?;
+    let (authorized, user) = own_user(app, meta, true).await?;
     if !crypto::verify_password(&input.current_password, user.password_hash.as_deref()) {
         return Err(ApiError::invalid(
             "current_password",
@@ -579,17 +592,7 @@ pub struct MeView {
 
 /// The caller's identity, the membership their token acts in, and all their memberships.
 pub async fn me(app: &App, meta: &RequestMeta) -> ApiResult<MeView> {
-    let token = meta.bearer.as_deref().ok_or(ApiError::Unauthorized)?;
-    let claims = app.keys.verify(token, app.now())?;
-    let authorized = authenticate(app, meta, &[Key::user(claims.sub)]).await?;
-    let user: User = from_item(
-        authorized
-            .items
-            .into_iter()
-            .next()
-            .flatten()
-            .ok_or(ApiError::Unauthorized)?,
-    )?;
+    let (authorized, user) = own_user(app, meta, false).await?;
     let memberships = memberships(app, user.id)
         .await?
         .into_iter()
@@ -653,17 +656,7 @@ pub async fn update_me(app: &App, meta: &RequestMeta, patch: MePatch) -> ApiResu
         .map(|l| validate::language(&mut checks, "language", l));
     checks.finish()?;
 
-    let token = meta.bearer.as_deref().ok_or(ApiError::Unauthorized)?;
-    let claims = app.keys.verify(token, app.now())?;
-    let authorized = authenticate(app, meta, &[Key::user(claims.sub)]).await?;
-    let before: User = from_item(
-        authorized
-            .items
-            .into_iter()
-            .next()
-            .flatten()
-            .ok_or(ApiError::Unauthorized)?,
-    )?;
+    let (authorized, before) = own_user(app, meta, false).await?;
     let mut after = before.clone();
     let new_email = email.filter(|e| *e != before.email);
     if new_email.is_some() {

@@ -1048,15 +1048,10 @@ pub async fn recycle_bin(
         names: HashMap::from([("#ttl".into(), "ttl".into())]),
         values: HashMap::from([(":now".into(), num(app.now().unix_timestamp()))]),
     });
-    let page = app.store.query(query).await?;
-    Ok(List {
-        items: page
-            .items
-            .into_iter()
-            .map(|item| from_item::<Member>(item).map(|m| MemberView::from(&m)))
-            .collect::<ApiResult<_>>()?,
-        next_cursor: page.next_cursor,
-    })
+    app.store
+        .query(query)
+        .await?
+        .into_list(|m: Member| MemberView::from(&m))
 }
 
 #[derive(Debug, Deserialize)]
