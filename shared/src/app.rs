@@ -5,8 +5,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::mail::Mailer;
 use crate::store::{RequestCounter, Store};
 use crate::tokens::TokenKeys;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, OnceLock};
 use time::OffsetDateTime;
 
 #[derive(Debug, Clone)]
@@ -63,14 +63,16 @@ impl Clock {
     }
 }
 
-#[derive(Clone)]
 pub struct App {
     pub store: Store,
-    pub s3: aws_sdk_s3::Client,
-    pub mail: Mailer,
     pub config: Config,
     pub keys: TokenKeys,
     pub clock: Clock,
+    sdk: aws_config::SdkConfig,
+    // Built on first use: a function that never sends mail or touches files does not even link
+    // those clients (smaller binaries, faster cold starts).
+    s3: OnceLock<aws_sdk_s3::Client>,
+    mail: OnceLock<Mailer>,
 }
 
 /// What differs between Lambda, the local gateway and tests.
@@ -107,21 +109,35 @@ impl App {
             aws_sdk_dynamodb::Client::from_conf(dynamo.build()),
             config.table.clone(),
         );
-        // Path-style addressing keeps bucket names out of hostnames, which the emulator needs and
-        // AWS accepts.
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(sdk)
-                .force_path_style(true)
-                .build(),
-        );
-        let mail = Mailer::new(aws_sdk_sesv2::Client::new(sdk), config.mail_from.clone());
         Ok(Self {
             store,
-            s3,
-            mail,
             config,
             keys,
             clock: options.clock,
+            sdk: sdk.clone(),
+            s3: OnceLock::new(),
+            mail: OnceLock::new(),
+        })
+    }
+
+    pub fn s3(&self) -> &aws_sdk_s3::Client {
+        self.s3.get_or_init(|| {
+            // Path-style addressing keeps bucket names out of hostnames, which the emulator needs
+            // and AWS accepts.
+            aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(&self.sdk)
+                    .force_path_style(true)
+                    .build(),
+            )
+        })
+    }
+
+    pub fn mail(&self) -> &Mailer {
+        self.mail.get_or_init(|| {
+            Mailer::new(
+                aws_sdk_sesv2::Client::new(&self.sdk),
+                self.config.mail_from.clone(),
+            )
         })
     }
 

@@ -23,11 +23,16 @@ pub mod validate;
 pub use app::App;
 pub use error::{ApiError, ApiResult};
 
-/// Logs as JSON lines (CloudWatch) without timestamps Lambda adds itself.
+/// Logs as JSON lines (CloudWatch) without timestamps Lambda adds itself, at the level RUST_LOG
+/// names (error, warn, info, debug, trace; info by default).
 pub fn init_tracing() {
+    let level = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|l| l.parse::<tracing::Level>().ok())
+        .unwrap_or(tracing::Level::INFO);
     let _ = tracing_subscriber::fmt()
         .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_max_level(level)
         .without_time()
         .with_target(false)
         .try_init();

@@ -86,14 +86,14 @@ pub async fn create_table(app: &App) -> ApiResult<()> {
 /// Creates the bucket and the verified sender identity (local emulator only).
 pub async fn create_bucket_and_sender(app: &App) -> ApiResult<()> {
     let exists = app
-        .s3
+        .s3()
         .head_bucket()
         .bucket(&app.config.bucket)
         .send()
         .await
         .is_ok();
     if !exists {
-        app.s3
+        app.s3()
             .create_bucket()
             .bucket(&app.config.bucket)
             .send()
@@ -101,10 +101,10 @@ pub async fn create_bucket_and_sender(app: &App) -> ApiResult<()> {
             .map_err(sdk_error)?;
     }
     let _ = app
-        .mail
+        .mail()
         .client()
         .create_email_identity()
-        .email_identity(app.mail.from_address())
+        .email_identity(app.mail().from_address())
         .send()
         .await;
     Ok(())

@@ -564,7 +564,7 @@ pub async fn create(app: &App, meta: &RequestMeta, input: CreateTenant) -> ApiRe
         &owner_name,
         set_password_token.as_deref(),
     );
-    if let Err(err) = app.mail.send(mail).await {
+    if let Err(err) = app.mail().send(mail).await {
         // The tenant exists; the owner can ask for a reset mail. Losing the whole request would be
         // worse than a missing mail.
         tracing::error!(tenant = %tenant_id, error = %err, "owner mail failed");

@@ -589,7 +589,7 @@ pub async fn create(
     app.store.transact(tx).await?;
 
     let mail = welcome_mail(app, &tenant, &member, &mail_secret);
-    if let Err(err) = app.mail.send(mail).await {
+    if let Err(err) = app.mail().send(mail).await {
         tracing::error!(member = %member.id, error = %err, "welcome mail failed");
     }
     Ok(view)
@@ -1384,7 +1384,7 @@ pub async fn send_password_reset(
     )?;
     app.store.transact(tx).await?;
     let link = password_link(app, &token);
-    app.mail
+    app.mail()
         .send(Mail {
             to: member.email.clone(),
             subject: format!("Reset your {} password", tenant.name),
