@@ -3,7 +3,7 @@
 //! transactions within DynamoDB's 100 actions. If a later transaction loses a race, the earlier
 //! ones are put back, so the request still takes effect entirely or not at all.
 
-use super::{Member, MemberStatus, may_manage, org_text};
+use super::{Member, MemberStatus, last_owner, may_manage, org_text};
 use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::{Need, Permission, Role, authorize_with_tenant};
@@ -263,9 +263,7 @@ pub async fn status(
         ));
     }
     if i64::from(tenant.owner_count) + owner_delta < 1 {
-        return Err(ApiError::Conflict(
-            "the last owner can be neither demoted, disabled nor deleted".into(),
-        ));
+        return Err(last_owner());
     }
     let result = BulkResult {
         updated: edits.len(),
@@ -421,9 +419,7 @@ async fn apply(
                 Condition::new("ADD owner_count :d").value(":d", num(owner_delta)),
                 Some((
                     Condition::new("owner_count >= :need").value(":need", num(1 - owner_delta)),
-                    ApiError::Conflict(
-                        "the last owner can be neither demoted, disabled nor deleted".into(),
-                    ),
+                    last_owner(),
                 )),
             )?;
         }

@@ -668,7 +668,7 @@ impl From<&Department> for Placement {
     }
 }
 
-fn last_owner() -> ApiError {
+pub(super) fn last_owner() -> ApiError {
     ApiError::Conflict("the last owner can be neither demoted, disabled nor deleted".into())
 }
 
