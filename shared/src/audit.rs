@@ -25,7 +25,7 @@ impl Actor {
     pub fn of(caller: &Caller) -> Self {
         let (kind, email) = match &caller.kind {
             CallerKind::Member(m) => ("user", Some(m.email.clone())),
-            CallerKind::Platform => ("user", None),
+            CallerKind::Platform | CallerKind::User => ("user", None),
             CallerKind::ApiClient(_) => ("api_client", None),
         };
         Self {

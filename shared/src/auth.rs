@@ -123,6 +123,8 @@ pub enum CallerKind {
     Platform,
     Member(Box<Member>),
     ApiClient(Box<ApiClient>),
+    /// A signed-in person acting in no tenant (a `User`-scope token).
+    User,
 }
 
 impl Caller {
@@ -143,6 +145,7 @@ impl Caller {
             CallerKind::Platform => Permissions::All,
             CallerKind::Member(m) => m.effective_permissions(),
             CallerKind::ApiClient(c) => c.permissions.clone(),
+            CallerKind::User => Permissions::none(),
         }
     }
 
@@ -151,7 +154,7 @@ impl Caller {
         match &self.kind {
             CallerKind::Platform => true,
             CallerKind::Member(m) => m.role == Role::Owner,
-            CallerKind::ApiClient(_) => false,
+            CallerKind::ApiClient(_) | CallerKind::User => false,
         }
     }
 }
@@ -183,6 +186,7 @@ fn principal_key(claims: &Claims, password_change: bool) -> ApiResult<Key> {
         (TokenScope::Tenant, Some(t), Some(m)) => Ok(Key::member(t, m)),
         (TokenScope::PasswordChange, Some(t), Some(m)) if password_change => Ok(Key::member(t, m)),
         (TokenScope::ApiClient, Some(_), _) => Ok(Key::api_client(claims.sub)),
+        (TokenScope::User, _, _) => Ok(Key::user(claims.sub)),
         _ => Err(ApiError::Unauthorized),
     }
 }
@@ -227,6 +231,7 @@ async fn authenticate_scoped(
             }
             CallerKind::ApiClient(Box::new(client))
         }
+        TokenScope::User => CallerKind::User,
         _ => {
             let member: Member = from_item(principal)?;
             if member.user_id != claims.sub {
@@ -248,6 +253,34 @@ async fn authenticate_scoped(
         },
         items,
     })
+}
+
+/// The person behind any sign-in token (platform, tenant or user scope) and their live user
+/// record, read consistently with `keys` in one batch: what accepting an invitation or asking to
+/// join needs, whatever tenant the token was issued for. Machine clients are refused.
+pub async fn authenticate_person(
+    app: &App,
+    meta: &RequestMeta,
+    keys: &[Key],
+) -> ApiResult<(crate::users::User, Vec<Option<Item>>)> {
+    let token = meta.bearer.as_deref().ok_or(ApiError::Unauthorized)?;
+    let claims = app.keys.verify(token, app.now())?;
+    if !crate::users::ip_allowed(meta.source_ip.as_deref(), &claims.ipl) {
+        return Err(ApiError::IpNotAllowed);
+    }
+    if !matches!(
+        claims.scp,
+        TokenScope::Platform | TokenScope::Tenant | TokenScope::User
+    ) {
+        return Err(ApiError::Forbidden(
+            "only a person can do this, not a machine client",
+        ));
+    }
+    let mut all = vec![Key::user(claims.sub)];
+    all.extend_from_slice(keys);
+    let mut items = app.store.get_many(&all).await?;
+    let user = from_item(items.remove(0).ok_or(ApiError::Unauthorized)?)?;
+    Ok((user, items))
 }
 
 /// Authenticates the caller and clears them for `need` in `tenant_id`, reading `keys` in the same
@@ -275,7 +308,7 @@ pub async fn authorize(
         }
         CallerKind::Member(m) if m.tenant_id == tenant_id => false,
         CallerKind::ApiClient(c) if c.tenant_id == tenant_id => false,
-        CallerKind::ApiClient(_) => return Err(ApiError::NotFound),
+        CallerKind::ApiClient(_) | CallerKind::User => return Err(ApiError::NotFound),
         CallerKind::Member(m) => {
             let tenant: Tenant = from_item(tenant_item.ok_or(ApiError::NotFound)?)?;
             let is_reseller_admin = tenant.parent_id == Some(m.tenant_id)

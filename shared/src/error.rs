@@ -45,6 +45,21 @@ pub enum ApiError {
     DepartmentCycle,
     #[error("{0}")]
     QuotaExceeded(String),
+    #[error("the person is already a member of this tenant")]
+    AlreadyMember,
+    #[error("the person has asked to join and awaits approval; approve the join request instead")]
+    JoinRequestPending,
+    #[error("the person's join request was rejected; approve it (re-examine) instead of inviting")]
+    PreviouslyRejected,
+    #[error("the person was removed and is in the recycle bin; restore them instead of inviting")]
+    PreviouslyRemoved,
+    /// A live invitation for the email exists; its id lets the client resend or cancel it.
+    #[error("an invitation for this email is already pending")]
+    InvitationPending { invitation_id: uuid::Uuid },
+    #[error("the invitation has expired; ask for a new one")]
+    InvitationExpired,
+    #[error("the invitation has already been used, was cancelled or replaced by a newer one")]
+    InvitationUsed,
     #[error("the resource has changed since it was read")]
     PreconditionFailed,
     #[error("the request body is larger than {0} bytes")]
@@ -79,7 +94,13 @@ impl ApiError {
             Self::Conflict(_)
             | Self::DepartmentNotEmpty
             | Self::DepartmentCycle
-            | Self::QuotaExceeded(_) => StatusCode::CONFLICT,
+            | Self::QuotaExceeded(_)
+            | Self::AlreadyMember
+            | Self::JoinRequestPending
+            | Self::PreviouslyRejected
+            | Self::PreviouslyRemoved
+            | Self::InvitationPending { .. } => StatusCode::CONFLICT,
+            Self::InvitationExpired | Self::InvitationUsed => StatusCode::GONE,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -101,6 +122,13 @@ impl ApiError {
             Self::DepartmentNotEmpty => "department_not_empty",
             Self::DepartmentCycle => "department_cycle",
             Self::QuotaExceeded(_) => "quota_exceeded",
+            Self::AlreadyMember => "already_member",
+            Self::JoinRequestPending => "join_request_pending",
+            Self::PreviouslyRejected => "previously_rejected",
+            Self::PreviouslyRemoved => "previously_removed",
+            Self::InvitationPending { .. } => "conflict",
+            Self::InvitationExpired => "invitation_expired",
+            Self::InvitationUsed => "invitation_used",
             Self::PreconditionFailed => "precondition_failed",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::Internal(_) => "internal",
@@ -121,6 +149,13 @@ impl ApiError {
             Self::DepartmentNotEmpty => "Department not empty",
             Self::DepartmentCycle => "Department cycle",
             Self::QuotaExceeded(_) => "Quota exceeded",
+            Self::AlreadyMember => "Already a member",
+            Self::JoinRequestPending => "Join request pending",
+            Self::PreviouslyRejected => "Previously rejected",
+            Self::PreviouslyRemoved => "Previously removed",
+            Self::InvitationPending { .. } => "Invitation pending",
+            Self::InvitationExpired => "Invitation expired",
+            Self::InvitationUsed => "Invitation used",
             Self::PreconditionFailed => "Precondition failed",
             Self::PayloadTooLarge(_) => "Payload too large",
             Self::Internal(_) => "Internal error",
@@ -147,6 +182,10 @@ impl ApiError {
                 Self::PasswordExpired { access_token } => Some(access_token.clone()),
                 _ => None,
             },
+            invitation_id: match self {
+                Self::InvitationPending { invitation_id } => Some(*invitation_id),
+                _ => None,
+            },
         }
     }
 }
@@ -163,6 +202,9 @@ pub struct Problem {
     /// With `password_expired`: a token that only allows POST /v1/auth/password.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access_token: Option<String>,
+    /// With an `InvitationPending` conflict: the pending invitation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invitation_id: Option<uuid::Uuid>,
 }
 
 /// Collects validation failures so a client learns about every bad field at once.

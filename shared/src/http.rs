@@ -59,6 +59,15 @@ pub fn path_id(req: &Request, name: &str) -> ApiResult<Uuid> {
         .ok_or(ApiError::NotFound)
 }
 
+/// A text parameter from the path (a link token or code), refused as 404 when absent or absurd.
+pub fn path_text(req: &Request, name: &str) -> ApiResult<String> {
+    req.path_parameters_ref()
+        .and_then(|p| p.first(name))
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .map(str::to_string)
+        .ok_or(ApiError::NotFound)
+}
+
 pub fn query_param(req: &Request, name: &str) -> Option<String> {
     req.query_string_parameters_ref()
         .and_then(|q| q.first(name))
@@ -93,6 +102,15 @@ impl PageParams {
 /// `deny_unknown_fields`), and the path of the field that failed.
 pub fn json_body<T: DeserializeOwned>(req: &Request) -> ApiResult<T> {
     parse_json(req.body().as_ref())
+}
+
+/// Like [`json_body`], but an empty body means the type's default (every field optional).
+pub fn optional_json_body<T: DeserializeOwned + Default>(req: &Request) -> ApiResult<T> {
+    let bytes = req.body().as_ref();
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    parse_json(bytes)
 }
 
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {

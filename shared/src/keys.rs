@@ -13,6 +13,9 @@
 //! | search term          | `SEARCH#<t>#<first char>`  | `<folded term>#<m>`              |                                          |                                         |
 //! | user-in-tenant guard | `TENANT#<t>`               | `USERMEMBER#<user>`              |                                          |                                         |
 //! | one-time token       | `TOKEN#<sha256 of token>`  | `TOKEN`                          |                                          |                                         |
+//! | invitation           | `TENANT#<t>`               | `INVITE#<i>`                     |                                          |                                         |
+//! | live-invitation guard| `TENANT#<t>`               | `INVITEEMAIL#<lowercase email>`  |                                          |                                         |
+//! | join link            | `TENANT#<t>`               | `JOINLINK#<l>`                   |                                          |                                         |
 //! | API client           | `APICLIENT#<client>`       | `APICLIENT`                      | `APICLIENTS#<t>` / `<client>`            |                                         |
 //! | login-log entry      | `LOGINS#<t>`               | `<entry id, UUIDv7>`             | `LOGINSBY#<user>` / `<entry id>`         |                                         |
 //! | audit entry          | `AUDIT#<t>`                | `<audit id, UUIDv7>`             | `AUDITBY#<t>#<actor>` / `<audit id>`     |                                         |
@@ -22,7 +25,15 @@
 //! bin; and `gsi4pk`/`gsi4sk`: `NAME#<t>` / `<folded name>#<m>` (name order) while not deleted,
 //! `PURGE` / `<purge_at>#<t>#<m>` while in the bin (the recycle-purge job's queue, all tenants);
 //! and `gsi5pk`/`gsi5sk`: `LOGIN#<t>` / `<last_login_at or 0>#<m>` (last sign-in order) while not
-//! deleted.
+//! deleted. A member that is a join request (pending or rejected) has only gsi1 and
+//! `gsi3pk`/`gsi3sk`: `REQUESTS#<t>` / `<status>#<m>`.
+//!
+//! An invitation carries `gsi3pk`/`gsi3sk`: `INVITES#<t>#<stored status>` / `<expires_at>#<i>`
+//! while pending (so "pending" and "expired" are the two sides of one key condition on now) and
+//! `<i>` once accepted or revoked; and, while it holds a place in the quota, `gsi4pk`/`gsi4sk`:
+//! `INVITEEXPIRY` / `<expires_at>#<t>#<i>` (the invitation-expiry job's queue, all tenants).
+//! One-time tokens (`TOKEN#`) point at what they open: a user (password links), an invitation
+//! or a join link; only the SHA-256 of a token is ever stored.
 //!
 //! Why this shape:
 //! - A tenant's departments, members and guards share its partition, so the tree is one query and a
@@ -157,6 +168,25 @@ impl Key {
         )
     }
 
+    pub fn invitation(tenant_id: Uuid, invitation_id: Uuid) -> Self {
+        Self::new(
+            tenant_partition(tenant_id),
+            format!("INVITE#{invitation_id}"),
+        )
+    }
+
+    /// Keeps one live invitation per email per tenant; `email` is normalised.
+    pub fn invitation_email(tenant_id: Uuid, email: &str) -> Self {
+        Self::new(tenant_partition(tenant_id), format!("INVITEEMAIL#{email}"))
+    }
+
+    pub fn join_link(tenant_id: Uuid, join_link_id: Uuid) -> Self {
+        Self::new(
+            tenant_partition(tenant_id),
+            format!("{JOIN_LINK_PREFIX}{join_link_id}"),
+        )
+    }
+
     /// API clients are found by client id alone when they ask for a token.
     pub fn api_client(client_id: Uuid) -> Self {
         Self::new(format!("APICLIENT#{client_id}"), "APICLIENT")
@@ -173,6 +203,7 @@ impl Key {
 
 pub const DEPARTMENT_PREFIX: &str = "DEPT#";
 pub const MEMBER_PREFIX: &str = "MEMBER#";
+pub const JOIN_LINK_PREFIX: &str = "JOINLINK#";
 
 pub fn tenant_partition(tenant_id: Uuid) -> String {
     format!("TENANT#{tenant_id}")
@@ -248,6 +279,27 @@ pub fn last_login_position(last_login_at: Option<&str>, member_id: Uuid) -> Stri
 pub fn name_partition(tenant_id: Uuid) -> String {
     format!("NAME#{tenant_id}")
 }
+
+/// gsi3 of join requests: pending and rejected, each oldest first.
+pub fn join_requests_partition(tenant_id: Uuid) -> String {
+    format!("REQUESTS#{tenant_id}")
+}
+
+pub fn join_request_position(status: impl serde::Serialize, member_id: Uuid) -> String {
+    let status = serde_json::to_value(status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    format!("{status}#{member_id}")
+}
+
+/// gsi3 of a tenant's invitations with one stored status (pending, accepted, revoked).
+pub fn invitations_partition(tenant_id: Uuid, status: &str) -> String {
+    format!("INVITES#{tenant_id}#{status}")
+}
+
+/// gsi4 of invitations holding a place in a quota, every tenant, by expiry.
+pub const INVITATION_EXPIRY_QUEUE: &str = "INVITEEXPIRY";
 
 /// gsi1 partition of a tenant's API clients.
 pub fn api_clients_of(tenant_id: Uuid) -> String {

@@ -9,6 +9,8 @@ pub mod crypto;
 pub mod departments;
 pub mod error;
 pub mod http;
+pub mod invitations;
+pub mod joining;
 pub mod keys;
 pub mod logins;
 pub mod mail;

@@ -63,8 +63,14 @@ pub enum JoinField {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JoinRules {
+    /// Invitations sent by non-admins join as pending requests an admin approves ("inviting
+    /// verification"); admins' invitations always join directly.
     #[serde(default)]
     pub approval_for_non_admin_invitations: bool,
+    /// Members without an admin role may invite people (as plain members).
+    #[serde(default)]
+    pub members_may_invite: bool,
+    /// What a person asking to join through a join link must give besides name and email.
     #[serde(default)]
     pub required_fields: Vec<JoinField>,
 }
@@ -192,7 +198,17 @@ pub struct Tenant {
     pub parent_id: Option<Uuid>,
     pub plan: Plan,
     pub member_quota: u32,
+    /// Active and disabled members.
     pub member_count: u32,
+    /// Pending invitations (not yet expired and released by the invitation-expiry job).
+    #[serde(default)]
+    pub invitation_count: u32,
+    /// Pending join requests.
+    #[serde(default)]
+    pub join_request_count: u32,
+    /// What the member quota counts: members + invitations + join requests, kept as one counter
+    /// because a DynamoDB condition compares attributes but cannot add them.
+    pub quota_used: u32,
     pub seats_total: u32,
     pub seats_used: u32,
     /// Active and disabled owners: the last one can be neither demoted, disabled nor deleted.
@@ -230,6 +246,10 @@ pub struct TenantView {
     pub plan: Plan,
     pub member_quota: u32,
     pub member_count: u32,
+    pub pending_invitations: u32,
+    pub pending_join_requests: u32,
+    /// Members, pending invitations and pending join requests: what counts against the quota.
+    pub quota_used: u32,
     pub seats: Seats,
     pub feature_flags: FeatureFlags,
     pub settings: TenantSettings,
@@ -253,6 +273,9 @@ impl From<&Tenant> for TenantView {
             plan: t.plan,
             member_quota: t.member_quota,
             member_count: t.member_count,
+            pending_invitations: t.invitation_count,
+            pending_join_requests: t.join_request_count,
+            quota_used: t.quota_used,
             seats: Seats {
                 total: t.seats_total,
                 used: t.seats_used,
@@ -353,8 +376,10 @@ pub async fn create(app: &App, meta: &RequestMeta, input: CreateTenant) -> ApiRe
 
     match &caller.kind {
         CallerKind::Platform => {}
-        CallerKind::ApiClient(_) => {
-            return Err(ApiError::Forbidden("API clients do not create tenants"));
+        CallerKind::ApiClient(_) | CallerKind::User => {
+            return Err(ApiError::Forbidden(
+                "only platform admins and reseller admins create tenants",
+            ));
         }
         CallerKind::Member(m) => {
             let allowed = m.effective_permissions().allows(Permission::CustomersWrite)
@@ -419,6 +444,9 @@ pub async fn create(app: &App, meta: &RequestMeta, input: CreateTenant) -> ApiRe
         plan: input.plan,
         member_quota: input.member_quota as u32,
         member_count: 1,
+        invitation_count: 0,
+        join_request_count: 0,
+        quota_used: 1,
         seats_total: input.seats_total as u32,
         seats_used: 0,
         owner_count: 1,
@@ -468,6 +496,7 @@ pub async fn create(app: &App, meta: &RequestMeta, input: CreateTenant) -> ApiRe
         deleted_at: None,
         purge_at: None,
         ttl: None,
+        join_request: None,
         version: 1,
     };
     let exists = || ApiError::Conflict("id collision; retry".into());
@@ -612,7 +641,7 @@ pub async fn list(app: &App, meta: &RequestMeta, page: PageParams) -> ApiResult<
         CallerKind::Member(m) if m.effective_permissions().allows(Permission::CustomersWrite) => {
             Query::new(Some(GSI2), customers_of(m.tenant_id), SortRange::All)
         }
-        CallerKind::Member(_) | CallerKind::ApiClient(_) => {
+        CallerKind::Member(_) | CallerKind::ApiClient(_) | CallerKind::User => {
             return Err(ApiError::Forbidden(
                 "only platform and reseller admins list tenants",
             ));
@@ -683,11 +712,11 @@ pub async fn update(
     if let Some(quota) = patch.member_quota {
         validate::range(&mut checks, "member_quota", quota, 1, MAX_MEMBER_QUOTA);
         checks.check(
-            quota >= i64::from(before.member_count),
+            quota >= i64::from(before.quota_used),
             "member_quota",
             &format!(
-                "must not be below the current member count ({})",
-                before.member_count
+                "must not be below the members, pending invitations and join requests it counts ({})",
+                before.quota_used
             ),
         );
         after.member_quota = quota.clamp(1, MAX_MEMBER_QUOTA) as u32;
@@ -741,11 +770,9 @@ pub async fn update(
         .value(":now", s(crate::users::rfc3339(after.updated_at)))
         .value(":next", num(after.version)),
         Some((
-            Condition::new(
-                "#version = :version AND member_count <= :quota AND seats_used <= :seats",
-            )
-            .name("#version", "version")
-            .value(":version", num(before.version)),
+            Condition::new("#version = :version AND quota_used <= :quota AND seats_used <= :seats")
+                .name("#version", "version")
+                .value(":version", num(before.version)),
             ApiError::Conflict(
                 "the tenant changed at the same time; read it again and retry".into(),
             ),

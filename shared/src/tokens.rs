@@ -29,6 +29,9 @@ pub enum TokenScope {
     PasswordChange,
     /// A machine client of one tenant (client-credentials grant); `sub` is the client id.
     ApiClient,
+    /// A person signed in without a membership to act in (none yet, or only pending ones): their
+    /// own identity, accepting invitations and asking to join.
+    User,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

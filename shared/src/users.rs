@@ -131,16 +131,48 @@ pub enum TokenPurpose {
     SetPassword,
     /// A reset requested by the user or an admin.
     ResetPassword,
+    /// The link of an invitation mail (`target_id`: the invitation).
+    Invitation,
+    /// A join link's code (`target_id`: the join link).
+    JoinLink,
 }
 
-/// A one-time token as stored: only its hash is the key.
+/// A token as stored: only its hash is the key; the item says what the token opens.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct StoredToken {
-    purpose: TokenPurpose,
-    user_id: Uuid,
-    #[serde(with = "time::serde::rfc3339")]
-    expires_at: OffsetDateTime,
-    ttl: i64,
+pub(crate) struct StoredToken {
+    pub purpose: TokenPurpose,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_id: Option<Uuid>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub expires_at: Option<OffsetDateTime>,
+    /// Epoch seconds after which DynamoDB may delete the item (and reads treat it as gone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<i64>,
+}
+
+impl StoredToken {
+    /// The token item at `key` if it exists, has not outlived its TTL and serves `purposes`.
+    pub(crate) async fn find(
+        app: &App,
+        key: &Key,
+        purposes: &[TokenPurpose],
+    ) -> ApiResult<Option<Self>> {
+        let Some(item) = app.store.get(key).await? else {
+            return Ok(None);
+        };
+        let stored: Self = from_item(item)?;
+        let now = app.now().unix_timestamp();
+        let alive = stored.ttl.is_none_or(|ttl| ttl > now);
+        Ok(Some(stored).filter(|s| alive && purposes.contains(&s.purpose)))
+    }
 }
 
 /// Adds a new one-time password token to `tx` and returns the token for the mail link.
@@ -155,9 +187,11 @@ pub fn add_password_token(
     let expires_at = app.now() + lifetime;
     let stored = StoredToken {
         purpose,
-        user_id,
-        expires_at,
-        ttl: expires_at.unix_timestamp(),
+        user_id: Some(user_id),
+        tenant_id: None,
+        target_id: None,
+        expires_at: Some(expires_at),
+        ttl: Some(expires_at.unix_timestamp()),
     };
     tx.put(
         app.table(),
@@ -214,10 +248,19 @@ pub async fn complete_password_reset(app: &App, input: PasswordResetInput) -> Ap
     checks.finish()?;
     let invalid = || ApiError::invalid("token", "is invalid, expired or already used");
     let key = Key::token(&crypto::token_hash(&input.token));
-    let stored: StoredToken = from_item(app.store.get(&key).await?.ok_or_else(invalid)?)?;
+    let stored = StoredToken::find(
+        app,
+        &key,
+        &[TokenPurpose::SetPassword, TokenPurpose::ResetPassword],
+    )
+    .await?
+    .ok_or_else(invalid)?;
     let now = app.now();
     // DynamoDB deletes expired items late: the expiry is checked here, and again in the condition.
-    if stored.expires_at <= now {
+    let (Some(user_id), Some(expires_at)) = (stored.user_id, stored.expires_at) else {
+        return Err(invalid());
+    };
+    if expires_at <= now {
         return Err(invalid());
     }
     let hash = crypto::hash_password(&input.new_password)?;
@@ -232,7 +275,7 @@ pub async fn complete_password_reset(app: &App, input: PasswordResetInput) -> Ap
             invalid(),
         )),
     )?;
-    set_password(app, &mut tx, stored.user_id, &hash, now)?;
+    set_password(app, &mut tx, user_id, &hash, now)?;
     app.store.transact(tx).await
 }
 
@@ -370,7 +413,7 @@ pub async fn login(app: &App, meta: &RequestMeta, input: LoginInput) -> ApiResul
     };
     let hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
     if !crypto::verify_password(&input.password, hash) {
-        if let Some(m) = named.as_ref().filter(|m| m.status != MemberStatus::Deleted) {
+        if let Some(m) = named.as_ref().filter(|m| m.status.in_directory()) {
             log_attempt(app, meta, m, Some(LoginFailure::BadPassword)).await?;
         }
         return Err(ApiError::Unauthorized);
@@ -378,6 +421,9 @@ pub async fn login(app: &App, meta: &RequestMeta, input: LoginInput) -> ApiResul
     let user = user.ok_or(ApiError::Unauthorized)?;
     let now = app.now();
 
+    // A person with no membership to act in yet (none, or only join requests) still signs in:
+    // with a user-scope token that opens their own identity, invitations and join links.
+    let mut scope = TokenScope::Platform;
     let member = match input.tenant_id {
         Some(_) => Some(named.ok_or(ApiError::Unauthorized)?),
         None => {
@@ -392,10 +438,13 @@ pub async fn login(app: &App, meta: &RequestMeta, input: LoginInput) -> ApiResul
                 let mut live = memberships(app, user.id)
                     .await?
                     .into_iter()
-                    .filter(|m| m.status != MemberStatus::Deleted);
+                    .filter(|m| m.status.in_directory());
                 match (live.next(), live.next()) {
                     (Some(only), None) => Some(only),
-                    (None, _) => return Err(ApiError::Unauthorized),
+                    (None, _) => {
+                        scope = TokenScope::User;
+                        None
+                    }
                     (Some(_), Some(_)) => {
                         return Err(ApiError::invalid(
                             "tenant_id",
@@ -407,11 +456,9 @@ pub async fn login(app: &App, meta: &RequestMeta, input: LoginInput) -> ApiResul
         }
     };
     let access_token = match &member {
-        None => app
-            .keys
-            .issue(now, user.id, TokenScope::Platform, None, None)?,
+        None => app.keys.issue(now, user.id, scope, None, None)?,
         Some(m) => {
-            if m.status == MemberStatus::Deleted {
+            if !m.status.in_directory() {
                 return Err(ApiError::Unauthorized);
             }
             let allowlist = match admit(app, meta, &user, m, now).await? {
@@ -451,7 +498,7 @@ pub async fn login(app: &App, meta: &RequestMeta, input: LoginInput) -> ApiResul
         expires_in: crate::tokens::ACCESS_TOKEN_SECONDS,
         tenant_id: member.as_ref().map(|m| m.tenant_id),
         member_id: member.as_ref().map(|m| m.id),
-        platform_admin: member.is_none(),
+        platform_admin: member.is_none() && scope == TokenScope::Platform,
     })
 }
 

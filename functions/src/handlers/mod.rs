@@ -4,6 +4,8 @@ pub mod api_clients;
 pub mod audit;
 pub mod auth;
 pub mod departments;
+pub mod invitations;
+pub mod joining;
 pub mod logins;
 pub mod me;
 pub mod members;

@@ -117,7 +117,7 @@ async fn load(
         let tree = item.get(GSI2.sk).and_then(|v| v.as_s().ok()).cloned();
         let member: Member = from_item(item)?;
         match tree {
-            Some(tree) if member.status != MemberStatus::Deleted => {
+            Some(tree) if member.status.in_directory() => {
                 if !may_manage(&access, &member) {
                     failures.push(FieldError::new(
                         field,
@@ -288,6 +288,8 @@ fn status_word(status: MemberStatus) -> &'static str {
         MemberStatus::Active => "active",
         MemberStatus::Disabled => "disabled",
         MemberStatus::Deleted => "deleted",
+        MemberStatus::Pending => "pending",
+        MemberStatus::Rejected => "rejected",
     }
 }
 

@@ -14,9 +14,9 @@ use crate::error::{ApiError, ApiResult, Checks};
 use crate::http::{List, PageParams, RequestMeta, if_match_version};
 use crate::keys::{
     GSI1, GSI2, GSI3, GSI4, GSI5, Key, MEMBER_PREFIX, PURGE_QUEUE, directory_partition,
-    directory_position, last_login_partition, last_login_position, memberships_of, name_partition,
-    recycle_bin_partition, search_partition, subtree_prefix, tenant_partition, tree_partition,
-    tree_position,
+    directory_position, join_request_position, join_requests_partition, last_login_partition,
+    last_login_position, memberships_of, name_partition, recycle_bin_partition, search_partition,
+    subtree_prefix, tenant_partition, tree_partition, tree_position,
 };
 use crate::mail::{Mail, html_escape};
 use crate::store::{
@@ -40,6 +40,49 @@ pub enum MemberStatus {
     Active,
     Disabled,
     Deleted,
+    /// A join request awaiting an admin (join link, or an invitation that needs approval).
+    Pending,
+    /// A join request an admin turned down; approving it later re-examines it.
+    Rejected,
+}
+
+impl MemberStatus {
+    /// Active and disabled members are the tenant's members proper: in the directory, the tree,
+    /// search and the counts. Join requests and recycle-bin entries are not.
+    pub fn in_directory(self) -> bool {
+        matches!(self, Self::Active | Self::Disabled)
+    }
+
+    /// A join request, pending or rejected.
+    pub fn is_join_request(self) -> bool {
+        matches!(self, Self::Pending | Self::Rejected)
+    }
+}
+
+/// How a join request came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JoinVia {
+    Invitation,
+    JoinLink,
+}
+
+/// The story of a join request, kept on the member it became.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JoinRequestInfo {
+    pub via: JoinVia,
+    #[serde(default)]
+    pub invitation_id: Option<Uuid>,
+    #[serde(default)]
+    pub join_link_id: Option<Uuid>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub requested_at: OffsetDateTime,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub decided_at: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub decided_by: Option<Uuid>,
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,6 +128,9 @@ pub struct Member {
     /// purge_at as epoch seconds while in the recycle bin: DynamoDB's TTL removes the entry.
     #[serde(default)]
     pub ttl: Option<i64>,
+    /// Set when the member came in through a join request (pending, rejected or decided).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join_request: Option<JoinRequestInfo>,
     pub version: u64,
 }
 
@@ -138,6 +184,10 @@ impl Member {
             (GSI2.sk, tree_position(department_id_path, self.id)),
         ];
         match (self.status, self.deleted_at) {
+            (MemberStatus::Pending | MemberStatus::Rejected, _) => {
+                extra.push((GSI3.pk, join_requests_partition(self.tenant_id)));
+                extra.push((GSI3.sk, join_request_position(self.status, self.id)));
+            }
             (MemberStatus::Deleted, Some(deleted_at)) => {
                 extra.push((GSI3.pk, recycle_bin_partition(self.tenant_id)));
                 extra.push((GSI3.sk, format!("{}#{}", rfc3339(deleted_at), self.id)));
@@ -162,8 +212,9 @@ impl Member {
             }
         }
         let mut item = to_item(self, &self.key(), &extra)?;
-        if self.status == MemberStatus::Deleted {
-            // Deleted members leave the tree index: departments and listings no longer see them.
+        if !self.status.in_directory() {
+            // Deleted members and join requests stay out of the tree index: departments and
+            // listings do not see them.
             item.remove(GSI2.pk);
             item.remove(GSI2.sk);
         }
@@ -205,7 +256,7 @@ impl Member {
                 ":phone",
                 phone.map_or(aws_sdk_dynamodb::types::AttributeValue::Null(true), s),
             );
-        if self.status != MemberStatus::Deleted {
+        if self.status.in_directory() {
             update
                 .expression
                 .push_str(", gsi3sk = :dir, gsi4sk = :by_name");
@@ -222,7 +273,7 @@ impl Member {
             update,
             Some((Condition::exists(), ApiError::NotFound)),
         )?;
-        if self.status != MemberStatus::Deleted && (name != self.name || email != self.email) {
+        if self.status.in_directory() && (name != self.name || email != self.email) {
             // A key may appear once per transaction: only the terms that change move.
             let old = self.term_keys();
             let new = Member {
@@ -347,7 +398,7 @@ fn department_of(item: Option<Item>, field: &str) -> ApiResult<Department> {
 
 /// Whether the caller may give `role` and `permissions`: owners (and operators) give anything;
 /// admins give only the permissions they hold themselves, and never the owner role.
-fn may_grant(access: &Access, role: Role, permissions: &Permissions) -> bool {
+pub(crate) fn may_grant(access: &Access, role: Role, permissions: &Permissions) -> bool {
     let mine = access.caller.permissions();
     let caller_is_owner = access.caller.is_owner() || access.via_reseller;
     if caller_is_owner {
@@ -460,7 +511,7 @@ pub async fn create(
             "the email already has an account, which keeps its own password",
         ));
     }
-    if tenant.member_count >= tenant.member_quota {
+    if tenant.quota_used >= tenant.member_quota {
         return Err(quota_exceeded(&tenant));
     }
 
@@ -539,6 +590,7 @@ pub async fn create(
         deleted_at: None,
         purge_at: None,
         ttl: None,
+        join_request: None,
         version: 1,
     };
     tx.put(
@@ -595,16 +647,16 @@ pub async fn create(
     Ok(view)
 }
 
-fn quota_exceeded(tenant: &Tenant) -> ApiError {
+pub(crate) fn quota_exceeded(tenant: &Tenant) -> ApiError {
     ApiError::QuotaExceeded(format!(
         "the tenant's member quota ({}) is reached",
         tenant.member_quota
     ))
 }
 
-/// Moves the tenant's member count (within the quota when adding), the owner count and the
-/// department's member count by `delta` (+1 or -1).
-fn add_member_counts(
+/// Moves the tenant's member count and quota use (within the quota when adding), the owner count
+/// and the department's member count by `delta` (+1 or -1).
+pub(crate) fn add_member_counts(
     app: &App,
     tx: &mut Transaction,
     tenant: &Tenant,
@@ -615,15 +667,15 @@ fn add_member_counts(
     let owners = i64::from(member.role == Role::Owner) * delta;
     let (update, condition) = if delta > 0 {
         (
-            Condition::new("ADD member_count :d, owner_count :owners"),
+            Condition::new("ADD member_count :d, quota_used :d, owner_count :owners"),
             Some((
-                Condition::new("member_count < member_quota"),
+                Condition::new("quota_used < member_quota"),
                 quota_exceeded(tenant),
             )),
         )
     } else if owners < 0 {
         (
-            Condition::new("ADD member_count :d, owner_count :owners"),
+            Condition::new("ADD member_count :d, quota_used :d, owner_count :owners"),
             Some((
                 Condition::new("owner_count > :one").value(":one", num(1)),
                 last_owner(),
@@ -631,7 +683,7 @@ fn add_member_counts(
         )
     } else {
         (
-            Condition::new("ADD member_count :d, owner_count :owners"),
+            Condition::new("ADD member_count :d, quota_used :d, owner_count :owners"),
             None,
         )
     };
@@ -654,9 +706,9 @@ fn add_member_counts(
 
 /// Where a member sits in the tree: its department and that department's id path.
 #[derive(Debug, Clone)]
-struct Placement {
-    id: Uuid,
-    id_path: String,
+pub(crate) struct Placement {
+    pub id: Uuid,
+    pub id_path: String,
 }
 
 impl From<&Department> for Placement {
@@ -733,7 +785,7 @@ fn placed_member(item: Option<Item>) -> ApiResult<(Member, Placement)> {
     let item = item.ok_or(ApiError::NotFound)?;
     let tree = item.get(GSI2.sk).and_then(|v| v.as_s().ok()).cloned();
     let member: Member = from_item(item)?;
-    if member.status == MemberStatus::Deleted {
+    if !member.status.in_directory() {
         return Err(ApiError::NotFound);
     }
     let suffix = format!("/#{}", member.id);
@@ -1090,7 +1142,7 @@ pub async fn restore(
     if !may_manage(&access, &before) {
         return Err(ApiError::Forbidden("only owners restore owners"));
     }
-    if tenant.member_count >= tenant.member_quota {
+    if tenant.quota_used >= tenant.member_quota {
         return Err(quota_exceeded(&tenant));
     }
     let mut after = before.clone();
@@ -1232,8 +1284,15 @@ pub async fn search(
         }
     };
     let status: Option<MemberStatus> = parse_param(&mut checks, "status", params.status.as_deref());
-    if status == Some(MemberStatus::Deleted) {
-        checks.fail("status", "deleted members are in the recycle bin");
+    match status {
+        Some(MemberStatus::Deleted) => {
+            checks.fail("status", "deleted members are in the recycle bin")
+        }
+        Some(MemberStatus::Pending | MemberStatus::Rejected) => checks.fail(
+            "status",
+            "join requests are listed at /v1/tenants/{tenant_id}/join-requests",
+        ),
+        _ => {}
     }
     let role: Option<Role> = parse_param(&mut checks, "role", params.role.as_deref());
     let source: Option<MemberSource> = parse_param(&mut checks, "source", params.source.as_deref());
@@ -1260,7 +1319,7 @@ pub async fn search(
         (Some(_), None) => false,
     };
     let wanted = |m: &Member| {
-        m.status != MemberStatus::Deleted
+        m.status.in_directory()
             && status.is_none_or(|s| m.status == s)
             && role.is_none_or(|r| m.role == r)
             && source.is_none_or(|s| m.source == s)

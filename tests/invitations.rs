@@ -1,0 +1,1118 @@
+//! Invitations, join links and approvals: both accept paths, the join-link path with approval,
+//! rejection and re-examination, resend and cancel, expiry, the refusals, tenant isolation, and
+//! the races (concurrent accepts, max uses, the quota).
+
+use futures::future::join_all;
+use reqwest::Method;
+use roster_shared::app::Clock;
+use roster_tests::{Answer, Env, Tenant, unique};
+use serde_json::{Value, json};
+
+fn id(v: &Value) -> String {
+    v["id"].as_str().expect("id").to_string()
+}
+
+fn email(prefix: &str) -> String {
+    format!("{}@invited.test", unique(prefix))
+}
+
+async fn invite(env: &Env, t: &Tenant, token: &str, body: Value) -> Answer {
+    env.post(
+        &format!("/v1/tenants/{}/invitations", t.id),
+        Some(token),
+        body,
+    )
+    .await
+}
+
+async fn department(env: &Env, t: &Tenant, name: &str) -> String {
+    let d = env
+        .post(
+            &format!("/v1/tenants/{}/departments", t.id),
+            Some(&t.owner_token),
+            json!({"name": name, "parent_id": t.root}),
+        )
+        .await;
+    id(d.ok(201))
+}
+
+async fn tenant(env: &Env, t: &Tenant) -> Value {
+    env.get(&format!("/v1/tenants/{}", t.id), &t.owner_token)
+        .await
+        .ok(200)
+        .clone()
+}
+
+/// The (pending_invitations, pending_join_requests, member_count, quota_used) of a tenant.
+async fn counts(env: &Env, t: &Tenant) -> (i64, i64, i64, i64) {
+    let v = tenant(env, t).await;
+    let n = |k: &str| v[k].as_i64().unwrap_or_else(|| panic!("{k} in {v}"));
+    (
+        n("pending_invitations"),
+        n("pending_join_requests"),
+        n("member_count"),
+        n("quota_used"),
+    )
+}
+
+fn emails_of(list: &Value) -> Vec<String> {
+    list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i["email"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn accept(env: &Env, token: &str, bearer: Option<&str>, body: Value) -> Answer {
+    let body = if body.is_null() { None } else { Some(body) };
+    env.call(
+        Method::POST,
+        &format!("/v1/invitations/{token}/accept"),
+        bearer,
+        body,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_new_person_accepts_an_admins_invitation_and_signs_in() {
+    let env = Env::start().await;
+    let t = env.tenant_with_owner("Invite Co").await;
+    let sales = department(&env, &t, "Sales").await;
+    let to = email("nina");
+    let sent = invite(
+        &env,
+        &t,
+        &t.owner_token,
+        json!({"email": to.to_uppercase(), "name": "Nina New", "department_id": sales,
+               "position": "Rep", "role": "admin", "permissions": ["members.read"]}),
+    )
+    .await;
+    let invitation = sent.ok(201).clone();
+    assert_eq!(invitation["email"], to.as_str());
+    assert_eq!(invitation["status"], "pending");
+    assert!(invitation.get("token_hash").is_none());
+    assert_eq!(counts(&env, &t).await, (1, 0, 1, 2));
+
+    // A branded mail carries the link; the token is long and random.
+    let mails = env.mails_to(&to).await;
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0].0.contains("Invite Co"));
+    assert!(mails[0].1.contains("Sales"));
+    let token = env.link_token(&to).await;
+    assert!(token.len() >= 22);
+
+    let preview = env
+        .call(Method::GET, &format!("/v1/invitations/{token}"), None, None)
+        .await;
+    let preview = preview.ok(200);
+    assert_eq!(preview["tenant_name"], "Invite Co");
+    assert_eq!(preview["department_name"], "Sales");
+    assert_eq!(preview["email"], to.as_str());
+    assert_eq!(preview["account_exists"], false);
+
+    // A new account needs a password.
+    accept(&env, &token, None, json!({"name": "Nina New"}))
+        .await
+        .problem(400, "validation_failed");
+    let joined = accept(
+        &env,
+        &token,
+        None,
+        json!({"name": "Nina New", "password": "nina-password-1"}),
+    )
+    .await;
+    let joined = joined.ok(201).clone();
+    assert_eq!(joined["status"], "active");
+    assert_eq!(joined["account_created"], true);
+    assert_eq!(joined["tenant_id"], t.id.as_str());
+    assert_eq!(counts(&env, &t).await, (0, 0, 2, 2));
+
+    // The member landed as invited, and signs in with the password just chosen.
+    let member_id = joined["member_id"].as_str().unwrap();
+    let nina = env.login(&to, "nina-password-1", Some(&t.id)).await;
+    let member = env
+        .get(&format!("/v1/tenants/{}/members/{member_id}", t.id), &nina)
+        .await;
+    let member = member.ok(200);
+    assert_eq!(member["source"], "invitation");
+    assert_eq!(member["role"], "admin");
+    assert_eq!(member["permissions"], json!(["members.read"]));
+    assert_eq!(member["department_id"], sales.as_str());
+    assert_eq!(member["position"], "Rep");
+
+    // The link works once.
+    accept(
+        &env,
+        &token,
+        None,
+        json!({"name": "Again", "password": "nina-password-2"}),
+    )
+    .await
+    .problem(410, "invitation_used");
+    env.call(Method::GET, &format!("/v1/invitations/{token}"), None, None)
+        .await
+        .problem(410, "invitation_used");
+    accept(&env, "not-a-token", None, json!({}))
+        .await
+        .problem(404, "not_found");
+
+    // The lists: no longer pending, now accepted.
+    let base = format!("/v1/tenants/{}/invitations", t.id);
+    let pending = env.get(&base, &t.owner_token).await;
+    assert!(emails_of(pending.ok(200)).is_empty());
+    let accepted = env
+        .get(&format!("{base}?status=accepted"), &t.owner_token)
+        .await;
+    let accepted = accepted.ok(200);
+    assert_eq!(emails_of(accepted), vec![to.clone()]);
+    assert_eq!(accepted["items"][0]["status"], "accepted");
+    assert_eq!(accepted["items"][0]["member_id"], member_id);
+    env.get(&format!("{base}?status=everything"), &t.owner_token)
+        .await
+        .problem(400, "validation_failed");
+
+    // Every step is in the audit log.
+    let audit = env
+        .get(&format!("/v1/tenants/{}/audit-log", t.id), &t.owner_token)
+        .await;
+    let actions: Vec<String> = audit.ok(200)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_string())
+        .collect();
+    for action in ["invitation.create", "invitation.accept", "member.join"] {
+        assert!(
+            actions.contains(&action.to_string()),
+            "{action} in {actions:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_existing_account_accepts_signed_in_as_the_invited_email() {
+    let env = Env::start().await;
+    let a = env.tenant_with_owner("Alpha").await;
+    let b = env.tenant_with_owner("Beta").await;
+    // Alpha's owner is invited into Beta, with the email in another case.
+    invite(
+        &env,
+        &b,
+        &b.owner_token,
+        json!({"email": a.owner_email.to_uppercase(), "department_id": b.root}),
+    )
+    .await
+    .ok(201);
+    let token = env.link_token(&a.owner_email).await;
+    let preview = env
+        .call(Method::GET, &format!("/v1/invitations/{token}"), None, None)
+        .await;
+    assert_eq!(preview.ok(200)["account_exists"], true);
+
+    // Not signed in: the account's owner must sign in; nobody may take the account over.
+    accept(
+        &env,
+        &token,
+        None,
+        json!({"name": "Mallory", "password": "mallory-password-1"}),
+    )
+    .await
+    .problem(401, "unauthorized");
+    // Signed in as someone else: refused.
+    accept(&env, &token, Some(&b.owner_token), Value::Null)
+        .await
+        .problem(403, "forbidden");
+    // Signed in, a password in the body is refused rather than ignored.
+    accept(
+        &env,
+        &token,
+        Some(&a.owner_token),
+        json!({"password": "other-password-1"}),
+    )
+    .await
+    .problem(400, "validation_failed");
+    // Signed in as the invited email (with a token of another tenant): joins.
+    let joined = accept(&env, &token, Some(&a.owner_token), Value::Null).await;
+    let joined = joined.ok(201);
+    assert_eq!(joined["status"], "active");
+    assert_eq!(joined["account_created"], false);
+    // The same password now opens Beta too.
+    env.login(&a.owner_email, "owner-password-1", Some(&b.id))
+        .await;
+    let me = env.get("/v1/me", &a.owner_token).await;
+    assert_eq!(me.ok(200)["memberships"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn invitations_are_refused_for_people_who_already_stand_in_the_tenant() {
+    let env = Env::start().await;
+    let t = env.tenant_with_owner("Refusals").await;
+    let path = format!("/v1/tenants/{}", t.id);
+    // A member.
+    invite(
+        &env,
+        &t,
+        &t.owner_token,
+        json!({"email": t.owner_email, "department_id": t.root}),
+    )
+    .await
+    .problem(409, "already_member");
+    // A removed member, in the recycle bin: restore instead.
+    let gone = email("gone");
+    let member = env
+        .post(
+            &format!("{path}/members"),
+            Some(&t.owner_token),
+            json!({"email": gone, "name": "Gone Person", "department_id": t.root}),
+        )
+        .await;
+    let member_id = id(member.ok(201));
+    env.delete(&format!("{path}/members/{member_id}"), &t.owner_token)
+        .await
+        .ok(204);
+    invite(
+        &env,
+        &t,
+        &t.owner_token,
+        json!({"email": gone, "department_id": t.root}),
+    )
+    .await
+    .problem(409, "previously_removed");
+    // A pending invitation: answered with its id.
+    let to = email("twice");
+    let first = invite(
+        &env,
+        &t,
+        &t.owner_token,
+        json!({"email": to, "department_id": t.root}),
+    )
+    .await;
+    let first = id(first.ok(201));
+    let again = invite(
+        &env,
+        &t,
+        &t.owner_token,
+        json!({"email": to.to_uppercase(), "department_id": t.root}),
+    )
+    .await;
+    again.problem(409, "conflict");
+    assert_eq!(again.body["invitation_id"], first.as_str());
+    // Bad input.
+    invite(
+        &env,
+        &t,
+        &t.owner_token,
+        json!({"email": "not-an-email", "department_id": t.root}),
+    )
+    .await
+    .problem(400, "validation_failed");
+    invite(
+        &env,
+        &t,
+        &t.owner_token,
+        json!({"email": email("x"), "department_id": uuid::Uuid::now_v7()}),
+    )
+    .await
+    .problem(400, "validation_failed");
+    invite(
+        &env,
+        &t,
+        &t.owner_token,
+        json!({"email": email("x"), "department_id": t.root, "role": "member", "permissions": "all"}),
+    )
+    .await
+    .problem(400, "validation_failed");
+    invite(
+        &env,
+        &t,
+        &t.owner_token,
+        json!({"email": email("x"), "department_id": t.root, "colour": "red"}),
+    )
+    .await
+    .problem(400, "validation_failed");
+    // Nothing half-written: one pending invitation only.
+    assert_eq!(counts(&env, &t).await.0, 1);
+}
+
+#[tokio::test]
+async fn resend_gives_a_new_link_and_cancel_kills_it() {
+    let env = Env::start().await;
+    let t = env.tenant_with_owner("Resend Co").await;
+    let to = email("rita");
+    let sent = invite(
+        &env,
+        &t,
+        &t.owner_token,
+        json!({"email": to, "department_id": t.root}),
+    )
+    .await;
+    let invitation = id(sent.ok(201));
+    let old = env.link_token(&to).await;
+    let base = format!("/v1/tenants/{}/invitations/{invitation}", t.id);
+
+    let resent = env
+        .post(&format!("{base}/resend"), Some(&t.owner_token), json!({}))
+        .await;
+    assert_eq!(resent.ok(200)["sent_count"], 2);
+    let new = env.link_token(&to).await;
+    assert_ne!(old, new);
+    assert_eq!(env.mails_to(&to).await.len(), 2);
+    // The old link is dead; the new one lives.
+    accept(
+        &env,
+        &old,
+        None,
+        json!({"name": "Rita", "password": "rita-password-1"}),
+    )
+    .await
+    .problem(410, "invitation_used");
+    env.call(Method::GET, &format!("/v1/invitations/{old}"), None, None)
+        .await
+        .problem(410, "invitation_used");
+    env.call(Method::GET, &format!("/v1/invitations/{new}"), None, None)
+        .await
+        .ok(200);
+    assert_eq!(counts(&env, &t).await, (1, 0, 1, 2));
+
+    // Cancel: the link dies, the quota place comes back, the email can be invited again.
+    env.delete(&base, &t.owner_token).await.ok(204);
+    env.delete(&base, &t.owner_token).await.ok(204);
+    accept(
+        &env,
+        &new,
+        None,
+        json!({"name": "Rita", "password": "rita-password-1"}),
+    )
+    .await
+    .problem(410, "invitation_used");
+    assert_eq!(counts(&env, &t).await, (0, 0, 1, 1));
+    let revoked = env
+        .get(
+            &format!("/v1/tenants/{}/invitations?status=revoked", t.id),
+            &t.owner_token,
+        )
+        .await;
+    assert_eq!(emails_of(revoked.ok(200)), vec![to.clone()]);
+    env.post(&format!("{base}/resend"), Some(&t.owner_token), json!({}))
+        .await
+        .problem(409, "conflict");
+    invite(
+        &env,
+        &t,
+        &t.owner_token,
+        json!({"email": to, "department_id": t.root}),
+    )
+    .await
+    .ok(201);
+}
+
+#[tokio::test]
+async fn expired_invitations_answer_410_give_their_place_back_and_can_be_replaced() {
+    let clock = Clock::manual(time::OffsetDateTime::now_utc());
+    let env = Env::start_with(clock.clone()).await;
+    let mut t = env.tenant_with_owner("Expiry Co").await;
+    env.patch(
+        &format!("/v1/tenants/{}", t.id),
+        &t.owner_token,
+        json!({"settings": {"invitation_expiry_days": 1}}),
+    )
+    .await
+    .ok(200);
+    let (late, replaced, resent) = (email("late"), email("replaced"), email("resent"));
+    let mut ids = Vec::new();
+    for to in [&late, &replaced, &resent] {
+        let sent = invite(
+            &env,
+            &t,
+            &t.owner_token,
+            json!({"email": to, "department_id": t.root}),
+        )
+        .await;
+        ids.push(id(sent.ok(201)));
+    }
+    let late_token = env.link_token(&late).await;
+    assert_eq!(counts(&env, &t).await, (3, 0, 1, 4));
+
+    clock.advance(2 * 24 * 3600);
+    t.owner_token = env
+        .login(&t.owner_email, "owner-password-1", Some(&t.id))
+        .await;
+    let owner = t.owner_token.clone();
+    accept(
+        &env,
+        &late_token,
+        None,
+        json!({"name": "Late", "password": "late-password-1"}),
+    )
+    .await
+    .problem(410, "invitation_expired");
+    let base = format!("/v1/tenants/{}/invitations", t.id);
+    assert!(emails_of(env.get(&base, &owner).await.ok(200)).is_empty());
+    let expired = env.get(&format!("{base}?status=expired"), &owner).await;
+    let expired = expired.ok(200);
+    assert_eq!(expired["items"].as_array().unwrap().len(), 3);
+    assert_eq!(expired["items"][0]["status"], "expired");
+
+    // Replaced before the job ran: the new invitation takes over the old one's place.
+    invite(
+        &env,
+        &t,
+        &owner,
+        json!({"email": replaced, "department_id": t.root}),
+    )
+    .await
+    .ok(201);
+    assert_eq!(counts(&env, &t).await, (3, 0, 1, 4));
+
+    // The job gives back the places of the two still expired, once, even when run twice at once.
+    let (a, b) = tokio::join!(
+        roster_shared::invitations::expiry::run(env.app),
+        roster_shared::invitations::expiry::run(env.app)
+    );
+    assert_eq!(a.unwrap().released + b.unwrap().released, 2);
+    assert_eq!(counts(&env, &t).await, (1, 0, 1, 2));
+    let again = roster_shared::invitations::expiry::run(env.app)
+        .await
+        .unwrap();
+    assert_eq!(again.released, 0);
+
+    // Resending an expired invitation takes a place again and gives a working link.
+    env.post(
+        &format!("{base}/{}/resend", ids[2]),
+        Some(&owner),
+        json!({}),
+    )
+    .await
+    .ok(200);
+    assert_eq!(counts(&env, &t).await, (2, 0, 1, 3));
+    let token = env.link_token(&resent).await;
+    accept(
+        &env,
+        &token,
+        None,
+        json!({"name": "Resent", "password": "resent-password-1"}),
+    )
+    .await
+    .ok(201);
+    assert_eq!(counts(&env, &t).await, (1, 0, 2, 3));
+}
+
+async fn join(env: &Env, code: &str, bearer: Option<&str>, body: Value) -> Answer {
+    let body = if body.is_null() { None } else { Some(body) };
+    env.call(Method::POST, &format!("/v1/join/{code}"), bearer, body)
+        .await
+}
+
+async fn join_link(env: &Env, t: &Tenant, body: Value) -> (String, String) {
+    let link = env
+        .post(
+            &format!("/v1/tenants/{}/join-links", t.id),
+            Some(&t.owner_token),
+            body,
+        )
+        .await;
+    let link = link.ok(201);
+    let code = link["code"].as_str().expect("code").to_string();
+    assert!(link["url"].as_str().unwrap().ends_with(&code));
+    (id(link), code)
+}
+
+#[tokio::test]
+async fn join_links_create_requests_that_admins_approve_reject_and_reexamine() {
+    let env = Env::start().await;
+    let t = env.tenant_with_owner("Door Co").await;
+    let sales = department(&env, &t, "Sales").await;
+    let support = department(&env, &t, "Support").await;
+    env.patch(
+        &format!("/v1/tenants/{}", t.id),
+        &t.owner_token,
+        json!({"settings": {"join_rules": {"required_fields": ["phone"]}}}),
+    )
+    .await
+    .ok(200);
+    let (link_id, code) = join_link(
+        &env,
+        &t,
+        json!({"label": "Lobby poster", "department_id": sales, "max_uses": 10}),
+    )
+    .await;
+    assert_eq!(code.len(), 26);
+    // The code is never shown again.
+    let links = env
+        .get(&format!("/v1/tenants/{}/join-links", t.id), &t.owner_token)
+        .await;
+    let links = links.ok(200);
+    assert_eq!(links["items"][0]["state"], "active");
+    assert!(links["items"][0].get("code").is_none());
+
+    let preview = env
+        .call(Method::GET, &format!("/v1/join/{code}"), None, None)
+        .await;
+    let preview = preview.ok(200);
+    assert_eq!(preview["tenant_name"], "Door Co");
+    assert_eq!(preview["department_name"], "Sales");
+    assert_eq!(preview["required_fields"], json!(["phone"]));
+
+    // A new person: the tenant's required fields are enforced.
+    let pia = email("pia");
+    join(
+        &env,
+        &code,
+        None,
+        json!({"email": pia, "name": "Pia Pending", "password": "pia-password-1"}),
+    )
+    .await
+    .problem(400, "validation_failed");
+    let asked = join(
+        &env,
+        &code,
+        None,
+        json!({"email": pia, "name": "Pia Pending", "password": "pia-password-1",
+               "phone": "+1 555 0100", "position": "Intern"}),
+    )
+    .await;
+    let asked = asked.ok(201).clone();
+    assert_eq!(asked["status"], "pending");
+    let request = asked["member_id"].as_str().unwrap().to_string();
+    assert_eq!(counts(&env, &t).await, (0, 1, 1, 2));
+
+    // Pending: not in the directory, cannot act in the tenant, but can sign in as themselves.
+    let directory = env
+        .get(&format!("/v1/tenants/{}/members", t.id), &t.owner_token)
+        .await;
+    assert_eq!(directory.ok(200)["items"].as_array().unwrap().len(), 1);
+    let login = env
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"email": pia, "password": "pia-password-1"}),
+        )
+        .await;
+    let login = login.ok(200).clone();
+    assert_eq!(login["tenant_id"], Value::Null);
+    assert_eq!(login["platform_admin"], false);
+    let pia_token = login["access_token"].as_str().unwrap().to_string();
+    let me = env.get("/v1/me", &pia_token).await;
+    assert_eq!(me.ok(200)["memberships"][0]["status"], "pending");
+    env.get(&format!("/v1/tenants/{}/members", t.id), &pia_token)
+        .await
+        .problem(404, "not_found");
+    // Asking again, or being invited, while pending: refused.
+    join(&env, &code, Some(&pia_token), Value::Null)
+        .await
+        .problem(409, "join_request_pending");
+    invite(
+        &env,
+        &t,
+        &t.owner_token,
+        json!({"email": pia, "department_id": t.root}),
+    )
+    .await
+    .problem(409, "join_request_pending");
+
+    let requests = format!("/v1/tenants/{}/join-requests", t.id);
+    let listed = env.get(&requests, &t.owner_token).await;
+    let listed = listed.ok(200);
+    assert_eq!(emails_of(listed), vec![pia.clone()]);
+    assert_eq!(listed["items"][0]["via"], "join_link");
+    assert_eq!(listed["items"][0]["join_link_id"], link_id.as_str());
+    assert_eq!(listed["items"][0]["position"], "Intern");
+
+    // Reject with a reason: the place comes back; inviting now says "approve instead".
+    let rejected = env
+        .post(
+            &format!("{requests}/{request}/reject"),
+            Some(&t.owner_token),
+            json!({"reason": "Not an employee"}),
+        )
+        .await;
+    let rejected = rejected.ok(200);
+    assert_eq!(rejected["status"], "rejected");
+    assert_eq!(rejected["reason"], "Not an employee");
+    assert_eq!(counts(&env, &t).await, (0, 0, 1, 1));
+    env.post(
+        &format!("{requests}/{request}/reject"),
+        Some(&t.owner_token),
+        json!({}),
+    )
+    .await
+    .problem(409, "conflict");
+    invite(
+        &env,
+        &t,
+        &t.owner_token,
+        json!({"email": pia, "department_id": t.root}),
+    )
+    .await
+    .problem(409, "previously_rejected");
+    join(&env, &code, Some(&pia_token), Value::Null)
+        .await
+        .problem(409, "previously_rejected");
+    let only_rejected = env
+        .get(&format!("{requests}?status=rejected"), &t.owner_token)
+        .await;
+    assert_eq!(emails_of(only_rejected.ok(200)), vec![pia.clone()]);
+    let only_pending = env
+        .get(&format!("{requests}?status=pending"), &t.owner_token)
+        .await;
+    assert!(emails_of(only_pending.ok(200)).is_empty());
+
+    // Re-examine: approving the rejected request makes Pia a member of Support.
+    let approved = env
+        .post(
+            &format!("{requests}/{request}/approve"),
+            Some(&t.owner_token),
+            json!({"department_id": support}),
+        )
+        .await;
+    let approved = approved.ok(200);
+    assert_eq!(approved["status"], "active");
+    assert_eq!(approved["source"], "join_link");
+    assert_eq!(approved["department_id"], support.as_str());
+    assert_eq!(counts(&env, &t).await, (0, 0, 2, 2));
+    env.post(
+        &format!("{requests}/{request}/approve"),
+        Some(&t.owner_token),
+        json!({}),
+    )
+    .await
+    .problem(409, "conflict");
+    env.login(&pia, "pia-password-1", Some(&t.id)).await;
+    let found = env
+        .get(
+            &format!("/v1/tenants/{}/members?q=pia", t.id),
+            &t.owner_token,
+        )
+        .await;
+    assert_eq!(emails_of(found.ok(200)), vec![pia.clone()]);
+    assert!(
+        env.mails_to(&pia)
+            .await
+            .iter()
+            .any(|(subject, _)| subject.contains("Welcome to Door Co"))
+    );
+
+    // A signed-in person with an account (Quinn, from another tenant) asks; approved as requested.
+    let other = env.tenant_with_owner("Elsewhere").await;
+    let quinn = join(
+        &env,
+        &code,
+        Some(&other.owner_token),
+        json!({"phone": "+1 555 0101"}),
+    )
+    .await;
+    let quinn = quinn.ok(201).clone();
+    assert_eq!(quinn["account_created"], false);
+    let approved = env
+        .post(
+            &format!(
+                "{requests}/{}/approve",
+                quinn["member_id"].as_str().unwrap()
+            ),
+            Some(&t.owner_token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(approved.ok(200)["department_id"], sales.as_str());
+
+    // Revoked: the code stops working at once.
+    env.delete(
+        &format!("/v1/tenants/{}/join-links/{link_id}", t.id),
+        &t.owner_token,
+    )
+    .await
+    .ok(204);
+    join(
+        &env,
+        &code,
+        None,
+        json!({"email": email("late"), "name": "Late", "password": "late-password-1", "phone": "1"}),
+    )
+    .await
+    .problem(410, "invitation_used");
+    env.call(Method::GET, &format!("/v1/join/{code}"), None, None)
+        .await
+        .problem(410, "invitation_used");
+    env.call(Method::GET, "/v1/join/unknowncode", None, None)
+        .await
+        .problem(404, "not_found");
+}
+
+#[tokio::test]
+async fn invitations_by_non_admins_wait_for_approval_when_the_rules_say_so() {
+    let env = Env::start().await;
+    let t = env.tenant_with_owner("Rules Co").await;
+    let path = format!("/v1/tenants/{}", t.id);
+    let mo = email("mo");
+    env.post(
+        &format!("{path}/members"),
+        Some(&t.owner_token),
+        json!({"email": mo, "name": "Mo Member", "department_id": t.root, "password": "mo-password-12"}),
+    )
+    .await
+    .ok(201);
+    let mo_token = env.login(&mo, "mo-password-12", Some(&t.id)).await;
+    // Members may not invite until the tenant allows it.
+    invite(
+        &env,
+        &t,
+        &mo_token,
+        json!({"email": email("friend"), "department_id": t.root}),
+    )
+    .await
+    .problem(403, "forbidden");
+    env.patch(
+        &path,
+        &t.owner_token,
+        json!({"settings": {"join_rules": {"approval_for_non_admin_invitations": true, "members_may_invite": true}}}),
+    )
+    .await
+    .ok(200);
+    // A member invites plain members only.
+    invite(
+        &env,
+        &t,
+        &mo_token,
+        json!({"email": email("boss"), "department_id": t.root, "role": "admin"}),
+    )
+    .await
+    .problem(403, "forbidden");
+    let friend = email("friend");
+    let sent = invite(
+        &env,
+        &t,
+        &mo_token,
+        json!({"email": friend, "department_id": t.root}),
+    )
+    .await;
+    assert_eq!(sent.ok(201)["sent_by_non_admin"], true);
+    let token = env.link_token(&friend).await;
+    let joined = accept(
+        &env,
+        &token,
+        None,
+        json!({"name": "Fran Friend", "password": "fran-password-1"}),
+    )
+    .await;
+    let joined = joined.ok(201).clone();
+    assert_eq!(joined["status"], "pending");
+    assert_eq!(counts(&env, &t).await, (0, 1, 2, 3));
+    let requests = format!("{path}/join-requests");
+    let listed = env.get(&requests, &t.owner_token).await;
+    assert_eq!(listed.ok(200)["items"][0]["via"], "invitation");
+    // Mo cannot approve; the owner can.
+    let approve = format!(
+        "{requests}/{}/approve",
+        joined["member_id"].as_str().unwrap()
+    );
+    env.post(&approve, Some(&mo_token), json!({}))
+        .await
+        .problem(403, "forbidden");
+    env.post(&approve, Some(&t.owner_token), json!({}))
+        .await
+        .ok(200);
+    assert_eq!(counts(&env, &t).await, (0, 0, 3, 3));
+
+    // The owner's invitations join directly under the same rules.
+    let direct = email("direct");
+    invite(
+        &env,
+        &t,
+        &t.owner_token,
+        json!({"email": direct, "department_id": t.root}),
+    )
+    .await
+    .ok(201);
+    let token = env.link_token(&direct).await;
+    let joined = accept(
+        &env,
+        &token,
+        None,
+        json!({"name": "Dee Direct", "password": "dee-password-12"}),
+    )
+    .await;
+    assert_eq!(joined.ok(201)["status"], "active");
+}
+
+#[tokio::test]
+async fn another_tenants_invitations_links_and_requests_are_not_found() {
+    let env = Env::start().await;
+    let a = env.tenant_with_owner("Tenant A").await;
+    let b = env.tenant_with_owner("Tenant B").await;
+    let to = email("iso");
+    let sent = invite(
+        &env,
+        &a,
+        &a.owner_token,
+        json!({"email": to, "department_id": a.root}),
+    )
+    .await;
+    let invitation = id(sent.ok(201));
+    let (link_id, code) = join_link(&env, &a, json!({})).await;
+    let asked = join(
+        &env,
+        &code,
+        None,
+        json!({"email": email("asker"), "name": "Asker", "password": "asker-password-1"}),
+    )
+    .await;
+    let request = asked.ok(201)["member_id"].as_str().unwrap().to_string();
+
+    // B's owner names A's ids under B, and under A: 404 every time.
+    for tenant in [&b.id, &a.id] {
+        let base = format!("/v1/tenants/{tenant}");
+        env.post(
+            &format!("{base}/invitations/{invitation}/resend"),
+            Some(&b.owner_token),
+            json!({}),
+        )
+        .await
+        .problem(404, "not_found");
+        env.delete(&format!("{base}/invitations/{invitation}"), &b.owner_token)
+            .await
+            .problem(404, "not_found");
+        env.delete(&format!("{base}/join-links/{link_id}"), &b.owner_token)
+            .await
+            .problem(404, "not_found");
+        env.post(
+            &format!("{base}/join-requests/{request}/approve"),
+            Some(&b.owner_token),
+            json!({}),
+        )
+        .await
+        .problem(404, "not_found");
+        env.post(
+            &format!("{base}/join-requests/{request}/reject"),
+            Some(&b.owner_token),
+            json!({}),
+        )
+        .await
+        .problem(404, "not_found");
+    }
+    for list in ["invitations", "join-links", "join-requests"] {
+        env.get(&format!("/v1/tenants/{}/{list}", a.id), &b.owner_token)
+            .await
+            .problem(404, "not_found");
+        let own = env
+            .get(&format!("/v1/tenants/{}/{list}", b.id), &b.owner_token)
+            .await;
+        assert!(
+            own.ok(200)["items"].as_array().unwrap().is_empty(),
+            "{list}"
+        );
+    }
+    // A's link joins A only: the person accepting it becomes a member of A, never of B.
+    let token = env.link_token(&to).await;
+    let joined = accept(
+        &env,
+        &token,
+        None,
+        json!({"name": "Iso", "password": "iso-password-12"}),
+    )
+    .await;
+    assert_eq!(joined.ok(201)["tenant_id"], a.id.as_str());
+    let login = env
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"email": to, "password": "iso-password-12", "tenant_id": b.id}),
+        )
+        .await;
+    login.problem(401, "unauthorized");
+    assert_eq!(counts(&env, &b).await, (0, 0, 1, 1));
+}
+
+#[tokio::test]
+async fn twenty_concurrent_accepts_of_one_link_make_one_member() {
+    let env = Env::start().await;
+    let t = env.tenant_with_owner("Race Co").await;
+    let to = email("race");
+    invite(
+        &env,
+        &t,
+        &t.owner_token,
+        json!({"email": to, "department_id": t.root}),
+    )
+    .await
+    .ok(201);
+    let token = env.link_token(&to).await;
+    let answers = join_all((0..20).map(|i| {
+        accept(
+            &env,
+            &token,
+            None,
+            json!({"name": format!("Racer {i}"), "password": "racer-password-1"}),
+        )
+    }))
+    .await;
+    let won = answers.iter().filter(|a| a.status == 201).count();
+    assert_eq!(
+        won,
+        1,
+        "{:?}",
+        answers.iter().map(|a| &a.body).collect::<Vec<_>>()
+    );
+    for lost in answers.iter().filter(|a| a.status != 201) {
+        lost.problem(410, "invitation_used");
+    }
+    assert_eq!(counts(&env, &t).await, (0, 0, 2, 2));
+    let found = env
+        .get(
+            &format!("/v1/tenants/{}/members?q=racer", t.id),
+            &t.owner_token,
+        )
+        .await;
+    assert_eq!(found.ok(200)["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn max_uses_of_a_join_link_hold_under_twenty_concurrent_joins() {
+    let env = Env::start().await;
+    let t = env.tenant_with_owner("Crowd Co").await;
+    let (_, code) = join_link(&env, &t, json!({"max_uses": 5})).await;
+    let answers = join_all((0..20).map(|i| {
+        join(
+            &env,
+            &code,
+            None,
+            json!({"email": email(&format!("crowd{i}")), "name": format!("Crowd {i}"),
+                   "password": "crowd-password-1"}),
+        )
+    }))
+    .await;
+    let won = answers.iter().filter(|a| a.status == 201).count();
+    assert_eq!(won, 5);
+    for lost in answers.iter().filter(|a| a.status != 201) {
+        lost.problem(410, "invitation_used");
+    }
+    assert_eq!(counts(&env, &t).await, (0, 5, 1, 6));
+    let links = env
+        .get(&format!("/v1/tenants/{}/join-links", t.id), &t.owner_token)
+        .await;
+    let links = links.ok(200);
+    assert_eq!(links["items"][0]["uses"], 5);
+    assert_eq!(links["items"][0]["state"], "used_up");
+}
+
+#[tokio::test]
+async fn invitations_and_requests_count_toward_the_quota_and_it_holds_at_acceptance() {
+    let env = Env::start().await;
+    let admin = env.admin_token().await;
+    let t = env.tenant_with_owner("Small Co").await;
+    env.patch(
+        &format!("/v1/tenants/{}", t.id),
+        &admin,
+        json!({"member_quota": 4}),
+    )
+    .await
+    .ok(200);
+    let (_, code) = join_link(&env, &t, json!({})).await;
+    join(
+        &env,
+        &code,
+        None,
+        json!({"email": email("req"), "name": "Req", "password": "req-password-12"}),
+    )
+    .await
+    .ok(201);
+    // Ten concurrent invitations for two free places: exactly two.
+    let people: Vec<String> = (0..10).map(|i| email(&format!("q{i}"))).collect();
+    let answers = join_all(people.iter().map(|to| {
+        invite(
+            &env,
+            &t,
+            &t.owner_token,
+            json!({"email": to, "department_id": t.root}),
+        )
+    }))
+    .await;
+    assert_eq!(answers.iter().filter(|a| a.status == 201).count(), 2);
+    for lost in answers.iter().filter(|a| a.status != 201) {
+        lost.problem(409, "quota_exceeded");
+    }
+    assert_eq!(counts(&env, &t).await, (2, 1, 1, 4));
+    // Full: no direct member, no join request, and the quota cannot drop below what it counts.
+    env.post(
+        &format!("/v1/tenants/{}/members", t.id),
+        Some(&t.owner_token),
+        json!({"email": email("direct"), "name": "Direct", "department_id": t.root}),
+    )
+    .await
+    .problem(409, "quota_exceeded");
+    join(
+        &env,
+        &code,
+        None,
+        json!({"email": email("req2"), "name": "Req Two", "password": "req-password-12"}),
+    )
+    .await
+    .problem(409, "quota_exceeded");
+    env.patch(
+        &format!("/v1/tenants/{}", t.id),
+        &admin,
+        json!({"member_quota": 3}),
+    )
+    .await
+    .problem(400, "validation_failed");
+    // Both invited people accept: their places were held for them.
+    for (to, answer) in people.iter().zip(&answers) {
+        if answer.status != 201 {
+            continue;
+        }
+        let token = env.link_token(to).await;
+        accept(
+            &env,
+            &token,
+            None,
+            json!({"name": "Quota Person", "password": "quota-password-1"}),
+        )
+        .await
+        .ok(201);
+    }
+    assert_eq!(counts(&env, &t).await, (0, 1, 3, 4));
+}
+
+#[tokio::test]
+async fn invitation_requests_are_pinned() {
+    let env = Env::start().await;
+    let t = env.tenant_with_owner("Count Co").await;
+    let to = email("count");
+    let (sent, requests) = env
+        .count(invite(
+            &env,
+            &t,
+            &t.owner_token,
+            json!({"email": to, "department_id": t.root}),
+        ))
+        .await;
+    sent.ok(201);
+    // Caller + tenant + department + account + invitation guard in one read; one transaction.
+    assert_eq!(requests, 2);
+    let token = env.link_token(&to).await;
+    let (preview, requests) = env
+        .count(env.call(Method::GET, &format!("/v1/invitations/{token}"), None, None))
+        .await;
+    preview.ok(200);
+    assert_eq!(requests, 3);
+    let (joined, requests) = env
+        .count(accept(
+            &env,
+            &token,
+            None,
+            json!({"name": "Count", "password": "count-password-1"}),
+        ))
+        .await;
+    joined.ok(201);
+    // Token, invitation + tenant, departments + account, one transaction.
+    assert_eq!(requests, 4);
+    let (list, requests) = env
+        .count(env.get(
+            &format!("/v1/tenants/{}/invitations?status=accepted", t.id),
+            &t.owner_token,
+        ))
+        .await;
+    list.ok(200);
+    assert_eq!(requests, 2);
+}
