@@ -62,6 +62,7 @@ async fn search_and_directory_in_a_large_tenant() {
             deleted_at: None,
             purge_at: None,
             ttl: None,
+            licence: None,
             join_request: None,
             version: 1,
         };

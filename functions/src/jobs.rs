@@ -6,7 +6,7 @@ use serde::Serialize;
 use std::future::Future;
 
 /// The scheduled functions (binary names), as template.yaml declares them.
-pub const JOBS: &[&str] = &["recycle-purge", "invitation-expiry"];
+pub const JOBS: &[&str] = &["recycle-purge", "invitation-expiry", "licence-expiry"];
 
 /// Runs `job` for every scheduled event; its report is the invocation's result (and a log line).
 pub async fn run<F, Fut, T>(job: F) -> Result<(), lambda_http::Error>

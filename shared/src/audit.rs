@@ -27,6 +27,7 @@ impl Actor {
             CallerKind::Member(m) => ("user", Some(m.email.clone())),
             CallerKind::Platform | CallerKind::User => ("user", None),
             CallerKind::ApiClient(_) => ("api_client", None),
+            CallerKind::System => ("system", None),
         };
         Self {
             kind: kind.into(),

@@ -125,6 +125,8 @@ pub enum CallerKind {
     ApiClient(Box<ApiClient>),
     /// A signed-in person acting in no tenant (a `User`-scope token).
     User,
+    /// A scheduled job (its audit entries name the system).
+    System,
 }
 
 impl Caller {
@@ -145,7 +147,7 @@ impl Caller {
             CallerKind::Platform => Permissions::All,
             CallerKind::Member(m) => m.effective_permissions(),
             CallerKind::ApiClient(c) => c.permissions.clone(),
-            CallerKind::User => Permissions::none(),
+            CallerKind::User | CallerKind::System => Permissions::none(),
         }
     }
 
@@ -154,7 +156,7 @@ impl Caller {
         match &self.kind {
             CallerKind::Platform => true,
             CallerKind::Member(m) => m.role == Role::Owner,
-            CallerKind::ApiClient(_) | CallerKind::User => false,
+            CallerKind::ApiClient(_) | CallerKind::User | CallerKind::System => false,
         }
     }
 }
@@ -308,7 +310,9 @@ pub async fn authorize(
         }
         CallerKind::Member(m) if m.tenant_id == tenant_id => false,
         CallerKind::ApiClient(c) if c.tenant_id == tenant_id => false,
-        CallerKind::ApiClient(_) | CallerKind::User => return Err(ApiError::NotFound),
+        CallerKind::ApiClient(_) | CallerKind::User | CallerKind::System => {
+            return Err(ApiError::NotFound);
+        }
         CallerKind::Member(m) => {
             let tenant: Tenant = from_item(tenant_item.ok_or(ApiError::NotFound)?)?;
             let is_reseller_admin = tenant.parent_id == Some(m.tenant_id)

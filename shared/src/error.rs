@@ -56,6 +56,13 @@ pub enum ApiError {
     /// A live invitation for the email exists; its id lets the client resend or cancel it.
     #[error("an invitation for this email is already pending")]
     InvitationPending { invitation_id: uuid::Uuid },
+    /// Members a licence operation cannot apply to, each with its reason.
+    #[error("some members cannot take this licence change; see conflicts, or send skip_conflicts")]
+    LicenceConflict { conflicts: Vec<LicenceConflict> },
+    #[error("{0}")]
+    InsufficientSeats(String),
+    #[error("{0}")]
+    FeatureNotEnabled(&'static str),
     #[error("the invitation has expired; ask for a new one")]
     InvitationExpired,
     #[error("the invitation has already been used, was cancelled or replaced by a newer one")]
@@ -99,7 +106,10 @@ impl ApiError {
             | Self::JoinRequestPending
             | Self::PreviouslyRejected
             | Self::PreviouslyRemoved
-            | Self::InvitationPending { .. } => StatusCode::CONFLICT,
+            | Self::InvitationPending { .. }
+            | Self::LicenceConflict { .. }
+            | Self::InsufficientSeats(_) => StatusCode::CONFLICT,
+            Self::FeatureNotEnabled(_) => StatusCode::FORBIDDEN,
             Self::InvitationExpired | Self::InvitationUsed => StatusCode::GONE,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -127,6 +137,9 @@ impl ApiError {
             Self::PreviouslyRejected => "previously_rejected",
             Self::PreviouslyRemoved => "previously_removed",
             Self::InvitationPending { .. } => "conflict",
+            Self::LicenceConflict { .. } => "licence_conflict",
+            Self::InsufficientSeats(_) => "insufficient_seats",
+            Self::FeatureNotEnabled(_) => "feature_not_enabled",
             Self::InvitationExpired => "invitation_expired",
             Self::InvitationUsed => "invitation_used",
             Self::PreconditionFailed => "precondition_failed",
@@ -154,6 +167,9 @@ impl ApiError {
             Self::PreviouslyRejected => "Previously rejected",
             Self::PreviouslyRemoved => "Previously removed",
             Self::InvitationPending { .. } => "Invitation pending",
+            Self::LicenceConflict { .. } => "Licence conflict",
+            Self::InsufficientSeats(_) => "Insufficient seats",
+            Self::FeatureNotEnabled(_) => "Feature not enabled",
             Self::InvitationExpired => "Invitation expired",
             Self::InvitationUsed => "Invitation used",
             Self::PreconditionFailed => "Precondition failed",
@@ -186,6 +202,10 @@ impl ApiError {
                 Self::InvitationPending { invitation_id } => Some(*invitation_id),
                 _ => None,
             },
+            conflicts: match self {
+                Self::LicenceConflict { conflicts } => Some(conflicts.clone()),
+                _ => None,
+            },
         }
     }
 }
@@ -205,6 +225,18 @@ pub struct Problem {
     /// With an `InvitationPending` conflict: the pending invitation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub invitation_id: Option<uuid::Uuid>,
+    /// With `licence_conflict`: each member and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conflicts: Option<Vec<LicenceConflict>>,
+}
+
+/// One member a licence operation cannot apply to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LicenceConflict {
+    pub member_id: uuid::Uuid,
+    /// `unknown`, `deleted`, `disabled`, `not_a_member` (a join request), `already_licensed`,
+    /// `no_licence`, `not_expiring` (not within 30 days), `renewal_queued`.
+    pub reason: &'static str,
 }
 
 /// Collects validation failures so a client learns about every bad field at once.

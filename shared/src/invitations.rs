@@ -241,7 +241,7 @@ fn is_admin(access: &Access) -> bool {
     match &access.caller.kind {
         CallerKind::Platform | CallerKind::ApiClient(_) => true,
         CallerKind::Member(m) => access.via_reseller || m.role != Role::Member,
-        CallerKind::User => false,
+        CallerKind::User | CallerKind::System => false,
     }
 }
 
@@ -1272,6 +1272,7 @@ pub(crate) fn new_member(
         deleted_at: None,
         purge_at: None,
         ttl: None,
+        licence: None,
         join_request,
         version: 1,
     }

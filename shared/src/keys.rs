@@ -26,7 +26,10 @@
 //! `PURGE` / `<purge_at>#<t>#<m>` while in the bin (the recycle-purge job's queue, all tenants);
 //! and `gsi5pk`/`gsi5sk`: `LOGIN#<t>` / `<last_login_at or 0>#<m>` (last sign-in order) while not
 //! deleted. A member that is a join request (pending or rejected) has only gsi1 and
-//! `gsi3pk`/`gsi3sk`: `REQUESTS#<t>` / `<status>#<m>`.
+//! `gsi3pk`/`gsi3sk`: `REQUESTS#<t>` / `<status>#<m>`. A licensed member also carries
+//! `gsi6pk`/`gsi6sk`: `LICENCES#<t>` / `<expires_at>#<m>` (the tenant's licences by expiry: the
+//! "expiring within 30 days" figure is one key range) and `gsi7pk`/`gsi7sk`: `LICENCEDUE` /
+//! `<expires_at>#<t>#<m>` (the licence-expiry job's queue, all tenants).
 //!
 //! An invitation carries `gsi3pk`/`gsi3sk`: `INVITES#<t>#<stored status>` / `<expires_at>#<i>`
 //! while pending (so "pending" and "expired" are the two sides of one key condition on now) and
@@ -91,7 +94,17 @@ pub const GSI5: Index = Index {
     pk: "gsi5pk",
     sk: "gsi5sk",
 };
-pub const INDEXES: [Index; 5] = [GSI1, GSI2, GSI3, GSI4, GSI5];
+pub const GSI6: Index = Index {
+    name: "gsi6",
+    pk: "gsi6pk",
+    sk: "gsi6sk",
+};
+pub const GSI7: Index = Index {
+    name: "gsi7",
+    pk: "gsi7pk",
+    sk: "gsi7sk",
+};
+pub const INDEXES: [Index; 7] = [GSI1, GSI2, GSI3, GSI4, GSI5, GSI6, GSI7];
 
 /// The primary key of one item.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -300,6 +313,14 @@ pub fn invitations_partition(tenant_id: Uuid, status: &str) -> String {
 
 /// gsi4 of invitations holding a place in a quota, every tenant, by expiry.
 pub const INVITATION_EXPIRY_QUEUE: &str = "INVITEEXPIRY";
+
+/// gsi6 of licensed members of a tenant, by licence expiry.
+pub fn licences_partition(tenant_id: Uuid) -> String {
+    format!("LICENCES#{tenant_id}")
+}
+
+/// gsi7 of licensed members of every tenant, by licence expiry: the licence-expiry job's queue.
+pub const LICENCE_DUE_QUEUE: &str = "LICENCEDUE";
 
 /// gsi1 partition of a tenant's API clients.
 pub fn api_clients_of(tenant_id: Uuid) -> String {

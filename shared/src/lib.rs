@@ -12,6 +12,7 @@ pub mod http;
 pub mod invitations;
 pub mod joining;
 pub mod keys;
+pub mod licences;
 pub mod logins;
 pub mod mail;
 pub mod members;

@@ -224,6 +224,10 @@ impl Store {
             .scan_index_forward(!q.newest_first)
             .limit(q.limit as i32)
             .set_consistent_read(q.index.is_none().then_some(true))
+            .set_select(
+                q.count_only
+                    .then_some(aws_sdk_dynamodb::types::Select::Count),
+            )
             .send()
             .await
             .map_err(sdk_error)?;
@@ -233,6 +237,7 @@ impl Store {
         };
         Ok(Page {
             items: out.items.unwrap_or_default(),
+            count: u64::try_from(out.count).unwrap_or(0),
             next_cursor,
         })
     }
@@ -246,6 +251,21 @@ impl Store {
             match page.next_cursor {
                 Some(cursor) => q.cursor = Some(cursor),
                 None => return Ok(all),
+            }
+        }
+    }
+
+    /// The number of items a query matches, following pages (1 MB of keys per request).
+    pub async fn count(&self, mut q: Query) -> ApiResult<u64> {
+        q.count_only = true;
+        q.limit = 1_000_000;
+        let mut total = 0;
+        loop {
+            let page = self.query(q.clone()).await?;
+            total += page.count;
+            match page.next_cursor {
+                Some(cursor) => q.cursor = Some(cursor),
+                None => return Ok(total),
             }
         }
     }
@@ -280,6 +300,8 @@ where
 #[derive(Debug)]
 pub struct Page {
     pub items: Vec<Item>,
+    /// Matching items on this page (what a `count_only` query answers).
+    pub count: u64,
     pub next_cursor: Option<String>,
 }
 
@@ -323,6 +345,8 @@ pub struct Query {
     pub limit: u32,
     pub cursor: Option<String>,
     pub newest_first: bool,
+    /// Ask only for the number of matching items (Select COUNT).
+    pub count_only: bool,
 }
 
 impl Query {
@@ -335,6 +359,7 @@ impl Query {
             limit: 1000,
             cursor: None,
             newest_first: false,
+            count_only: false,
         }
     }
 

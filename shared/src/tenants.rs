@@ -376,7 +376,7 @@ pub async fn create(app: &App, meta: &RequestMeta, input: CreateTenant) -> ApiRe
 
     match &caller.kind {
         CallerKind::Platform => {}
-        CallerKind::ApiClient(_) | CallerKind::User => {
+        CallerKind::ApiClient(_) | CallerKind::User | CallerKind::System => {
             return Err(ApiError::Forbidden(
                 "only platform admins and reseller admins create tenants",
             ));
@@ -496,6 +496,7 @@ pub async fn create(app: &App, meta: &RequestMeta, input: CreateTenant) -> ApiRe
         deleted_at: None,
         purge_at: None,
         ttl: None,
+        licence: None,
         join_request: None,
         version: 1,
     };
@@ -641,7 +642,10 @@ pub async fn list(app: &App, meta: &RequestMeta, page: PageParams) -> ApiResult<
         CallerKind::Member(m) if m.effective_permissions().allows(Permission::CustomersWrite) => {
             Query::new(Some(GSI2), customers_of(m.tenant_id), SortRange::All)
         }
-        CallerKind::Member(_) | CallerKind::ApiClient(_) | CallerKind::User => {
+        CallerKind::Member(_)
+        | CallerKind::ApiClient(_)
+        | CallerKind::User
+        | CallerKind::System => {
             return Err(ApiError::Forbidden(
                 "only platform and reseller admins list tenants",
             ));

@@ -25,6 +25,7 @@ pub async fn list(app: &'static App, req: Request) -> Answer {
         status: query_param(&req, "status"),
         role: query_param(&req, "role"),
         source: query_param(&req, "source"),
+        licence: query_param(&req, "licence"),
         sort: query_param(&req, "sort"),
     };
     ok(&members::search(app, &RequestMeta::of(&req), tenant_id, params, page).await?)

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod departments;
 pub mod invitations;
 pub mod joining;
+pub mod licences;
 pub mod logins;
 pub mod me;
 pub mod members;

@@ -18,6 +18,7 @@ use crate::keys::{
     last_login_position, memberships_of, name_partition, recycle_bin_partition, search_partition,
     subtree_prefix, tenant_partition, tree_partition, tree_position,
 };
+use crate::licences::{Licence, LicenceFilter, LicenceView};
 use crate::mail::{Mail, html_escape};
 use crate::store::{
     Condition, Filter, Item, Query, SortRange, Transaction, from_item, num, s, to_item,
@@ -128,6 +129,9 @@ pub struct Member {
     /// purge_at as epoch seconds while in the recycle bin: DynamoDB's TTL removes the entry.
     #[serde(default)]
     pub ttl: Option<i64>,
+    /// The member's seat licence, if any (with a queued renewal, if any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub licence: Option<Licence>,
     /// Set when the member came in through a join request (pending, rejected or decided).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub join_request: Option<JoinRequestInfo>,
@@ -210,6 +214,9 @@ impl Member {
                 extra.push((GSI5.pk, last_login_partition(self.tenant_id)));
                 extra.push((GSI5.sk, last_login_position(last_login.as_deref(), self.id)));
             }
+        }
+        if let Some(licence) = self.licence.as_ref().filter(|_| self.status.in_directory()) {
+            extra.extend(licence.index_keys(self.tenant_id, self.id));
         }
         let mut item = to_item(self, &self.key(), &extra)?;
         if !self.status.in_directory() {
@@ -334,8 +341,7 @@ pub struct MemberView {
     pub status: MemberStatus,
     pub source: MemberSource,
     pub api_client_id: Option<Uuid>,
-    /// Seat licences arrive with the licences issue; until then no member holds one.
-    pub licence: Option<serde_json::Value>,
+    pub licence: Option<LicenceView>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -375,7 +381,7 @@ impl From<&Member> for MemberView {
             status: m.status,
             source: m.source,
             api_client_id: m.api_client_id,
-            licence: None,
+            licence: m.licence.as_ref().map(LicenceView::from),
             created_at: m.created_at,
             updated_at: m.updated_at,
             last_login_at: m.last_login_at,
@@ -590,6 +596,7 @@ pub async fn create(
         deleted_at: None,
         purge_at: None,
         ttl: None,
+        licence: None,
         join_request: None,
         version: 1,
     };
@@ -655,7 +662,8 @@ pub(crate) fn quota_exceeded(tenant: &Tenant) -> ApiError {
 }
 
 /// Moves the tenant's member count and quota use (within the quota when adding), the owner count
-/// and the department's member count by `delta` (+1 or -1).
+/// and the department's member count by `delta` (+1 or -1); a member leaving with a licence
+/// gives its seats back.
 pub(crate) fn add_member_counts(
     app: &App,
     tx: &mut Transaction,
@@ -665,9 +673,16 @@ pub(crate) fn add_member_counts(
     delta: i64,
 ) -> ApiResult<()> {
     let owners = i64::from(member.role == Role::Owner) * delta;
+    let seats = if delta < 0 {
+        -member.licence.as_ref().map_or(0, Licence::seats_held)
+    } else {
+        0
+    };
     let (update, condition) = if delta > 0 {
         (
-            Condition::new("ADD member_count :d, quota_used :d, owner_count :owners"),
+            Condition::new(
+                "ADD member_count :d, quota_used :d, owner_count :owners, seats_used :seats",
+            ),
             Some((
                 Condition::new("quota_used < member_quota"),
                 quota_exceeded(tenant),
@@ -675,7 +690,9 @@ pub(crate) fn add_member_counts(
         )
     } else if owners < 0 {
         (
-            Condition::new("ADD member_count :d, quota_used :d, owner_count :owners"),
+            Condition::new(
+                "ADD member_count :d, quota_used :d, owner_count :owners, seats_used :seats",
+            ),
             Some((
                 Condition::new("owner_count > :one").value(":one", num(1)),
                 last_owner(),
@@ -683,14 +700,19 @@ pub(crate) fn add_member_counts(
         )
     } else {
         (
-            Condition::new("ADD member_count :d, quota_used :d, owner_count :owners"),
+            Condition::new(
+                "ADD member_count :d, quota_used :d, owner_count :owners, seats_used :seats",
+            ),
             None,
         )
     };
     tx.update(
         app.table(),
         &Key::tenant(tenant.id),
-        update.value(":d", num(delta)).value(":owners", num(owners)),
+        update
+            .value(":d", num(delta))
+            .value(":owners", num(owners))
+            .value(":seats", num(seats)),
         condition,
     )?;
     tx.update(
@@ -1027,6 +1049,8 @@ pub async fn delete(
         now + time::Duration::days(i64::from(tenant.settings.recycle_bin_retention_days));
     let mut after = before.clone();
     after.status = MemberStatus::Deleted;
+    // The seat goes back to the pool; a restore does not bring it back.
+    after.licence = None;
     after.deleted_at = Some(now);
     after.purge_at = Some(purge_at);
     after.ttl = Some(purge_at.unix_timestamp());
@@ -1223,6 +1247,7 @@ pub struct MemberSearch {
     pub status: Option<String>,
     pub role: Option<String>,
     pub source: Option<String>,
+    pub licence: Option<String>,
     pub sort: Option<String>,
 }
 
@@ -1296,6 +1321,9 @@ pub async fn search(
     }
     let role: Option<Role> = parse_param(&mut checks, "role", params.role.as_deref());
     let source: Option<MemberSource> = parse_param(&mut checks, "source", params.source.as_deref());
+    let licence: Option<LicenceFilter> =
+        parse_param(&mut checks, "licence", params.licence.as_deref());
+    let now = app.now();
     let sort: MemberSort =
         parse_param(&mut checks, "sort", params.sort.as_deref()).unwrap_or(MemberSort::Directory);
     checks.finish()?;
@@ -1323,6 +1351,7 @@ pub async fn search(
             && status.is_none_or(|s| m.status == s)
             && role.is_none_or(|r| m.role == r)
             && source.is_none_or(|s| m.source == s)
+            && licence.is_none_or(|l| l.matches(m.licence.as_ref(), now))
     };
 
     if let Some(q) = q {

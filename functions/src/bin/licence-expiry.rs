@@ -1,0 +1,6 @@
+//! Scheduled (EventBridge): ends expired licences; a queued renewal takes over, otherwise the
+//! seat returns to the pool.
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    roster_functions::jobs::run(roster_shared::licences::expiry::run).await
+}

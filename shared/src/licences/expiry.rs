@@ -1,0 +1,128 @@
+//! The scheduled licence-expiry job: when a licence expires, its queued renewal becomes the
+//! licence (the renewal's seat was held since it was queued), otherwise the seat returns to the
+//! pool. Due licences are read from the expiry index (gsi7), oldest first — never a scan. Safe to
+//! run twice or concurrently: each change is conditioned on the member still holding the licence
+//! that expired.
+
+use super::{Licence, holds, remove_licence, set_licence, whole_seconds};
+use crate::app::App;
+use crate::audit::{self, Change};
+use crate::auth::{Caller, CallerKind};
+use crate::error::{ApiError, ApiResult};
+use crate::http::RequestMeta;
+use crate::keys::{GSI7, Key, LICENCE_DUE_QUEUE};
+use crate::members::Member;
+use crate::store::{Condition, Query, SortRange, Transaction, from_item, num};
+use crate::users::rfc3339;
+use serde::Serialize;
+use serde_json::json;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+#[derive(Debug, Default, Serialize)]
+pub struct ExpiryReport {
+    /// Licences whose queued renewal took over.
+    pub renewed: usize,
+    /// Licences that ended, their seat back in the pool.
+    pub released: usize,
+    /// Changed meanwhile (revoked, renewed, already handled by another run).
+    pub skipped: usize,
+}
+
+pub async fn run(app: &App) -> ApiResult<ExpiryReport> {
+    let now = app.now();
+    let mut report = ExpiryReport::default();
+    let mut query = Query::new(
+        Some(GSI7),
+        LICENCE_DUE_QUEUE.into(),
+        SortRange::Between("0".into(), format!("{}#~", rfc3339(whole_seconds(now)))),
+    );
+    query.limit = 100;
+    loop {
+        let page = app.store.query(query.clone()).await?;
+        for item in page.items {
+            let member: Member = from_item(item)?;
+            let Some(licence) = member.licence.clone() else {
+                continue;
+            };
+            if licence.expires_at > now {
+                continue;
+            }
+            match expire(app, &member, &licence, now).await {
+                Ok(true) => report.renewed += 1,
+                Ok(false) => report.released += 1,
+                Err(ApiError::NotFound) => report.skipped += 1,
+                Err(err) => return Err(err),
+            }
+        }
+        match page.next_cursor {
+            Some(cursor) => query.cursor = Some(cursor),
+            None => break,
+        }
+    }
+    Ok(report)
+}
+
+/// Ends one licence; true when a renewal took over.
+async fn expire(
+    app: &App,
+    member: &Member,
+    licence: &Licence,
+    now: OffsetDateTime,
+) -> ApiResult<bool> {
+    let stamp = rfc3339(now);
+    let next = licence.renewal.as_ref().map(|r| Licence {
+        assigned_at: licence.expires_at,
+        expires_at: r.expires_at,
+        expires_epoch: r.expires_at.unix_timestamp(),
+        renewal: None,
+    });
+    let change = match &next {
+        Some(next) => set_licence(next, member.tenant_id, member.id, &stamp)?,
+        None => remove_licence(&stamp),
+    };
+    let mut tx = Transaction::new();
+    tx.update(
+        app.table(),
+        &member.key(),
+        change,
+        Some((holds(Some(licence))?, ApiError::NotFound)),
+    )?;
+    // Either way one seat goes back: the expired licence's (a renewal's seat was counted when
+    // it was queued and now carries the licence).
+    tx.update(
+        app.table(),
+        &Key::tenant(member.tenant_id),
+        Condition::new("ADD seats_used :minus").value(":minus", num(-1)),
+        None,
+    )?;
+    audit::record(
+        app,
+        &mut tx,
+        &system(),
+        Change {
+            tenant_id: member.tenant_id,
+            action: if next.is_some() {
+                "licence.renewal_started"
+            } else {
+                "licence.expire"
+            },
+            target_type: "member",
+            target_id: member.id,
+            before: Some(json!({"expires_at": rfc3339(licence.expires_at)})),
+            after: next
+                .as_ref()
+                .map(|n| json!({"expires_at": rfc3339(n.expires_at)})),
+        },
+    )?;
+    app.store.transact(tx).await?;
+    Ok(next.is_some())
+}
+
+fn system() -> Caller {
+    Caller {
+        user_id: Uuid::nil(),
+        kind: CallerKind::System,
+        meta: RequestMeta::default(),
+    }
+}
