@@ -259,14 +259,20 @@ pub async fn create(
         )?,
         Some((Condition::absent(), name_taken(&name))),
     )?;
-    // The parent must still be where it was read: a concurrent move would make the paths wrong.
+    // The parent must still be where and what it was read as: a concurrent move or rename
+    // would leave the new department's paths wrong.
     tx.update(
         app.table(),
         &parent.key(),
         Condition::new("ADD child_count :one").value(":one", num(1)),
         Some((
-            Condition::new("id_path = :id_path").value(":id_path", s(&parent.id_path)),
-            ApiError::Conflict("the parent department moved or was deleted; retry".into()),
+            Condition::new("id_path = :id_path AND #path = :path")
+                .name("#path", "path")
+                .value(":id_path", s(&parent.id_path))
+                .value(":path", s(&parent.path)),
+            ApiError::Conflict(
+                "the parent department was moved, renamed or deleted meanwhile; retry".into(),
+            ),
         )),
     )?;
     let view = DepartmentView::from(&created);
@@ -405,7 +411,12 @@ pub async fn update(
         .value(":now", s(crate::users::rfc3339(after.updated_at)))
         .value(":next", num(after.version)),
         Some((
-            Condition::version_is(before.version),
+            // The children read are all the children: one created meanwhile would keep the old
+            // paths, so the change is refused and retried instead.
+            Condition::new("#version = :version AND child_count = :children")
+                .name("#version", "version")
+                .value(":version", num(before.version))
+                .value(":children", num(before.child_count)),
             changed_concurrently(),
         )),
     )?;
@@ -484,7 +495,8 @@ pub async fn update(
                 .last_mut()
                 .ok_or_else(|| ApiError::internal("no transaction"))?
         };
-        target.update(app.table(), &rewrite.key, rewrite.update, None)?;
+        let condition = rewrite.condition.map(|c| (c, changed_concurrently()));
+        target.update(app.table(), &rewrite.key, rewrite.update, condition)?;
     }
     for tx in transactions {
         app.store.transact(tx).await?;
@@ -495,6 +507,8 @@ pub async fn update(
 struct Rewrite {
     key: Key,
     update: Condition,
+    /// For a descendant department: it still has the children read (none added meanwhile).
+    condition: Option<Condition>,
 }
 
 /// New name paths, id paths and depths of every descendant.
@@ -534,6 +548,9 @@ async fn subtree_rewrites(
                 .value(":path", s(path))
                 .value(":id_path", s(id_path))
                 .value(":depth", num(depth)),
+            condition: Some(
+                Condition::new("child_count = :children").value(":children", num(d.child_count)),
+            ),
         });
     }
     Ok(rewrites)
@@ -566,6 +583,7 @@ async fn member_rewrites(
             update: Condition::new("SET #tree = :tree")
                 .name("#tree", GSI2.sk)
                 .value(":tree", s(moved)),
+            condition: None,
         });
     }
     Ok(rewrites)
