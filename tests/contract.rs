@@ -2,7 +2,7 @@
 //! template.yaml, openapi.yaml, the binaries in `functions/src/bin/` and the sample events in
 //! `events/` must all agree with it.
 
-use roster_functions::jobs::JOBS;
+use roster_functions::jobs::{JOBS, WORKERS};
 use roster_functions::lambda::dispatch;
 use roster_functions::routes::routes;
 use roster_shared::keys::{INDEXES, TTL};
@@ -94,6 +94,29 @@ fn template_schedules_every_job() {
 }
 
 #[test]
+fn template_triggers_every_worker_from_the_stack() {
+    let template = yaml("template.yaml");
+    let mut triggered = BTreeSet::new();
+    for (_, resource) in template["Resources"].as_mapping().expect("Resources") {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let binary = text(&resource["Metadata"]["BuildProperties"]["Binary"]);
+        let events = resource["Properties"]["Events"]
+            .as_mapping()
+            .expect("Events");
+        if events
+            .values()
+            .any(|e| matches!(e["Type"].as_str(), Some("DynamoDB") | Some("S3")))
+        {
+            triggered.insert(binary);
+        }
+    }
+    let workers: BTreeSet<String> = WORKERS.iter().map(|w| w.to_string()).collect();
+    assert_eq!(triggered, workers);
+}
+
+#[test]
 fn template_table_matches_the_key_layout() {
     let template = yaml("template.yaml");
     let table = &template["Resources"]["Table"]["Properties"];
@@ -156,6 +179,7 @@ fn every_function_has_a_binary_and_a_sample_event() {
         .collect();
     let mut functions: BTreeSet<String> = routes().iter().map(|r| r.function.to_string()).collect();
     functions.extend(JOBS.iter().map(|j| j.to_string()));
+    functions.extend(WORKERS.iter().map(|w| w.to_string()));
     assert_eq!(bins, functions);
     for function in &functions {
         assert!(

@@ -8,6 +8,30 @@ use std::future::Future;
 /// The scheduled functions (binary names), as template.yaml declares them.
 pub const JOBS: &[&str] = &["recycle-purge", "invitation-expiry", "licence-expiry"];
 
+/// Functions started by events of the stack itself (the table's stream, bucket notifications),
+/// as template.yaml declares them.
+pub const WORKERS: &[&str] = &["export-run"];
+
+/// Runs `work` for every event delivered (its JSON as Lambda hands it over); its report is the
+/// invocation's result. An error fails the invocation, so the event source retries it.
+pub async fn run_worker<F, Fut, T>(work: F) -> Result<(), lambda_http::Error>
+where
+    F: Fn(&'static App, serde_json::Value) -> Fut + Copy + Send + Sync + 'static,
+    Fut: Future<Output = ApiResult<T>> + Send,
+    T: Serialize,
+{
+    roster_shared::init_tracing();
+    let app: &'static App = Box::leak(Box::new(App::from_env().await?));
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            let report = serde_json::to_value(work(app, event.payload).await?)?;
+            tracing::info!(%report, "worker done");
+            Ok::<_, lambda_http::Error>(report)
+        },
+    ))
+    .await
+}
+
 /// Runs `job` for every scheduled event; its report is the invocation's result (and a log line).
 pub async fn run<F, Fut, T>(job: F) -> Result<(), lambda_http::Error>
 where

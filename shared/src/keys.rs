@@ -16,6 +16,7 @@
 //! | invitation           | `TENANT#<t>`               | `INVITE#<i>`                     |                                          |                                         |
 //! | live-invitation guard| `TENANT#<t>`               | `INVITEEMAIL#<lowercase email>`  |                                          |                                         |
 //! | join link            | `TENANT#<t>`               | `JOINLINK#<l>`                   |                                          |                                         |
+//! | job (task centre)    | `TENANT#<t>`               | `JOB#<j>`                        |                                          |                                         |
 //! | API client           | `APICLIENT#<client>`       | `APICLIENT`                      | `APICLIENTS#<t>` / `<client>`            |                                         |
 //! | login-log entry      | `LOGINS#<t>`               | `<entry id, UUIDv7>`             | `LOGINSBY#<user>` / `<entry id>`         |                                         |
 //! | audit entry          | `AUDIT#<t>`                | `<audit id, UUIDv7>`             | `AUDITBY#<t>#<actor>` / `<audit id>`     |                                         |
@@ -200,6 +201,10 @@ impl Key {
         )
     }
 
+    pub fn job(tenant_id: Uuid, job_id: Uuid) -> Self {
+        Self::new(tenant_partition(tenant_id), format!("{JOB_PREFIX}{job_id}"))
+    }
+
     /// API clients are found by client id alone when they ask for a token.
     pub fn api_client(client_id: Uuid) -> Self {
         Self::new(format!("APICLIENT#{client_id}"), "APICLIENT")
@@ -217,6 +222,7 @@ impl Key {
 pub const DEPARTMENT_PREFIX: &str = "DEPT#";
 pub const MEMBER_PREFIX: &str = "MEMBER#";
 pub const JOIN_LINK_PREFIX: &str = "JOINLINK#";
+pub const JOB_PREFIX: &str = "JOB#";
 
 pub fn tenant_partition(tenant_id: Uuid) -> String {
     format!("TENANT#{tenant_id}")

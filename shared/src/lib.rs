@@ -10,6 +10,7 @@ pub mod departments;
 pub mod error;
 pub mod http;
 pub mod invitations;
+pub mod jobs;
 pub mod joining;
 pub mod keys;
 pub mod licences;

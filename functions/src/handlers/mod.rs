@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod departments;
 pub mod invitations;
+pub mod jobs;
 pub mod joining;
 pub mod licences;
 pub mod logins;

@@ -1,0 +1,5 @@
+//! Worker (the table's stream, new export jobs): writes the export file to S3.
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    roster_functions::jobs::run_worker(roster_shared::jobs::export::handle_stream).await
+}

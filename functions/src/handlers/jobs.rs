@@ -1,0 +1,36 @@
+use super::Answer;
+use http::StatusCode;
+use lambda_http::Request;
+use roster_shared::App;
+use roster_shared::http::{PageParams, RequestMeta, json, json_body, no_content, ok, path_id};
+use roster_shared::jobs::{self, export};
+
+/// POST /v1/tenants/{tenant_id}/exports — 202: the export runs in the background.
+pub async fn create_export(app: &'static App, req: Request) -> Answer {
+    let tenant_id = path_id(&req, "tenant_id")?;
+    let input = json_body(&req)?;
+    let job = export::create(app, &RequestMeta::of(&req), tenant_id, input).await?;
+    json(StatusCode::ACCEPTED, &job)
+}
+
+/// GET /v1/tenants/{tenant_id}/jobs
+pub async fn list(app: &'static App, req: Request) -> Answer {
+    let tenant_id = path_id(&req, "tenant_id")?;
+    let page = PageParams::of(&req)?;
+    ok(&jobs::list(app, &RequestMeta::of(&req), tenant_id, page).await?)
+}
+
+/// GET /v1/tenants/{tenant_id}/jobs/{job_id}
+pub async fn get(app: &'static App, req: Request) -> Answer {
+    let tenant_id = path_id(&req, "tenant_id")?;
+    let job_id = path_id(&req, "job_id")?;
+    ok(&jobs::get(app, &RequestMeta::of(&req), tenant_id, job_id).await?)
+}
+
+/// DELETE /v1/tenants/{tenant_id}/jobs/{job_id}
+pub async fn delete(app: &'static App, req: Request) -> Answer {
+    let tenant_id = path_id(&req, "tenant_id")?;
+    let job_id = path_id(&req, "job_id")?;
+    jobs::delete(app, &RequestMeta::of(&req), tenant_id, job_id).await?;
+    no_content()
+}

@@ -1,0 +1,281 @@
+//! The task centre: import and export jobs of a tenant, newest first, with their status, counts
+//! and presigned links to their files. Job records expire by TTL after `JOB_RETENTION_DAYS`; the
+//! bucket's lifecycle rule removes their files on the same schedule.
+
+pub mod export;
+
+use crate::app::App;
+use crate::audit::{self, Change};
+use crate::auth::{Access, Need, Permission, authorize_with_tenant};
+use crate::error::{ApiError, ApiResult};
+use crate::http::{List, PageParams, RequestMeta};
+use crate::keys::{JOB_PREFIX, Key, tenant_partition};
+use crate::store::{Condition, Item, Query, SortRange, Transaction, from_item, to_item};
+use aws_sdk_s3::presigning::PresigningConfig;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+pub const JOB_RETENTION_DAYS: i64 = 30;
+/// How long a presigned link works.
+pub const LINK_SECONDS: u64 = 15 * 60;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    Import,
+    Export,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    Queued,
+    Running,
+    Completed,
+    Failed,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobCounts {
+    pub total: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Job {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub kind: JobKind,
+    pub status: JobStatus,
+    pub created_by: Uuid,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export: Option<export::ExportSpec>,
+    pub counts: JobCounts,
+    /// The S3 key of the job's file (the export).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub finished_at: Option<OffsetDateTime>,
+    /// Epoch seconds: DynamoDB's TTL removes the record; reads treat it as gone after.
+    pub ttl: i64,
+}
+
+impl Job {
+    pub fn key(&self) -> Key {
+        Key::job(self.tenant_id, self.id)
+    }
+
+    pub fn to_item(&self) -> ApiResult<Item> {
+        to_item(self, &self.key(), &[])
+    }
+
+    /// Where the job's files live: under the tenant, so one prefix holds a tenant's files.
+    pub fn file_prefix(&self) -> String {
+        format!("tenants/{}/jobs/{}/", self.tenant_id, self.id)
+    }
+}
+
+/// A job as clients see it, with a fresh download link once there is a file.
+#[derive(Debug, Serialize)]
+pub struct JobView {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub kind: JobKind,
+    pub status: JobStatus,
+    pub created_by: Uuid,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub export: Option<export::ExportSpec>,
+    pub counts: JobCounts,
+    pub error: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub finished_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    /// Presigned GET of the file, valid 15 minutes (only in the detail of a completed job).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub download_url: Option<String>,
+}
+
+impl JobView {
+    fn of(job: &Job, download_url: Option<String>) -> Self {
+        Self {
+            id: job.id,
+            tenant_id: job.tenant_id,
+            kind: job.kind,
+            status: job.status,
+            created_by: job.created_by,
+            export: job.export.clone(),
+            counts: job.counts.clone(),
+            error: job.error.clone(),
+            created_at: job.created_at,
+            finished_at: job.finished_at,
+            expires_at: OffsetDateTime::from_unix_timestamp(job.ttl).unwrap_or(job.created_at),
+            download_url,
+        }
+    }
+}
+
+/// Who may see the task centre: whoever may run imports or exports.
+fn may_see_jobs(access: &Access) -> bool {
+    access.allows(Permission::ImportsRun) || access.allows(Permission::ExportsRun)
+}
+
+/// The tenant's jobs, newest first (one query).
+pub async fn list(
+    app: &App,
+    meta: &RequestMeta,
+    tenant_id: Uuid,
+    page: PageParams,
+) -> ApiResult<List<JobView>> {
+    let (access, _, _) = authorize_with_tenant(app, meta, tenant_id, Need::Member, &[]).await?;
+    if !may_see_jobs(&access) {
+        return Err(ApiError::Forbidden(
+            "the task centre needs imports.run or exports.run",
+        ));
+    }
+    let mut query = Query::new(
+        None,
+        tenant_partition(tenant_id),
+        SortRange::Prefix(JOB_PREFIX.into()),
+    )
+    .page(&page);
+    query.newest_first = true;
+    let now = app.now().unix_timestamp();
+    let page = app.store.query(query).await?;
+    let mut items = Vec::new();
+    for item in page.items {
+        let job: Job = from_item(item)?;
+        if job.ttl > now {
+            items.push(JobView::of(&job, None));
+        }
+    }
+    Ok(List {
+        items,
+        next_cursor: page.next_cursor,
+    })
+}
+
+async fn read(
+    app: &App,
+    meta: &RequestMeta,
+    tenant_id: Uuid,
+    job_id: Uuid,
+) -> ApiResult<(Access, Job)> {
+    let (access, items) = crate::auth::authorize(
+        app,
+        meta,
+        tenant_id,
+        Need::Member,
+        &[Key::job(tenant_id, job_id)],
+    )
+    .await?;
+    if !may_see_jobs(&access) {
+        return Err(ApiError::Forbidden(
+            "the task centre needs imports.run or exports.run",
+        ));
+    }
+    let job: Job = from_item(
+        items
+            .into_iter()
+            .next()
+            .flatten()
+            .ok_or(ApiError::NotFound)?,
+    )?;
+    if job.ttl <= app.now().unix_timestamp() {
+        return Err(ApiError::NotFound);
+    }
+    Ok((access, job))
+}
+
+/// One job, with a presigned download link when its file is ready.
+pub async fn get(
+    app: &App,
+    meta: &RequestMeta,
+    tenant_id: Uuid,
+    job_id: Uuid,
+) -> ApiResult<JobView> {
+    let (_, job) = read(app, meta, tenant_id, job_id).await?;
+    let url = match (&job.file_key, job.status) {
+        (Some(key), JobStatus::Completed) => Some(presigned_get(app, key).await?),
+        _ => None,
+    };
+    Ok(JobView::of(&job, url))
+}
+
+pub async fn presigned_get(app: &App, key: &str) -> ApiResult<String> {
+    let config = PresigningConfig::expires_in(std::time::Duration::from_secs(LINK_SECONDS))
+        .map_err(ApiError::internal)?;
+    let request = app
+        .s3()
+        .get_object()
+        .bucket(&app.config.bucket)
+        .key(key)
+        .presigned(config)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(request.uri().to_string())
+}
+
+/// Removes a job's record and its files. A running job cannot be removed.
+pub async fn delete(app: &App, meta: &RequestMeta, tenant_id: Uuid, job_id: Uuid) -> ApiResult<()> {
+    let (access, job) = read(app, meta, tenant_id, job_id).await?;
+    if matches!(job.status, JobStatus::Queued | JobStatus::Running) {
+        return Err(ApiError::Conflict(
+            "the job is still running; remove it once it has finished".into(),
+        ));
+    }
+    // Files first: a record without files is harmless, files without a record are not findable.
+    let listed = app
+        .s3()
+        .list_objects_v2()
+        .bucket(&app.config.bucket)
+        .prefix(job.file_prefix())
+        .send()
+        .await
+        .map_err(ApiError::internal)?;
+    for object in listed.contents() {
+        if let Some(key) = object.key() {
+            app.s3()
+                .delete_object()
+                .bucket(&app.config.bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(ApiError::internal)?;
+        }
+    }
+    let mut tx = Transaction::new();
+    tx.delete(
+        app.table(),
+        &job.key(),
+        Some((Condition::exists(), ApiError::NotFound)),
+    )?;
+    audit::record(
+        app,
+        &mut tx,
+        &access.caller,
+        Change {
+            tenant_id,
+            action: "job.delete",
+            target_type: "job",
+            target_id: job_id,
+            before: audit::snapshot(&JobView::of(&job, None)),
+            after: None,
+        },
+    )?;
+    app.store.transact(tx).await
+}
