@@ -129,6 +129,13 @@ impl JobView {
     }
 }
 
+/// A job left queued or running longer than any Lambda invocation lives (15 minutes) was
+/// abandoned (its run died, or its event was lost): it can be taken over or removed.
+pub fn is_stale(job: &Job, now: OffsetDateTime) -> bool {
+    matches!(job.status, JobStatus::Queued | JobStatus::Running)
+        && job.updated_at + time::Duration::minutes(16) < now
+}
+
 /// Who may see the task centre: whoever may run imports or exports.
 fn may_see_jobs(access: &Access) -> bool {
     access.allows(Permission::ImportsRun) || access.allows(Permission::ExportsRun)
@@ -233,7 +240,7 @@ pub async fn presigned_get(app: &App, key: &str) -> ApiResult<String> {
 /// Removes a job's record and its files. A running job cannot be removed.
 pub async fn delete(app: &App, meta: &RequestMeta, tenant_id: Uuid, job_id: Uuid) -> ApiResult<()> {
     let (access, job) = read(app, meta, tenant_id, job_id).await?;
-    if matches!(job.status, JobStatus::Queued | JobStatus::Running) {
+    if matches!(job.status, JobStatus::Queued | JobStatus::Running) && !is_stale(&job, app.now()) {
         return Err(ApiError::Conflict(
             "the job is still running; remove it once it has finished".into(),
         ));

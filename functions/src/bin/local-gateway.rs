@@ -63,8 +63,42 @@ async fn serve(with_setup: bool) -> Result<(), Box<dyn std::error::Error + Send 
     } else {
         println!("Roster is running at {url}");
     }
+    tokio::spawn(play_the_stack(app));
     tokio::select! {
         result = roster_functions::gateway::serve(app, listener) => Ok(result?),
         _ = tokio::signal::ctrl_c() => Ok(()),
+    }
+}
+
+/// Locally nothing delivers EventBridge schedules or the table's stream, so the gateway plays
+/// them: every few seconds it runs the scheduled jobs and hands queued export jobs to the export
+/// worker (found by a scan, which is fine for a development table and never used on AWS).
+async fn play_the_stack(app: &'static App) {
+    use roster_shared::store::{from_item, s};
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+        let _ = roster_shared::members::purge::run(app).await;
+        let _ = roster_shared::invitations::expiry::run(app).await;
+        let _ = roster_shared::licences::expiry::run(app).await;
+        let queued = app
+            .store
+            .client()
+            .scan()
+            .table_name(app.table())
+            .filter_expression("begins_with(sk, :job) AND #status = :queued AND kind = :export")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":job", s("JOB#"))
+            .expression_attribute_values(":queued", s("queued"))
+            .expression_attribute_values(":export", s("export"))
+            .send()
+            .await;
+        let Ok(queued) = queued else { continue };
+        for item in queued.items.unwrap_or_default() {
+            if let Ok(job) = from_item::<roster_shared::jobs::Job>(item)
+                && let Err(err) = roster_shared::jobs::export::run(app, job.tenant_id, job.id).await
+            {
+                eprintln!("export {} failed: {err}", job.id);
+            }
+        }
     }
 }

@@ -246,11 +246,14 @@ pub async fn run(app: &App, tenant_id: Uuid, job_id: Uuid) -> ApiResult<bool> {
     let Some(spec) = job.export.clone() else {
         return Ok(false);
     };
-    if job.status != JobStatus::Queued {
+    // A run that died (timeout, crash) leaves its job "running" past any Lambda's lifetime:
+    // a redelivery takes it over then.
+    let stale = job.status == JobStatus::Running && super::is_stale(&job, app.now());
+    if job.status != JobStatus::Queued && !stale {
         return Ok(false);
     }
     // Claim it: of two deliveries of the same record, one runs it.
-    let claimed = set_status(app, &job, JobStatus::Queued, JobStatus::Running).await;
+    let claimed = set_status(app, &job, job.status, JobStatus::Running).await;
     match claimed {
         Ok(()) => {}
         Err(ApiError::Conflict(_)) => return Ok(false),
@@ -315,9 +318,10 @@ async fn set_status(app: &App, job: &Job, from: JobStatus, to: JobStatus) -> Api
             .value(":to", s(word(to)))
             .value(":now", s(rfc3339(app.now()))),
         Some((
-            Condition::new("#status = :from")
+            Condition::new("#status = :from AND updated_at = :read")
                 .name("#status", "status")
-                .value(":from", s(word(from))),
+                .value(":from", s(word(from)))
+                .value(":read", s(rfc3339(job.updated_at))),
             ApiError::Conflict("the job was taken by another run".into()),
         )),
     )?;
