@@ -10,7 +10,7 @@ pub const JOBS: &[&str] = &["recycle-purge", "invitation-expiry", "licence-expir
 
 /// Functions started by events of the stack itself (the table's stream, bucket notifications),
 /// as template.yaml declares them.
-pub const WORKERS: &[&str] = &["export-run"];
+pub const WORKERS: &[&str] = &["export-run", "import-run"];
 
 /// Runs `work` for every event delivered (its JSON as Lambda hands it over); its report is the
 /// invocation's result. An error fails the invocation, so the event source retries it.

@@ -63,6 +63,8 @@ pub enum ApiError {
     InsufficientSeats(String),
     #[error("{0}")]
     FeatureNotEnabled(&'static str),
+    #[error("{0}")]
+    RateLimited(String),
     #[error("the invitation has expired; ask for a new one")]
     InvitationExpired,
     #[error("the invitation has already been used, was cancelled or replaced by a newer one")]
@@ -110,6 +112,7 @@ impl ApiError {
             | Self::LicenceConflict { .. }
             | Self::InsufficientSeats(_) => StatusCode::CONFLICT,
             Self::FeatureNotEnabled(_) => StatusCode::FORBIDDEN,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::InvitationExpired | Self::InvitationUsed => StatusCode::GONE,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -140,6 +143,7 @@ impl ApiError {
             Self::LicenceConflict { .. } => "licence_conflict",
             Self::InsufficientSeats(_) => "insufficient_seats",
             Self::FeatureNotEnabled(_) => "feature_not_enabled",
+            Self::RateLimited(_) => "rate_limited",
             Self::InvitationExpired => "invitation_expired",
             Self::InvitationUsed => "invitation_used",
             Self::PreconditionFailed => "precondition_failed",
@@ -170,6 +174,7 @@ impl ApiError {
             Self::LicenceConflict { .. } => "Licence conflict",
             Self::InsufficientSeats(_) => "Insufficient seats",
             Self::FeatureNotEnabled(_) => "Feature not enabled",
+            Self::RateLimited(_) => "Rate limited",
             Self::InvitationExpired => "Invitation expired",
             Self::InvitationUsed => "Invitation used",
             Self::PreconditionFailed => "Precondition failed",

@@ -156,6 +156,19 @@ pub fn json<T: Serialize>(status: StatusCode, value: &T) -> ApiResult<Response<B
         .map_err(ApiError::internal)
 }
 
+/// A CSV file, offered as a download.
+pub fn csv_file(name: &str, text: String) -> ApiResult<Response<Body>> {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "text/csv; charset=utf-8")
+        .header(
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}\""),
+        )
+        .body(Body::Text(text))
+        .map_err(ApiError::internal)
+}
+
 pub fn ok<T: Serialize>(value: &T) -> ApiResult<Response<Body>> {
     json(StatusCode::OK, value)
 }

@@ -326,7 +326,60 @@ pub async fn create(
         }
     };
     let account: Option<EmailGuard> = items.next().flatten().map(from_item).transpose()?;
-    let guard: Option<InvitationGuard> = items.next().flatten().map(from_item).transpose()?;
+    let guard = items.next().flatten();
+    let draft = Draft {
+        email,
+        name,
+        position,
+        role,
+        permissions,
+    };
+    send(
+        app,
+        &access,
+        &tenant,
+        &department,
+        draft,
+        account,
+        guard,
+        Transaction::new(),
+        true,
+    )
+    .await
+}
+
+/// An invitation to send, validated.
+pub(crate) struct Draft {
+    pub email: String,
+    pub name: Option<String>,
+    pub position: Option<String>,
+    pub role: Role,
+    pub permissions: Permissions,
+}
+
+/// Sends an invitation whose email's account and live-invitation guard were read: refusals,
+/// the quota place, the transaction (starting with `tx`) and, when `mail`, the mail.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn send(
+    app: &App,
+    access: &Access,
+    tenant: &Tenant,
+    department: &Department,
+    draft: Draft,
+    account: Option<EmailGuard>,
+    guard: Option<crate::store::Item>,
+    mut tx: Transaction,
+    mail: bool,
+) -> ApiResult<InvitationView> {
+    let tenant_id = tenant.id;
+    let guard: Option<InvitationGuard> = guard.map(from_item).transpose()?;
+    let Draft {
+        email,
+        name,
+        position,
+        role,
+        permissions,
+    } = draft;
     let now = app.now();
 
     if let Some(account) = &account
@@ -356,7 +409,7 @@ pub async fn create(
     };
     let takes_over_place = replaced.as_ref().is_some_and(|r| r.holds_quota);
     if !takes_over_place && tenant.quota_used >= tenant.member_quota {
-        return Err(quota_exceeded(&tenant));
+        return Err(quota_exceeded(tenant));
     }
 
     let token = crypto::new_token();
@@ -374,7 +427,7 @@ pub async fn create(
         permissions,
         status: InvitationStatus::Pending,
         invited_by: access.caller.user_id,
-        invited_by_admin: is_admin(&access),
+        invited_by_admin: is_admin(access),
         token_hash: crypto::token_hash(&token),
         expires_at,
         expires_epoch: expires_at.unix_timestamp(),
@@ -389,7 +442,6 @@ pub async fn create(
         version: 1,
     };
 
-    let mut tx = Transaction::new();
     tx.put(
         app.table(),
         to_item(
@@ -440,7 +492,7 @@ pub async fn create(
             Condition::new("ADD invitation_count :one, quota_used :one").value(":one", num(1)),
             Some((
                 Condition::new("quota_used < member_quota"),
-                quota_exceeded(&tenant),
+                quota_exceeded(tenant),
             )),
         )?;
     }
@@ -465,15 +517,9 @@ pub async fn create(
         },
     )?;
     app.store.transact(tx).await?;
-    send_invitation_mail(
-        app,
-        &tenant,
-        &department,
-        &invitation,
-        &token,
-        &access.caller,
-    )
-    .await;
+    if mail {
+        send_invitation_mail(app, tenant, department, &invitation, &token, &access.caller).await;
+    }
     Ok(view)
 }
 

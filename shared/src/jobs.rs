@@ -3,6 +3,7 @@
 //! bucket's lifecycle rule removes their files on the same schedule.
 
 pub mod export;
+pub mod import;
 
 use crate::app::App;
 use crate::audit::{self, Change};
@@ -30,6 +31,8 @@ pub enum JobKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatus {
+    /// An import waiting for its file.
+    AwaitingUpload,
     Queued,
     Running,
     Completed,
@@ -52,8 +55,10 @@ pub struct Job {
     pub created_by: Uuid,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub export: Option<export::ExportSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import: Option<import::ImportSpec>,
     pub counts: JobCounts,
-    /// The S3 key of the job's file (the export).
+    /// The S3 key of the job's file (the export, or an import's result).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -97,6 +102,8 @@ pub struct JobView {
     pub created_by: Uuid,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub export: Option<export::ExportSpec>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub import: Option<ImportView>,
     pub counts: JobCounts,
     pub error: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
@@ -119,6 +126,10 @@ impl JobView {
             status: job.status,
             created_by: job.created_by,
             export: job.export.clone(),
+            import: job.import.as_ref().map(|i| ImportView {
+                mode: i.mode,
+                send_email: i.send_email,
+            }),
             counts: job.counts.clone(),
             error: job.error.clone(),
             created_at: job.created_at,
@@ -127,6 +138,13 @@ impl JobView {
             download_url,
         }
     }
+}
+
+/// An import's settings as clients see them.
+#[derive(Debug, Serialize)]
+pub struct ImportView {
+    pub mode: import::ImportMode,
+    pub send_email: bool,
 }
 
 /// A job left queued or running longer than any Lambda invocation lives (15 minutes) was

@@ -17,6 +17,8 @@
 //! | live-invitation guard| `TENANT#<t>`               | `INVITEEMAIL#<lowercase email>`  |                                          |                                         |
 //! | join link            | `TENANT#<t>`               | `JOINLINK#<l>`                   |                                          |                                         |
 //! | job (task centre)    | `TENANT#<t>`               | `JOB#<j>`                        |                                          |                                         |
+//! | import row outcome   | `TENANT#<t>`               | `JOBROW#<j>#<row, 7 digits>`     |                                          |                                         |
+//! | import day counter   | `IMPORTQUOTA#<user#u or ip#a>` | `<yyyy-mm-dd>`               |                                          |                                         |
 //! | API client           | `APICLIENT#<client>`       | `APICLIENT`                      | `APICLIENTS#<t>` / `<client>`            |                                         |
 //! | login-log entry      | `LOGINS#<t>`               | `<entry id, UUIDv7>`             | `LOGINSBY#<user>` / `<entry id>`         |                                         |
 //! | audit entry          | `AUDIT#<t>`                | `<audit id, UUIDv7>`             | `AUDITBY#<t>#<actor>` / `<audit id>`     |                                         |
@@ -203,6 +205,23 @@ impl Key {
 
     pub fn job(tenant_id: Uuid, job_id: Uuid) -> Self {
         Self::new(tenant_partition(tenant_id), format!("{JOB_PREFIX}{job_id}"))
+    }
+
+    /// The outcome of one row of an import: what makes a rerun skip it.
+    pub fn job_row(tenant_id: Uuid, job_id: Uuid, row: usize) -> Self {
+        Self::new(
+            tenant_partition(tenant_id),
+            format!("{}{row:07}", Self::job_rows_prefix(job_id)),
+        )
+    }
+
+    pub fn job_rows_prefix(job_id: Uuid) -> String {
+        format!("JOBROW#{job_id}#")
+    }
+
+    /// Rows a user or an address imported on a day (free plan), expiring by TTL.
+    pub fn import_quota(subject: &str, day: &str) -> Self {
+        Self::new(format!("IMPORTQUOTA#{subject}"), day)
     }
 
     /// API clients are found by client id alone when they ask for a token.

@@ -70,9 +70,22 @@ async fn serve(with_setup: bool) -> Result<(), Box<dyn std::error::Error + Send 
     }
 }
 
+async fn uploaded(app: &App, job: &roster_shared::jobs::Job) -> bool {
+    let Some(spec) = &job.import else {
+        return false;
+    };
+    app.s3()
+        .head_object()
+        .bucket(&app.config.bucket)
+        .key(&spec.upload_key)
+        .send()
+        .await
+        .is_ok()
+}
+
 /// Locally nothing delivers EventBridge schedules or the table's stream, so the gateway plays
-/// them: every few seconds it runs the scheduled jobs and hands queued export jobs to the export
-/// worker (found by a scan, which is fine for a development table and never used on AWS).
+/// them: every few seconds it runs the scheduled jobs and hands queued exports and uploaded
+/// imports to their workers (found by a scan, which is fine for a development table and never used on AWS).
 async fn play_the_stack(app: &'static App) {
     use roster_shared::store::{from_item, s};
     loop {
@@ -85,19 +98,35 @@ async fn play_the_stack(app: &'static App) {
             .client()
             .scan()
             .table_name(app.table())
-            .filter_expression("begins_with(sk, :job) AND #status = :queued AND kind = :export")
+            .filter_expression("begins_with(sk, :job) AND #status IN (:queued, :awaiting)")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":job", s("JOB#"))
             .expression_attribute_values(":queued", s("queued"))
-            .expression_attribute_values(":export", s("export"))
+            .expression_attribute_values(":awaiting", s("awaiting_upload"))
             .send()
             .await;
         let Ok(queued) = queued else { continue };
         for item in queued.items.unwrap_or_default() {
-            if let Ok(job) = from_item::<roster_shared::jobs::Job>(item)
-                && let Err(err) = roster_shared::jobs::export::run(app, job.tenant_id, job.id).await
-            {
-                eprintln!("export {} failed: {err}", job.id);
+            let Ok(job) = from_item::<roster_shared::jobs::Job>(item) else {
+                continue;
+            };
+            let ran = match job.kind {
+                roster_shared::jobs::JobKind::Export => {
+                    roster_shared::jobs::export::run(app, job.tenant_id, job.id).await
+                }
+                // An upload not there yet fails the job; wait until the file is in the bucket.
+                roster_shared::jobs::JobKind::Import
+                    if job.status == roster_shared::jobs::JobStatus::AwaitingUpload
+                        && !uploaded(app, &job).await =>
+                {
+                    continue;
+                }
+                roster_shared::jobs::JobKind::Import => {
+                    roster_shared::jobs::import::run(app, job.tenant_id, job.id).await
+                }
+            };
+            if let Err(err) = ran {
+                eprintln!("job {} failed: {err}", job.id);
             }
         }
     }

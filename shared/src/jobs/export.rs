@@ -173,6 +173,7 @@ pub async fn create(
         status: JobStatus::Queued,
         created_by: access.caller.user_id,
         export: Some(spec),
+        import: None,
         counts: JobCounts::default(),
         file_key: None,
         error: None,
@@ -304,6 +305,7 @@ pub async fn run(app: &App, tenant_id: Uuid, job_id: Uuid) -> ApiResult<bool> {
 
 async fn set_status(app: &App, job: &Job, from: JobStatus, to: JobStatus) -> ApiResult<()> {
     let word = |s: JobStatus| match s {
+        JobStatus::AwaitingUpload => "awaiting_upload",
         JobStatus::Queued => "queued",
         JobStatus::Running => "running",
         JobStatus::Completed => "completed",
@@ -505,22 +507,34 @@ fn row(member: &Member, paths: &HashMap<Uuid, String>) -> Vec<String> {
     ]
 }
 
-/// Every department's name path, read once (one query of the tenant's departments).
-async fn department_paths(app: &App, tenant_id: Uuid) -> ApiResult<HashMap<Uuid, String>> {
-    let items = app
-        .store
+/// Every department of the tenant, read once (one query).
+pub(crate) async fn departments(app: &App, tenant_id: Uuid) -> ApiResult<Vec<Department>> {
+    app.store
         .query_all(Query::new(
             None,
             tenant_partition(tenant_id),
             SortRange::Prefix(DEPARTMENT_PREFIX.into()),
         ))
-        .await?;
-    let mut paths = HashMap::new();
-    for item in items {
-        let d: Department = from_item(item)?;
-        paths.insert(d.id, d.path);
+        .await?
+        .into_iter()
+        .map(from_item)
+        .collect()
+}
+
+/// A department's path below the root, as files carry it: `Sales/EMEA`; the root is empty.
+pub fn relative_path(department: &Department) -> String {
+    match department.path.split_once('/') {
+        Some((_, below)) if department.parent_id.is_some() => below.to_string(),
+        _ => String::new(),
     }
-    Ok(paths)
+}
+
+async fn department_paths(app: &App, tenant_id: Uuid) -> ApiResult<HashMap<Uuid, String>> {
+    Ok(departments(app, tenant_id)
+        .await?
+        .iter()
+        .map(|d| (d.id, relative_path(d)))
+        .collect())
 }
 
 async fn write_export(app: &App, job: &Job, spec: &ExportSpec, key: &str) -> ApiResult<u64> {

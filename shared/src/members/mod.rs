@@ -432,7 +432,7 @@ fn org_text(checks: &mut Checks, field: &str, value: Option<&str>) -> Option<Str
     validate::optional_text(checks, field, value, validate::MAX_SHORT_TEXT)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateMember {
     pub email: String,
@@ -456,6 +456,58 @@ pub struct CreateMember {
     pub password: Option<String>,
 }
 
+/// A member to create, validated.
+pub(crate) struct NewMember {
+    pub email: String,
+    name: String,
+    org: OrgFields,
+    phone: Option<String>,
+    directory_number: u32,
+    pub role: Role,
+    pub permissions: Permissions,
+    password: Option<String>,
+}
+
+impl NewMember {
+    /// Checks every field of `input`; `prefix` names fields inside a larger document.
+    pub(crate) fn validate(checks: &mut Checks, input: CreateMember) -> Self {
+        let email = validate::email(checks, "email", &input.email);
+        let name = validate::text(checks, "name", &input.name, validate::MAX_NAME);
+        let org = OrgFields {
+            position: org_text(checks, "position", input.position.as_deref()),
+            work_number: org_text(checks, "work_number", input.work_number.as_deref()),
+            location: org_text(checks, "location", input.location.as_deref()),
+        };
+        let phone = org_text(checks, "phone", input.phone.as_deref());
+        let directory_number = input
+            .directory_number
+            .unwrap_or(i64::from(DEFAULT_DIRECTORY_NUMBER));
+        validate::range(checks, "directory_number", directory_number, 1, 10_000);
+        if let Some(password) = &input.password {
+            validate::password(checks, "password", password);
+        }
+        let role = input.role.unwrap_or(Role::Member);
+        let permissions = match role {
+            Role::Owner => Permissions::All,
+            Role::Admin => input.permissions.clone().unwrap_or(Permissions::All),
+            Role::Member => Permissions::none(),
+        };
+        if role != Role::Admin && input.permissions.is_some() {
+            checks.fail("permissions", "are given to admins only");
+        }
+        Self {
+            email,
+            name,
+            org,
+            phone,
+            directory_number: directory_number.clamp(1, 10_000) as u32,
+            role,
+            permissions,
+            password: input.password,
+        }
+    }
+}
+
 /// Creates a member directly. The user is reused when the email already has an account; the
 /// email guard, the one-member-per-user guard and the quota counter make the rules hold under
 /// concurrency. One batched read, one transaction, then the mail.
@@ -466,30 +518,8 @@ pub async fn create(
     input: CreateMember,
 ) -> ApiResult<MemberView> {
     let mut checks = Checks::new();
-    let email = validate::email(&mut checks, "email", &input.email);
-    let name = validate::text(&mut checks, "name", &input.name, validate::MAX_NAME);
-    let org = OrgFields {
-        position: org_text(&mut checks, "position", input.position.as_deref()),
-        work_number: org_text(&mut checks, "work_number", input.work_number.as_deref()),
-        location: org_text(&mut checks, "location", input.location.as_deref()),
-    };
-    let phone = org_text(&mut checks, "phone", input.phone.as_deref());
-    let directory_number = input
-        .directory_number
-        .unwrap_or(i64::from(DEFAULT_DIRECTORY_NUMBER));
-    validate::range(&mut checks, "directory_number", directory_number, 1, 10_000);
-    if let Some(password) = &input.password {
-        validate::password(&mut checks, "password", password);
-    }
-    let role = input.role.unwrap_or(Role::Member);
-    let permissions = match role {
-        Role::Owner => Permissions::All,
-        Role::Admin => input.permissions.clone().unwrap_or(Permissions::All),
-        Role::Member => Permissions::none(),
-    };
-    if role != Role::Admin && input.permissions.is_some() {
-        checks.fail("permissions", "are given to admins only");
-    }
+    let department_id = input.department_id;
+    let new = NewMember::validate(&mut checks, input);
     checks.finish()?;
 
     let (access, tenant, items) = authorize_with_tenant(
@@ -498,31 +528,75 @@ pub async fn create(
         tenant_id,
         Need::Permission(Permission::MembersWrite),
         &[
-            Key::department(tenant_id, input.department_id),
-            Key::email(&email),
+            Key::department(tenant_id, department_id),
+            Key::email(&new.email),
         ],
     )
     .await?;
     let mut items = items.into_iter();
     let department = department_of(items.next().flatten(), "department_id")?;
     let existing: Option<EmailGuard> = items.next().flatten().map(from_item).transpose()?;
-    if !may_grant(&access, role, &permissions) {
+    if !may_grant(&access, new.role, &new.permissions) {
         return Err(ApiError::Forbidden(
             "a caller cannot grant a role or permissions it does not hold",
         ));
     }
-    if existing.is_some() && input.password.is_some() {
+    let source = match &access.caller.kind {
+        CallerKind::ApiClient(_) => MemberSource::Api,
+        _ => MemberSource::Console,
+    };
+    let (view, mail) = insert(
+        app,
+        &access.caller,
+        &tenant,
+        &department,
+        existing,
+        new,
+        source,
+        Transaction::new(),
+    )
+    .await?;
+    if let Err(err) = app.mail().send(mail).await {
+        tracing::error!(member = %view.id, error = %err, "welcome mail failed");
+    }
+    Ok(view)
+}
+
+/// Writes a new member (and its user, when the email has no account) in one transaction that
+/// starts with `tx` (an import adds its row marker there), and returns the welcome mail to send.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn insert(
+    app: &App,
+    caller: &crate::auth::Caller,
+    tenant: &Tenant,
+    department: &Department,
+    existing: Option<EmailGuard>,
+    new: NewMember,
+    source: MemberSource,
+    mut tx: Transaction,
+) -> ApiResult<(MemberView, Mail)> {
+    let tenant_id = tenant.id;
+    if existing.is_some() && new.password.is_some() {
         return Err(ApiError::invalid(
             "password",
             "the email already has an account, which keeps its own password",
         ));
     }
     if tenant.quota_used >= tenant.member_quota {
-        return Err(quota_exceeded(&tenant));
+        return Err(quota_exceeded(tenant));
     }
+    let NewMember {
+        email,
+        name,
+        org,
+        phone,
+        directory_number,
+        role,
+        permissions,
+        password,
+    } = new;
 
     let now = app.now();
-    let mut tx = Transaction::new();
     let mut mail_secret = MailSecret::None;
     let user_id = match &existing {
         Some(guard) => {
@@ -542,7 +616,7 @@ pub async fn create(
                 tenant.settings.default_language.clone(),
             );
             user.phone = phone.clone();
-            match (&input.password, tenant.settings.new_member_password) {
+            match (&password, tenant.settings.new_member_password) {
                 (Some(password), _) => {
                     user.password_hash = Some(crypto::hash_password(password)?);
                     user.password_changed_at = Some(now);
@@ -578,15 +652,12 @@ pub async fn create(
         position: org.position,
         work_number: org.work_number,
         location: org.location,
-        directory_number: directory_number.clamp(1, 10_000) as u32,
+        directory_number,
         role,
         permissions,
         status: MemberStatus::Active,
-        source: match &access.caller.kind {
-            CallerKind::ApiClient(_) => MemberSource::Api,
-            _ => MemberSource::Console,
-        },
-        api_client_id: match &access.caller.kind {
+        source,
+        api_client_id: match &caller.kind {
             CallerKind::ApiClient(c) => Some(c.id),
             _ => None,
         },
@@ -617,8 +688,8 @@ pub async fn create(
     add_member_counts(
         app,
         &mut tx,
-        &tenant,
-        &Placement::from(&department),
+        tenant,
+        &Placement::from(department),
         &member,
         1,
     )?;
@@ -635,7 +706,7 @@ pub async fn create(
     audit::record(
         app,
         &mut tx,
-        &access.caller,
+        caller,
         Change {
             tenant_id,
             action: "member.create",
@@ -646,12 +717,8 @@ pub async fn create(
         },
     )?;
     app.store.transact(tx).await?;
-
-    let mail = welcome_mail(app, &tenant, &member, &mail_secret);
-    if let Err(err) = app.mail().send(mail).await {
-        tracing::error!(member = %member.id, error = %err, "welcome mail failed");
-    }
-    Ok(view)
+    let mail = welcome_mail(app, tenant, &member, &mail_secret);
+    Ok((view, mail))
 }
 
 pub(crate) fn quota_exceeded(tenant: &Tenant) -> ApiError {

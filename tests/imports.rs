@@ -1,0 +1,416 @@
+//! Imports: the template, upload to the presigned URL, start, the worker fed the upload's S3
+//! event or the start's stream record, every row checked and reported, a forced rerun that adds
+//! nothing, invite mode, the refusals (empty, header only, wrong type, too big, another tenant's
+//! department) and the free plan's daily limit.
+
+use roster_tests::{Answer, Env, Tenant, unique};
+use serde_json::{Value, json};
+
+fn id(v: &Value) -> String {
+    v["id"].as_str().expect("id").to_string()
+}
+
+async fn department(env: &Env, t: &Tenant, name: &str, parent: &str) -> String {
+    let answer = env
+        .post(
+            &format!("/v1/tenants/{}/departments", t.id),
+            Some(&t.owner_token),
+            json!({"name": name, "parent_id": parent}),
+        )
+        .await;
+    id(answer.ok(201))
+}
+
+/// Creates an import job and uploads `file` with `content_type`; returns the job id.
+async fn upload(env: &Env, t: &Tenant, mode: &str, file: Vec<u8>, content_type: &str) -> String {
+    let created = env
+        .post(
+            &format!("/v1/tenants/{}/imports", t.id),
+            Some(&t.owner_token),
+            json!({"mode": mode, "send_email": mode == "invite"}),
+        )
+        .await;
+    let created = created.ok(201).clone();
+    assert_eq!(created["job"]["status"], "awaiting_upload");
+    assert_eq!(created["upload_content_type"], "text/csv");
+    let url = created["upload_url"].as_str().expect("upload_url");
+    let put = env
+        .http
+        .put(url)
+        .header("content-type", content_type)
+        .body(file)
+        .send()
+        .await
+        .expect("upload");
+    assert!(
+        put.status().is_success(),
+        "upload answered {}",
+        put.status()
+    );
+    id(&created["job"])
+}
+
+async fn start(env: &Env, t: &Tenant, job: &str) -> Answer {
+    env.post(
+        &format!("/v1/tenants/{}/imports/{job}/start", t.id),
+        Some(&t.owner_token),
+        json!({}),
+    )
+    .await
+}
+
+/// Plays the start's stream record to the import worker.
+async fn work(env: &Env, t: &Tenant, job: &str) -> usize {
+    let record = json!({"Records": [{"eventSource": "aws:dynamodb", "eventName": "MODIFY",
+        "dynamodb": {"NewImage": {"kind": {"S": "import"}, "status": {"S": "queued"},
+                                  "tenant_id": {"S": t.id}, "id": {"S": job}}}}]});
+    roster_shared::jobs::import::handle_event(env.app, record)
+        .await
+        .expect("import")
+        .imported
+}
+
+async fn job(env: &Env, t: &Tenant, job: &str) -> Value {
+    env.get(&format!("/v1/tenants/{}/jobs/{job}", t.id), &t.owner_token)
+        .await
+        .ok(200)
+        .clone()
+}
+
+async fn member_count(env: &Env, t: &Tenant) -> i64 {
+    env.get(&format!("/v1/tenants/{}", t.id), &t.owner_token)
+        .await
+        .ok(200)["member_count"]
+        .as_i64()
+        .unwrap()
+}
+
+fn csv_rows(bytes: &[u8]) -> Vec<Vec<String>> {
+    let text = std::str::from_utf8(bytes).expect("utf-8");
+    let text = text.trim_start_matches('\u{feff}');
+    csv::Reader::from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.expect("record").iter().map(str::to_string).collect())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_thousand_rows_with_ten_bad_ones_make_990_members_and_a_rerun_adds_none() {
+    let env = Env::start().await;
+    let t = env.tenant_with_owner("Import Co").await;
+    let admin = env.admin_token().await;
+    env.patch(
+        &format!("/v1/tenants/{}", t.id),
+        &admin,
+        json!({"member_quota": 2000}),
+    )
+    .await
+    .ok(200);
+    let sales = department(&env, &t, "Sales", &t.root).await;
+    department(&env, &t, "EMEA", &sales).await;
+
+    // The template is the header plus one example row.
+    let template = env
+        .http
+        .get(format!("{}/v1/tenants/{}/imports/template", env.base, t.id))
+        .bearer_auth(&t.owner_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(template.status().as_u16(), 200);
+    assert!(
+        template.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let template = template.text().await.unwrap();
+    let lines: Vec<&str> = template.trim_start_matches('\u{feff}').lines().collect();
+    assert_eq!(lines.len(), 2);
+    assert!(lines[0].starts_with("email,name,department"));
+
+    let domain = unique("bulk");
+    let mut file = String::from("\u{feff}email,name,department,position,role\r\n");
+    let mut bad_rows = Vec::new();
+    for i in 0..1000 {
+        let row = i + 2;
+        let line = match i {
+            100 | 200 | 300 => {
+                bad_rows.push(row);
+                format!("not-an-email-{i},Bad Email,,,\r\n")
+            }
+            400 | 500 | 600 => {
+                bad_rows.push(row);
+                format!("p{i}@{domain}.test,No Dept,Nowhere/Else,,\r\n")
+            }
+            700 | 800 => {
+                bad_rows.push(row);
+                // The same email as row 2.
+                format!("p0@{domain}.test,Twice,,,\r\n")
+            }
+            900 => {
+                bad_rows.push(row);
+                format!("p{i}@{domain}.test,,,,\r\n")
+            }
+            950 => {
+                bad_rows.push(row);
+                format!("p{i}@{domain}.test,Would Be Owner,,,owner\r\n")
+            }
+            _ => {
+                let dept = ["", "Sales", "Sales/EMEA", "sales/emea"][i % 4];
+                format!("P{i}@{domain}.test,Person {i},{dept},Role {i},member\r\n")
+            }
+        };
+        file.push_str(&line);
+    }
+    let before = member_count(&env, &t).await;
+    let job_id = upload(&env, &t, "create", file.into_bytes(), "text/csv").await;
+    let started = start(&env, &t, &job_id).await;
+    assert_eq!(started.ok(202)["status"], "queued");
+    start(&env, &t, &job_id).await.problem(409, "conflict");
+    assert_eq!(work(&env, &t, &job_id).await, 1);
+
+    let done = job(&env, &t, &job_id).await;
+    assert_eq!(done["status"], "completed");
+    assert_eq!(
+        done["counts"],
+        json!({"total": 1000, "succeeded": 990, "failed": 10})
+    );
+    assert_eq!(member_count(&env, &t).await, before + 990);
+    // The result file reports each bad row with its number and reason.
+    let url = done["download_url"].as_str().expect("result link");
+    let result = env
+        .http
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let rows = csv_rows(&result);
+    assert_eq!(rows.len(), 1000);
+    let failed: Vec<usize> = rows
+        .iter()
+        .filter(|r| r[2] == "failed")
+        .map(|r| r[0].parse().unwrap())
+        .collect();
+    assert_eq!(failed, bad_rows);
+    let reason = |row: usize| rows.iter().find(|r| r[0] == row.to_string()).unwrap()[3].clone();
+    assert!(reason(102).contains("email"), "{}", reason(102));
+    assert!(reason(402).contains("Nowhere/Else"), "{}", reason(402));
+    assert!(reason(702).contains("duplicate"), "{}", reason(702));
+    assert!(reason(902).contains("name"), "{}", reason(902));
+    assert!(reason(952).contains("role"), "{}", reason(952));
+    // Imported members carry source import, their department and fields.
+    let found = env
+        .get(
+            &format!("/v1/tenants/{}/members?q=p3@{domain}", t.id),
+            &t.owner_token,
+        )
+        .await;
+    let m = found.ok(200)["items"][0].clone();
+    assert_eq!(m["source"], "import");
+    assert_eq!(m["email"], format!("p3@{domain}.test"));
+    assert_eq!(m["position"], "Role 3");
+
+    // Forced rerun, as if the function had been stopped and started again: nothing twice.
+    env.app
+        .store
+        .client()
+        .update_item()
+        .table_name(env.app.table())
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("TENANT#{}", t.id)),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("JOB#{job_id}")),
+        )
+        .update_expression("SET #s = :q")
+        .expression_attribute_names("#s", "status")
+        .expression_attribute_values(
+            ":q",
+            aws_sdk_dynamodb::types::AttributeValue::S("queued".into()),
+        )
+        .send()
+        .await
+        .expect("requeue");
+    assert_eq!(work(&env, &t, &job_id).await, 1);
+    let again = job(&env, &t, &job_id).await;
+    assert_eq!(
+        again["counts"],
+        json!({"total": 1000, "succeeded": 990, "failed": 10})
+    );
+    assert_eq!(member_count(&env, &t).await, before + 990);
+}
+
+#[tokio::test]
+async fn invite_mode_sends_invitations_and_reports_members() {
+    let env = Env::start().await;
+    let t = env.tenant_with_owner("Invite Import").await;
+    let domain = unique("inv");
+    let file = format!(
+        "email,name\n a@{domain}.test ,Ann\nb@{domain}.test,Ben\n{},Owner Again\n",
+        t.owner_email
+    );
+    let job_id = upload(&env, &t, "invite", file.into_bytes(), "text/csv").await;
+    // The upload's S3 event starts it without a start request.
+    let event = json!({"Records": [{"eventSource": "aws:s3", "s3": {"object": {
+        "key": format!("tenants/{}/jobs/{job_id}/upload.csv", t.id)}}}]});
+    let report = roster_shared::jobs::import::handle_event(env.app, event)
+        .await
+        .unwrap();
+    assert_eq!(report.imported, 1);
+    let done = job(&env, &t, &job_id).await;
+    assert_eq!(
+        done["counts"],
+        json!({"total": 3, "succeeded": 2, "failed": 1})
+    );
+    let pending = env
+        .get(&format!("/v1/tenants/{}/invitations", t.id), &t.owner_token)
+        .await;
+    assert_eq!(pending.ok(200)["items"].as_array().unwrap().len(), 2);
+    assert_eq!(env.mails_to(&format!("a@{domain}.test")).await.len(), 1);
+    let result = env
+        .http
+        .get(done["download_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let rows = csv_rows(&result);
+    assert_eq!(rows[2][2], "failed");
+    assert!(rows[2][3].contains("already_member"), "{:?}", rows[2]);
+}
+
+#[tokio::test]
+async fn bad_files_are_refused_with_their_reason() {
+    let env = Env::start().await;
+    let t = env.tenant_with_owner("Strict Co").await;
+    let other = env.tenant_with_owner("Other Co").await;
+    department(&env, &other, "Secret", &other.root).await;
+
+    for (file, content_type, status, code) in [
+        (Vec::new(), "text/csv", 400, "validation_failed"),
+        (
+            b"email,name\r\n".to_vec(),
+            "text/csv",
+            400,
+            "validation_failed",
+        ),
+        (
+            b"email,salary\na@b.test,1\n".to_vec(),
+            "text/csv",
+            400,
+            "validation_failed",
+        ),
+        (
+            b"email,name\na@b.test,A\n".to_vec(),
+            "application/json",
+            400,
+            "validation_failed",
+        ),
+        (vec![0xff, 0xfe, b'a'], "text/csv", 400, "validation_failed"),
+        (
+            {
+                let mut big = b"email,name\n".to_vec();
+                big.resize(20 * 1024 * 1024 + 10, b'x');
+                big
+            },
+            "text/csv",
+            413,
+            "payload_too_large",
+        ),
+    ] {
+        let job_id = upload(&env, &t, "create", file, content_type).await;
+        start(&env, &t, &job_id).await.problem(status, code);
+        // Nothing was started: the job still waits for a proper file.
+        assert_eq!(job(&env, &t, &job_id).await["status"], "awaiting_upload");
+    }
+
+    // Not uploaded yet.
+    let created = env
+        .post(
+            &format!("/v1/tenants/{}/imports", t.id),
+            Some(&t.owner_token),
+            json!({"mode": "create"}),
+        )
+        .await;
+    let pending = id(&created.ok(201)["job"]);
+    start(&env, &t, &pending)
+        .await
+        .problem(400, "validation_failed");
+    // Another tenant's job: 404.
+    env.post(
+        &format!("/v1/tenants/{}/imports/{pending}/start", other.id),
+        Some(&other.owner_token),
+        json!({}),
+    )
+    .await
+    .problem(404, "not_found");
+
+    // Another tenant's department path is not a department here.
+    let file = format!(
+        "email,name,department\n{}@x.test,Spy,Secret\n",
+        unique("spy")
+    );
+    let job_id = upload(&env, &t, "create", file.into_bytes(), "text/csv").await;
+    start(&env, &t, &job_id).await.ok(202);
+    work(&env, &t, &job_id).await;
+    let done = job(&env, &t, &job_id).await;
+    assert_eq!(
+        done["counts"],
+        json!({"total": 1, "succeeded": 0, "failed": 1})
+    );
+    let members = env
+        .get(
+            &format!("/v1/tenants/{}/members?q=spy", other.id),
+            &other.owner_token,
+        )
+        .await;
+    assert!(members.ok(200)["items"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn free_plan_tenants_import_at_most_100_rows_a_day() {
+    let env = Env::start().await;
+    let t = env.tenant_with_owner("Free Co").await;
+    let admin = env.admin_token().await;
+    env.patch(
+        &format!("/v1/tenants/{}", t.id),
+        &admin,
+        json!({"plan": "free", "member_quota": 500}),
+    )
+    .await
+    .ok(200);
+    let file = |n: usize| {
+        let domain = unique("free");
+        let mut f = String::from("email,name\n");
+        for i in 0..n {
+            f.push_str(&format!("f{i}@{domain}.test,Free {i}\n"));
+        }
+        f.into_bytes()
+    };
+    let first = upload(&env, &t, "create", file(60), "text/csv").await;
+    start(&env, &t, &first).await.ok(202);
+    let second = upload(&env, &t, "create", file(60), "text/csv").await;
+    start(&env, &t, &second).await.problem(429, "rate_limited");
+    assert_eq!(job(&env, &t, &second).await["status"], "awaiting_upload");
+    // Within what is left: fine.
+    let third = upload(&env, &t, "create", file(40), "text/csv").await;
+    start(&env, &t, &third).await.ok(202);
+    // The upload event path counts too: the job fails with the reason.
+    let fourth = upload(&env, &t, "create", file(1), "text/csv").await;
+    let event = json!({"Records": [{"eventSource": "aws:s3", "s3": {"object": {
+        "key": format!("tenants/{}/jobs/{fourth}/upload.csv", t.id)}}}]});
+    roster_shared::jobs::import::handle_event(env.app, event)
+        .await
+        .unwrap();
+    let failed = job(&env, &t, &fourth).await;
+    assert_eq!(failed["status"], "failed");
+    assert!(failed["error"].as_str().unwrap().contains("rate_limited"));
+}
