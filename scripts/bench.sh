@@ -3,11 +3,15 @@
 # release profile, then reports each one's stripped size (target <= 12 MiB) and init time against
 # hello-world (target <= 1.5x) via scripts/bench_init.py. Exits non-zero if a target is missed.
 # BENCH_RUNS (default 15) sets the runs per binary.
-# `scripts/bench.sh search` runs the search benchmark instead (scripts/bench-search.sh).
+# `scripts/bench.sh search` runs the search benchmark instead (scripts/bench-search.sh);
+# `scripts/bench.sh bulk` the import/export benchmark (scripts/bench-bulk.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" = "search" ]; then
   exec scripts/bench-search.sh
+fi
+if [ "${1:-}" = "bulk" ]; then
+  exec scripts/bench-bulk.sh
 fi
 
 start=$(date +%s)

@@ -25,7 +25,8 @@ use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use uuid::Uuid;
 
-const PAGE: u32 = 500;
+/// DynamoDB returns at most 1 MB per page anyway; members are well under 1 KB.
+const PAGE: u32 = 1000;
 /// S3 parts are at least 5 MiB (but the last); 8 MiB keeps a handful in flight at most.
 const PART_BYTES: usize = 8 * 1024 * 1024;
 pub const MAX_SELECTED: usize = 1000;

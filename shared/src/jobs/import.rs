@@ -867,7 +867,9 @@ fn check_row(
         None | Some("member") => Role::Member,
         Some("admin") if spec.creator_holds_all => Role::Admin,
         Some("admin") => {
-            return Err("role admin can only be given by a creator holding every permission".into());
+            return Err(
+                "role admin can only be given by a creator holding every permission".into(),
+            );
         }
         Some(other) => return Err(format!("role \"{other}\" must be member or admin")),
     };
