@@ -350,7 +350,8 @@ async fn charge(app: &App, tenant: &Tenant, job: &Job, rows: usize) -> ApiResult
 }
 
 /// Starts an uploaded import: checks the file, counts it against the daily limits (429
-/// `rate_limited` on the free plan), and queues it for the import function.
+/// `rate_limited` on the free plan), and queues it for the import function. Starting a started
+/// import answers its current state (on AWS the upload's event usually starts it first).
 pub async fn start(
     app: &App,
     meta: &RequestMeta,
@@ -376,9 +377,8 @@ pub async fn start(
         return Err(ApiError::NotFound);
     };
     if job.status != JobStatus::AwaitingUpload {
-        return Err(ApiError::Conflict(
-            "the import has already been started".into(),
-        ));
+        // Started already (by this request earlier, or by the upload's own event): nothing to do.
+        return Ok(JobView::of(&job, None));
     }
     let rows = read_file(app, &spec.upload_key).await?;
     charge(app, &tenant, &job, rows.len()).await?;
