@@ -1080,6 +1080,15 @@ pub async fn accept(
         }
         None => {
             if account.is_some() {
+                // The account may be the one a concurrent accept of this very link just
+                // created: then the link is spent, which is the answer to give.
+                if let Some(item) = app
+                    .store
+                    .get(&Key::invitation(tenant_id, invitation_id))
+                    .await?
+                {
+                    live(&from_item(item)?, &hash, now)?;
+                }
                 // The email has an account: its owner signs in and accepts.
                 return Err(ApiError::Unauthorized);
             }

