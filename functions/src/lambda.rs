@@ -13,7 +13,7 @@ where
 {
     roster_shared::init_tracing();
     // One App per container for its whole life: leaking it gives handlers a plain `&'static`.
-    let app: &'static App = Box::leak(Box::new(App::from_env().await?));
+    let app: &'static App = Box::leak(Box::new(App::for_lambda().await?));
     lambda_http::run(lambda_http::service_fn(move |req: Request| async move {
         Ok::<_, std::convert::Infallible>(dispatch(app, req, handler).await)
     }))

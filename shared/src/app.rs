@@ -87,8 +87,30 @@ impl App {
     /// locally from the variables the scripts set (AWS_ENDPOINT_URL points the SDK at the emulator).
     pub async fn from_env() -> ApiResult<Self> {
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Self::from_sdk(&sdk)
+    }
+
+    /// [`App::from_env`] for a Lambda function, whose region (AWS_REGION) and execution-role
+    /// credentials always come as environment variables. Naming those two providers skips what the
+    /// default chains build at init and a Lambda never uses: the profile, web-identity, ECS and IMDS
+    /// providers (building the IMDS ones builds an HTTP client, which reads and parses every native
+    /// root certificate).
+    /// Everything else (AWS_ENDPOINT_URL and the other AWS_* settings) is read as before.
+    pub async fn for_lambda() -> ApiResult<Self> {
+        use aws_config::environment::{
+            EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider,
+        };
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(EnvironmentVariableRegionProvider::new())
+            .credentials_provider(EnvironmentVariableCredentialsProvider::new())
+            .load()
+            .await;
+        Self::from_sdk(&sdk)
+    }
+
+    fn from_sdk(sdk: &aws_config::SdkConfig) -> ApiResult<Self> {
         Self::new(
-            &sdk,
+            sdk,
             Config::from_env()?,
             TokenKeys::from_env()?,
             AppOptions::default(),
