@@ -21,7 +21,7 @@ where
     T: Serialize,
 {
     roster_shared::init_tracing();
-    let app: &'static App = Box::leak(Box::new(App::from_env().await?));
+    let app: &'static App = Box::leak(Box::new(App::for_lambda().await?));
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
             let report = serde_json::to_value(work(app, event.payload).await?)?;
