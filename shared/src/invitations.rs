@@ -33,7 +33,9 @@ use crate::members::{
 };
 use crate::store::{Condition, Item, Query, SortRange, Transaction, from_item, num, s, to_item};
 use crate::tenants::{Branding, Tenant};
-use crate::users::{EmailGuard, StoredToken, TokenPurpose, User, member_of, rfc3339};
+use crate::users::{
+    EmailGuard, StoredToken, TokenPurpose, User, member_of, rfc3339, whole_seconds,
+};
 use crate::validate;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -105,11 +107,6 @@ struct InvitationGuard {
     invitation_id: Uuid,
     /// The invitation's expiry: an expired guard no longer blocks a new invitation.
     ttl: i64,
-}
-
-/// Index sort keys hold times as whole-second RFC 3339, which sorts as text.
-fn whole_seconds(t: OffsetDateTime) -> OffsetDateTime {
-    t.replace_nanosecond(0).unwrap_or(t)
 }
 
 /// The bound that splits a pending partition into expired (below) and live (above) at `now`.
@@ -237,7 +234,7 @@ fn may_invite(access: &Access, tenant: &Tenant) -> bool {
 }
 
 /// Owners, admins, operators and API clients invite "as admins": their invitations join directly.
-fn is_admin(access: &Access) -> bool {
+pub(crate) fn is_admin(access: &Access) -> bool {
     match &access.caller.kind {
         CallerKind::Platform | CallerKind::ApiClient(_) => true,
         CallerKind::Member(m) => access.via_reseller || m.role != Role::Member,

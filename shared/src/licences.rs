@@ -22,7 +22,7 @@ use crate::store::{
     Condition, MAX_TRANSACTION_ACTIONS, Query, SortRange, Transaction, from_item, num, s,
 };
 use crate::tenants::{Seats, Tenant};
-use crate::users::rfc3339;
+use crate::users::{rfc3339, whole_seconds};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
@@ -123,11 +123,6 @@ impl LicenceFilter {
             (Self::Expiring, None) => false,
         }
     }
-}
-
-/// Index keys hold whole-second times, which sort as text.
-fn whole_seconds(t: OffsetDateTime) -> OffsetDateTime {
-    t.replace_nanosecond(0).unwrap_or(t)
 }
 
 #[derive(Debug, Serialize)]

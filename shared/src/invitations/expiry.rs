@@ -28,7 +28,7 @@ pub async fn run(app: &App) -> ApiResult<ExpiryReport> {
         INVITATION_EXPIRY_QUEUE.into(),
         SortRange::Between(
             "0".into(),
-            format!("{}#~", rfc3339(super::whole_seconds(now))),
+            format!("{}#~", rfc3339(crate::users::whole_seconds(now))),
         ),
     );
     query.limit = 100;

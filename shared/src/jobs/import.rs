@@ -141,13 +141,7 @@ pub async fn create(
             send_email: input.send_email,
             upload_key: upload_key.clone(),
             source_ip: meta.source_ip.clone(),
-            creator_is_admin: access.caller.is_owner()
-                || access.via_reseller
-                || access
-                    .caller
-                    .member()
-                    .is_some_and(|m| m.role == Role::Admin)
-                || matches!(access.caller.kind, CallerKind::ApiClient(_)),
+            creator_is_admin: invitations::is_admin(&access),
             creator_holds_all: access.caller.permissions() == Permissions::All,
             charged: false,
         }),
@@ -525,14 +519,7 @@ pub async fn run(app: &App, tenant_id: Uuid, job_id: Uuid) -> ApiResult<bool> {
             | ApiError::RateLimited(_)),
         ) => {
             job.status = JobStatus::Failed;
-            job.error = Some(match &err {
-                ApiError::Validation(fields) => fields
-                    .iter()
-                    .map(|f| format!("{} {}", f.field, f.message))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-                other => format!("{}: {other}", other.code()),
-            });
+            job.error = Some(reason_of(&err));
         }
         Err(err) => {
             // Left running: the event source retries, and the rerun resumes where this stopped.

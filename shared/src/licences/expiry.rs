@@ -4,7 +4,7 @@
 //! run twice or concurrently: each change is conditioned on the member still holding the licence
 //! that expired.
 
-use super::{Licence, holds, remove_licence, set_licence, whole_seconds};
+use super::{Licence, holds, remove_licence, set_licence};
 use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::{Caller, CallerKind};
@@ -35,7 +35,10 @@ pub async fn run(app: &App) -> ApiResult<ExpiryReport> {
     let mut query = Query::new(
         Some(GSI7),
         LICENCE_DUE_QUEUE.into(),
-        SortRange::Between("0".into(), format!("{}#~", rfc3339(whole_seconds(now)))),
+        SortRange::Between(
+            "0".into(),
+            format!("{}#~", rfc3339(crate::users::whole_seconds(now))),
+        ),
     );
     query.limit = 100;
     loop {
