@@ -178,10 +178,14 @@ async fn import_ten_thousand_rows_and_export_a_hundred_thousand_members() {
     }
     println!("seeded {members} members in {:.1?}", seeded.elapsed());
     for format in ["csv", "xlsx"] {
+        // A long export outlives a 15-minute token: sign in again for each.
+        let owner = env
+            .login(&t.owner_email, "owner-password-1", Some(&t.id))
+            .await;
         let queued = env
             .post(
                 &format!("/v1/tenants/{}/exports", t.id),
-                Some(&t.owner_token),
+                Some(&owner),
                 json!({"scope": "all", "format": format}),
             )
             .await;

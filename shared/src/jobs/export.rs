@@ -453,7 +453,13 @@ impl Source {
         let mut members = Vec::with_capacity(items.len());
         for item in items {
             let member: Member = from_item(item)?;
-            if member.status.in_directory() && self.seen.insert(member.id) {
+            // Only a search can name a member twice (its email and a name word both match);
+            // the other sources list each once, so memory stays flat for them.
+            let first = match self.kind {
+                SourceKind::Terms(_) => self.seen.insert(member.id),
+                _ => true,
+            };
+            if member.status.in_directory() && first {
                 members.push(member);
             }
         }
