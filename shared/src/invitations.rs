@@ -279,15 +279,8 @@ pub async fn create(
         input.position.as_deref(),
         validate::MAX_SHORT_TEXT,
     );
-    let role = input.role.unwrap_or(Role::Member);
-    let permissions = match role {
-        Role::Owner => Permissions::All,
-        Role::Admin => input.permissions.clone().unwrap_or(Permissions::All),
-        Role::Member => Permissions::none(),
-    };
-    if role != Role::Admin && input.permissions.is_some() {
-        checks.fail("permissions", "are given to admins only");
-    }
+    let (role, permissions) =
+        crate::members::role_and_permissions(&mut checks, input.role, input.permissions.clone());
     checks.finish()?;
 
     let (access, tenant, items) = authorize_with_tenant(

@@ -456,6 +456,26 @@ pub struct CreateMember {
     pub password: Option<String>,
 }
 
+/// The role asked for (member by default) and the permissions it carries: owners hold all,
+/// admins what they are given (all by default), members none — a list for anyone but an admin
+/// is refused.
+pub(crate) fn role_and_permissions(
+    checks: &mut Checks,
+    role: Option<Role>,
+    permissions: Option<Permissions>,
+) -> (Role, Permissions) {
+    let role = role.unwrap_or(Role::Member);
+    if role != Role::Admin && permissions.is_some() {
+        checks.fail("permissions", "are given to admins only");
+    }
+    let permissions = match role {
+        Role::Owner => Permissions::All,
+        Role::Admin => permissions.unwrap_or(Permissions::All),
+        Role::Member => Permissions::none(),
+    };
+    (role, permissions)
+}
+
 /// A member to create, validated.
 pub(crate) struct NewMember {
     pub email: String,
@@ -486,15 +506,8 @@ impl NewMember {
         if let Some(password) = &input.password {
             validate::password(checks, "password", password);
         }
-        let role = input.role.unwrap_or(Role::Member);
-        let permissions = match role {
-            Role::Owner => Permissions::All,
-            Role::Admin => input.permissions.clone().unwrap_or(Permissions::All),
-            Role::Member => Permissions::none(),
-        };
-        if role != Role::Admin && input.permissions.is_some() {
-            checks.fail("permissions", "are given to admins only");
-        }
+        let (role, permissions) =
+            role_and_permissions(checks, input.role, input.permissions.clone());
         Self {
             email,
             name,
