@@ -162,7 +162,9 @@ async fn clients_get_no_more_than_their_creator_holds() {
     )
     .await
     .ok(201);
-    let gia = env.login(&email, "gia-password-1", Some(&t.id)).await;
+    let gia = env
+        .prove_and_sign_in(&email, "gia-password-1", Some(&t.id))
+        .await;
     env.post(
         &clients,
         Some(&gia),

@@ -146,6 +146,8 @@ async fn import_ten_thousand_rows_and_export_a_hundred_thousand_members() {
                         ttl: None,
                         licence: None,
                         join_request: None,
+                        email_verified: false,
+                        session_epoch: 0,
                         version: 1,
                     };
                     WriteRequest::builder()

@@ -64,6 +64,8 @@ async fn search_and_directory_in_a_large_tenant() {
             ttl: None,
             licence: None,
             join_request: None,
+            email_verified: false,
+            session_epoch: 0,
             version: 1,
         };
         items.push(member.to_item(&t.root).unwrap());

@@ -284,7 +284,9 @@ async fn the_task_centre_lists_shows_and_deletes_jobs_with_their_files() {
     )
     .await
     .ok(201);
-    let plain = env.login(&email, "plain-password-1", Some(&t.id)).await;
+    let plain = env
+        .prove_and_sign_in(&email, "plain-password-1", Some(&t.id))
+        .await;
     env.post(
         &format!("{base}/exports"),
         Some(&plain),

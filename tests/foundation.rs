@@ -448,7 +448,7 @@ async fn owner_mail_link_works_once_and_login_is_uniform() {
         json!({"current_password": "a-long-password", "new_password": "brand-new-password"}),
     )
     .await
-    .ok(204);
+    .ok(200);
     env.post(
         "/v1/auth/login",
         None,

@@ -167,10 +167,17 @@ async fn bad_tokens_answer_401() {
     let me = env.get("/v1/me", &t.owner_token).await;
     let current = me.ok(200)["current"].clone();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    // The owner's real token says which session epoch a live token carries.
+    let issued: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(t.owner_token.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
     let claims = |iat: i64, exp: i64| {
         json!({"iss": "roster", "aud": "roster-api", "sub": me.body["user"]["id"],
                "tid": current["tenant_id"], "mid": current["member_id"], "scp": "tenant",
-               "iat": iat, "exp": exp, "jti": uuid::Uuid::now_v7()})
+               "iat": iat, "exp": exp, "jti": uuid::Uuid::now_v7(), "sev": issued["sev"]})
     };
     let mut header = Header::new(Algorithm::EdDSA);
     header.kid = Some(kid.clone());
@@ -194,10 +201,10 @@ async fn bad_tokens_answer_401() {
     .unwrap()
     .issue(
         time::OffsetDateTime::now_utc(),
-        uuid::Uuid::now_v7(),
-        roster_shared::tokens::TokenScope::Platform,
-        None,
-        None,
+        &roster_shared::tokens::Grant::new(
+            uuid::Uuid::now_v7(),
+            roster_shared::tokens::TokenScope::Platform,
+        ),
     )
     .unwrap();
     let none_header =

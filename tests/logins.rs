@@ -23,23 +23,29 @@ async fn sign_ins_are_logged_with_address_and_outcome() {
     )
     .await
     .problem(401, "unauthorized");
-    let lia = env.login(&email, "lia-password-1", Some(&t.id)).await;
+    // Lia's address is unproven (the owner chose her password): the right password answers
+    // email_unverified, logged too, until she proves it.
+    let lia = env
+        .prove_and_sign_in(&email, "lia-password-1", Some(&t.id))
+        .await;
 
     let log = env
         .get(&format!("/v1/tenants/{}/login-log", t.id), &t.owner_token)
         .await;
     let entries = log.ok(200)["items"].as_array().unwrap().clone();
-    // Newest first: Lia's success, Lia's failure, the owner's success.
-    assert_eq!(entries.len(), 3);
+    // Newest first: Lia's success, her unproven sign-in, her failure, the owner's success.
+    assert_eq!(entries.len(), 4);
     assert_eq!(entries[0]["email"], email.as_str());
     assert_eq!(entries[0]["success"], true);
     assert_eq!(entries[1]["success"], false);
-    assert_eq!(entries[1]["failure"], "bad_password");
+    assert_eq!(entries[1]["failure"], "email_unverified");
+    assert_eq!(entries[2]["success"], false);
+    assert_eq!(entries[2]["failure"], "bad_password");
     assert_eq!(entries[0]["source_ip"], "127.0.0.1");
     assert!(entries[0]["user_agent"].is_string() || entries[0]["user_agent"].is_null());
 
     let mine = env.get("/v1/me/login-log", &lia).await;
-    assert_eq!(mine.ok(200)["items"].as_array().unwrap().len(), 2);
+    assert_eq!(mine.ok(200)["items"].as_array().unwrap().len(), 3);
     // The member's last sign-in shows on the member.
     let member_id = entries[0]["member_id"].as_str().unwrap();
     let member = env
@@ -92,7 +98,7 @@ async fn an_expired_password_must_be_changed_first() {
         json!({"current_password": "owner-password-1", "new_password": "owner-password-2"}),
     )
     .await
-    .ok(204);
+    .ok(200);
     env.login(&t.owner_email, "owner-password-2", Some(&t.id))
         .await;
     let log = env
@@ -131,6 +137,8 @@ async fn ip_allowlists_of_tenant_and_department() {
     )
     .await
     .ok(201);
+    env.prove_and_sign_in(&email, "ivy-password-1", Some(&t.id))
+        .await;
     // The tenant allows only a range the tests do not come from.
     env.patch(
         &format!("/v1/tenants/{}", t.id),
@@ -146,7 +154,23 @@ async fn ip_allowlists_of_tenant_and_department() {
     )
     .await
     .problem(403, "ip_not_allowed");
-    // The Lab department overrides it with loopback: Ivy signs in.
+    // The Lab department's loopback list narrows the tenant's, it does not widen it (SPEC §8.2):
+    // Ivy is refused too.
+    env.post(
+        "/v1/auth/login",
+        None,
+        json!({"email": email, "password": "ivy-password-1", "tenant_id": t.id}),
+    )
+    .await
+    .problem(403, "ip_not_allowed");
+    // Once the tenant's list takes loopback in as well, Ivy passes both.
+    env.patch(
+        &format!("/v1/tenants/{}", t.id),
+        &t.owner_token,
+        json!({"settings": {"ip_allowlist": ["203.0.113.0/24", "127.0.0.0/8"]}}),
+    )
+    .await
+    .ok(200);
     env.login(&email, "ivy-password-1", Some(&t.id)).await;
 }
 

@@ -102,7 +102,8 @@ async fn a_member_is_created_mailed_and_signs_in() {
     let (_, body) = env.mails_to(&rita).await.pop().expect("mail");
     let start = body.find("<code>").expect("password") + "<code>".len();
     let password = &body[start..body.find("</code>").unwrap()];
-    env.login(&rita, password, Some(&t.id)).await;
+    // A mailed password is not a single-use link: the address is proven at first sign-in.
+    env.prove_and_sign_in(&rita, password, Some(&t.id)).await;
 }
 
 #[tokio::test]
@@ -285,7 +286,7 @@ async fn edits_honour_if_match_roles_and_the_last_owner() {
 
     // An admin with departments.write cannot grant what it lacks, nor touch owners.
     let ed = env
-        .login(m["email"].as_str().unwrap(), "ed-password-12", Some(&t.id))
+        .prove_and_sign_in(m["email"].as_str().unwrap(), "ed-password-12", Some(&t.id))
         .await;
     let me = env.get("/v1/me", &t.owner_token).await;
     let owner_member = me.ok(200)["current"]["member_id"]
@@ -327,7 +328,9 @@ async fn a_disabled_member_is_locked_out_at_once() {
         .await
         .ok(201)
         .clone();
-    let lou = env.login(&email, "lou-password-1", Some(&t.id)).await;
+    let lou = env
+        .prove_and_sign_in(&email, "lou-password-1", Some(&t.id))
+        .await;
     let dir = format!("/v1/tenants/{}/members", t.id);
     env.get(&dir, &lou).await.ok(200);
     let path = format!("{dir}/{}", id(&m));
@@ -345,6 +348,9 @@ async fn a_disabled_member_is_locked_out_at_once() {
     env.patch(&path, &t.owner_token, json!({"status": "active"}))
         .await
         .ok(200);
+    // Enabled again: the session the disable ended stays ended (SPEC §8.1); a new one works.
+    env.get(&dir, &lou).await.problem(401, "unauthorized");
+    let lou = env.login(&email, "lou-password-1", Some(&t.id)).await;
     env.get(&dir, &lou).await.ok(200);
     // Deleted: the token stops working too.
     env.delete(&path, &t.owner_token).await.ok(204);
@@ -1031,6 +1037,11 @@ async fn a_users_new_name_follows_into_every_membership() {
     let u = env.tenant_with_owner("Names Two").await;
     let email = format!("{}@names.test", unique("nia"));
     add(&env, &t, json!({"email": email, "name": "Nia Old", "department_id": t.root, "password": "nia-password-1"})).await.ok(201);
+    // Proven before the second tenant attaches the address (an unproven one would lose its
+    // password to the attach).
+    let nia = env
+        .prove_and_sign_in(&email, "nia-password-1", Some(&t.id))
+        .await;
     add(
         &env,
         &u,
@@ -1038,7 +1049,6 @@ async fn a_users_new_name_follows_into_every_membership() {
     )
     .await
     .ok(201);
-    let nia = env.login(&email, "nia-password-1", Some(&t.id)).await;
     env.patch(
         "/v1/me",
         &nia,
@@ -1093,10 +1103,10 @@ async fn members_sort_by_last_sign_in() {
         emails.push(email);
     }
     clock.advance(60);
-    env.login(&emails[0], "recent-password-1", Some(&t.id))
+    env.prove_and_sign_in(&emails[0], "recent-password-1", Some(&t.id))
         .await;
     clock.advance(60);
-    env.login(&emails[1], "recent-password-1", Some(&t.id))
+    env.prove_and_sign_in(&emails[1], "recent-password-1", Some(&t.id))
         .await;
     clock.advance(60);
     let owner = env
@@ -1127,7 +1137,9 @@ async fn a_user_changes_their_email_with_their_password() {
     )
     .await
     .ok(201);
-    let eve = env.login(&old, "eve-password-1", Some(&t.id)).await;
+    let eve = env
+        .prove_and_sign_in(&old, "eve-password-1", Some(&t.id))
+        .await;
     env.patch("/v1/me", &eve, json!({"email": new}))
         .await
         .problem(400, "validation_failed");
@@ -1138,13 +1150,19 @@ async fn a_user_changes_their_email_with_their_password() {
     )
     .await
     .problem(400, "validation_failed");
+    // Another account's address: asked for like any (the answer tells nothing), refused when
+    // applied.
     env.patch(
         "/v1/me",
         &eve,
         json!({"email": t.owner_email, "current_password": "eve-password-1"}),
     )
     .await
-    .problem(409, "conflict");
+    .ok(202);
+    let taken = env.link_token_for(&t.owner_email, "confirm-email").await;
+    env.post("/v1/me/email/confirm", Some(&eve), json!({"token": taken}))
+        .await
+        .problem(409, "conflict");
     let changed = env
         .patch(
             "/v1/me",
@@ -1152,7 +1170,14 @@ async fn a_user_changes_their_email_with_their_password() {
             json!({"email": new.to_uppercase(), "current_password": "eve-password-1"}),
         )
         .await;
-    assert_eq!(changed.ok(200)["email"], new.as_str());
+    assert_eq!(changed.ok(202)["pending_email"], new.as_str());
+    assert_eq!(changed.body["user"]["email"], old.as_str());
+    let link = env.link_token_for(&new, "confirm-email").await;
+    let confirmed = env
+        .post("/v1/me/email/confirm", Some(&eve), json!({"token": link}))
+        .await;
+    assert_eq!(confirmed.ok(200)["user"]["email"], new.as_str());
+    assert_eq!(confirmed.body["user"]["email_verified"], true);
     env.login(&new, "eve-password-1", Some(&t.id)).await;
     env.post(
         "/v1/auth/login",

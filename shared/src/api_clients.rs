@@ -10,8 +10,9 @@ use crate::crypto;
 use crate::error::{ApiError, ApiResult, Checks};
 use crate::http::{List, PageParams, RequestMeta};
 use crate::keys::{GSI1, Key, api_clients_of};
+use crate::limits::{self, Counter};
 use crate::store::{Condition, Query, SortRange, Transaction, from_item, to_item};
-use crate::tokens::{ACCESS_TOKEN_SECONDS, TokenScope};
+use crate::tokens::{ACCESS_TOKEN_SECONDS, Grant, TokenScope};
 use crate::validate;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -228,34 +229,43 @@ pub struct TokenResponse {
     pub expires_in: i64,
 }
 
-/// The client-credentials grant. Unknown clients and wrong secrets answer the same 401.
-pub async fn token(app: &App, input: TokenRequest) -> ApiResult<TokenResponse> {
+/// The client-credentials grant. Unknown clients and wrong secrets answer the same 401, and
+/// count against the caller's address: past the limit, every grant from it answers 429.
+pub async fn token(app: &App, meta: &RequestMeta, input: TokenRequest) -> ApiResult<TokenResponse> {
     if input.grant_type != "client_credentials" {
         return Err(ApiError::invalid(
             "grant_type",
             "must be client_credentials",
         ));
     }
-    let client_id = Uuid::parse_str(&input.client_id).map_err(|_| ApiError::Unauthorized)?;
-    if input.client_secret.len() > 256 {
-        return Err(ApiError::Unauthorized);
-    }
-    let client: ApiClient = from_item(
-        app.store
-            .get(&Key::api_client(client_id))
-            .await?
-            .ok_or(ApiError::Unauthorized)?,
-    )?;
+    let failures = [Counter::client_grant_address(
+        &app.config.limits,
+        meta.source_ip.as_deref(),
+    )];
+    let client_id = Uuid::parse_str(&input.client_id).ok();
+    let mut keys = failures[0].keys(app.now()).to_vec();
+    keys.extend(client_id.map(Key::api_client));
+    let mut items = app.store.get_many(&keys).await?;
+    limits::check(app, &failures, &items)?;
+    let client: Option<ApiClient> = match client_id {
+        Some(_) => items.pop().flatten().map(from_item).transpose()?,
+        None => None,
+    };
     let presented = crypto::token_hash(&input.client_secret);
-    if !constant_time_eq(presented.as_bytes(), client.secret_hash.as_bytes()) {
+    let client = client.filter(|c| {
+        input.client_secret.len() <= 256
+            && constant_time_eq(presented.as_bytes(), c.secret_hash.as_bytes())
+    });
+    let Some(client) = client else {
+        limits::count_failure(app, &failures).await?;
         return Err(ApiError::Unauthorized);
-    }
+    };
     let access_token = app.keys.issue(
         app.now(),
-        client.id,
-        TokenScope::ApiClient,
-        Some(client.tenant_id),
-        None,
+        &Grant {
+            tenant_id: Some(client.tenant_id),
+            ..Grant::new(client.id, TokenScope::ApiClient)
+        },
     )?;
     Ok(TokenResponse {
         access_token,

@@ -16,6 +16,8 @@ pub struct Config {
     pub mail_from: String,
     /// Base URL of the web app the links in mails point to.
     pub app_url: String,
+    /// Abuse limits (sign-in throttling, per-address limits).
+    pub limits: crate::limits::Limits,
 }
 
 impl Config {
@@ -25,6 +27,7 @@ impl Config {
             bucket: env("ROSTER_BUCKET")?,
             mail_from: env("ROSTER_MAIL_FROM")?,
             app_url: env("ROSTER_APP_URL")?.trim_end_matches('/').to_string(),
+            limits: crate::limits::Limits::from_env()?,
         })
     }
 }

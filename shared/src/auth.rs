@@ -179,7 +179,26 @@ impl Access {
 /// The caller and the items read with its membership, in the order asked.
 pub struct Authorized {
     pub caller: Caller,
+    /// The verified token, to issue a fresh one like it.
+    pub claims: Claims,
     pub items: Vec<Option<Item>>,
+}
+
+/// The part of a user record every request checks: the session epoch its tokens must carry.
+#[derive(Deserialize)]
+struct Sessions {
+    #[serde(default)]
+    session_epoch: u64,
+}
+
+/// A token of a person is alive while the user's session epoch (and, for a membership token, the
+/// member's) is still the one it was issued under.
+fn session_alive(claims: &Claims, user: Option<Item>) -> ApiResult<()> {
+    let user: Sessions = from_item(user.ok_or(ApiError::Unauthorized)?)?;
+    if user.session_epoch != claims.sev {
+        return Err(ApiError::Unauthorized);
+    }
+    Ok(())
 }
 
 fn principal_key(claims: &Claims, password_change: bool) -> ApiResult<Key> {
@@ -217,13 +236,22 @@ async fn authenticate_scoped(
 ) -> ApiResult<Authorized> {
     let token = meta.bearer.as_deref().ok_or(ApiError::Unauthorized)?;
     let claims = app.keys.verify(token, app.now())?;
-    if !crate::users::ip_allowed(meta.source_ip.as_deref(), &claims.ipl) {
+    if !claims.allows_address(meta.source_ip.as_deref()) {
         return Err(ApiError::IpNotAllowed);
     }
+    // A person's user record rides in the same batch: its session epoch ends stale tokens
+    // without another round trip.
+    let person = claims.scp != TokenScope::ApiClient;
     let mut all = vec![principal_key(&claims, password_change)?];
+    if person {
+        all.push(Key::user(claims.sub));
+    }
     all.extend_from_slice(keys);
     let mut items = app.store.get_many(&all).await?;
     let principal = items.remove(0).ok_or(ApiError::Unauthorized)?;
+    if person {
+        session_alive(&claims, items.remove(0))?;
+    }
     let kind = match claims.scp {
         TokenScope::Platform => CallerKind::Platform,
         TokenScope::ApiClient => {
@@ -244,6 +272,10 @@ async fn authenticate_scoped(
                 MemberStatus::Disabled => return Err(ApiError::AccountDisabled),
                 _ => return Err(ApiError::Unauthorized),
             }
+            // Disabled or deleted since the token was issued: it stays dead once enabled again.
+            if member.session_epoch != claims.mev {
+                return Err(ApiError::Unauthorized);
+            }
             CallerKind::Member(Box::new(member))
         }
     };
@@ -253,6 +285,7 @@ async fn authenticate_scoped(
             kind,
             meta: meta.clone(),
         },
+        claims,
         items,
     })
 }
@@ -267,7 +300,7 @@ pub async fn authenticate_person(
 ) -> ApiResult<(crate::users::User, Vec<Option<Item>>)> {
     let token = meta.bearer.as_deref().ok_or(ApiError::Unauthorized)?;
     let claims = app.keys.verify(token, app.now())?;
-    if !crate::users::ip_allowed(meta.source_ip.as_deref(), &claims.ipl) {
+    if !claims.allows_address(meta.source_ip.as_deref()) {
         return Err(ApiError::IpNotAllowed);
     }
     if !matches!(
@@ -281,7 +314,10 @@ pub async fn authenticate_person(
     let mut all = vec![Key::user(claims.sub)];
     all.extend_from_slice(keys);
     let mut items = app.store.get_many(&all).await?;
-    let user = from_item(items.remove(0).ok_or(ApiError::Unauthorized)?)?;
+    let user: crate::users::User = from_item(items.remove(0).ok_or(ApiError::Unauthorized)?)?;
+    if user.session_epoch != claims.sev {
+        return Err(ApiError::Unauthorized);
+    }
     Ok((user, items))
 }
 
@@ -299,8 +335,19 @@ pub async fn authorize(
 ) -> ApiResult<(Access, Vec<Option<Item>>)> {
     let mut all = vec![Key::tenant(tenant_id)];
     all.extend_from_slice(keys);
-    let Authorized { caller, mut items } = authenticate(app, meta, &all).await?;
+    let Authorized {
+        caller, mut items, ..
+    } = authenticate(app, meta, &all).await?;
     let tenant_item = items.remove(0);
+    // Machine clients and resellers' admins took their token outside this tenant's rules: they
+    // are held to its allowlist as it stands now.
+    let held_to_allowlist = |tenant: &Tenant| {
+        if crate::users::ip_allowed(meta.source_ip.as_deref(), &tenant.settings.ip_allowlist) {
+            Ok(())
+        } else {
+            Err(ApiError::IpNotAllowed)
+        }
+    };
     let via_reseller = match &caller.kind {
         CallerKind::Platform => {
             if tenant_item.is_none() {
@@ -309,18 +356,23 @@ pub async fn authorize(
             false
         }
         CallerKind::Member(m) if m.tenant_id == tenant_id => false,
-        CallerKind::ApiClient(c) if c.tenant_id == tenant_id => false,
+        CallerKind::ApiClient(c) if c.tenant_id == tenant_id => {
+            let tenant: Tenant = from_item(tenant_item.clone().ok_or(ApiError::NotFound)?)?;
+            held_to_allowlist(&tenant)?;
+            false
+        }
         CallerKind::ApiClient(_) | CallerKind::User | CallerKind::System => {
             return Err(ApiError::NotFound);
         }
         CallerKind::Member(m) => {
-            let tenant: Tenant = from_item(tenant_item.ok_or(ApiError::NotFound)?)?;
+            let tenant: Tenant = from_item(tenant_item.clone().ok_or(ApiError::NotFound)?)?;
             let is_reseller_admin = tenant.parent_id == Some(m.tenant_id)
                 && m.effective_permissions()
                     .allows(crate::auth::Permission::CustomersWrite);
             if !is_reseller_admin {
                 return Err(ApiError::NotFound);
             }
+            held_to_allowlist(&tenant)?;
             true
         }
     };

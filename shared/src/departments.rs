@@ -197,6 +197,18 @@ pub struct CreateDepartment {
     pub settings: Option<DepartmentSettingsPatch>,
 }
 
+/// A department's IP allowlist is a security setting: it takes `settings.write`, like the
+/// tenant's, not only `departments.write`.
+fn settings_write_needed(access: &crate::auth::Access) -> ApiResult<()> {
+    if access.allows(Permission::SettingsWrite) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "a department's IP allowlist needs the settings.write permission",
+        ))
+    }
+}
+
 /// A sub-department: one batched read (caller and parent), one transaction.
 pub async fn create(
     app: &App,
@@ -219,6 +231,9 @@ pub async fn create(
         &[Key::department(tenant_id, input.parent_id)],
     )
     .await?;
+    if settings.ip_allowlist.is_some() {
+        settings_write_needed(&access)?;
+    }
     let parent = department(items.into_iter().next().flatten())
         .map_err(|_| ApiError::invalid("parent_id", "is not a department of this tenant"))?;
     if parent.depth >= MAX_DEPTH {
@@ -354,6 +369,9 @@ pub async fn update(
         settings.apply(&mut checks, &mut after.settings);
     }
     checks.finish()?;
+    if after.settings.ip_allowlist != before.settings.ip_allowlist {
+        settings_write_needed(&access)?;
+    }
     if let Some(name) = name {
         after.name = name;
     }

@@ -63,8 +63,12 @@ pub enum ApiError {
     InsufficientSeats(String),
     #[error("{0}")]
     FeatureNotEnabled(&'static str),
-    #[error("{0}")]
-    RateLimited(String),
+    /// Too many attempts; `retry_after` seconds until the next one may pass.
+    #[error("{detail}")]
+    RateLimited { detail: String, retry_after: u64 },
+    /// The right password for an address nobody has proven yet: a verification link was mailed.
+    #[error("the email address is not verified yet; follow the link just mailed to it")]
+    EmailUnverified,
     #[error("the invitation has expired; ask for a new one")]
     InvitationExpired,
     #[error("the invitation has already been used, was cancelled or replaced by a newer one")]
@@ -96,6 +100,7 @@ impl ApiError {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_)
             | Self::AccountDisabled
+            | Self::EmailUnverified
             | Self::PasswordExpired { .. }
             | Self::IpNotAllowed => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
@@ -112,7 +117,7 @@ impl ApiError {
             | Self::LicenceConflict { .. }
             | Self::InsufficientSeats(_) => StatusCode::CONFLICT,
             Self::FeatureNotEnabled(_) => StatusCode::FORBIDDEN,
-            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::InvitationExpired | Self::InvitationUsed => StatusCode::GONE,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -127,6 +132,7 @@ impl ApiError {
             Self::Unauthorized => "unauthorized",
             Self::Forbidden(_) => "forbidden",
             Self::AccountDisabled => "account_disabled",
+            Self::EmailUnverified => "email_unverified",
             Self::PasswordExpired { .. } => "password_expired",
             Self::IpNotAllowed => "ip_not_allowed",
             Self::NotFound => "not_found",
@@ -143,7 +149,7 @@ impl ApiError {
             Self::LicenceConflict { .. } => "licence_conflict",
             Self::InsufficientSeats(_) => "insufficient_seats",
             Self::FeatureNotEnabled(_) => "feature_not_enabled",
-            Self::RateLimited(_) => "rate_limited",
+            Self::RateLimited { .. } => "rate_limited",
             Self::InvitationExpired => "invitation_expired",
             Self::InvitationUsed => "invitation_used",
             Self::PreconditionFailed => "precondition_failed",
@@ -158,6 +164,7 @@ impl ApiError {
             Self::Unauthorized => "Unauthorized",
             Self::Forbidden(_) => "Forbidden",
             Self::AccountDisabled => "Account disabled",
+            Self::EmailUnverified => "Email unverified",
             Self::PasswordExpired { .. } => "Password expired",
             Self::IpNotAllowed => "IP address not allowed",
             Self::NotFound => "Not found",
@@ -174,12 +181,20 @@ impl ApiError {
             Self::LicenceConflict { .. } => "Licence conflict",
             Self::InsufficientSeats(_) => "Insufficient seats",
             Self::FeatureNotEnabled(_) => "Feature not enabled",
-            Self::RateLimited(_) => "Rate limited",
+            Self::RateLimited { .. } => "Rate limited",
             Self::InvitationExpired => "Invitation expired",
             Self::InvitationUsed => "Invitation used",
             Self::PreconditionFailed => "Precondition failed",
             Self::PayloadTooLarge(_) => "Payload too large",
             Self::Internal(_) => "Internal error",
+        }
+    }
+
+    /// Seconds a rate-limited client waits (the `Retry-After` header and the body's `retry_after`).
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited { retry_after, .. } => Some(*retry_after),
+            _ => None,
         }
     }
 
@@ -211,6 +226,7 @@ impl ApiError {
                 Self::LicenceConflict { conflicts } => Some(conflicts.clone()),
                 _ => None,
             },
+            retry_after: self.retry_after(),
         }
     }
 }
@@ -233,6 +249,9 @@ pub struct Problem {
     /// With `licence_conflict`: each member and why.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub conflicts: Option<Vec<LicenceConflict>>,
+    /// With `rate_limited`: seconds until another attempt may pass (also the `Retry-After` header).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
 }
 
 /// One member a licence operation cannot apply to.

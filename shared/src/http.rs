@@ -177,6 +177,13 @@ pub fn created<T: Serialize>(value: &T) -> ApiResult<Response<Body>> {
     json(StatusCode::CREATED, value)
 }
 
+/// 202 without a body: the request is taken, and what follows goes by mail.
+pub fn accepted() -> ApiResult<Response<Body>> {
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = StatusCode::ACCEPTED;
+    Ok(response)
+}
+
 pub fn no_content() -> ApiResult<Response<Body>> {
     Response::builder()
         .status(StatusCode::NO_CONTENT)
@@ -229,6 +236,11 @@ pub fn problem(err: &ApiError) -> Response<Body> {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/problem+json"),
     );
+    if let Some(seconds) = err.retry_after() {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
     response
 }
 

@@ -528,6 +528,8 @@ fn add_token(
         target_id: Some(invitation.id),
         expires_at: Some(invitation.expires_at),
         ttl: Some(invitation.expires_epoch + 30 * 24 * 3600),
+        session_epoch: None,
+        email: None,
     };
     tx.put(
         app.table(),
@@ -964,7 +966,14 @@ pub async fn preview(app: &App, token: &str) -> ApiResult<InvitationPreview> {
         .await?;
     let mut more = more.into_iter();
     let department: Option<Department> = more.next().flatten().map(from_item).transpose()?;
-    let account_exists = more.next().flatten().is_some();
+    // An account nobody proved is taken over by the invitee like a new one: the page asks for a
+    // name and password, not a sign-in.
+    let account_exists = more
+        .next()
+        .flatten()
+        .map(from_item::<EmailGuard>)
+        .transpose()?
+        .is_some_and(|g| g.verified);
     Ok(InvitationPreview {
         tenant_id,
         tenant_name: tenant.name.clone(),
@@ -1004,12 +1013,22 @@ pub struct Joined {
 /// Accepts an invitation. Signed in (any token of the person), the invitation must be for the
 /// account's email; otherwise a new account is created with `{name, password}`. Joins directly,
 /// or as a pending request when the tenant wants approval for invitations sent by non-admins.
+///
+/// The link reached the invited address, so accepting proves it. An address whose account nobody
+/// proved yet (someone registered it through a public join link) is taken over the same way: the
+/// invitee's name and password replace whatever the registrant chose, and the registrant's
+/// sessions and links end.
 pub async fn accept(
     app: &App,
     meta: &RequestMeta,
     token: &str,
     input: AcceptInvitation,
 ) -> ApiResult<Joined> {
+    crate::limits::count_attempt(
+        app,
+        crate::limits::Counter::public(&app.config.limits, "accept", meta.source_ip.as_deref()),
+    )
+    .await?;
     let (tenant_id, invitation_id, hash) = open_link(app, token).await?;
     let signed_in = meta.bearer.is_some();
     let keys = [
@@ -1053,6 +1072,7 @@ pub async fn accept(
         .ok_or_else(|| ApiError::internal("tenant without a root department"))?;
     let account: Option<EmailGuard> = more.next().flatten().map(from_item).transpose()?;
 
+    let unproven = account.as_ref().filter(|g| !g.verified);
     let (user, new_user) = match person {
         Some(user) => {
             // Emails are stored lowercase, so this compares them case-insensitively.
@@ -1069,7 +1089,7 @@ pub async fn accept(
             (user, false)
         }
         None => {
-            if account.is_some() {
+            if account.is_some() && unproven.is_none() {
                 // The account may be the one a concurrent accept of this very link just
                 // created: then the link is spent, which is the answer to give.
                 if let Some(item) = app
@@ -1083,10 +1103,12 @@ pub async fn accept(
                 return Err(ApiError::Unauthorized);
             }
             let fallback = invitation.name.as_deref();
-            (
-                new_account(&tenant, &invitation.email, &input, fallback, now)?,
-                true,
-            )
+            let mut user = new_account(&tenant, &invitation.email, &input, fallback, now)?;
+            user.email_verified = true;
+            if let Some(guard) = unproven {
+                user.id = guard.user_id;
+            }
+            (user, true)
         }
     };
 
@@ -1160,8 +1182,10 @@ pub async fn accept(
             ApiError::InvitationUsed,
         )),
     )?;
-    if new_user {
-        user.add_new(app, &mut tx)?;
+    match (new_user, unproven) {
+        (true, None) => user.add_new(app, &mut tx)?,
+        (true, Some(guard)) => take_over_unproven(app, &mut tx, &user, guard).await?,
+        (false, _) => {}
     }
     add_member_items(app, &mut tx, &member, &department, now)?;
     // The invitation's place in the quota passes to the member (or the join request); the
@@ -1221,6 +1245,63 @@ pub async fn accept(
         status,
         account_created: new_user,
     })
+}
+
+/// The invitee proved an address whose account nobody had proven: `user` (built from what the
+/// invitee sent, with the account's id) replaces the registrant's name, phone and password, the
+/// address and its memberships become proven, and every session and link of the account ends.
+async fn take_over_unproven(
+    app: &App,
+    tx: &mut Transaction,
+    user: &User,
+    guard: &EmailGuard,
+) -> ApiResult<()> {
+    let changed = || ApiError::Conflict("the account changed at the same time; retry".into());
+    tx.update(
+        app.table(),
+        &Key::email(&user.email),
+        Condition::new("SET verified = :proven_now").value(
+            ":proven_now",
+            aws_sdk_dynamodb::types::AttributeValue::Bool(true),
+        ),
+        Some((guard.unchanged(), changed())),
+    )?;
+    tx.update(
+        app.table(),
+        &Key::user(user.id),
+        Condition::new(
+            "SET #name = :name, phone = :phone, password_hash = :hash, password_changed_at = :now, \
+             updated_at = :now, email_verified = :true, session_epoch = :epoch ADD version :one",
+        )
+        .name("#name", "name")
+        .value(":name", s(&user.name))
+        .value(
+            ":phone",
+            user.phone
+                .as_deref()
+                .map_or(aws_sdk_dynamodb::types::AttributeValue::Null(true), s),
+        )
+        .value(
+            ":hash",
+            s(user.password_hash.as_deref().unwrap_or_default()),
+        )
+        .value(":now", s(crate::users::rfc3339(app.now())))
+        .value(":true", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
+        .value(":epoch", num(crate::users::new_session_epoch()))
+        .value(":one", num(1)),
+        Some((Condition::exists(), changed())),
+    )?;
+    for member in crate::users::memberships(app, user.id).await? {
+        member.follow_user(
+            app,
+            tx,
+            &user.name,
+            &user.email,
+            true,
+            user.phone.as_deref(),
+        )?;
+    }
+    Ok(())
 }
 
 /// The caller an audit entry names when a person acts through a public link.
@@ -1319,6 +1400,8 @@ pub(crate) fn new_member(
         ttl: None,
         licence: None,
         join_request,
+        email_verified: user.email_verified,
+        session_epoch: 0,
         version: 1,
     }
 }

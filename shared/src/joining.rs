@@ -244,6 +244,8 @@ pub async fn create_link(
                 expires_at: link.expires_at,
                 // Kept 30 days past the expiry so the code answers "expired", not "unknown".
                 ttl: link.expires_epoch.map(|e| e + 30 * 24 * 3600),
+                session_epoch: None,
+                email: None,
             },
             &Key::token(&link.code_hash),
             &[],
@@ -441,15 +443,33 @@ pub struct JoinInput {
     pub location: Option<String>,
 }
 
+/// What a request to join answers. A signed-in person learns the request made for them; an
+/// anonymous one learns only that mail went to the address, whether or not it has an account, so
+/// the answer tells nobody which addresses are registered.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum JoinOutcome {
+    Joined(Joined),
+    VerificationSent {
+        tenant_id: Uuid,
+        status: &'static str,
+    },
+}
+
 /// Asks to join through a link: creates a pending join request holding a place in the quota and
 /// counts one use of the link, both under conditions, so neither the quota nor `max_uses` can be
 /// overrun by concurrent requests.
+///
+/// A new person gets an unproven account (it cannot sign in until the address is proven by the
+/// verification link mailed with it). For an address that already has an account nothing is
+/// created — its owner gets a mail asking them to sign in and join — and the answer, and the work
+/// done before it (the whole body checked, a password hashed), is the same.
 pub async fn join(
     app: &App,
     meta: &RequestMeta,
     code: &str,
     input: JoinInput,
-) -> ApiResult<Joined> {
+) -> ApiResult<JoinOutcome> {
     let now = app.now();
     let mut checks = Checks::new();
     let text = |checks: &mut Checks, field: &str, value: Option<&str>| {
@@ -481,6 +501,11 @@ pub async fn join(
         );
     }
     checks.finish()?;
+    crate::limits::count_attempt(
+        app,
+        crate::limits::Counter::public(&app.config.limits, "join", meta.source_ip.as_deref()),
+    )
+    .await?;
 
     let (link, tenant, _) = open_code(app, code, Vec::new()).await?;
     let department_id = link.department_id.unwrap_or(tenant.root_department_id);
@@ -515,16 +540,13 @@ pub async fn join(
             (user, false)
         }
         None => {
-            if account.is_some() {
-                // The email has an account: its owner signs in and asks again.
-                return Err(ApiError::Unauthorized);
-            }
             let as_new = AcceptInvitation {
                 name: input.name.clone(),
                 password: input.password.clone(),
                 phone: input.phone.clone(),
             };
             let email = email.unwrap_or_default();
+            // Built (checked, password hashed) whether or not the address has an account.
             (new_account(&tenant, &email, &as_new, None, now)?, true)
         }
     };
@@ -544,6 +566,20 @@ pub async fn join(
         checks.check(given, name, "is required by this organization's join rules");
     }
     checks.finish()?;
+    if tenant.quota_used >= tenant.member_quota {
+        return Err(quota_exceeded(&tenant));
+    }
+    let sent = JoinOutcome::VerificationSent {
+        tenant_id: tenant.id,
+        status: "verification_sent",
+    };
+    if new_user && account.is_some() {
+        // The address has an account: its owner signs in and asks again.
+        app.mail()
+            .send(sign_in_to_join_mail(app, &tenant, &user.email, code))
+            .await?;
+        return Ok(sent);
+    }
 
     let member = new_member(
         &tenant,
@@ -585,9 +621,12 @@ pub async fn join(
             ApiError::InvitationUsed,
         )),
     )?;
-    if new_user {
+    let verification = if new_user {
         user.add_new(app, &mut tx)?;
-    }
+        Some(crate::users::proof::add_verification(app, &mut tx, &user)?)
+    } else {
+        None
+    };
     add_member_items(app, &mut tx, &member, &department, now)?;
     tx.update(
         app.table(),
@@ -612,13 +651,35 @@ pub async fn join(
         },
     )?;
     app.store.transact(tx).await?;
-    Ok(Joined {
+    if let Some(mail) = verification {
+        app.mail().send(mail).await?;
+        return Ok(sent);
+    }
+    Ok(JoinOutcome::Joined(Joined {
         tenant_id: tenant.id,
         member_id: member.id,
         user_id: user.id,
         status: MemberStatus::Pending,
-        account_created: new_user,
-    })
+        account_created: false,
+    }))
+}
+
+/// To an address that has an account, when someone asked to join with it without signing in.
+fn sign_in_to_join_mail(app: &App, tenant: &Tenant, email: &str, code: &str) -> Mail {
+    let link = join_url(app, code);
+    Mail {
+        to: email.to_string(),
+        subject: format!("Join {} on Roster", tenant.name),
+        text: format!(
+            "Hello,\n\nsomeone asked to join {} on Roster with this address, which already has an account. If it was you, sign in and open the link again:\n{link}\n\nIf it was not you, ignore this mail.\n",
+            tenant.name
+        ),
+        html: format!(
+            "<p>Hello,</p><p>someone asked to join <b>{}</b> on Roster with this address, which already has an account. If it was you, <a href=\"{}\">sign in and open the link again</a>.</p><p>If it was not you, ignore this mail.</p>",
+            html_escape(&tenant.name),
+            html_escape(&link)
+        ),
+    }
 }
 
 /// A join request as admins see it: the member it will become, and how it came.

@@ -19,6 +19,7 @@
 //! | job (task centre)    | `TENANT#<t>`               | `JOB#<j>`                        |                                          |                                         |
 //! | import row outcome   | `TENANT#<t>`               | `JOBROW#<j>#<row, 7 digits>`     |                                          |                                         |
 //! | import day counter   | `IMPORTQUOTA#<user#u or ip#a>` | `<yyyy-mm-dd>`               |                                          |                                         |
+//! | abuse-limit counter  | `RATE#<door>#<subject>`    | `<window number>`                |                                          |                                         |
 //! | API client           | `APICLIENT#<client>`       | `APICLIENT`                      | `APICLIENTS#<t>` / `<client>`            |                                         |
 //! | login-log entry      | `LOGINS#<t>`               | `<entry id, UUIDv7>`             | `LOGINSBY#<user>` / `<entry id>`         |                                         |
 //! | audit entry          | `AUDIT#<t>`                | `<audit id, UUIDv7>`             | `AUDITBY#<t>#<actor>` / `<audit id>`     |                                         |
@@ -222,6 +223,12 @@ impl Key {
     /// Rows a user or an address imported on a day (free plan), expiring by TTL.
     pub fn import_quota(subject: &str, day: &str) -> Self {
         Self::new(format!("IMPORTQUOTA#{subject}"), day)
+    }
+
+    /// Attempts at one door (sign-in, join, ...) by one subject (an address, a hashed email) in
+    /// one fixed window (epoch seconds divided by the window length); expiring by TTL.
+    pub fn rate_counter(door: &str, subject: &str, window: i64) -> Self {
+        Self::new(format!("RATE#{door}#{subject}"), window.to_string())
     }
 
     /// API clients are found by client id alone when they ask for a token.

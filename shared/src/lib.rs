@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod joining;
 pub mod keys;
 pub mod licences;
+pub mod limits;
 pub mod logins;
 pub mod mail;
 pub mod members;

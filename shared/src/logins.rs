@@ -20,6 +20,10 @@ pub enum LoginFailure {
     AccountDisabled,
     IpNotAllowed,
     PasswordExpired,
+    /// Refused by an abuse limit before the password was even checked.
+    RateLimited,
+    /// The right password for an address nobody has proven yet.
+    EmailUnverified,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -14,7 +14,9 @@ use crate::mail::{Mail, html_escape};
 use crate::members::{DEFAULT_DIRECTORY_NUMBER, Member, MemberSource, MemberStatus, UserInTenant};
 use crate::store::{Condition, Query, SortRange, Transaction, from_item, num, s, to_item};
 use crate::tokens::TokenScope;
-use crate::users::{EmailGuard, TokenPurpose, User, add_password_token, password_link};
+use crate::users::{
+    EmailGuard, TokenPurpose, User, add_password_token, claim_address, password_link,
+};
 use crate::validate;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -498,6 +500,8 @@ pub async fn create(app: &App, meta: &RequestMeta, input: CreateTenant) -> ApiRe
         ttl: None,
         licence: None,
         join_request: None,
+        email_verified: existing_user.as_ref().is_some_and(|g| g.verified),
+        session_epoch: 0,
         version: 1,
     };
     let exists = || ApiError::Conflict("id collision; retry".into());
@@ -536,25 +540,19 @@ pub async fn create(app: &App, meta: &RequestMeta, input: CreateTenant) -> ApiRe
             ApiError::invalid("parent_id", "must be a reseller tenant"),
         )?;
     }
-    if existing_user.is_some() {
-        // The reused account must still hold the email.
-        tx.check(
-            app.table(),
-            &Key::email(&owner_email),
-            Condition::new("user_id = :user").value(":user", s(user_id.to_string())),
-            ApiError::Conflict("the owner's account changed at the same time; retry".into()),
-        )?;
-    }
-    let set_password_token = if new_user.is_some() {
-        Some(add_password_token(
+    let link_lifetime = time::Duration::days(i64::from(tenant.settings.invitation_expiry_days));
+    let set_password_token = match (&existing_user, &new_user) {
+        // A reused account must still hold the email; an unproven one is claimed for its owner.
+        (Some(guard), _) => claim_address(app, &mut tx, guard, &owner_email, link_lifetime)?,
+        (None, Some(user)) => Some(add_password_token(
             app,
             &mut tx,
             user_id,
+            user.session_epoch,
             TokenPurpose::SetPassword,
-            time::Duration::days(i64::from(tenant.settings.invitation_expiry_days)),
-        )?)
-    } else {
-        None
+            link_lifetime,
+        )?),
+        (None, None) => None,
     };
     let view = TenantView::from(&tenant);
     audit::record(

@@ -48,9 +48,70 @@ pub struct Claims {
     /// so a token taken inside the allowed network is no use outside it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ipl: Vec<String>,
+    /// The department's allowlist in force then: an address must pass both lists.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ipd: Vec<String>,
     pub iat: i64,
     pub exp: i64,
     pub jti: Uuid,
+    /// The user's session epoch when the token was issued: once the user's record holds another
+    /// (password changed or reset, email changed or proven), the token is dead.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub sev: u64,
+    /// The same for the membership the token acts in (an admin disabled or deleted it).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub mev: u64,
+}
+
+impl Claims {
+    /// Whether a request from `source_ip` may use the token: both allowlists it carries pass.
+    pub fn allows_address(&self, source_ip: Option<&str>) -> bool {
+        crate::users::ip_allowed(source_ip, &self.ipl)
+            && crate::users::ip_allowed(source_ip, &self.ipd)
+    }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Who a token is for and what it opens.
+#[derive(Debug, Clone, Default)]
+pub struct Grant {
+    pub user_id: Uuid,
+    pub scope: Option<TokenScope>,
+    pub tenant_id: Option<Uuid>,
+    pub member_id: Option<Uuid>,
+    /// The addresses the token is usable from (empty: anywhere)...
+    pub allowlist: Vec<String>,
+    /// ...which the department's list narrows (empty: no narrowing).
+    pub department_allowlist: Vec<String>,
+    pub user_session: u64,
+    pub member_session: u64,
+}
+
+impl Grant {
+    pub fn new(user_id: Uuid, scope: TokenScope) -> Self {
+        Self {
+            user_id,
+            scope: Some(scope),
+            ..Self::default()
+        }
+    }
+
+    /// The grant a token was issued under, to issue a fresh one like it.
+    pub fn of(claims: &Claims) -> Self {
+        Self {
+            user_id: claims.sub,
+            scope: Some(claims.scp),
+            tenant_id: claims.tid,
+            member_id: claims.mid,
+            allowlist: claims.ipl.clone(),
+            department_allowlist: claims.ipd.clone(),
+            user_session: claims.sev,
+            member_session: claims.mev,
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -140,27 +201,7 @@ impl TokenKeys {
         })
     }
 
-    pub fn issue(
-        &self,
-        now: OffsetDateTime,
-        user_id: Uuid,
-        scope: TokenScope,
-        tenant_id: Option<Uuid>,
-        member_id: Option<Uuid>,
-    ) -> ApiResult<String> {
-        self.issue_limited(now, user_id, scope, tenant_id, member_id, &[])
-    }
-
-    /// A token usable only from the addresses of `allowlist` (empty: from anywhere).
-    pub fn issue_limited(
-        &self,
-        now: OffsetDateTime,
-        user_id: Uuid,
-        scope: TokenScope,
-        tenant_id: Option<Uuid>,
-        member_id: Option<Uuid>,
-        allowlist: &[String],
-    ) -> ApiResult<String> {
+    pub fn issue(&self, now: OffsetDateTime, grant: &Grant) -> ApiResult<String> {
         let signer = self
             .signer
             .as_ref()
@@ -168,14 +209,19 @@ impl TokenKeys {
         let claims = Claims {
             iss: ISSUER.into(),
             aud: AUDIENCE.into(),
-            sub: user_id,
-            tid: tenant_id,
-            mid: member_id,
-            scp: scope,
-            ipl: allowlist.to_vec(),
+            sub: grant.user_id,
+            tid: grant.tenant_id,
+            mid: grant.member_id,
+            scp: grant
+                .scope
+                .ok_or_else(|| ApiError::internal("a grant without a scope"))?,
+            ipl: grant.allowlist.clone(),
+            ipd: grant.department_allowlist.clone(),
             iat: now.unix_timestamp(),
             exp: now.unix_timestamp() + ACCESS_TOKEN_SECONDS,
             jti: Uuid::now_v7(),
+            sev: grant.user_session,
+            mev: grant.member_session,
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.kid.to_string());
@@ -230,7 +276,7 @@ mod tests {
         let now = OffsetDateTime::now_utc();
         let user = Uuid::now_v7();
         let token = keys
-            .issue(now, user, TokenScope::Platform, None, None)
+            .issue(now, &Grant::new(user, TokenScope::Platform))
             .unwrap();
         assert_eq!(keys.verify(&token, now).unwrap().sub, user);
         let later = now + time::Duration::seconds(ACCESS_TOKEN_SECONDS);
@@ -241,7 +287,7 @@ mod tests {
     fn tokens_of_another_key_are_refused() {
         let now = OffsetDateTime::now_utc();
         let token = keys()
-            .issue(now, Uuid::now_v7(), TokenScope::Platform, None, None)
+            .issue(now, &Grant::new(Uuid::now_v7(), TokenScope::Platform))
             .unwrap();
         assert!(keys().verify(&token, now).is_err());
     }
@@ -252,12 +298,12 @@ mod tests {
         let public = TokenKeys::from_public(&full.public_x).unwrap();
         let now = OffsetDateTime::now_utc();
         let token = full
-            .issue(now, Uuid::now_v7(), TokenScope::Platform, None, None)
+            .issue(now, &Grant::new(Uuid::now_v7(), TokenScope::Platform))
             .unwrap();
         assert!(public.verify(&token, now).is_ok());
         assert!(
             public
-                .issue(now, Uuid::now_v7(), TokenScope::Platform, None, None)
+                .issue(now, &Grant::new(Uuid::now_v7(), TokenScope::Platform))
                 .is_err()
         );
     }

@@ -4,6 +4,7 @@
 
 use reqwest::{Method, StatusCode};
 use roster_shared::app::{AppOptions, Clock, Config};
+use roster_shared::limits::Limits;
 use roster_shared::store::RequestCounter;
 use roster_shared::tokens::{TokenKeys, generate_key};
 use roster_shared::{App, setup};
@@ -76,7 +77,18 @@ impl Env {
         Self::start_with(Clock::System).await
     }
 
+    /// A Roster whose abuse limits are raised out of the way of ordinary tests.
     pub async fn start_with(clock: Clock) -> Self {
+        Self::start_with_limits(clock, Limits::relaxed()).await
+    }
+
+    /// A Roster with the production abuse limits (SPEC.md §8.1's defaults): for the tests of the
+    /// limits themselves.
+    pub async fn start_limited(clock: Clock) -> Self {
+        Self::start_with_limits(clock, Limits::default()).await
+    }
+
+    pub async fn start_with_limits(clock: Clock, limits: Limits) -> Self {
         let endpoint = endpoint();
         let sdk = match SDK.get() {
             Some(sdk) => sdk.clone(),
@@ -91,6 +103,7 @@ impl Env {
             bucket: unique("roster-files"),
             mail_from: "no-reply@roster.test".into(),
             app_url: "https://app.roster.test".into(),
+            limits,
         };
         let counter = RequestCounter::default();
         let app: &'static App = Box::leak(Box::new(
@@ -297,4 +310,215 @@ pub struct Tenant {
     pub owner_email: String,
     pub owner_token: String,
     pub body: Value,
+}
+
+/// A member signed in to one tenant, made by [`Env::member_in`].
+#[derive(Clone, Debug)]
+pub struct Person {
+    pub email: String,
+    pub password: String,
+    pub member_id: String,
+    pub token: String,
+}
+
+// Proof of address, sessions and abuse limits (tests/identity.rs).
+impl Env {
+    /// A sign-in attempt's whole answer (`login` asserts success; this one does not).
+    pub async fn try_login(&self, email: &str, password: &str, tenant_id: Option<&str>) -> Answer {
+        let mut body = json!({"email": email, "password": password});
+        if let Some(t) = tenant_id {
+            body["tenant_id"] = json!(t);
+        }
+        self.post("/v1/auth/login", None, body).await
+    }
+
+    /// The token of the newest link to `{app_url}/{page}?token=` mailed to `to` (page e.g.
+    /// `verify-email`, `set-password`, `confirm-email`, `invitations/accept`).
+    pub async fn link_token_for(&self, to: &str, page: &str) -> String {
+        let prefix = format!("{}/{page}?token=", self.app.config.app_url);
+        let mails = self.mails_to(to).await;
+        let body = mails
+            .iter()
+            .rev()
+            .map(|(_, body)| body)
+            .find(|body| body.contains(&prefix))
+            .unwrap_or_else(|| panic!("no mail to {to} with a link to {prefix}: {mails:?}"));
+        let start = body.find(&prefix).expect("link") + prefix.len();
+        body[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect()
+    }
+
+    /// How many mails to `to` carry a link to `{app_url}/{page}?token=`.
+    pub async fn links_mailed(&self, to: &str, page: &str) -> usize {
+        let prefix = format!("{}/{page}?token=", self.app.config.app_url);
+        self.mails_to(to)
+            .await
+            .iter()
+            .filter(|(_, body)| body.contains(&prefix))
+            .count()
+    }
+
+    /// Proves an unproven address the way its owner does and signs in: the right password answers
+    /// 403 `email_unverified` and mails a verification link; `POST /v1/auth/verify-email` with that
+    /// link and `password` proves the address (and sets the password); then the sign-in works.
+    pub async fn prove_and_sign_in(
+        &self,
+        email: &str,
+        password: &str,
+        tenant_id: Option<&str>,
+    ) -> String {
+        let before = self.links_mailed(email, "verify-email").await;
+        self.try_login(email, password, tenant_id)
+            .await
+            .problem(403, "email_unverified");
+        assert_eq!(
+            self.links_mailed(email, "verify-email").await,
+            before + 1,
+            "a fresh verification link is mailed to {email}"
+        );
+        let token = self.link_token_for(email, "verify-email").await;
+        let proven = self
+            .post(
+                "/v1/auth/verify-email",
+                None,
+                json!({"token": token, "password": password}),
+            )
+            .await;
+        assert_eq!(proven.ok(200), &json!({"email_verified": true}));
+        self.login(email, password, tenant_id).await
+    }
+
+    /// Creates a member of `t` (by its owner, without a password; `extra` adds fields such as
+    /// `role`, `permissions`, `department_id`), follows the set-password link mailed to them (which
+    /// proves the address) and signs them in to `t`.
+    pub async fn member_in(&self, t: &Tenant, name: &str, extra: Value) -> Person {
+        let email = format!("{}@people.test", unique(&name.to_lowercase()));
+        let mut body = json!({"email": email, "name": name, "department_id": t.root});
+        if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+            body.extend(extra.clone());
+        }
+        let created = self
+            .post(
+                &format!("/v1/tenants/{}/members", t.id),
+                Some(&t.owner_token),
+                body,
+            )
+            .await;
+        let member_id = created.ok(201)["id"].as_str().expect("id").to_string();
+        let password = format!("{}-password-1", name.to_lowercase());
+        let link = self.link_token_for(&email, "set-password").await;
+        self.post(
+            "/v1/auth/password-reset",
+            None,
+            json!({"token": link, "new_password": password}),
+        )
+        .await
+        .ok(204);
+        let token = self.login(&email, &password, Some(&t.id)).await;
+        Person {
+            email,
+            password,
+            member_id,
+            token,
+        }
+    }
+
+    /// Creates a public join link of `t` (by its owner); returns its code.
+    pub async fn join_code(&self, t: &Tenant) -> String {
+        let link = self
+            .post(
+                &format!("/v1/tenants/{}/join-links", t.id),
+                Some(&t.owner_token),
+                json!({}),
+            )
+            .await;
+        link.ok(201)["code"].as_str().expect("code").to_string()
+    }
+
+    /// `POST /v1/join/{code}`, signed in with `bearer` or not.
+    pub async fn join(&self, code: &str, bearer: Option<&str>, body: Value) -> Answer {
+        self.post(&format!("/v1/join/{code}"), bearer, body).await
+    }
+
+    /// Invites `email` into `t`'s root department (by its owner) and returns the link's token.
+    pub async fn invite(&self, t: &Tenant, email: &str) -> String {
+        self.post(
+            &format!("/v1/tenants/{}/invitations", t.id),
+            Some(&t.owner_token),
+            json!({"email": email, "department_id": t.root}),
+        )
+        .await
+        .ok(201);
+        self.link_token_for(email, "invitations/accept").await
+    }
+
+    /// `POST /v1/invitations/{token}/accept`.
+    pub async fn accept(&self, token: &str, bearer: Option<&str>, body: Value) -> Answer {
+        self.post(&format!("/v1/invitations/{token}/accept"), bearer, body)
+            .await
+    }
+
+    /// Runs a create-mode import of `csv` into `t` (by its owner, with mails): creates the job,
+    /// uploads the file, starts it, plays the start's stream record to the worker; returns the job.
+    pub async fn import_create(&self, t: &Tenant, csv: &str) -> Value {
+        let created = self
+            .post(
+                &format!("/v1/tenants/{}/imports", t.id),
+                Some(&t.owner_token),
+                json!({"mode": "create", "send_email": true}),
+            )
+            .await;
+        let created = created.ok(201).clone();
+        let url = created["upload_url"].as_str().expect("upload_url");
+        let put = self
+            .http
+            .put(url)
+            .header("content-type", "text/csv")
+            .body(csv.to_string())
+            .send()
+            .await
+            .expect("upload");
+        assert!(
+            put.status().is_success(),
+            "upload answered {}",
+            put.status()
+        );
+        let job = created["job"]["id"].as_str().expect("job id").to_string();
+        self.post(
+            &format!("/v1/tenants/{}/imports/{job}/start", t.id),
+            Some(&t.owner_token),
+            json!({}),
+        )
+        .await
+        .ok(202);
+        let record = json!({"Records": [{"eventSource": "aws:dynamodb", "eventName": "MODIFY",
+            "dynamodb": {"NewImage": {"kind": {"S": "import"}, "status": {"S": "queued"},
+                                      "tenant_id": {"S": t.id}, "id": {"S": job}}}}]});
+        roster_shared::jobs::import::handle_event(self.app, record)
+            .await
+            .expect("import");
+        self.get(&format!("/v1/tenants/{}/jobs/{job}", t.id), &t.owner_token)
+            .await
+            .ok(200)
+            .clone()
+    }
+
+    /// Asserts a 429 `rate_limited` answer with a `Retry-After` of whole seconds above zero, and
+    /// returns those seconds.
+    #[track_caller]
+    pub fn retry_after(answer: &Answer) -> i64 {
+        answer.problem(429, "rate_limited");
+        let seconds: i64 = answer
+            .headers
+            .get("retry-after")
+            .unwrap_or_else(|| panic!("no Retry-After on {:?}", answer.body))
+            .to_str()
+            .expect("ascii")
+            .parse()
+            .expect("Retry-After in whole seconds");
+        assert!(seconds > 0, "Retry-After {seconds}");
+        seconds
+    }
 }

@@ -53,5 +53,5 @@ pub async fn token(app: &'static App, req: Request) -> Answer {
     } else {
         json_body(&req)?
     };
-    ok(&api_clients::token(app, input).await?)
+    ok(&api_clients::token(app, &RequestMeta::of(&req), input).await?)
 }

@@ -1,8 +1,9 @@
 use super::Answer;
+use http::StatusCode;
 use lambda_http::Request;
 use roster_shared::App;
 use roster_shared::http::{
-    PageParams, RequestMeta, created, json_body, no_content, ok, optional_json_body, path_id,
+    PageParams, RequestMeta, created, json, json_body, no_content, ok, optional_json_body, path_id,
     path_text, query_param,
 };
 use roster_shared::joining;
@@ -39,7 +40,10 @@ pub async fn preview(app: &'static App, req: Request) -> Answer {
 pub async fn join(app: &'static App, req: Request) -> Answer {
     let code = path_text(&req, "code")?;
     let input = optional_json_body(&req)?;
-    created(&joining::join(app, &RequestMeta::of(&req), &code, input).await?)
+    match joining::join(app, &RequestMeta::of(&req), &code, input).await? {
+        joined @ joining::JoinOutcome::Joined(_) => created(&joined),
+        sent => json(StatusCode::ACCEPTED, &sent),
+    }
 }
 
 /// GET /v1/tenants/{tenant_id}/join-requests

@@ -1,8 +1,9 @@
 use super::Answer;
+use http::StatusCode;
 use lambda_http::Request;
 use roster_shared::App;
-use roster_shared::http::{RequestMeta, json_body, ok};
-use roster_shared::users;
+use roster_shared::http::{RequestMeta, json, json_body, ok};
+use roster_shared::users::{self, email_change};
 
 /// GET /v1/me
 pub async fn get(app: &'static App, req: Request) -> Answer {
@@ -12,5 +13,16 @@ pub async fn get(app: &'static App, req: Request) -> Answer {
 /// PATCH /v1/me
 pub async fn update(app: &'static App, req: Request) -> Answer {
     let patch = json_body(&req)?;
-    ok(&users::update_me(app, &RequestMeta::of(&req), patch).await?)
+    let update = users::update_me(app, &RequestMeta::of(&req), patch).await?;
+    match update.pending_email {
+        // The address changes only once the link mailed to it is used.
+        Some(_) => json(StatusCode::ACCEPTED, &update),
+        None => ok(&update.user),
+    }
+}
+
+/// POST /v1/me/email/confirm
+pub async fn confirm_email(app: &'static App, req: Request) -> Answer {
+    let input = json_body(&req)?;
+    ok(&email_change::confirm(app, &RequestMeta::of(&req), input).await?)
 }

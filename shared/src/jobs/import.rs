@@ -27,6 +27,7 @@ use crate::users::{EmailGuard, rfc3339};
 use aws_sdk_s3::presigning::PresigningConfig;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 pub const MAX_FILE_BYTES: i64 = 20 * 1024 * 1024;
@@ -301,6 +302,12 @@ fn parse(bytes: &[u8]) -> ApiResult<Vec<Row>> {
     Ok(rows)
 }
 
+/// The daily counters start again at midnight UTC.
+fn seconds_to_midnight(now: OffsetDateTime) -> u64 {
+    let midnight = now.date().next_day().map(|d| d.midnight().assume_utc());
+    midnight.map_or(1, |m| (m - now).whole_seconds().max(1) as u64)
+}
+
 /// Counts `rows` against the free plan's daily limits of the job's creator and source IP, in
 /// one transaction: both counters move or neither does.
 async fn charge(app: &App, tenant: &Tenant, job: &Job, rows: usize) -> ApiResult<()> {
@@ -308,15 +315,16 @@ async fn charge(app: &App, tenant: &Tenant, job: &Job, rows: usize) -> ApiResult
         return Ok(());
     }
     let rows = rows as i64;
-    let limited = || {
-        ApiError::RateLimited(format!(
+    let now = app.now();
+    let limited = || ApiError::RateLimited {
+        detail: format!(
             "free-plan tenants import at most {FREE_ROWS_PER_DAY} rows per user and per address a day"
-        ))
+        ),
+        retry_after: seconds_to_midnight(now),
     };
     if rows > FREE_ROWS_PER_DAY {
         return Err(limited());
     }
-    let now = app.now();
     let day = now.date().to_string();
     let ttl = (now + time::Duration::days(2)).unix_timestamp();
     let mut tx = Transaction::new();
@@ -516,7 +524,7 @@ pub async fn run(app: &App, tenant_id: Uuid, job_id: Uuid) -> ApiResult<bool> {
         Err(
             err @ (ApiError::Validation(_)
             | ApiError::PayloadTooLarge(_)
-            | ApiError::RateLimited(_)),
+            | ApiError::RateLimited { .. }),
         ) => {
             job.status = JobStatus::Failed;
             job.error = Some(reason_of(&err));

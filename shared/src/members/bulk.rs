@@ -253,11 +253,17 @@ pub async fn status(
             };
         }
         let before = s(status_word(m.status));
+        // Disabling ends the member's sessions for good (an undo keeps them ended).
+        let sessions = if input.status == MemberStatus::Disabled {
+            crate::users::new_session_epoch()
+        } else {
+            m.session_epoch
+        };
         edits.push(edit(
             m,
             &now,
-            &["#status = :status"],
-            vec![(":status", target.clone())],
+            &["#status = :status", "session_epoch = :sessions"],
+            vec![(":status", target.clone()), (":sessions", num(sessions))],
             &["#status = :status"],
             vec![(":status", before)],
         ));

@@ -24,7 +24,9 @@ use crate::store::{
     Condition, Filter, Item, Query, SortRange, Transaction, from_item, num, s, to_item,
 };
 use crate::tenants::{NewMemberPassword, Tenant};
-use crate::users::{EmailGuard, TokenPurpose, User, add_password_token, password_link, rfc3339};
+use crate::users::{
+    EmailGuard, TokenPurpose, User, add_password_token, claim_address, password_link, rfc3339,
+};
 use crate::validate;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -135,6 +137,13 @@ pub struct Member {
     /// Set when the member came in through a join request (pending, rejected or decided).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub join_request: Option<JoinRequestInfo>,
+    /// The user's proof of address, carried for the directory (follows the user's record).
+    #[serde(default)]
+    pub email_verified: bool,
+    /// Changes when an admin disables or deletes the member: the membership's tokens issued
+    /// before carry the old value and stop working, even once it is enabled or restored.
+    #[serde(default)]
+    pub session_epoch: u64,
     pub version: u64,
 }
 
@@ -252,17 +261,24 @@ impl Member {
         tx: &mut Transaction,
         name: &str,
         email: &str,
+        email_verified: bool,
         phone: Option<&str>,
     ) -> ApiResult<()> {
         let folded = fold(name);
-        let mut update = Condition::new("SET #name = :name, email = :email, phone = :phone")
-            .name("#name", "name")
-            .value(":name", s(name))
-            .value(":email", s(email))
-            .value(
-                ":phone",
-                phone.map_or(aws_sdk_dynamodb::types::AttributeValue::Null(true), s),
-            );
+        let mut update = Condition::new(
+            "SET #name = :name, email = :email, email_verified = :verified, phone = :phone",
+        )
+        .name("#name", "name")
+        .value(":name", s(name))
+        .value(":email", s(email))
+        .value(
+            ":verified",
+            aws_sdk_dynamodb::types::AttributeValue::Bool(email_verified),
+        )
+        .value(
+            ":phone",
+            phone.map_or(aws_sdk_dynamodb::types::AttributeValue::Null(true), s),
+        );
         if self.status.in_directory() {
             update
                 .expression
@@ -329,6 +345,7 @@ pub struct MemberView {
     pub tenant_id: Uuid,
     pub user_id: Uuid,
     pub email: String,
+    pub email_verified: bool,
     pub name: String,
     pub phone: Option<String>,
     pub department_id: Uuid,
@@ -369,6 +386,7 @@ impl From<&Member> for MemberView {
             tenant_id: m.tenant_id,
             user_id: m.user_id,
             email: m.email.clone(),
+            email_verified: m.email_verified,
             name: m.name.clone(),
             phone: m.phone.clone(),
             department_id: m.department_id,
@@ -611,14 +629,12 @@ pub(crate) async fn insert(
 
     let now = app.now();
     let mut mail_secret = MailSecret::None;
+    let link_lifetime = time::Duration::days(i64::from(tenant.settings.invitation_expiry_days));
     let user_id = match &existing {
         Some(guard) => {
-            tx.check(
-                app.table(),
-                &Key::email(&email),
-                Condition::new("user_id = :user").value(":user", s(guard.user_id.to_string())),
-                ApiError::Conflict("the account changed at the same time; retry".into()),
-            )?;
+            if let Some(token) = claim_address(app, &mut tx, guard, &email, link_lifetime)? {
+                mail_secret = MailSecret::Link(token);
+            }
             guard.user_id
         }
         None => {
@@ -645,8 +661,9 @@ pub(crate) async fn insert(
                         app,
                         &mut tx,
                         user.id,
+                        user.session_epoch,
                         TokenPurpose::SetPassword,
-                        time::Duration::days(i64::from(tenant.settings.invitation_expiry_days)),
+                        link_lifetime,
                     )?);
                 }
             }
@@ -682,6 +699,8 @@ pub(crate) async fn insert(
         ttl: None,
         licence: None,
         join_request: None,
+        email_verified: existing.as_ref().is_some_and(|g| g.verified),
+        session_epoch: 0,
         version: 1,
     };
     tx.put(
@@ -1021,6 +1040,10 @@ pub async fn update(
         after.permissions = permissions;
     }
     if let Some(status) = patch.status {
+        if status == MemberStatus::Disabled && before.status != MemberStatus::Disabled {
+            // The member's tokens end now and stay dead once enabled again.
+            after.session_epoch = crate::users::new_session_epoch();
+        }
         after.status = status;
     }
     checks.finish()?;
@@ -1129,6 +1152,8 @@ pub async fn delete(
         now + time::Duration::days(i64::from(tenant.settings.recycle_bin_retention_days));
     let mut after = before.clone();
     after.status = MemberStatus::Deleted;
+    // The member's tokens end for good: a restore does not revive them.
+    after.session_epoch = crate::users::new_session_epoch();
     // The seat goes back to the pool; a restore does not bring it back.
     after.licence = None;
     after.deleted_at = Some(now);
@@ -1529,11 +1554,19 @@ pub async fn send_password_reset(
     if !may_manage(&access, &member) {
         return Err(ApiError::Forbidden("only owners reset owners' passwords"));
     }
+    // The link lives as long as the user's sessions do: it carries their epoch.
+    let user: User = from_item(
+        app.store
+            .get(&Key::user(member.user_id))
+            .await?
+            .ok_or(ApiError::NotFound)?,
+    )?;
     let mut tx = Transaction::new();
     let token = add_password_token(
         app,
         &mut tx,
         member.user_id,
+        user.session_epoch,
         TokenPurpose::ResetPassword,
         time::Duration::days(1),
     )?;

@@ -1,4 +1,8 @@
 //! Users (global identities), sign-in, one-time password links and the caller's own profile.
+//! Proof of address (`proof`) and email changes (`email_change`) have modules of their own.
+
+pub mod email_change;
+pub mod proof;
 
 use crate::app::App;
 use crate::audit::{self, Change};
@@ -8,12 +12,14 @@ use crate::departments::Department;
 use crate::error::{ApiError, ApiResult, Checks};
 use crate::http::RequestMeta;
 use crate::keys::{GSI1, Key, memberships_of};
+use crate::limits::{Attempt, Counter};
 use crate::logins::{LoginEntry, LoginFailure};
 use crate::members::{Member, MemberStatus, UserInTenant};
 use crate::store::{Condition, Query, SortRange, Transaction, from_item, num, s, to_item};
 use crate::tenants::Tenant;
-use crate::tokens::TokenScope;
+use crate::tokens::{Claims, Grant, TokenScope};
 use crate::validate;
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -33,7 +39,23 @@ pub struct User {
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    /// Someone proved they read mail sent to `email` (used a single-use link mailed there). An
+    /// account without proof cannot sign in, and whoever attaches its address by authority takes
+    /// it over (see [`claim_address`]).
+    #[serde(default)]
+    pub email_verified: bool,
+    /// Replaced whenever every session of the user must end (password set or changed, email
+    /// changed, address proven or claimed): tokens and mailed links carry the value they were
+    /// issued under and die with it.
+    #[serde(default)]
+    pub session_epoch: u64,
     pub version: u64,
+}
+
+/// A new session epoch: random, so it can be set without reading the old one; never 0 (the
+/// epoch of a user whose sessions never ended).
+pub fn new_session_epoch() -> u64 {
+    u64::from_le_bytes(crypto::random_bytes::<8>()).max(1)
 }
 
 /// A user as clients see it: never the password hash.
@@ -44,6 +66,7 @@ pub struct UserView {
     pub name: String,
     pub phone: Option<String>,
     pub language: String,
+    pub email_verified: bool,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
@@ -58,16 +81,36 @@ impl From<&User> for UserView {
             name: u.name.clone(),
             phone: u.phone.clone(),
             language: u.language.clone(),
+            email_verified: u.email_verified,
             created_at: u.created_at,
             password_changed_at: u.password_changed_at,
         }
     }
 }
 
-/// The guard that makes an email belong to one user.
+/// The guard that makes an email belong to one user. It also says whether the address is proven,
+/// so an admin attaching it learns that from the read it makes anyway.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EmailGuard {
     pub user_id: Uuid,
+    #[serde(default)]
+    pub verified: bool,
+}
+
+impl EmailGuard {
+    /// The guard still names this account, in the proof state read.
+    pub(crate) fn unchanged(&self) -> Condition {
+        let condition = if self.verified {
+            Condition::new("user_id = :user AND verified = :proven")
+        } else {
+            Condition::new(
+                "user_id = :user AND (attribute_not_exists(verified) OR verified = :proven)",
+            )
+        };
+        condition
+            .value(":user", s(self.user_id.to_string()))
+            .value(":proven", AttributeValue::Bool(self.verified))
+    }
 }
 
 /// A platform operator.
@@ -91,6 +134,8 @@ impl User {
             password_changed_at: None,
             created_at: now,
             updated_at: now,
+            email_verified: false,
+            session_epoch: 0,
             version: 1,
         }
     }
@@ -109,7 +154,10 @@ impl User {
         tx.put(
             app.table(),
             to_item(
-                &EmailGuard { user_id: self.id },
+                &EmailGuard {
+                    user_id: self.id,
+                    verified: self.email_verified,
+                },
                 &Key::email(&self.email),
                 &[],
             )?,
@@ -135,6 +183,15 @@ pub enum TokenPurpose {
     Invitation,
     /// A join link's code (`target_id`: the join link).
     JoinLink,
+    /// Proof of address for an account whose holder chose a password no mail confirmed yet.
+    VerifyEmail,
+    /// A change of sign-in address (`email`: the new address), applied by its requester.
+    EmailChange,
+}
+
+impl TokenPurpose {
+    /// Links mailed to a user's address: using one proves the address and sets the password.
+    pub const PROOF: [Self; 3] = [Self::SetPassword, Self::ResetPassword, Self::VerifyEmail];
 }
 
 /// A token as stored: only its hash is the key; the item says what the token opens.
@@ -156,6 +213,12 @@ pub(crate) struct StoredToken {
     /// Epoch seconds after which DynamoDB may delete the item (and reads treat it as gone).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<i64>,
+    /// For a user's links: the user's session epoch when it was mailed (the link dies with it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_epoch: Option<u64>,
+    /// For an email change: the new address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
 }
 
 impl StoredToken {
@@ -175,13 +238,27 @@ impl StoredToken {
     }
 }
 
-/// Adds a new one-time password token to `tx` and returns the token for the mail link.
+/// Adds a new one-time link token of a user to `tx` and returns the token for the mail link. It
+/// works while the user's session epoch is still `session_epoch`.
 pub fn add_password_token(
     app: &App,
     tx: &mut Transaction,
     user_id: Uuid,
+    session_epoch: u64,
     purpose: TokenPurpose,
     lifetime: time::Duration,
+) -> ApiResult<String> {
+    add_user_link(app, tx, user_id, session_epoch, purpose, lifetime, None)
+}
+
+pub(crate) fn add_user_link(
+    app: &App,
+    tx: &mut Transaction,
+    user_id: Uuid,
+    session_epoch: u64,
+    purpose: TokenPurpose,
+    lifetime: time::Duration,
+    email: Option<String>,
 ) -> ApiResult<String> {
     let token = crypto::new_token();
     let expires_at = app.now() + lifetime;
@@ -192,6 +269,8 @@ pub fn add_password_token(
         target_id: None,
         expires_at: Some(expires_at),
         ttl: Some(expires_at.unix_timestamp()),
+        session_epoch: Some(session_epoch),
+        email,
     };
     tx.put(
         app.table(),
@@ -228,75 +307,94 @@ pub fn password_link(app: &App, token: &str) -> String {
     format!("{}/set-password?token={token}", app.config.app_url)
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PasswordResetInput {
-    pub token: String,
-    pub new_password: String,
-}
-
-/// Sets a password with a one-time token: the token is spent and the password set in one
-/// transaction, so a link works exactly once.
-pub async fn complete_password_reset(app: &App, input: PasswordResetInput) -> ApiResult<()> {
-    let mut checks = Checks::new();
-    validate::password(&mut checks, "new_password", &input.new_password);
-    checks.check(
-        !input.token.is_empty() && input.token.len() <= 128,
-        "token",
-        "is invalid",
-    );
-    checks.finish()?;
-    let invalid = || ApiError::invalid("token", "is invalid, expired or already used");
-    let key = Key::token(&crypto::token_hash(&input.token));
-    let stored = StoredToken::find(
-        app,
-        &key,
-        &[TokenPurpose::SetPassword, TokenPurpose::ResetPassword],
-    )
-    .await?
-    .ok_or_else(invalid)?;
-    let now = app.now();
-    // DynamoDB deletes expired items late: the expiry is checked here, and again in the condition.
-    let (Some(user_id), Some(expires_at)) = (stored.user_id, stored.expires_at) else {
-        return Err(invalid());
-    };
-    if expires_at <= now {
-        return Err(invalid());
-    }
-    let hash = crypto::hash_password(&input.new_password)?;
-    let mut tx = Transaction::new();
-    tx.delete(
-        app.table(),
-        &key,
-        Some((
-            Condition::new("attribute_exists(pk) AND #ttl > :now")
-                .name("#ttl", "ttl")
-                .value(":now", num(now.unix_timestamp())),
-            invalid(),
-        )),
-    )?;
-    set_password(app, &mut tx, user_id, &hash, now)?;
-    app.store.transact(tx).await
-}
-
-fn set_password(
+/// An existing account's address, attached to a tenant by someone with authority (an operator
+/// naming a tenant's owner, an admin creating a member, an import row). A proven account is taken
+/// as it is. An unproven one was registered by whoever typed the address first, maybe not its
+/// owner: its password, sessions and links are discarded and the address gets a set-password
+/// link (the token returned), so only who reads its mail can ever sign in. `tx` also checks that
+/// the guard is still as read.
+pub(crate) fn claim_address(
     app: &App,
     tx: &mut Transaction,
-    user_id: Uuid,
-    hash: &str,
-    now: OffsetDateTime,
-) -> ApiResult<()> {
+    guard: &EmailGuard,
+    email: &str,
+    lifetime: time::Duration,
+) -> ApiResult<Option<String>> {
+    let changed = || ApiError::Conflict("the account changed at the same time; retry".into());
+    tx.check(
+        app.table(),
+        &Key::email(email),
+        guard.unchanged(),
+        changed(),
+    )?;
+    if guard.verified {
+        return Ok(None);
+    }
+    let epoch = new_session_epoch();
     tx.update(
         app.table(),
-        &Key::user(user_id),
+        &Key::user(guard.user_id),
         Condition::new(
-            "SET password_hash = :hash, password_changed_at = :now, updated_at = :now ADD version :one",
+            "REMOVE password_hash SET session_epoch = :epoch, updated_at = :now ADD version :one",
+        )
+        .value(":epoch", num(epoch))
+        .value(":now", s(rfc3339(app.now())))
+        .value(":one", num(1)),
+        Some((Condition::exists(), changed())),
+    )?;
+    add_password_token(
+        app,
+        tx,
+        guard.user_id,
+        epoch,
+        TokenPurpose::SetPassword,
+        lifetime,
+    )
+    .map(Some)
+}
+
+/// The user's session epoch is still `epoch` (the one a token or link was issued under).
+pub(crate) fn session_is(epoch: u64) -> Condition {
+    let condition = if epoch == 0 {
+        Condition::new(
+            "attribute_exists(pk) AND (attribute_not_exists(session_epoch) OR session_epoch = :epoch)",
+        )
+    } else {
+        Condition::new("attribute_exists(pk) AND session_epoch = :epoch")
+    };
+    condition.value(":epoch", num(epoch))
+}
+
+/// Sets `user`'s password and ends every session and link (a new epoch, returned). `proven`: the
+/// setter proved the address too. Refused if the user's sessions ended meanwhile.
+pub(crate) fn set_password(
+    app: &App,
+    tx: &mut Transaction,
+    user: &User,
+    hash: &str,
+    proven: bool,
+    stale: ApiError,
+) -> ApiResult<u64> {
+    let epoch = new_session_epoch();
+    let now = s(rfc3339(app.now()));
+    tx.update(
+        app.table(),
+        &Key::user(user.id),
+        Condition::new(
+            "SET password_hash = :hash, password_changed_at = :now, updated_at = :now, \
+             session_epoch = :new_epoch, email_verified = :proven ADD version :one",
         )
         .value(":hash", s(hash))
-        .value(":now", s(rfc3339(now)))
+        .value(":now", now)
+        .value(":new_epoch", num(epoch))
+        .value(
+            ":proven",
+            AttributeValue::Bool(proven || user.email_verified),
+        )
         .value(":one", num(1)),
-        Some((Condition::exists(), ApiError::NotFound)),
-    )
+        Some((session_is(user.session_epoch), stale)),
+    )?;
+    Ok(epoch)
 }
 
 /// Times in index sort keys are whole seconds: RFC 3339 of them has one width and sorts as text.
@@ -316,12 +414,38 @@ pub struct ChangePasswordInput {
     pub new_password: String,
 }
 
-/// Changes the caller's own password after checking the current one.
+/// A fresh access token, as sign-in answers it.
+#[derive(Debug, Serialize)]
+pub struct FreshToken {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+}
+
+impl FreshToken {
+    /// A token like `claims` (a password-change token becomes a member token), under the user's
+    /// new session epoch.
+    pub(crate) fn like(app: &App, claims: &Claims, session_epoch: u64) -> ApiResult<Self> {
+        let mut grant = Grant::of(claims);
+        grant.user_session = session_epoch;
+        if grant.scope == Some(TokenScope::PasswordChange) {
+            grant.scope = Some(TokenScope::Tenant);
+        }
+        Ok(Self {
+            access_token: app.keys.issue(app.now(), &grant)?,
+            token_type: "Bearer",
+            expires_in: crate::tokens::ACCESS_TOKEN_SECONDS,
+        })
+    }
+}
+
+/// Changes the caller's own password after checking the current one. Every other session and
+/// every outstanding link of the user ends; the caller gets a fresh token.
 pub async fn change_password(
     app: &App,
     meta: &RequestMeta,
     input: ChangePasswordInput,
-) -> ApiResult<()> {
+) -> ApiResult<FreshToken> {
     let mut checks = Checks::new();
     validate::password(&mut checks, "new_password", &input.new_password);
     checks.check(
@@ -344,9 +468,8 @@ pub async fn change_password(
         ));
     }
     let hash = crypto::hash_password(&input.new_password)?;
-    let now = app.now();
     let mut tx = Transaction::new();
-    set_password(app, &mut tx, user.id, &hash, now)?;
+    let epoch = set_password(app, &mut tx, &user, &hash, false, ApiError::Unauthorized)?;
     if let CallerKind::Member(m) = &authorized.caller.kind {
         audit::record(
             app,
@@ -362,7 +485,8 @@ pub async fn change_password(
             },
         )?;
     }
-    app.store.transact(tx).await
+    app.store.transact(tx).await?;
+    FreshToken::like(app, &authorized.claims, epoch)
 }
 
 #[derive(Debug, Deserialize)]
@@ -385,10 +509,16 @@ pub struct LoginOutput {
 }
 
 /// Signs a user in. Unknown emails and wrong passwords get the same 401 after the same work.
+/// Every attempt is counted against the account and the source address before the password is
+/// checked (so concurrent guesses cannot slip under the limits); a right password takes its count
+/// back. Past a limit every attempt answers 429, the right password too. An account whose address
+/// nobody proved answers 403 `email_unverified` to the right password and gets a verification
+/// link mailed.
+///
 /// Without `tenant_id`, platform admins get a platform token and members of exactly one tenant a
-/// token for it. A member's sign-in then passes the tenant's rules — IP allowlist (the
-/// department's when it overrides the tenant's), account status, password age — and every
-/// attempt on a known membership lands in the tenant's sign-in log.
+/// token for it. A member's sign-in then passes the tenant's rules — IP allowlist (the tenant's
+/// and the department's), account status, password age — and every attempt on a known
+/// membership lands in the tenant's sign-in log.
 pub async fn login(app: &App, meta: &RequestMeta, input: LoginInput) -> ApiResult<LoginOutput> {
     let mut checks = Checks::new();
     let email = validate::email(&mut checks, "email", &input.email);
@@ -399,38 +529,72 @@ pub async fn login(app: &App, meta: &RequestMeta, input: LoginInput) -> ApiResul
     );
     checks.finish()?;
 
-    let guard = match app.store.get(&Key::email(&email)).await? {
-        Some(item) => Some(from_item::<EmailGuard>(item)?),
-        None => None,
-    };
-    let user = match &guard {
-        Some(g) => match app.store.get(&Key::user(g.user_id)).await? {
-            Some(item) => Some(from_item::<User>(item)?),
-            None => None,
-        },
-        None => None,
-    };
-    // The membership named by tenant_id is known before the password is checked, so a wrong
-    // password can be logged against it.
+    let now = app.now();
+    let limits = &app.config.limits;
+    let counters = [
+        Counter::sign_in_account(limits, &email),
+        Counter::sign_in_address(limits, meta.source_ip.as_deref()),
+    ];
+    let mut keys = vec![Key::email(&email)];
+    for counter in &counters {
+        keys.extend(counter.keys(now));
+    }
+    let mut items = app.store.get_many(&keys).await?;
+    let guard: Option<EmailGuard> = items.remove(0).map(from_item).transpose()?;
+    let counted = Attempt::count(app, &counters, &items).await;
+    // An unknown address reads a key nobody holds: the same round trips either way.
+    let user = app
+        .store
+        .get(&Key::user(
+            guard.as_ref().map_or(Uuid::nil(), |g| g.user_id),
+        ))
+        .await?
+        .filter(|_| guard.is_some())
+        .map(from_item::<User>)
+        .transpose()?;
+    // The membership named by tenant_id is known before the password is checked, so a refused
+    // attempt can be logged against it.
     let named = match (&user, input.tenant_id) {
         (Some(u), Some(t)) => member_of(app, t, u.id).await?,
         _ => None,
     };
+    let logged = named.as_ref().filter(|m| m.status.in_directory());
+    let attempt = match counted {
+        Ok(attempt) => attempt,
+        Err(err) => {
+            if let (Some(m), ApiError::RateLimited { .. }) = (logged, &err) {
+                log_attempt(app, meta, m, Some(LoginFailure::RateLimited), None).await?;
+            }
+            return Err(err);
+        }
+    };
     let hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
     if !crypto::verify_password(&input.password, hash) {
-        if let Some(m) = named.as_ref().filter(|m| m.status.in_directory()) {
-            log_attempt(app, meta, m, Some(LoginFailure::BadPassword)).await?;
+        if let Some(m) = logged {
+            log_attempt(app, meta, m, Some(LoginFailure::BadPassword), None).await?;
         }
         return Err(ApiError::Unauthorized);
     }
     let user = user.ok_or(ApiError::Unauthorized)?;
-    let now = app.now();
+
+    if !user.email_verified {
+        let mut tx = Transaction::new();
+        attempt.give_back(app, &mut tx)?;
+        if let Some(m) = logged {
+            LoginEntry::new(now, meta, m, Some(LoginFailure::EmailUnverified))
+                .record(app, &mut tx)?;
+        }
+        let mail = proof::add_verification(app, &mut tx, &user)?;
+        app.store.transact(tx).await?;
+        app.mail().send(mail).await?;
+        return Err(ApiError::EmailUnverified);
+    }
 
     // A person with no membership to act in yet (none, or only join requests) still signs in:
     // with a user-scope token that opens their own identity, invitations and join links.
     let mut scope = TokenScope::Platform;
     let member = match input.tenant_id {
-        Some(_) => Some(named.ok_or(ApiError::Unauthorized)?),
+        Some(_) => named.filter(|m| m.status.in_directory()),
         None => {
             if app
                 .store
@@ -451,6 +615,7 @@ pub async fn login(app: &App, meta: &RequestMeta, input: LoginInput) -> ApiResul
                         None
                     }
                     (Some(_), Some(_)) => {
+                        attempt.give_back_now(app).await?;
                         return Err(ApiError::invalid(
                             "tenant_id",
                             "is required: the account belongs to several tenants",
@@ -460,16 +625,24 @@ pub async fn login(app: &App, meta: &RequestMeta, input: LoginInput) -> ApiResul
             }
         }
     };
-    let access_token = match &member {
-        None => app.keys.issue(now, user.id, scope, None, None)?,
-        Some(m) => {
-            if !m.status.in_directory() {
-                return Err(ApiError::Unauthorized);
-            }
+    let grant = Grant {
+        user_session: user.session_epoch,
+        ..Grant::new(user.id, scope)
+    };
+    let access_token = match (&member, input.tenant_id) {
+        (None, Some(_)) => {
+            attempt.give_back_now(app).await?;
+            return Err(ApiError::Unauthorized);
+        }
+        (None, None) => {
+            attempt.give_back_now(app).await?;
+            app.keys.issue(now, &grant)?
+        }
+        (Some(m), _) => {
             let allowlist = match admit(app, meta, &user, m, now).await? {
                 Ok(allowlist) => allowlist,
                 Err((failure, err)) => {
-                    log_attempt(app, meta, m, Some(failure)).await?;
+                    log_attempt(app, meta, m, Some(failure), Some(&attempt)).await?;
                     return Err(err);
                 }
             };
@@ -486,15 +659,9 @@ pub async fn login(app: &App, meta: &RequestMeta, input: LoginInput) -> ApiResul
                 Some((Condition::exists(), ApiError::Unauthorized)),
             )?;
             LoginEntry::new(now, meta, m, None).record(app, &mut tx)?;
+            attempt.give_back(app, &mut tx)?;
             app.store.transact(tx).await?;
-            app.keys.issue_limited(
-                now,
-                user.id,
-                TokenScope::Tenant,
-                Some(m.tenant_id),
-                Some(m.id),
-                &allowlist,
-            )?
+            app.keys.issue(now, &member_grant(&user, m, allowlist))?
         }
     };
     Ok(LoginOutput {
@@ -507,6 +674,21 @@ pub async fn login(app: &App, meta: &RequestMeta, input: LoginInput) -> ApiResul
     })
 }
 
+/// A member's token: usable from the addresses both allowlists (tenant's, department's) allow, alive while neither the user's
+/// nor the member's sessions end.
+fn member_grant(user: &User, member: &Member, allowlists: [Vec<String>; 2]) -> Grant {
+    let [allowlist, department_allowlist] = allowlists;
+    Grant {
+        tenant_id: Some(member.tenant_id),
+        member_id: Some(member.id),
+        allowlist,
+        department_allowlist,
+        user_session: user.session_epoch,
+        member_session: member.session_epoch,
+        ..Grant::new(user.id, TokenScope::Tenant)
+    }
+}
+
 /// The tenant's rules for a member with the right password: the IP allowlist in force for them,
 /// or the refusal.
 async fn admit(
@@ -515,7 +697,7 @@ async fn admit(
     user: &User,
     member: &Member,
     now: OffsetDateTime,
-) -> ApiResult<Result<Vec<String>, (LoginFailure, ApiError)>> {
+) -> ApiResult<Result<[Vec<String>; 2], (LoginFailure, ApiError)>> {
     let items = app
         .store
         .get_many(&[
@@ -526,13 +708,17 @@ async fn admit(
     let mut items = items.into_iter();
     let tenant: Tenant = from_item(items.next().flatten().ok_or(ApiError::Unauthorized)?)?;
     let department: Option<Department> = items.next().flatten().map(from_item).transpose()?;
-    let allowlist = department
+    // A department's list narrows the tenant's: the address must pass both, and so must every
+    // request made with the token (it carries both).
+    let department_list = department
         .as_ref()
         .and_then(|d| d.settings.ip_allowlist.clone())
-        .unwrap_or_else(|| tenant.settings.ip_allowlist.clone());
-    if !ip_allowed(meta.source_ip.as_deref(), &allowlist) {
+        .unwrap_or_default();
+    let source = meta.source_ip.as_deref();
+    if !ip_allowed(source, &tenant.settings.ip_allowlist) || !ip_allowed(source, &department_list) {
         return Ok(Err((LoginFailure::IpNotAllowed, ApiError::IpNotAllowed)));
     }
+    let allowlist = [tenant.settings.ip_allowlist.clone(), department_list];
     if member.status == MemberStatus::Disabled {
         return Ok(Err((
             LoginFailure::AccountDisabled,
@@ -542,13 +728,11 @@ async fn admit(
     if let Some(days) = tenant.settings.password_expiry_days {
         let changed = user.password_changed_at.unwrap_or(user.created_at);
         if changed + time::Duration::days(i64::from(days)) <= now {
-            let access_token = app.keys.issue(
-                now,
-                user.id,
-                TokenScope::PasswordChange,
-                Some(member.tenant_id),
-                Some(member.id),
-            )?;
+            let grant = Grant {
+                scope: Some(TokenScope::PasswordChange),
+                ..member_grant(user, member, allowlist)
+            };
+            let access_token = app.keys.issue(now, &grant)?;
             return Ok(Err((
                 LoginFailure::PasswordExpired,
                 ApiError::PasswordExpired { access_token },
@@ -572,14 +756,20 @@ pub fn ip_allowed(source_ip: Option<&str>, allowlist: &[String]) -> bool {
         .any(|net| net.contains(&ip))
 }
 
+/// Records a refused attempt on a membership, giving the attempt's count back when the password
+/// was right (the refusal is the tenant's rule, not a guess).
 async fn log_attempt(
     app: &App,
     meta: &RequestMeta,
     member: &Member,
     failure: Option<LoginFailure>,
+    right_password: Option<&Attempt>,
 ) -> ApiResult<()> {
     let mut tx = Transaction::new();
     LoginEntry::new(app.now(), meta, member, failure).record(app, &mut tx)?;
+    if let Some(attempt) = right_password {
+        attempt.give_back(app, &mut tx)?;
+    }
     app.store.transact(tx).await
 }
 
@@ -687,9 +877,19 @@ pub struct MePatch {
     pub language: Option<String>,
 }
 
+/// What PATCH /v1/me did: the profile as it now is and, when a new address was asked for, the
+/// address waiting for its link (answered 202: nothing about the address has changed yet).
+#[derive(Debug, Serialize)]
+pub struct MeUpdate {
+    pub user: UserView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_email: Option<String>,
+}
+
 /// Only the user edits their own name, email, phone and language. A new email needs the current
-/// password, must be free, and moves the email guard in the same transaction.
-pub async fn update_me(app: &App, meta: &RequestMeta, patch: MePatch) -> ApiResult<UserView> {
+/// password and takes effect only through the link mailed to it (see `email_change`).
+pub async fn update_me(app: &App, meta: &RequestMeta, patch: MePatch) -> ApiResult<MeUpdate> {
+    let (authorized, before) = own_user(app, meta, false).await?;
     let mut checks = Checks::new();
     let email = patch
         .email
@@ -708,7 +908,6 @@ pub async fn update_me(app: &App, meta: &RequestMeta, patch: MePatch) -> ApiResu
         .map(|l| validate::language(&mut checks, "language", l));
     checks.finish()?;
 
-    let (authorized, before) = own_user(app, meta, false).await?;
     let mut after = before.clone();
     let new_email = email.filter(|e| *e != before.email);
     if new_email.is_some() {
@@ -720,9 +919,6 @@ pub async fn update_me(app: &App, meta: &RequestMeta, patch: MePatch) -> ApiResu
             ));
         }
     }
-    if let Some(email) = &new_email {
-        after.email = email.clone();
-    }
     if let Some(name) = name {
         after.name = name;
     }
@@ -732,47 +928,39 @@ pub async fn update_me(app: &App, meta: &RequestMeta, patch: MePatch) -> ApiResu
     if let Some(language) = language {
         after.language = language;
     }
-    after.updated_at = app.now();
-    after.version += 1;
     let mut tx = Transaction::new();
-    tx.put(
-        app.table(),
-        to_item(&after, &Key::user(after.id), &[])?,
-        Some((
-            Condition::version_is(before.version),
-            ApiError::Conflict("the profile changed at the same time; retry".into()),
-        )),
-    )?;
-    if let Some(email) = &new_email {
-        tx.delete(
-            app.table(),
-            &Key::email(&before.email),
-            Some((
-                Condition::new("user_id = :user").value(":user", s(before.id.to_string())),
-                ApiError::Conflict("the account changed at the same time; retry".into()),
-            )),
-        )?;
+    let profile_changed = after.name != before.name
+        || after.phone != before.phone
+        || after.language != before.language;
+    if profile_changed || new_email.is_none() {
+        after.updated_at = app.now();
+        after.version += 1;
         tx.put(
             app.table(),
-            to_item(&EmailGuard { user_id: before.id }, &Key::email(email), &[])?,
+            to_item(&after, &Key::user(after.id), &[])?,
             Some((
-                Condition::absent(),
-                ApiError::Conflict("the email belongs to another account".into()),
+                Condition::version_is(before.version),
+                ApiError::Conflict("the profile changed at the same time; retry".into()),
             )),
         )?;
     }
-    // Members carry the user's name, email and phone (directory and search): they follow.
-    if after.name != before.name || after.phone != before.phone || after.email != before.email {
+    // Members carry the user's name and phone (directory and search): they follow.
+    if after.name != before.name || after.phone != before.phone {
         for member in memberships(app, after.id).await? {
             member.follow_user(
                 app,
                 &mut tx,
                 &after.name,
                 &after.email,
+                after.email_verified,
                 after.phone.as_deref(),
             )?;
         }
     }
+    let mails = match &new_email {
+        Some(email) => Some(email_change::request(app, &mut tx, &before, email)?),
+        None => None,
+    };
     if let CallerKind::Member(m) = &authorized.caller.kind {
         audit::record(
             app,
@@ -789,5 +977,11 @@ pub async fn update_me(app: &App, meta: &RequestMeta, patch: MePatch) -> ApiResu
         )?;
     }
     app.store.transact(tx).await?;
-    Ok(UserView::from(&after))
+    for mail in mails.into_iter().flatten() {
+        app.mail().send(mail).await?;
+    }
+    Ok(MeUpdate {
+        user: UserView::from(&after),
+        pending_email: new_email,
+    })
 }

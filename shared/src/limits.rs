@@ -1,0 +1,393 @@
+//! Abuse limits: how many attempts an account or a source address may make in a window, counted
+//! in the table (items with a TTL, so nothing is held in a process) and answered with 429
+//! `rate_limited` and `Retry-After`.
+//!
+//! Each counter keeps one item per fixed window, and a check weighs the previous window by the
+//! part of it still inside the sliding window (the estimate Cloudflare and others use), so a burst
+//! across a window boundary gets no second allowance. An attempt is counted *before* the work it
+//! guards (a conditional increment), so concurrent attempts cannot all slip under the limit; where
+//! only failures count (sign-in, the client-credentials grant), a success takes its count back.
+
+use crate::app::App;
+use crate::crypto;
+use crate::error::{ApiError, ApiResult};
+use crate::keys::Key;
+use crate::store::{Condition, Item, Transaction, num};
+use time::OffsetDateTime;
+
+/// The limits in force: deployment settings, SPEC.md §8.1's defaults unless the environment
+/// (`ROSTER_LIMIT_*`) says otherwise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Failed sign-ins per account (by email, whether or not it exists).
+    pub sign_in_account: u32,
+    /// Failed sign-ins per source address.
+    pub sign_in_address: u32,
+    /// Attempts per source address at each public door: join, invitation accept, password-reset
+    /// request, verification resend, verify-email, password reset.
+    pub public_address: u32,
+    /// Failed client-credentials grants per source address.
+    pub client_grant_address: u32,
+    /// The sliding window, in seconds.
+    pub window_seconds: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            sign_in_account: 10,
+            sign_in_address: 100,
+            public_address: 30,
+            client_grant_address: 100,
+            window_seconds: 15 * 60,
+        }
+    }
+}
+
+impl Limits {
+    pub fn from_env() -> ApiResult<Self> {
+        let mut limits = Self::default();
+        let read = |name: &str, into: &mut u32| -> ApiResult<()> {
+            if let Ok(value) = std::env::var(name) {
+                *into = value
+                    .parse()
+                    .map_err(|_| ApiError::internal(format!("{name} is not a whole number")))?;
+            }
+            Ok(())
+        };
+        read("ROSTER_LIMIT_SIGN_IN_ACCOUNT", &mut limits.sign_in_account)?;
+        read("ROSTER_LIMIT_SIGN_IN_ADDRESS", &mut limits.sign_in_address)?;
+        read("ROSTER_LIMIT_PUBLIC_ADDRESS", &mut limits.public_address)?;
+        read(
+            "ROSTER_LIMIT_CLIENT_GRANT_ADDRESS",
+            &mut limits.client_grant_address,
+        )?;
+        Ok(limits)
+    }
+
+    /// Limits high enough never to be met by an ordinary test suite (the tests of the limits
+    /// themselves use the defaults).
+    pub fn relaxed() -> Self {
+        Self {
+            sign_in_account: 10_000,
+            sign_in_address: 100_000,
+            public_address: 100_000,
+            client_grant_address: 100_000,
+            ..Self::default()
+        }
+    }
+}
+
+/// What one counter counts: a door and who knocks at it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counter {
+    door: &'static str,
+    subject: String,
+    max: u32,
+    window: i64,
+}
+
+impl Counter {
+    /// Failed sign-ins on one account. The email is hashed: counters need no readable address.
+    pub fn sign_in_account(limits: &Limits, email: &str) -> Self {
+        Self::new(
+            "signin-account",
+            crypto::sha256_base64url(email.as_bytes()),
+            limits.sign_in_account,
+            limits,
+        )
+    }
+
+    pub fn sign_in_address(limits: &Limits, source_ip: Option<&str>) -> Self {
+        Self::new(
+            "signin-address",
+            address(source_ip),
+            limits.sign_in_address,
+            limits,
+        )
+    }
+
+    pub fn client_grant_address(limits: &Limits, source_ip: Option<&str>) -> Self {
+        Self::new(
+            "grant-address",
+            address(source_ip),
+            limits.client_grant_address,
+            limits,
+        )
+    }
+
+    /// Attempts at one public door (`join`, `accept`, `reset-request`, ...) from one address.
+    pub fn public(limits: &Limits, door: &'static str, source_ip: Option<&str>) -> Self {
+        Self::new(door, address(source_ip), limits.public_address, limits)
+    }
+
+    fn new(door: &'static str, subject: String, max: u32, limits: &Limits) -> Self {
+        Self {
+            door,
+            subject,
+            max,
+            window: limits.window_seconds.max(1),
+        }
+    }
+
+    fn window_of(&self, now: OffsetDateTime) -> i64 {
+        now.unix_timestamp().div_euclid(self.window)
+    }
+
+    /// The counter items this check reads: the current window's and the previous one's.
+    pub fn keys(&self, now: OffsetDateTime) -> [Key; 2] {
+        let window = self.window_of(now);
+        [
+            Key::rate_counter(self.door, &self.subject, window),
+            Key::rate_counter(self.door, &self.subject, window - 1),
+        ]
+    }
+
+    /// How many more attempts the current window's item may take now, or the refusal.
+    fn allowance(&self, counts: Counts, now: OffsetDateTime) -> Result<u32, ApiError> {
+        let cap = window_cap(self.max, counts.previous, self.elapsed(now), self.window);
+        if counts.current < cap {
+            Ok(cap)
+        } else {
+            Err(self.refusal(counts, now))
+        }
+    }
+
+    /// The TTL of the current window's item: kept until the window after next has started, the
+    /// last moment it is still weighed.
+    fn expiry(&self, now: OffsetDateTime) -> i64 {
+        (self.window_of(now) + 2) * self.window + 1
+    }
+
+    fn elapsed(&self, now: OffsetDateTime) -> i64 {
+        now.unix_timestamp().rem_euclid(self.window)
+    }
+
+    fn refusal(&self, counts: Counts, now: OffsetDateTime) -> ApiError {
+        ApiError::RateLimited {
+            detail: "too many attempts; wait before trying again".into(),
+            retry_after: retry_after(self.max, counts, self.elapsed(now), self.window),
+        }
+    }
+}
+
+fn address(source_ip: Option<&str>) -> String {
+    source_ip.unwrap_or("unknown").to_string()
+}
+
+/// Hits counted in the current and the previous window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Counts {
+    current: u32,
+    previous: u32,
+}
+
+/// How many hits the current window may hold, `elapsed` seconds into it, when the previous
+/// window held `previous`: the previous window still weighs by the part of it the sliding window
+/// covers (rounded up, so the estimate never undercounts).
+fn window_cap(max: u32, previous: u32, elapsed: i64, window: i64) -> u32 {
+    let still_covered = (window - elapsed) as u64 * u64::from(previous);
+    let weighed = still_covered.div_ceil(window as u64);
+    max.saturating_sub(weighed.min(u64::from(u32::MAX)) as u32)
+}
+
+/// Seconds until one more attempt passes, if none is made meanwhile.
+fn retry_after(max: u32, counts: Counts, elapsed: i64, window: i64) -> u64 {
+    (1..=2 * window)
+        .find(|&wait| {
+            let at = elapsed + wait;
+            if at < window {
+                counts.current < window_cap(max, counts.previous, at, window)
+            } else if at < 2 * window {
+                0 < window_cap(max, counts.current, at - window, window)
+            } else {
+                true
+            }
+        })
+        .unwrap_or(2 * window) as u64
+}
+
+fn count_of(item: Option<&Item>) -> u32 {
+    item.and_then(|i| i.get("hits"))
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse::<i64>().ok())
+        .map_or(0, |n| n.clamp(0, i64::from(u32::MAX)) as u32)
+}
+
+/// Counted attempts, to be given back if they turn out not to count (a right password).
+#[derive(Debug)]
+pub struct Attempt {
+    counted: Vec<Key>,
+    ttl: i64,
+}
+
+impl Attempt {
+    /// Checks `counters` against the items read for their [`Counter::keys`] (in order, two per
+    /// counter) and counts one attempt on each, conditioned on the allowance, in one transaction:
+    /// concurrent attempts cannot all pass.
+    pub async fn count(app: &App, counters: &[Counter], items: &[Option<Item>]) -> ApiResult<Self> {
+        let now = app.now();
+        let mut tx = Transaction::new();
+        let mut counted = Vec::new();
+        let mut ttl = 0;
+        for (i, counter) in counters.iter().enumerate() {
+            let counts = Counts {
+                current: count_of(items.get(2 * i).and_then(Option::as_ref)),
+                previous: count_of(items.get(2 * i + 1).and_then(Option::as_ref)),
+            };
+            let cap = counter.allowance(counts, now)?;
+            let [key, _] = counter.keys(now);
+            ttl = counter.expiry(now);
+            let full = Counts {
+                current: cap.max(counts.current),
+                ..counts
+            };
+            tx.update(
+                app.table(),
+                &key,
+                Condition::new("ADD hits :one SET #ttl = :ttl")
+                    .name("#ttl", "ttl")
+                    .value(":one", num(1))
+                    .value(":ttl", num(ttl)),
+                Some((
+                    Condition::new("attribute_not_exists(hits) OR hits < :cap")
+                        .value(":cap", num(cap)),
+                    counter.refusal(full, now),
+                )),
+            )?;
+            counted.push(key);
+        }
+        app.store.transact(tx).await?;
+        Ok(Self { counted, ttl })
+    }
+
+    /// Gives the counted attempts back within `tx` (the write the success makes anyway).
+    pub fn give_back(&self, app: &App, tx: &mut Transaction) -> ApiResult<()> {
+        for key in &self.counted {
+            tx.update(
+                app.table(),
+                key,
+                Condition::new("ADD hits :minus SET #ttl = :ttl")
+                    .name("#ttl", "ttl")
+                    .value(":minus", num(-1))
+                    .value(":ttl", num(self.ttl)),
+                None,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Gives the counted attempts back on their own.
+    pub async fn give_back_now(&self, app: &App) -> ApiResult<()> {
+        let mut tx = Transaction::new();
+        self.give_back(app, &mut tx)?;
+        app.store.transact(tx).await
+    }
+}
+
+/// Refuses when a counter has no room left, read from the items of its [`Counter::keys`] (two per
+/// counter, in order). For failures that are only counted after the fact (the client-credentials
+/// grant, whose secrets are not guessable: the limit curbs volume, not guessing).
+pub fn check(app: &App, counters: &[Counter], items: &[Option<Item>]) -> ApiResult<()> {
+    let now = app.now();
+    for (i, counter) in counters.iter().enumerate() {
+        let counts = Counts {
+            current: count_of(items.get(2 * i).and_then(Option::as_ref)),
+            previous: count_of(items.get(2 * i + 1).and_then(Option::as_ref)),
+        };
+        counter.allowance(counts, now)?;
+    }
+    Ok(())
+}
+
+/// Counts one failure on each counter, unconditionally.
+pub async fn count_failure(app: &App, counters: &[Counter]) -> ApiResult<()> {
+    let now = app.now();
+    let mut tx = Transaction::new();
+    for counter in counters {
+        let [key, _] = counter.keys(now);
+        tx.update(
+            app.table(),
+            &key,
+            Condition::new("ADD hits :one SET #ttl = :ttl")
+                .name("#ttl", "ttl")
+                .value(":one", num(1))
+                .value(":ttl", num(counter.expiry(now))),
+            None,
+        )?;
+    }
+    app.store.transact(tx).await
+}
+
+/// Counts one attempt at a public door from the caller's address (two requests: the counters'
+/// read and the conditional increment).
+pub async fn count_attempt(app: &App, counter: Counter) -> ApiResult<()> {
+    let items = app.store.get_many(&counter.keys(app.now())).await?;
+    Attempt::count(app, &[counter], &items).await.map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const W: i64 = 900;
+
+    #[test]
+    fn the_previous_window_weighs_by_what_the_sliding_window_still_covers() {
+        assert_eq!(window_cap(10, 0, 0, W), 10);
+        assert_eq!(window_cap(10, 10, 0, W), 0);
+        assert_eq!(window_cap(10, 10, 450, W), 5);
+        // Rounded up: one second into the window all ten still weigh.
+        assert_eq!(window_cap(10, 10, 1, W), 0);
+        assert_eq!(window_cap(10, 10, 90, W), 1);
+        assert_eq!(window_cap(10, 100, 0, W), 0);
+    }
+
+    #[test]
+    fn retry_after_is_when_the_next_attempt_passes() {
+        // Ten failures at the very start of a window: refused until the window has slid past
+        // enough of them.
+        let counts = Counts {
+            current: 10,
+            previous: 0,
+        };
+        let wait = retry_after(10, counts, 0, W);
+        assert_eq!(wait, W as u64 + 90);
+        let at = wait as i64 - W;
+        assert!(0 < window_cap(10, 10, at, W));
+        assert_eq!(window_cap(10, 10, at - 1, W), 0);
+        // Still inside the window, with room once the previous window weighs less.
+        let counts = Counts {
+            current: 5,
+            previous: 10,
+        };
+        let wait = retry_after(10, counts, 0, W);
+        assert!(counts.current < window_cap(10, 10, wait as i64, W));
+        assert!(counts.current >= window_cap(10, 10, wait as i64 - 1, W));
+    }
+
+    #[test]
+    fn a_counter_refuses_at_its_maximum() {
+        let limits = Limits::default();
+        let counter = Counter::sign_in_account(&limits, "a@b.test");
+        let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let counts = |current| Counts {
+            current,
+            previous: 0,
+        };
+        assert_eq!(counter.allowance(counts(9), now).unwrap(), 10);
+        let refusal = counter.allowance(counts(10), now).unwrap_err();
+        assert!(matches!(refusal, ApiError::RateLimited { retry_after, .. } if retry_after > 0));
+    }
+
+    #[test]
+    fn accounts_are_counted_by_hash_and_addresses_as_given() {
+        let limits = Limits::default();
+        let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let [key, previous] = Counter::sign_in_account(&limits, "a@b.test").keys(now);
+        assert!(!key.pk.contains("a@b.test"));
+        assert_ne!(key, previous);
+        let [key, _] = Counter::sign_in_address(&limits, Some("192.0.2.1")).keys(now);
+        assert!(key.pk.contains("192.0.2.1"));
+    }
+}

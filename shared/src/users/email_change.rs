@@ -1,0 +1,209 @@
+//! Changing the sign-in address. Only a link mailed to the new address changes it, and only the
+//! user who asked, signed in, can apply it: the owner of the new address clicking the link cannot
+//! hand their address to someone else's account. Nothing is reserved meanwhile — the address stays
+//! free for anyone until the change is applied, and applying answers 409 if it was taken — and the
+//! link dies after 24 hours or with the user's sessions.
+
+use super::{
+    EmailGuard, FreshToken, StoredToken, TokenPurpose, User, UserView, add_user_link, memberships,
+    own_user, rfc3339, session_is,
+};
+use crate::app::App;
+use crate::audit::{self, Change};
+use crate::auth::CallerKind;
+use crate::crypto;
+use crate::error::{ApiError, ApiResult, Checks};
+use crate::http::RequestMeta;
+use crate::keys::Key;
+use crate::mail::{Mail, html_escape};
+use crate::store::{Condition, Transaction, num, s, to_item};
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::{Deserialize, Serialize};
+
+const LINK_HOURS: i64 = 24;
+
+fn confirm_link(app: &App, token: &str) -> String {
+    format!("{}/confirm-email?token={token}", app.config.app_url)
+}
+
+/// Adds the link for a change of `user`'s address to `new_email` to `tx`, and returns the mails
+/// to send once it commits: the link to the new address, a notice to the old one.
+pub(crate) fn request(
+    app: &App,
+    tx: &mut Transaction,
+    user: &User,
+    new_email: &str,
+) -> ApiResult<[Mail; 2]> {
+    let token = add_user_link(
+        app,
+        tx,
+        user.id,
+        user.session_epoch,
+        TokenPurpose::EmailChange,
+        time::Duration::hours(LINK_HOURS),
+        Some(new_email.to_string()),
+    )?;
+    let link = confirm_link(app, &token);
+    Ok([
+        Mail {
+            to: new_email.to_string(),
+            subject: "Confirm your new Roster sign-in address".into(),
+            text: format!(
+                "Hello {},\n\nto make this address the sign-in address of your Roster account, open this link while signed in (it works once, for 24 hours):\n{link}\n\nIf you did not ask for this, ignore this mail.\n",
+                user.name
+            ),
+            html: format!(
+                "<p>Hello {},</p><p>to make this address the sign-in address of your Roster account, <a href=\"{}\">open this link while signed in</a> (it works once, for 24 hours).</p><p>If you did not ask for this, ignore this mail.</p>",
+                html_escape(&user.name),
+                html_escape(&link)
+            ),
+        },
+        Mail {
+            to: user.email.clone(),
+            subject: "Your Roster sign-in address is about to change".into(),
+            text: format!(
+                "Hello {},\n\nsomeone signed in to your Roster account asked to change its sign-in address to {new_email}. Nothing changes until that address confirms it. If it was not you, change your password now.\n",
+                user.name
+            ),
+            html: format!(
+                "<p>Hello {},</p><p>someone signed in to your Roster account asked to change its sign-in address to <b>{}</b>. Nothing changes until that address confirms it. If it was not you, change your password now.</p>",
+                html_escape(&user.name),
+                html_escape(new_email)
+            ),
+        },
+    ])
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmEmailInput {
+    pub token: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EmailChanged {
+    pub user: UserView,
+    #[serde(flatten)]
+    pub token: FreshToken,
+}
+
+/// POST /v1/me/email/confirm: applies a requested change of address. The new address is proven
+/// (the link reached it), every other session of the user ends, and the caller gets a fresh token.
+pub async fn confirm(
+    app: &App,
+    meta: &RequestMeta,
+    input: ConfirmEmailInput,
+) -> ApiResult<EmailChanged> {
+    let (authorized, user) = own_user(app, meta, false).await?;
+    let mut checks = Checks::new();
+    checks.check(
+        !input.token.is_empty() && input.token.len() <= 128,
+        "token",
+        "is invalid",
+    );
+    checks.finish()?;
+    let invalid = || ApiError::invalid("token", "is invalid, expired, already used or not yours");
+    let key = Key::token(&crypto::token_hash(&input.token));
+    let stored = StoredToken::find(app, &key, &[TokenPurpose::EmailChange])
+        .await?
+        .ok_or_else(invalid)?;
+    let now = app.now();
+    let (Some(new_email), Some(expires_at)) = (stored.email.clone(), stored.expires_at) else {
+        return Err(invalid());
+    };
+    if stored.user_id != Some(user.id)
+        || expires_at <= now
+        || stored.session_epoch.unwrap_or(0) != user.session_epoch
+    {
+        return Err(invalid());
+    }
+
+    let epoch = super::new_session_epoch();
+    let mut tx = Transaction::new();
+    tx.delete(
+        app.table(),
+        &key,
+        Some((
+            Condition::new("attribute_exists(pk) AND #ttl > :now")
+                .name("#ttl", "ttl")
+                .value(":now", num(now.unix_timestamp())),
+            invalid(),
+        )),
+    )?;
+    tx.update(
+        app.table(),
+        &Key::user(user.id),
+        Condition::new(
+            "SET email = :email, email_verified = :true, session_epoch = :new_epoch, \
+             updated_at = :now ADD version :one",
+        )
+        .value(":email", s(&new_email))
+        .value(":true", AttributeValue::Bool(true))
+        .value(":new_epoch", num(epoch))
+        .value(":now", s(rfc3339(now)))
+        .value(":one", num(1)),
+        Some((session_is(user.session_epoch), invalid())),
+    )?;
+    tx.delete(
+        app.table(),
+        &Key::email(&user.email),
+        Some((
+            Condition::new("user_id = :user").value(":user", s(user.id.to_string())),
+            ApiError::Conflict("the account changed at the same time; retry".into()),
+        )),
+    )?;
+    tx.put(
+        app.table(),
+        to_item(
+            &EmailGuard {
+                user_id: user.id,
+                verified: true,
+            },
+            &Key::email(&new_email),
+            &[],
+        )?,
+        Some((
+            Condition::absent(),
+            ApiError::Conflict("the address belongs to another account now".into()),
+        )),
+    )?;
+    // Members carry the user's email (directory and search): they follow.
+    for member in memberships(app, user.id).await? {
+        member.follow_user(
+            app,
+            &mut tx,
+            &user.name,
+            &new_email,
+            true,
+            user.phone.as_deref(),
+        )?;
+    }
+    let after = User {
+        email: new_email,
+        email_verified: true,
+        session_epoch: epoch,
+        updated_at: now,
+        version: user.version + 1,
+        ..user.clone()
+    };
+    if let CallerKind::Member(m) = &authorized.caller.kind {
+        audit::record(
+            app,
+            &mut tx,
+            &authorized.caller,
+            Change {
+                tenant_id: m.tenant_id,
+                action: "user.email_change",
+                target_type: "user",
+                target_id: user.id,
+                before: audit::snapshot(&UserView::from(&user)),
+                after: audit::snapshot(&UserView::from(&after)),
+            },
+        )?;
+    }
+    app.store.transact(tx).await?;
+    Ok(EmailChanged {
+        user: UserView::from(&after),
+        token: FreshToken::like(app, &authorized.claims, epoch)?,
+    })
+}

@@ -1,0 +1,292 @@
+//! Proof of address. A single-use link mailed to an address proves that whoever uses it reads that
+//! mail. Using one — a verification, set-password or reset link — proves the address, sets the
+//! password the prover chooses (so a password anyone else chose never survives proof) and ends
+//! every session and every other link of the user.
+//!
+//! The public doors here answer alike whether or not an address has an account, and count every
+//! attempt against the caller's address.
+
+use super::{
+    EmailGuard, StoredToken, TokenPurpose, User, add_user_link, memberships, password_link,
+    set_password,
+};
+use crate::app::App;
+use crate::crypto;
+use crate::error::{ApiError, ApiResult, Checks};
+use crate::http::RequestMeta;
+use crate::keys::Key;
+use crate::limits::{Counter, count_attempt};
+use crate::mail::{Mail, html_escape};
+use crate::store::{Condition, Transaction, from_item, num, s};
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Verification links work for a day.
+const VERIFY_LINK_HOURS: i64 = 24;
+/// Reset links a user asks for themselves work for an hour.
+const RESET_LINK_HOURS: i64 = 1;
+
+pub fn verification_link(app: &App, token: &str) -> String {
+    format!("{}/verify-email?token={token}", app.config.app_url)
+}
+
+/// Adds a verification link for `user` to `tx` and returns the mail that carries it.
+pub(crate) fn add_verification(app: &App, tx: &mut Transaction, user: &User) -> ApiResult<Mail> {
+    let token = add_user_link(
+        app,
+        tx,
+        user.id,
+        user.session_epoch,
+        TokenPurpose::VerifyEmail,
+        time::Duration::hours(VERIFY_LINK_HOURS),
+        None,
+    )?;
+    let link = verification_link(app, &token);
+    Ok(Mail {
+        to: user.email.clone(),
+        subject: "Confirm your email address for Roster".into(),
+        text: format!(
+            "Hello {},\n\nconfirm that this address is yours and choose your password (the link works once, for one day):\n{link}\n\nIf you did not sign up or sign in to Roster, ignore this mail: nobody can sign in with this address until it is confirmed.\n",
+            user.name
+        ),
+        html: format!(
+            "<p>Hello {},</p><p><a href=\"{}\">Confirm that this address is yours and choose your password</a> (the link works once, for one day).</p><p>If you did not sign up or sign in to Roster, ignore this mail: nobody can sign in with this address until it is confirmed.</p>",
+            html_escape(&user.name),
+            html_escape(&link)
+        ),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyEmailInput {
+    pub token: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Verified {
+    pub email_verified: bool,
+}
+
+/// POST /v1/auth/verify-email: the prover sets the password (the registrant types theirs again).
+pub async fn verify_email(
+    app: &App,
+    meta: &RequestMeta,
+    input: VerifyEmailInput,
+) -> ApiResult<Verified> {
+    prove_with_link(app, meta, &input.token, "password", &input.password).await?;
+    Ok(Verified {
+        email_verified: true,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordResetInput {
+    pub token: String,
+    pub new_password: String,
+}
+
+/// POST /v1/auth/password-reset: a set-password or reset link; it proves the address as well.
+pub async fn complete_password_reset(
+    app: &App,
+    meta: &RequestMeta,
+    input: PasswordResetInput,
+) -> ApiResult<()> {
+    prove_with_link(app, meta, &input.token, "new_password", &input.new_password).await
+}
+
+/// Spends a link mailed to a user's address: the token is deleted, the password set, the address
+/// proven (on the user, its email guard and its memberships) and every session ended, in one
+/// transaction conditioned on the link being unspent and the user's sessions unchanged since it
+/// was mailed.
+async fn prove_with_link(
+    app: &App,
+    meta: &RequestMeta,
+    token: &str,
+    password_field: &str,
+    password: &str,
+) -> ApiResult<()> {
+    let mut checks = Checks::new();
+    crate::validate::password(&mut checks, password_field, password);
+    checks.check(
+        !token.is_empty() && token.len() <= 128,
+        "token",
+        "is invalid",
+    );
+    checks.finish()?;
+    count_attempt(
+        app,
+        Counter::public(&app.config.limits, "prove", meta.source_ip.as_deref()),
+    )
+    .await?;
+    let invalid = || ApiError::invalid("token", "is invalid, expired or already used");
+    let key = Key::token(&crypto::token_hash(token));
+    let stored = StoredToken::find(app, &key, &TokenPurpose::PROOF)
+        .await?
+        .ok_or_else(invalid)?;
+    let now = app.now();
+    // DynamoDB deletes expired items late: the expiry is checked here, and again in the condition.
+    let (Some(user_id), Some(expires_at)) = (stored.user_id, stored.expires_at) else {
+        return Err(invalid());
+    };
+    if expires_at <= now {
+        return Err(invalid());
+    }
+    let user: User = from_item(
+        app.store
+            .get(&Key::user(user_id))
+            .await?
+            .ok_or_else(invalid)?,
+    )?;
+    if stored.session_epoch.unwrap_or(0) != user.session_epoch {
+        return Err(invalid());
+    }
+    let hash = crypto::hash_password(password)?;
+    let mut tx = Transaction::new();
+    tx.delete(
+        app.table(),
+        &key,
+        Some((
+            Condition::new("attribute_exists(pk) AND #ttl > :now")
+                .name("#ttl", "ttl")
+                .value(":now", num(now.unix_timestamp())),
+            invalid(),
+        )),
+    )?;
+    set_password(app, &mut tx, &user, &hash, true, invalid())?;
+    if !user.email_verified {
+        let proven =
+            || Condition::new("SET verified = :true").value(":true", AttributeValue::Bool(true));
+        tx.update(
+            app.table(),
+            &Key::email(&user.email),
+            proven(),
+            Some((
+                Condition::new("user_id = :user").value(":user", s(user.id.to_string())),
+                invalid(),
+            )),
+        )?;
+        for member in memberships(app, user.id).await? {
+            tx.update(
+                app.table(),
+                &member.key(),
+                Condition::new("SET email_verified = :true")
+                    .value(":true", AttributeValue::Bool(true)),
+                Some((Condition::exists(), invalid())),
+            )?;
+        }
+    }
+    app.store.transact(tx).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddressInput {
+    pub email: String,
+}
+
+/// The account an address names, if any. Both outcomes cost the same two reads (the guard, then
+/// the user or a key nobody holds), so the answer's timing does not tell them apart.
+async fn account_of(app: &App, email: &str) -> ApiResult<Option<User>> {
+    let guard: Option<EmailGuard> = app
+        .store
+        .get(&Key::email(email))
+        .await?
+        .map(from_item)
+        .transpose()?;
+    let user = app
+        .store
+        .get(&Key::user(
+            guard.as_ref().map_or(Uuid::nil(), |g| g.user_id),
+        ))
+        .await?;
+    match (guard, user) {
+        (Some(_), Some(user)) => Ok(Some(from_item(user)?)),
+        _ => Ok(None),
+    }
+}
+
+fn address(input: &AddressInput) -> ApiResult<String> {
+    let mut checks = Checks::new();
+    let email = crate::validate::email(&mut checks, "email", &input.email);
+    checks.finish()?;
+    Ok(email)
+}
+
+/// POST /v1/auth/verify-email/resend: mails a fresh verification link to an unproven account's
+/// address; answers the same whether the address has such an account, a proven one, or none.
+pub async fn resend_verification(
+    app: &App,
+    meta: &RequestMeta,
+    input: AddressInput,
+) -> ApiResult<()> {
+    let email = address(&input)?;
+    count_attempt(
+        app,
+        Counter::public(
+            &app.config.limits,
+            "verify-resend",
+            meta.source_ip.as_deref(),
+        ),
+    )
+    .await?;
+    let Some(user) = account_of(app, &email).await?.filter(|u| !u.email_verified) else {
+        return Ok(());
+    };
+    let mut tx = Transaction::new();
+    let mail = add_verification(app, &mut tx, &user)?;
+    app.store.transact(tx).await?;
+    app.mail().send(mail).await
+}
+
+/// POST /v1/auth/password-reset/request: mails a reset link (which proves the address too) to
+/// the address's account; answers the same whether or not there is one.
+pub async fn request_password_reset(
+    app: &App,
+    meta: &RequestMeta,
+    input: AddressInput,
+) -> ApiResult<()> {
+    let email = address(&input)?;
+    count_attempt(
+        app,
+        Counter::public(
+            &app.config.limits,
+            "reset-request",
+            meta.source_ip.as_deref(),
+        ),
+    )
+    .await?;
+    let Some(user) = account_of(app, &email).await? else {
+        return Ok(());
+    };
+    let mut tx = Transaction::new();
+    let token = add_user_link(
+        app,
+        &mut tx,
+        user.id,
+        user.session_epoch,
+        TokenPurpose::ResetPassword,
+        time::Duration::hours(RESET_LINK_HOURS),
+        None,
+    )?;
+    app.store.transact(tx).await?;
+    let link = password_link(app, &token);
+    app.mail()
+        .send(Mail {
+            to: user.email.clone(),
+            subject: "Reset your Roster password".into(),
+            text: format!(
+                "Hello {},\n\nsomeone asked to reset the password of this address's Roster account.\nChoose a new password (the link works once, for one hour):\n{link}\n\nIf it was not you, ignore this mail: your password stays as it is.\n",
+                user.name
+            ),
+            html: format!(
+                "<p>Hello {},</p><p>someone asked to reset the password of this address's Roster account.</p><p><a href=\"{}\">Choose a new password</a> (the link works once, for one hour).</p><p>If it was not you, ignore this mail: your password stays as it is.</p>",
+                html_escape(&user.name),
+                html_escape(&link)
+            ),
+        })
+        .await
+}
