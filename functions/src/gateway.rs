@@ -86,9 +86,20 @@ async fn handle(
                 .with_request_context(RequestContext::ApiGatewayV2(context));
             dispatch(app, request, route.handler).await
         }
-        Match::WrongMethod => problem(&ApiError::MethodNotAllowed(
-            "this path does not support this method",
-        )),
+        Match::WrongMethod(allowed) => {
+            let mut response = problem(&ApiError::MethodNotAllowed(
+                "this path does not support this method",
+            ));
+            let allow = allowed
+                .iter()
+                .map(http::Method::as_str)
+                .collect::<Vec<_>>()
+                .join(", ");
+            if let Ok(value) = HeaderValue::from_str(&allow) {
+                response.headers_mut().insert(header::ALLOW, value);
+            }
+            response
+        }
         Match::Unknown => problem(&ApiError::NotFound),
     };
     Ok(to_hyper(response))

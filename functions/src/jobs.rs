@@ -5,12 +5,18 @@ use roster_shared::{ApiResult, App};
 use serde::Serialize;
 use std::future::Future;
 
-/// The scheduled functions (binary names), as template.yaml declares them.
-pub const JOBS: &[&str] = &["recycle-purge", "invitation-expiry", "licence-expiry"];
+/// The scheduled functions (binary names), as template.yaml declares them. `department-move-run`
+/// is also a worker: its schedule sweeps for move jobs whose runs died.
+pub const JOBS: &[&str] = &[
+    "recycle-purge",
+    "invitation-expiry",
+    "licence-expiry",
+    "department-move-run",
+];
 
 /// Functions started by events of the stack itself (the table's stream, bucket notifications),
 /// as template.yaml declares them.
-pub const WORKERS: &[&str] = &["export-run", "import-run"];
+pub const WORKERS: &[&str] = &["export-run", "import-run", "department-move-run"];
 
 /// Runs `work` for every event delivered (its JSON as Lambda hands it over); its report is the
 /// invocation's result. An error fails the invocation, so the event source retries it.

@@ -1,8 +1,9 @@
 //! Running one handler under the Lambda runtime (API Gateway HTTP API, payload v2).
 
-use lambda_http::{Body, Request, Response};
-use roster_shared::http::{precheck, problem, respond};
-use roster_shared::{ApiResult, App};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use roster_shared::http::{RequestMeta, precheck, problem, respond};
+use roster_shared::{ApiError, ApiResult, App};
 use std::future::Future;
 
 /// Runs `handler` for every request. The SDK clients are created once, here, with no network call.
@@ -26,8 +27,26 @@ where
     F: Fn(&'static App, Request) -> Fut,
     Fut: Future<Output = ApiResult<Response<Body>>>,
 {
-    match precheck(&req) {
+    match precheck(&req).and_then(|()| authentication_first(app, &req)) {
         Err(err) => problem(&err),
         Ok(()) => respond(handler(app, req).await),
+    }
+}
+
+/// Authentication comes before anything about the request is read: on an authenticated route a
+/// missing, malformed, forged or expired token answers 401 whatever the body says, and a token
+/// sent to a public route must be valid too. (Whether the token's account is still live is the
+/// handler's batched read.)
+fn authentication_first(app: &App, req: &Request) -> ApiResult<()> {
+    let meta = RequestMeta::of(req);
+    let route_key = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.route_key.clone(),
+        _ => None,
+    };
+    let public = route_key.as_deref().is_some_and(crate::routes::is_public);
+    match meta.bearer.as_deref() {
+        Some(token) => app.keys.verify(token, app.now()).map(|_| ()),
+        None if public => Ok(()),
+        None => Err(ApiError::Unauthorized),
     }
 }

@@ -18,29 +18,38 @@ pub struct Route {
     /// The binary in `src/bin/` and the function in template.yaml.
     pub function: &'static str,
     pub handler: Handler,
+    /// Answers without a bearer token (a token, if sent, must still be valid).
+    pub public: bool,
 }
 
 macro_rules! route {
+    (public $method:ident $path:literal => $function:literal, $handler:path) => {
+        Route {
+            public: true,
+            ..route!($method $path => $function, $handler)
+        }
+    };
     ($method:ident $path:literal => $function:literal, $handler:path) => {
         Route {
             method: Method::$method,
             path: $path,
             function: $function,
             handler: |app, req| Box::pin($handler(app, req)),
+            public: false,
         }
     };
 }
 
 pub fn routes() -> Vec<Route> {
     vec![
-        route!(POST "/v1/auth/login" => "login", handlers::auth::login),
-        route!(POST "/v1/auth/token" => "issue-client-token", handlers::api_clients::token),
+        route!(public POST "/v1/auth/login" => "login", handlers::auth::login),
+        route!(public POST "/v1/auth/token" => "issue-client-token", handlers::api_clients::token),
         route!(POST "/v1/auth/password" => "change-password", handlers::auth::change_password),
-        route!(POST "/v1/auth/password-reset" => "complete-password-reset", handlers::auth::complete_password_reset),
-        route!(POST "/v1/auth/password-reset/request" => "request-password-reset", handlers::auth::request_password_reset),
-        route!(POST "/v1/auth/verify-email" => "verify-email", handlers::auth::verify_email),
-        route!(POST "/v1/auth/verify-email/resend" => "resend-verification", handlers::auth::resend_verification),
-        route!(GET "/.well-known/jwks.json" => "get-jwks", handlers::auth::jwks),
+        route!(public POST "/v1/auth/password-reset" => "complete-password-reset", handlers::auth::complete_password_reset),
+        route!(public POST "/v1/auth/password-reset/request" => "request-password-reset", handlers::auth::request_password_reset),
+        route!(public POST "/v1/auth/verify-email" => "verify-email", handlers::auth::verify_email),
+        route!(public POST "/v1/auth/verify-email/resend" => "resend-verification", handlers::auth::resend_verification),
+        route!(public GET "/.well-known/jwks.json" => "get-jwks", handlers::auth::jwks),
         route!(GET "/v1/me" => "get-me", handlers::me::get),
         route!(PATCH "/v1/me" => "update-me", handlers::me::update),
         route!(GET "/v1/me/login-log" => "list-my-logins", handlers::logins::mine),
@@ -74,13 +83,13 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/v1/tenants/{tenant_id}/invitations" => "list-invitations", handlers::invitations::list),
         route!(POST "/v1/tenants/{tenant_id}/invitations/{invitation_id}/resend" => "resend-invitation", handlers::invitations::resend),
         route!(DELETE "/v1/tenants/{tenant_id}/invitations/{invitation_id}" => "cancel-invitation", handlers::invitations::cancel),
-        route!(GET "/v1/invitations/{token}" => "preview-invitation", handlers::invitations::preview),
-        route!(POST "/v1/invitations/{token}/accept" => "accept-invitation", handlers::invitations::accept),
+        route!(public GET "/v1/invitations/{token}" => "preview-invitation", handlers::invitations::preview),
+        route!(public POST "/v1/invitations/{token}/accept" => "accept-invitation", handlers::invitations::accept),
         route!(POST "/v1/tenants/{tenant_id}/join-links" => "create-join-link", handlers::joining::create_link),
         route!(GET "/v1/tenants/{tenant_id}/join-links" => "list-join-links", handlers::joining::list_links),
         route!(DELETE "/v1/tenants/{tenant_id}/join-links/{join_link_id}" => "revoke-join-link", handlers::joining::revoke_link),
-        route!(GET "/v1/join/{code}" => "preview-join-link", handlers::joining::preview),
-        route!(POST "/v1/join/{code}" => "join", handlers::joining::join),
+        route!(public GET "/v1/join/{code}" => "preview-join-link", handlers::joining::preview),
+        route!(public POST "/v1/join/{code}" => "join", handlers::joining::join),
         route!(GET "/v1/tenants/{tenant_id}/join-requests" => "list-join-requests", handlers::joining::list_requests),
         route!(POST "/v1/tenants/{tenant_id}/join-requests/{request_id}/approve" => "approve-join-request", handlers::joining::approve),
         route!(POST "/v1/tenants/{tenant_id}/join-requests/{request_id}/reject" => "reject-join-request", handlers::joining::reject),
@@ -99,24 +108,44 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
+/// Whether the operation behind an API Gateway route key (`POST /v1/auth/login`) answers without
+/// a bearer token. Unknown keys are not public.
+pub fn is_public(route_key: &str) -> bool {
+    static PUBLIC: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    PUBLIC
+        .get_or_init(|| {
+            routes()
+                .iter()
+                .filter(|r| r.public)
+                .map(|r| format!("{} {}", r.method, r.path))
+                .collect()
+        })
+        .iter()
+        .any(|key| key == route_key)
+}
+
 /// What a request's method and path find in the table.
 pub enum Match<'r> {
     /// The route and its path parameters.
     Found(&'r Route, Vec<(String, String)>),
-    /// The path exists under other methods.
-    WrongMethod,
+    /// The path exists under other methods (the `Allow` header's list).
+    WrongMethod(Vec<Method>),
     Unknown,
 }
 
+/// Finds a request's route. As in OpenAPI, a path matches its most specific templates (the most
+/// fixed segments): `/members/bulk-status` is never `/members/{member_id}`, whatever the method.
 pub fn find<'r>(routes: &'r [Route], method: &Method, path: &str) -> Match<'r> {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-    let mut path_exists = false;
+    let mut best: Vec<(&Route, Vec<(String, String)>)> = Vec::new();
+    let mut best_fixed = 0;
     for route in routes {
         let template: Vec<&str> = route.path.split('/').collect();
         if template.len() != segments.len() {
             continue;
         }
         let mut params = Vec::new();
+        let mut fixed = 0;
         let matched = template.iter().zip(&segments).all(|(t, s)| {
             match t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
                 Some(name) if !s.is_empty() => {
@@ -124,20 +153,28 @@ pub fn find<'r>(routes: &'r [Route], method: &Method, path: &str) -> Match<'r> {
                     true
                 }
                 Some(_) => false,
-                None => t == s,
+                None => {
+                    fixed += 1;
+                    t == s
+                }
             }
         });
-        if matched {
-            if route.method == *method {
-                return Match::Found(route, params);
-            }
-            path_exists = true;
+        if !matched || fixed < best_fixed {
+            continue;
         }
+        if fixed > best_fixed {
+            best.clear();
+            best_fixed = fixed;
+        }
+        best.push((route, params));
     }
-    if path_exists {
-        Match::WrongMethod
-    } else {
-        Match::Unknown
+    if best.is_empty() {
+        return Match::Unknown;
+    }
+    let allowed = best.iter().map(|(r, _)| r.method.clone()).collect();
+    match best.into_iter().find(|(r, _)| r.method == *method) {
+        Some((route, params)) => Match::Found(route, params),
+        None => Match::WrongMethod(allowed),
     }
 }
 
@@ -163,7 +200,16 @@ mod tests {
         );
         assert!(matches!(
             find(&routes, &Method::PUT, "/v1/tenants"),
-            Match::WrongMethod
+            Match::WrongMethod(allowed) if allowed == vec![Method::POST, Method::GET]
+        ));
+        // A fixed segment beats a parameter, whatever the method.
+        assert!(matches!(
+            find(&routes, &Method::PATCH, "/v1/tenants/abc/members/bulk-status"),
+            Match::WrongMethod(allowed) if allowed == vec![Method::POST]
+        ));
+        assert!(matches!(
+            find(&routes, &Method::PATCH, "/v1/tenants/abc/members/def"),
+            Match::Found(route, _) if route.function == "update-member"
         ));
         assert!(matches!(
             find(&routes, &Method::GET, "/v1/nothing"),

@@ -117,7 +117,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
     if bytes.len() > MAX_BODY_BYTES {
         return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
     }
-    if bytes.iter().all(u8::is_ascii_whitespace) {
+    // Every body is an object: serde would take an array for a struct (its fields in order) and
+    // some types a bare scalar. Well-formed JSON that starts with `{` is an object.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(ApiError::invalid("body", "a JSON object is required"));
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
@@ -309,6 +311,20 @@ mod tests {
             parse_json::<Input>(b"").unwrap_err().code(),
             "validation_failed"
         );
+        // serde reads a struct from an array of its fields; a body must be an object.
+        for not_an_object in [
+            &b"[null, null]"[..],
+            b"[\"a\"]",
+            b" 5",
+            b"\"a\"",
+            b"null",
+            b"true",
+        ] {
+            assert_eq!(
+                parse_json::<Input>(not_an_object).unwrap_err().code(),
+                "validation_failed"
+            );
+        }
         let big = vec![b' '; MAX_BODY_BYTES + 1];
         assert_eq!(
             parse_json::<Input>(&big).unwrap_err().code(),

@@ -875,7 +875,10 @@ pub async fn cancel(
             &Key::tenant(tenant_id),
             Condition::new("ADD invitation_count :minus, quota_used :minus")
                 .value(":minus", num(-1)),
-            None,
+            Some((
+                Condition::counters_cover(&[("invitation_count", -1), ("quota_used", -1)]),
+                ApiError::Conflict("the invitation changed at the same time; retry".into()),
+            )),
         )?;
     }
     if guard.is_some_and(|g| g.invitation_id == invitation_id) {
@@ -1201,7 +1204,8 @@ pub async fn accept(
         &Key::tenant(tenant_id),
         tenant_update.value(":minus", num(-1)).value(":one", num(1)),
         Some((
-            Condition::new("quota_used <= member_quota"),
+            Condition::new("quota_used <= member_quota")
+                .and(Condition::counters_cover(&[("invitation_count", -1)])),
             quota_exceeded(&tenant),
         )),
     )?;

@@ -26,6 +26,8 @@ pub const LINK_SECONDS: u64 = 15 * 60;
 pub enum JobKind {
     Import,
     Export,
+    /// A department move (or rename) whose subtree did not fit one transaction.
+    DepartmentMove,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,6 +106,8 @@ pub struct JobView {
     pub export: Option<export::ExportSpec>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub import: Option<ImportView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub department_move: Option<crate::departments::moves::MoveView>,
     pub counts: JobCounts,
     pub error: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
@@ -118,6 +122,18 @@ pub struct JobView {
 }
 
 impl JobView {
+    /// A department move job: its parameters are kept in the record beside the job's fields
+    /// (`departments::moves::spec_of`).
+    pub(crate) fn of_move(
+        job: &Job,
+        spec: Option<&crate::departments::moves::MoveSpec>,
+        download_url: Option<String>,
+    ) -> Self {
+        let mut view = Self::of(job, download_url);
+        view.department_move = spec.map(Into::into);
+        view
+    }
+
     fn of(job: &Job, download_url: Option<String>) -> Self {
         Self {
             id: job.id,
@@ -130,6 +146,7 @@ impl JobView {
                 mode: i.mode,
                 send_email: i.send_email,
             }),
+            department_move: None,
             counts: job.counts.clone(),
             error: job.error.clone(),
             created_at: job.created_at,
@@ -154,9 +171,21 @@ pub fn is_stale(job: &Job, now: OffsetDateTime) -> bool {
         && job.updated_at + time::Duration::minutes(16) < now
 }
 
-/// Who may see the task centre: whoever may run imports or exports.
+/// Who may see the task centre: whoever may run imports or exports, or move departments.
 fn may_see_jobs(access: &Access) -> bool {
-    access.allows(Permission::ImportsRun) || access.allows(Permission::ExportsRun)
+    access.allows(Permission::ImportsRun)
+        || access.allows(Permission::ExportsRun)
+        || access.allows(Permission::DepartmentsWrite)
+}
+
+/// A job and its files are for whoever may run its kind: an export's file holds the directory
+/// (`exports.run`), an import's result its rows (`imports.run`).
+fn may_see(access: &Access, job: &Job) -> bool {
+    access.allows(match job.kind {
+        JobKind::Import => Permission::ImportsRun,
+        JobKind::Export => Permission::ExportsRun,
+        JobKind::DepartmentMove => Permission::DepartmentsWrite,
+    })
 }
 
 /// The tenant's jobs, newest first (one query).
@@ -169,7 +198,7 @@ pub async fn list(
     let (access, _, _) = authorize_with_tenant(app, meta, tenant_id, Need::Member, &[]).await?;
     if !may_see_jobs(&access) {
         return Err(ApiError::Forbidden(
-            "the task centre needs imports.run or exports.run",
+            "the task centre needs imports.run, exports.run or departments.write",
         ));
     }
     let mut query = Query::new(
@@ -183,9 +212,10 @@ pub async fn list(
     let page = app.store.query(query).await?;
     let mut items = Vec::new();
     for item in page.items {
+        let spec = crate::departments::moves::spec_of(&item)?;
         let job: Job = from_item(item)?;
-        if job.ttl > now {
-            items.push(JobView::of(&job, None));
+        if job.ttl > now && may_see(&access, &job) {
+            items.push(JobView::of_move(&job, spec.as_ref(), None));
         }
     }
     Ok(List {
@@ -199,7 +229,7 @@ async fn read(
     meta: &RequestMeta,
     tenant_id: Uuid,
     job_id: Uuid,
-) -> ApiResult<(Access, Job)> {
+) -> ApiResult<(Access, Job, Option<crate::departments::moves::MoveSpec>)> {
     let (access, items) = crate::auth::authorize(
         app,
         meta,
@@ -210,20 +240,27 @@ async fn read(
     .await?;
     if !may_see_jobs(&access) {
         return Err(ApiError::Forbidden(
-            "the task centre needs imports.run or exports.run",
+            "the task centre needs imports.run, exports.run or departments.write",
         ));
     }
-    let job: Job = from_item(
-        items
-            .into_iter()
-            .next()
-            .flatten()
-            .ok_or(ApiError::NotFound)?,
-    )?;
+    let item = items
+        .into_iter()
+        .next()
+        .flatten()
+        .ok_or(ApiError::NotFound)?;
+    let spec = crate::departments::moves::spec_of(&item)?;
+    let job: Job = from_item(item)?;
     if job.ttl <= app.now().unix_timestamp() {
         return Err(ApiError::NotFound);
     }
-    Ok((access, job))
+    if !may_see(&access, &job) {
+        return Err(ApiError::Forbidden(match job.kind {
+            JobKind::Import => "an import and its results need imports.run",
+            JobKind::Export => "an export and its file need exports.run",
+            JobKind::DepartmentMove => "a department move needs departments.write",
+        }));
+    }
+    Ok((access, job, spec))
 }
 
 /// One job, with a presigned download link when its file is ready.
@@ -233,12 +270,12 @@ pub async fn get(
     tenant_id: Uuid,
     job_id: Uuid,
 ) -> ApiResult<JobView> {
-    let (_, job) = read(app, meta, tenant_id, job_id).await?;
+    let (_, job, spec) = read(app, meta, tenant_id, job_id).await?;
     let url = match (&job.file_key, job.status) {
         (Some(key), JobStatus::Completed) => Some(presigned_get(app, key).await?),
         _ => None,
     };
-    Ok(JobView::of(&job, url))
+    Ok(JobView::of_move(&job, spec.as_ref(), url))
 }
 
 pub async fn presigned_get(app: &App, key: &str) -> ApiResult<String> {
@@ -257,7 +294,15 @@ pub async fn presigned_get(app: &App, key: &str) -> ApiResult<String> {
 
 /// Removes a job's record and its files. A running job cannot be removed.
 pub async fn delete(app: &App, meta: &RequestMeta, tenant_id: Uuid, job_id: Uuid) -> ApiResult<()> {
-    let (access, job) = read(app, meta, tenant_id, job_id).await?;
+    let (access, job, _) = read(app, meta, tenant_id, job_id).await?;
+    // A department move holds its subtree until it completes: its record stays until then.
+    if job.kind == JobKind::DepartmentMove
+        && matches!(job.status, JobStatus::Queued | JobStatus::Running)
+    {
+        return Err(ApiError::Conflict(
+            "the department move is still running; remove it once it has finished".into(),
+        ));
+    }
     if matches!(job.status, JobStatus::Queued | JobStatus::Running) && !is_stale(&job, app.now()) {
         return Err(ApiError::Conflict(
             "the job is still running; remove it once it has finished".into(),

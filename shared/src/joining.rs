@@ -879,7 +879,10 @@ pub async fn approve(
         (
             Condition::new("ADD member_count :one, join_request_count :minus, owner_count :owners")
                 .value(":minus", num(-1)),
-            None,
+            Some((
+                Condition::counters_cover(&[("join_request_count", -1)]),
+                ApiError::Conflict("the request was decided at the same time".into()),
+            )),
         )
     };
     tx.update(
@@ -992,7 +995,10 @@ pub async fn reject(
         app.table(),
         &Key::tenant(tenant_id),
         Condition::new("ADD join_request_count :minus, quota_used :minus").value(":minus", num(-1)),
-        None,
+        Some((
+            Condition::counters_cover(&[("join_request_count", -1), ("quota_used", -1)]),
+            ApiError::Conflict("the request was decided at the same time".into()),
+        )),
     )?;
     let view = JoinRequestView::from(&after);
     audit::record(

@@ -9,6 +9,7 @@
 //! | tenant               | `TENANT#<t>`               | `TENANT`                         | `TENANTS` / `<t>`                        | `CUSTOMERS#<parent t>` / `<t>`          |
 //! | department           | `TENANT#<t>`               | `DEPT#<d>`                       |                                          |                                         |
 //! | sibling-name guard   | `TENANT#<t>`               | `DEPTNAME#<parent d>#<lc name>`  |                                          |                                         |
+//! | department move lock | `TENANT#<t>`               | `DEPTMOVE`                       |                                          |                                         |
 //! | member               | `TENANT#<t>`               | `MEMBER#<m>`                     | `USER#<user>` / `TENANT#<t>`             | `TREE#<t>` / `<dept id path>/#<m>`      |
 //! | search term          | `SEARCH#<t>#<first char>`  | `<folded term>#<m>`              |                                          |                                         |
 //! | user-in-tenant guard | `TENANT#<t>`               | `USERMEMBER#<user>`              |                                          |                                         |
@@ -34,6 +35,9 @@
 //! `gsi6pk`/`gsi6sk`: `LICENCES#<t>` / `<expires_at>#<m>` (the tenant's licences by expiry: the
 //! "expiring within 30 days" figure is one key range) and `gsi7pk`/`gsi7sk`: `LICENCEDUE` /
 //! `<expires_at>#<t>#<m>` (the licence-expiry job's queue, all tenants).
+//!
+//! The department move lock (one per tenant while a move runs as a job: which subtree it holds)
+//! carries `gsi4pk`/`gsi4sk`: `DEPTMOVES` / `<t>` (the move worker's sweep, all tenants).
 //!
 //! An invitation carries `gsi3pk`/`gsi3sk`: `INVITES#<t>#<stored status>` / `<expires_at>#<i>`
 //! while pending (so "pending" and "expired" are the two sides of one key condition on now) and
@@ -208,6 +212,11 @@ impl Key {
         Self::new(tenant_partition(tenant_id), format!("{JOB_PREFIX}{job_id}"))
     }
 
+    /// Held while a department move runs as a job (one per tenant): the moving subtree.
+    pub fn department_move(tenant_id: Uuid) -> Self {
+        Self::new(tenant_partition(tenant_id), "DEPTMOVE")
+    }
+
     /// The outcome of one row of an import: what makes a rerun skip it.
     pub fn job_row(tenant_id: Uuid, job_id: Uuid, row: usize) -> Self {
         Self::new(
@@ -345,6 +354,9 @@ pub fn invitations_partition(tenant_id: Uuid, status: &str) -> String {
 
 /// gsi4 of invitations holding a place in a quota, every tenant, by expiry.
 pub const INVITATION_EXPIRY_QUEUE: &str = "INVITEEXPIRY";
+
+/// gsi4 of the department move locks of every tenant: what the move worker's sweep reads.
+pub const DEPARTMENT_MOVE_QUEUE: &str = "DEPTMOVES";
 
 /// gsi6 of licensed members of a tenant, by licence expiry.
 pub fn licences_partition(tenant_id: Uuid) -> String {

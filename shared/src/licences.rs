@@ -23,6 +23,7 @@ use crate::store::{
 };
 use crate::tenants::{Seats, Tenant};
 use crate::users::{rfc3339, whole_seconds};
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
@@ -258,12 +259,14 @@ async fn load(
     Ok((access, tenant, members))
 }
 
-/// One member's change: the update, the update that puts it back, and the seats it moves.
+/// One member's change: the update, the state it expects, the state it leaves (what putting it
+/// back is conditioned on), the update that puts it back, and the seats it moves.
 struct Edit {
     member_id: Uuid,
     key: Key,
     forward: Condition,
     guard: Condition,
+    written: Condition,
     backward: Condition,
     seats: i64,
 }
@@ -346,6 +349,37 @@ fn holds(licence: Option<&Licence>) -> ApiResult<Condition> {
     })
 }
 
+/// The member holds exactly `licence` as written (each of its fields, and its renewal's), or
+/// none when `licence` is None: what undoing a write is conditioned on.
+fn holds_exactly(licence: Option<&Licence>) -> ApiResult<Condition> {
+    let Some(l) = licence else {
+        return holds(None);
+    };
+    // The stored forms of the timestamps, as the write serialised them.
+    let field = |map: &std::collections::HashMap<String, AttributeValue>, name: &str| {
+        map.get(name)
+            .cloned()
+            .ok_or_else(|| ApiError::internal(format!("licence without {name}")))
+    };
+    let AttributeValue::M(stored) = licence_value(l)? else {
+        return Err(ApiError::internal("a licence is stored as a map"));
+    };
+    let mut c = holds(Some(l))?;
+    c.expression
+        .push_str(" AND licence.assigned_at = :assigned");
+    c = c.value(":assigned", field(&stored, "assigned_at")?);
+    if let Some(AttributeValue::M(renewal)) = stored.get("renewal") {
+        c.expression.push_str(
+            " AND licence.renewal.expires_at = :renewal_expires \
+             AND licence.renewal.queued_at = :renewal_queued",
+        );
+        c = c
+            .value(":renewal_expires", field(renewal, "expires_at")?)
+            .value(":renewal_queued", field(renewal, "queued_at")?);
+    }
+    Ok(c)
+}
+
 /// Assigns licences expiring at `expires_at` to active members without one.
 pub async fn assign(
     app: &App,
@@ -386,6 +420,7 @@ pub async fn assign(
             )
             .name("#status", "status")
             .value(":active", s("active")),
+            written: holds_exactly(Some(&licence))?,
             backward: remove_licence(&stamp),
             seats: 1,
         });
@@ -425,6 +460,7 @@ pub async fn revoke(
             key: m.key(),
             forward: remove_licence(&stamp),
             guard: holds(Some(licence))?,
+            written: holds_exactly(None)?,
             backward: set_licence(licence, tenant_id, m.id, &stamp)?,
             seats: -licence.seats_held(),
         });
@@ -476,6 +512,7 @@ pub async fn renew(
             key: m.key(),
             forward: set_licence(&renewed, tenant_id, m.id, &stamp)?,
             guard: holds(Some(licence))?,
+            written: holds_exactly(Some(&renewed))?,
             backward: set_licence(licence, tenant_id, m.id, &stamp)?,
             seats: 1,
         });
@@ -577,18 +614,26 @@ async fn apply(
     })
 }
 
-/// Moves `seats_used` by `delta`; taking seats is conditioned on the pool covering them.
+/// Moves `seats_used` by `delta`; taking seats is conditioned on the pool covering them, giving
+/// them back on the count covering what is given back.
 fn seat_update(app: &App, tx: &mut Transaction, tenant: &Tenant, delta: i64) -> ApiResult<()> {
-    let condition = (delta > 0).then(|| {
-        (
+    let condition = if delta > 0 {
+        Some((
             // No arithmetic in conditions: the limit is computed from the total read, and the
             // total must still be that one.
             Condition::new("seats_used <= :limit AND seats_total = :total")
                 .value(":limit", num(i64::from(tenant.seats_total) - delta))
                 .value(":total", num(tenant.seats_total)),
             ApiError::InsufficientSeats("not enough free seats (they were taken meanwhile)".into()),
-        )
-    });
+        ))
+    } else {
+        (delta < 0).then(|| {
+            (
+                Condition::counters_cover(&[("seats_used", delta)]),
+                ApiError::Conflict("the licences changed at the same time; retry".into()),
+            )
+        })
+    };
     tx.update(
         app.table(),
         &Key::tenant(tenant.id),
@@ -597,26 +642,61 @@ fn seat_update(app: &App, tx: &mut Transaction, tenant: &Tenant, delta: i64) -> 
     )
 }
 
-/// Puts applied chunks back after a later one failed (each undo conditioned on the member still
-/// being as this request left it).
+/// Puts applied chunks back after a later one failed. Each member is put back only while it is
+/// still as this request left it: one changed meanwhile (by another request or the expiry job)
+/// keeps its new state and is left out, with its seats, and the rest of its chunk is put back.
 async fn undo(app: &App, tenant: &Tenant, applied: &[&[Edit]]) {
     for chunk in applied {
-        let mut tx = Transaction::new();
-        let built = (|| -> ApiResult<()> {
-            for e in chunk.iter() {
-                tx.update(app.table(), &e.key, e.backward.clone(), None)?;
+        let mut left: Vec<&Edit> = chunk.iter().collect();
+        while !left.is_empty() {
+            match undo_edits(app, tenant, &left).await {
+                Ok(()) => break,
+                Err(ApiError::LicenceConflict { conflicts }) => {
+                    for c in &conflicts {
+                        tracing::warn!(member = %c.member_id, "licence undo left out: changed meanwhile");
+                    }
+                    let before = left.len();
+                    left.retain(|e| !conflicts.iter().any(|c| c.member_id == e.member_id));
+                    if left.len() == before {
+                        tracing::error!(
+                            members = before,
+                            "licence undo failed: no member to leave out"
+                        );
+                        break;
+                    }
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, members = left.len(), "licence undo failed");
+                    break;
+                }
             }
-            let delta: i64 = chunk.iter().map(|e| e.seats).sum();
-            seat_update(app, &mut tx, tenant, -delta)
-        })();
-        if let Err(err) = built {
-            tracing::error!(error = %err, "licence undo could not be built");
-            continue;
-        }
-        if let Err(err) = app.store.transact(tx).await {
-            tracing::error!(error = %err, "licence undo failed");
         }
     }
+}
+
+/// One transaction putting `edits` back, with their seats. A member no longer as written fails
+/// it with a `LicenceConflict` naming that member.
+async fn undo_edits(app: &App, tenant: &Tenant, edits: &[&Edit]) -> ApiResult<()> {
+    let mut tx = Transaction::new();
+    for e in edits {
+        tx.update(
+            app.table(),
+            &e.key,
+            e.backward.clone(),
+            Some((
+                e.written.clone(),
+                ApiError::LicenceConflict {
+                    conflicts: vec![LicenceConflict {
+                        member_id: e.member_id,
+                        reason: "changed",
+                    }],
+                },
+            )),
+        )?;
+    }
+    let delta: i64 = edits.iter().map(|e| e.seats).sum();
+    seat_update(app, &mut tx, tenant, -delta)?;
+    app.store.transact(tx).await
 }
 
 #[derive(Debug, Deserialize)]

@@ -15,8 +15,8 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -476,12 +476,48 @@ impl Condition {
             .value(":version", num(version))
     }
 
+    /// Both conditions.
+    pub fn and(mut self, other: Condition) -> Self {
+        self.expression = match (self.expression.is_empty(), other.expression.is_empty()) {
+            (_, true) => self.expression,
+            (true, false) => other.expression,
+            (false, false) => format!("({}) AND ({})", self.expression, other.expression),
+        };
+        self.names.extend(other.names);
+        self.values.extend(other.values);
+        self
+    }
+
+    /// Each counter holds at least what a decrement takes from it, so none goes below zero
+    /// (`(attribute, delta)`; positive deltas add nothing to the condition).
+    pub fn counters_cover(deltas: &[(&str, i64)]) -> Self {
+        let mut condition = Self::default();
+        let mut parts = Vec::new();
+        for (attribute, delta) in deltas.iter().filter(|(_, d)| *d < 0) {
+            let placeholder = format!(":{attribute}_taken");
+            parts.push(format!("{attribute} >= {placeholder}"));
+            condition.values.insert(placeholder, num(-delta));
+        }
+        condition.expression = parts.join(" AND ");
+        condition
+    }
+
     fn parts(self) -> ConditionParts {
         let names = (!self.names.is_empty()).then_some(self.names);
         let values = (!self.values.is_empty()).then_some(self.values);
         let expression = (!self.expression.is_empty()).then_some(self.expression);
         (expression, names, values)
     }
+}
+
+/// Reads a stored counter. Counters are conditioned never to go below zero; one that did anyway
+/// (data written before that rule) reads as 0 instead of failing every read of its item.
+pub fn counter<'de, D: serde::Deserializer<'de>>(de: D) -> Result<u32, D::Error> {
+    let n = i64::deserialize(de)?;
+    if n < 0 {
+        tracing::warn!(value = n, "a counter below zero read as 0");
+    }
+    Ok(n.clamp(0, i64::from(u32::MAX)) as u32)
 }
 
 pub fn num(n: impl ToString) -> AttributeValue {
@@ -506,6 +542,21 @@ pub fn from_item<T: DeserializeOwned>(item: Item) -> ApiResult<T> {
     serde_dynamo::from_item(item).map_err(ApiError::internal)
 }
 
+/// An item of a queue that a job works through (every tenant's), read as `T`; one that cannot be
+/// read is logged with its key and the decoding error (never the item) and passed over, so it
+/// holds up nobody else.
+pub fn readable<T: DeserializeOwned>(item: Item, job: &str) -> Option<T> {
+    let key = key_of(&item);
+    match serde_dynamo::from_item(item) {
+        Ok(record) => Some(record),
+        Err(err) => {
+            let (pk, sk) = key.map_or_else(|_| (String::new(), String::new()), |k| (k.pk, k.sk));
+            tracing::error!(job, pk, sk, error = %err, "unreadable item passed over");
+            None
+        }
+    }
+}
+
 impl Transaction {
     pub fn new() -> Self {
         Self::default()
@@ -517,6 +568,11 @@ impl Transaction {
 
     pub fn is_empty(&self) -> bool {
         self.actions.is_empty()
+    }
+
+    /// Moves `other`'s actions into this transaction.
+    pub fn append(&mut self, other: Transaction) {
+        self.actions.extend(other.actions);
     }
 
     fn push(&mut self, item: TransactWriteItem, on_fail: Option<ApiError>) {

@@ -12,7 +12,7 @@ use crate::http::{List, PageParams, RequestMeta, if_match_version};
 use crate::keys::{ALL_TENANTS, GSI1, GSI2, Key, customers_of};
 use crate::mail::{Mail, html_escape};
 use crate::members::{DEFAULT_DIRECTORY_NUMBER, Member, MemberSource, MemberStatus, UserInTenant};
-use crate::store::{Condition, Query, SortRange, Transaction, from_item, num, s, to_item};
+use crate::store::{Condition, Query, SortRange, Transaction, counter, from_item, num, s, to_item};
 use crate::tokens::TokenScope;
 use crate::users::{
     EmailGuard, TokenPurpose, User, add_password_token, claim_address, password_link,
@@ -103,8 +103,26 @@ impl Branding {
     }
 }
 
+/// Who among the tenant's plain members sees a member's email and phone in the directory
+/// (SPEC §8.2). A department may override the tenant's choice for its own members. (`all` and
+/// `none` are the names departments were first given; they still read.)
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactVisibility {
+    #[default]
+    #[serde(alias = "all")]
+    Everyone,
+    /// Members of the same department.
+    Department,
+    /// No plain member (admins only).
+    #[serde(alias = "none")]
+    Admins,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantSettings {
+    #[serde(default)]
+    pub contact_visibility: ContactVisibility,
     pub password_expiry_days: Option<u32>,
     pub ip_allowlist: Vec<String>,
     pub recycle_bin_retention_days: u32,
@@ -118,6 +136,7 @@ pub struct TenantSettings {
 impl Default for TenantSettings {
     fn default() -> Self {
         Self {
+            contact_visibility: ContactVisibility::Everyone,
             password_expiry_days: None,
             ip_allowlist: Vec::new(),
             recycle_bin_retention_days: 30,
@@ -134,6 +153,8 @@ impl Default for TenantSettings {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TenantSettingsPatch {
+    #[serde(default)]
+    pub contact_visibility: Option<ContactVisibility>,
     #[serde(default, deserialize_with = "crate::http::nullable")]
     pub password_expiry_days: Option<Option<i64>>,
     #[serde(default)]
@@ -155,6 +176,9 @@ pub struct TenantSettingsPatch {
 impl TenantSettingsPatch {
     /// Validates the patch and applies it to `settings`.
     pub fn apply(self, checks: &mut Checks, settings: &mut TenantSettings) {
+        if let Some(visibility) = self.contact_visibility {
+            settings.contact_visibility = visibility;
+        }
         if let Some(days) = self.password_expiry_days {
             if let Some(d) = days {
                 validate::range(checks, "settings.password_expiry_days", d, 1, 3650);
@@ -201,20 +225,23 @@ pub struct Tenant {
     pub plan: Plan,
     pub member_quota: u32,
     /// Active and disabled members.
+    #[serde(deserialize_with = "counter")]
     pub member_count: u32,
     /// Pending invitations (not yet expired and released by the invitation-expiry job).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "counter")]
     pub invitation_count: u32,
     /// Pending join requests.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "counter")]
     pub join_request_count: u32,
     /// What the member quota counts: members + invitations + join requests, kept as one counter
     /// because a DynamoDB condition compares attributes but cannot add them.
+    #[serde(deserialize_with = "counter")]
     pub quota_used: u32,
     pub seats_total: u32,
+    #[serde(deserialize_with = "counter")]
     pub seats_used: u32,
     /// Active and disabled owners: the last one can be neither demoted, disabled nor deleted.
-    #[serde(default = "one")]
+    #[serde(default = "one", deserialize_with = "counter")]
     pub owner_count: u32,
     pub feature_flags: FeatureFlags,
     pub settings: TenantSettings,

@@ -84,8 +84,9 @@ async fn uploaded(app: &App, job: &roster_shared::jobs::Job) -> bool {
 }
 
 /// Locally nothing delivers EventBridge schedules or the table's stream, so the gateway plays
-/// them: every few seconds it runs the scheduled jobs and hands queued exports and uploaded
-/// imports to their workers (found by a scan, which is fine for a development table and never used on AWS).
+/// them: every few seconds it runs the scheduled jobs (the department-move sweep among them) and
+/// hands queued exports, uploaded imports and queued department moves to their workers (found by
+/// a scan, which is fine for a development table and never used on AWS).
 async fn play_the_stack(app: &'static App) {
     use roster_shared::store::{from_item, s};
     loop {
@@ -93,6 +94,7 @@ async fn play_the_stack(app: &'static App) {
         let _ = roster_shared::members::purge::run(app).await;
         let _ = roster_shared::invitations::expiry::run(app).await;
         let _ = roster_shared::licences::expiry::run(app).await;
+        let _ = roster_shared::departments::moves::sweep(app).await;
         let queued = app
             .store
             .client()
@@ -123,6 +125,12 @@ async fn play_the_stack(app: &'static App) {
                 }
                 roster_shared::jobs::JobKind::Import => {
                     roster_shared::jobs::import::run(app, job.tenant_id, job.id).await
+                }
+                roster_shared::jobs::JobKind::DepartmentMove => {
+                    use roster_shared::departments::moves;
+                    moves::run(app, job.tenant_id, job.id, moves::Budget::worker())
+                        .await
+                        .map(|report| report.ran)
                 }
             };
             if let Err(err) = ran {

@@ -1,8 +1,11 @@
 use super::Answer;
+use http::StatusCode;
 use lambda_http::Request;
 use roster_shared::App;
-use roster_shared::departments;
-use roster_shared::http::{PageParams, RequestMeta, created, json_body, no_content, ok, path_id};
+use roster_shared::departments::{self, Updated};
+use roster_shared::http::{
+    PageParams, RequestMeta, created, json, json_body, no_content, ok, path_id,
+};
 
 /// GET /v1/tenants/{tenant_id}/departments
 pub async fn list(app: &'static App, req: Request) -> Answer {
@@ -25,13 +28,17 @@ pub async fn get(app: &'static App, req: Request) -> Answer {
     ok(&departments::get(app, &RequestMeta::of(&req), tenant_id, department_id).await?)
 }
 
-/// PATCH /v1/tenants/{tenant_id}/departments/{department_id}
+/// PATCH /v1/tenants/{tenant_id}/departments/{department_id} — 200 with the department, or 202
+/// with the job that finishes a move too large for one transaction.
 pub async fn update(app: &'static App, req: Request) -> Answer {
     let tenant_id = path_id(&req, "tenant_id")?;
     let department_id = path_id(&req, "department_id")?;
     let patch = json_body(&req)?;
     let meta = RequestMeta::of(&req);
-    ok(&departments::update(app, &meta, tenant_id, department_id, patch).await?)
+    match departments::update(app, &meta, tenant_id, department_id, patch).await? {
+        Updated::Done(department) => ok(&department),
+        Updated::Moving(job) => json(StatusCode::ACCEPTED, &job),
+    }
 }
 
 /// DELETE /v1/tenants/{tenant_id}/departments/{department_id}

@@ -36,7 +36,10 @@ pub async fn get(app: &'static App, req: Request) -> Answer {
     let tenant_id = path_id(&req, "tenant_id")?;
     let member_id = path_id(&req, "member_id")?;
     let member = members::get(app, &RequestMeta::of(&req), tenant_id, member_id).await?;
-    Ok(with_etag(ok(&member)?, member.version))
+    match member.version() {
+        Some(version) => Ok(with_etag(ok(&member)?, version)),
+        None => ok(&member),
+    }
 }
 
 /// PATCH /v1/tenants/{tenant_id}/members/{member_id}

@@ -130,6 +130,15 @@ pub async fn create(
             "query",
         ),
     }
+    // The same bound as a search's `q`: the job stores the query and runs it later.
+    checks.check(
+        input
+            .query
+            .as_deref()
+            .is_none_or(|q| q.trim().chars().count() <= crate::validate::MAX_NAME),
+        "query",
+        "must be at most 200 characters",
+    );
     checks.finish()?;
     let keys: Vec<Key> = input
         .department_id
@@ -145,6 +154,11 @@ pub async fn create(
         &keys,
     )
     .await?;
+    // A file of the directory carries the admin view (roles, licences, status): it needs what
+    // reading that view needs.
+    if !access.allows(Permission::MembersRead) {
+        return Err(crate::members::directory::needs_members_read());
+    }
     if !keys.is_empty() && items.first().cloned().flatten().is_none() {
         return Err(ApiError::invalid(
             "department_id",

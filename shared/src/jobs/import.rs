@@ -6,8 +6,15 @@
 //!
 //! Resumable: each row's outcome is a marker item written in the same transaction as the row's
 //! member (or right after a refusal), so a run stopped halfway and started again skips what was
-//! done and imports no row twice. Free-plan tenants may import at most `FREE_ROWS_PER_DAY` rows per
-//! user and per source IP per day (counters with a TTL).
+//! done and imports no row twice. A run that stops on an error that is not the file's fault (the
+//! store or the bucket failing) gives its claim back, queued again, so the next delivery continues
+//! where it stopped; after `MAX_STALLED_RUNS` such runs in a row that finished no row, the job fails.
+//! Free-plan tenants may import at most `FREE_ROWS_PER_DAY` rows per user and per source IP per day
+//! (counters with a TTL).
+//!
+//! The file read is the one checked: `start` (or the first run of an upload nobody started) notes
+//! the object's ETag, version and size, and every later read asks S3 for exactly that object
+//! (GetObject with If-Match and the version id) and takes no more bytes than that size.
 
 use super::{JOB_RETENTION_DAYS, Job, JobCounts, JobKind, JobStatus, JobView, export};
 use crate::app::App;
@@ -46,6 +53,8 @@ pub const COLUMNS: [&str; 9] = [
 const CONTENT_TYPE: &str = "text/csv";
 /// Rows read (accounts looked up) per batch.
 const BATCH: usize = 100;
+/// Interrupted runs in a row that finish no row before the job is given up as failed.
+pub const MAX_STALLED_RUNS: u32 = 5;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -69,6 +78,25 @@ pub struct ImportSpec {
     /// The rows were counted against the daily limits already (by the start request).
     #[serde(default)]
     pub charged: bool,
+    /// The uploaded object as checked: what every read of the file asks S3 for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked: Option<CheckedUpload>,
+    /// Interrupted runs in a row that finished no row.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub stalled_runs: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// The uploaded object a check looked at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckedUpload {
+    pub etag: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    pub size: i64,
 }
 
 /// The CSV template: the header and one example row.
@@ -145,6 +173,8 @@ pub async fn create(
             creator_is_admin: invitations::is_admin(&access),
             creator_holds_all: access.caller.permissions() == Permissions::All,
             charged: false,
+            checked: None,
+            stalled_runs: 0,
         }),
         counts: JobCounts::default(),
         file_key: None,
@@ -203,8 +233,62 @@ struct Row {
 }
 
 /// The uploaded file: present, CSV, within the size limit, with the required columns and at
-/// least one row. Its rows, or the reason it cannot be imported.
-async fn read_file(app: &App, key: &str) -> ApiResult<Vec<Row>> {
+/// least one row. Its rows and the object they were read from, or the reason it cannot be
+/// imported. With `checked` (a check made earlier) exactly that object is read, or none.
+async fn read_file(
+    app: &App,
+    key: &str,
+    checked: Option<&CheckedUpload>,
+) -> ApiResult<(Vec<Row>, CheckedUpload)> {
+    let checked = match checked {
+        Some(checked) => checked.clone(),
+        None => check_upload(app, key).await?,
+    };
+    let replaced = || {
+        ApiError::invalid(
+            "file",
+            "was replaced or removed after it was checked; upload the new file to a new import",
+        )
+    };
+    let object = app
+        .s3()
+        .get_object()
+        .bucket(&app.config.bucket)
+        .key(key)
+        .if_match(&checked.etag)
+        .set_version_id(checked.version_id.clone())
+        .send()
+        .await;
+    let object = match object {
+        Ok(object) => object,
+        Err(err) => {
+            let status = err.raw_response().map(|r| r.status().as_u16());
+            return Err(match status {
+                Some(404 | 412) => replaced(),
+                _ => {
+                    ApiError::internal(aws_smithy_types::error::display::DisplayErrorContext(&err))
+                }
+            });
+        }
+    };
+    if object.content_length().unwrap_or(0) > checked.size {
+        return Err(replaced());
+    }
+    // Never more than the checked size, whatever the response claims.
+    let limit = usize::try_from(checked.size).unwrap_or(0);
+    let mut body = object.body;
+    let mut bytes = Vec::with_capacity(limit);
+    while let Some(chunk) = body.try_next().await.map_err(ApiError::internal)? {
+        if bytes.len() + chunk.len() > limit {
+            return Err(replaced());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok((parse(&bytes)?, checked))
+}
+
+/// Checks the uploaded object's presence, type and size (HeadObject) and notes which object it is.
+async fn check_upload(app: &App, key: &str) -> ApiResult<CheckedUpload> {
     let head = app
         .s3()
         .head_object()
@@ -228,24 +312,18 @@ async fn read_file(app: &App, key: &str) -> ApiResult<Vec<Row>> {
             format!("must be uploaded as {CONTENT_TYPE}, not \"{content_type}\""),
         ));
     }
-    if head.content_length().unwrap_or(0) > MAX_FILE_BYTES {
+    let size = head.content_length().unwrap_or(0);
+    if size > MAX_FILE_BYTES {
         return Err(ApiError::PayloadTooLarge(MAX_FILE_BYTES as usize));
     }
-    let object = app
-        .s3()
-        .get_object()
-        .bucket(&app.config.bucket)
-        .key(key)
-        .send()
-        .await
-        .map_err(ApiError::internal)?;
-    let bytes = object
-        .body
-        .collect()
-        .await
-        .map_err(ApiError::internal)?
-        .into_bytes();
-    parse(&bytes)
+    let etag = head
+        .e_tag()
+        .ok_or_else(|| ApiError::internal("HeadObject answered no ETag"))?;
+    Ok(CheckedUpload {
+        etag: etag.to_string(),
+        version_id: head.version_id().map(str::to_string),
+        size,
+    })
 }
 
 /// Parses the CSV: UTF-8 with or without a BOM, LF or CRLF; header names are matched
@@ -383,13 +461,14 @@ pub async fn start(
         // Started already (by this request earlier, or by the upload's own event): nothing to do.
         return Ok(JobView::of(&job, None));
     }
-    let rows = read_file(app, &spec.upload_key).await?;
+    let (rows, checked) = read_file(app, &spec.upload_key, None).await?;
     charge(app, &tenant, &job, rows.len()).await?;
     job.status = JobStatus::Queued;
     job.counts.total = rows.len() as u64;
     job.updated_at = app.now();
     if let Some(import) = job.import.as_mut() {
         import.charged = true;
+        import.checked = Some(checked);
     }
     let mut tx = Transaction::new();
     tx.put(
@@ -456,7 +535,9 @@ struct RowOutcome {
 
 /// Runs an import: an upload not yet started is checked and counted first (its failures end
 /// the job with the reason); then every row not done by an earlier run. False when there was
-/// nothing to run (already running, done, or unknown).
+/// nothing to run (already running, done, or unknown). A run stopped by any other error gives the
+/// job back, queued, and answers the error (the event source retries; the queued job's stream
+/// record starts it again).
 pub async fn run(app: &App, tenant_id: Uuid, job_id: Uuid) -> ApiResult<bool> {
     let items = app
         .store
@@ -478,7 +559,8 @@ pub async fn run(app: &App, tenant_id: Uuid, job_id: Uuid) -> ApiResult<bool> {
     if !runnable {
         return Ok(false);
     }
-    // Claim it: of two deliveries (the upload event and the start's stream record), one runs.
+    // Claim it: of two deliveries (the upload event and the start's stream record), one runs. The
+    // status is part of the condition: a claim and a release can fall in the same second.
     let mut tx = Transaction::new();
     tx.update(
         app.table(),
@@ -488,7 +570,7 @@ pub async fn run(app: &App, tenant_id: Uuid, job_id: Uuid) -> ApiResult<bool> {
             .value(":running", s("running"))
             .value(":now", s(rfc3339(now))),
         Some((
-            Condition::new("updated_at = :read").value(":read", s(rfc3339(job.updated_at))),
+            is_claim(&job)?,
             ApiError::Conflict("taken by another run".into()),
         )),
     )?;
@@ -500,8 +582,12 @@ pub async fn run(app: &App, tenant_id: Uuid, job_id: Uuid) -> ApiResult<bool> {
     job.status = JobStatus::Running;
     job.updated_at = now;
 
+    let mut finished_rows = 0;
     let outcome = async {
-        let rows = read_file(app, &spec.upload_key).await?;
+        let (rows, checked) = read_file(app, &spec.upload_key, spec.checked.as_ref()).await?;
+        if let Some(import) = job.import.as_mut() {
+            import.checked = Some(checked);
+        }
         if !spec.charged {
             charge(app, &tenant, &job, rows.len()).await?;
             if let Some(import) = job.import.as_mut() {
@@ -509,7 +595,7 @@ pub async fn run(app: &App, tenant_id: Uuid, job_id: Uuid) -> ApiResult<bool> {
             }
         }
         job.counts.total = rows.len() as u64;
-        import_rows(app, &tenant, &job, &spec, rows).await
+        import_rows(app, &tenant, &job, &spec, rows, &mut finished_rows).await
     }
     .await;
     let finished = app.now();
@@ -530,8 +616,8 @@ pub async fn run(app: &App, tenant_id: Uuid, job_id: Uuid) -> ApiResult<bool> {
             job.error = Some(reason_of(&err));
         }
         Err(err) => {
-            // Left running: the event source retries, and the rerun resumes where this stopped.
-            tracing::error!(job = %job.id, error = %err, "import interrupted");
+            tracing::error!(job = %job.id, error = %err, rows = finished_rows, "import interrupted");
+            release(app, job, now, finished_rows > 0).await;
             return Err(err);
         }
     }
@@ -539,6 +625,67 @@ pub async fn run(app: &App, tenant_id: Uuid, job_id: Uuid) -> ApiResult<bool> {
     tx.put(app.table(), job.to_item()?, None)?;
     app.store.transact(tx).await?;
     Ok(true)
+}
+
+/// The job is still as read: what a claim is conditioned on.
+fn is_claim(job: &Job) -> ApiResult<Condition> {
+    let status = serde_dynamo::to_attribute_value(job.status).map_err(ApiError::internal)?;
+    Ok(
+        Condition::new("#status = :read_status AND updated_at = :read")
+            .name("#status", "status")
+            .value(":read_status", status)
+            .value(":read", s(rfc3339(job.updated_at))),
+    )
+}
+
+/// Gives an interrupted run's claim back: the job is queued again (its stream record, or the
+/// event source's retry, runs it on from its row markers), or failed once `MAX_STALLED_RUNS` runs
+/// in a row finished no row. Conditioned on the claim still being this run's; if the write
+/// fails, the job stays running until it is stale.
+async fn release(app: &App, mut job: Job, claimed_at: OffsetDateTime, progressed: bool) {
+    let stalled = match job.import.as_mut() {
+        Some(import) => {
+            import.stalled_runs = if progressed {
+                0
+            } else {
+                import.stalled_runs + 1
+            };
+            import.stalled_runs
+        }
+        None => 0,
+    };
+    if stalled >= MAX_STALLED_RUNS {
+        job.status = JobStatus::Failed;
+        job.error = Some(format!(
+            "the import was interrupted {stalled} times in a row without progress; the rows \
+             imported before stay imported"
+        ));
+    } else {
+        job.status = JobStatus::Queued;
+        job.finished_at = None;
+    }
+    let released = async {
+        let claimed = Job {
+            status: JobStatus::Running,
+            updated_at: claimed_at,
+            ..job.clone()
+        };
+        let mut tx = Transaction::new();
+        tx.put(
+            app.table(),
+            job.to_item()?,
+            Some((
+                is_claim(&claimed)?,
+                ApiError::Conflict("taken by another run".into()),
+            )),
+        )?;
+        app.store.transact(tx).await
+    }
+    .await;
+    match released {
+        Ok(()) => tracing::info!(job = %job.id, status = ?job.status, "import released"),
+        Err(err) => tracing::error!(job = %job.id, error = %err, "import claim not released"),
+    }
 }
 
 fn marker_key(job: &Job, row: usize) -> Key {
@@ -565,12 +712,14 @@ fn marker(
 }
 
 /// Imports the rows not done yet, writes the result CSV, and returns the counts and its key.
+/// `finished` counts the rows this run finished (imported or refused), as it goes.
 async fn import_rows(
     app: &App,
     tenant: &Tenant,
     job: &Job,
     spec: &ImportSpec,
     rows: Vec<Row>,
+    finished: &mut usize,
 ) -> ApiResult<(JobCounts, String)> {
     // Rows an earlier run finished (one query of the job's markers).
     let mut done: HashMap<usize, RowOutcome> = HashMap::new();
@@ -636,6 +785,7 @@ async fn import_rows(
                 Err(reason) => {
                     let outcome = record_failure(app, job, row, reason).await?;
                     done.insert(row.number, outcome);
+                    *finished += 1;
                 }
             }
         }
@@ -730,11 +880,13 @@ async fn import_rows(
                             ttl: job.ttl,
                         },
                     );
+                    *finished += 1;
                 }
                 Err(ApiError::Conflict(m)) if m == "row already imported" => {}
                 Err(err) => {
                     let outcome = record_failure(app, job, row, reason_of(&err)).await?;
                     done.insert(row.number, outcome);
+                    *finished += 1;
                 }
             }
         }

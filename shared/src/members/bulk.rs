@@ -3,7 +3,7 @@
 //! transactions within DynamoDB's 100 actions. If a later transaction loses a race, the earlier
 //! ones are put back, so the request still takes effect entirely or not at all.
 
-use super::{Member, MemberStatus, last_owner, may_manage, org_text};
+use super::{Member, MemberStatus, StatusInput, last_owner, may_manage, org_text};
 use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::{Need, Permission, Role, authorize_with_tenant};
@@ -43,7 +43,7 @@ pub struct BulkFields {
 #[serde(deny_unknown_fields)]
 pub struct BulkStatus {
     pub member_ids: Vec<Uuid>,
-    pub status: MemberStatus,
+    pub status: StatusInput,
 }
 
 #[derive(Debug, Serialize)]
@@ -121,7 +121,7 @@ async fn load(
                 if !may_manage(&access, &member) {
                     failures.push(FieldError::new(
                         field,
-                        format!("{id}: only owners change owners"),
+                        format!("{id}: holds permissions the caller lacks, or is an owner"),
                     ));
                 } else {
                     let id_path = tree
@@ -232,21 +232,19 @@ pub async fn status(
 ) -> ApiResult<BulkResult> {
     let mut checks = Checks::new();
     let ids = check_ids(&mut checks, &input.member_ids);
-    if input.status == MemberStatus::Deleted {
-        checks.fail("status", "must be active or disabled");
-    }
     checks.finish()?;
+    let status = MemberStatus::from(input.status);
     let (access, tenant, members, _) = load(app, meta, tenant_id, &ids, None).await?;
     let now = rfc3339(app.now());
-    let target = s(status_word(input.status));
+    let target = s(status_word(status));
     let mut owner_delta = 0i64;
     let mut edits = Vec::new();
     for (m, _) in &members {
-        if m.status == input.status {
+        if m.status == status {
             continue;
         }
         if m.role == Role::Owner {
-            owner_delta += if input.status == MemberStatus::Active {
+            owner_delta += if status == MemberStatus::Active {
                 1
             } else {
                 -1
@@ -254,7 +252,7 @@ pub async fn status(
         }
         let before = s(status_word(m.status));
         // Disabling ends the member's sessions for good (an undo keeps them ended).
-        let sessions = if input.status == MemberStatus::Disabled {
+        let sessions = if status == MemberStatus::Disabled {
             crate::users::new_session_epoch()
         } else {
             m.session_epoch
@@ -283,7 +281,7 @@ pub async fn status(
         None,
         owner_delta,
         "member.bulk_status",
-        json!({"status": input.status}),
+        json!({"status": status}),
     )
     .await?;
     Ok(result)
@@ -407,7 +405,12 @@ async fn apply(
                     app.table(),
                     &Key::department(tenant_id, *dept),
                     Condition::new("ADD member_count :d").value(":d", num(-n)),
-                    None,
+                    Some((
+                        Condition::counters_cover(&[("member_count", -n)]),
+                        ApiError::Conflict(
+                            "members changed department at the same time; retry".into(),
+                        ),
+                    )),
                 )?;
             }
             tx.update(

@@ -3,7 +3,10 @@
 //! for the last-owner rule, department members for safe deletes) in the same transaction.
 
 pub mod bulk;
+pub mod directory;
 pub mod purge;
+
+pub use directory::{ContactRules, DirectoryEntry, Listing, Reader};
 
 use crate::app::App;
 use crate::audit::{self, Change};
@@ -47,6 +50,24 @@ pub enum MemberStatus {
     Pending,
     /// A join request an admin turned down; approving it later re-examines it.
     Rejected,
+}
+
+/// The statuses an admin sets (SPEC §8.2). The others are reached by their own routes only
+/// (delete, approve, reject), which move the counters that go with them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusInput {
+    Active,
+    Disabled,
+}
+
+impl From<StatusInput> for MemberStatus {
+    fn from(status: StatusInput) -> Self {
+        match status {
+            StatusInput::Active => Self::Active,
+            StatusInput::Disabled => Self::Disabled,
+        }
+    }
 }
 
 impl MemberStatus {
@@ -436,8 +457,16 @@ pub(crate) fn may_grant(access: &Access, role: Role, permissions: &Permissions) 
     }
 }
 
-fn may_manage(access: &Access, target: &Member) -> bool {
-    target.role != Role::Owner || access.caller.is_owner() || access.via_reseller
+/// An admin acts on (edits, disables, deletes, restores, resets the password of) only members
+/// whose permissions it holds all of; only owners act on owners (SPEC §8.2).
+pub(crate) fn may_manage(access: &Access, target: &Member) -> bool {
+    may_grant(access, target.role, &target.effective_permissions())
+}
+
+pub(crate) fn beyond_reach() -> ApiError {
+    ApiError::Forbidden(
+        "the caller acts only on members whose permissions it holds all of; only owners act on owners",
+    )
 }
 
 struct OrgFields {
@@ -777,52 +806,57 @@ pub(crate) fn add_member_counts(
     } else {
         0
     };
-    let (update, condition) = if delta > 0 {
+    let update = Condition::new(
+        "ADD member_count :d, quota_used :d, owner_count :owners, seats_used :seats",
+    )
+    .value(":d", num(delta))
+    .value(":owners", num(owners))
+    .value(":seats", num(seats));
+    // No counter goes below zero, whatever state the member was read in.
+    let covered = Condition::counters_cover(&[
+        ("member_count", delta),
+        ("quota_used", delta),
+        ("owner_count", owners),
+        ("seats_used", seats),
+    ]);
+    let condition = if delta > 0 {
         (
-            Condition::new(
-                "ADD member_count :d, quota_used :d, owner_count :owners, seats_used :seats",
-            ),
-            Some((
-                Condition::new("quota_used < member_quota"),
-                quota_exceeded(tenant),
-            )),
+            Condition::new("quota_used < member_quota"),
+            quota_exceeded(tenant),
         )
     } else if owners < 0 {
         (
-            Condition::new(
-                "ADD member_count :d, quota_used :d, owner_count :owners, seats_used :seats",
-            ),
-            Some((
-                Condition::new("owner_count > :one").value(":one", num(1)),
-                last_owner(),
-            )),
+            Condition::new("owner_count > :one")
+                .value(":one", num(1))
+                .and(covered),
+            last_owner(),
         )
     } else {
-        (
-            Condition::new(
-                "ADD member_count :d, quota_used :d, owner_count :owners, seats_used :seats",
-            ),
-            None,
-        )
+        (covered, counters_out_of_step())
     };
     tx.update(
         app.table(),
         &Key::tenant(tenant.id),
-        update
-            .value(":d", num(delta))
-            .value(":owners", num(owners))
-            .value(":seats", num(seats)),
-        condition,
+        update,
+        Some(condition),
     )?;
     tx.update(
         app.table(),
         &Key::department(tenant.id, department.id),
         Condition::new("ADD member_count :d").value(":d", num(delta)),
         Some((
-            Condition::new("id_path = :id_path").value(":id_path", s(&department.id_path)),
+            Condition::new("id_path = :id_path")
+                .value(":id_path", s(&department.id_path))
+                .and(Condition::counters_cover(&[("member_count", delta)])),
             ApiError::Conflict("the department moved or was deleted; retry".into()),
         )),
     )
+}
+
+/// A conditioned decrement found less than it takes: the member was read in a state the
+/// counters no longer reflect (a concurrent change). Nothing was written; a retry reads afresh.
+pub(crate) fn counters_out_of_step() -> ApiError {
+    ApiError::Conflict("the member changed at the same time; read it again and retry".into())
 }
 
 /// Where a member sits in the tree: its department and that department's id path.
@@ -922,14 +956,15 @@ fn placed_member(item: Option<Item>) -> ApiResult<(Member, Placement)> {
     Ok((member, placement))
 }
 
-/// One member, with its ETag version. Members in the recycle bin are not found here.
+/// One member as the caller may see it (the admin view carries its ETag version). Members in the
+/// recycle bin are not found here.
 pub async fn get(
     app: &App,
     meta: &RequestMeta,
     tenant_id: Uuid,
     member_id: Uuid,
-) -> ApiResult<MemberView> {
-    let (_, _, items) = authorize_with_tenant(
+) -> ApiResult<Listing> {
+    let (access, tenant, items) = authorize_with_tenant(
         app,
         meta,
         tenant_id,
@@ -937,9 +972,22 @@ pub async fn get(
         &[Key::member(tenant_id, member_id)],
     )
     .await?;
-    Ok(MemberView::from(&member_of(
-        items.into_iter().next().flatten(),
-    )?))
+    let reader = Reader::of(&access)?;
+    let member = member_of(items.into_iter().next().flatten())?;
+    let rules = match reader {
+        Reader::Admin => ContactRules::for_admin(),
+        // A colleague's entry follows the rule of the member's department.
+        Reader::Colleague { .. } => {
+            let department: Option<Department> = app
+                .store
+                .get(&Key::department(tenant_id, member.department_id))
+                .await?
+                .map(from_item)
+                .transpose()?;
+            ContactRules::of(&tenant, department.as_slice())
+        }
+    };
+    Ok(Listing::of(reader, &rules, &member))
 }
 
 #[derive(Debug, Deserialize)]
@@ -960,7 +1008,7 @@ pub struct MemberPatch {
     #[serde(default)]
     pub permissions: Option<Permissions>,
     #[serde(default)]
-    pub status: Option<MemberStatus>,
+    pub status: Option<StatusInput>,
 }
 
 /// Organisation fields, role, permissions and status (active/disabled), with If-Match. Personal
@@ -976,12 +1024,6 @@ pub async fn update(
     let mut checks = Checks::new();
     if let Some(n) = patch.directory_number {
         validate::range(&mut checks, "directory_number", n, 1, 10_000);
-    }
-    if patch.status == Some(MemberStatus::Deleted) {
-        checks.fail(
-            "status",
-            "must be active or disabled; DELETE moves a member to the recycle bin",
-        );
     }
     checks.finish()?;
     let mut keys = vec![Key::member(tenant_id, member_id)];
@@ -1006,7 +1048,7 @@ pub async fn update(
         None => None,
     };
     if !may_manage(&access, &before) {
-        return Err(ApiError::Forbidden("only owners change owners"));
+        return Err(beyond_reach());
     }
 
     let mut after = before.clone();
@@ -1039,7 +1081,7 @@ pub async fn update(
         }
         after.permissions = permissions;
     }
-    if let Some(status) = patch.status {
+    if let Some(status) = patch.status.map(MemberStatus::from) {
         if status == MemberStatus::Disabled && before.status != MemberStatus::Disabled {
             // The member's tokens end now and stay dead once enabled again.
             after.session_epoch = crate::users::new_session_epoch();
@@ -1098,7 +1140,10 @@ pub async fn update(
             app.table(),
             &old,
             Condition::new("ADD member_count :d").value(":d", num(-1)),
-            None,
+            Some((
+                Condition::counters_cover(&[("member_count", -1)]),
+                counters_out_of_step(),
+            )),
         )?;
         tx.update(
             app.table(),
@@ -1145,7 +1190,7 @@ pub async fn delete(
     .await?;
     let (before, department) = placed_member(items.into_iter().next().flatten())?;
     if !may_manage(&access, &before) {
-        return Err(ApiError::Forbidden("only owners change owners"));
+        return Err(beyond_reach());
     }
     let now = app.now();
     let purge_at =
@@ -1269,7 +1314,7 @@ pub async fn restore(
     }
     let department = department_of(items.next().flatten(), "department_id")?;
     if !may_manage(&access, &before) {
-        return Err(ApiError::Forbidden("only owners restore owners"));
+        return Err(beyond_reach());
     }
     if tenant.quota_used >= tenant.member_quota {
         return Err(quota_exceeded(&tenant));
@@ -1383,7 +1428,7 @@ pub async fn search(
     tenant_id: Uuid,
     params: MemberSearch,
     page: PageParams,
-) -> ApiResult<List<MemberView>> {
+) -> ApiResult<List<Listing>> {
     let mut checks = Checks::new();
     let q = params
         .q
@@ -1437,7 +1482,19 @@ pub async fn search(
         .map(|d| Key::department(tenant_id, d))
         .into_iter()
         .collect();
-    let (_, _, items) = authorize_with_tenant(app, meta, tenant_id, Need::Member, &keys).await?;
+    let (access, tenant, items) =
+        authorize_with_tenant(app, meta, tenant_id, Need::Member, &keys).await?;
+    let reader = Reader::of(&access)?;
+    // What a directory entry does not show, a colleague cannot filter or sort by either.
+    let admin_only = status.is_some()
+        || role.is_some()
+        || source.is_some()
+        || licence.is_some()
+        || matches!(sort, MemberSort::LastLoginAt | MemberSort::CreatedAt);
+    if admin_only && !reader.is_admin() {
+        return Err(directory::needs_members_read());
+    }
+    let rules = ContactRules::load(app, reader, &tenant).await?;
     let department = match department_id {
         Some(_) => Some(department_of(
             items.into_iter().next().flatten(),
@@ -1472,19 +1529,33 @@ pub async fn search(
             )
             .await?;
         let mut ids: Vec<Uuid> = Vec::new();
+        // The terms each member matched by: a colleague who may not see a member's email must
+        // not find them by it either (prefix searches would spell the address out).
+        let mut matched: HashMap<Uuid, Vec<String>> = HashMap::new();
         for item in terms.items {
+            let term_text = item
+                .get(crate::keys::SK)
+                .and_then(|v| v.as_s().ok())
+                .and_then(|sk| sk.rsplit_once('#'))
+                .map(|(term, _)| term.to_string())
+                .unwrap_or_default();
             let term: SearchTerm = from_item(item)?;
             if !ids.contains(&term.member_id) {
                 ids.push(term.member_id);
             }
+            matched.entry(term.member_id).or_default().push(term_text);
         }
         let keys: Vec<Key> = ids.iter().map(|m| Key::member(tenant_id, *m)).collect();
         let mut found = Vec::new();
         for item in app.store.get_many(&keys).await?.into_iter().flatten() {
             let tree = item.get(GSI2.sk).and_then(|v| v.as_s().ok()).cloned();
             let member: Member = from_item(item)?;
-            if wanted(&member) && in_department(&member, tree.as_deref()) {
-                found.push(MemberView::from(&member));
+            let by_name = matched
+                .get(&member.id)
+                .is_some_and(|terms| terms.iter().any(|t| *t != fold(&member.email)));
+            let findable = by_name || rules.shows_contacts(reader, &member);
+            if wanted(&member) && in_department(&member, tree.as_deref()) && findable {
+                found.push(Listing::of(reader, &rules, &member));
             }
         }
         return Ok(List {
@@ -1526,7 +1597,7 @@ pub async fn search(
     for item in result.items {
         let member: Member = from_item(item)?;
         if wanted(&member) {
-            found.push(MemberView::from(&member));
+            found.push(Listing::of(reader, &rules, &member));
         }
     }
     Ok(List {
@@ -1552,7 +1623,7 @@ pub async fn send_password_reset(
     .await?;
     let member = member_of(items.into_iter().next().flatten())?;
     if !may_manage(&access, &member) {
-        return Err(ApiError::Forbidden("only owners reset owners' passwords"));
+        return Err(beyond_reach());
     }
     // The link lives as long as the user's sessions do: it carries their epoch.
     let user: User = from_item(

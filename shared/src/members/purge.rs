@@ -1,13 +1,14 @@
 //! The scheduled recycle-bin purge: removes what belongs to members whose retention has ended, so
 //! their email can be used again. DynamoDB's TTL removes the same items eventually; this job makes
 //! it prompt. Safe to run twice or concurrently: every delete is conditioned on the entry still
-//! being the expired bin entry it read.
+//! being the expired bin entry it read. An entry that cannot be read (or whose user-in-tenant
+//! guard cannot) is logged by its key and left for later: it holds up no other tenant.
 
 use super::UserInTenant;
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::keys::{GSI4, Key, PURGE_QUEUE};
-use crate::store::{Condition, Query, SortRange, Transaction, from_item, num, s};
+use crate::store::{Condition, Query, SortRange, Transaction, num, readable, s};
 use crate::users::rfc3339;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -16,6 +17,8 @@ use uuid::Uuid;
 pub struct PurgeReport {
     pub purged: usize,
     pub skipped: usize,
+    /// Entries left because they (or their guard) could not be read (logged with their key).
+    pub unreadable: usize,
 }
 
 #[derive(Debug, Deserialize)]
@@ -39,9 +42,13 @@ pub async fn run(app: &App) -> ApiResult<PurgeReport> {
     loop {
         let page = app.store.query(query.clone()).await?;
         for item in page.items {
-            let entry: BinEntry = from_item(item)?;
+            let Some(entry) = readable::<BinEntry>(item, "recycle-purge") else {
+                report.unreadable += 1;
+                continue;
+            };
             match purge_one(app, &entry, now.unix_timestamp()).await {
-                Ok(()) => report.purged += 1,
+                Ok(true) => report.purged += 1,
+                Ok(false) => report.unreadable += 1,
                 // Restored or purged meanwhile: nothing to do.
                 Err(ApiError::NotFound) => report.skipped += 1,
                 Err(err) => return Err(err),
@@ -54,9 +61,17 @@ pub async fn run(app: &App) -> ApiResult<PurgeReport> {
     }
 }
 
-async fn purge_one(app: &App, entry: &BinEntry, now: i64) -> ApiResult<()> {
+/// Purges one entry; false when its guard cannot be read (the entry is left as it is: deleting
+/// the member without knowing whose the guard is could leave the email blocked for good).
+async fn purge_one(app: &App, entry: &BinEntry, now: i64) -> ApiResult<bool> {
     let guard_key = Key::user_in_tenant(entry.tenant_id, entry.user_id);
-    let guard = app.store.get(&guard_key).await?;
+    let guard = match app.store.get(&guard_key).await? {
+        None => None,
+        Some(item) => match readable::<UserInTenant>(item, "recycle-purge") {
+            Some(guard) => Some(guard),
+            None => return Ok(false),
+        },
+    };
     let mut tx = Transaction::new();
     tx.delete(
         app.table(),
@@ -72,10 +87,7 @@ async fn purge_one(app: &App, entry: &BinEntry, now: i64) -> ApiResult<()> {
     )?;
     // The guard goes only while it still points at this member: the email may already belong to
     // a new member of the tenant.
-    let guard_is_ours = guard
-        .map(from_item::<UserInTenant>)
-        .transpose()?
-        .is_some_and(|g| g.member_id == entry.id);
+    let guard_is_ours = guard.is_some_and(|g| g.member_id == entry.id);
     if guard_is_ours {
         tx.delete(
             app.table(),
@@ -86,5 +98,6 @@ async fn purge_one(app: &App, entry: &BinEntry, now: i64) -> ApiResult<()> {
             )),
         )?;
     }
-    app.store.transact(tx).await
+    app.store.transact(tx).await?;
+    Ok(true)
 }

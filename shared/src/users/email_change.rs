@@ -5,8 +5,8 @@
 //! link dies after 24 hours or with the user's sessions.
 
 use super::{
-    EmailGuard, FreshToken, StoredToken, TokenPurpose, User, UserView, add_user_link, memberships,
-    own_user, rfc3339, session_is,
+    EmailGuard, FreshToken, StoredToken, TokenPurpose, User, UserView, add_user_link, own_user,
+    rfc3339, session_is,
 };
 use crate::app::App;
 use crate::audit::{self, Change};
@@ -167,17 +167,6 @@ pub async fn confirm(
             ApiError::Conflict("the address belongs to another account now".into()),
         )),
     )?;
-    // Members carry the user's email (directory and search): they follow.
-    for member in memberships(app, user.id).await? {
-        member.follow_user(
-            app,
-            &mut tx,
-            &user.name,
-            &new_email,
-            true,
-            user.phone.as_deref(),
-        )?;
-    }
     let after = User {
         email: new_email,
         email_verified: true,
@@ -201,7 +190,8 @@ pub async fn confirm(
             },
         )?;
     }
-    app.store.transact(tx).await?;
+    // Members carry the user's email (directory and search): they follow.
+    super::commit_with_memberships(app, tx, &after).await?;
     Ok(EmailChanged {
         user: UserView::from(&after),
         token: FreshToken::like(app, &authorized.claims, epoch)?,

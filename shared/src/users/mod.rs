@@ -449,7 +449,7 @@ pub async fn change_password(
     let mut checks = Checks::new();
     validate::password(&mut checks, "new_password", &input.new_password);
     checks.check(
-        input.current_password.len() <= validate::MAX_PASSWORD * 4,
+        input.current_password.chars().count() <= validate::MAX_PASSWORD * 4,
         "current_password",
         "is too long",
     );
@@ -890,6 +890,7 @@ pub struct MeUpdate {
 /// password and takes effect only through the link mailed to it (see `email_change`).
 pub async fn update_me(app: &App, meta: &RequestMeta, patch: MePatch) -> ApiResult<MeUpdate> {
     let (authorized, before) = own_user(app, meta, false).await?;
+    let copied_to_members = patch.name.is_some() || patch.phone.is_some();
     let mut checks = Checks::new();
     let email = patch
         .email
@@ -906,6 +907,14 @@ pub async fn update_me(app: &App, meta: &RequestMeta, patch: MePatch) -> ApiResu
         .language
         .as_deref()
         .map(|l| validate::language(&mut checks, "language", l));
+    checks.check(
+        patch
+            .current_password
+            .as_deref()
+            .is_none_or(|p| p.chars().count() <= validate::MAX_PASSWORD * 4),
+        "current_password",
+        "is too long",
+    );
     checks.finish()?;
 
     let mut after = before.clone();
@@ -944,19 +953,6 @@ pub async fn update_me(app: &App, meta: &RequestMeta, patch: MePatch) -> ApiResu
             )),
         )?;
     }
-    // Members carry the user's name and phone (directory and search): they follow.
-    if after.name != before.name || after.phone != before.phone {
-        for member in memberships(app, after.id).await? {
-            member.follow_user(
-                app,
-                &mut tx,
-                &after.name,
-                &after.email,
-                after.email_verified,
-                after.phone.as_deref(),
-            )?;
-        }
-    }
     let mails = match &new_email {
         Some(email) => Some(email_change::request(app, &mut tx, &before, email)?),
         None => None,
@@ -976,7 +972,13 @@ pub async fn update_me(app: &App, meta: &RequestMeta, patch: MePatch) -> ApiResu
             },
         )?;
     }
-    app.store.transact(tx).await?;
+    // Members carry the user's name and phone (directory and search): they follow. Asked for
+    // again, copies a failed earlier run left behind catch up too.
+    if copied_to_members {
+        commit_with_memberships(app, tx, &after).await?;
+    } else {
+        app.store.transact(tx).await?;
+    }
     for mail in mails.into_iter().flatten() {
         app.mail().send(mail).await?;
     }
@@ -984,4 +986,42 @@ pub async fn update_me(app: &App, meta: &RequestMeta, patch: MePatch) -> ApiResu
         user: UserView::from(&after),
         pending_email: new_email,
     })
+}
+
+/// Commits `tx` together with every membership's copy of `user`'s name, email, proof and phone
+/// that differs from the user, in as many transactions as the copies need (a user may belong to
+/// many tenants). The first transaction is `tx` itself; copies already up to date are skipped, so
+/// a rerun after a failure finishes what it left.
+pub(crate) async fn commit_with_memberships(
+    app: &App,
+    mut tx: Transaction,
+    user: &User,
+) -> ApiResult<()> {
+    for member in memberships(app, user.id).await? {
+        if member.name == user.name
+            && member.email == user.email
+            && member.email_verified == user.email_verified
+            && member.phone == user.phone
+        {
+            continue;
+        }
+        let mut follow = Transaction::new();
+        member.follow_user(
+            app,
+            &mut follow,
+            &user.name,
+            &user.email,
+            user.email_verified,
+            user.phone.as_deref(),
+        )?;
+        if tx.len() + follow.len() > crate::store::MAX_TRANSACTION_ACTIONS {
+            app.store.transact(tx).await?;
+            tx = Transaction::new();
+        }
+        tx.append(follow);
+    }
+    if !tx.is_empty() {
+        app.store.transact(tx).await?;
+    }
+    Ok(())
 }

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Fuzzes the API with schemathesis (pinned in scripts/requirements-dev.txt) against openapi.yaml:
+# a local gateway on its own table, as the owner of a real tenant (every {tenant_id} is that
+# tenant), every check on (scripts/schemathesis.toml), seeded and deterministic. Fails on a server
+# error, a response outside the document, or a request breaking the document that is accepted.
+# Run by scripts/test.sh with its emulator; alone, it starts one. Extra arguments go to
+# `schemathesis run` (e.g. `--include-operation-id get-tenant`, `-n 100`).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+ensure_venv
+if [ -z "${AWS_ENDPOINT_URL:-}" ]; then
+  EMULATOR_PORT="$(free_port)"
+  start_emulator "$EMULATOR_PORT"
+  export_emulator_env "$EMULATOR_PORT"
+fi
+
+GATEWAY_PID=""
+stop_fuzz() {
+  if [ -n "$GATEWAY_PID" ]; then
+    kill "$GATEWAY_PID" 2>/dev/null || true
+    wait "$GATEWAY_PID" 2>/dev/null || true
+  fi
+  stop_emulator
+}
+trap stop_fuzz EXIT
+
+# FUZZ_GATEWAY: a local-gateway binary built elsewhere (e.g. from another checkout) instead.
+GATEWAY="${FUZZ_GATEWAY:-}"
+if [ -z "$GATEWAY" ]; then
+  cargo build --locked --quiet -p roster-functions --bin local-gateway
+  GATEWAY="$ROOT/target/debug/local-gateway"
+fi
+
+# A gateway of its own: a fresh table, bucket and key, and abuse limits raised out of the way (a
+# fuzz run signs in and knocks on the public doors far more often than the production limits allow).
+RUN="fuzz-$(python3 -c 'import secrets; print(secrets.token_hex(4))')"
+set -a
+# shellcheck disable=SC1090
+source <("$GATEWAY" keygen)
+set +a
+export ROSTER_TABLE="roster-$RUN"
+export ROSTER_BUCKET="roster-files-$RUN"
+export ROSTER_MAIL_FROM="no-reply@roster.test"
+export ROSTER_APP_URL="https://app.roster.test"
+export ROSTER_BOOTSTRAP_EMAIL="admin-$RUN@operators.test"
+ROSTER_BOOTSTRAP_PASSWORD="$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')"
+export ROSTER_BOOTSTRAP_PASSWORD
+export ROSTER_LIMIT_SIGN_IN_ACCOUNT=1000000
+export ROSTER_LIMIT_SIGN_IN_ADDRESS=1000000
+export ROSTER_LIMIT_PUBLIC_ADDRESS=1000000
+export ROSTER_LIMIT_CLIENT_GRANT_ADDRESS=1000000
+export RUST_LOG="${RUST_LOG:-warn}"
+GATEWAY_PORT="$(free_port)"
+export ROSTER_GATEWAY_ADDR="127.0.0.1:$GATEWAY_PORT"
+export FUZZ_BASE_URL="http://$ROSTER_GATEWAY_ADDR"
+"$GATEWAY" serve --setup > "$LOCAL/$RUN-gateway.log" 2>&1 &
+GATEWAY_PID=$!
+for _ in $(seq 1 300); do
+  if curl -fsS "$FUZZ_BASE_URL/.well-known/jwks.json" > /dev/null 2>&1; then
+    break
+  fi
+  if ! kill -0 "$GATEWAY_PID" 2>/dev/null; then
+    echo "the gateway failed to start; see $LOCAL/$RUN-gateway.log" >&2
+    exit 1
+  fi
+  sleep 0.2
+done
+
+eval "$("$VENV/bin/python" scripts/fuzz_setup.py "$FUZZ_BASE_URL" "$AWS_ENDPOINT_URL" \
+  "$ROSTER_BOOTSTRAP_EMAIL" "$ROSTER_BOOTSTRAP_PASSWORD")"
+export FUZZ_TENANT_ID FUZZ_OWNER_TOKEN
+
+"$VENV/bin/schemathesis" --config-file scripts/schemathesis.toml run openapi.yaml \
+  --no-color --report junit,ndjson --report-dir "$LOCAL/fuzz-report" "$@"

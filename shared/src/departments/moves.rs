@@ -1,0 +1,826 @@
+//! Department moves too large for one transaction, as jobs of the task centre.
+//!
+//! `departments::update` moves a department atomically when the department, its descendants and
+//! its members' tree keys fit in one transaction. Otherwise it commits the department at its new
+//! place together with a job (`kind: department_move`, answered `202`) and the tenant's move lock
+//! (one such job per tenant at a time), and this worker rewrites the rest in chunks:
+//!
+//! 1. sub-departments: name path, id path and depth, placed along stored parent ids below the
+//!    moved department (so a path left stale by anything earlier is put right too);
+//! 2. members: each member still indexed under the department's former id path (or under a
+//!    descendant's stale one) gets its department's current id path as tree key, and a new
+//!    `version`, so that an edit which read the member before cannot write the old key back
+//!    (its version condition fails).
+//!
+//! Every chunk is one transaction that also advances the job's counts and lease, conditioned on
+//! the run that claimed the job, and every step is computed from what is stored: a rerun (after a
+//! timeout, a crash or a redelivered record) continues where the last one stopped, and redoing a
+//! chunk changes nothing. A run that uses up its budget puts the job back to `queued` (the
+//! stream's MODIFY record starts the next run); one that fails gives up its lease so the event
+//! source's retry, or the scheduled sweep, takes over at once. Until the job completes, the lock
+//! keeps the moving subtree from other moves, renames, deletes and new children. The job
+//! completes only after a whole pass over the former id path found nothing left, started at least
+//! `SETTLE` after the last department was placed: the tree index is eventually consistent, and a
+//! member added under an old id path just before must have shown up in it.
+
+use super::Department;
+use super::tree::{Placed, Tree};
+use crate::app::App;
+use crate::error::{ApiError, ApiResult};
+use crate::jobs::{Job, JobStatus};
+use crate::keys::{
+    DEPARTMENT_MOVE_QUEUE, GSI2, GSI4, Key, MEMBER_PREFIX, PK, SK, subtree_prefix, tree_partition,
+    tree_position,
+};
+use crate::store::{
+    Condition, Item, MAX_TRANSACTION_ACTIONS, Query, SortRange, Transaction, from_item, num, s,
+    to_item,
+};
+use crate::users::rfc3339;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+/// Rewrites per transaction: one action is the job's progress.
+const CHUNK: usize = MAX_TRANSACTION_ACTIONS - 1;
+/// How long a run holds its job after its last chunk before another run may take it over.
+const LEASE_SECONDS: i64 = 60;
+/// How long after the last department was placed the final pass starts (index propagation).
+const SETTLE: Duration = Duration::from_secs(1);
+/// What one worker invocation spends before it hands the job on (template.yaml gives 300 s).
+const WORKER_SECONDS: u64 = 240;
+
+/// A move job's parameters (the job record's `department_move`), with the claim of the run
+/// that works on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MoveSpec {
+    pub department_id: Uuid,
+    pub from_parent_id: Option<Uuid>,
+    pub to_parent_id: Option<Uuid>,
+    /// Name paths before and after.
+    pub from_path: String,
+    pub to_path: String,
+    /// Id paths before and after: members still indexed under the old one are rewritten.
+    pub old_id_path: String,
+    pub new_id_path: String,
+    /// Tree-key prefixes of descendants whose stored id path did not lie below the old one
+    /// (left stale by an earlier failure): their members are rewritten too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stale_prefixes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<Uuid>,
+    /// Epoch seconds until which the claiming run holds the job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_until: Option<i64>,
+}
+
+/// The attribute of a job record that holds a move's parameters, beside the job's own fields.
+const SPEC_ATTRIBUTE: &str = "department_move";
+
+/// A move job's parameters, if the job record is one.
+pub(crate) fn spec_of(item: &Item) -> ApiResult<Option<MoveSpec>> {
+    item.get(SPEC_ATTRIBUTE)
+        .map(|value| serde_dynamo::from_attribute_value(value.clone()))
+        .transpose()
+        .map_err(ApiError::internal)
+}
+
+/// The record of a move job: the job and its parameters.
+pub(crate) fn job_item(job: &Job, spec: &MoveSpec) -> ApiResult<Item> {
+    let mut item = job.to_item()?;
+    item.insert(
+        SPEC_ATTRIBUTE.to_string(),
+        serde_dynamo::to_attribute_value(spec).map_err(ApiError::internal)?,
+    );
+    Ok(item)
+}
+
+/// A move job as clients see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct MoveView {
+    pub department_id: Uuid,
+    pub from_parent_id: Option<Uuid>,
+    pub to_parent_id: Option<Uuid>,
+    pub from_path: String,
+    pub to_path: String,
+}
+
+impl From<&MoveSpec> for MoveView {
+    fn from(spec: &MoveSpec) -> Self {
+        Self {
+            department_id: spec.department_id,
+            from_parent_id: spec.from_parent_id,
+            to_parent_id: spec.to_parent_id,
+            from_path: spec.from_path.clone(),
+            to_path: spec.to_path.clone(),
+        }
+    }
+}
+
+/// The tenant's move lock: which subtree a running move job holds. It sits in the sweep's queue
+/// (gsi4 `DEPTMOVES`), so a job whose runs all died is found again.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct MoveLock {
+    pub job_id: Uuid,
+    pub tenant_id: Uuid,
+    pub department_id: Uuid,
+    pub old_id_path: String,
+    pub new_id_path: String,
+}
+
+fn names(id_path: &str, id: Uuid) -> bool {
+    let id = id.to_string();
+    id_path.split('/').any(|segment| segment == id)
+}
+
+impl MoveLock {
+    pub fn of(item: Option<Item>) -> ApiResult<Option<Self>> {
+        item.map(from_item).transpose()
+    }
+
+    pub fn for_job(job_id: Uuid, spec: &MoveSpec, tenant_id: Uuid) -> Self {
+        Self {
+            job_id,
+            tenant_id,
+            department_id: spec.department_id,
+            old_id_path: spec.old_id_path.clone(),
+            new_id_path: spec.new_id_path.clone(),
+        }
+    }
+
+    pub fn item(&self) -> ApiResult<Item> {
+        to_item(
+            self,
+            &Key::department_move(self.tenant_id),
+            &[
+                (GSI4.pk, DEPARTMENT_MOVE_QUEUE.to_string()),
+                (GSI4.sk, self.tenant_id.to_string()),
+            ],
+        )
+    }
+
+    /// Whether `d` is in the moving subtree (whichever of its id paths it has yet).
+    pub fn holds(&self, d: &Department) -> bool {
+        d.id == self.department_id || names(&d.id_path, self.department_id)
+    }
+
+    /// Whether moving or renaming `d` would meet the move: `d` is in the moving subtree or above
+    /// it, before or after the move.
+    pub fn touches(&self, d: &Department) -> bool {
+        self.holds(d) || names(&self.old_id_path, d.id) || names(&self.new_id_path, d.id)
+    }
+
+    pub fn refusal(&self) -> ApiError {
+        ApiError::Conflict(format!(
+            "a move of department {} is still in progress (job {} in the task centre); \
+             retry once it has finished",
+            self.department_id, self.job_id
+        ))
+    }
+}
+
+/// A department write that read the tenant's move lock goes through only while the lock is as
+/// it was read (none, or the same job, whose subtree the write was checked against).
+pub(crate) fn check_lock(
+    app: &App,
+    tx: &mut Transaction,
+    tenant_id: Uuid,
+    lock: Option<&MoveLock>,
+) -> ApiResult<()> {
+    let condition = match lock {
+        None => Condition::absent(),
+        Some(lock) => Condition::new("attribute_not_exists(pk) OR job_id = :lock_job")
+            .value(":lock_job", s(lock.job_id.to_string())),
+    };
+    tx.check(
+        app.table(),
+        &Key::department_move(tenant_id),
+        condition,
+        ApiError::Conflict("a department move started at the same time; retry".into()),
+    )
+}
+
+/// A member as the tree index holds it: its key, department and tree key.
+#[derive(Debug, Clone)]
+pub(crate) struct Placement {
+    pub key: Key,
+    pub member_id: Uuid,
+    pub department_id: Uuid,
+    pub tree_key: String,
+}
+
+impl Placement {
+    /// Of an item of the tree index or of the table; None for one without a tree key (deleted
+    /// members and join requests are not in the tree).
+    pub fn of(item: &Item) -> Option<Self> {
+        let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok());
+        let (pk, sk) = (text(PK)?, text(SK)?);
+        Some(Self {
+            key: Key {
+                pk: pk.clone(),
+                sk: sk.clone(),
+            },
+            member_id: sk.strip_prefix(MEMBER_PREFIX)?.parse().ok()?,
+            department_id: text("department_id")?.parse().ok()?,
+            tree_key: text(GSI2.sk)?.clone(),
+        })
+    }
+
+    /// Sets the member's tree key to `id_path` (its department's) and moves its version on,
+    /// while the member is still where it was read.
+    pub fn rewrite(&self, app: &App, tx: &mut Transaction, id_path: &str) -> ApiResult<()> {
+        tx.update(
+            app.table(),
+            &self.key,
+            Condition::new("SET #tree = :tree ADD #version :one")
+                .name("#tree", GSI2.sk)
+                .name("#version", "version")
+                .value(":tree", s(tree_position(id_path, self.member_id)))
+                .value(":one", num(1)),
+            Some((
+                Condition::new("#tree = :seen AND department_id = :dept")
+                    .name("#tree", GSI2.sk)
+                    .value(":seen", s(&self.tree_key))
+                    .value(":dept", s(self.department_id.to_string())),
+                ApiError::Conflict(
+                    "a member of the subtree changed at the same time; retry".into(),
+                ),
+            )),
+        )
+    }
+}
+
+/// Every member indexed below `id_path` (its tree index, following pages).
+pub(crate) async fn members_below(
+    app: &App,
+    tenant_id: Uuid,
+    id_path: &str,
+) -> ApiResult<Vec<Placement>> {
+    Ok(app
+        .store
+        .query_all(Query::new(
+            Some(GSI2),
+            tree_partition(tenant_id),
+            SortRange::Prefix(subtree_prefix(id_path)),
+        ))
+        .await?
+        .iter()
+        .filter_map(Placement::of)
+        .collect())
+}
+
+/// How much one run may do: a number of chunks (transactions) and a deadline.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Budget {
+    chunks: Option<u64>,
+    until: Option<Instant>,
+}
+
+impl Budget {
+    /// Stops after `n` chunks, as if the run were cut off there (for tests and tools).
+    pub fn chunks(n: u64) -> Self {
+        Self {
+            chunks: Some(n),
+            until: None,
+        }
+    }
+
+    pub fn unlimited() -> Self {
+        Self::default()
+    }
+
+    /// What a worker invocation spends.
+    pub fn worker() -> Self {
+        Self {
+            chunks: None,
+            until: Some(Instant::now() + Duration::from_secs(WORKER_SECONDS)),
+        }
+    }
+
+    fn spent(&self, report: &RunReport) -> bool {
+        self.chunks.is_some_and(|n| report.transactions >= n)
+            || self.until.is_some_and(|t| Instant::now() >= t)
+    }
+}
+
+/// What one run did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunReport {
+    /// The run claimed the job (false: done already, or held by another run).
+    pub ran: bool,
+    pub finished: bool,
+    pub departments: u64,
+    pub members: u64,
+    pub transactions: u64,
+}
+
+struct Claim {
+    tenant_id: Uuid,
+    job_id: Uuid,
+    run: Uuid,
+    spec: MoveSpec,
+}
+
+fn lost_claim() -> ApiError {
+    ApiError::Conflict("the move job was taken over by another run".into())
+}
+
+fn claimed_by(run: Uuid) -> Condition {
+    Condition::new("#mv.#run = :run")
+        .name("#mv", "department_move")
+        .name("#run", "run_id")
+        .value(":run", s(run.to_string()))
+}
+
+/// Runs a move job until it is done or `budget` is spent; a job not claimable (finished, or
+/// held by a live run) is left alone.
+pub async fn run(app: &App, tenant_id: Uuid, job_id: Uuid, budget: Budget) -> ApiResult<RunReport> {
+    let mut report = RunReport::default();
+    let Some(claim) = claim(app, tenant_id, job_id).await? else {
+        return Ok(report);
+    };
+    report.ran = true;
+    match work(app, &claim, &budget, &mut report).await {
+        Ok(true) => {
+            finish(app, &claim).await?;
+            report.finished = true;
+        }
+        Ok(false) => release(app, &claim, true).await?,
+        Err(err) => {
+            tracing::error!(job = %job_id, error = %err, "department move interrupted");
+            if let Err(release_err) = release(app, &claim, false).await {
+                tracing::error!(job = %job_id, error = %release_err, "releasing the move failed");
+            }
+            return Err(err);
+        }
+    }
+    Ok(report)
+}
+
+async fn claim(app: &App, tenant_id: Uuid, job_id: Uuid) -> ApiResult<Option<Claim>> {
+    let Some(item) = app.store.get(&Key::job(tenant_id, job_id)).await? else {
+        return Ok(None);
+    };
+    let Some(spec) = spec_of(&item)? else {
+        return Ok(None);
+    };
+    let job: Job = from_item(item)?;
+    let now = app.now().unix_timestamp();
+    let free = match job.status {
+        JobStatus::Queued => true,
+        JobStatus::Running => spec.lease_until.is_none_or(|until| until <= now),
+        _ => false,
+    };
+    if !free {
+        return Ok(None);
+    }
+    let run = Uuid::now_v7();
+    let mut tx = Transaction::new();
+    tx.update(
+        app.table(),
+        &Key::job(tenant_id, job_id),
+        Condition::new(
+            "SET #status = :running, updated_at = :at, #mv.#run = :run, #mv.#lease = :lease",
+        )
+        .name("#status", "status")
+        .name("#mv", "department_move")
+        .name("#run", "run_id")
+        .name("#lease", "lease_until")
+        .value(":running", s("running"))
+        .value(":at", s(rfc3339(app.now())))
+        .value(":run", s(run.to_string()))
+        .value(":lease", num(now + LEASE_SECONDS)),
+        Some((
+            Condition::new(
+                "#status = :queued OR (#status = :running AND \
+                 (attribute_not_exists(#mv.#lease) OR #mv.#lease <= :now))",
+            )
+            .name("#status", "status")
+            .name("#mv", "department_move")
+            .name("#lease", "lease_until")
+            .value(":queued", s("queued"))
+            .value(":now", num(now)),
+            lost_claim(),
+        )),
+    )?;
+    match app.store.transact(tx).await {
+        Ok(()) => Ok(Some(Claim {
+            tenant_id,
+            job_id,
+            run,
+            spec,
+        })),
+        Err(ApiError::Conflict(_)) => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+/// Adds the job's progress to a chunk: `done` more rewrites, the lease renewed; the chunk goes
+/// through only while this run holds the job.
+fn progress(app: &App, tx: &mut Transaction, claim: &Claim, done: usize) -> ApiResult<()> {
+    let now = app.now();
+    tx.update(
+        app.table(),
+        &Key::job(claim.tenant_id, claim.job_id),
+        Condition::new(
+            "SET updated_at = :at, #mv.#lease = :lease, #counts.#done = #counts.#done + :n",
+        )
+        .name("#mv", "department_move")
+        .name("#lease", "lease_until")
+        .name("#counts", "counts")
+        .name("#done", "succeeded")
+        .value(":at", s(rfc3339(now)))
+        .value(":lease", num(now.unix_timestamp() + LEASE_SECONDS))
+        .value(":n", num(done)),
+        Some((claimed_by(claim.run), lost_claim())),
+    )
+}
+
+/// Places the subtree, then the members; true when nothing is left.
+async fn work(
+    app: &App,
+    claim: &Claim,
+    budget: &Budget,
+    report: &mut RunReport,
+) -> ApiResult<bool> {
+    let Some(tree) = place_departments(app, claim, budget, report).await? else {
+        return Ok(false);
+    };
+    if claim.spec.old_id_path == claim.spec.new_id_path {
+        return Ok(true);
+    }
+    place_members(app, claim, &tree, budget, report).await
+}
+
+/// Rewrites descendants not yet where they belong, a chunk at a time; the tree once they all
+/// are, None when the budget ran out first.
+async fn place_departments(
+    app: &App,
+    claim: &Claim,
+    budget: &Budget,
+    report: &mut RunReport,
+) -> ApiResult<Option<Tree>> {
+    let mut conflicts = 0;
+    loop {
+        let tree = Tree::read(app, claim.tenant_id).await?;
+        let top = tree
+            .get(claim.spec.department_id)
+            .ok_or_else(|| ApiError::internal("the moving department is gone"))?;
+        let pending: Vec<Placed> = tree
+            .place_below(top)
+            .into_iter()
+            .filter(Placed::changed)
+            .collect();
+        if pending.is_empty() {
+            return Ok(Some(tree));
+        }
+        if budget.spent(report) {
+            return Ok(None);
+        }
+        let chunk = &pending[..pending.len().min(CHUNK)];
+        let mut tx = Transaction::new();
+        for placed in chunk {
+            super::rewrite_descendant(app, &mut tx, placed, false)?;
+        }
+        progress(app, &mut tx, claim, chunk.len())?;
+        report.transactions += 1;
+        match app.store.transact(tx).await {
+            Ok(()) => report.departments += chunk.len() as u64,
+            // A settings change of a descendant meanwhile: read the tree again.
+            Err(ApiError::Conflict(_)) if conflicts < 3 => conflicts += 1,
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+/// Rewrites the tree keys of members still indexed under the former id path (and the stale
+/// ones), a page at a time, until a whole pass (started late enough) finds none; false when the
+/// budget ran out first.
+async fn place_members(
+    app: &App,
+    claim: &Claim,
+    tree: &Tree,
+    budget: &Budget,
+    report: &mut RunReport,
+) -> ApiResult<bool> {
+    let placed_at = Instant::now();
+    let mut prefixes = vec![subtree_prefix(&claim.spec.old_id_path)];
+    prefixes.extend(claim.spec.stale_prefixes.iter().cloned());
+    loop {
+        let pass = Instant::now();
+        let mut rewritten = false;
+        for prefix in &prefixes {
+            let mut cursor = None;
+            loop {
+                let mut query = Query::new(
+                    Some(GSI2),
+                    tree_partition(claim.tenant_id),
+                    SortRange::Prefix(prefix.clone()),
+                );
+                query.limit = CHUNK as u32;
+                query.cursor = cursor;
+                let page = app.store.query(query).await?;
+                let found: Vec<Placement> = page.items.iter().filter_map(Placement::of).collect();
+                if !found.is_empty() {
+                    if budget.spent(report) {
+                        return Ok(false);
+                    }
+                    let n = rewrite_members(app, claim, tree, prefix, found, report).await?;
+                    report.members += n;
+                    rewritten |= n > 0;
+                }
+                match page.next_cursor {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
+        }
+        if !rewritten {
+            let settled = placed_at + SETTLE;
+            if pass >= settled {
+                return Ok(true);
+            }
+            tokio::time::sleep_until(settled.into()).await;
+        }
+    }
+}
+
+/// Where each member belongs: its department's id path now. None for a member that is not
+/// under the former id path any more, or already where it belongs.
+fn target<'t>(tree: &'t Tree, prefix: &str, member: &Placement) -> Option<&'t str> {
+    if !member.tree_key.starts_with(prefix) {
+        return None;
+    }
+    let id_path = tree.get(member.department_id)?.id_path.as_str();
+    (tree_position(id_path, member.member_id) != member.tree_key).then_some(id_path)
+}
+
+/// One chunk of members. The tree index lags behind the table, and members change meanwhile:
+/// when the chunk's conditions fail, the members are read again from the table and the chunk
+/// is decided afresh once.
+async fn rewrite_members(
+    app: &App,
+    claim: &Claim,
+    tree: &Tree,
+    prefix: &str,
+    found: Vec<Placement>,
+    report: &mut RunReport,
+) -> ApiResult<u64> {
+    let chunk = |members: &[Placement]| -> ApiResult<(Transaction, u64)> {
+        let mut tx = Transaction::new();
+        let mut n = 0;
+        for member in members {
+            if let Some(id_path) = target(tree, prefix, member) {
+                member.rewrite(app, &mut tx, id_path)?;
+                n += 1;
+            }
+        }
+        progress(app, &mut tx, claim, n as usize)?;
+        Ok((tx, n))
+    };
+    let (tx, n) = chunk(&found)?;
+    if n == 0 {
+        return Ok(0);
+    }
+    report.transactions += 1;
+    match app.store.transact(tx).await {
+        Ok(()) => return Ok(n),
+        Err(ApiError::Conflict(_)) => {}
+        Err(err) => return Err(err),
+    }
+    let keys: Vec<Key> = found.iter().map(|m| m.key.clone()).collect();
+    let fresh: Vec<Placement> = app
+        .store
+        .get_many(&keys)
+        .await?
+        .iter()
+        .flatten()
+        .filter_map(Placement::of)
+        .collect();
+    let (tx, n) = chunk(&fresh)?;
+    if n == 0 {
+        return Ok(0);
+    }
+    report.transactions += 1;
+    app.store.transact(tx).await?;
+    Ok(n)
+}
+
+/// Completes the job and lifts the lock, in one transaction.
+async fn finish(app: &App, claim: &Claim) -> ApiResult<()> {
+    let now = s(rfc3339(app.now()));
+    let mut tx = Transaction::new();
+    tx.update(
+        app.table(),
+        &Key::job(claim.tenant_id, claim.job_id),
+        Condition::new(
+            "SET #status = :completed, finished_at = :at, updated_at = :at, \
+             #counts.#total = #counts.#done REMOVE #mv.#run, #mv.#lease",
+        )
+        .name("#status", "status")
+        .name("#counts", "counts")
+        .name("#total", "total")
+        .name("#done", "succeeded")
+        .name("#mv", "department_move")
+        .name("#lease", "lease_until")
+        .value(":completed", s("completed"))
+        .value(":at", now),
+        Some((claimed_by(claim.run), lost_claim())),
+    )?;
+    tx.delete(
+        app.table(),
+        &Key::department_move(claim.tenant_id),
+        Some((
+            Condition::new("attribute_not_exists(pk) OR job_id = :job")
+                .value(":job", s(claim.job_id.to_string())),
+            ApiError::internal("the move lock belongs to another job"),
+        )),
+    )?;
+    app.store.transact(tx).await
+}
+
+/// Gives the job up: back to `queued` for the next run (its stream record starts one), or, after
+/// a failure, still `running` but without a lease, for the event source's retry or the sweep.
+async fn release(app: &App, claim: &Claim, requeue: bool) -> ApiResult<()> {
+    let now = s(rfc3339(app.now()));
+    let update = if requeue {
+        Condition::new("SET #status = :queued, updated_at = :at REMOVE #mv.#run, #mv.#lease")
+            .name("#status", "status")
+            .value(":queued", s("queued"))
+    } else {
+        Condition::new("SET updated_at = :at REMOVE #mv.#run, #mv.#lease")
+    };
+    let mut tx = Transaction::new();
+    tx.update(
+        app.table(),
+        &Key::job(claim.tenant_id, claim.job_id),
+        update
+            .name("#mv", "department_move")
+            .name("#lease", "lease_until")
+            .value(":at", now),
+        Some((claimed_by(claim.run), lost_claim())),
+    )?;
+    app.store.transact(tx).await
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct WorkerReport {
+    pub runs: usize,
+    pub finished: usize,
+    pub skipped: usize,
+}
+
+/// The move worker's entry: stream records of queued move jobs (template.yaml filters the stream
+/// to them), or, from its schedule, a sweep of every tenant's move lock that takes over jobs
+/// whose runs died.
+pub async fn handle_event(app: &App, event: serde_json::Value) -> ApiResult<WorkerReport> {
+    let Some(records) = event["Records"].as_array() else {
+        return sweep(app).await;
+    };
+    let mut report = WorkerReport::default();
+    for record in records {
+        let image = &record["dynamodb"]["NewImage"];
+        let id = |name: &str| {
+            image[name]["S"]
+                .as_str()
+                .and_then(|v| Uuid::parse_str(v).ok())
+        };
+        match (image["kind"]["S"].as_str(), id("tenant_id"), id("id")) {
+            (Some("department_move"), Some(tenant_id), Some(job_id)) => {
+                let run = run(app, tenant_id, job_id, Budget::worker()).await?;
+                tally(&mut report, &run);
+            }
+            _ => report.skipped += 1,
+        }
+    }
+    Ok(report)
+}
+
+fn tally(report: &mut WorkerReport, run: &RunReport) {
+    if run.ran {
+        report.runs += 1;
+    } else {
+        report.skipped += 1;
+    }
+    if run.finished {
+        report.finished += 1;
+    }
+}
+
+/// Every tenant's move lock (one gsi4 query): each job still queued, or running without a live
+/// lease, is run. A failing job is logged and the others go on.
+pub async fn sweep(app: &App) -> ApiResult<WorkerReport> {
+    let locks = app
+        .store
+        .query_all(Query::new(
+            Some(GSI4),
+            DEPARTMENT_MOVE_QUEUE.to_string(),
+            SortRange::All,
+        ))
+        .await?;
+    let mut report = WorkerReport::default();
+    for item in locks {
+        let lock: MoveLock = match from_item(item) {
+            Ok(lock) => lock,
+            Err(err) => {
+                tracing::error!(error = %err, "an unreadable department move lock");
+                report.skipped += 1;
+                continue;
+            }
+        };
+        match run(app, lock.tenant_id, lock.job_id, Budget::worker()).await {
+            Ok(run) => tally(&mut report, &run),
+            Err(err) => {
+                tracing::error!(job = %lock.job_id, error = %err, "department move failed");
+                report.skipped += 1;
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// The per-department member counts of a subtree agree with its members in the tree index:
+/// then the index holds them all (a member added just before and not indexed yet would show
+/// as a difference) and an atomic move rewrites every one.
+pub(crate) fn index_agrees(members: &[Placement], counts: &HashMap<Uuid, u32>) -> bool {
+    let mut seen: HashMap<Uuid, u32> = HashMap::new();
+    for m in members {
+        *seen.entry(m.department_id).or_default() += 1;
+    }
+    seen.keys().all(|d| counts.contains_key(d))
+        && counts
+            .iter()
+            .all(|(d, n)| seen.get(d).copied().unwrap_or(0) == *n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lock_holds_the_subtree_and_touches_its_ancestors() {
+        let (root, a, b, c, x) = (
+            Uuid::now_v7(),
+            Uuid::now_v7(),
+            Uuid::now_v7(),
+            Uuid::now_v7(),
+            Uuid::now_v7(),
+        );
+        let lock = MoveLock {
+            job_id: Uuid::now_v7(),
+            tenant_id: Uuid::now_v7(),
+            department_id: b,
+            old_id_path: format!("{root}/{a}/{b}"),
+            new_id_path: format!("{root}/{x}/{b}"),
+        };
+        let at = |id: Uuid, id_path: String| {
+            let mut d = Department {
+                id,
+                tenant_id: lock.tenant_id,
+                name: "d".into(),
+                parent_id: None,
+                path: "d".into(),
+                id_path,
+                depth: 0,
+                member_count: 0,
+                child_count: 0,
+                settings: Default::default(),
+                created_at: time::OffsetDateTime::UNIX_EPOCH,
+                updated_at: time::OffsetDateTime::UNIX_EPOCH,
+                version: 1,
+            };
+            d.parent_id = Some(root);
+            d
+        };
+        // Below the moving department, by its old or its new id path.
+        assert!(lock.holds(&at(c, format!("{root}/{a}/{b}/{c}"))));
+        assert!(lock.holds(&at(c, format!("{root}/{x}/{b}/{c}"))));
+        assert!(lock.holds(&at(b, format!("{root}/{x}/{b}"))));
+        assert!(!lock.holds(&at(a, format!("{root}/{a}"))));
+        // Its old and new ancestors are touched, a sibling is not.
+        assert!(lock.touches(&at(a, format!("{root}/{a}"))));
+        assert!(lock.touches(&at(x, format!("{root}/{x}"))));
+        assert!(!lock.touches(&at(c, format!("{root}/{c}"))));
+    }
+
+    #[test]
+    fn the_index_agrees_only_with_exact_counts() {
+        let (d, e) = (Uuid::now_v7(), Uuid::now_v7());
+        let member = |department_id| Placement {
+            key: Key {
+                pk: "p".into(),
+                sk: "s".into(),
+            },
+            member_id: Uuid::now_v7(),
+            department_id,
+            tree_key: String::new(),
+        };
+        let members = vec![member(d), member(d), member(e)];
+        let counts = HashMap::from([(d, 2), (e, 1)]);
+        assert!(index_agrees(&members, &counts));
+        assert!(!index_agrees(&members, &HashMap::from([(d, 2), (e, 2)])));
+        assert!(!index_agrees(&members, &HashMap::from([(d, 2)])));
+        assert!(!index_agrees(&members[..2], &counts));
+    }
+}
