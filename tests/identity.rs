@@ -1315,22 +1315,11 @@ async fn deleting_a_member_ends_their_sessions_even_once_restored() {
 // IP allowlists (§8.2).
 // ---------------------------------------------------------------------------------------------
 
-async fn department(env: &Env, t: &Tenant, name: &str) -> String {
-    let created = env
-        .post(
-            &format!("/v1/tenants/{}/departments", t.id),
-            Some(&t.owner_token),
-            json!({"name": name, "parent_id": t.root}),
-        )
-        .await;
-    id(created.ok(201))
-}
-
 #[tokio::test]
 async fn a_departments_ip_allowlist_needs_settings_write() {
     let env = Env::start().await;
     let t = env.tenant_with_owner("Allow Co").await;
-    let lab = department(&env, &t, "Lab").await;
+    let lab = env.department_in(&t, "Lab").await;
     let lab_path = format!("/v1/tenants/{}/departments/{lab}", t.id);
     let ed = env
         .member_in(
@@ -1384,7 +1373,7 @@ async fn a_departments_ip_allowlist_needs_settings_write() {
 async fn a_departments_ip_allowlist_narrows_the_tenants() {
     let env = Env::start().await;
     let t = env.tenant_with_owner("Narrow Co").await;
-    let lab = department(&env, &t, "Lab").await;
+    let lab = env.department_in(&t, "Lab").await;
     let ivy = env
         .member_in(&t, "Ivy", json!({"department_id": lab}))
         .await;

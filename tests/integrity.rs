@@ -19,17 +19,6 @@ async fn tenant_counts(env: &Env, t: &Tenant) -> Value {
     tenant.ok(200).clone()
 }
 
-async fn department(env: &Env, t: &Tenant, name: &str) -> String {
-    let created = env
-        .post(
-            &format!("/v1/tenants/{}/departments", t.id),
-            Some(&t.owner_token),
-            json!({"name": name, "parent_id": t.root}),
-        )
-        .await;
-    id(created.ok(201))
-}
-
 #[tokio::test]
 async fn member_status_input_is_active_or_disabled_only() {
     let env = Env::start().await;
@@ -108,7 +97,7 @@ async fn no_counter_goes_below_zero_through_the_routes_that_move_it() {
     let env = Env::start().await;
     let t = env.tenant_with_owner("Counters").await;
     let base = format!("/v1/tenants/{}", t.id);
-    let sales = department(&env, &t, "Sales").await;
+    let sales = env.department_in(&t, "Sales").await;
     let m = env
         .member_in(&t, "Cy", json!({"department_id": sales}))
         .await;
@@ -387,8 +376,8 @@ async fn the_admin_view_of_members_needs_members_read() {
 async fn contact_visibility_hides_email_and_phone_from_plain_members() {
     let env = Env::start().await;
     let t = env.tenant_with_owner("Contacts").await;
-    let north = department(&env, &t, "North").await;
-    let south = department(&env, &t, "South").await;
+    let north = env.department_in(&t, "North").await;
+    let south = env.department_in(&t, "South").await;
     let reader: Person = env
         .member_in(&t, "Rea", json!({"department_id": north}))
         .await;

@@ -425,6 +425,18 @@ impl Env {
         }
     }
 
+    /// Creates a department under `t`'s root (by its owner); returns its id.
+    pub async fn department_in(&self, t: &Tenant, name: &str) -> String {
+        let created = self
+            .post(
+                &format!("/v1/tenants/{}/departments", t.id),
+                Some(&t.owner_token),
+                json!({"name": name, "parent_id": t.root}),
+            )
+            .await;
+        created.ok(201)["id"].as_str().expect("id").to_string()
+    }
+
     /// Creates a public join link of `t` (by its owner); returns its code.
     pub async fn join_code(&self, t: &Tenant) -> String {
         let link = self
