@@ -80,7 +80,7 @@ async fn started_import(env: &Env, t: &Tenant, csv: &str) -> (String, String) {
         .as_str()
         .expect("upload_url")
         .to_string();
-    upload(env, &url, csv).await;
+    env.upload_csv(&url, csv).await;
     let job = created["job"]["id"].as_str().expect("job id").to_string();
     let started = env
         .post(
@@ -91,22 +91,6 @@ async fn started_import(env: &Env, t: &Tenant, csv: &str) -> (String, String) {
         .await;
     assert_eq!(started.ok(202)["status"], "queued");
     (job, url)
-}
-
-async fn upload(env: &Env, url: &str, csv: &str) {
-    let put = env
-        .http
-        .put(url)
-        .header("content-type", "text/csv")
-        .body(csv.to_string())
-        .send()
-        .await
-        .expect("upload");
-    assert!(
-        put.status().is_success(),
-        "upload answered {}",
-        put.status()
-    );
 }
 
 /// Plays a started import's stream record to the import worker, as a delivery (or its retry).
@@ -229,7 +213,7 @@ async fn an_import_reads_only_the_file_its_start_checked() {
     assert_eq!(job(&env, &t, &job_id).await["counts"]["total"], 2);
     // The upload link still works: a bigger, different file replaces the checked one.
     let (swapped, swapped_emails) = people(&unique("swapped"), 40);
-    upload(&env, &url, &swapped).await;
+    env.upload_csv(&url, &swapped).await;
     let before = member_count(&env, &t).await;
 
     assert_eq!(deliver(&env, &t, &job_id).await.expect("run").imported, 1);

@@ -472,18 +472,8 @@ impl Env {
             .await
     }
 
-    /// Runs a create-mode import of `csv` into `t` (by its owner, with mails): creates the job,
-    /// uploads the file, starts it, plays the start's stream record to the worker; returns the job.
-    pub async fn import_create(&self, t: &Tenant, csv: &str) -> Value {
-        let created = self
-            .post(
-                &format!("/v1/tenants/{}/imports", t.id),
-                Some(&t.owner_token),
-                json!({"mode": "create", "send_email": true}),
-            )
-            .await;
-        let created = created.ok(201).clone();
-        let url = created["upload_url"].as_str().expect("upload_url");
+    /// Uploads `csv` to an import job's presigned upload URL, as a browser would.
+    pub async fn upload_csv(&self, url: &str, csv: &str) {
         let put = self
             .http
             .put(url)
@@ -497,6 +487,21 @@ impl Env {
             "upload answered {}",
             put.status()
         );
+    }
+
+    /// Runs a create-mode import of `csv` into `t` (by its owner, with mails): creates the job,
+    /// uploads the file, starts it, plays the start's stream record to the worker; returns the job.
+    pub async fn import_create(&self, t: &Tenant, csv: &str) -> Value {
+        let created = self
+            .post(
+                &format!("/v1/tenants/{}/imports", t.id),
+                Some(&t.owner_token),
+                json!({"mode": "create", "send_email": true}),
+            )
+            .await;
+        let created = created.ok(201).clone();
+        let url = created["upload_url"].as_str().expect("upload_url");
+        self.upload_csv(url, csv).await;
         let job = created["job"]["id"].as_str().expect("job id").to_string();
         self.post(
             &format!("/v1/tenants/{}/imports/{job}/start", t.id),
