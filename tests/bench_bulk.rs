@@ -205,7 +205,7 @@ async fn import_ten_thousand_rows_and_export_a_hundred_thousand_members() {
         let job: roster_shared::jobs::Job = roster_shared::store::from_item(
             env.app
                 .store
-                .get(&roster_shared::keys::Key::job(tenant_id, job_id))
+                .get(&roster_shared::model::keys::Key::job(tenant_id, job_id))
                 .await
                 .unwrap()
                 .unwrap(),

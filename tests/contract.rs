@@ -5,7 +5,7 @@
 use roster_functions::jobs::{JOBS, WORKERS};
 use roster_functions::lambda::dispatch;
 use roster_functions::routes::routes;
-use roster_shared::keys::{INDEXES, TTL};
+use roster_shared::model::keys::{INDEXES, TTL};
 use roster_tests::Env;
 use serde_yaml::Value as Yaml;
 use std::collections::BTreeSet;

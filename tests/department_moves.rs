@@ -8,11 +8,11 @@
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use futures::future::join_all;
 use roster_shared::departments::{Department, MAX_DEPTH, moves};
-use roster_shared::keys::{
+use roster_shared::members::Member;
+use roster_shared::model::keys::{
     DEPARTMENT_PREFIX, GSI2, Key, MEMBER_PREFIX, subtree_prefix, tenant_partition, tree_partition,
     tree_position,
 };
-use roster_shared::members::Member;
 use roster_shared::store::{Condition, Item, Query, SortRange, Transaction, from_item, num, s};
 use roster_tests::{Env, Tenant, unique};
 use serde_json::{Value, json};

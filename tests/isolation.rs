@@ -5,7 +5,7 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::Method;
-use roster_shared::keys::Key;
+use roster_shared::model::keys::Key;
 use roster_shared::store::s;
 use roster_tests::Env;
 use serde_json::{Value, json};

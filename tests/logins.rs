@@ -176,7 +176,7 @@ async fn ip_allowlists_of_tenant_and_department() {
 
 #[test]
 fn allowlist_matching() {
-    use roster_shared::users::ip_allowed;
+    use roster_shared::auth::ip_allowed;
     assert!(ip_allowed(Some("10.1.2.3"), &[]));
     assert!(ip_allowed(Some("10.1.2.3"), &["10.0.0.0/8".into()]));
     assert!(!ip_allowed(Some("11.1.2.3"), &["10.0.0.0/8".into()]));

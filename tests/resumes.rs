@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use futures::future::{BoxFuture, join_all};
 use roster_shared::App;
 use roster_shared::app::{AppOptions, Clock};
-use roster_shared::keys::Key;
+use roster_shared::model::keys::Key;
 use roster_shared::store::Store;
 use roster_shared::tokens::TokenKeys;
 use roster_tests::{Env, Tenant, unique};

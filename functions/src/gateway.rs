@@ -2,6 +2,7 @@
 //! same handlers the Lambda binaries run, with the path parameters, query string and request
 //! context API Gateway would fill in.
 
+use crate::http::{MAX_BODY_BYTES, problem};
 use crate::lambda::dispatch;
 use crate::routes::{Match, Route, find, routes};
 use bytes_body::collect_limited;
@@ -13,7 +14,6 @@ use lambda_http::aws_lambda_events::apigw::{
 };
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
-use roster_shared::http::{MAX_BODY_BYTES, problem};
 use roster_shared::{ApiError, App};
 use std::collections::HashMap;
 use std::convert::Infallible;

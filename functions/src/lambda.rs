@@ -1,8 +1,9 @@
 //! Running one handler under the Lambda runtime (API Gateway HTTP API, payload v2).
 
+use crate::http::{precheck, problem, resolve_requester, respond};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
-use roster_shared::http::{RequestMeta, precheck, problem, respond};
+use roster_shared::auth::Requester;
 use roster_shared::{ApiError, ApiResult, App};
 use std::future::Future;
 
@@ -22,31 +23,33 @@ where
 }
 
 /// The checks every request passes, then the handler, then errors as problem+json.
-pub async fn dispatch<F, Fut>(app: &'static App, req: Request, handler: F) -> Response<Body>
+pub async fn dispatch<F, Fut>(app: &'static App, mut req: Request, handler: F) -> Response<Body>
 where
     F: Fn(&'static App, Request) -> Fut,
     Fut: Future<Output = ApiResult<Response<Body>>>,
 {
     match precheck(&req).and_then(|()| authentication_first(app, &req)) {
         Err(err) => problem(&err),
-        Ok(()) => respond(handler(app, req).await),
+        Ok(requester) => {
+            req.extensions_mut().insert(requester);
+            respond(handler(app, req).await)
+        }
     }
 }
 
 /// Authentication comes before anything about the request is read: on an authenticated route a
 /// missing, malformed, forged or expired token answers 401 whatever the body says, and a token
-/// sent to a public route must be valid too. (Whether the token's account is still live is the
-/// handler's batched read.)
-fn authentication_first(app: &App, req: &Request) -> ApiResult<()> {
-    let meta = RequestMeta::of(req);
+/// sent to a public route must be valid too. The caller it resolves is what handlers hand to
+/// `shared`. (Whether the token's account is still live is the domain's batched read.)
+fn authentication_first(app: &App, req: &Request) -> ApiResult<Requester> {
+    let requester = resolve_requester(app, req)?;
     let route_key = match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx.route_key.clone(),
         _ => None,
     };
     let public = route_key.as_deref().is_some_and(crate::routes::is_public);
-    match meta.bearer.as_deref() {
-        Some(token) => app.keys.verify(token, app.now()).map(|_| ()),
-        None if public => Ok(()),
-        None => Err(ApiError::Unauthorized),
+    if requester.token.is_none() && !public {
+        return Err(ApiError::Unauthorized);
     }
+    Ok(requester)
 }

@@ -3,6 +3,7 @@
 
 pub mod gateway;
 pub mod handlers;
+pub mod http;
 pub mod jobs;
 pub mod lambda;
 pub mod routes;

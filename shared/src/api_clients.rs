@@ -5,31 +5,21 @@
 
 use crate::app::App;
 use crate::audit::{self, Change};
-use crate::auth::{Need, Permission, Permissions, authorize};
+use crate::auth::Requester;
+use crate::auth::{Need, authorize};
 use crate::crypto;
 use crate::error::{ApiError, ApiResult, Checks};
-use crate::http::{List, PageParams, RequestMeta};
-use crate::keys::{GSI1, Key, api_clients_of};
 use crate::limits::{self, Counter};
+pub use crate::model::ApiClient;
+use crate::model::keys::{GSI1, Key, api_clients_of};
+use crate::model::roles::{Permission, Permissions};
+use crate::model::{List, PageParams};
 use crate::store::{Condition, Query, SortRange, Transaction, from_item, to_item};
 use crate::tokens::{ACCESS_TOKEN_SECONDS, Grant, TokenScope};
 use crate::validate;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ApiClient {
-    pub id: Uuid,
-    pub tenant_id: Uuid,
-    pub name: String,
-    pub permissions: Permissions,
-    /// Hex SHA-256 of the secret.
-    pub secret_hash: String,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    pub created_by: Uuid,
-}
 
 #[derive(Debug, Serialize)]
 pub struct ApiClientView {
@@ -68,7 +58,7 @@ pub struct CreateApiClient {
 
 pub async fn create(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     input: CreateApiClient,
 ) -> ApiResult<ApiClientView> {
@@ -85,7 +75,7 @@ pub async fn create(
     checks.finish()?;
     let (access, _) = authorize(
         app,
-        meta,
+        requester,
         tenant_id,
         Need::Permission(Permission::ApiClientsWrite),
         &[],
@@ -149,13 +139,13 @@ pub async fn create(
 
 pub async fn list(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     page: PageParams,
 ) -> ApiResult<List<ApiClientView>> {
     authorize(
         app,
-        meta,
+        requester,
         tenant_id,
         Need::Permission(Permission::ApiClientsWrite),
         &[],
@@ -170,13 +160,13 @@ pub async fn list(
 /// Deletes a client: its tokens stop working at their next request.
 pub async fn delete(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     client_id: Uuid,
 ) -> ApiResult<()> {
     let (access, items) = authorize(
         app,
-        meta,
+        requester,
         tenant_id,
         Need::Permission(Permission::ApiClientsWrite),
         &[Key::api_client(client_id)],
@@ -231,7 +221,11 @@ pub struct TokenResponse {
 
 /// The client-credentials grant. Unknown clients and wrong secrets answer the same 401, and
 /// count against the caller's address: past the limit, every grant from it answers 429.
-pub async fn token(app: &App, meta: &RequestMeta, input: TokenRequest) -> ApiResult<TokenResponse> {
+pub async fn token(
+    app: &App,
+    requester: &Requester,
+    input: TokenRequest,
+) -> ApiResult<TokenResponse> {
     if input.grant_type != "client_credentials" {
         return Err(ApiError::invalid(
             "grant_type",
@@ -240,7 +234,7 @@ pub async fn token(app: &App, meta: &RequestMeta, input: TokenRequest) -> ApiRes
     }
     let failures = [Counter::client_grant_address(
         &app.config.limits,
-        meta.source_ip.as_deref(),
+        requester.origin.source_ip.as_deref(),
     )];
     let client_id = Uuid::parse_str(&input.client_id).ok();
     let mut keys = failures[0].keys(app.now()).to_vec();

@@ -1,40 +1,15 @@
 //! The context every handler gets: SDK clients (created once per Lambda container, with no network
 //! call), configuration and the clock.
 
-use crate::error::{ApiError, ApiResult};
+pub use crate::config::Config;
+pub use crate::config::Limits;
+use crate::error::ApiResult;
 use crate::mail::Mailer;
 use crate::store::{RequestCounter, Store};
 use crate::tokens::TokenKeys;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock};
 use time::OffsetDateTime;
-
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub table: String,
-    pub bucket: String,
-    pub mail_from: String,
-    /// Base URL of the web app the links in mails point to.
-    pub app_url: String,
-    /// Abuse limits (sign-in throttling, per-address limits).
-    pub limits: crate::limits::Limits,
-}
-
-impl Config {
-    pub fn from_env() -> ApiResult<Self> {
-        Ok(Self {
-            table: env("ROSTER_TABLE")?,
-            bucket: env("ROSTER_BUCKET")?,
-            mail_from: env("ROSTER_MAIL_FROM")?,
-            app_url: env("ROSTER_APP_URL")?.trim_end_matches('/').to_string(),
-            limits: crate::limits::Limits::from_env()?,
-        })
-    }
-}
-
-pub(crate) fn env(name: &str) -> ApiResult<String> {
-    std::env::var(name).map_err(|_| ApiError::internal(format!("{name} is not set")))
-}
 
 /// Wall clock, or a clock tests move by hand.
 #[derive(Debug, Clone, Default)]

@@ -2,10 +2,12 @@
 //! there is never a change without its entry, nor an entry without its change.
 
 use crate::app::App;
-use crate::auth::{Caller, CallerKind, Need, Permission, authorize};
+use crate::auth::Requester;
+use crate::auth::{Caller, CallerKind, Need, authorize};
 use crate::error::{ApiResult, Checks};
-use crate::http::{List, PageParams, RequestMeta};
-use crate::keys::{GSI1, Key, audit_by_actor, audit_partition};
+use crate::model::keys::{GSI1, Key, audit_by_actor, audit_partition};
+use crate::model::roles::Permission;
+use crate::model::{List, PageParams};
 use crate::store::{Filter, Item, Query, SortRange, Transaction, from_item, s, to_item};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -25,7 +27,7 @@ impl Actor {
     pub fn of(caller: &Caller) -> Self {
         let (kind, email) = match &caller.kind {
             CallerKind::Member(m) => ("user", Some(m.email.clone())),
-            CallerKind::Platform | CallerKind::User => ("user", None),
+            CallerKind::Platform | CallerKind::User | CallerKind::Job { .. } => ("user", None),
             CallerKind::ApiClient(_) => ("api_client", None),
             CallerKind::System => ("system", None),
         };
@@ -106,8 +108,8 @@ pub fn record(
         },
         before: change.before.map(|v| v.to_string()),
         after: change.after.map(|v| v.to_string()),
-        source_ip: caller.meta.source_ip.clone(),
-        user_agent: caller.meta.user_agent.clone(),
+        source_ip: caller.origin.source_ip.clone(),
+        user_agent: caller.origin.user_agent.clone(),
         at: app.now(),
     };
     let item = to_item(
@@ -176,7 +178,7 @@ fn timestamp(checks: &mut Checks, field: &str, value: Option<&str>) -> Option<Of
 /// Newest first, filtered by action, actor and time range.
 pub async fn list(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     filter: AuditFilter,
     page: PageParams,
@@ -207,7 +209,7 @@ pub async fn list(
     checks.finish()?;
     authorize(
         app,
-        meta,
+        requester,
         tenant_id,
         Need::Permission(Permission::AuditRead),
         &[],

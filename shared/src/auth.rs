@@ -2,101 +2,38 @@
 //! membership (or platform-admin record) with one consistent read, batched with the items the
 //! operation needs, so a disabled account is refused at its very next request.
 
-use crate::api_clients::ApiClient;
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
-use crate::http::RequestMeta;
-use crate::keys::Key;
-use crate::members::{Member, MemberStatus};
+use crate::model::keys::Key;
+pub use crate::model::roles::{Permission, Permissions, Role};
+use crate::model::{ApiClient, Member, MemberStatus, Tenant, User};
 use crate::store::{Item, from_item};
-use crate::tenants::Tenant;
 use crate::tokens::{Claims, TokenScope};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::Deserialize;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum Permission {
-    #[serde(rename = "members.read")]
-    MembersRead,
-    #[serde(rename = "members.write")]
-    MembersWrite,
-    #[serde(rename = "departments.write")]
-    DepartmentsWrite,
-    #[serde(rename = "invitations.write")]
-    InvitationsWrite,
-    #[serde(rename = "licences.write")]
-    LicencesWrite,
-    #[serde(rename = "imports.run")]
-    ImportsRun,
-    #[serde(rename = "exports.run")]
-    ExportsRun,
-    #[serde(rename = "settings.write")]
-    SettingsWrite,
-    #[serde(rename = "audit.read")]
-    AuditRead,
-    #[serde(rename = "api_clients.write")]
-    ApiClientsWrite,
-    #[serde(rename = "customers.write")]
-    CustomersWrite,
+/// Where a request came from, as the entrypoint saw it (for abuse limits, sign-in logs, audit).
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
 }
 
-/// `"all"` or a chosen list, as clients send and read it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Permissions {
-    All,
-    Only(Vec<Permission>),
+/// The caller as the entrypoint resolved it before any domain logic runs: the verified claims of
+/// its bearer token (`None` when it sent none) and where it called from. Whether the account
+/// behind the token is still live is read by [`authenticate`], batched with what the operation
+/// reads anyway.
+#[derive(Debug, Clone, Default)]
+pub struct Requester {
+    pub token: Option<Claims>,
+    pub origin: Origin,
 }
 
-impl Permissions {
-    pub fn none() -> Self {
-        Self::Only(Vec::new())
+impl Requester {
+    /// The verified claims of the caller's token; 401 when it sent none.
+    pub fn claims(&self) -> ApiResult<&Claims> {
+        self.token.as_ref().ok_or(ApiError::Unauthorized)
     }
-
-    pub fn allows(&self, permission: Permission) -> bool {
-        match self {
-            Self::All => true,
-            Self::Only(list) => list.contains(&permission),
-        }
-    }
-}
-
-impl Serialize for Permissions {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Self::All => s.serialize_str("all"),
-            Self::Only(list) => list.serialize(s),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Permissions {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Word(String),
-            List(Vec<Permission>),
-        }
-        match Raw::deserialize(d)? {
-            Raw::Word(w) if w == "all" => Ok(Self::All),
-            Raw::Word(w) => Err(serde::de::Error::custom(format!(
-                "expected \"all\" or a list of permissions, got \"{w}\""
-            ))),
-            Raw::List(mut list) => {
-                list.sort();
-                list.dedup();
-                Ok(Self::Only(list))
-            }
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Owner,
-    Admin,
-    Member,
 }
 
 /// What an operation requires of the caller in the tenant it touches.
@@ -115,7 +52,7 @@ pub enum Need {
 pub struct Caller {
     pub user_id: Uuid,
     pub kind: CallerKind,
-    pub meta: RequestMeta,
+    pub origin: Origin,
 }
 
 #[derive(Debug, Clone)]
@@ -127,6 +64,11 @@ pub enum CallerKind {
     User,
     /// A scheduled job (its audit entries name the system).
     System,
+    /// A job acting for the person who created it (`Caller::user_id`), with the standing the
+    /// creator had then: an admin's (whose invitations join directly) or a plain member's.
+    Job {
+        for_admin: bool,
+    },
 }
 
 impl Caller {
@@ -144,19 +86,24 @@ impl Caller {
     /// Permissions the caller holds in its own tenant (platform admins: all).
     pub fn permissions(&self) -> Permissions {
         match &self.kind {
-            CallerKind::Platform => Permissions::All,
+            CallerKind::Platform | CallerKind::Job { for_admin: true } => Permissions::All,
             CallerKind::Member(m) => m.effective_permissions(),
             CallerKind::ApiClient(c) => c.permissions.clone(),
-            CallerKind::User | CallerKind::System => Permissions::none(),
+            CallerKind::User | CallerKind::System | CallerKind::Job { for_admin: false } => {
+                Permissions::none()
+            }
         }
     }
 
     /// Whether the caller acts with an owner's authority (owners, operators).
     pub fn is_owner(&self) -> bool {
         match &self.kind {
-            CallerKind::Platform => true,
+            CallerKind::Platform | CallerKind::Job { for_admin: true } => true,
             CallerKind::Member(m) => m.role == Role::Owner,
-            CallerKind::ApiClient(_) | CallerKind::User | CallerKind::System => false,
+            CallerKind::ApiClient(_)
+            | CallerKind::User
+            | CallerKind::System
+            | CallerKind::Job { for_admin: false } => false,
         }
     }
 }
@@ -212,31 +159,32 @@ fn principal_key(claims: &Claims, password_change: bool) -> ApiResult<Key> {
     }
 }
 
+pub use crate::model::tenant::ip_allowed;
+
 /// Verifies the bearer token and reads the caller's live record together with `keys` in one
 /// batched consistent read.
-pub async fn authenticate(app: &App, meta: &RequestMeta, keys: &[Key]) -> ApiResult<Authorized> {
-    authenticate_scoped(app, meta, keys, false).await
+pub async fn authenticate(app: &App, requester: &Requester, keys: &[Key]) -> ApiResult<Authorized> {
+    authenticate_scoped(app, requester, keys, false).await
 }
 
 /// Like [`authenticate`], also accepting the token a `password_expired` sign-in hands out, which
 /// is good for changing the password and nothing else.
 pub async fn authenticate_for_password_change(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     keys: &[Key],
 ) -> ApiResult<Authorized> {
-    authenticate_scoped(app, meta, keys, true).await
+    authenticate_scoped(app, requester, keys, true).await
 }
 
 async fn authenticate_scoped(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     keys: &[Key],
     password_change: bool,
 ) -> ApiResult<Authorized> {
-    let token = meta.bearer.as_deref().ok_or(ApiError::Unauthorized)?;
-    let claims = app.keys.verify(token, app.now())?;
-    if !claims.allows_address(meta.source_ip.as_deref()) {
+    let claims = requester.claims()?.clone();
+    if !claims.allows_address(requester.origin.source_ip.as_deref()) {
         return Err(ApiError::IpNotAllowed);
     }
     // A person's user record rides in the same batch: its session epoch ends stale tokens
@@ -283,7 +231,7 @@ async fn authenticate_scoped(
         caller: Caller {
             user_id: claims.sub,
             kind,
-            meta: meta.clone(),
+            origin: requester.origin.clone(),
         },
         claims,
         items,
@@ -295,12 +243,11 @@ async fn authenticate_scoped(
 /// join needs, whatever tenant the token was issued for. Machine clients are refused.
 pub async fn authenticate_person(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     keys: &[Key],
-) -> ApiResult<(crate::users::User, Vec<Option<Item>>)> {
-    let token = meta.bearer.as_deref().ok_or(ApiError::Unauthorized)?;
-    let claims = app.keys.verify(token, app.now())?;
-    if !claims.allows_address(meta.source_ip.as_deref()) {
+) -> ApiResult<(User, Vec<Option<Item>>)> {
+    let claims = requester.claims()?.clone();
+    if !claims.allows_address(requester.origin.source_ip.as_deref()) {
         return Err(ApiError::IpNotAllowed);
     }
     if !matches!(
@@ -314,7 +261,7 @@ pub async fn authenticate_person(
     let mut all = vec![Key::user(claims.sub)];
     all.extend_from_slice(keys);
     let mut items = app.store.get_many(&all).await?;
-    let user: crate::users::User = from_item(items.remove(0).ok_or(ApiError::Unauthorized)?)?;
+    let user: User = from_item(items.remove(0).ok_or(ApiError::Unauthorized)?)?;
     if user.session_epoch != claims.sev {
         return Err(ApiError::Unauthorized);
     }
@@ -328,7 +275,7 @@ pub async fn authenticate_person(
 /// parent; it is read in the same batch, so the cost is still one request.
 pub async fn authorize(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     need: Need,
     keys: &[Key],
@@ -337,12 +284,15 @@ pub async fn authorize(
     all.extend_from_slice(keys);
     let Authorized {
         caller, mut items, ..
-    } = authenticate(app, meta, &all).await?;
+    } = authenticate(app, requester, &all).await?;
     let tenant_item = items.remove(0);
     // Machine clients and resellers' admins took their token outside this tenant's rules: they
     // are held to its allowlist as it stands now.
     let held_to_allowlist = |tenant: &Tenant| {
-        if crate::users::ip_allowed(meta.source_ip.as_deref(), &tenant.settings.ip_allowlist) {
+        if ip_allowed(
+            requester.origin.source_ip.as_deref(),
+            &tenant.settings.ip_allowlist,
+        ) {
             Ok(())
         } else {
             Err(ApiError::IpNotAllowed)
@@ -361,14 +311,16 @@ pub async fn authorize(
             held_to_allowlist(&tenant)?;
             false
         }
-        CallerKind::ApiClient(_) | CallerKind::User | CallerKind::System => {
+        CallerKind::ApiClient(_)
+        | CallerKind::User
+        | CallerKind::System
+        | CallerKind::Job { .. } => {
             return Err(ApiError::NotFound);
         }
         CallerKind::Member(m) => {
             let tenant: Tenant = from_item(tenant_item.clone().ok_or(ApiError::NotFound)?)?;
             let is_reseller_admin = tenant.parent_id == Some(m.tenant_id)
-                && m.effective_permissions()
-                    .allows(crate::auth::Permission::CustomersWrite);
+                && m.effective_permissions().allows(Permission::CustomersWrite);
             if !is_reseller_admin {
                 return Err(ApiError::NotFound);
             }
@@ -397,32 +349,14 @@ pub async fn authorize(
 /// Like [`authorize`] but also hands back the tenant item it read anyway.
 pub async fn authorize_with_tenant(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     need: Need,
     keys: &[Key],
 ) -> ApiResult<(Access, Tenant, Vec<Option<Item>>)> {
     let mut all = vec![Key::tenant(tenant_id)];
     all.extend_from_slice(keys);
-    let (access, mut items) = authorize(app, meta, tenant_id, need, &all).await?;
+    let (access, mut items) = authorize(app, requester, tenant_id, need, &all).await?;
     let tenant = from_item(items.remove(0).ok_or(ApiError::NotFound)?)?;
     Ok((access, tenant, items))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn permissions_read_all_or_a_list() {
-        let all: Permissions = serde_json::from_str("\"all\"").unwrap();
-        assert!(all.allows(Permission::AuditRead));
-        let some: Permissions =
-            serde_json::from_str(r#"["departments.write","departments.write"]"#).unwrap();
-        assert_eq!(some, Permissions::Only(vec![Permission::DepartmentsWrite]));
-        assert!(!some.allows(Permission::AuditRead));
-        assert!(serde_json::from_str::<Permissions>("\"everything\"").is_err());
-        assert!(serde_json::from_str::<Permissions>(r#"["root"]"#).is_err());
-        assert_eq!(serde_json::to_string(&all).unwrap(), "\"all\"");
-    }
 }

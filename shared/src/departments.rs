@@ -11,16 +11,18 @@ mod tree;
 
 use crate::app::App;
 use crate::audit::{self, Change};
-use crate::auth::{Need, Permission, authorize};
+use crate::auth::Requester;
+use crate::auth::{Need, authorize};
 use crate::error::{ApiError, ApiResult, Checks};
-use crate::http::{List, PageParams, RequestMeta};
-use crate::jobs::{JOB_RETENTION_DAYS, Job, JobCounts, JobKind, JobStatus, JobView};
-use crate::keys::{DEPARTMENT_PREFIX, Key, subtree_prefix, tenant_partition};
+use crate::model::job::{JOB_RETENTION_DAYS, Job, JobCounts, JobKind, JobStatus, JobView};
+use crate::model::keys::{DEPARTMENT_PREFIX, Key, subtree_prefix, tenant_partition};
+use crate::model::roles::Permission;
+use crate::model::tenant::Branding;
+use crate::model::{List, PageParams};
 use crate::store::{
     Condition, Item, MAX_TRANSACTION_ACTIONS, Query, SortRange, Transaction, from_item, num, s,
     to_item,
 };
-use crate::tenants::Branding;
 use crate::validate;
 use moves::{MoveLock, MoveSpec, Placement, check_lock};
 use serde::{Deserialize, Serialize};
@@ -29,28 +31,17 @@ use time::OffsetDateTime;
 use tree::{Placed, Tree};
 use uuid::Uuid;
 
-/// Deepest level below the root. Keeps id paths (and the member index keys built from them) far
-/// below DynamoDB's 1 KB sort-key limit.
-pub const MAX_DEPTH: u32 = 15;
-
-pub use crate::tenants::ContactVisibility;
-
-/// Overrides of the tenant's settings; `None` inherits.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DepartmentSettings {
-    pub branding: Option<Branding>,
-    pub ip_allowlist: Option<Vec<String>>,
-    pub contact_visibility: Option<ContactVisibility>,
-}
+pub use crate::model::department::{Department, DepartmentSettings, MAX_DEPTH};
+pub use crate::model::tenant::ContactVisibility;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DepartmentSettingsPatch {
-    #[serde(default, deserialize_with = "crate::http::nullable")]
+    #[serde(default, deserialize_with = "crate::validate::nullable")]
     pub branding: Option<Option<Branding>>,
-    #[serde(default, deserialize_with = "crate::http::nullable")]
+    #[serde(default, deserialize_with = "crate::validate::nullable")]
     pub ip_allowlist: Option<Option<Vec<String>>>,
-    #[serde(default, deserialize_with = "crate::http::nullable")]
+    #[serde(default, deserialize_with = "crate::validate::nullable")]
     pub contact_visibility: Option<Option<ContactVisibility>>,
 }
 
@@ -67,29 +58,6 @@ impl DepartmentSettingsPatch {
             settings.contact_visibility = visibility;
         }
     }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Department {
-    pub id: Uuid,
-    pub tenant_id: Uuid,
-    pub name: String,
-    pub parent_id: Option<Uuid>,
-    /// Names from the root, `/`-separated.
-    pub path: String,
-    /// Ids from the root, `/`-separated: the prefix of its members' tree keys.
-    pub id_path: String,
-    pub depth: u32,
-    #[serde(deserialize_with = "crate::store::counter")]
-    pub member_count: u32,
-    #[serde(deserialize_with = "crate::store::counter")]
-    pub child_count: u32,
-    pub settings: DepartmentSettings,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
-    pub version: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -127,21 +95,6 @@ impl From<&Department> for DepartmentView {
     }
 }
 
-impl Department {
-    pub fn key(&self) -> Key {
-        Key::department(self.tenant_id, self.id)
-    }
-
-    pub fn to_item(&self) -> ApiResult<Item> {
-        to_item(self, &self.key(), &[])
-    }
-
-    /// Whether `other` lies in this department's subtree (itself included).
-    pub fn contains(&self, other: &Department) -> bool {
-        other.id == self.id || other.id_path.starts_with(&subtree_prefix(&self.id_path))
-    }
-}
-
 fn name_taken(name: &str) -> ApiError {
     ApiError::Conflict(format!(
         "a department named \"{name}\" already exists under this parent"
@@ -159,11 +112,11 @@ fn department(item: Option<Item>) -> ApiResult<Department> {
 /// The tree, flat, in creation order, one page at a time.
 pub async fn list(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     page: PageParams,
 ) -> ApiResult<List<DepartmentView>> {
-    authorize(app, meta, tenant_id, Need::Member, &[]).await?;
+    authorize(app, requester, tenant_id, Need::Member, &[]).await?;
     let query = Query::new(
         None,
         tenant_partition(tenant_id),
@@ -178,13 +131,13 @@ pub async fn list(
 
 pub async fn get(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     department_id: Uuid,
 ) -> ApiResult<DepartmentView> {
     let (_, items) = authorize(
         app,
-        meta,
+        requester,
         tenant_id,
         Need::Member,
         &[Key::department(tenant_id, department_id)],
@@ -220,7 +173,7 @@ fn settings_write_needed(access: &crate::auth::Access) -> ApiResult<()> {
 /// transaction. No child is added to a subtree that is being moved.
 pub async fn create(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     input: CreateDepartment,
 ) -> ApiResult<DepartmentView> {
@@ -233,7 +186,7 @@ pub async fn create(
     checks.finish()?;
     let (access, items) = authorize(
         app,
-        meta,
+        requester,
         tenant_id,
         Need::Permission(Permission::DepartmentsWrite),
         &[
@@ -365,7 +318,7 @@ fn too_deep() -> ApiError {
 /// once together with a job that rewrites the rest (`Updated::Moving`, see `moves`).
 pub async fn update(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     department_id: Uuid,
     patch: DepartmentPatch,
@@ -385,7 +338,7 @@ pub async fn update(
     }
     let (access, items) = authorize(
         app,
-        meta,
+        requester,
         tenant_id,
         Need::Permission(Permission::DepartmentsWrite),
         &keys,
@@ -587,7 +540,7 @@ fn write_department(
             ":settings",
             serde_dynamo::to_attribute_value(&after.settings).map_err(ApiError::internal)?,
         )
-        .value(":now", s(crate::users::rfc3339(after.updated_at)))
+        .value(":now", s(crate::model::time::rfc3339(after.updated_at)))
         .value(":next", num(after.version)),
         Some((condition, changed_concurrently())),
     )?;
@@ -774,13 +727,13 @@ fn start_move(
 /// Deletes an empty department; the root never.
 pub async fn delete(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     department_id: Uuid,
 ) -> ApiResult<()> {
     let (access, items) = authorize(
         app,
-        meta,
+        requester,
         tenant_id,
         Need::Permission(Permission::DepartmentsWrite),
         &[
@@ -844,4 +797,26 @@ pub async fn delete(
         },
     )?;
     app.store.transact(tx).await
+}
+
+/// Every department of the tenant, read once (one query).
+pub(crate) async fn all(app: &App, tenant_id: Uuid) -> ApiResult<Vec<Department>> {
+    app.store
+        .query_all(Query::new(
+            None,
+            tenant_partition(tenant_id),
+            SortRange::Prefix(DEPARTMENT_PREFIX.into()),
+        ))
+        .await?
+        .into_iter()
+        .map(from_item)
+        .collect()
+}
+
+/// A department's path below the root, as files carry it: `Sales/EMEA`; the root is empty.
+pub fn relative_path(department: &Department) -> String {
+    match department.path.split_once('/') {
+        Some((_, below)) if department.parent_id.is_some() => below.to_string(),
+        _ => String::new(),
+    }
 }

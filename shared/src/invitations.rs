@@ -17,25 +17,24 @@ pub mod expiry;
 
 use crate::app::App;
 use crate::audit::{self, Change};
-use crate::auth::{
-    Access, Caller, CallerKind, Need, Permission, Permissions, Role, authenticate_person,
-    authorize_with_tenant,
-};
+use crate::auth::Requester;
+use crate::auth::{Access, Caller, CallerKind, Need, authenticate_person, authorize_with_tenant};
 use crate::crypto;
-use crate::departments::Department;
 use crate::error::{ApiError, ApiResult, Checks};
-use crate::http::{List, PageParams, RequestMeta};
-use crate::keys::{GSI3, GSI4, INVITATION_EXPIRY_QUEUE, Key, invitations_partition};
 use crate::mail::{Mail, html_escape};
-use crate::members::{
-    JoinRequestInfo, JoinVia, Member, MemberSource, MemberStatus, MemberView, UserInTenant,
-    quota_exceeded,
+use crate::members::{MemberView, quota_exceeded};
+use crate::model::department::Department;
+use crate::model::keys::{GSI3, GSI4, INVITATION_EXPIRY_QUEUE, Key, invitations_partition};
+use crate::model::member::{
+    JoinRequestInfo, JoinVia, Member, MemberSource, MemberStatus, UserInTenant,
 };
+use crate::model::roles::{Permission, Permissions, Role};
+use crate::model::tenant::{Branding, Tenant};
+use crate::model::time::{rfc3339, whole_seconds};
+use crate::model::user::{EmailGuard, StoredToken, TokenPurpose, User};
+use crate::model::{List, PageParams};
 use crate::store::{Condition, Item, Query, SortRange, Transaction, from_item, num, s, to_item};
-use crate::tenants::{Branding, Tenant};
-use crate::users::{
-    EmailGuard, StoredToken, TokenPurpose, User, member_of, rfc3339, whole_seconds,
-};
+use crate::users::member_of;
 use crate::validate;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -238,6 +237,7 @@ pub(crate) fn is_admin(access: &Access) -> bool {
     match &access.caller.kind {
         CallerKind::Platform | CallerKind::ApiClient(_) => true,
         CallerKind::Member(m) => access.via_reseller || m.role != Role::Member,
+        CallerKind::Job { for_admin } => *for_admin,
         CallerKind::User | CallerKind::System => false,
     }
 }
@@ -261,7 +261,7 @@ pub(crate) fn standing_refusal(member: Option<&Member>, now: OffsetDateTime) -> 
 /// place in the quota, stores the invitation and its link's hash, and mails the link.
 pub async fn create(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     input: CreateInvitation,
 ) -> ApiResult<InvitationView> {
@@ -285,7 +285,7 @@ pub async fn create(
 
     let (access, tenant, items) = authorize_with_tenant(
         app,
-        meta,
+        requester,
         tenant_id,
         Need::Member,
         &[
@@ -621,7 +621,7 @@ async fn send_invitation_mail(
 /// soonest expiry first), expired, accepted or revoked (newest first). One index query.
 pub async fn list(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     status: Option<String>,
     page: PageParams,
@@ -639,7 +639,7 @@ pub async fn list(
         }
     };
     let (access, tenant, _) =
-        authorize_with_tenant(app, meta, tenant_id, Need::Member, &[]).await?;
+        authorize_with_tenant(app, requester, tenant_id, Need::Member, &[]).await?;
     if !may_invite(&access, &tenant) {
         return Err(ApiError::Forbidden(
             "the caller lacks the permission this operation needs",
@@ -683,7 +683,7 @@ pub async fn list(
 /// holders of `invitations.write`, or the member who sent it.
 async fn managed(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     invitation_id: Uuid,
 ) -> ApiResult<(
@@ -695,7 +695,7 @@ async fn managed(
 )> {
     let (access, tenant, items) = authorize_with_tenant(
         app,
-        meta,
+        requester,
         tenant_id,
         Need::Member,
         &[Key::invitation(tenant_id, invitation_id)],
@@ -730,12 +730,12 @@ async fn managed(
 /// A new link and a new expiry for a pending (or expired) invitation; the old link stops working.
 pub async fn resend(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     invitation_id: Uuid,
 ) -> ApiResult<InvitationView> {
     let (access, tenant, before, guard, department) =
-        managed(app, meta, tenant_id, invitation_id).await?;
+        managed(app, requester, tenant_id, invitation_id).await?;
     if before.status != InvitationStatus::Pending {
         return Err(ApiError::Conflict(format!(
             "the invitation is {}; only pending or expired invitations are resent",
@@ -839,11 +839,12 @@ pub async fn resend(
 /// is given back. Cancelling a cancelled invitation changes nothing.
 pub async fn cancel(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     invitation_id: Uuid,
 ) -> ApiResult<()> {
-    let (access, _tenant, before, guard, _) = managed(app, meta, tenant_id, invitation_id).await?;
+    let (access, _tenant, before, guard, _) =
+        managed(app, requester, tenant_id, invitation_id).await?;
     match before.status {
         InvitationStatus::Revoked => return Ok(()),
         InvitationStatus::Accepted => {
@@ -1023,23 +1024,27 @@ pub struct Joined {
 /// sessions and links end.
 pub async fn accept(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     token: &str,
     input: AcceptInvitation,
 ) -> ApiResult<Joined> {
     crate::limits::count_attempt(
         app,
-        crate::limits::Counter::public(&app.config.limits, "accept", meta.source_ip.as_deref()),
+        crate::limits::Counter::public(
+            &app.config.limits,
+            "accept",
+            requester.origin.source_ip.as_deref(),
+        ),
     )
     .await?;
     let (tenant_id, invitation_id, hash) = open_link(app, token).await?;
-    let signed_in = meta.bearer.is_some();
+    let signed_in = requester.token.is_some();
     let keys = [
         Key::invitation(tenant_id, invitation_id),
         Key::tenant(tenant_id),
     ];
     let (person, items) = if signed_in {
-        let (user, items) = authenticate_person(app, meta, &keys).await?;
+        let (user, items) = authenticate_person(app, requester, &keys).await?;
         (Some(user), items)
     } else {
         (None, app.store.get_many(&keys).await?)
@@ -1209,7 +1214,7 @@ pub async fn accept(
             quota_exceeded(&tenant),
         )),
     )?;
-    let caller = person_caller(meta, user.id);
+    let caller = person_caller(requester, user.id);
     let view = after.view(now);
     audit::record(
         app,
@@ -1289,9 +1294,9 @@ async fn take_over_unproven(
             ":hash",
             s(user.password_hash.as_deref().unwrap_or_default()),
         )
-        .value(":now", s(crate::users::rfc3339(app.now())))
+        .value(":now", s(crate::model::time::rfc3339(app.now())))
         .value(":true", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
-        .value(":epoch", num(crate::users::new_session_epoch()))
+        .value(":epoch", num(crate::model::user::new_session_epoch()))
         .value(":one", num(1)),
         Some((Condition::exists(), changed())),
     )?;
@@ -1309,11 +1314,11 @@ async fn take_over_unproven(
 }
 
 /// The caller an audit entry names when a person acts through a public link.
-pub(crate) fn person_caller(meta: &RequestMeta, user_id: Uuid) -> Caller {
+pub(crate) fn person_caller(requester: &Requester, user_id: Uuid) -> Caller {
     Caller {
         user_id,
         kind: CallerKind::User,
-        meta: meta.clone(),
+        origin: requester.origin.clone(),
     }
 }
 
@@ -1390,7 +1395,7 @@ pub(crate) fn new_member(
         position: fields.position,
         work_number: fields.work_number,
         location: fields.location,
-        directory_number: crate::members::DEFAULT_DIRECTORY_NUMBER,
+        directory_number: crate::model::member::DEFAULT_DIRECTORY_NUMBER,
         role: fields.role,
         permissions: fields.permissions,
         status,

@@ -7,162 +7,22 @@ pub mod import;
 
 use crate::app::App;
 use crate::audit::{self, Change};
-use crate::auth::{Access, Need, Permission, authorize_with_tenant};
+use crate::auth::Requester;
+use crate::auth::{Access, Need, authorize_with_tenant};
 use crate::error::{ApiError, ApiResult};
-use crate::http::{List, PageParams, RequestMeta};
-use crate::keys::{JOB_PREFIX, Key, tenant_partition};
-use crate::store::{Condition, Item, Query, SortRange, Transaction, from_item, to_item};
+pub use crate::model::job::{
+    ImportView, JOB_RETENTION_DAYS, Job, JobCounts, JobKind, JobStatus, JobView,
+};
+use crate::model::keys::{JOB_PREFIX, Key, tenant_partition};
+use crate::model::roles::Permission;
+use crate::model::{List, PageParams};
+use crate::store::{Condition, Query, SortRange, Transaction, from_item};
 use aws_sdk_s3::presigning::PresigningConfig;
-use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-pub const JOB_RETENTION_DAYS: i64 = 30;
 /// How long a presigned link works.
 pub const LINK_SECONDS: u64 = 15 * 60;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum JobKind {
-    Import,
-    Export,
-    /// A department move (or rename) whose subtree did not fit one transaction.
-    DepartmentMove,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum JobStatus {
-    /// An import waiting for its file.
-    AwaitingUpload,
-    Queued,
-    Running,
-    Completed,
-    Failed,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JobCounts {
-    pub total: u64,
-    pub succeeded: u64,
-    pub failed: u64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Job {
-    pub id: Uuid,
-    pub tenant_id: Uuid,
-    pub kind: JobKind,
-    pub status: JobStatus,
-    pub created_by: Uuid,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub export: Option<export::ExportSpec>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub import: Option<import::ImportSpec>,
-    pub counts: JobCounts,
-    /// The S3 key of the job's file (the export, or an import's result).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file_key: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "time::serde::rfc3339::option"
-    )]
-    pub finished_at: Option<OffsetDateTime>,
-    /// Epoch seconds: DynamoDB's TTL removes the record; reads treat it as gone after.
-    pub ttl: i64,
-}
-
-impl Job {
-    pub fn key(&self) -> Key {
-        Key::job(self.tenant_id, self.id)
-    }
-
-    pub fn to_item(&self) -> ApiResult<Item> {
-        to_item(self, &self.key(), &[])
-    }
-
-    /// Where the job's files live: under the tenant, so one prefix holds a tenant's files.
-    pub fn file_prefix(&self) -> String {
-        format!("tenants/{}/jobs/{}/", self.tenant_id, self.id)
-    }
-}
-
-/// A job as clients see it, with a fresh download link once there is a file.
-#[derive(Debug, Serialize)]
-pub struct JobView {
-    pub id: Uuid,
-    pub tenant_id: Uuid,
-    pub kind: JobKind,
-    pub status: JobStatus,
-    pub created_by: Uuid,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub export: Option<export::ExportSpec>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub import: Option<ImportView>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub department_move: Option<crate::departments::moves::MoveView>,
-    pub counts: JobCounts,
-    pub error: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub finished_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub expires_at: OffsetDateTime,
-    /// Presigned GET of the file, valid 15 minutes (only in the detail of a completed job).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub download_url: Option<String>,
-}
-
-impl JobView {
-    /// A department move job: its parameters are kept in the record beside the job's fields
-    /// (`departments::moves::spec_of`).
-    pub(crate) fn of_move(
-        job: &Job,
-        spec: Option<&crate::departments::moves::MoveSpec>,
-        download_url: Option<String>,
-    ) -> Self {
-        let mut view = Self::of(job, download_url);
-        view.department_move = spec.map(Into::into);
-        view
-    }
-
-    fn of(job: &Job, download_url: Option<String>) -> Self {
-        Self {
-            id: job.id,
-            tenant_id: job.tenant_id,
-            kind: job.kind,
-            status: job.status,
-            created_by: job.created_by,
-            export: job.export.clone(),
-            import: job.import.as_ref().map(|i| ImportView {
-                mode: i.mode,
-                send_email: i.send_email,
-            }),
-            department_move: None,
-            counts: job.counts.clone(),
-            error: job.error.clone(),
-            created_at: job.created_at,
-            finished_at: job.finished_at,
-            expires_at: OffsetDateTime::from_unix_timestamp(job.ttl).unwrap_or(job.created_at),
-            download_url,
-        }
-    }
-}
-
-/// An import's settings as clients see them.
-#[derive(Debug, Serialize)]
-pub struct ImportView {
-    pub mode: import::ImportMode,
-    pub send_email: bool,
-}
 
 /// A job left queued or running longer than any Lambda invocation lives (15 minutes) was
 /// abandoned (its run died, or its event was lost): it can be taken over or removed.
@@ -191,11 +51,12 @@ fn may_see(access: &Access, job: &Job) -> bool {
 /// The tenant's jobs, newest first (one query).
 pub async fn list(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     page: PageParams,
 ) -> ApiResult<List<JobView>> {
-    let (access, _, _) = authorize_with_tenant(app, meta, tenant_id, Need::Member, &[]).await?;
+    let (access, _, _) =
+        authorize_with_tenant(app, requester, tenant_id, Need::Member, &[]).await?;
     if !may_see_jobs(&access) {
         return Err(ApiError::Forbidden(
             "the task centre needs imports.run, exports.run or departments.write",
@@ -226,13 +87,13 @@ pub async fn list(
 
 async fn read(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     job_id: Uuid,
 ) -> ApiResult<(Access, Job, Option<crate::departments::moves::MoveSpec>)> {
     let (access, items) = crate::auth::authorize(
         app,
-        meta,
+        requester,
         tenant_id,
         Need::Member,
         &[Key::job(tenant_id, job_id)],
@@ -266,11 +127,11 @@ async fn read(
 /// One job, with a presigned download link when its file is ready.
 pub async fn get(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     job_id: Uuid,
 ) -> ApiResult<JobView> {
-    let (_, job, spec) = read(app, meta, tenant_id, job_id).await?;
+    let (_, job, spec) = read(app, requester, tenant_id, job_id).await?;
     let url = match (&job.file_key, job.status) {
         (Some(key), JobStatus::Completed) => Some(presigned_get(app, key).await?),
         _ => None,
@@ -293,8 +154,13 @@ pub async fn presigned_get(app: &App, key: &str) -> ApiResult<String> {
 }
 
 /// Removes a job's record and its files. A running job cannot be removed.
-pub async fn delete(app: &App, meta: &RequestMeta, tenant_id: Uuid, job_id: Uuid) -> ApiResult<()> {
-    let (access, job, _) = read(app, meta, tenant_id, job_id).await?;
+pub async fn delete(
+    app: &App,
+    requester: &Requester,
+    tenant_id: Uuid,
+    job_id: Uuid,
+) -> ApiResult<()> {
+    let (access, job, _) = read(app, requester, tenant_id, job_id).await?;
     // A department move holds its subtree until it completes: its record stays until then.
     if job.kind == JobKind::DepartmentMove
         && matches!(job.status, JobStatus::Queued | JobStatus::Running)

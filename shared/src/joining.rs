@@ -8,25 +8,25 @@
 
 use crate::app::App;
 use crate::audit::{self, Change};
-use crate::auth::{
-    Need, Permission, Permissions, Role, authenticate_person, authorize_with_tenant,
-};
+use crate::auth::Requester;
+use crate::auth::{Need, authenticate_person, authorize_with_tenant};
 use crate::crypto;
-use crate::departments::Department;
 use crate::error::{ApiError, ApiResult, Checks};
-use crate::http::{List, PageParams, RequestMeta};
 use crate::invitations::{
     AcceptInvitation, Joined, NewMemberFields, add_member_items, branded_html, branding_for,
     new_account, new_member, person_caller, standing_refusal,
 };
-use crate::keys::{GSI3, JOIN_LINK_PREFIX, Key, join_requests_partition, tenant_partition};
 use crate::mail::{Mail, html_escape};
-use crate::members::{
-    JoinRequestInfo, JoinVia, Member, MemberSource, MemberStatus, MemberView, quota_exceeded,
-};
+use crate::members::{MemberView, quota_exceeded};
+use crate::model::department::Department;
+use crate::model::keys::{GSI3, JOIN_LINK_PREFIX, Key, join_requests_partition, tenant_partition};
+use crate::model::member::{JoinRequestInfo, JoinVia, Member, MemberSource, MemberStatus};
+use crate::model::roles::{Permission, Permissions, Role};
+use crate::model::tenant::{Branding, JoinField, Tenant};
+use crate::model::user::{EmailGuard, StoredToken, TokenPurpose};
+use crate::model::{List, PageParams};
 use crate::store::{Condition, Item, Query, SortRange, Transaction, from_item, num, s, to_item};
-use crate::tenants::{Branding, JoinField, Tenant};
-use crate::users::{EmailGuard, StoredToken, TokenPurpose, member_of};
+use crate::users::member_of;
 use crate::validate;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
@@ -170,7 +170,7 @@ pub struct CreateJoinLink {
 /// Creates a join link; the answer carries the code and URL, once.
 pub async fn create_link(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     input: CreateJoinLink,
 ) -> ApiResult<JoinLinkView> {
@@ -196,7 +196,7 @@ pub async fn create_link(
         .collect();
     let (access, _, items) = authorize_with_tenant(
         app,
-        meta,
+        requester,
         tenant_id,
         Need::Permission(Permission::InvitationsWrite),
         &keys,
@@ -281,13 +281,13 @@ pub async fn create_link(
 /// The tenant's join links, oldest first, with their state (one query).
 pub async fn list_links(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     page: PageParams,
 ) -> ApiResult<List<JoinLinkView>> {
     authorize_with_tenant(
         app,
-        meta,
+        requester,
         tenant_id,
         Need::Permission(Permission::InvitationsWrite),
         &[],
@@ -309,13 +309,13 @@ pub async fn list_links(
 /// Revokes a join link: its code stops working at once. Revoking twice changes nothing.
 pub async fn revoke_link(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     join_link_id: Uuid,
 ) -> ApiResult<()> {
     let (access, _, items) = authorize_with_tenant(
         app,
-        meta,
+        requester,
         tenant_id,
         Need::Permission(Permission::InvitationsWrite),
         &[Key::join_link(tenant_id, join_link_id)],
@@ -341,7 +341,7 @@ pub async fn revoke_link(
         &Key::join_link(tenant_id, join_link_id),
         Condition::new("SET revoked = :true, revoked_at = :now")
             .value(":true", AttributeValue::Bool(true))
-            .value(":now", s(crate::users::rfc3339(now))),
+            .value(":now", s(crate::model::time::rfc3339(now))),
         Some((Condition::exists(), ApiError::NotFound)),
     )?;
     audit::record(
@@ -466,7 +466,7 @@ pub enum JoinOutcome {
 /// done before it (the whole body checked, a password hashed), is the same.
 pub async fn join(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     code: &str,
     input: JoinInput,
 ) -> ApiResult<JoinOutcome> {
@@ -478,7 +478,7 @@ pub async fn join(
     let position = text(&mut checks, "position", input.position.as_deref());
     let work_number = text(&mut checks, "work_number", input.work_number.as_deref());
     let location = text(&mut checks, "location", input.location.as_deref());
-    let signed_in = meta.bearer.is_some();
+    let signed_in = requester.token.is_some();
     let email = match (&input.email, signed_in) {
         (Some(_), true) => {
             checks.fail(
@@ -503,7 +503,11 @@ pub async fn join(
     checks.finish()?;
     crate::limits::count_attempt(
         app,
-        crate::limits::Counter::public(&app.config.limits, "join", meta.source_ip.as_deref()),
+        crate::limits::Counter::public(
+            &app.config.limits,
+            "join",
+            requester.origin.source_ip.as_deref(),
+        ),
     )
     .await?;
 
@@ -517,7 +521,7 @@ pub async fn join(
         keys.push(Key::email(e));
     }
     let (person, items) = if signed_in {
-        let (user, items) = authenticate_person(app, meta, &keys).await?;
+        let (user, items) = authenticate_person(app, requester, &keys).await?;
         (Some(user), items)
     } else {
         (None, app.store.get_many(&keys).await?)
@@ -640,7 +644,7 @@ pub async fn join(
     audit::record(
         app,
         &mut tx,
-        &person_caller(meta, user.id),
+        &person_caller(requester, user.id),
         Change {
             tenant_id: tenant.id,
             action: "join_request.create",
@@ -741,7 +745,7 @@ impl From<&Member> for JoinRequestView {
 /// Pending and rejected requests (`status` narrows to one), oldest first: one index query.
 pub async fn list_requests(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     status: Option<String>,
     page: PageParams,
@@ -753,7 +757,7 @@ pub async fn list_requests(
     };
     authorize_with_tenant(
         app,
-        meta,
+        requester,
         tenant_id,
         Need::Permission(Permission::MembersWrite),
         &[],
@@ -769,14 +773,14 @@ pub async fn list_requests(
 /// Reads a join request (a pending or rejected member) of the tenant, with its department.
 async fn request_of(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     request_id: Uuid,
     department_id: Option<Uuid>,
 ) -> ApiResult<(crate::auth::Access, Tenant, Member, Option<Department>)> {
     let (access, tenant, items) = authorize_with_tenant(
         app,
-        meta,
+        requester,
         tenant_id,
         Need::Permission(Permission::MembersWrite),
         &[Key::member(tenant_id, request_id)],
@@ -825,13 +829,13 @@ pub struct ApproveInput {
 /// member of the department. A rejected request takes a place in the quota again.
 pub async fn approve(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     request_id: Uuid,
     input: ApproveInput,
 ) -> ApiResult<MemberView> {
     let (access, tenant, before, department) =
-        request_of(app, meta, tenant_id, request_id, input.department_id).await?;
+        request_of(app, requester, tenant_id, request_id, input.department_id).await?;
     let Some(department) = department else {
         return Err(ApiError::invalid(
             "department_id",
@@ -959,7 +963,7 @@ pub struct RejectInput {
 /// person stays known to the tenant: inviting them again answers `previously_rejected`.
 pub async fn reject(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     request_id: Uuid,
     input: RejectInput,
@@ -967,7 +971,7 @@ pub async fn reject(
     let mut checks = Checks::new();
     let reason = validate::optional_text(&mut checks, "reason", input.reason.as_deref(), 500);
     checks.finish()?;
-    let (access, _, before, _) = request_of(app, meta, tenant_id, request_id, None).await?;
+    let (access, _, before, _) = request_of(app, requester, tenant_id, request_id, None).await?;
     if before.status == MemberStatus::Rejected {
         return Err(ApiError::Conflict("the request is already rejected".into()));
     }

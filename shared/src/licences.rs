@@ -13,16 +13,21 @@ pub mod expiry;
 
 use crate::app::App;
 use crate::audit::{self, Change};
-use crate::auth::{Access, Need, Permission, authorize_with_tenant};
+use crate::auth::Requester;
+use crate::auth::{Access, Need, authorize_with_tenant};
 use crate::error::{ApiError, ApiResult, Checks, LicenceConflict};
-use crate::http::RequestMeta;
-use crate::keys::{GSI6, GSI7, Key, LICENCE_DUE_QUEUE, licences_partition};
-use crate::members::{Member, MemberStatus, MemberView};
+use crate::members::MemberView;
+use crate::model::keys::{GSI6, Key, licences_partition};
+pub use crate::model::licence::{EXPIRING_DAYS, Licence, Renewal};
+pub use crate::model::licence::{LicenceFilter, LicenceView};
+use crate::model::member::{Member, MemberStatus};
+use crate::model::roles::Permission;
+use crate::model::tenant::Tenant;
+use crate::model::time::{rfc3339, whole_seconds};
 use crate::store::{
     Condition, MAX_TRANSACTION_ACTIONS, Query, SortRange, Transaction, from_item, num, s,
 };
-use crate::tenants::{Seats, Tenant};
-use crate::users::{rfc3339, whole_seconds};
+use crate::tenants::Seats;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -30,101 +35,7 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 pub const MAX_BULK: usize = 1000;
-/// "Expiring" means within this many days.
-pub const EXPIRING_DAYS: i64 = 30;
 pub const MAX_PERIOD_DAYS: i64 = 3650;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Renewal {
-    pub period_days: u32,
-    #[serde(with = "time::serde::rfc3339")]
-    pub expires_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub queued_at: OffsetDateTime,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Licence {
-    #[serde(with = "time::serde::rfc3339")]
-    pub assigned_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub expires_at: OffsetDateTime,
-    /// `expires_at` in epoch seconds: what conditions compare.
-    pub expires_epoch: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub renewal: Option<Renewal>,
-}
-
-impl Licence {
-    fn new(assigned_at: OffsetDateTime, expires_at: OffsetDateTime) -> Self {
-        Self {
-            assigned_at,
-            expires_at,
-            expires_epoch: expires_at.unix_timestamp(),
-            renewal: None,
-        }
-    }
-
-    /// Seats this licence holds: itself, and its queued renewal.
-    pub fn seats_held(&self) -> i64 {
-        1 + i64::from(self.renewal.is_some())
-    }
-
-    pub fn expiring(&self, now: OffsetDateTime) -> bool {
-        self.expires_at <= now + Duration::days(EXPIRING_DAYS)
-    }
-
-    /// The index keys of a licensed member: the tenant's licences by expiry, and the job's queue.
-    pub fn index_keys(&self, tenant_id: Uuid, member_id: Uuid) -> Vec<(&'static str, String)> {
-        let at = rfc3339(self.expires_at);
-        vec![
-            (GSI6.pk, licences_partition(tenant_id)),
-            (GSI6.sk, format!("{at}#{member_id}")),
-            (GSI7.pk, LICENCE_DUE_QUEUE.to_string()),
-            (GSI7.sk, format!("{at}#{tenant_id}#{member_id}")),
-        ]
-    }
-}
-
-/// A licence as clients see it.
-#[derive(Debug, Clone, Serialize)]
-pub struct LicenceView {
-    #[serde(with = "time::serde::rfc3339")]
-    pub assigned_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub expires_at: OffsetDateTime,
-    pub renewal: Option<Renewal>,
-}
-
-impl From<&Licence> for LicenceView {
-    fn from(l: &Licence) -> Self {
-        Self {
-            assigned_at: l.assigned_at,
-            expires_at: l.expires_at,
-            renewal: l.renewal.clone(),
-        }
-    }
-}
-
-/// The member list's `licence` filter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LicenceFilter {
-    None,
-    Active,
-    Expiring,
-}
-
-impl LicenceFilter {
-    pub fn matches(self, licence: Option<&Licence>, now: OffsetDateTime) -> bool {
-        match (self, licence) {
-            (Self::None, l) => l.is_none(),
-            (Self::Active, l) => l.is_some(),
-            (Self::Expiring, Some(l)) => l.expiring(now),
-            (Self::Expiring, None) => false,
-        }
-    }
-}
 
 #[derive(Debug, Serialize)]
 pub struct LicenceSummary {
@@ -136,8 +47,13 @@ pub struct LicenceSummary {
 
 /// The pool: total, used (licences and queued renewals), available, and how many licences expire
 /// within 30 days (a count over one key range of the tenant's licence index).
-pub async fn summary(app: &App, meta: &RequestMeta, tenant_id: Uuid) -> ApiResult<LicenceSummary> {
-    let (_, tenant, _) = authorize_with_tenant(app, meta, tenant_id, Need::Member, &[]).await?;
+pub async fn summary(
+    app: &App,
+    requester: &Requester,
+    tenant_id: Uuid,
+) -> ApiResult<LicenceSummary> {
+    let (_, tenant, _) =
+        authorize_with_tenant(app, requester, tenant_id, Need::Member, &[]).await?;
     let now = app.now();
     let expiring = app
         .store
@@ -223,14 +139,14 @@ fn unique_ids(checks: &mut Checks, ids: &[Uuid]) -> Vec<Uuid> {
 /// member, or the reason it cannot be one here.
 async fn load(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     ids: &[Uuid],
 ) -> ApiResult<(Access, Tenant, Vec<Result<Member, LicenceConflict>>)> {
     let keys: Vec<Key> = ids.iter().map(|m| Key::member(tenant_id, *m)).collect();
     let (access, tenant, items) = authorize_with_tenant(
         app,
-        meta,
+        requester,
         tenant_id,
         Need::Permission(Permission::LicencesWrite),
         &keys,
@@ -383,7 +299,7 @@ fn holds_exactly(licence: Option<&Licence>) -> ApiResult<Condition> {
 /// Assigns licences expiring at `expires_at` to active members without one.
 pub async fn assign(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     input: AssignInput,
 ) -> ApiResult<LicenceResult> {
@@ -397,7 +313,7 @@ pub async fn assign(
     );
     checks.finish()?;
     let expires_at = whole_seconds(input.expires_at);
-    let (access, tenant, members) = load(app, meta, tenant_id, &ids).await?;
+    let (access, tenant, members) = load(app, requester, tenant_id, &ids).await?;
     let (members, skipped) = sort_out(members, input.skip_conflicts, |m| {
         if m.status == MemberStatus::Disabled {
             Some("disabled")
@@ -440,14 +356,14 @@ pub async fn assign(
 /// Takes licences (and queued renewals) back into the pool.
 pub async fn revoke(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     input: RevokeInput,
 ) -> ApiResult<LicenceResult> {
     let mut checks = Checks::new();
     let ids = unique_ids(&mut checks, &input.member_ids);
     checks.finish()?;
-    let (access, tenant, members) = load(app, meta, tenant_id, &ids).await?;
+    let (access, tenant, members) = load(app, requester, tenant_id, &ids).await?;
     let (members, skipped) = sort_out(members, input.skip_conflicts, |m| {
         m.licence.is_none().then_some("no_licence")
     })?;
@@ -481,7 +397,7 @@ pub async fn revoke(
 /// Each queued renewal takes a seat now, so all of them together must fit in the free seats.
 pub async fn renew(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     input: RenewInput,
 ) -> ApiResult<LicenceResult> {
@@ -489,7 +405,7 @@ pub async fn renew(
     let ids = unique_ids(&mut checks, &input.member_ids);
     validate_period(&mut checks, input.period_days);
     checks.finish()?;
-    let (access, tenant, members) = load(app, meta, tenant_id, &ids).await?;
+    let (access, tenant, members) = load(app, requester, tenant_id, &ids).await?;
     if !tenant.feature_flags.licence_renewal {
         return Err(ApiError::FeatureNotEnabled(
             "licence renewal is not enabled for this tenant; a platform admin can switch it on",
@@ -709,7 +625,7 @@ pub struct SetLicence {
 /// One member's licence: assigns one (a seat from the pool) or moves its expiry.
 pub async fn set_for_member(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     member_id: Uuid,
     input: SetLicence,
@@ -723,7 +639,7 @@ pub async fn set_for_member(
     );
     checks.finish()?;
     let expires_at = whole_seconds(input.expires_at);
-    let (access, tenant, mut members) = load(app, meta, tenant_id, &[member_id]).await?;
+    let (access, tenant, mut members) = load(app, requester, tenant_id, &[member_id]).await?;
     let before = match members.pop() {
         Some(Ok(m)) => m,
         Some(Err(c)) if c.reason == "unknown" || c.reason == "deleted" => {
@@ -797,11 +713,11 @@ pub async fn set_for_member(
 /// Takes one member's licence (and queued renewal) back into the pool; no licence, no change.
 pub async fn revoke_for_member(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     member_id: Uuid,
 ) -> ApiResult<()> {
-    let (access, tenant, mut members) = load(app, meta, tenant_id, &[member_id]).await?;
+    let (access, tenant, mut members) = load(app, requester, tenant_id, &[member_id]).await?;
     let before = match members.pop() {
         Some(Ok(m)) => m,
         _ => return Err(ApiError::NotFound),

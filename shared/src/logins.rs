@@ -2,10 +2,12 @@
 //! Entries expire after a year (TTL).
 
 use crate::app::App;
-use crate::auth::{Need, Permission, authenticate, authorize};
+use crate::auth::Requester;
+use crate::auth::{Need, authenticate, authorize};
 use crate::error::ApiResult;
-use crate::http::{List, PageParams, RequestMeta};
-use crate::keys::{GSI1, Key, login_partition, logins_of};
+use crate::model::keys::{GSI1, Key, login_partition, logins_of};
+use crate::model::roles::Permission;
+use crate::model::{List, PageParams};
 use crate::store::{Query, SortRange, Transaction, from_item, to_item};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -47,8 +49,8 @@ pub struct LoginEntry {
 impl LoginEntry {
     pub fn new(
         now: OffsetDateTime,
-        meta: &RequestMeta,
-        member: &crate::members::Member,
+        requester: &Requester,
+        member: &crate::model::member::Member,
         failure: Option<LoginFailure>,
     ) -> Self {
         Self {
@@ -59,8 +61,8 @@ impl LoginEntry {
             email: member.email.clone(),
             success: failure.is_none(),
             failure,
-            source_ip: meta.source_ip.clone(),
-            user_agent: meta.user_agent.clone(),
+            source_ip: requester.origin.source_ip.clone(),
+            user_agent: requester.origin.user_agent.clone(),
             at: now,
             ttl: (now + time::Duration::days(KEEP_DAYS)).unix_timestamp(),
         }
@@ -102,13 +104,13 @@ fn page_of(
 /// A tenant's sign-ins, newest first (`audit.read`).
 pub async fn for_tenant(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     page: PageParams,
 ) -> ApiResult<List<LoginEntry>> {
     authorize(
         app,
-        meta,
+        requester,
         tenant_id,
         Need::Permission(Permission::AuditRead),
         &[],
@@ -121,8 +123,12 @@ pub async fn for_tenant(
 }
 
 /// The caller's own sign-ins across tenants, newest first.
-pub async fn mine(app: &App, meta: &RequestMeta, page: PageParams) -> ApiResult<List<LoginEntry>> {
-    let caller = authenticate(app, meta, &[]).await?.caller;
+pub async fn mine(
+    app: &App,
+    requester: &Requester,
+    page: PageParams,
+) -> ApiResult<List<LoginEntry>> {
+    let caller = authenticate(app, requester, &[]).await?.caller;
     let mut query = Query::new(Some(GSI1), logins_of(caller.user_id), SortRange::All).page(&page);
     query.newest_first = true;
     let result = app.store.query(query).await?;

@@ -5,9 +5,9 @@
 use crate::app::App;
 use crate::crypto;
 use crate::error::{ApiError, ApiResult};
-use crate::keys::{INDEXES, Key, PK, SK, TTL};
+use crate::model::keys::{INDEXES, Key, PK, SK, TTL};
+use crate::model::user::{EmailGuard, PlatformAdmin, User};
 use crate::store::{Transaction, from_item, sdk_error, to_item};
-use crate::users::{EmailGuard, PlatformAdmin, User};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType, TimeToLiveSpecification,

@@ -2,7 +2,8 @@
 //! paged queries with opaque cursors, and a request counter for tests. Keys come from [`crate::keys`].
 
 use crate::error::{ApiError, ApiResult};
-use crate::keys::{Index, Key, PK, SK};
+pub use crate::model::item::{Item, counter, from_item, num, s, to_item};
+use crate::model::keys::{Index, Key, PK, SK};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{
@@ -16,12 +17,9 @@ use aws_smithy_types::config_bag::ConfigBag;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-pub type Item = HashMap<String, AttributeValue>;
 
 /// DynamoDB allows at most 100 actions in one transaction.
 pub const MAX_TRANSACTION_ACTIONS: usize = 100;
@@ -310,8 +308,8 @@ impl Page {
     pub fn into_list<R: DeserializeOwned, V>(
         self,
         view: impl Fn(R) -> V,
-    ) -> ApiResult<crate::http::List<V>> {
-        Ok(crate::http::List {
+    ) -> ApiResult<crate::model::List<V>> {
+        Ok(crate::model::List {
             items: self
                 .items
                 .into_iter()
@@ -363,7 +361,7 @@ impl Query {
         }
     }
 
-    pub fn page(mut self, page: &crate::http::PageParams) -> Self {
+    pub fn page(mut self, page: &crate::model::PageParams) -> Self {
         self.limit = page.limit;
         self.cursor = page.cursor.clone();
         self
@@ -508,38 +506,6 @@ impl Condition {
         let expression = (!self.expression.is_empty()).then_some(self.expression);
         (expression, names, values)
     }
-}
-
-/// Reads a stored counter. Counters are conditioned never to go below zero; one that did anyway
-/// (data written before that rule) reads as 0 instead of failing every read of its item.
-pub fn counter<'de, D: serde::Deserializer<'de>>(de: D) -> Result<u32, D::Error> {
-    let n = i64::deserialize(de)?;
-    if n < 0 {
-        tracing::warn!(value = n, "a counter below zero read as 0");
-    }
-    Ok(n.clamp(0, i64::from(u32::MAX)) as u32)
-}
-
-pub fn num(n: impl ToString) -> AttributeValue {
-    AttributeValue::N(n.to_string())
-}
-
-pub fn s(value: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(value.into())
-}
-
-/// Serialises a record and adds its key and index attributes.
-pub fn to_item<T: Serialize>(record: &T, key: &Key, extra: &[(&str, String)]) -> ApiResult<Item> {
-    let mut item: Item = serde_dynamo::to_item(record).map_err(ApiError::internal)?;
-    item.extend(key.to_item());
-    for (name, value) in extra {
-        item.insert((*name).to_string(), AttributeValue::S(value.clone()));
-    }
-    Ok(item)
-}
-
-pub fn from_item<T: DeserializeOwned>(item: Item) -> ApiResult<T> {
-    serde_dynamo::from_item(item).map_err(ApiError::internal)
 }
 
 /// An item of a queue that a job works through (every tenant's), read as `T`; one that cannot be

@@ -3,20 +3,25 @@
 
 use crate::app::App;
 use crate::audit::{self, Change};
-use crate::auth::{
-    CallerKind, Need, Permission, Permissions, Role, authenticate, authorize_with_tenant,
-};
-use crate::departments::{Department, DepartmentSettings};
+use crate::auth::Requester;
+use crate::auth::{CallerKind, Need, authenticate, authorize_with_tenant};
 use crate::error::{ApiError, ApiResult, Checks};
-use crate::http::{List, PageParams, RequestMeta, if_match_version};
-use crate::keys::{ALL_TENANTS, GSI1, GSI2, Key, customers_of};
 use crate::mail::{Mail, html_escape};
-use crate::members::{DEFAULT_DIRECTORY_NUMBER, Member, MemberSource, MemberStatus, UserInTenant};
-use crate::store::{Condition, Query, SortRange, Transaction, counter, from_item, num, s, to_item};
-use crate::tokens::TokenScope;
-use crate::users::{
-    EmailGuard, TokenPurpose, User, add_password_token, claim_address, password_link,
+use crate::model::department::{Department, DepartmentSettings};
+use crate::model::keys::{ALL_TENANTS, GSI1, GSI2, Key, customers_of};
+use crate::model::member::{
+    DEFAULT_DIRECTORY_NUMBER, Member, MemberSource, MemberStatus, UserInTenant,
 };
+use crate::model::roles::{Permission, Permissions, Role};
+pub use crate::model::tenant::{
+    Branding, ContactVisibility, FeatureFlags, JoinField, JoinRules, NewMemberPassword, Plan,
+    Tenant, TenantKind, TenantSettings,
+};
+use crate::model::user::{EmailGuard, TokenPurpose, User};
+use crate::model::{List, PageParams};
+use crate::store::{Condition, Query, SortRange, Transaction, from_item, num, s, to_item};
+use crate::tokens::TokenScope;
+use crate::users::{add_password_token, claim_address, password_link};
 use crate::validate;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -24,69 +29,6 @@ use uuid::Uuid;
 
 pub const MAX_MEMBER_QUOTA: i64 = 1_000_000;
 pub const MAX_SEATS: i64 = 1_000_000;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TenantKind {
-    Customer,
-    Reseller,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Plan {
-    Free,
-    Paid,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FeatureFlags {
-    #[serde(default)]
-    pub licence_renewal: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NewMemberPassword {
-    SetPasswordLink,
-    RandomPasswordMail,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum JoinField {
-    Position,
-    WorkNumber,
-    Location,
-    Phone,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct JoinRules {
-    /// Invitations sent by non-admins join as pending requests an admin approves ("inviting
-    /// verification"); admins' invitations always join directly.
-    #[serde(default)]
-    pub approval_for_non_admin_invitations: bool,
-    /// Members without an admin role may invite people (as plain members).
-    #[serde(default)]
-    pub members_may_invite: bool,
-    /// What a person asking to join through a join link must give besides name and email.
-    #[serde(default)]
-    pub required_fields: Vec<JoinField>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Branding {
-    #[serde(default)]
-    pub primary_color: Option<String>,
-    #[serde(default)]
-    pub secondary_color: Option<String>,
-    #[serde(default)]
-    pub logo_url: Option<String>,
-}
 
 impl Branding {
     pub fn validate(mut self, checks: &mut Checks, field: &str) -> Self {
@@ -103,59 +45,13 @@ impl Branding {
     }
 }
 
-/// Who among the tenant's plain members sees a member's email and phone in the directory
-/// (SPEC §8.2). A department may override the tenant's choice for its own members. (`all` and
-/// `none` are the names departments were first given; they still read.)
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ContactVisibility {
-    #[default]
-    #[serde(alias = "all")]
-    Everyone,
-    /// Members of the same department.
-    Department,
-    /// No plain member (admins only).
-    #[serde(alias = "none")]
-    Admins,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TenantSettings {
-    #[serde(default)]
-    pub contact_visibility: ContactVisibility,
-    pub password_expiry_days: Option<u32>,
-    pub ip_allowlist: Vec<String>,
-    pub recycle_bin_retention_days: u32,
-    pub invitation_expiry_days: u32,
-    pub default_language: String,
-    pub new_member_password: NewMemberPassword,
-    pub join_rules: JoinRules,
-    pub branding: Branding,
-}
-
-impl Default for TenantSettings {
-    fn default() -> Self {
-        Self {
-            contact_visibility: ContactVisibility::Everyone,
-            password_expiry_days: None,
-            ip_allowlist: Vec::new(),
-            recycle_bin_retention_days: 30,
-            invitation_expiry_days: 7,
-            default_language: "en".into(),
-            new_member_password: NewMemberPassword::SetPasswordLink,
-            join_rules: JoinRules::default(),
-            branding: Branding::default(),
-        }
-    }
-}
-
 /// Settings a client changes: every key optional; `null` clears the nullable ones.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TenantSettingsPatch {
     #[serde(default)]
     pub contact_visibility: Option<ContactVisibility>,
-    #[serde(default, deserialize_with = "crate::http::nullable")]
+    #[serde(default, deserialize_with = "crate::validate::nullable")]
     pub password_expiry_days: Option<Option<i64>>,
     #[serde(default)]
     pub ip_allowlist: Option<Vec<String>>,
@@ -212,50 +108,6 @@ impl TenantSettingsPatch {
             settings.branding = branding.validate(checks, "settings.branding");
         }
     }
-}
-
-/// A tenant as stored. `member_count` and `seats_used` are counters changed atomically with the
-/// items they count; `version` changes only with the editable fields.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Tenant {
-    pub id: Uuid,
-    pub name: String,
-    pub kind: TenantKind,
-    pub parent_id: Option<Uuid>,
-    pub plan: Plan,
-    pub member_quota: u32,
-    /// Active and disabled members.
-    #[serde(deserialize_with = "counter")]
-    pub member_count: u32,
-    /// Pending invitations (not yet expired and released by the invitation-expiry job).
-    #[serde(default, deserialize_with = "counter")]
-    pub invitation_count: u32,
-    /// Pending join requests.
-    #[serde(default, deserialize_with = "counter")]
-    pub join_request_count: u32,
-    /// What the member quota counts: members + invitations + join requests, kept as one counter
-    /// because a DynamoDB condition compares attributes but cannot add them.
-    #[serde(deserialize_with = "counter")]
-    pub quota_used: u32,
-    pub seats_total: u32,
-    #[serde(deserialize_with = "counter")]
-    pub seats_used: u32,
-    /// Active and disabled owners: the last one can be neither demoted, disabled nor deleted.
-    #[serde(default = "one", deserialize_with = "counter")]
-    pub owner_count: u32,
-    pub feature_flags: FeatureFlags,
-    pub settings: TenantSettings,
-    pub root_department_id: Uuid,
-    pub owner_member_id: Uuid,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
-    pub version: u64,
-}
-
-fn one() -> u32 {
-    1
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -321,20 +173,6 @@ impl From<&Tenant> for TenantView {
     }
 }
 
-impl Tenant {
-    fn to_item(&self) -> ApiResult<crate::store::Item> {
-        let mut extra = vec![
-            (GSI1.pk, ALL_TENANTS.to_string()),
-            (GSI1.sk, self.id.to_string()),
-        ];
-        if let Some(parent) = self.parent_id {
-            extra.push((GSI2.pk, customers_of(parent)));
-            extra.push((GSI2.sk, self.id.to_string()));
-        }
-        to_item(self, &Key::tenant(self.id), &extra)
-    }
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTenant {
@@ -355,7 +193,11 @@ pub struct CreateTenant {
 
 /// Creates a tenant, its root department and its owner (reusing the user when the email already
 /// has an account) in one transaction, then mails the owner.
-pub async fn create(app: &App, meta: &RequestMeta, input: CreateTenant) -> ApiResult<TenantView> {
+pub async fn create(
+    app: &App,
+    requester: &Requester,
+    input: CreateTenant,
+) -> ApiResult<TenantView> {
     let mut checks = Checks::new();
     let name = validate::text(&mut checks, "name", &input.name, validate::MAX_NAME);
     let owner_email = validate::email(&mut checks, "owner_email", &input.owner_email);
@@ -382,8 +224,7 @@ pub async fn create(app: &App, meta: &RequestMeta, input: CreateTenant) -> ApiRe
     }
     checks.finish()?;
 
-    let token = meta.bearer.as_deref().ok_or(ApiError::Unauthorized)?;
-    let claims = app.keys.verify(token, app.now())?;
+    let claims = requester.claims()?;
     // A reseller admin's customers hang under the reseller; platform admins name the parent.
     let parent_id = match (claims.scp, input.parent_id) {
         (TokenScope::Tenant, None) => claims.tid,
@@ -393,7 +234,7 @@ pub async fn create(app: &App, meta: &RequestMeta, input: CreateTenant) -> ApiRe
     if let Some(parent) = parent_id {
         keys.push(Key::tenant(parent));
     }
-    let authorized = authenticate(app, meta, &keys).await?;
+    let authorized = authenticate(app, requester, &keys).await?;
     let caller = authorized.caller;
     let mut items = authorized.items.into_iter();
     let existing_user = items
@@ -405,7 +246,10 @@ pub async fn create(app: &App, meta: &RequestMeta, input: CreateTenant) -> ApiRe
 
     match &caller.kind {
         CallerKind::Platform => {}
-        CallerKind::ApiClient(_) | CallerKind::User | CallerKind::System => {
+        CallerKind::ApiClient(_)
+        | CallerKind::User
+        | CallerKind::System
+        | CallerKind::Job { .. } => {
             return Err(ApiError::Forbidden(
                 "only platform admins and reseller admins create tenants",
             ));
@@ -654,14 +498,19 @@ fn owner_mail(app: &App, tenant: &Tenant, email: &str, name: &str, token: Option
 }
 
 /// One tenant, for any member of it, its reseller's admins and platform admins.
-pub async fn get(app: &App, meta: &RequestMeta, tenant_id: Uuid) -> ApiResult<TenantView> {
-    let (_, tenant, _) = authorize_with_tenant(app, meta, tenant_id, Need::Member, &[]).await?;
+pub async fn get(app: &App, requester: &Requester, tenant_id: Uuid) -> ApiResult<TenantView> {
+    let (_, tenant, _) =
+        authorize_with_tenant(app, requester, tenant_id, Need::Member, &[]).await?;
     Ok(TenantView::from(&tenant))
 }
 
 /// Platform admins list every tenant; a reseller's admins list its customers.
-pub async fn list(app: &App, meta: &RequestMeta, page: PageParams) -> ApiResult<List<TenantView>> {
-    let authorized = authenticate(app, meta, &[]).await?;
+pub async fn list(
+    app: &App,
+    requester: &Requester,
+    page: PageParams,
+) -> ApiResult<List<TenantView>> {
+    let authorized = authenticate(app, requester, &[]).await?;
     let query = match &authorized.caller.kind {
         CallerKind::Platform => Query::new(Some(GSI1), ALL_TENANTS.into(), SortRange::All),
         CallerKind::Member(m) if m.effective_permissions().allows(Permission::CustomersWrite) => {
@@ -670,7 +519,8 @@ pub async fn list(app: &App, meta: &RequestMeta, page: PageParams) -> ApiResult<
         CallerKind::Member(_)
         | CallerKind::ApiClient(_)
         | CallerKind::User
-        | CallerKind::System => {
+        | CallerKind::System
+        | CallerKind::Job { .. } => {
             return Err(ApiError::Forbidden(
                 "only platform and reseller admins list tenants",
             ));
@@ -704,13 +554,13 @@ pub struct TenantPatch {
 /// admins; settings: `settings.write`.
 pub async fn update(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     patch: TenantPatch,
+    expected: Option<u64>,
 ) -> ApiResult<TenantView> {
-    let expected = if_match_version(meta)?;
     let (access, before, _) =
-        authorize_with_tenant(app, meta, tenant_id, Need::Member, &[]).await?;
+        authorize_with_tenant(app, requester, tenant_id, Need::Member, &[]).await?;
     let operator = access.caller.is_platform() || access.via_reseller;
     let forbidden = |what| Err(ApiError::Forbidden(what));
     if (patch.plan.is_some() || patch.member_quota.is_some() || patch.seats_total.is_some())
@@ -796,7 +646,7 @@ pub async fn update(
             ":settings",
             serde_dynamo::to_attribute_value(&after.settings).map_err(ApiError::internal)?,
         )
-        .value(":now", s(crate::users::rfc3339(after.updated_at)))
+        .value(":now", s(crate::model::time::rfc3339(after.updated_at)))
         .value(":next", num(after.version)),
         Some((
             Condition::new("#version = :version AND quota_used <= :quota AND seats_used <= :seats")

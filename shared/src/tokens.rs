@@ -1,7 +1,7 @@
 //! Access tokens: EdDSA (Ed25519) JWTs, 15 minutes, verified against the keys published at
 //! `/.well-known/jwks.json`. Only the login function holds the private key.
 
-use crate::app::env;
+use crate::config::env;
 use crate::crypto;
 use crate::error::{ApiError, ApiResult};
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
@@ -66,8 +66,8 @@ pub struct Claims {
 impl Claims {
     /// Whether a request from `source_ip` may use the token: both allowlists it carries pass.
     pub fn allows_address(&self, source_ip: Option<&str>) -> bool {
-        crate::users::ip_allowed(source_ip, &self.ipl)
-            && crate::users::ip_allowed(source_ip, &self.ipd)
+        crate::model::tenant::ip_allowed(source_ip, &self.ipl)
+            && crate::model::tenant::ip_allowed(source_ip, &self.ipd)
     }
 }
 

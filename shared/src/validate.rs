@@ -13,6 +13,15 @@ pub const MAX_CIDRS: usize = 100;
 pub const MAX_URL: usize = 2048;
 pub const MAX_SHORT_TEXT: usize = 100;
 
+/// For PATCH bodies: absent (`None`), `null` (`Some(None)`) and a value (`Some(Some(v))`) differ.
+pub fn nullable<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(de).map(Some)
+}
+
 /// Trimmed text of 1..=max characters without control characters.
 pub fn text(checks: &mut Checks, field: &str, value: &str, max: usize) -> String {
     let value = value.trim();

@@ -1,29 +1,29 @@
 use super::Answer;
+use crate::http::{created, json_body, no_content, ok, page, path_id, requester};
 use http::header::CONTENT_TYPE;
 use lambda_http::Request;
 use roster_shared::api_clients::{self, TokenRequest};
-use roster_shared::http::{PageParams, RequestMeta, created, json_body, no_content, ok, path_id};
 use roster_shared::{ApiError, App};
 
 /// POST /v1/tenants/{tenant_id}/api-clients
 pub async fn create(app: &'static App, req: Request) -> Answer {
     let tenant_id = path_id(&req, "tenant_id")?;
     let input = json_body(&req)?;
-    created(&api_clients::create(app, &RequestMeta::of(&req), tenant_id, input).await?)
+    created(&api_clients::create(app, &requester(&req), tenant_id, input).await?)
 }
 
 /// GET /v1/tenants/{tenant_id}/api-clients
 pub async fn list(app: &'static App, req: Request) -> Answer {
     let tenant_id = path_id(&req, "tenant_id")?;
-    let page = PageParams::of(&req)?;
-    ok(&api_clients::list(app, &RequestMeta::of(&req), tenant_id, page).await?)
+    let page = page(&req)?;
+    ok(&api_clients::list(app, &requester(&req), tenant_id, page).await?)
 }
 
 /// DELETE /v1/tenants/{tenant_id}/api-clients/{client_id}
 pub async fn delete(app: &'static App, req: Request) -> Answer {
     let tenant_id = path_id(&req, "tenant_id")?;
     let client_id = path_id(&req, "client_id")?;
-    api_clients::delete(app, &RequestMeta::of(&req), tenant_id, client_id).await?;
+    api_clients::delete(app, &requester(&req), tenant_id, client_id).await?;
     no_content()
 }
 
@@ -53,5 +53,5 @@ pub async fn token(app: &'static App, req: Request) -> Answer {
     } else {
         json_body(&req)?
     };
-    ok(&api_clients::token(app, &RequestMeta::of(&req), input).await?)
+    ok(&api_clients::token(app, &requester(&req), input).await?)
 }

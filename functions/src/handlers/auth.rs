@@ -1,45 +1,45 @@
 use super::Answer;
+use crate::http::{accepted, json_body, no_content, ok, requester};
 use lambda_http::Request;
 use roster_shared::App;
-use roster_shared::http::{RequestMeta, accepted, json_body, no_content, ok};
 use roster_shared::users::{self, proof};
 
 /// POST /v1/auth/login
 pub async fn login(app: &'static App, req: Request) -> Answer {
     let input = json_body(&req)?;
-    ok(&users::login(app, &RequestMeta::of(&req), input).await?)
+    ok(&users::login(app, &requester(&req), input).await?)
 }
 
 /// POST /v1/auth/password
 pub async fn change_password(app: &'static App, req: Request) -> Answer {
     let input = json_body(&req)?;
-    ok(&users::change_password(app, &RequestMeta::of(&req), input).await?)
+    ok(&users::change_password(app, &requester(&req), input).await?)
 }
 
 /// POST /v1/auth/password-reset
 pub async fn complete_password_reset(app: &'static App, req: Request) -> Answer {
     let input = json_body(&req)?;
-    proof::complete_password_reset(app, &RequestMeta::of(&req), input).await?;
+    proof::complete_password_reset(app, &requester(&req), input).await?;
     no_content()
 }
 
 /// POST /v1/auth/password-reset/request
 pub async fn request_password_reset(app: &'static App, req: Request) -> Answer {
     let input = json_body(&req)?;
-    proof::request_password_reset(app, &RequestMeta::of(&req), input).await?;
+    proof::request_password_reset(app, &requester(&req), input).await?;
     accepted()
 }
 
 /// POST /v1/auth/verify-email
 pub async fn verify_email(app: &'static App, req: Request) -> Answer {
     let input = json_body(&req)?;
-    ok(&proof::verify_email(app, &RequestMeta::of(&req), input).await?)
+    ok(&proof::verify_email(app, &requester(&req), input).await?)
 }
 
 /// POST /v1/auth/verify-email/resend
 pub async fn resend_verification(app: &'static App, req: Request) -> Answer {
     let input = json_body(&req)?;
-    proof::resend_verification(app, &RequestMeta::of(&req), input).await?;
+    proof::resend_verification(app, &requester(&req), input).await?;
     accepted()
 }
 

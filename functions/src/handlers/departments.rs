@@ -1,31 +1,29 @@
 use super::Answer;
+use crate::http::{created, json, json_body, no_content, ok, page, path_id, requester};
 use http::StatusCode;
 use lambda_http::Request;
 use roster_shared::App;
 use roster_shared::departments::{self, Updated};
-use roster_shared::http::{
-    PageParams, RequestMeta, created, json, json_body, no_content, ok, path_id,
-};
 
 /// GET /v1/tenants/{tenant_id}/departments
 pub async fn list(app: &'static App, req: Request) -> Answer {
     let tenant_id = path_id(&req, "tenant_id")?;
-    let page = PageParams::of(&req)?;
-    ok(&departments::list(app, &RequestMeta::of(&req), tenant_id, page).await?)
+    let page = page(&req)?;
+    ok(&departments::list(app, &requester(&req), tenant_id, page).await?)
 }
 
 /// POST /v1/tenants/{tenant_id}/departments
 pub async fn create(app: &'static App, req: Request) -> Answer {
     let tenant_id = path_id(&req, "tenant_id")?;
     let input = json_body(&req)?;
-    created(&departments::create(app, &RequestMeta::of(&req), tenant_id, input).await?)
+    created(&departments::create(app, &requester(&req), tenant_id, input).await?)
 }
 
 /// GET /v1/tenants/{tenant_id}/departments/{department_id}
 pub async fn get(app: &'static App, req: Request) -> Answer {
     let tenant_id = path_id(&req, "tenant_id")?;
     let department_id = path_id(&req, "department_id")?;
-    ok(&departments::get(app, &RequestMeta::of(&req), tenant_id, department_id).await?)
+    ok(&departments::get(app, &requester(&req), tenant_id, department_id).await?)
 }
 
 /// PATCH /v1/tenants/{tenant_id}/departments/{department_id} — 200 with the department, or 202
@@ -34,7 +32,7 @@ pub async fn update(app: &'static App, req: Request) -> Answer {
     let tenant_id = path_id(&req, "tenant_id")?;
     let department_id = path_id(&req, "department_id")?;
     let patch = json_body(&req)?;
-    let meta = RequestMeta::of(&req);
+    let meta = requester(&req);
     match departments::update(app, &meta, tenant_id, department_id, patch).await? {
         Updated::Done(department) => ok(&department),
         Updated::Moving(job) => json(StatusCode::ACCEPTED, &job),
@@ -45,6 +43,6 @@ pub async fn update(app: &'static App, req: Request) -> Answer {
 pub async fn delete(app: &'static App, req: Request) -> Answer {
     let tenant_id = path_id(&req, "tenant_id")?;
     let department_id = path_id(&req, "department_id")?;
-    departments::delete(app, &RequestMeta::of(&req), tenant_id, department_id).await?;
+    departments::delete(app, &requester(&req), tenant_id, department_id).await?;
     no_content()
 }

@@ -1,34 +1,34 @@
 use super::Answer;
+use crate::http::{json_body, no_content, ok, path_id, requester, with_etag};
 use lambda_http::Request;
 use roster_shared::App;
-use roster_shared::http::{RequestMeta, json_body, no_content, ok, path_id, with_etag};
 use roster_shared::licences;
 
 /// GET /v1/tenants/{tenant_id}/licences
 pub async fn summary(app: &'static App, req: Request) -> Answer {
     let tenant_id = path_id(&req, "tenant_id")?;
-    ok(&licences::summary(app, &RequestMeta::of(&req), tenant_id).await?)
+    ok(&licences::summary(app, &requester(&req), tenant_id).await?)
 }
 
 /// POST /v1/tenants/{tenant_id}/licences/assign
 pub async fn assign(app: &'static App, req: Request) -> Answer {
     let tenant_id = path_id(&req, "tenant_id")?;
     let input = json_body(&req)?;
-    ok(&licences::assign(app, &RequestMeta::of(&req), tenant_id, input).await?)
+    ok(&licences::assign(app, &requester(&req), tenant_id, input).await?)
 }
 
 /// POST /v1/tenants/{tenant_id}/licences/revoke
 pub async fn revoke(app: &'static App, req: Request) -> Answer {
     let tenant_id = path_id(&req, "tenant_id")?;
     let input = json_body(&req)?;
-    ok(&licences::revoke(app, &RequestMeta::of(&req), tenant_id, input).await?)
+    ok(&licences::revoke(app, &requester(&req), tenant_id, input).await?)
 }
 
 /// POST /v1/tenants/{tenant_id}/licences/renew
 pub async fn renew(app: &'static App, req: Request) -> Answer {
     let tenant_id = path_id(&req, "tenant_id")?;
     let input = json_body(&req)?;
-    ok(&licences::renew(app, &RequestMeta::of(&req), tenant_id, input).await?)
+    ok(&licences::renew(app, &requester(&req), tenant_id, input).await?)
 }
 
 /// PUT /v1/tenants/{tenant_id}/members/{member_id}/licence
@@ -36,7 +36,7 @@ pub async fn set_for_member(app: &'static App, req: Request) -> Answer {
     let tenant_id = path_id(&req, "tenant_id")?;
     let member_id = path_id(&req, "member_id")?;
     let input = json_body(&req)?;
-    let meta = RequestMeta::of(&req);
+    let meta = requester(&req);
     let member = licences::set_for_member(app, &meta, tenant_id, member_id, input).await?;
     Ok(with_etag(ok(&member)?, member.version))
 }
@@ -45,6 +45,6 @@ pub async fn set_for_member(app: &'static App, req: Request) -> Answer {
 pub async fn revoke_for_member(app: &'static App, req: Request) -> Answer {
     let tenant_id = path_id(&req, "tenant_id")?;
     let member_id = path_id(&req, "member_id")?;
-    licences::revoke_for_member(app, &RequestMeta::of(&req), tenant_id, member_id).await?;
+    licences::revoke_for_member(app, &requester(&req), tenant_id, member_id).await?;
     no_content()
 }

@@ -27,16 +27,18 @@ use super::Department;
 use super::tree::{Placed, Tree};
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
-use crate::jobs::{Job, JobStatus};
-use crate::keys::{
+use crate::model::job::{Job, JobStatus};
+pub use crate::model::job::{MoveSpec, MoveView};
+pub(crate) use crate::model::job::{job_item, spec_of};
+use crate::model::keys::{
     DEPARTMENT_MOVE_QUEUE, GSI2, GSI4, Key, MEMBER_PREFIX, PK, SK, subtree_prefix, tree_partition,
     tree_position,
 };
+use crate::model::time::rfc3339;
 use crate::store::{
     Condition, Item, MAX_TRANSACTION_ACTIONS, Query, SortRange, Transaction, from_item, num, s,
     to_item,
 };
-use crate::users::rfc3339;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -50,73 +52,6 @@ const LEASE_SECONDS: i64 = 60;
 const SETTLE: Duration = Duration::from_secs(1);
 /// What one worker invocation spends before it hands the job on (template.yaml gives 300 s).
 const WORKER_SECONDS: u64 = 240;
-
-/// A move job's parameters (the job record's `department_move`), with the claim of the run
-/// that works on it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MoveSpec {
-    pub department_id: Uuid,
-    pub from_parent_id: Option<Uuid>,
-    pub to_parent_id: Option<Uuid>,
-    /// Name paths before and after.
-    pub from_path: String,
-    pub to_path: String,
-    /// Id paths before and after: members still indexed under the old one are rewritten.
-    pub old_id_path: String,
-    pub new_id_path: String,
-    /// Tree-key prefixes of descendants whose stored id path did not lie below the old one
-    /// (left stale by an earlier failure): their members are rewritten too.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub stale_prefixes: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub run_id: Option<Uuid>,
-    /// Epoch seconds until which the claiming run holds the job.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lease_until: Option<i64>,
-}
-
-/// The attribute of a job record that holds a move's parameters, beside the job's own fields.
-const SPEC_ATTRIBUTE: &str = "department_move";
-
-/// A move job's parameters, if the job record is one.
-pub(crate) fn spec_of(item: &Item) -> ApiResult<Option<MoveSpec>> {
-    item.get(SPEC_ATTRIBUTE)
-        .map(|value| serde_dynamo::from_attribute_value(value.clone()))
-        .transpose()
-        .map_err(ApiError::internal)
-}
-
-/// The record of a move job: the job and its parameters.
-pub(crate) fn job_item(job: &Job, spec: &MoveSpec) -> ApiResult<Item> {
-    let mut item = job.to_item()?;
-    item.insert(
-        SPEC_ATTRIBUTE.to_string(),
-        serde_dynamo::to_attribute_value(spec).map_err(ApiError::internal)?,
-    );
-    Ok(item)
-}
-
-/// A move job as clients see it.
-#[derive(Debug, Clone, Serialize)]
-pub struct MoveView {
-    pub department_id: Uuid,
-    pub from_parent_id: Option<Uuid>,
-    pub to_parent_id: Option<Uuid>,
-    pub from_path: String,
-    pub to_path: String,
-}
-
-impl From<&MoveSpec> for MoveView {
-    fn from(spec: &MoveSpec) -> Self {
-        Self {
-            department_id: spec.department_id,
-            from_parent_id: spec.from_parent_id,
-            to_parent_id: spec.to_parent_id,
-            from_path: spec.from_path.clone(),
-            to_path: spec.to_path.clone(),
-        }
-    }
-}
 
 /// The tenant's move lock: which subtree a running move job holds. It sits in the sweep's queue
 /// (gsi4 `DEPTMOVES`), so a job whose runs all died is found again.

@@ -5,7 +5,7 @@
 use super::Department;
 use crate::app::App;
 use crate::error::ApiResult;
-use crate::keys::{DEPARTMENT_PREFIX, tenant_partition};
+use crate::model::keys::{DEPARTMENT_PREFIX, tenant_partition};
 use crate::store::{Query, SortRange, from_item};
 use std::collections::{HashMap, HashSet, VecDeque};
 use uuid::Uuid;

@@ -7,9 +7,9 @@
 use super::Invitation;
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
-use crate::keys::{GSI4, INVITATION_EXPIRY_QUEUE, Key};
+use crate::model::keys::{GSI4, INVITATION_EXPIRY_QUEUE, Key};
+use crate::model::time::rfc3339;
 use crate::store::{Condition, Query, SortRange, Transaction, num, readable, s};
-use crate::users::rfc3339;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Serialize;
 
@@ -31,7 +31,7 @@ pub async fn run(app: &App) -> ApiResult<ExpiryReport> {
         INVITATION_EXPIRY_QUEUE.into(),
         SortRange::Between(
             "0".into(),
-            format!("{}#~", rfc3339(crate::users::whole_seconds(now))),
+            format!("{}#~", rfc3339(crate::model::time::whole_seconds(now))),
         ),
     );
     query.limit = 100;

@@ -7,17 +7,18 @@
 use super::{JOB_RETENTION_DAYS, Job, JobCounts, JobKind, JobStatus, JobView};
 use crate::app::App;
 use crate::audit::{self, Change};
-use crate::auth::{Need, Permission, authorize_with_tenant};
-use crate::departments::Department;
+use crate::auth::Requester;
+use crate::auth::{Need, authorize_with_tenant};
 use crate::error::{ApiError, ApiResult, Checks};
-use crate::http::RequestMeta;
-use crate::keys::{
-    DEPARTMENT_PREFIX, GSI2, GSI3, Key, directory_partition, search_partition, subtree_prefix,
-    tenant_partition, tree_partition,
+use crate::model::department::Department;
+pub use crate::model::job::{ExportFormat, ExportScope, ExportSpec};
+use crate::model::keys::{
+    GSI2, GSI3, Key, directory_partition, search_partition, subtree_prefix, tree_partition,
 };
-use crate::members::{Member, fold};
+use crate::model::member::{Member, fold};
+use crate::model::roles::Permission;
+use crate::model::time::rfc3339;
 use crate::store::{Condition, Query, SortRange, Transaction, from_item, s};
-use crate::users::rfc3339;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use serde::{Deserialize, Serialize};
@@ -50,36 +51,6 @@ pub const COLUMNS: [&str; 16] = [
     "last_login_at",
 ];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ExportScope {
-    All,
-    Department,
-    Selected,
-    Query,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ExportFormat {
-    Csv,
-    Xlsx,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExportSpec {
-    pub scope: ExportScope,
-    pub format: ExportFormat,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub department_id: Option<Uuid>,
-    #[serde(default)]
-    pub include_descendants: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub member_ids: Option<Vec<Uuid>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub query: Option<String>,
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateExport {
@@ -99,7 +70,7 @@ pub struct CreateExport {
 /// table's stream.
 pub async fn create(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     input: CreateExport,
 ) -> ApiResult<JobView> {
@@ -148,7 +119,7 @@ pub async fn create(
         .collect();
     let (access, _, items) = authorize_with_tenant(
         app,
-        meta,
+        requester,
         tenant_id,
         Need::Permission(Permission::ExportsRun),
         &keys,
@@ -528,33 +499,11 @@ fn row(member: &Member, paths: &HashMap<Uuid, String>) -> Vec<String> {
     ]
 }
 
-/// Every department of the tenant, read once (one query).
-pub(crate) async fn departments(app: &App, tenant_id: Uuid) -> ApiResult<Vec<Department>> {
-    app.store
-        .query_all(Query::new(
-            None,
-            tenant_partition(tenant_id),
-            SortRange::Prefix(DEPARTMENT_PREFIX.into()),
-        ))
-        .await?
-        .into_iter()
-        .map(from_item)
-        .collect()
-}
-
-/// A department's path below the root, as files carry it: `Sales/EMEA`; the root is empty.
-pub fn relative_path(department: &Department) -> String {
-    match department.path.split_once('/') {
-        Some((_, below)) if department.parent_id.is_some() => below.to_string(),
-        _ => String::new(),
-    }
-}
-
 async fn department_paths(app: &App, tenant_id: Uuid) -> ApiResult<HashMap<Uuid, String>> {
-    Ok(departments(app, tenant_id)
+    Ok(crate::departments::all(app, tenant_id)
         .await?
         .iter()
-        .map(|d| (d.id, relative_path(d)))
+        .map(|d| (d.id, crate::departments::relative_path(d)))
         .collect())
 }
 

@@ -19,18 +19,20 @@
 use super::{JOB_RETENTION_DAYS, Job, JobCounts, JobKind, JobStatus, JobView, export};
 use crate::app::App;
 use crate::audit::{self, Change};
-use crate::auth::{
-    Access, Caller, CallerKind, Need, Permission, Permissions, Role, authorize_with_tenant,
-};
-use crate::departments::Department;
+use crate::auth::Requester;
+use crate::auth::{Access, Caller, CallerKind, Need, Origin, authorize_with_tenant};
 use crate::error::{ApiError, ApiResult, Checks};
-use crate::http::RequestMeta;
 use crate::invitations::{self, Draft};
-use crate::keys::{Key, tenant_partition};
-use crate::members::{self, CreateMember, MemberSource, NewMember};
+use crate::members::{self, CreateMember, NewMember};
+use crate::model::department::Department;
+pub use crate::model::job::{CheckedUpload, ImportMode, ImportSpec};
+use crate::model::keys::{Key, tenant_partition};
+use crate::model::member::MemberSource;
+use crate::model::roles::{Permission, Permissions, Role};
+use crate::model::tenant::{Plan, Tenant};
+use crate::model::time::rfc3339;
+use crate::model::user::EmailGuard;
 use crate::store::{Condition, Query, SortRange, Transaction, from_item, num, s, to_item};
-use crate::tenants::{Plan, Tenant};
-use crate::users::{EmailGuard, rfc3339};
 use aws_sdk_s3::presigning::PresigningConfig;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -56,49 +58,6 @@ const BATCH: usize = 100;
 /// Interrupted runs in a row that finish no row before the job is given up as failed.
 pub const MAX_STALLED_RUNS: u32 = 5;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ImportMode {
-    Create,
-    Invite,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ImportSpec {
-    pub mode: ImportMode,
-    pub send_email: bool,
-    /// Where the client uploads the file.
-    pub upload_key: String,
-    /// Who asked, from where: what the free plan's daily limits count.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source_ip: Option<String>,
-    /// The creator may give the admin role (holds every permission) and acts as an admin.
-    pub creator_is_admin: bool,
-    pub creator_holds_all: bool,
-    /// The rows were counted against the daily limits already (by the start request).
-    #[serde(default)]
-    pub charged: bool,
-    /// The uploaded object as checked: what every read of the file asks S3 for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checked: Option<CheckedUpload>,
-    /// Interrupted runs in a row that finished no row.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub stalled_runs: u32,
-}
-
-fn is_zero(n: &u32) -> bool {
-    *n == 0
-}
-
-/// The uploaded object a check looked at.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CheckedUpload {
-    pub etag: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version_id: Option<String>,
-    pub size: i64,
-}
-
 /// The CSV template: the header and one example row.
 pub fn template() -> String {
     let mut out = String::from('\u{feff}');
@@ -107,10 +66,10 @@ pub fn template() -> String {
     out
 }
 
-pub async fn template_for(app: &App, meta: &RequestMeta, tenant_id: Uuid) -> ApiResult<String> {
+pub async fn template_for(app: &App, requester: &Requester, tenant_id: Uuid) -> ApiResult<String> {
     authorize_with_tenant(
         app,
-        meta,
+        requester,
         tenant_id,
         Need::Permission(Permission::ImportsRun),
         &[],
@@ -143,13 +102,13 @@ pub struct ImportCreated {
 /// Creates an import job and the presigned URL its file is uploaded to.
 pub async fn create(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     input: CreateImport,
 ) -> ApiResult<ImportCreated> {
     let (access, _, _) = authorize_with_tenant(
         app,
-        meta,
+        requester,
         tenant_id,
         Need::Permission(Permission::ImportsRun),
         &[],
@@ -169,7 +128,7 @@ pub async fn create(
             mode: input.mode,
             send_email: input.send_email,
             upload_key: upload_key.clone(),
-            source_ip: meta.source_ip.clone(),
+            source_ip: requester.origin.source_ip.clone(),
             creator_is_admin: invitations::is_admin(&access),
             creator_holds_all: access.caller.permissions() == Permissions::All,
             charged: false,
@@ -435,13 +394,13 @@ async fn charge(app: &App, tenant: &Tenant, job: &Job, rows: usize) -> ApiResult
 /// import answers its current state (on AWS the upload's event usually starts it first).
 pub async fn start(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     job_id: Uuid,
 ) -> ApiResult<JobView> {
     let (_, tenant, items) = authorize_with_tenant(
         app,
-        meta,
+        requester,
         tenant_id,
         Need::Permission(Permission::ImportsRun),
         &[Key::job(tenant_id, job_id)],
@@ -735,10 +694,10 @@ async fn import_rows(
         let outcome: RowOutcome = from_item(item)?;
         done.insert(outcome.row, outcome);
     }
-    let departments: HashMap<String, Department> = export::departments(app, tenant.id)
+    let departments: HashMap<String, Department> = crate::departments::all(app, tenant.id)
         .await?
         .into_iter()
-        .map(|d| (export::relative_path(&d).to_lowercase(), d))
+        .map(|d| (crate::departments::relative_path(&d).to_lowercase(), d))
         .collect();
     // The first row of an email wins; later ones are duplicates, whichever run looks.
     let mut first_row: HashMap<String, usize> = HashMap::new();
@@ -753,14 +712,12 @@ async fn import_rows(
         user_id: job.created_by,
         // The creator's standing, as recorded when the job was created: admins' invitations
         // join directly. Audit entries name the creator.
-        kind: if spec.creator_is_admin {
-            CallerKind::Platform
-        } else {
-            CallerKind::User
+        kind: CallerKind::Job {
+            for_admin: spec.creator_is_admin,
         },
-        meta: RequestMeta {
+        origin: Origin {
             source_ip: spec.source_ip.clone(),
-            ..RequestMeta::default()
+            ..Origin::default()
         },
     };
     let access = Access {

@@ -8,13 +8,12 @@
 use super::{Licence, holds, remove_licence, set_licence};
 use crate::app::App;
 use crate::audit::{self, Change};
-use crate::auth::{Caller, CallerKind};
+use crate::auth::{Caller, CallerKind, Origin};
 use crate::error::{ApiError, ApiResult};
-use crate::http::RequestMeta;
-use crate::keys::{GSI7, Key, LICENCE_DUE_QUEUE};
-use crate::members::Member;
+use crate::model::keys::{GSI7, Key, LICENCE_DUE_QUEUE};
+use crate::model::member::Member;
+use crate::model::time::rfc3339;
 use crate::store::{Condition, Query, SortRange, Transaction, num, readable};
-use crate::users::rfc3339;
 use serde::Serialize;
 use serde_json::json;
 use time::OffsetDateTime;
@@ -40,7 +39,7 @@ pub async fn run(app: &App) -> ApiResult<ExpiryReport> {
         LICENCE_DUE_QUEUE.into(),
         SortRange::Between(
             "0".into(),
-            format!("{}#~", rfc3339(crate::users::whole_seconds(now))),
+            format!("{}#~", rfc3339(crate::model::time::whole_seconds(now))),
         ),
     );
     query.limit = 100;
@@ -141,6 +140,6 @@ fn system() -> Caller {
     Caller {
         user_id: Uuid::nil(),
         kind: CallerKind::System,
-        meta: RequestMeta::default(),
+        origin: Origin::default(),
     }
 }

@@ -6,13 +6,14 @@
 use super::{Member, MemberStatus, StatusInput, last_owner, may_manage, org_text};
 use crate::app::App;
 use crate::audit::{self, Change};
-use crate::auth::{Need, Permission, Role, authorize_with_tenant};
-use crate::departments::Department;
+use crate::auth::Requester;
+use crate::auth::{Need, authorize_with_tenant};
 use crate::error::{ApiError, ApiResult, Checks, FieldError};
-use crate::http::RequestMeta;
-use crate::keys::{GSI2, Key, tree_position};
+use crate::model::department::Department;
+use crate::model::keys::{GSI2, Key, tree_position};
+use crate::model::roles::{Permission, Role};
+use crate::model::time::rfc3339;
 use crate::store::{Condition, Item, MAX_TRANSACTION_ACTIONS, Transaction, from_item, num, s};
-use crate::users::rfc3339;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -33,9 +34,9 @@ pub struct BulkUpdate {
 pub struct BulkFields {
     #[serde(default)]
     pub department_id: Option<Uuid>,
-    #[serde(default, deserialize_with = "crate::http::nullable")]
+    #[serde(default, deserialize_with = "crate::validate::nullable")]
     pub position: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::http::nullable")]
+    #[serde(default, deserialize_with = "crate::validate::nullable")]
     pub location: Option<Option<String>>,
 }
 
@@ -80,13 +81,13 @@ struct Edit {
 /// the whole request.
 async fn load(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     ids: &[Uuid],
     extra: Option<Key>,
 ) -> ApiResult<(
     crate::auth::Access,
-    crate::tenants::Tenant,
+    crate::model::tenant::Tenant,
     Vec<(Member, String)>,
     Option<Item>,
 )> {
@@ -95,7 +96,7 @@ async fn load(
     keys.extend(extra);
     let (access, tenant, mut items) = authorize_with_tenant(
         app,
-        meta,
+        requester,
         tenant_id,
         Need::Permission(Permission::MembersWrite),
         &keys,
@@ -146,7 +147,7 @@ async fn load(
 /// Sets department, position and location of many members.
 pub async fn update(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     input: BulkUpdate,
 ) -> ApiResult<BulkResult> {
@@ -168,7 +169,8 @@ pub async fn update(
         .set
         .department_id
         .map(|d| Key::department(tenant_id, d));
-    let (access, _, members, department) = load(app, meta, tenant_id, &ids, department_key).await?;
+    let (access, _, members, department) =
+        load(app, requester, tenant_id, &ids, department_key).await?;
     let department: Option<Department> = match input.set.department_id {
         Some(_) => Some(from_item(department.ok_or_else(|| {
             ApiError::invalid("set.department_id", "is not a department of this tenant")
@@ -226,7 +228,7 @@ pub async fn update(
 /// Enables or disables many members. The last active owner stays active.
 pub async fn status(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     input: BulkStatus,
 ) -> ApiResult<BulkResult> {
@@ -234,7 +236,7 @@ pub async fn status(
     let ids = check_ids(&mut checks, &input.member_ids);
     checks.finish()?;
     let status = MemberStatus::from(input.status);
-    let (access, tenant, members, _) = load(app, meta, tenant_id, &ids, None).await?;
+    let (access, tenant, members, _) = load(app, requester, tenant_id, &ids, None).await?;
     let now = rfc3339(app.now());
     let target = s(status_word(status));
     let mut owner_delta = 0i64;
@@ -253,7 +255,7 @@ pub async fn status(
         let before = s(status_word(m.status));
         // Disabling ends the member's sessions for good (an undo keeps them ended).
         let sessions = if status == MemberStatus::Disabled {
-            crate::users::new_session_epoch()
+            crate::model::user::new_session_epoch()
         } else {
             m.session_epoch
         };

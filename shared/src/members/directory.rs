@@ -5,10 +5,11 @@
 
 use super::{Member, MemberView};
 use crate::app::App;
-use crate::auth::{Access, CallerKind, Permission, Role};
-use crate::departments::Department;
+use crate::auth::{Access, CallerKind};
 use crate::error::{ApiError, ApiResult};
-use crate::tenants::{ContactVisibility, Tenant};
+use crate::model::department::Department;
+use crate::model::roles::{Permission, Role};
+use crate::model::tenant::{ContactVisibility, Tenant};
 use serde::Serialize;
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -69,7 +70,7 @@ impl ContactRules {
     pub async fn load(app: &App, reader: Reader, tenant: &Tenant) -> ApiResult<Self> {
         let departments = match reader {
             Reader::Admin => Vec::new(),
-            Reader::Colleague { .. } => crate::jobs::export::departments(app, tenant.id).await?,
+            Reader::Colleague { .. } => crate::departments::all(app, tenant.id).await?,
         };
         Ok(Self::of(tenant, &departments))
     }

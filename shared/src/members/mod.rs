@@ -10,47 +10,37 @@ pub use directory::{ContactRules, DirectoryEntry, Listing, Reader};
 
 use crate::app::App;
 use crate::audit::{self, Change};
-use crate::auth::{Access, CallerKind, Need, Permission, Permissions, Role, authorize_with_tenant};
+use crate::auth::Requester;
+use crate::auth::{Access, CallerKind, Need, authorize_with_tenant};
 use crate::crypto;
-use crate::departments::Department;
 use crate::error::{ApiError, ApiResult, Checks};
-use crate::http::{List, PageParams, RequestMeta, if_match_version};
-use crate::keys::{
-    GSI1, GSI2, GSI3, GSI4, GSI5, Key, MEMBER_PREFIX, PURGE_QUEUE, directory_partition,
-    directory_position, join_request_position, join_requests_partition, last_login_partition,
-    last_login_position, memberships_of, name_partition, recycle_bin_partition, search_partition,
-    subtree_prefix, tenant_partition, tree_partition, tree_position,
-};
-use crate::licences::{Licence, LicenceFilter, LicenceView};
 use crate::mail::{Mail, html_escape};
+use crate::model::department::Department;
+use crate::model::keys::{
+    GSI2, GSI3, GSI4, GSI5, Key, MEMBER_PREFIX, directory_partition, directory_position,
+    last_login_partition, name_partition, recycle_bin_partition, search_partition, subtree_prefix,
+    tenant_partition, tree_partition,
+};
+use crate::model::licence::Licence;
+use crate::model::licence::{LicenceFilter, LicenceView};
+use crate::model::member::SearchTerm;
+pub use crate::model::member::{
+    DEFAULT_DIRECTORY_NUMBER, JoinRequestInfo, JoinVia, Member, MemberSource, MemberStatus,
+    UserInTenant, fold, search_terms,
+};
+use crate::model::roles::{Permission, Permissions, Role};
+use crate::model::tenant::{NewMemberPassword, Tenant};
+use crate::model::user::{EmailGuard, TokenPurpose, User};
+use crate::model::{List, PageParams};
 use crate::store::{
     Condition, Filter, Item, Query, SortRange, Transaction, from_item, num, s, to_item,
 };
-use crate::tenants::{NewMemberPassword, Tenant};
-use crate::users::{
-    EmailGuard, TokenPurpose, User, add_password_token, claim_address, password_link, rfc3339,
-};
+use crate::users::{add_password_token, claim_address, password_link};
 use crate::validate;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use time::OffsetDateTime;
-use unicode_normalization::UnicodeNormalization;
 use uuid::Uuid;
-
-pub const DEFAULT_DIRECTORY_NUMBER: u32 = 10_000;
-const MAX_TERMS: usize = 8;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MemberStatus {
-    Active,
-    Disabled,
-    Deleted,
-    /// A join request awaiting an admin (join link, or an invitation that needs approval).
-    Pending,
-    /// A join request an admin turned down; approving it later re-examines it.
-    Rejected,
-}
 
 /// The statuses an admin sets (SPEC §8.2). The others are reached by their own routes only
 /// (delete, approve, reject), which move the counters that go with them.
@@ -70,194 +60,7 @@ impl From<StatusInput> for MemberStatus {
     }
 }
 
-impl MemberStatus {
-    /// Active and disabled members are the tenant's members proper: in the directory, the tree,
-    /// search and the counts. Join requests and recycle-bin entries are not.
-    pub fn in_directory(self) -> bool {
-        matches!(self, Self::Active | Self::Disabled)
-    }
-
-    /// A join request, pending or rejected.
-    pub fn is_join_request(self) -> bool {
-        matches!(self, Self::Pending | Self::Rejected)
-    }
-}
-
-/// How a join request came in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum JoinVia {
-    Invitation,
-    JoinLink,
-}
-
-/// The story of a join request, kept on the member it became.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct JoinRequestInfo {
-    pub via: JoinVia,
-    #[serde(default)]
-    pub invitation_id: Option<Uuid>,
-    #[serde(default)]
-    pub join_link_id: Option<Uuid>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub requested_at: OffsetDateTime,
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    pub decided_at: Option<OffsetDateTime>,
-    #[serde(default)]
-    pub decided_by: Option<Uuid>,
-    #[serde(default)]
-    pub reason: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MemberSource {
-    Console,
-    Import,
-    Invitation,
-    JoinLink,
-    Api,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Member {
-    pub id: Uuid,
-    pub tenant_id: Uuid,
-    pub user_id: Uuid,
-    /// Lowercase, as the user's.
-    pub email: String,
-    pub name: String,
-    #[serde(default)]
-    pub phone: Option<String>,
-    pub department_id: Uuid,
-    pub position: Option<String>,
-    pub work_number: Option<String>,
-    pub location: Option<String>,
-    pub directory_number: u32,
-    pub role: Role,
-    pub permissions: Permissions,
-    pub status: MemberStatus,
-    pub source: MemberSource,
-    pub api_client_id: Option<Uuid>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    pub last_login_at: Option<OffsetDateTime>,
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    pub deleted_at: Option<OffsetDateTime>,
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    pub purge_at: Option<OffsetDateTime>,
-    /// purge_at as epoch seconds while in the recycle bin: DynamoDB's TTL removes the entry.
-    #[serde(default)]
-    pub ttl: Option<i64>,
-    /// The member's seat licence, if any (with a queued renewal, if any).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub licence: Option<Licence>,
-    /// Set when the member came in through a join request (pending, rejected or decided).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub join_request: Option<JoinRequestInfo>,
-    /// The user's proof of address, carried for the directory (follows the user's record).
-    #[serde(default)]
-    pub email_verified: bool,
-    /// Changes when an admin disables or deletes the member: the membership's tokens issued
-    /// before carry the old value and stop working, even once it is enabled or restored.
-    #[serde(default)]
-    pub session_epoch: u64,
-    pub version: u64,
-}
-
-/// Lowercase without accents: what search compares.
-pub fn fold(text: &str) -> String {
-    text.nfd()
-        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
-        .collect::<String>()
-        .to_lowercase()
-}
-
-/// The terms a member is found by: the email and every word of the name.
-pub fn search_terms(email: &str, name: &str) -> Vec<String> {
-    let mut terms = vec![fold(email)];
-    terms.extend(
-        fold(name)
-            .split(|c: char| c.is_whitespace() || c == '-' || c == ',' || c == '.')
-            .filter(|w| !w.is_empty())
-            .map(str::to_string),
-    );
-    terms.sort();
-    terms.dedup();
-    terms.truncate(MAX_TERMS);
-    terms
-}
-
 impl Member {
-    /// Owners hold every permission, admins what they were given, members none (they read the
-    /// directory of their tenant).
-    pub fn effective_permissions(&self) -> Permissions {
-        match self.role {
-            Role::Owner => Permissions::All,
-            Role::Admin => self.permissions.clone(),
-            Role::Member => Permissions::none(),
-        }
-    }
-
-    pub fn key(&self) -> Key {
-        Key::member(self.tenant_id, self.id)
-    }
-
-    /// The stored item with its index attributes: memberships by user (gsi1), the department tree
-    /// (gsi2, from the department's id path), the directory or the recycle bin (gsi3) and name
-    /// order (gsi4).
-    pub fn to_item(&self, department_id_path: &str) -> ApiResult<Item> {
-        let folded = fold(&self.name);
-        let mut extra = vec![
-            (GSI1.pk, memberships_of(self.user_id)),
-            (GSI1.sk, tenant_partition(self.tenant_id)),
-            (GSI2.pk, tree_partition(self.tenant_id)),
-            (GSI2.sk, tree_position(department_id_path, self.id)),
-        ];
-        match (self.status, self.deleted_at) {
-            (MemberStatus::Pending | MemberStatus::Rejected, _) => {
-                extra.push((GSI3.pk, join_requests_partition(self.tenant_id)));
-                extra.push((GSI3.sk, join_request_position(self.status, self.id)));
-            }
-            (MemberStatus::Deleted, Some(deleted_at)) => {
-                extra.push((GSI3.pk, recycle_bin_partition(self.tenant_id)));
-                extra.push((GSI3.sk, format!("{}#{}", rfc3339(deleted_at), self.id)));
-                let purge_at = self.purge_at.unwrap_or(deleted_at);
-                extra.push((GSI4.pk, PURGE_QUEUE.to_string()));
-                extra.push((
-                    GSI4.sk,
-                    format!("{}#{}#{}", rfc3339(purge_at), self.tenant_id, self.id),
-                ));
-            }
-            _ => {
-                extra.push((GSI3.pk, directory_partition(self.tenant_id)));
-                extra.push((
-                    GSI3.sk,
-                    directory_position(self.directory_number, &folded, self.id),
-                ));
-                extra.push((GSI4.pk, name_partition(self.tenant_id)));
-                extra.push((GSI4.sk, format!("{folded}#{}", self.id)));
-                let last_login = self.last_login_at.map(rfc3339);
-                extra.push((GSI5.pk, last_login_partition(self.tenant_id)));
-                extra.push((GSI5.sk, last_login_position(last_login.as_deref(), self.id)));
-            }
-        }
-        if let Some(licence) = self.licence.as_ref().filter(|_| self.status.in_directory()) {
-            extra.extend(licence.index_keys(self.tenant_id, self.id));
-        }
-        let mut item = to_item(self, &self.key(), &extra)?;
-        if !self.status.in_directory() {
-            // Deleted members and join requests stay out of the tree index: departments and
-            // listings do not see them.
-            item.remove(GSI2.pk);
-            item.remove(GSI2.sk);
-        }
-        Ok(item)
-    }
-
     /// Adds the member's search terms to `tx`.
     pub fn add_search_terms(&self, app: &App, tx: &mut Transaction) -> ApiResult<()> {
         for item in self.search_term_items()? {
@@ -339,24 +142,6 @@ impl Member {
         }
         Ok(())
     }
-
-    fn term_keys(&self) -> Vec<Key> {
-        search_terms(&self.email, &self.name)
-            .iter()
-            .map(|t| Key::search_term(self.tenant_id, t, self.id))
-            .collect()
-    }
-}
-
-/// The guard that keeps one member per user per tenant, pointing at the member.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct UserInTenant {
-    pub member_id: Uuid,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct SearchTerm {
-    member_id: Uuid,
 }
 
 /// A member as clients see it.
@@ -573,7 +358,7 @@ impl NewMember {
 /// concurrency. One batched read, one transaction, then the mail.
 pub async fn create(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     input: CreateMember,
 ) -> ApiResult<MemberView> {
@@ -584,7 +369,7 @@ pub async fn create(
 
     let (access, tenant, items) = authorize_with_tenant(
         app,
-        meta,
+        requester,
         tenant_id,
         Need::Permission(Permission::MembersWrite),
         &[
@@ -960,13 +745,13 @@ fn placed_member(item: Option<Item>) -> ApiResult<(Member, Placement)> {
 /// recycle bin are not found here.
 pub async fn get(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     member_id: Uuid,
 ) -> ApiResult<Listing> {
     let (access, tenant, items) = authorize_with_tenant(
         app,
-        meta,
+        requester,
         tenant_id,
         Need::Member,
         &[Key::member(tenant_id, member_id)],
@@ -995,11 +780,11 @@ pub async fn get(
 pub struct MemberPatch {
     #[serde(default)]
     pub department_id: Option<Uuid>,
-    #[serde(default, deserialize_with = "crate::http::nullable")]
+    #[serde(default, deserialize_with = "crate::validate::nullable")]
     pub position: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::http::nullable")]
+    #[serde(default, deserialize_with = "crate::validate::nullable")]
     pub work_number: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::http::nullable")]
+    #[serde(default, deserialize_with = "crate::validate::nullable")]
     pub location: Option<Option<String>>,
     #[serde(default)]
     pub directory_number: Option<i64>,
@@ -1015,12 +800,12 @@ pub struct MemberPatch {
 /// fields (name, email, phone) belong to the user and change only through /v1/me.
 pub async fn update(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     member_id: Uuid,
     patch: MemberPatch,
+    expected: Option<u64>,
 ) -> ApiResult<MemberView> {
-    let expected = if_match_version(meta)?;
     let mut checks = Checks::new();
     if let Some(n) = patch.directory_number {
         validate::range(&mut checks, "directory_number", n, 1, 10_000);
@@ -1032,7 +817,7 @@ pub async fn update(
     }
     let (access, tenant, items) = authorize_with_tenant(
         app,
-        meta,
+        requester,
         tenant_id,
         Need::Permission(Permission::MembersWrite),
         &keys,
@@ -1084,7 +869,7 @@ pub async fn update(
     if let Some(status) = patch.status.map(MemberStatus::from) {
         if status == MemberStatus::Disabled && before.status != MemberStatus::Disabled {
             // The member's tokens end now and stay dead once enabled again.
-            after.session_epoch = crate::users::new_session_epoch();
+            after.session_epoch = crate::model::user::new_session_epoch();
         }
         after.status = status;
     }
@@ -1176,13 +961,13 @@ pub async fn update(
 /// Removes access: the member goes to the recycle bin until the tenant's retention ends.
 pub async fn delete(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     member_id: Uuid,
 ) -> ApiResult<()> {
     let (access, tenant, items) = authorize_with_tenant(
         app,
-        meta,
+        requester,
         tenant_id,
         Need::Permission(Permission::MembersWrite),
         &[Key::member(tenant_id, member_id)],
@@ -1198,7 +983,7 @@ pub async fn delete(
     let mut after = before.clone();
     after.status = MemberStatus::Deleted;
     // The member's tokens end for good: a restore does not revive them.
-    after.session_epoch = crate::users::new_session_epoch();
+    after.session_epoch = crate::model::user::new_session_epoch();
     // The seat goes back to the pool; a restore does not bring it back.
     after.licence = None;
     after.deleted_at = Some(now);
@@ -1254,13 +1039,13 @@ pub async fn delete(
 /// past purge_at are gone, whether or not DynamoDB has removed them yet.
 pub async fn recycle_bin(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     page: PageParams,
 ) -> ApiResult<List<MemberView>> {
     authorize_with_tenant(
         app,
-        meta,
+        requester,
         tenant_id,
         Need::Permission(Permission::MembersWrite),
         &[],
@@ -1289,14 +1074,14 @@ pub struct RestoreInput {
 /// Brings a deleted member back into a named department, active, with role and fields as before.
 pub async fn restore(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     member_id: Uuid,
     input: RestoreInput,
 ) -> ApiResult<MemberView> {
     let (access, tenant, items) = authorize_with_tenant(
         app,
-        meta,
+        requester,
         tenant_id,
         Need::Permission(Permission::MembersWrite),
         &[
@@ -1424,7 +1209,7 @@ fn parse_param<T: serde::de::DeserializeOwned>(
 /// and one batched read of the members it names; a directory page is one index query.
 pub async fn search(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     params: MemberSearch,
     page: PageParams,
@@ -1483,7 +1268,7 @@ pub async fn search(
         .into_iter()
         .collect();
     let (access, tenant, items) =
-        authorize_with_tenant(app, meta, tenant_id, Need::Member, &keys).await?;
+        authorize_with_tenant(app, requester, tenant_id, Need::Member, &keys).await?;
     let reader = Reader::of(&access)?;
     // What a directory entry does not show, a colleague cannot filter or sort by either.
     let admin_only = status.is_some()
@@ -1534,7 +1319,7 @@ pub async fn search(
         let mut matched: HashMap<Uuid, Vec<String>> = HashMap::new();
         for item in terms.items {
             let term_text = item
-                .get(crate::keys::SK)
+                .get(crate::model::keys::SK)
                 .and_then(|v| v.as_s().ok())
                 .and_then(|sk| sk.rsplit_once('#'))
                 .map(|(term, _)| term.to_string())
@@ -1609,13 +1394,13 @@ pub async fn search(
 /// Mails a member a single-use link to set a new password (valid one day).
 pub async fn send_password_reset(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     tenant_id: Uuid,
     member_id: Uuid,
 ) -> ApiResult<()> {
     let (access, tenant, items) = authorize_with_tenant(
         app,
-        meta,
+        requester,
         tenant_id,
         Need::Permission(Permission::MembersWrite),
         &[Key::member(tenant_id, member_id)],

@@ -7,9 +7,9 @@
 use super::UserInTenant;
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
-use crate::keys::{GSI4, Key, PURGE_QUEUE};
+use crate::model::keys::{GSI4, Key, PURGE_QUEUE};
+use crate::model::time::rfc3339;
 use crate::store::{Condition, Query, SortRange, Transaction, num, readable, s};
-use crate::users::rfc3339;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 

@@ -11,11 +11,11 @@ use super::{
 use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::CallerKind;
+use crate::auth::Requester;
 use crate::crypto;
 use crate::error::{ApiError, ApiResult, Checks};
-use crate::http::RequestMeta;
-use crate::keys::Key;
 use crate::mail::{Mail, html_escape};
+use crate::model::keys::Key;
 use crate::store::{Condition, Transaction, num, s, to_item};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
@@ -91,10 +91,10 @@ pub struct EmailChanged {
 /// (the link reached it), every other session of the user ends, and the caller gets a fresh token.
 pub async fn confirm(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     input: ConfirmEmailInput,
 ) -> ApiResult<EmailChanged> {
-    let (authorized, user) = own_user(app, meta, false).await?;
+    let (authorized, user) = own_user(app, requester, false).await?;
     let mut checks = Checks::new();
     checks.check(
         !input.token.is_empty() && input.token.len() <= 128,

@@ -6,57 +6,28 @@ pub mod proof;
 
 use crate::app::App;
 use crate::audit::{self, Change};
-use crate::auth::{CallerKind, Permissions, Role, authenticate, authenticate_for_password_change};
+use crate::auth::Requester;
+use crate::auth::{CallerKind, authenticate, authenticate_for_password_change};
 use crate::crypto;
-use crate::departments::Department;
 use crate::error::{ApiError, ApiResult, Checks};
-use crate::http::RequestMeta;
-use crate::keys::{GSI1, Key, memberships_of};
 use crate::limits::{Attempt, Counter};
 use crate::logins::{LoginEntry, LoginFailure};
-use crate::members::{Member, MemberStatus, UserInTenant};
+use crate::model::department::Department;
+use crate::model::keys::{GSI1, Key, memberships_of};
+use crate::model::member::{Member, MemberStatus, UserInTenant};
+use crate::model::roles::{Permissions, Role};
+use crate::model::tenant::Tenant;
+pub use crate::model::time::{rfc3339, whole_seconds};
+pub use crate::model::user::{
+    EmailGuard, PlatformAdmin, StoredToken, TokenPurpose, User, new_session_epoch,
+};
 use crate::store::{Condition, Query, SortRange, Transaction, from_item, num, s, to_item};
-use crate::tenants::Tenant;
 use crate::tokens::{Claims, Grant, TokenScope};
 use crate::validate;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct User {
-    pub id: Uuid,
-    pub email: String,
-    pub name: String,
-    pub phone: Option<String>,
-    pub language: String,
-    /// argon2id; absent until the user sets a password.
-    pub password_hash: Option<String>,
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    pub password_changed_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
-    /// Someone proved they read mail sent to `email` (used a single-use link mailed there). An
-    /// account without proof cannot sign in, and whoever attaches its address by authority takes
-    /// it over (see [`claim_address`]).
-    #[serde(default)]
-    pub email_verified: bool,
-    /// Replaced whenever every session of the user must end (password set or changed, email
-    /// changed, address proven or claimed): tokens and mailed links carry the value they were
-    /// issued under and die with it.
-    #[serde(default)]
-    pub session_epoch: u64,
-    pub version: u64,
-}
-
-/// A new session epoch: random, so it can be set without reading the old one; never 0 (the
-/// epoch of a user whose sessions never ended).
-pub fn new_session_epoch() -> u64 {
-    u64::from_le_bytes(crypto::random_bytes::<8>()).max(1)
-}
 
 /// A user as clients see it: never the password hash.
 #[derive(Debug, Clone, Serialize)]
@@ -88,15 +59,6 @@ impl From<&User> for UserView {
     }
 }
 
-/// The guard that makes an email belong to one user. It also says whether the address is proven,
-/// so an admin attaching it learns that from the read it makes anyway.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct EmailGuard {
-    pub user_id: Uuid,
-    #[serde(default)]
-    pub verified: bool,
-}
-
 impl EmailGuard {
     /// The guard still names this account, in the proof state read.
     pub(crate) fn unchanged(&self) -> Condition {
@@ -113,33 +75,7 @@ impl EmailGuard {
     }
 }
 
-/// A platform operator.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PlatformAdmin {
-    pub user_id: Uuid,
-    pub email: String,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-}
-
 impl User {
-    pub fn new(now: OffsetDateTime, email: String, name: String, language: String) -> Self {
-        Self {
-            id: Uuid::now_v7(),
-            email,
-            name,
-            phone: None,
-            language,
-            password_hash: None,
-            password_changed_at: None,
-            created_at: now,
-            updated_at: now,
-            email_verified: false,
-            session_epoch: 0,
-            version: 1,
-        }
-    }
-
     /// Adds the user and its email guard to `tx`; a concurrent registration of the same email
     /// cancels the transaction.
     pub fn add_new(&self, app: &App, tx: &mut Transaction) -> ApiResult<()> {
@@ -169,56 +105,6 @@ impl User {
             )),
         )
     }
-}
-
-/// What a one-time token lets its holder do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TokenPurpose {
-    /// First password of a new account (the link in a new owner's mail).
-    SetPassword,
-    /// A reset requested by the user or an admin.
-    ResetPassword,
-    /// The link of an invitation mail (`target_id`: the invitation).
-    Invitation,
-    /// A join link's code (`target_id`: the join link).
-    JoinLink,
-    /// Proof of address for an account whose holder chose a password no mail confirmed yet.
-    VerifyEmail,
-    /// A change of sign-in address (`email`: the new address), applied by its requester.
-    EmailChange,
-}
-
-impl TokenPurpose {
-    /// Links mailed to a user's address: using one proves the address and sets the password.
-    pub const PROOF: [Self; 3] = [Self::SetPassword, Self::ResetPassword, Self::VerifyEmail];
-}
-
-/// A token as stored: only its hash is the key; the item says what the token opens.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct StoredToken {
-    pub purpose: TokenPurpose,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<Uuid>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tenant_id: Option<Uuid>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target_id: Option<Uuid>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "time::serde::rfc3339::option"
-    )]
-    pub expires_at: Option<OffsetDateTime>,
-    /// Epoch seconds after which DynamoDB may delete the item (and reads treat it as gone).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ttl: Option<i64>,
-    /// For a user's links: the user's session epoch when it was mailed (the link dies with it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session_epoch: Option<u64>,
-    /// For an email change: the new address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
 }
 
 impl StoredToken {
@@ -284,16 +170,15 @@ pub(crate) fn add_user_link(
 /// token a `password_expired` sign-in hands out.
 async fn own_user(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     password_change: bool,
 ) -> ApiResult<(crate::auth::Authorized, User)> {
-    let token = meta.bearer.as_deref().ok_or(ApiError::Unauthorized)?;
-    let claims = app.keys.verify(token, app.now())?;
+    let claims = requester.claims()?;
     let keys = [Key::user(claims.sub)];
     let mut authorized = if password_change {
-        authenticate_for_password_change(app, meta, &keys).await?
+        authenticate_for_password_change(app, requester, &keys).await?
     } else {
-        authenticate(app, meta, &keys).await?
+        authenticate(app, requester, &keys).await?
     };
     let item = authorized
         .items
@@ -397,16 +282,6 @@ pub(crate) fn set_password(
     Ok(epoch)
 }
 
-/// Times in index sort keys are whole seconds: RFC 3339 of them has one width and sorts as text.
-pub fn whole_seconds(t: OffsetDateTime) -> OffsetDateTime {
-    t.replace_nanosecond(0).unwrap_or(t)
-}
-
-pub fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePasswordInput {
@@ -443,7 +318,7 @@ impl FreshToken {
 /// every outstanding link of the user ends; the caller gets a fresh token.
 pub async fn change_password(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     input: ChangePasswordInput,
 ) -> ApiResult<FreshToken> {
     let mut checks = Checks::new();
@@ -454,7 +329,7 @@ pub async fn change_password(
         "is too long",
     );
     checks.finish()?;
-    let (authorized, user) = own_user(app, meta, true).await?;
+    let (authorized, user) = own_user(app, requester, true).await?;
     if !crypto::verify_password(&input.current_password, user.password_hash.as_deref()) {
         return Err(ApiError::invalid(
             "current_password",
@@ -519,7 +394,7 @@ pub struct LoginOutput {
 /// token for it. A member's sign-in then passes the tenant's rules — IP allowlist (the tenant's
 /// and the department's), account status, password age — and every attempt on a known
 /// membership lands in the tenant's sign-in log.
-pub async fn login(app: &App, meta: &RequestMeta, input: LoginInput) -> ApiResult<LoginOutput> {
+pub async fn login(app: &App, requester: &Requester, input: LoginInput) -> ApiResult<LoginOutput> {
     let mut checks = Checks::new();
     let email = validate::email(&mut checks, "email", &input.email);
     checks.check(
@@ -533,7 +408,7 @@ pub async fn login(app: &App, meta: &RequestMeta, input: LoginInput) -> ApiResul
     let limits = &app.config.limits;
     let counters = [
         Counter::sign_in_account(limits, &email),
-        Counter::sign_in_address(limits, meta.source_ip.as_deref()),
+        Counter::sign_in_address(limits, requester.origin.source_ip.as_deref()),
     ];
     let mut keys = vec![Key::email(&email)];
     for counter in &counters {
@@ -563,7 +438,7 @@ pub async fn login(app: &App, meta: &RequestMeta, input: LoginInput) -> ApiResul
         Ok(attempt) => attempt,
         Err(err) => {
             if let (Some(m), ApiError::RateLimited { .. }) = (logged, &err) {
-                log_attempt(app, meta, m, Some(LoginFailure::RateLimited), None).await?;
+                log_attempt(app, requester, m, Some(LoginFailure::RateLimited), None).await?;
             }
             return Err(err);
         }
@@ -571,7 +446,7 @@ pub async fn login(app: &App, meta: &RequestMeta, input: LoginInput) -> ApiResul
     let hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
     if !crypto::verify_password(&input.password, hash) {
         if let Some(m) = logged {
-            log_attempt(app, meta, m, Some(LoginFailure::BadPassword), None).await?;
+            log_attempt(app, requester, m, Some(LoginFailure::BadPassword), None).await?;
         }
         return Err(ApiError::Unauthorized);
     }
@@ -581,7 +456,7 @@ pub async fn login(app: &App, meta: &RequestMeta, input: LoginInput) -> ApiResul
         let mut tx = Transaction::new();
         attempt.give_back(app, &mut tx)?;
         if let Some(m) = logged {
-            LoginEntry::new(now, meta, m, Some(LoginFailure::EmailUnverified))
+            LoginEntry::new(now, requester, m, Some(LoginFailure::EmailUnverified))
                 .record(app, &mut tx)?;
         }
         let mail = proof::add_verification(app, &mut tx, &user)?;
@@ -639,10 +514,10 @@ pub async fn login(app: &App, meta: &RequestMeta, input: LoginInput) -> ApiResul
             app.keys.issue(now, &grant)?
         }
         (Some(m), _) => {
-            let allowlist = match admit(app, meta, &user, m, now).await? {
+            let allowlist = match admit(app, requester, &user, m, now).await? {
                 Ok(allowlist) => allowlist,
                 Err((failure, err)) => {
-                    log_attempt(app, meta, m, Some(failure), Some(&attempt)).await?;
+                    log_attempt(app, requester, m, Some(failure), Some(&attempt)).await?;
                     return Err(err);
                 }
             };
@@ -654,11 +529,14 @@ pub async fn login(app: &App, meta: &RequestMeta, input: LoginInput) -> ApiResul
                     .value(":now", s(rfc3339(now)))
                     .value(
                         ":position",
-                        s(crate::keys::last_login_position(Some(&rfc3339(now)), m.id)),
+                        s(crate::model::keys::last_login_position(
+                            Some(&rfc3339(now)),
+                            m.id,
+                        )),
                     ),
                 Some((Condition::exists(), ApiError::Unauthorized)),
             )?;
-            LoginEntry::new(now, meta, m, None).record(app, &mut tx)?;
+            LoginEntry::new(now, requester, m, None).record(app, &mut tx)?;
             attempt.give_back(app, &mut tx)?;
             app.store.transact(tx).await?;
             app.keys.issue(now, &member_grant(&user, m, allowlist))?
@@ -693,7 +571,7 @@ fn member_grant(user: &User, member: &Member, allowlists: [Vec<String>; 2]) -> G
 /// or the refusal.
 async fn admit(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     user: &User,
     member: &Member,
     now: OffsetDateTime,
@@ -714,8 +592,10 @@ async fn admit(
         .as_ref()
         .and_then(|d| d.settings.ip_allowlist.clone())
         .unwrap_or_default();
-    let source = meta.source_ip.as_deref();
-    if !ip_allowed(source, &tenant.settings.ip_allowlist) || !ip_allowed(source, &department_list) {
+    let source = requester.origin.source_ip.as_deref();
+    if !crate::auth::ip_allowed(source, &tenant.settings.ip_allowlist)
+        || !crate::auth::ip_allowed(source, &department_list)
+    {
         return Ok(Err((LoginFailure::IpNotAllowed, ApiError::IpNotAllowed)));
     }
     let allowlist = [tenant.settings.ip_allowlist.clone(), department_list];
@@ -742,31 +622,17 @@ async fn admit(
     Ok(Ok(allowlist))
 }
 
-/// An empty allowlist allows every address; otherwise the address must fall in one of the CIDRs.
-pub fn ip_allowed(source_ip: Option<&str>, allowlist: &[String]) -> bool {
-    if allowlist.is_empty() {
-        return true;
-    }
-    let Some(ip) = source_ip.and_then(|ip| ip.parse::<std::net::IpAddr>().ok()) else {
-        return false;
-    };
-    allowlist
-        .iter()
-        .filter_map(|cidr| cidr.parse::<ipnet::IpNet>().ok())
-        .any(|net| net.contains(&ip))
-}
-
 /// Records a refused attempt on a membership, giving the attempt's count back when the password
 /// was right (the refusal is the tenant's rule, not a guess).
 async fn log_attempt(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     member: &Member,
     failure: Option<LoginFailure>,
     right_password: Option<&Attempt>,
 ) -> ApiResult<()> {
     let mut tx = Transaction::new();
-    LoginEntry::new(app.now(), meta, member, failure).record(app, &mut tx)?;
+    LoginEntry::new(app.now(), requester, member, failure).record(app, &mut tx)?;
     if let Some(attempt) = right_password {
         attempt.give_back(app, &mut tx)?;
     }
@@ -833,8 +699,8 @@ pub struct MeView {
 }
 
 /// The caller's identity, the membership their token acts in, and all their memberships.
-pub async fn me(app: &App, meta: &RequestMeta) -> ApiResult<MeView> {
-    let (authorized, user) = own_user(app, meta, false).await?;
+pub async fn me(app: &App, requester: &Requester) -> ApiResult<MeView> {
+    let (authorized, user) = own_user(app, requester, false).await?;
     let memberships = memberships(app, user.id)
         .await?
         .into_iter()
@@ -871,7 +737,7 @@ pub struct MePatch {
     pub email: Option<String>,
     #[serde(default)]
     pub current_password: Option<String>,
-    #[serde(default, deserialize_with = "crate::http::nullable")]
+    #[serde(default, deserialize_with = "crate::validate::nullable")]
     pub phone: Option<Option<String>>,
     #[serde(default)]
     pub language: Option<String>,
@@ -888,8 +754,8 @@ pub struct MeUpdate {
 
 /// Only the user edits their own name, email, phone and language. A new email needs the current
 /// password and takes effect only through the link mailed to it (see `email_change`).
-pub async fn update_me(app: &App, meta: &RequestMeta, patch: MePatch) -> ApiResult<MeUpdate> {
-    let (authorized, before) = own_user(app, meta, false).await?;
+pub async fn update_me(app: &App, requester: &Requester, patch: MePatch) -> ApiResult<MeUpdate> {
+    let (authorized, before) = own_user(app, requester, false).await?;
     let copied_to_members = patch.name.is_some() || patch.phone.is_some();
     let mut checks = Checks::new();
     let email = patch

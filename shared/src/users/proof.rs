@@ -11,12 +11,12 @@ use super::{
     set_password,
 };
 use crate::app::App;
+use crate::auth::Requester;
 use crate::crypto;
 use crate::error::{ApiError, ApiResult, Checks};
-use crate::http::RequestMeta;
-use crate::keys::Key;
 use crate::limits::{Counter, count_attempt};
 use crate::mail::{Mail, html_escape};
+use crate::model::keys::Key;
 use crate::store::{Condition, Transaction, from_item, num, s};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
@@ -73,10 +73,10 @@ pub struct Verified {
 /// POST /v1/auth/verify-email: the prover sets the password (the registrant types theirs again).
 pub async fn verify_email(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     input: VerifyEmailInput,
 ) -> ApiResult<Verified> {
-    prove_with_link(app, meta, &input.token, "password", &input.password).await?;
+    prove_with_link(app, requester, &input.token, "password", &input.password).await?;
     Ok(Verified {
         email_verified: true,
     })
@@ -92,10 +92,17 @@ pub struct PasswordResetInput {
 /// POST /v1/auth/password-reset: a set-password or reset link; it proves the address as well.
 pub async fn complete_password_reset(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     input: PasswordResetInput,
 ) -> ApiResult<()> {
-    prove_with_link(app, meta, &input.token, "new_password", &input.new_password).await
+    prove_with_link(
+        app,
+        requester,
+        &input.token,
+        "new_password",
+        &input.new_password,
+    )
+    .await
 }
 
 /// Spends a link mailed to a user's address: the token is deleted, the password set, the address
@@ -104,7 +111,7 @@ pub async fn complete_password_reset(
 /// was mailed.
 async fn prove_with_link(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     token: &str,
     password_field: &str,
     password: &str,
@@ -119,7 +126,11 @@ async fn prove_with_link(
     checks.finish()?;
     count_attempt(
         app,
-        Counter::public(&app.config.limits, "prove", meta.source_ip.as_deref()),
+        Counter::public(
+            &app.config.limits,
+            "prove",
+            requester.origin.source_ip.as_deref(),
+        ),
     )
     .await?;
     let invalid = || ApiError::invalid("token", "is invalid, expired or already used");
@@ -220,7 +231,7 @@ fn address(input: &AddressInput) -> ApiResult<String> {
 /// address; answers the same whether the address has such an account, a proven one, or none.
 pub async fn resend_verification(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     input: AddressInput,
 ) -> ApiResult<()> {
     let email = address(&input)?;
@@ -229,7 +240,7 @@ pub async fn resend_verification(
         Counter::public(
             &app.config.limits,
             "verify-resend",
-            meta.source_ip.as_deref(),
+            requester.origin.source_ip.as_deref(),
         ),
     )
     .await?;
@@ -246,7 +257,7 @@ pub async fn resend_verification(
 /// the address's account; answers the same whether or not there is one.
 pub async fn request_password_reset(
     app: &App,
-    meta: &RequestMeta,
+    requester: &Requester,
     input: AddressInput,
 ) -> ApiResult<()> {
     let email = address(&input)?;
@@ -255,7 +266,7 @@ pub async fn request_password_reset(
         Counter::public(
             &app.config.limits,
             "reset-request",
-            meta.source_ip.as_deref(),
+            requester.origin.source_ip.as_deref(),
         ),
     )
     .await?;

@@ -1,54 +1,60 @@
-//! HTTP plumbing shared by every handler: reading path ids, query parameters and JSON bodies with
-//! their limits, the caller's request metadata, and building JSON and problem+json answers.
+//! HTTP at the edge: reading the caller, path ids, query parameters and JSON bodies with their
+//! limits, and building JSON and problem+json answers. `shared` knows nothing of HTTP; this is
+//! where a request becomes the values its functions take.
 
-use crate::error::{ApiError, ApiResult};
 use http::{HeaderValue, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
+use roster_shared::auth::{Origin, Requester};
+use roster_shared::model::PageParams;
+use roster_shared::{ApiError, ApiResult, App};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer, Serialize};
 use uuid::Uuid;
 
 /// Bodies above 1 MB are refused with 413 before anything is parsed.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-pub const DEFAULT_PAGE: u32 = 50;
-pub const MAX_PAGE: u32 = 200;
 
-/// Who sent the request and from where: what handlers pass on to `shared`.
-#[derive(Debug, Clone, Default)]
-pub struct RequestMeta {
-    pub bearer: Option<String>,
-    pub source_ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub if_match: Option<String>,
+/// The bearer token of `Authorization: Bearer …`, if any.
+pub fn bearer(req: &Request) -> Option<String> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
 }
 
-impl RequestMeta {
-    pub fn of(req: &Request) -> Self {
-        let headers = req.headers();
-        let text = |name: header::HeaderName| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        };
-        let bearer = text(header::AUTHORIZATION).and_then(|v| {
-            let (scheme, token) = v.split_once(' ')?;
-            scheme
-                .eq_ignore_ascii_case("bearer")
-                .then(|| token.trim().to_string())
-        });
-        let source_ip = match req.request_context_ref() {
-            Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
-            _ => None,
-        };
-        Self {
-            bearer,
+/// The caller as the entrypoint resolves it before any handler logic: its bearer token verified
+/// (a forged or expired one answers 401 here, whatever the body says) and where it called from.
+/// Whether the token's account is still live is the domain's batched read.
+pub fn resolve_requester(app: &App, req: &Request) -> ApiResult<Requester> {
+    let token = bearer(req)
+        .map(|token| app.keys.verify(&token, app.now()))
+        .transpose()?;
+    let source_ip = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
+        _ => None,
+    };
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| ua.chars().take(512).collect());
+    Ok(Requester {
+        token,
+        origin: Origin {
             source_ip,
-            user_agent: text(header::USER_AGENT).map(|ua| ua.chars().take(512).collect()),
-            if_match: text(header::IF_MATCH),
-        }
-    }
+            user_agent,
+        },
+    })
+}
+
+/// The requester [`crate::lambda::dispatch`] resolved for this request.
+pub fn requester(req: &Request) -> Requester {
+    req.extensions()
+        .get::<Requester>()
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// A UUID from the path. A malformed id cannot name anything, so it answers 404 like an unknown one.
@@ -75,27 +81,11 @@ pub fn query_param(req: &Request, name: &str) -> Option<String> {
 }
 
 /// `limit` and `cursor` of a list request.
-#[derive(Debug, Clone)]
-pub struct PageParams {
-    pub limit: u32,
-    pub cursor: Option<String>,
-}
-
-impl PageParams {
-    pub fn of(req: &Request) -> ApiResult<Self> {
-        let limit = match query_param(req, "limit") {
-            None => DEFAULT_PAGE,
-            Some(raw) => raw
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (1..=MAX_PAGE).contains(n))
-                .ok_or_else(|| {
-                    ApiError::invalid("limit", format!("must be an integer from 1 to {MAX_PAGE}"))
-                })?,
-        };
-        let cursor = query_param(req, "cursor").filter(|c| !c.is_empty());
-        Ok(Self { limit, cursor })
-    }
+pub fn page(req: &Request) -> ApiResult<PageParams> {
+    PageParams::new(
+        query_param(req, "limit").as_deref(),
+        query_param(req, "cursor"),
+    )
 }
 
 /// Parses a JSON body: size limit, well-formed JSON, no unknown fields (each input type says
@@ -138,15 +128,6 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
         };
         ApiError::invalid(field, message)
     })
-}
-
-/// For PATCH bodies: absent (`None`), `null` (`Some(None)`) and a value (`Some(Some(v))`) differ.
-pub fn nullable<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(de).map(Some)
 }
 
 pub fn json<T: Serialize>(status: StatusCode, value: &T) -> ApiResult<Response<Body>> {
@@ -206,8 +187,12 @@ pub fn etag(version: u64) -> String {
 }
 
 /// The version an `If-Match` header names; `*` or no header means "any".
-pub fn if_match_version(meta: &RequestMeta) -> ApiResult<Option<u64>> {
-    match meta.if_match.as_deref().map(str::trim) {
+pub fn if_match_version(req: &Request) -> ApiResult<Option<u64>> {
+    let if_match = req
+        .headers()
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok());
+    match if_match.map(str::trim) {
         None | Some("*") => Ok(None),
         Some(tag) => tag
             .trim_start_matches("W/")
@@ -216,13 +201,6 @@ pub fn if_match_version(meta: &RequestMeta) -> ApiResult<Option<u64>> {
             .map(Some)
             .map_err(|_| ApiError::PreconditionFailed),
     }
-}
-
-/// A list answer: `{items, next_cursor}`.
-#[derive(Debug, Serialize)]
-pub struct List<T> {
-    pub items: Vec<T>,
-    pub next_cursor: Option<String>,
 }
 
 /// The problem+json answer of an error. Internal errors are logged with their cause here, the one
@@ -265,13 +243,14 @@ pub fn precheck(req: &Request) -> ApiResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde::Deserialize;
 
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]
     #[allow(dead_code)]
     struct Input {
         name: String,
-        #[serde(default, deserialize_with = "nullable")]
+        #[serde(default, deserialize_with = "roster_shared::validate::nullable")]
         phone: Option<Option<String>>,
     }
 

@@ -1,0 +1,241 @@
+//! A member: one person's membership of one tenant, and the keys and index attributes it is
+//! stored under (see [`crate::model::keys`]).
+
+use crate::error::ApiResult;
+use crate::model::item::{Item, to_item};
+use crate::model::keys::{
+    GSI1, GSI2, GSI3, GSI4, GSI5, Key, PURGE_QUEUE, directory_partition, directory_position,
+    join_request_position, join_requests_partition, last_login_partition, last_login_position,
+    memberships_of, name_partition, recycle_bin_partition, tenant_partition, tree_partition,
+    tree_position,
+};
+use crate::model::licence::Licence;
+use crate::model::roles::{Permissions, Role};
+use crate::model::time::rfc3339;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use unicode_normalization::UnicodeNormalization;
+use uuid::Uuid;
+
+pub const DEFAULT_DIRECTORY_NUMBER: u32 = 10_000;
+
+const MAX_TERMS: usize = 8;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemberStatus {
+    Active,
+    Disabled,
+    Deleted,
+    /// A join request awaiting an admin (join link, or an invitation that needs approval).
+    Pending,
+    /// A join request an admin turned down; approving it later re-examines it.
+    Rejected,
+}
+
+impl MemberStatus {
+    /// Active and disabled members are the tenant's members proper: in the directory, the tree,
+    /// search and the counts. Join requests and recycle-bin entries are not.
+    pub fn in_directory(self) -> bool {
+        matches!(self, Self::Active | Self::Disabled)
+    }
+
+    /// A join request, pending or rejected.
+    pub fn is_join_request(self) -> bool {
+        matches!(self, Self::Pending | Self::Rejected)
+    }
+}
+
+/// How a join request came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JoinVia {
+    Invitation,
+    JoinLink,
+}
+
+/// The story of a join request, kept on the member it became.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JoinRequestInfo {
+    pub via: JoinVia,
+    #[serde(default)]
+    pub invitation_id: Option<Uuid>,
+    #[serde(default)]
+    pub join_link_id: Option<Uuid>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub requested_at: OffsetDateTime,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub decided_at: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub decided_by: Option<Uuid>,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemberSource {
+    Console,
+    Import,
+    Invitation,
+    JoinLink,
+    Api,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Member {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub user_id: Uuid,
+    /// Lowercase, as the user's.
+    pub email: String,
+    pub name: String,
+    #[serde(default)]
+    pub phone: Option<String>,
+    pub department_id: Uuid,
+    pub position: Option<String>,
+    pub work_number: Option<String>,
+    pub location: Option<String>,
+    pub directory_number: u32,
+    pub role: Role,
+    pub permissions: Permissions,
+    pub status: MemberStatus,
+    pub source: MemberSource,
+    pub api_client_id: Option<Uuid>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub last_login_at: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub deleted_at: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub purge_at: Option<OffsetDateTime>,
+    /// purge_at as epoch seconds while in the recycle bin: DynamoDB's TTL removes the entry.
+    #[serde(default)]
+    pub ttl: Option<i64>,
+    /// The member's seat licence, if any (with a queued renewal, if any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub licence: Option<Licence>,
+    /// Set when the member came in through a join request (pending, rejected or decided).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join_request: Option<JoinRequestInfo>,
+    /// The user's proof of address, carried for the directory (follows the user's record).
+    #[serde(default)]
+    pub email_verified: bool,
+    /// Changes when an admin disables or deletes the member: the membership's tokens issued
+    /// before carry the old value and stop working, even once it is enabled or restored.
+    #[serde(default)]
+    pub session_epoch: u64,
+    pub version: u64,
+}
+
+/// Lowercase without accents: what search compares.
+pub fn fold(text: &str) -> String {
+    text.nfd()
+        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+        .collect::<String>()
+        .to_lowercase()
+}
+
+/// The terms a member is found by: the email and every word of the name.
+pub fn search_terms(email: &str, name: &str) -> Vec<String> {
+    let mut terms = vec![fold(email)];
+    terms.extend(
+        fold(name)
+            .split(|c: char| c.is_whitespace() || c == '-' || c == ',' || c == '.')
+            .filter(|w| !w.is_empty())
+            .map(str::to_string),
+    );
+    terms.sort();
+    terms.dedup();
+    terms.truncate(MAX_TERMS);
+    terms
+}
+
+impl Member {
+    /// Owners hold every permission, admins what they were given, members none (they read the
+    /// directory of their tenant).
+    pub fn effective_permissions(&self) -> Permissions {
+        match self.role {
+            Role::Owner => Permissions::All,
+            Role::Admin => self.permissions.clone(),
+            Role::Member => Permissions::none(),
+        }
+    }
+
+    pub fn key(&self) -> Key {
+        Key::member(self.tenant_id, self.id)
+    }
+
+    /// The stored item with its index attributes: memberships by user (gsi1), the department tree
+    /// (gsi2, from the department's id path), the directory or the recycle bin (gsi3) and name
+    /// order (gsi4).
+    pub fn to_item(&self, department_id_path: &str) -> ApiResult<Item> {
+        let folded = fold(&self.name);
+        let mut extra = vec![
+            (GSI1.pk, memberships_of(self.user_id)),
+            (GSI1.sk, tenant_partition(self.tenant_id)),
+            (GSI2.pk, tree_partition(self.tenant_id)),
+            (GSI2.sk, tree_position(department_id_path, self.id)),
+        ];
+        match (self.status, self.deleted_at) {
+            (MemberStatus::Pending | MemberStatus::Rejected, _) => {
+                extra.push((GSI3.pk, join_requests_partition(self.tenant_id)));
+                extra.push((GSI3.sk, join_request_position(self.status, self.id)));
+            }
+            (MemberStatus::Deleted, Some(deleted_at)) => {
+                extra.push((GSI3.pk, recycle_bin_partition(self.tenant_id)));
+                extra.push((GSI3.sk, format!("{}#{}", rfc3339(deleted_at), self.id)));
+                let purge_at = self.purge_at.unwrap_or(deleted_at);
+                extra.push((GSI4.pk, PURGE_QUEUE.to_string()));
+                extra.push((
+                    GSI4.sk,
+                    format!("{}#{}#{}", rfc3339(purge_at), self.tenant_id, self.id),
+                ));
+            }
+            _ => {
+                extra.push((GSI3.pk, directory_partition(self.tenant_id)));
+                extra.push((
+                    GSI3.sk,
+                    directory_position(self.directory_number, &folded, self.id),
+                ));
+                extra.push((GSI4.pk, name_partition(self.tenant_id)));
+                extra.push((GSI4.sk, format!("{folded}#{}", self.id)));
+                let last_login = self.last_login_at.map(rfc3339);
+                extra.push((GSI5.pk, last_login_partition(self.tenant_id)));
+                extra.push((GSI5.sk, last_login_position(last_login.as_deref(), self.id)));
+            }
+        }
+        if let Some(licence) = self.licence.as_ref().filter(|_| self.status.in_directory()) {
+            extra.extend(licence.index_keys(self.tenant_id, self.id));
+        }
+        let mut item = to_item(self, &self.key(), &extra)?;
+        if !self.status.in_directory() {
+            // Deleted members and join requests stay out of the tree index: departments and
+            // listings do not see them.
+            item.remove(GSI2.pk);
+            item.remove(GSI2.sk);
+        }
+        Ok(item)
+    }
+
+    pub(crate) fn term_keys(&self) -> Vec<Key> {
+        search_terms(&self.email, &self.name)
+            .iter()
+            .map(|t| Key::search_term(self.tenant_id, t, self.id))
+            .collect()
+    }
+}
+
+/// The guard that keeps one member per user per tenant, pointing at the member.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserInTenant {
+    pub member_id: Uuid,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct SearchTerm {
+    pub(crate) member_id: Uuid,
+}

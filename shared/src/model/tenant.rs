@@ -1,0 +1,189 @@
+//! A tenant (a customer or a reseller) and its settings, as stored.
+
+use crate::error::ApiResult;
+use crate::model::item::{Item, counter, to_item};
+use crate::model::keys::{ALL_TENANTS, GSI1, GSI2, Key, customers_of};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantKind {
+    Customer,
+    Reseller,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Plan {
+    Free,
+    Paid,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureFlags {
+    #[serde(default)]
+    pub licence_renewal: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NewMemberPassword {
+    SetPasswordLink,
+    RandomPasswordMail,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JoinField {
+    Position,
+    WorkNumber,
+    Location,
+    Phone,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinRules {
+    /// Invitations sent by non-admins join as pending requests an admin approves ("inviting
+    /// verification"); admins' invitations always join directly.
+    #[serde(default)]
+    pub approval_for_non_admin_invitations: bool,
+    /// Members without an admin role may invite people (as plain members).
+    #[serde(default)]
+    pub members_may_invite: bool,
+    /// What a person asking to join through a join link must give besides name and email.
+    #[serde(default)]
+    pub required_fields: Vec<JoinField>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Branding {
+    #[serde(default)]
+    pub primary_color: Option<String>,
+    #[serde(default)]
+    pub secondary_color: Option<String>,
+    #[serde(default)]
+    pub logo_url: Option<String>,
+}
+
+/// Who among the tenant's plain members sees a member's email and phone in the directory
+/// (SPEC §8.2). A department may override the tenant's choice for its own members. (`all` and
+/// `none` are the names departments were first given; they still read.)
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactVisibility {
+    #[default]
+    #[serde(alias = "all")]
+    Everyone,
+    /// Members of the same department.
+    Department,
+    /// No plain member (admins only).
+    #[serde(alias = "none")]
+    Admins,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantSettings {
+    #[serde(default)]
+    pub contact_visibility: ContactVisibility,
+    pub password_expiry_days: Option<u32>,
+    pub ip_allowlist: Vec<String>,
+    pub recycle_bin_retention_days: u32,
+    pub invitation_expiry_days: u32,
+    pub default_language: String,
+    pub new_member_password: NewMemberPassword,
+    pub join_rules: JoinRules,
+    pub branding: Branding,
+}
+
+impl Default for TenantSettings {
+    fn default() -> Self {
+        Self {
+            contact_visibility: ContactVisibility::Everyone,
+            password_expiry_days: None,
+            ip_allowlist: Vec::new(),
+            recycle_bin_retention_days: 30,
+            invitation_expiry_days: 7,
+            default_language: "en".into(),
+            new_member_password: NewMemberPassword::SetPasswordLink,
+            join_rules: JoinRules::default(),
+            branding: Branding::default(),
+        }
+    }
+}
+
+/// A tenant as stored. `member_count` and `seats_used` are counters changed atomically with the
+/// items they count; `version` changes only with the editable fields.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Tenant {
+    pub id: Uuid,
+    pub name: String,
+    pub kind: TenantKind,
+    pub parent_id: Option<Uuid>,
+    pub plan: Plan,
+    pub member_quota: u32,
+    /// Active and disabled members.
+    #[serde(deserialize_with = "counter")]
+    pub member_count: u32,
+    /// Pending invitations (not yet expired and released by the invitation-expiry job).
+    #[serde(default, deserialize_with = "counter")]
+    pub invitation_count: u32,
+    /// Pending join requests.
+    #[serde(default, deserialize_with = "counter")]
+    pub join_request_count: u32,
+    /// What the member quota counts: members + invitations + join requests, kept as one counter
+    /// because a DynamoDB condition compares attributes but cannot add them.
+    #[serde(deserialize_with = "counter")]
+    pub quota_used: u32,
+    pub seats_total: u32,
+    #[serde(deserialize_with = "counter")]
+    pub seats_used: u32,
+    /// Active and disabled owners: the last one can be neither demoted, disabled nor deleted.
+    #[serde(default = "one", deserialize_with = "counter")]
+    pub owner_count: u32,
+    pub feature_flags: FeatureFlags,
+    pub settings: TenantSettings,
+    pub root_department_id: Uuid,
+    pub owner_member_id: Uuid,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    pub version: u64,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl Tenant {
+    pub fn to_item(&self) -> ApiResult<Item> {
+        let mut extra = vec![
+            (GSI1.pk, ALL_TENANTS.to_string()),
+            (GSI1.sk, self.id.to_string()),
+        ];
+        if let Some(parent) = self.parent_id {
+            extra.push((GSI2.pk, customers_of(parent)));
+            extra.push((GSI2.sk, self.id.to_string()));
+        }
+        to_item(self, &Key::tenant(self.id), &extra)
+    }
+}
+
+/// An empty allowlist allows every address; otherwise the address must fall in one of the CIDRs.
+pub fn ip_allowed(source_ip: Option<&str>, allowlist: &[String]) -> bool {
+    if allowlist.is_empty() {
+        return true;
+    }
+    let Some(ip) = source_ip.and_then(|ip| ip.parse::<std::net::IpAddr>().ok()) else {
+        return false;
+    };
+    allowlist
+        .iter()
+        .filter_map(|cidr| cidr.parse::<ipnet::IpNet>().ok())
+        .any(|net| net.contains(&ip))
+}
