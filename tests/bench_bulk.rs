@@ -8,7 +8,7 @@
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use futures::future::join_all;
 use roster_shared::auth::{Permissions, Role};
-use roster_shared::members::{Member, MemberSource, MemberStatus};
+use roster_shared::members::{Member, MemberSource, Person};
 use roster_tests::{Env, unique};
 use serde_json::json;
 use std::time::Instant;
@@ -122,33 +122,25 @@ async fn import_ten_thousand_rows_and_export_a_hundred_thousand_members() {
                 .iter()
                 .map(|i| {
                     let member = Member {
-                        id: Uuid::now_v7(),
-                        tenant_id,
-                        user_id: Uuid::now_v7(),
-                        email: format!("user{i:06}@bulk.test"),
-                        name: format!("Member {i}"),
-                        phone: Some("+1 555 0100".into()),
-                        department_id: root,
                         position: Some("Engineer".into()),
                         work_number: Some(format!("E-{i}")),
                         location: Some("Remote".into()),
                         directory_number: (i % 10_000) as u32 + 1,
-                        role: Role::Member,
-                        permissions: Permissions::none(),
-                        status: MemberStatus::Active,
-                        source: MemberSource::Import,
-                        api_client_id: None,
-                        created_at: now,
-                        updated_at: now,
-                        last_login_at: None,
-                        deleted_at: None,
-                        purge_at: None,
-                        ttl: None,
-                        licence: None,
-                        join_request: None,
-                        email_verified: false,
-                        session_epoch: 0,
-                        version: 1,
+                        ..Member::new(
+                            tenant_id,
+                            root,
+                            Person {
+                                user_id: Uuid::now_v7(),
+                                email: format!("user{i:06}@bulk.test"),
+                                name: format!("Member {i}"),
+                                phone: Some("+1 555 0100".into()),
+                                email_verified: false,
+                            },
+                            Role::Member,
+                            Permissions::none(),
+                            MemberSource::Import,
+                            now,
+                        )
                     };
                     WriteRequest::builder()
                         .put_request(

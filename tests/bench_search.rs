@@ -7,7 +7,7 @@
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use futures::future::join_all;
 use roster_shared::auth::{Permissions, Role};
-use roster_shared::members::{Member, MemberSource, MemberStatus};
+use roster_shared::members::{Member, MemberSource, Person};
 use roster_tests::Env;
 use std::time::Instant;
 use uuid::Uuid;
@@ -40,33 +40,22 @@ async fn search_and_directory_in_a_large_tenant() {
     for i in 0..n {
         let name = format!("{} {}", FIRST[i % 20], LAST[(i / 20) % 20]);
         let member = Member {
-            id: Uuid::now_v7(),
-            tenant_id,
-            user_id: Uuid::now_v7(),
-            email: format!("user{i:06}@large.test"),
-            name,
-            phone: None,
-            department_id: root,
-            position: None,
-            work_number: None,
-            location: None,
             directory_number: (i % 10_000) as u32 + 1,
-            role: Role::Member,
-            permissions: Permissions::none(),
-            status: MemberStatus::Active,
-            source: MemberSource::Import,
-            api_client_id: None,
-            created_at: now,
-            updated_at: now,
-            last_login_at: None,
-            deleted_at: None,
-            purge_at: None,
-            ttl: None,
-            licence: None,
-            join_request: None,
-            email_verified: false,
-            session_epoch: 0,
-            version: 1,
+            ..Member::new(
+                tenant_id,
+                root,
+                Person {
+                    user_id: Uuid::now_v7(),
+                    email: format!("user{i:06}@large.test"),
+                    name,
+                    phone: None,
+                    email_verified: false,
+                },
+                Role::Member,
+                Permissions::none(),
+                MemberSource::Import,
+                now,
+            )
         };
         items.push(member.to_item(&t.root).unwrap());
         items.extend(member.search_term_items().unwrap());

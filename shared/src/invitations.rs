@@ -26,7 +26,7 @@ use crate::members::{MemberView, quota_exceeded};
 use crate::model::department::Department;
 use crate::model::keys::{GSI3, GSI4, INVITATION_EXPIRY_QUEUE, Key, invitations_partition};
 use crate::model::member::{
-    JoinRequestInfo, JoinVia, Member, MemberSource, MemberStatus, UserInTenant,
+    JoinRequestInfo, JoinVia, Member, MemberSource, MemberStatus, Person, UserInTenant,
 };
 use crate::model::roles::{Permission, Permissions, Role};
 use crate::model::tenant::{Branding, Tenant};
@@ -1385,33 +1385,20 @@ pub(crate) fn new_member(
     now: OffsetDateTime,
 ) -> Member {
     Member {
-        id: Uuid::now_v7(),
-        tenant_id: tenant.id,
-        user_id: user.id,
-        email: user.email.clone(),
-        name: user.name.clone(),
-        phone: user.phone.clone(),
-        department_id: department.id,
         position: fields.position,
         work_number: fields.work_number,
         location: fields.location,
-        directory_number: crate::model::member::DEFAULT_DIRECTORY_NUMBER,
-        role: fields.role,
-        permissions: fields.permissions,
         status,
-        source,
-        api_client_id: None,
-        created_at: now,
-        updated_at: now,
-        last_login_at: None,
-        deleted_at: None,
-        purge_at: None,
-        ttl: None,
-        licence: None,
         join_request,
-        email_verified: user.email_verified,
-        session_epoch: 0,
-        version: 1,
+        ..Member::new(
+            tenant.id,
+            department.id,
+            Person::from(user),
+            fields.role,
+            fields.permissions,
+            source,
+            now,
+        )
     }
 }
 

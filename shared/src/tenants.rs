@@ -9,9 +9,7 @@ use crate::error::{ApiError, ApiResult, Checks};
 use crate::mail::{Mail, html_escape};
 use crate::model::department::{Department, DepartmentSettings};
 use crate::model::keys::{ALL_TENANTS, GSI1, GSI2, Key, customers_of};
-use crate::model::member::{
-    DEFAULT_DIRECTORY_NUMBER, Member, MemberSource, MemberStatus, UserInTenant,
-};
+use crate::model::member::{Member, MemberSource, Person, UserInTenant};
 use crate::model::roles::{Permission, Permissions, Role};
 pub use crate::model::tenant::{
     Branding, ContactVisibility, FeatureFlags, JoinField, JoinRules, NewMemberPassword, Plan,
@@ -348,32 +346,21 @@ pub async fn create(
     };
     let owner = Member {
         id: member_id,
-        tenant_id,
-        user_id,
-        email: owner_email.clone(),
-        name: owner_name.clone(),
-        phone: None,
-        department_id: root_id,
-        position: None,
-        work_number: None,
-        location: None,
-        directory_number: DEFAULT_DIRECTORY_NUMBER,
-        role: Role::Owner,
-        permissions: Permissions::All,
-        status: MemberStatus::Active,
-        source: MemberSource::Console,
-        api_client_id: None,
-        created_at: now,
-        updated_at: now,
-        last_login_at: None,
-        deleted_at: None,
-        purge_at: None,
-        ttl: None,
-        licence: None,
-        join_request: None,
-        email_verified: existing_user.as_ref().is_some_and(|g| g.verified),
-        session_epoch: 0,
-        version: 1,
+        ..Member::new(
+            tenant_id,
+            root_id,
+            Person {
+                user_id,
+                email: owner_email.clone(),
+                name: owner_name.clone(),
+                phone: None,
+                email_verified: existing_user.as_ref().is_some_and(|g| g.verified),
+            },
+            Role::Owner,
+            Permissions::All,
+            MemberSource::Console,
+            now,
+        )
     };
     let exists = || ApiError::Conflict("id collision; retry".into());
     tx.put(

@@ -25,7 +25,7 @@ use crate::model::licence::Licence;
 use crate::model::licence::{LicenceFilter, LicenceView};
 use crate::model::member::SearchTerm;
 pub use crate::model::member::{
-    DEFAULT_DIRECTORY_NUMBER, JoinRequestInfo, JoinVia, Member, MemberSource, MemberStatus,
+    DEFAULT_DIRECTORY_NUMBER, JoinRequestInfo, JoinVia, Member, MemberSource, MemberStatus, Person,
     UserInTenant, fold, search_terms,
 };
 use crate::model::roles::{Permission, Permissions, Role};
@@ -486,36 +486,29 @@ pub(crate) async fn insert(
         }
     };
     let member = Member {
-        id: Uuid::now_v7(),
-        tenant_id,
-        user_id,
-        email: email.clone(),
-        name,
-        phone,
-        department_id: department.id,
         position: org.position,
         work_number: org.work_number,
         location: org.location,
         directory_number,
-        role,
-        permissions,
-        status: MemberStatus::Active,
-        source,
         api_client_id: match &caller.kind {
             CallerKind::ApiClient(c) => Some(c.id),
             _ => None,
         },
-        created_at: now,
-        updated_at: now,
-        last_login_at: None,
-        deleted_at: None,
-        purge_at: None,
-        ttl: None,
-        licence: None,
-        join_request: None,
-        email_verified: existing.as_ref().is_some_and(|g| g.verified),
-        session_epoch: 0,
-        version: 1,
+        ..Member::new(
+            tenant_id,
+            department.id,
+            Person {
+                user_id,
+                email: email.clone(),
+                name,
+                phone,
+                email_verified: existing.as_ref().is_some_and(|g| g.verified),
+            },
+            role,
+            permissions,
+            source,
+            now,
+        )
     };
     tx.put(
         app.table(),

@@ -12,6 +12,7 @@ use crate::model::keys::{
 use crate::model::licence::Licence;
 use crate::model::roles::{Permissions, Role};
 use crate::model::time::rfc3339;
+use crate::model::user::User;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use unicode_normalization::UnicodeNormalization;
@@ -154,7 +155,72 @@ pub fn search_terms(email: &str, name: &str) -> Vec<String> {
     terms
 }
 
+/// The account a new member belongs to, as far as the member keeps a copy of it.
+#[derive(Debug, Clone)]
+pub struct Person {
+    pub user_id: Uuid,
+    /// Lowercase, as the user's.
+    pub email: String,
+    pub name: String,
+    pub phone: Option<String>,
+    pub email_verified: bool,
+}
+
+impl From<&User> for Person {
+    fn from(user: &User) -> Self {
+        Self {
+            user_id: user.id,
+            email: user.email.clone(),
+            name: user.name.clone(),
+            phone: user.phone.clone(),
+            email_verified: user.email_verified,
+        }
+    }
+}
+
 impl Member {
+    /// The one way a member comes to be: `person` joins `tenant_id` in `department_id`, active,
+    /// with `role` and `permissions`, at the default directory number, without organisation
+    /// fields, licence or join request. Callers set what differs with struct update syntax.
+    pub fn new(
+        tenant_id: Uuid,
+        department_id: Uuid,
+        person: Person,
+        role: Role,
+        permissions: Permissions,
+        source: MemberSource,
+        now: OffsetDateTime,
+    ) -> Self {
+        Self {
+            id: Uuid::now_v7(),
+            tenant_id,
+            user_id: person.user_id,
+            email: person.email,
+            name: person.name,
+            phone: person.phone,
+            department_id,
+            position: None,
+            work_number: None,
+            location: None,
+            directory_number: DEFAULT_DIRECTORY_NUMBER,
+            role,
+            permissions,
+            status: MemberStatus::Active,
+            source,
+            api_client_id: None,
+            created_at: now,
+            updated_at: now,
+            last_login_at: None,
+            deleted_at: None,
+            purge_at: None,
+            ttl: None,
+            licence: None,
+            join_request: None,
+            email_verified: person.email_verified,
+            session_epoch: 0,
+            version: 1,
+        }
+    }
     /// Owners hold every permission, admins what they were given, members none (they read the
     /// directory of their tenant).
     pub fn effective_permissions(&self) -> Permissions {
