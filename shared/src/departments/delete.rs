@@ -1,0 +1,125 @@
+//! Deleting an empty department.
+
+use super::moves::{MoveLock, check_lock};
+use super::{Count, Department, DepartmentView, StillAt, add_to_count, department};
+use crate::app::App;
+use crate::audit::{self, Change};
+use crate::auth::{Need, Requester, authorize};
+use crate::error::{ApiError, ApiResult};
+use crate::model::keys::Key;
+use crate::model::roles::Permission;
+use crate::store::{Condition, Transaction, num};
+use uuid::Uuid;
+
+/// Deletes an empty department; the root never.
+pub async fn delete(
+    app: &App,
+    requester: &Requester,
+    tenant_id: Uuid,
+    department_id: Uuid,
+) -> ApiResult<()> {
+    let (access, items) = authorize(
+        app,
+        requester,
+        tenant_id,
+        Need::Permission(Permission::DepartmentsWrite),
+        &[
+            Key::department(tenant_id, department_id),
+            Key::department_move(tenant_id),
+        ],
+    )
+    .await?;
+    let mut items = items.into_iter();
+    let dept = department(items.next().flatten())?;
+    let lock = MoveLock::of(items.next().flatten())?;
+    let parent_id = deletable(&dept, lock.as_ref())?;
+
+    let mut tx = Transaction::new();
+    // The counters are re-checked in the transaction: a member added meanwhile keeps it alive.
+    tx.delete(
+        app.table(),
+        &dept.key(),
+        Some((
+            Condition::new("attribute_exists(pk) AND member_count = :zero AND child_count = :zero")
+                .value(":zero", num(0)),
+            ApiError::DepartmentNotEmpty,
+        )),
+    )?;
+    check_lock(app, &mut tx, tenant_id, lock.as_ref())?;
+    tx.delete(
+        app.table(),
+        &Key::sibling_name(tenant_id, parent_id, &dept.name),
+        None,
+    )?;
+    add_to_count(
+        app,
+        &mut tx,
+        &Key::department(tenant_id, parent_id),
+        Count::Children,
+        -1,
+        StillAt::Anywhere,
+        ApiError::Conflict("the parent department changed at the same time; retry".into()),
+    )?;
+    audit::record(
+        app,
+        &mut tx,
+        &access.caller,
+        Change {
+            tenant_id,
+            action: "department.delete",
+            target_type: "department",
+            target_id: department_id,
+            before: audit::snapshot(&DepartmentView::from(&dept)),
+            after: None,
+        },
+    )?;
+    app.store.transact(tx).await
+}
+
+/// Whether `dept` may go, and its parent's id: not the root, nothing leaves a subtree that is
+/// being moved, and only an empty department.
+fn deletable(dept: &Department, lock: Option<&MoveLock>) -> ApiResult<Uuid> {
+    let Some(parent_id) = dept.parent_id else {
+        return Err(ApiError::Conflict(
+            "the root department cannot be deleted".into(),
+        ));
+    };
+    if let Some(lock) = lock.filter(|l| l.holds(dept)) {
+        return Err(lock.refusal());
+    }
+    if dept.member_count > 0 || dept.child_count > 0 {
+        return Err(ApiError::DepartmentNotEmpty);
+    }
+    Ok(parent_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::departments::plan::tests::{dept, lock_on};
+
+    #[test]
+    fn only_an_empty_department_outside_a_moving_subtree_goes() {
+        let root = dept("Root", None);
+        let sales = dept("Sales", Some(&root));
+        assert_eq!(deletable(&sales, None).ok(), Some(root.id));
+        assert_eq!(deletable(&root, None).unwrap_err().code(), "conflict");
+
+        let mut staffed = sales.clone();
+        staffed.member_count = 1;
+        let mut parent = sales.clone();
+        parent.child_count = 1;
+        for full in [staffed, parent] {
+            assert_eq!(
+                deletable(&full, None).unwrap_err().code(),
+                "department_not_empty"
+            );
+        }
+
+        let lock = lock_on(&sales);
+        let inside = dept("Inside", Some(&sales));
+        let err = deletable(&inside, Some(&lock)).unwrap_err();
+        assert!(err.to_string().contains("still in progress"), "{err}");
+        assert!(deletable(&dept("Aside", Some(&root)), Some(&lock)).is_ok());
+    }
+}

@@ -1,0 +1,27 @@
+//! Tenants: created by platform admins (or by a reseller's admins for their customers) with a root
+//! department and an owner who receives a set-password mail.
+//!
+//! By use case: `create` (who may create which tenant, and its first records), `edit` (name,
+//! plan, quotas, feature flags and settings), `settings` (the rules of a settings patch), `read`
+//! (one tenant, the list), `view` (a tenant as clients see it), `mail` (the owner's mail).
+
+mod create;
+mod edit;
+mod mail;
+mod read;
+mod settings;
+mod view;
+
+pub use create::{CreateTenant, create};
+pub use edit::{TenantPatch, update};
+pub use read::{get, list};
+pub use settings::TenantSettingsPatch;
+pub use view::{Seats, TenantView};
+
+pub use crate::model::tenant::{
+    Branding, ContactVisibility, FeatureFlags, JoinField, JoinRules, NewMemberPassword, Plan,
+    Tenant, TenantKind, TenantSettings,
+};
+
+pub const MAX_MEMBER_QUOTA: i64 = 1_000_000;
+pub const MAX_SEATS: i64 = 1_000_000;

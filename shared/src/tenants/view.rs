@@ -1,0 +1,69 @@
+//! A tenant as clients see it.
+
+use crate::model::tenant::{FeatureFlags, Plan, Tenant, TenantKind, TenantSettings};
+use serde::Serialize;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Seats {
+    pub total: u32,
+    pub used: u32,
+    pub available: u32,
+}
+
+/// A tenant as clients see it, with the "used/total" seat figure.
+#[derive(Debug, Clone, Serialize)]
+pub struct TenantView {
+    pub id: Uuid,
+    pub name: String,
+    pub kind: TenantKind,
+    pub parent_id: Option<Uuid>,
+    pub plan: Plan,
+    pub member_quota: u32,
+    pub member_count: u32,
+    pub pending_invitations: u32,
+    pub pending_join_requests: u32,
+    /// Members, pending invitations and pending join requests: what counts against the quota.
+    pub quota_used: u32,
+    pub seats: Seats,
+    pub feature_flags: FeatureFlags,
+    pub settings: TenantSettings,
+    pub root_department_id: Uuid,
+    pub owner_member_id: Uuid,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    #[serde(skip)]
+    pub version: u64,
+}
+
+impl From<&Tenant> for TenantView {
+    fn from(t: &Tenant) -> Self {
+        Self {
+            id: t.id,
+            name: t.name.clone(),
+            kind: t.kind,
+            parent_id: t.parent_id,
+            plan: t.plan,
+            member_quota: t.member_quota,
+            member_count: t.member_count,
+            pending_invitations: t.invitation_count,
+            pending_join_requests: t.join_request_count,
+            quota_used: t.quota_used,
+            seats: Seats {
+                total: t.seats_total,
+                used: t.seats_used,
+                available: t.seats_total.saturating_sub(t.seats_used),
+            },
+            feature_flags: t.feature_flags.clone(),
+            settings: t.settings.clone(),
+            root_department_id: t.root_department_id,
+            owner_member_id: t.owner_member_id,
+            created_at: t.created_at,
+            updated_at: t.updated_at,
+            version: t.version,
+        }
+    }
+}
