@@ -19,6 +19,7 @@ use crate::model::keys::Key;
 use crate::store::{Condition, Transaction, num, s, to_item};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 
 const LINK_HOURS: i64 = 24;
 
@@ -108,21 +109,61 @@ pub async fn confirm(
         .await?
         .ok_or_else(invalid)?;
     let now = app.now();
-    let (Some(new_email), Some(expires_at)) = (stored.email.clone(), stored.expires_at) else {
-        return Err(invalid());
-    };
-    if stored.user_id != Some(user.id)
-        || expires_at <= now
-        || stored.session_epoch.unwrap_or(0) != user.session_epoch
-    {
-        return Err(invalid());
-    }
-
+    let new_email = address_moved_to(&stored, &user, now).ok_or_else(invalid)?;
     let epoch = super::new_session_epoch();
     let mut tx = Transaction::new();
+    let after = add_address_move(app, &mut tx, &user, &key, new_email, epoch)?;
+    if let CallerKind::Member(m) = &authorized.caller.kind {
+        audit::record(
+            app,
+            &mut tx,
+            &authorized.caller,
+            Change {
+                tenant_id: m.tenant_id,
+                action: "user.email_change",
+                target_type: "user",
+                target_id: user.id,
+                before: audit::snapshot(&UserView::from(&user)),
+                after: audit::snapshot(&UserView::from(&after)),
+            },
+        )?;
+    }
+    // Members carry the user's email (directory and search): they follow.
+    super::commit_with_memberships(app, tx, &after).await?;
+    Ok(EmailChanged {
+        user: UserView::from(&after),
+        token: FreshToken::like(app, &authorized.claims, epoch)?,
+    })
+}
+
+/// The address an email-change link moves `user` to: only the requester's own link, unexpired,
+/// from a session epoch that has not ended since.
+fn address_moved_to(stored: &StoredToken, user: &User, now: OffsetDateTime) -> Option<String> {
+    let (Some(new_email), Some(expires_at)) = (stored.email.clone(), stored.expires_at) else {
+        return None;
+    };
+    let alive = stored.user_id == Some(user.id)
+        && expires_at > now
+        && stored.session_epoch.unwrap_or(0) == user.session_epoch;
+    alive.then_some(new_email)
+}
+
+/// Adds the move of `user`'s sign-in address to `new_email` to `tx`: the link is used up, the
+/// address proven, every session ended (`epoch`), and the old address's guard handed to the new
+/// one. Returns the user as it will be.
+fn add_address_move(
+    app: &App,
+    tx: &mut Transaction,
+    user: &User,
+    key: &Key,
+    new_email: String,
+    epoch: u64,
+) -> ApiResult<User> {
+    let now = app.now();
+    let invalid = || ApiError::invalid("token", "is invalid, expired, already used or not yours");
     tx.delete(
         app.table(),
-        &key,
+        key,
         Some((
             Condition::new("attribute_exists(pk) AND #ttl > :now")
                 .name("#ttl", "ttl")
@@ -167,33 +208,61 @@ pub async fn confirm(
             ApiError::Conflict("the address belongs to another account now".into()),
         )),
     )?;
-    let after = User {
+    Ok(User {
         email: new_email,
         email_verified: true,
         session_epoch: epoch,
         updated_at: now,
         version: user.version + 1,
         ..user.clone()
-    };
-    if let CallerKind::Member(m) = &authorized.caller.kind {
-        audit::record(
-            app,
-            &mut tx,
-            &authorized.caller,
-            Change {
-                tenant_id: m.tenant_id,
-                action: "user.email_change",
-                target_type: "user",
-                target_id: user.id,
-                before: audit::snapshot(&UserView::from(&user)),
-                after: audit::snapshot(&UserView::from(&after)),
-            },
-        )?;
-    }
-    // Members carry the user's email (directory and search): they follow.
-    super::commit_with_memberships(app, tx, &after).await?;
-    Ok(EmailChanged {
-        user: UserView::from(&after),
-        token: FreshToken::like(app, &authorized.claims, epoch)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::Duration;
+    use uuid::Uuid;
+
+    #[test]
+    fn only_the_requesters_live_link_moves_the_address() {
+        let now = OffsetDateTime::UNIX_EPOCH + Duration::days(20_000);
+        let user = User {
+            session_epoch: 7,
+            ..User::new(now, "old@example.com".into(), "Ada".into(), "en".into())
+        };
+        let link = StoredToken {
+            purpose: TokenPurpose::EmailChange,
+            user_id: Some(user.id),
+            tenant_id: None,
+            target_id: None,
+            expires_at: Some(now + Duration::hours(1)),
+            ttl: None,
+            session_epoch: Some(7),
+            email: Some("new@example.com".into()),
+        };
+        assert_eq!(
+            address_moved_to(&link, &user, now).as_deref(),
+            Some("new@example.com")
+        );
+        let someone_elses = StoredToken {
+            user_id: Some(Uuid::now_v7()),
+            ..link.clone()
+        };
+        assert_eq!(address_moved_to(&someone_elses, &user, now), None);
+        assert_eq!(
+            address_moved_to(&link, &user, now + Duration::hours(1)),
+            None
+        );
+        let sessions_ended = User {
+            session_epoch: 8,
+            ..user.clone()
+        };
+        assert_eq!(address_moved_to(&link, &sessions_ended, now), None);
+        let no_address = StoredToken {
+            email: None,
+            ..link
+        };
+        assert_eq!(address_moved_to(&no_address, &user, now), None);
+    }
 }

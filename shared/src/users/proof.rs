@@ -133,6 +133,31 @@ async fn prove_with_link(
         ),
     )
     .await?;
+    let (key, user) = linked_user(app, token).await?;
+    let invalid = || ApiError::invalid("token", "is invalid, expired or already used");
+    let now = app.now();
+    let hash = crypto::hash_password(password)?;
+    let mut tx = Transaction::new();
+    tx.delete(
+        app.table(),
+        &key,
+        Some((
+            Condition::new("attribute_exists(pk) AND #ttl > :now")
+                .name("#ttl", "ttl")
+                .value(":now", num(now.unix_timestamp())),
+            invalid(),
+        )),
+    )?;
+    set_password(app, &mut tx, &user, &hash, true, invalid())?;
+    if !user.email_verified {
+        add_proof(app, &mut tx, &user).await?;
+    }
+    app.store.transact(tx).await
+}
+
+/// The link token's key and the account it opens: a proof link, unexpired, mailed under the
+/// account's current session epoch.
+async fn linked_user(app: &App, token: &str) -> ApiResult<(Key, User)> {
     let invalid = || ApiError::invalid("token", "is invalid, expired or already used");
     let key = Key::token(&crypto::token_hash(token));
     let stored = StoredToken::find(app, &key, &TokenPurpose::PROOF)
@@ -155,42 +180,32 @@ async fn prove_with_link(
     if stored.session_epoch.unwrap_or(0) != user.session_epoch {
         return Err(invalid());
     }
-    let hash = crypto::hash_password(password)?;
-    let mut tx = Transaction::new();
-    tx.delete(
+    Ok((key, user))
+}
+
+/// Adds to `tx` the proof of `user`'s address: on the email guard and on every membership's copy.
+async fn add_proof(app: &App, tx: &mut Transaction, user: &User) -> ApiResult<()> {
+    let invalid = || ApiError::invalid("token", "is invalid, expired or already used");
+    let proven =
+        || Condition::new("SET verified = :true").value(":true", AttributeValue::Bool(true));
+    tx.update(
         app.table(),
-        &key,
+        &Key::email(&user.email),
+        proven(),
         Some((
-            Condition::new("attribute_exists(pk) AND #ttl > :now")
-                .name("#ttl", "ttl")
-                .value(":now", num(now.unix_timestamp())),
+            Condition::new("user_id = :user").value(":user", s(user.id.to_string())),
             invalid(),
         )),
     )?;
-    set_password(app, &mut tx, &user, &hash, true, invalid())?;
-    if !user.email_verified {
-        let proven =
-            || Condition::new("SET verified = :true").value(":true", AttributeValue::Bool(true));
+    for member in memberships(app, user.id).await? {
         tx.update(
             app.table(),
-            &Key::email(&user.email),
-            proven(),
-            Some((
-                Condition::new("user_id = :user").value(":user", s(user.id.to_string())),
-                invalid(),
-            )),
+            &member.key(),
+            Condition::new("SET email_verified = :true").value(":true", AttributeValue::Bool(true)),
+            Some((Condition::exists(), invalid())),
         )?;
-        for member in memberships(app, user.id).await? {
-            tx.update(
-                app.table(),
-                &member.key(),
-                Condition::new("SET email_verified = :true")
-                    .value(":true", AttributeValue::Bool(true)),
-                Some((Condition::exists(), invalid())),
-            )?;
-        }
     }
-    app.store.transact(tx).await
+    Ok(())
 }
 
 #[derive(Debug, Deserialize)]
