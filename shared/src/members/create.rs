@@ -359,3 +359,111 @@ fn add_member(
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Origin;
+    use crate::model::api_client::ApiClient;
+
+    fn input() -> CreateMember {
+        CreateMember {
+            email: "Ada@Example.com".into(),
+            name: "Ada Lovelace".into(),
+            department_id: Uuid::from_u128(2),
+            position: Some("Engineer".into()),
+            work_number: None,
+            location: Some("London".into()),
+            phone: None,
+            directory_number: Some(7),
+            role: Some(Role::Admin),
+            permissions: None,
+            password: None,
+        }
+    }
+
+    fn caller(kind: CallerKind) -> Caller {
+        Caller {
+            user_id: Uuid::from_u128(50),
+            kind,
+            origin: Origin::default(),
+        }
+    }
+
+    fn validated(input: CreateMember) -> NewMember {
+        let mut checks = Checks::new();
+        let new = NewMember::validate(&mut checks, input);
+        assert!(checks.finish().is_ok());
+        new
+    }
+
+    #[test]
+    fn a_new_member_carries_what_was_asked() {
+        let new = validated(input());
+        assert_eq!(new.email, "ada@example.com");
+        let user = Uuid::from_u128(60);
+        let m = new_member(
+            &caller(CallerKind::System),
+            Uuid::from_u128(1),
+            Uuid::from_u128(2),
+            user,
+            true,
+            new,
+            MemberSource::Console,
+            OffsetDateTime::UNIX_EPOCH,
+        );
+        assert_eq!(m.user_id, user);
+        assert_eq!(m.email, "ada@example.com");
+        assert_eq!(m.position.as_deref(), Some("Engineer"));
+        assert_eq!(m.location.as_deref(), Some("London"));
+        assert_eq!(m.directory_number, 7);
+        assert_eq!((m.role, m.permissions), (Role::Admin, Permissions::All));
+        assert!(m.email_verified);
+        assert_eq!(m.api_client_id, None);
+    }
+
+    #[test]
+    fn an_api_client_is_named_on_the_members_it_creates() {
+        let client = ApiClient {
+            id: Uuid::from_u128(70),
+            tenant_id: Uuid::from_u128(1),
+            name: "HR sync".into(),
+            permissions: Permissions::All,
+            secret_hash: String::new(),
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            created_by: Uuid::from_u128(50),
+        };
+        let m = new_member(
+            &caller(CallerKind::ApiClient(Box::new(client))),
+            Uuid::from_u128(1),
+            Uuid::from_u128(2),
+            Uuid::from_u128(60),
+            false,
+            validated(input()),
+            MemberSource::Api,
+            OffsetDateTime::UNIX_EPOCH,
+        );
+        assert_eq!(m.api_client_id, Some(Uuid::from_u128(70)));
+        assert_eq!(m.source, MemberSource::Api);
+    }
+
+    #[test]
+    fn every_bad_field_of_a_new_member_is_reported() {
+        let mut checks = Checks::new();
+        NewMember::validate(
+            &mut checks,
+            CreateMember {
+                email: "not an email".into(),
+                directory_number: Some(0),
+                role: None,
+                permissions: Some(Permissions::All),
+                ..input()
+            },
+        );
+        let fields: Vec<String> = match checks.finish() {
+            Err(ApiError::Validation(errors)) => errors.into_iter().map(|e| e.field).collect(),
+            other => panic!("expected a refusal, got {other:?}"),
+        };
+        assert_eq!(fields, ["email", "directory_number", "permissions"]);
+    }
+}
