@@ -110,38 +110,51 @@ async fn load(
     let mut failures = Vec::new();
     let mut members = Vec::new();
     for (i, (id, item)) in ids.iter().zip(items).enumerate() {
-        let field = format!("member_ids[{i}]");
-        let Some(item) = item else {
-            failures.push(FieldError::new(field, format!("{id}: no such member")));
-            continue;
-        };
-        let tree = item.get(GSI2.sk).and_then(|v| v.as_s().ok()).cloned();
-        let member: Member = from_item(item)?;
-        match tree {
-            Some(tree) if member.status.in_directory() => {
-                if !may_manage(&access, &member) {
-                    failures.push(FieldError::new(
-                        field,
-                        format!("{id}: holds permissions the caller lacks, or is an owner"),
-                    ));
-                } else {
-                    let id_path = tree
-                        .strip_suffix(&format!("/#{}", member.id))
-                        .unwrap_or_default()
-                        .to_string();
-                    members.push((member, id_path));
-                }
-            }
-            _ => failures.push(FieldError::new(
-                field,
-                format!("{id}: the member is in the recycle bin"),
-            )),
+        match editable(&access, i, *id, item)? {
+            Ok(member) => members.push(member),
+            Err(failure) => failures.push(failure),
         }
     }
     if !failures.is_empty() {
         return Err(ApiError::Validation(failures));
     }
     Ok((access, tenant, members, extra_item))
+}
+
+/// The `i`th member asked for, with its department's id path, if the caller may edit it; else
+/// why not, for `member_ids[i]`.
+fn editable(
+    access: &crate::auth::Access,
+    i: usize,
+    id: Uuid,
+    item: Option<Item>,
+) -> ApiResult<Result<(Member, String), FieldError>> {
+    let field = format!("member_ids[{i}]");
+    let Some(item) = item else {
+        return Ok(Err(FieldError::new(field, format!("{id}: no such member"))));
+    };
+    let tree = item.get(GSI2.sk).and_then(|v| v.as_s().ok()).cloned();
+    let member: Member = from_item(item)?;
+    Ok(match tree {
+        Some(tree) if member.status.in_directory() => {
+            if !may_manage(access, &member) {
+                Err(FieldError::new(
+                    field,
+                    format!("{id}: holds permissions the caller lacks, or is an owner"),
+                ))
+            } else {
+                let id_path = tree
+                    .strip_suffix(&format!("/#{}", member.id))
+                    .unwrap_or_default()
+                    .to_string();
+                Ok((member, id_path))
+            }
+        }
+        _ => Err(FieldError::new(
+            field,
+            format!("{id}: the member is in the recycle bin"),
+        )),
+    })
 }
 
 /// Sets department, position and location of many members.
@@ -178,32 +191,15 @@ pub async fn update(
         None => None,
     };
     let now = rfc3339(app.now());
-    let mut edits = Vec::new();
-    for (m, id_path) in &members {
-        let mut sets: Vec<&str> = Vec::new();
-        let mut forward = Vec::new();
-        let mut backward = Vec::new();
-        if let Some(d) = department.as_ref().filter(|d| d.id != m.department_id) {
-            sets.push("department_id = :dept, gsi2sk = :tree");
-            forward.push((":dept", s(d.id.to_string())));
-            forward.push((":tree", s(tree_position(&d.id_path, m.id))));
-            backward.push((":dept", s(m.department_id.to_string())));
-            backward.push((":tree", s(tree_position(id_path, m.id))));
-        }
-        if let Some(p) = position.as_ref().filter(|p| **p != m.position) {
-            sets.push("#position = :position");
-            forward.push((":position", opt(p)));
-            backward.push((":position", opt(&m.position)));
-        }
-        if let Some(l) = location.as_ref().filter(|l| **l != m.location) {
-            sets.push("#location = :location");
-            forward.push((":location", opt(l)));
-            backward.push((":location", opt(&m.location)));
-        }
-        if !sets.is_empty() {
-            edits.push(edit(m, &now, &sets, forward, &sets, backward));
-        }
-    }
+    let set = FieldValues {
+        department: department.as_ref(),
+        position: position.as_ref(),
+        location: location.as_ref(),
+    };
+    let edits: Vec<Edit> = members
+        .iter()
+        .filter_map(|(m, id_path)| field_edit(m, id_path, &set, &now))
+        .collect();
     let result = BulkResult {
         updated: edits.len(),
         member_ids: edits.iter().map(|e| e.member_id).collect(),
@@ -237,37 +233,12 @@ pub async fn status(
     checks.finish()?;
     let status = MemberStatus::from(input.status);
     let (access, tenant, members, _) = load(app, requester, tenant_id, &ids, None).await?;
-    let now = rfc3339(app.now());
-    let target = s(status_word(status));
-    let mut owner_delta = 0i64;
-    let mut edits = Vec::new();
-    for (m, _) in &members {
-        if m.status == status {
-            continue;
-        }
-        if m.role == Role::Owner {
-            owner_delta += if status == MemberStatus::Active {
-                1
-            } else {
-                -1
-            };
-        }
-        let before = s(status_word(m.status));
-        // Disabling ends the member's sessions for good (an undo keeps them ended).
-        let sessions = if status == MemberStatus::Disabled {
-            crate::model::user::new_session_epoch()
-        } else {
-            m.session_epoch
-        };
-        edits.push(edit(
-            m,
-            &now,
-            &["#status = :status", "session_epoch = :sessions"],
-            vec![(":status", target.clone()), (":sessions", num(sessions))],
-            &["#status = :status"],
-            vec![(":status", before)],
-        ));
-    }
+    let (edits, owner_delta) = status_edits(
+        &members,
+        status,
+        &rfc3339(app.now()),
+        crate::model::user::new_session_epoch,
+    );
     if i64::from(tenant.owner_count) + owner_delta < 1 {
         return Err(last_owner());
     }
@@ -287,6 +258,80 @@ pub async fn status(
     )
     .await?;
     Ok(result)
+}
+
+/// The values a bulk update sets (`None`: left as they are).
+struct FieldValues<'a> {
+    department: Option<&'a Department>,
+    position: Option<&'a Option<String>>,
+    location: Option<&'a Option<String>>,
+}
+
+/// The edit that gives `m` (in the department at `id_path`) the values `set`, only for the
+/// fields that differ; `None` when it has them all already.
+fn field_edit(m: &Member, id_path: &str, set: &FieldValues, now: &str) -> Option<Edit> {
+    let mut sets: Vec<&str> = Vec::new();
+    let mut forward = Vec::new();
+    let mut backward = Vec::new();
+    if let Some(d) = set.department.filter(|d| d.id != m.department_id) {
+        sets.push("department_id = :dept, gsi2sk = :tree");
+        forward.push((":dept", s(d.id.to_string())));
+        forward.push((":tree", s(tree_position(&d.id_path, m.id))));
+        backward.push((":dept", s(m.department_id.to_string())));
+        backward.push((":tree", s(tree_position(id_path, m.id))));
+    }
+    if let Some(p) = set.position.filter(|p| **p != m.position) {
+        sets.push("#position = :position");
+        forward.push((":position", opt(p)));
+        backward.push((":position", opt(&m.position)));
+    }
+    if let Some(l) = set.location.filter(|l| **l != m.location) {
+        sets.push("#location = :location");
+        forward.push((":location", opt(l)));
+        backward.push((":location", opt(&m.location)));
+    }
+    (!sets.is_empty()).then(|| edit(m, now, &sets, forward, &sets, backward))
+}
+
+/// The edits that give the members `status` (those that have it already are left alone), and
+/// how many active owners that adds or takes away. Disabling ends the member's sessions for
+/// good (an undo keeps them ended).
+fn status_edits(
+    members: &[(Member, String)],
+    status: MemberStatus,
+    now: &str,
+    mut new_session_epoch: impl FnMut() -> u64,
+) -> (Vec<Edit>, i64) {
+    let target = s(status_word(status));
+    let mut owner_delta = 0i64;
+    let mut edits = Vec::new();
+    for (m, _) in members {
+        if m.status == status {
+            continue;
+        }
+        if m.role == Role::Owner {
+            owner_delta += if status == MemberStatus::Active {
+                1
+            } else {
+                -1
+            };
+        }
+        let before = s(status_word(m.status));
+        let sessions = if status == MemberStatus::Disabled {
+            new_session_epoch()
+        } else {
+            m.session_epoch
+        };
+        edits.push(edit(
+            m,
+            now,
+            &["#status = :status", "session_epoch = :sessions"],
+            vec![(":status", target.clone()), (":sessions", num(sessions))],
+            &["#status = :status"],
+            vec![(":status", before)],
+        ));
+    }
+    (edits, owner_delta)
 }
 
 fn status_word(status: MemberStatus) -> &'static str {
@@ -357,85 +402,13 @@ async fn apply(
     action: &str,
     what: serde_json::Value,
 ) -> ApiResult<()> {
-    // Group the edits so each transaction fits: members + old departments + new department +
-    // owner counter + audit entry.
-    let mut chunks: Vec<Vec<Edit>> = Vec::new();
-    let mut current: Vec<Edit> = Vec::new();
-    for e in edits {
-        let departments: std::collections::BTreeSet<Uuid> = current
-            .iter()
-            .chain(std::iter::once(&e))
-            .map(|x| x.old_department)
-            .collect();
-        let extra = if move_to.is_some() {
-            departments.len() + 1
-        } else {
-            0
-        } + 2;
-        if current.len() + 1 + extra > MAX_TRANSACTION_ACTIONS {
-            chunks.push(std::mem::take(&mut current));
-        }
-        current.push(e);
-    }
-    if !current.is_empty() {
-        chunks.push(current);
-    }
+    let chunks = chunked(edits, move_to.is_some());
     let mut applied: Vec<&Vec<Edit>> = Vec::new();
     for (i, chunk) in chunks.iter().enumerate() {
+        // The owner counter moves once, with the first transaction.
+        let owners = if i == 0 { owner_delta } else { 0 };
         let mut tx = Transaction::new();
-        for e in chunk {
-            tx.update(
-                app.table(),
-                &e.key,
-                e.forward.clone(),
-                Some((
-                    Condition::version_is(e.version),
-                    ApiError::Conflict(format!(
-                        "member {} changed at the same time; retry",
-                        e.member_id
-                    )),
-                )),
-            )?;
-        }
-        if let Some((new_id, new_path)) = &move_to {
-            let mut leaving: BTreeMap<Uuid, i64> = BTreeMap::new();
-            for e in chunk {
-                *leaving.entry(e.old_department).or_default() += 1;
-            }
-            for (dept, n) in &leaving {
-                tx.update(
-                    app.table(),
-                    &Key::department(tenant_id, *dept),
-                    Condition::new("ADD member_count :d").value(":d", num(-n)),
-                    Some((
-                        Condition::counters_cover(&[("member_count", -n)]),
-                        ApiError::Conflict(
-                            "members changed department at the same time; retry".into(),
-                        ),
-                    )),
-                )?;
-            }
-            tx.update(
-                app.table(),
-                &Key::department(tenant_id, *new_id),
-                Condition::new("ADD member_count :d").value(":d", num(chunk.len())),
-                Some((
-                    Condition::new("id_path = :id_path").value(":id_path", s(new_path)),
-                    ApiError::Conflict("the department moved or was deleted; retry".into()),
-                )),
-            )?;
-        }
-        if i == 0 && owner_delta != 0 {
-            tx.update(
-                app.table(),
-                &Key::tenant(tenant_id),
-                Condition::new("ADD owner_count :d").value(":d", num(owner_delta)),
-                Some((
-                    Condition::new("owner_count >= :need").value(":need", num(1 - owner_delta)),
-                    last_owner(),
-                )),
-            )?;
-        }
+        add_forward(app, &mut tx, tenant_id, chunk, &move_to, owners)?;
         audit::record(
             app,
             &mut tx,
@@ -460,6 +433,98 @@ async fn apply(
     Ok(())
 }
 
+/// Groups the edits so each transaction fits: members + old departments + new department (when
+/// `moving`) + owner counter + audit entry.
+fn chunked(edits: Vec<Edit>, moving: bool) -> Vec<Vec<Edit>> {
+    let mut chunks: Vec<Vec<Edit>> = Vec::new();
+    let mut current: Vec<Edit> = Vec::new();
+    for e in edits {
+        let departments: std::collections::BTreeSet<Uuid> = current
+            .iter()
+            .chain(std::iter::once(&e))
+            .map(|x| x.old_department)
+            .collect();
+        let extra = if moving { departments.len() + 1 } else { 0 } + 2;
+        if current.len() + 1 + extra > MAX_TRANSACTION_ACTIONS {
+            chunks.push(std::mem::take(&mut current));
+        }
+        current.push(e);
+    }
+    if !current.is_empty() {
+        chunks.push(current);
+    }
+    chunks
+}
+
+/// How many members of `chunk` leave each department.
+fn departments_left(chunk: &[Edit]) -> BTreeMap<Uuid, i64> {
+    let mut leaving: BTreeMap<Uuid, i64> = BTreeMap::new();
+    for e in chunk {
+        *leaving.entry(e.old_department).or_default() += 1;
+    }
+    leaving
+}
+
+/// Adds to `tx` one chunk's edits (each on the version read), the department counts they move
+/// and the owner count (`owner_delta`, 0 for none).
+fn add_forward(
+    app: &App,
+    tx: &mut Transaction,
+    tenant_id: Uuid,
+    chunk: &[Edit],
+    move_to: &Option<(Uuid, String)>,
+    owner_delta: i64,
+) -> ApiResult<()> {
+    for e in chunk {
+        tx.update(
+            app.table(),
+            &e.key,
+            e.forward.clone(),
+            Some((
+                Condition::version_is(e.version),
+                ApiError::Conflict(format!(
+                    "member {} changed at the same time; retry",
+                    e.member_id
+                )),
+            )),
+        )?;
+    }
+    if let Some((new_id, new_path)) = move_to {
+        for (dept, n) in &departments_left(chunk) {
+            tx.update(
+                app.table(),
+                &Key::department(tenant_id, *dept),
+                Condition::new("ADD member_count :d").value(":d", num(-n)),
+                Some((
+                    Condition::counters_cover(&[("member_count", -n)]),
+                    ApiError::Conflict("members changed department at the same time; retry".into()),
+                )),
+            )?;
+        }
+        tx.update(
+            app.table(),
+            &Key::department(tenant_id, *new_id),
+            Condition::new("ADD member_count :d").value(":d", num(chunk.len())),
+            Some((
+                Condition::new("id_path = :id_path").value(":id_path", s(new_path)),
+                ApiError::Conflict("the department moved or was deleted; retry".into()),
+            )),
+        )?;
+    }
+    if owner_delta != 0 {
+        tx.update(
+            app.table(),
+            &Key::tenant(tenant_id),
+            Condition::new("ADD owner_count :d").value(":d", num(owner_delta)),
+            Some((
+                Condition::new("owner_count >= :need").value(":need", num(1 - owner_delta)),
+                last_owner(),
+            )),
+        )?;
+    }
+    Ok(())
+}
+
 /// Puts applied chunks back after a later one failed (best effort: each undo is conditioned on
 /// the version it wrote, so it never overwrites someone else's change).
 async fn undo(
@@ -470,56 +535,217 @@ async fn undo(
     owner_delta: i64,
 ) {
     for (i, chunk) in applied.iter().enumerate() {
+        let owners = if i == 0 { owner_delta } else { 0 };
         let mut tx = Transaction::new();
-        let mut build = || -> ApiResult<()> {
-            for e in chunk.iter() {
-                tx.update(
-                    app.table(),
-                    &e.key,
-                    e.backward.clone(),
-                    Some((
-                        Condition::version_is(e.version + 1),
-                        ApiError::internal("undo lost a race"),
-                    )),
-                )?;
-            }
-            if let Some((new_id, _)) = move_to {
-                let mut leaving: BTreeMap<Uuid, i64> = BTreeMap::new();
-                for e in chunk.iter() {
-                    *leaving.entry(e.old_department).or_default() += 1;
-                }
-                for (dept, n) in &leaving {
-                    tx.update(
-                        app.table(),
-                        &Key::department(tenant_id, *dept),
-                        Condition::new("ADD member_count :d").value(":d", num(*n)),
-                        None,
-                    )?;
-                }
-                tx.update(
-                    app.table(),
-                    &Key::department(tenant_id, *new_id),
-                    Condition::new("ADD member_count :d").value(":d", num(-(chunk.len() as i64))),
-                    None,
-                )?;
-            }
-            if i == 0 && owner_delta != 0 {
-                tx.update(
-                    app.table(),
-                    &Key::tenant(tenant_id),
-                    Condition::new("ADD owner_count :d").value(":d", num(-owner_delta)),
-                    None,
-                )?;
-            }
-            Ok(())
-        };
-        let built = build();
-        if let Err(err) = built {
+        if let Err(err) = add_backward(app, &mut tx, tenant_id, chunk, move_to, owners) {
             tracing::error!(error = %err, "bulk undo could not be built");
             continue;
         }
         if let Err(err) = app.store.transact(tx).await {
             tracing::error!(error = %err, "bulk undo failed");
         }
+    }
+}
+
+/// Adds to `tx` what puts one applied chunk back: each edit undone (on the version it wrote),
+/// the department counts and the owner count (`owner_delta` as applied) moved back.
+fn add_backward(
+    app: &App,
+    tx: &mut Transaction,
+    tenant_id: Uuid,
+    chunk: &[Edit],
+    move_to: &Option<(Uuid, String)>,
+    owner_delta: i64,
+) -> ApiResult<()> {
+    for e in chunk {
+        tx.update(
+            app.table(),
+            &e.key,
+            e.backward.clone(),
+            Some((
+                Condition::version_is(e.version + 1),
+                ApiError::internal("undo lost a race"),
+            )),
+        )?;
+    }
+    if let Some((new_id, _)) = move_to {
+        for (dept, n) in &departments_left(chunk) {
+            tx.update(
+                app.table(),
+                &Key::department(tenant_id, *dept),
+                Condition::new("ADD member_count :d").value(":d", num(*n)),
+                None,
+            )?;
+        }
+        tx.update(
+            app.table(),
+            &Key::department(tenant_id, *new_id),
+            Condition::new("ADD member_count :d").value(":d", num(-(chunk.len() as i64))),
+            None,
+        )?;
+    }
+    if owner_delta != 0 {
+        tx.update(
+            app.table(),
+            &Key::tenant(tenant_id),
+            Condition::new("ADD owner_count :d").value(":d", num(-owner_delta)),
+            None,
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::members::policy::tests::member;
+    use crate::model::roles::Permissions;
+    use time::OffsetDateTime;
+
+    const NOW: &str = "2026-01-01T00:00:00Z";
+
+    fn department(id: u128) -> Department {
+        let id = Uuid::from_u128(id);
+        Department {
+            id,
+            tenant_id: Uuid::from_u128(1),
+            name: "Research".into(),
+            parent_id: None,
+            path: "/Research".into(),
+            id_path: format!("/{id}"),
+            depth: 0,
+            member_count: 0,
+            child_count: 0,
+            settings: Default::default(),
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            updated_at: OffsetDateTime::UNIX_EPOCH,
+            version: 1,
+        }
+    }
+
+    fn in_department(m: &Member) -> (Member, String) {
+        (m.clone(), format!("/{}", m.department_id))
+    }
+
+    #[test]
+    fn ids_are_deduplicated_and_bounded() {
+        let a = Uuid::from_u128(10);
+        let b = Uuid::from_u128(11);
+        let mut checks = Checks::new();
+        assert_eq!(check_ids(&mut checks, &[a, b, a]), vec![a, b]);
+        assert!(checks.finish().is_ok());
+        let mut checks = Checks::new();
+        check_ids(&mut checks, &[]);
+        assert!(checks.finish().is_err());
+        let mut checks = Checks::new();
+        check_ids(&mut checks, &vec![a; MAX_BULK + 1]);
+        assert!(checks.finish().is_err());
+    }
+
+    #[test]
+    fn a_field_edit_sets_only_what_differs_and_undoes_it() {
+        let m = Member {
+            position: Some("Engineer".into()),
+            ..member(Role::Member, Permissions::none())
+        };
+        let (m, id_path) = in_department(&m);
+        let same = Some("Engineer".to_string());
+        let unchanged = FieldValues {
+            department: None,
+            position: Some(&same),
+            location: None,
+        };
+        assert!(field_edit(&m, &id_path, &unchanged, NOW).is_none());
+
+        let target = department(9);
+        let lead = Some("Lead".to_string());
+        let moved = FieldValues {
+            department: Some(&target),
+            position: Some(&lead),
+            location: None,
+        };
+        let e = field_edit(&m, &id_path, &moved, NOW).expect("an edit");
+        assert_eq!(
+            e.forward.expression,
+            "SET department_id = :dept, gsi2sk = :tree, #position = :position, updated_at = :now, version = :next"
+        );
+        assert_eq!(e.forward.values[":dept"], s(target.id.to_string()));
+        assert_eq!(e.backward.values[":dept"], s(m.department_id.to_string()));
+        assert_eq!(e.backward.values[":position"], s("Engineer"));
+        assert_eq!(e.forward.values[":next"], num(m.version + 1));
+        assert_eq!(e.backward.values[":next"], num(m.version + 2));
+        assert_eq!(e.old_department, m.department_id);
+        // Only the names the statement uses are sent.
+        assert!(e.forward.names.contains_key("#position"));
+        assert!(!e.forward.names.contains_key("#location"));
+    }
+
+    #[test]
+    fn status_edits_skip_members_already_there_and_count_owners() {
+        let owner = in_department(&member(Role::Owner, Permissions::All));
+        let plain = in_department(&member(Role::Member, Permissions::none()));
+        let disabled = in_department(&Member {
+            status: MemberStatus::Disabled,
+            ..member(Role::Member, Permissions::none())
+        });
+        let members = [owner.clone(), plain.clone(), disabled.clone()];
+        let (edits, owner_delta) = status_edits(&members, MemberStatus::Disabled, NOW, || 42);
+        let ids: Vec<Uuid> = edits.iter().map(|e| e.member_id).collect();
+        assert_eq!(ids, vec![owner.0.id, plain.0.id]);
+        assert_eq!(owner_delta, -1);
+        assert_eq!(edits[0].forward.values[":sessions"], num(42));
+        assert_eq!(edits[0].forward.values[":status"], s("disabled"));
+        assert_eq!(edits[0].backward.values[":status"], s("active"));
+
+        let (edits, owner_delta) = status_edits(&members, MemberStatus::Active, NOW, || 42);
+        assert_eq!(edits.len(), 1);
+        assert_eq!(edits[0].member_id, disabled.0.id);
+        assert_eq!(owner_delta, 0);
+        // Enabling keeps the sessions that disabling ended.
+        assert_eq!(
+            edits[0].forward.values[":sessions"],
+            num(disabled.0.session_epoch)
+        );
+    }
+
+    fn edits(n: usize, departments: u128) -> Vec<Edit> {
+        (0..n)
+            .map(|i| {
+                let m = Member {
+                    department_id: Uuid::from_u128(100 + (i as u128 % departments)),
+                    ..member(Role::Member, Permissions::none())
+                };
+                field_edit(
+                    &m,
+                    "/x",
+                    &FieldValues {
+                        department: None,
+                        position: Some(&Some("Lead".into())),
+                        location: None,
+                    },
+                    NOW,
+                )
+                .expect("an edit")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_transaction_stays_within_its_actions() {
+        // Without a move: 98 members + owner counter + audit entry.
+        let sizes: Vec<usize> = chunked(edits(200, 1), false).iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![98, 98, 4]);
+        // A move also counts the departments left and the one joined.
+        let sizes: Vec<usize> = chunked(edits(200, 2), true).iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![95, 95, 10]);
+        assert!(chunked(Vec::new(), true).is_empty());
+    }
+
+    #[test]
+    fn departments_left_are_counted_per_department() {
+        let chunk = edits(5, 2);
+        let left = departments_left(&chunk);
+        assert_eq!(left[&Uuid::from_u128(100)], 3);
+        assert_eq!(left[&Uuid::from_u128(101)], 2);
     }
 }

@@ -1,0 +1,139 @@
+//! What makes a member findable: its search terms, and the copies of the user's name, email and
+//! phone that follow the user's record (with the directory and name-order keys built from them).
+
+use super::{Member, fold};
+use crate::app::App;
+use crate::error::{ApiError, ApiResult};
+use crate::model::keys::{Key, directory_position};
+use crate::model::member::SearchTerm;
+use crate::store::{Condition, Item, Transaction, s, to_item};
+use aws_sdk_dynamodb::types::AttributeValue;
+
+/// The search terms a change of name or email removes and adds; terms both have stay put (a key
+/// may appear once per transaction).
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct TermChanges {
+    pub removed: Vec<Key>,
+    pub added: Vec<Key>,
+}
+
+impl Member {
+    /// Adds the member's search terms to `tx`.
+    pub fn add_search_terms(&self, app: &App, tx: &mut Transaction) -> ApiResult<()> {
+        for item in self.search_term_items()? {
+            tx.put(app.table(), item, None)?;
+        }
+        Ok(())
+    }
+
+    /// The items that make the member findable by search.
+    pub fn search_term_items(&self) -> ApiResult<Vec<Item>> {
+        self.term_keys()
+            .iter()
+            .map(|key| self.search_term_item(key))
+            .collect()
+    }
+
+    fn search_term_item(&self, key: &Key) -> ApiResult<Item> {
+        to_item(&SearchTerm { member_id: self.id }, key, &[])
+    }
+
+    /// The terms that move when the member's name and email become `name` and `email`.
+    pub(super) fn term_changes(&self, name: &str, email: &str) -> TermChanges {
+        let old = self.term_keys();
+        let new = Member {
+            name: name.to_string(),
+            email: email.to_string(),
+            ..self.clone()
+        }
+        .term_keys();
+        TermChanges {
+            removed: old.iter().filter(|k| !new.contains(k)).cloned().collect(),
+            added: new.into_iter().filter(|k| !old.contains(k)).collect(),
+        }
+    }
+
+    /// Adds to `tx` what follows from the user's new name or phone: the member's copy, its
+    /// directory and name-order keys, and its search terms.
+    pub(crate) fn follow_user(
+        &self,
+        app: &App,
+        tx: &mut Transaction,
+        name: &str,
+        email: &str,
+        email_verified: bool,
+        phone: Option<&str>,
+    ) -> ApiResult<()> {
+        tx.update(
+            app.table(),
+            &self.key(),
+            self.user_copy_update(name, email, email_verified, phone),
+            Some((Condition::exists(), ApiError::NotFound)),
+        )?;
+        if self.status.in_directory() && (name != self.name || email != self.email) {
+            let changes = self.term_changes(name, email);
+            for key in &changes.removed {
+                tx.delete(app.table(), key, None)?;
+            }
+            for key in &changes.added {
+                tx.put(app.table(), self.search_term_item(key)?, None)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The update that sets the member's copy of the user's fields, and (in the directory) the
+    /// directory and name-order keys built from the name.
+    fn user_copy_update(
+        &self,
+        name: &str,
+        email: &str,
+        email_verified: bool,
+        phone: Option<&str>,
+    ) -> Condition {
+        let folded = fold(name);
+        let mut update = Condition::new(
+            "SET #name = :name, email = :email, email_verified = :verified, phone = :phone",
+        )
+        .name("#name", "name")
+        .value(":name", s(name))
+        .value(":email", s(email))
+        .value(":verified", AttributeValue::Bool(email_verified))
+        .value(":phone", phone.map_or(AttributeValue::Null(true), s));
+        if self.status.in_directory() {
+            update
+                .expression
+                .push_str(", gsi3sk = :dir, gsi4sk = :by_name");
+            update = update
+                .value(
+                    ":dir",
+                    s(directory_position(self.directory_number, &folded, self.id)),
+                )
+                .value(":by_name", s(format!("{folded}#{}", self.id)));
+        }
+        update
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::members::policy::tests::member;
+    use crate::model::keys::Key;
+    use crate::model::roles::{Permissions, Role};
+
+    #[test]
+    fn a_new_surname_moves_only_its_term() {
+        let ada = member(Role::Member, Permissions::none());
+        let changes = ada.term_changes("Ada Byron", &ada.email);
+        let term = |t: &str| Key::search_term(ada.tenant_id, t, ada.id);
+        assert_eq!(changes.removed, vec![term("lovelace")]);
+        assert_eq!(changes.added, vec![term("byron")]);
+    }
+
+    #[test]
+    fn the_same_name_and_email_move_nothing() {
+        let ada = member(Role::Member, Permissions::none());
+        let changes = ada.term_changes(&ada.name, &ada.email);
+        assert!(changes.removed.is_empty() && changes.added.is_empty());
+    }
+}

@@ -1,0 +1,122 @@
+//! The admin view of a member, and reading one member as the caller may see it.
+
+use super::directory::{ContactRules, Listing, Reader};
+use super::records::member_of;
+use super::{Member, MemberSource, MemberStatus};
+use crate::app::App;
+use crate::auth::{Need, Requester, authorize_with_tenant};
+use crate::error::ApiResult;
+use crate::model::department::Department;
+use crate::model::keys::Key;
+use crate::model::licence::LicenceView;
+use crate::model::roles::{Permissions, Role};
+use crate::store::from_item;
+use serde::Serialize;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// A member as clients see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberView {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub user_id: Uuid,
+    pub email: String,
+    pub email_verified: bool,
+    pub name: String,
+    pub phone: Option<String>,
+    pub department_id: Uuid,
+    pub position: Option<String>,
+    pub work_number: Option<String>,
+    pub location: Option<String>,
+    pub directory_number: u32,
+    pub role: Role,
+    pub permissions: Permissions,
+    pub status: MemberStatus,
+    pub source: MemberSource,
+    pub api_client_id: Option<Uuid>,
+    pub licence: Option<LicenceView>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_login_at: Option<OffsetDateTime>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub deleted_at: Option<OffsetDateTime>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub purge_at: Option<OffsetDateTime>,
+    #[serde(skip)]
+    pub version: u64,
+}
+
+impl From<&Member> for MemberView {
+    fn from(m: &Member) -> Self {
+        Self {
+            id: m.id,
+            tenant_id: m.tenant_id,
+            user_id: m.user_id,
+            email: m.email.clone(),
+            email_verified: m.email_verified,
+            name: m.name.clone(),
+            phone: m.phone.clone(),
+            department_id: m.department_id,
+            position: m.position.clone(),
+            work_number: m.work_number.clone(),
+            location: m.location.clone(),
+            directory_number: m.directory_number,
+            role: m.role,
+            permissions: m.effective_permissions(),
+            status: m.status,
+            source: m.source,
+            api_client_id: m.api_client_id,
+            licence: m.licence.as_ref().map(LicenceView::from),
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+            last_login_at: m.last_login_at,
+            deleted_at: m.deleted_at,
+            purge_at: m.purge_at,
+            version: m.version,
+        }
+    }
+}
+
+/// One member as the caller may see it (the admin view carries its ETag version). Members in the
+/// recycle bin are not found here.
+pub async fn get(
+    app: &App,
+    requester: &Requester,
+    tenant_id: Uuid,
+    member_id: Uuid,
+) -> ApiResult<Listing> {
+    let (access, tenant, items) = authorize_with_tenant(
+        app,
+        requester,
+        tenant_id,
+        Need::Member,
+        &[Key::member(tenant_id, member_id)],
+    )
+    .await?;
+    let reader = Reader::of(&access)?;
+    let member = member_of(items.into_iter().next().flatten())?;
+    let rules = match reader {
+        Reader::Admin => ContactRules::for_admin(),
+        // A colleague's entry follows the rule of the member's department.
+        Reader::Colleague { .. } => {
+            let department: Option<Department> = app
+                .store
+                .get(&Key::department(tenant_id, member.department_id))
+                .await?
+                .map(from_item)
+                .transpose()?;
+            ContactRules::of(&tenant, department.as_slice())
+        }
+    };
+    Ok(Listing::of(reader, &rules, &member))
+}
