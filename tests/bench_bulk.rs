@@ -5,10 +5,9 @@
 //! the export starts). The emulator is one Python process: times are the emulator's, request
 //! counts and memory are what carry over to Lambda.
 
-use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
-use futures::future::join_all;
 use roster_shared::auth::{Permissions, Role};
 use roster_shared::members::{Member, MemberSource, Person};
+use roster_shared::store::Item;
 use roster_tests::{Env, unique};
 use serde_json::json;
 use std::time::Instant;
@@ -59,29 +58,8 @@ async fn import_ten_thousand_rows_and_export_a_hundred_thousand_members() {
         for i in 0..rows {
             file.push_str(&format!("p{i}@{domain}.test,Person {i},,Role {}\n", i % 50));
         }
-        let created = env
-            .post(
-                &format!("/v1/tenants/{}/imports", t.id),
-                Some(&t.owner_token),
-                json!({"mode": "create", "send_email": false}),
-            )
-            .await;
-        let created = created.ok(201).clone();
-        let job_id = created["job"]["id"].as_str().unwrap().to_string();
-        env.http
-            .put(created["upload_url"].as_str().unwrap())
-            .header("content-type", "text/csv")
-            .body(file)
-            .send()
-            .await
-            .unwrap();
-        env.post(
-            &format!("/v1/tenants/{}/imports/{job_id}/start", t.id),
-            Some(&t.owner_token),
-            json!({}),
-        )
-        .await
-        .ok(202);
+        let (job_id, _) = env.uploaded_import(&t, &file, false).await;
+        env.start_import(&t, &job_id).await.ok(202);
         let started = Instant::now();
         let (_, requests) = env
             .count(roster_shared::jobs::import::run(
@@ -91,18 +69,13 @@ async fn import_ten_thousand_rows_and_export_a_hundred_thousand_members() {
             ))
             .await;
         let elapsed = started.elapsed();
-        let job = env
-            .get(
-                &format!("/v1/tenants/{}/jobs/{job_id}", t.id),
-                &t.owner_token,
-            )
-            .await;
+        let job = env.job(&t, &job_id).await;
         println!(
             "import of {rows} rows: {:.1?}, {} DynamoDB requests ({:.2} per row), counts {}",
             elapsed,
             requests,
             requests as f64 / rows as f64,
-            job.ok(200)["counts"]
+            job["counts"]
         );
     }
 
@@ -112,70 +85,40 @@ async fn import_ten_thousand_rows_and_export_a_hundred_thousand_members() {
     let root: Uuid = t.root.parse().unwrap();
     let now = time::OffsetDateTime::now_utc();
     let seeded = Instant::now();
-    let client = env.app.store.client().clone();
-    let table = env.app.table().to_string();
     for wave in (0..members).collect::<Vec<_>>().chunks(25 * 16) {
-        join_all(wave.chunks(25).map(|batch| {
-            let client = client.clone();
-            let table = table.clone();
-            let requests: Vec<WriteRequest> = batch
-                .iter()
-                .map(|i| {
-                    let member = Member {
-                        position: Some("Engineer".into()),
-                        work_number: Some(format!("E-{i}")),
-                        location: Some("Remote".into()),
-                        directory_number: (i % 10_000) as u32 + 1,
-                        ..Member::new(
-                            tenant_id,
-                            root,
-                            Person {
-                                user_id: Uuid::now_v7(),
-                                email: format!("user{i:06}@bulk.test"),
-                                name: format!("Member {i}"),
-                                phone: Some("+1 555 0100".into()),
-                                email_verified: false,
-                            },
-                            Role::Member,
-                            Permissions::none(),
-                            MemberSource::Import,
-                            now,
-                        )
-                    };
-                    WriteRequest::builder()
-                        .put_request(
-                            PutRequest::builder()
-                                .set_item(Some(member.to_item(&t.root).unwrap()))
-                                .build()
-                                .unwrap(),
-                        )
-                        .build()
-                })
-                .collect();
-            async move {
-                let mut pending = requests;
-                while !pending.is_empty() {
-                    let out = client
-                        .batch_write_item()
-                        .request_items(&table, pending)
-                        .send()
-                        .await
-                        .expect("batch write");
-                    pending = out
-                        .unprocessed_items
-                        .and_then(|mut u| u.remove(&table))
-                        .unwrap_or_default();
-                }
-            }
-        }))
-        .await;
+        let items: Vec<Item> = wave
+            .iter()
+            .map(|i| {
+                let member = Member {
+                    position: Some("Engineer".into()),
+                    work_number: Some(format!("E-{i}")),
+                    location: Some("Remote".into()),
+                    directory_number: (i % 10_000) as u32 + 1,
+                    ..Member::new(
+                        tenant_id,
+                        root,
+                        Person {
+                            user_id: Uuid::now_v7(),
+                            email: format!("user{i:06}@bulk.test"),
+                            name: format!("Member {i}"),
+                            phone: Some("+1 555 0100".into()),
+                            email_verified: false,
+                        },
+                        Role::Member,
+                        Permissions::none(),
+                        MemberSource::Import,
+                        now,
+                    )
+                };
+                member.to_item(&t.root).unwrap()
+            })
+            .collect();
+        env.put_items(&items, 16).await;
     }
     println!("seeded {members} members in {:.1?}", seeded.elapsed());
     for format in ["csv", "xlsx"] {
         // A long export outlives a 15-minute token: sign in again for each.
-        let owner = env
-            .login(&t.owner_email, "owner-password-1", Some(&t.id))
-            .await;
+        let owner = env.owner_login(&t).await;
         let queued = env
             .post(
                 &format!("/v1/tenants/{}/exports", t.id),

@@ -4,8 +4,6 @@
 //! The emulator is one Python process, so times are the emulator's; request counts are what carry
 //! over to DynamoDB.
 
-use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
-use futures::future::join_all;
 use roster_shared::auth::{Permissions, Role};
 use roster_shared::members::{Member, MemberSource, Person};
 use roster_tests::Env;
@@ -60,43 +58,7 @@ async fn search_and_directory_in_a_large_tenant() {
         items.push(member.to_item(&t.root).unwrap());
         items.extend(member.search_term_items().unwrap());
     }
-    let client = env.app.store.client().clone();
-    let table = env.app.table().to_string();
-    let batches: Vec<Vec<_>> = items.chunks(25).map(|c| c.to_vec()).collect();
-    for wave in batches.chunks(16) {
-        join_all(wave.iter().map(|batch| {
-            let client = client.clone();
-            let table = table.clone();
-            async move {
-                let mut pending: Vec<WriteRequest> = batch
-                    .iter()
-                    .map(|item| {
-                        WriteRequest::builder()
-                            .put_request(
-                                PutRequest::builder()
-                                    .set_item(Some(item.clone()))
-                                    .build()
-                                    .unwrap(),
-                            )
-                            .build()
-                    })
-                    .collect();
-                while !pending.is_empty() {
-                    let out = client
-                        .batch_write_item()
-                        .request_items(&table, pending)
-                        .send()
-                        .await
-                        .expect("batch write");
-                    pending = out
-                        .unprocessed_items
-                        .and_then(|mut u| u.remove(&table))
-                        .unwrap_or_default();
-                }
-            }
-        }))
-        .await;
-    }
+    env.put_items(&items, 16).await;
     println!(
         "seeded {n} members ({} items) in {:.1?}",
         items.len(),

@@ -5,7 +5,6 @@
 //! stored parent ids, leaf moves obey the depth limit, and a member edit racing a move never
 //! writes a stale tree key back.
 
-use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use futures::future::join_all;
 use roster_shared::departments::{Department, MAX_DEPTH, moves};
 use roster_shared::members::Member;
@@ -14,41 +13,14 @@ use roster_shared::model::keys::{
     tree_position,
 };
 use roster_shared::store::{Condition, Item, Query, SortRange, Transaction, from_item, num, s};
-use roster_tests::{Env, Tenant, unique};
-use serde_json::{Value, json};
+use roster_tests::{Env, Tenant, id};
+use serde_json::json;
 use std::collections::HashMap;
 use std::time::Instant;
 use uuid::Uuid;
 
-fn id(v: &Value) -> String {
-    v["id"].as_str().expect("id").to_string()
-}
-
 fn uuid(v: &str) -> Uuid {
     v.parse().expect("uuid")
-}
-
-async fn department(env: &Env, t: &Tenant, name: &str, parent: &str) -> String {
-    let answer = env
-        .post(
-            &format!("/v1/tenants/{}/departments", t.id),
-            Some(&t.owner_token),
-            json!({"name": name, "parent_id": parent}),
-        )
-        .await;
-    id(answer.ok(201))
-}
-
-async fn member(env: &Env, t: &Tenant, name: &str, department: &str) -> String {
-    let answer = env
-        .post(
-            &format!("/v1/tenants/{}/members", t.id),
-            Some(&t.owner_token),
-            json!({"email": format!("{}@moves.test", unique("m")), "name": name,
-                   "department_id": department}),
-        )
-        .await;
-    id(answer.ok(201))
 }
 
 async fn move_to(env: &Env, t: &Tenant, department: &str, parent: &str) -> roster_tests::Answer {
@@ -104,43 +76,7 @@ async fn seed(env: &Env, t: &Tenant, template: &Item, department: &str, n: usize
         m.department_id = dept.id;
         items.push(m.to_item(&dept.id_path).expect("item"));
     }
-    let client = env.app.store.client().clone();
-    let table = env.app.table().to_string();
-    let batches: Vec<Vec<Item>> = items.chunks(25).map(|c| c.to_vec()).collect();
-    for wave in batches.chunks(8) {
-        join_all(wave.iter().map(|batch| {
-            let client = client.clone();
-            let table = table.clone();
-            async move {
-                let mut pending: Vec<WriteRequest> = batch
-                    .iter()
-                    .map(|item| {
-                        WriteRequest::builder()
-                            .put_request(
-                                PutRequest::builder()
-                                    .set_item(Some(item.clone()))
-                                    .build()
-                                    .expect("put"),
-                            )
-                            .build()
-                    })
-                    .collect();
-                while !pending.is_empty() {
-                    let out = client
-                        .batch_write_item()
-                        .request_items(&table, pending)
-                        .send()
-                        .await
-                        .expect("batch write");
-                    pending = out
-                        .unprocessed_items
-                        .and_then(|mut u| u.remove(&table))
-                        .unwrap_or_default();
-                }
-            }
-        }))
-        .await;
-    }
+    env.put_items(&items, 8).await;
     let mut tx = Transaction::new();
     tx.update(
         env.app.table(),
@@ -264,32 +200,22 @@ async fn indexed_under(env: &Env, t: &Tenant, id_path: &str) -> usize {
         .len()
 }
 
-async fn job(env: &Env, t: &Tenant, job_id: &str) -> Value {
-    env.get(
-        &format!("/v1/tenants/{}/jobs/{job_id}", t.id),
-        &t.owner_token,
-    )
-    .await
-    .ok(200)
-    .clone()
-}
-
 #[tokio::test]
 async fn a_large_move_is_a_job_that_stops_resumes_and_leaves_nothing_stale() {
     let env = Env::start().await;
     let t = env.tenant_with_owner("Moves").await;
     let tenant_id = uuid(&t.id);
     let depts = format!("/v1/tenants/{}/departments", t.id);
-    let sales = department(&env, &t, "Sales", &t.root).await;
-    let emea = department(&env, &t, "EMEA", &sales).await;
-    let berlin = department(&env, &t, "Berlin", &emea).await;
-    let empty = department(&env, &t, "Empty", &sales).await;
-    let group = department(&env, &t, "Group", &t.root).await;
-    let other = department(&env, &t, "Other", &t.root).await;
-    let busy = department(&env, &t, "Busy", &other).await;
+    let sales = env.department_in(&t, "Sales").await;
+    let emea = env.department_under(&t, "EMEA", &sales).await;
+    let berlin = env.department_under(&t, "Berlin", &emea).await;
+    let empty = env.department_under(&t, "Empty", &sales).await;
+    let group = env.department_in(&t, "Group").await;
+    let other = env.department_in(&t, "Other").await;
+    let busy = env.department_under(&t, "Busy", &other).await;
     // Real members (through the API) in the moving subtree, and 2,000 seeded ones.
-    let ada = member(&env, &t, "Ada", &berlin).await;
-    let bruno = member(&env, &t, "Bruno", &sales).await;
+    let ada = env.member_under(&t, "Ada", &berlin, json!({})).await;
+    let bruno = env.member_under(&t, "Bruno", &sales, json!({})).await;
     let template = stored_member(&env, &t, &ada).await;
     let started = Instant::now();
     seed(&env, &t, &template, &sales, 500).await;
@@ -343,7 +269,7 @@ async fn a_large_move_is_a_job_that_stops_resumes_and_leaves_nothing_stale() {
         env.counter.by_operation()
     );
     assert!(report.ran && !report.finished, "{report:?}");
-    let midway = job(&env, &t, &job_id).await;
+    let midway = env.job(&t, &job_id).await;
     assert_eq!(midway["status"], "queued", "released for the next run");
     let done = midway["counts"]["succeeded"].as_u64().unwrap();
     assert!(done > 0 && done < 2000, "{midway}");
@@ -388,7 +314,7 @@ async fn a_large_move_is_a_job_that_stops_resumes_and_leaves_nothing_stale() {
         .await
         .problem(409, "conflict");
     // Elsewhere the tree changes as usual, and settings of the moving department too.
-    let elsewhere = department(&env, &t, "Elsewhere", &other).await;
+    let elsewhere = env.department_under(&t, "Elsewhere", &other).await;
     move_to(&env, &t, &elsewhere, &t.root).await.ok(200);
     env.patch(
         &format!("{depts}/{emea}"),
@@ -516,7 +442,7 @@ async fn a_large_move_is_a_job_that_stops_resumes_and_leaves_nothing_stale() {
     .unwrap();
     assert!(env.app.store.transact(tx).await.is_err());
 
-    let finished = job(&env, &t, &job_id).await;
+    let finished = env.job(&t, &job_id).await;
     assert_eq!(finished["status"], "completed");
     assert!(finished["finished_at"].is_string());
     assert_eq!(finished["counts"]["succeeded"], finished["counts"]["total"]);
@@ -576,9 +502,9 @@ async fn a_large_move_is_a_job_that_stops_resumes_and_leaves_nothing_stale() {
 async fn the_worker_takes_queued_moves_from_the_stream() {
     let env = Env::start().await;
     let t = env.tenant_with_owner("Stream").await;
-    let sales = department(&env, &t, "Sales", &t.root).await;
-    let group = department(&env, &t, "Group", &t.root).await;
-    let ada = member(&env, &t, "Ada", &sales).await;
+    let sales = env.department_in(&t, "Sales").await;
+    let group = env.department_in(&t, "Group").await;
+    let ada = env.member_under(&t, "Ada", &sales, json!({})).await;
     let template = stored_member(&env, &t, &ada).await;
     seed(&env, &t, &template, &sales, 150).await;
     let queued = move_to(&env, &t, &sales, &group).await;
@@ -589,7 +515,7 @@ async fn the_worker_takes_queued_moves_from_the_stream() {
     moves::handle_event(env.app, record.clone())
         .await
         .expect("worker");
-    assert_eq!(job(&env, &t, &job_id).await["status"], "completed");
+    assert_eq!(env.job(&t, &job_id).await["status"], "completed");
     // A redelivered record finds the job done.
     let again = moves::handle_event(env.app, record).await.expect("again");
     assert_eq!((again.runs, again.skipped), (0, 1));
@@ -623,7 +549,7 @@ async fn the_worker_takes_queued_moves_from_the_stream() {
         .await
         .expect("sweep");
     assert_eq!((swept.runs, swept.finished), (1, 1));
-    assert_eq!(job(&env, &t, &job_id).await["status"], "completed");
+    assert_eq!(env.job(&t, &job_id).await["status"], "completed");
     assert_consistent(&env, &t).await;
     assert_eq!(listed_in_subtree(&env, &t, &group).await, 0);
     assert_eq!(listed_in_subtree(&env, &t, &sales).await, 151);
@@ -633,11 +559,11 @@ async fn the_worker_takes_queued_moves_from_the_stream() {
 async fn a_move_that_fits_one_transaction_is_atomic() {
     let env = Env::start().await;
     let t = env.tenant_with_owner("Small").await;
-    let sales = department(&env, &t, "Sales", &t.root).await;
-    let emea = department(&env, &t, "EMEA", &sales).await;
-    let group = department(&env, &t, "Group", &t.root).await;
+    let sales = env.department_in(&t, "Sales").await;
+    let emea = env.department_under(&t, "EMEA", &sales).await;
+    let group = env.department_in(&t, "Group").await;
     for (name, d) in [("Ada", &sales), ("Bruno", &emea), ("Chloé", &emea)] {
-        member(&env, &t, name, d).await;
+        env.member_under(&t, name, d, json!({})).await;
     }
     let (answer, requests) = env.count(move_to(&env, &t, &sales, &group)).await;
     let moved = answer.ok(200);
@@ -657,9 +583,9 @@ async fn a_move_that_fits_one_transaction_is_atomic() {
 async fn cycles_are_found_along_stored_parent_ids() {
     let env = Env::start().await;
     let t = env.tenant_with_owner("Cycles").await;
-    let a = department(&env, &t, "A", &t.root).await;
-    let b = department(&env, &t, "B", &a).await;
-    let c = department(&env, &t, "C", &b).await;
+    let a = env.department_in(&t, "A").await;
+    let b = env.department_under(&t, "B", &a).await;
+    let c = env.department_under(&t, "C", &b).await;
     move_to(&env, &t, &a, &a)
         .await
         .problem(409, "department_cycle");
@@ -690,11 +616,11 @@ async fn cycles_are_found_along_stored_parent_ids() {
     // The next move of the subtree puts the stale id path right, and the tree key of the
     // member that was indexed under it (the index disagreeing with the counts, the move is
     // left to a job even though it is small).
-    let ada = member(&env, &t, "Ada", &c).await;
+    let ada = env.member_under(&t, "Ada", &c, json!({})).await;
     assert!(
         tree_key(&stored_member(&env, &t, &ada).await).starts_with(&format!("{root_path}/{c}/#"))
     );
-    let group = department(&env, &t, "Group", &t.root).await;
+    let group = env.department_in(&t, "Group").await;
     let queued = move_to(&env, &t, &a, &group).await;
     let job_id = id(queued.ok(202));
     let report = moves::run(
@@ -717,23 +643,26 @@ async fn leaf_moves_obey_the_depth_limit() {
     let mut chain = vec![t.root.clone()];
     for level in 1..=MAX_DEPTH {
         let parent = chain.last().unwrap().clone();
-        chain.push(department(&env, &t, &format!("L{level}"), &parent).await);
+        chain.push(
+            env.department_under(&t, &format!("L{level}"), &parent)
+                .await,
+        );
     }
-    let leaf = department(&env, &t, "Leaf", &t.root).await;
-    member(&env, &t, "Ada", &leaf).await;
+    let leaf = env.department_in(&t, "Leaf").await;
+    env.member_under(&t, "Ada", &leaf, json!({})).await;
     let deepest = &chain[MAX_DEPTH as usize];
     move_to(&env, &t, &leaf, deepest)
         .await
         .problem(400, "validation_failed");
-    let empty_leaf = department(&env, &t, "Empty", &t.root).await;
+    let empty_leaf = env.department_in(&t, "Empty").await;
     move_to(&env, &t, &empty_leaf, deepest)
         .await
         .problem(400, "validation_failed");
     let moved = move_to(&env, &t, &leaf, &chain[MAX_DEPTH as usize - 1]).await;
     assert_eq!(moved.ok(200)["depth"], MAX_DEPTH);
     // A subtree whose deepest department would pass the limit stays too.
-    let top = department(&env, &t, "Top", &t.root).await;
-    department(&env, &t, "Below", &top).await;
+    let top = env.department_in(&t, "Top").await;
+    env.department_under(&t, "Below", &top).await;
     move_to(&env, &t, &top, &chain[MAX_DEPTH as usize - 1])
         .await
         .problem(400, "validation_failed");
@@ -744,11 +673,11 @@ async fn leaf_moves_obey_the_depth_limit() {
 async fn a_member_edit_racing_a_move_keeps_the_right_tree_key() {
     let env = Env::start().await;
     let t = env.tenant_with_owner("Race").await;
-    let left = department(&env, &t, "Left", &t.root).await;
-    let right = department(&env, &t, "Right", &t.root).await;
-    let team = department(&env, &t, "Team", &left).await;
-    let ada = member(&env, &t, "Ada", &team).await;
-    let bruno = member(&env, &t, "Bruno", &team).await;
+    let left = env.department_in(&t, "Left").await;
+    let right = env.department_in(&t, "Right").await;
+    let team = env.department_under(&t, "Team", &left).await;
+    let ada = env.member_under(&t, "Ada", &team, json!({})).await;
+    let bruno = env.member_under(&t, "Bruno", &team, json!({})).await;
 
     // What PATCH .../members/{m} writes: the item it read, with the tree key it read, on the
     // version it read. Read before the move, written after: refused.

@@ -2,42 +2,8 @@
 //! escaping, the worker fed a stream record (and fed it twice), download links, deletion with
 //! the files, permissions and tenant isolation.
 
-use roster_tests::{Env, Tenant, unique};
+use roster_tests::{Env, Tenant, id, unique};
 use serde_json::{Value, json};
-
-fn id(v: &Value) -> String {
-    v["id"].as_str().expect("id").to_string()
-}
-
-async fn member(env: &Env, t: &Tenant, name: &str, department: &str, extra: Value) -> String {
-    let mut body = json!({
-        "email": format!("{}@export.test", unique("x")),
-        "name": name,
-        "department_id": department,
-    });
-    for (k, v) in extra.as_object().cloned().unwrap_or_default() {
-        body[k] = v;
-    }
-    let answer = env
-        .post(
-            &format!("/v1/tenants/{}/members", t.id),
-            Some(&t.owner_token),
-            body,
-        )
-        .await;
-    id(answer.ok(201))
-}
-
-async fn department(env: &Env, t: &Tenant, name: &str, parent: &str) -> String {
-    let answer = env
-        .post(
-            &format!("/v1/tenants/{}/departments", t.id),
-            Some(&t.owner_token),
-            json!({"name": name, "parent_id": parent}),
-        )
-        .await;
-    id(answer.ok(201))
-}
 
 /// Queues an export, plays the table's stream record to the worker, and returns the finished
 /// job as the task centre shows it.
@@ -112,18 +78,22 @@ fn emails(rows: &[std::collections::HashMap<String, String>]) -> Vec<String> {
 async fn exports_of_every_scope_parse_back_to_the_same_members() {
     let env = Env::start().await;
     let t = env.tenant_with_owner("Export Co").await;
-    let sales = department(&env, &t, "Sales", &t.root).await;
-    let emea = department(&env, &t, "EMEA", &sales).await;
-    let ada = member(&env, &t, "Ada Zed", &sales, json!({"position": "Lead"})).await;
-    let bob = member(&env, &t, "Bob Zed", &emea, json!({"phone": "+44 20 1234"})).await;
-    let evil = member(
-        &env,
-        &t,
-        "=HYPERLINK(\"http://x\")",
-        &t.root,
-        json!({"position": "+1 boss", "location": "@home"}),
-    )
-    .await;
+    let sales = env.department_in(&t, "Sales").await;
+    let emea = env.department_under(&t, "EMEA", &sales).await;
+    let ada = env
+        .member_under(&t, "Ada Zed", &sales, json!({"position": "Lead"}))
+        .await;
+    let bob = env
+        .member_under(&t, "Bob Zed", &emea, json!({"phone": "+44 20 1234"}))
+        .await;
+    let evil = env
+        .member_under(
+            &t,
+            "=HYPERLINK(\"http://x\")",
+            &t.root,
+            json!({"position": "+1 boss", "location": "@home"}),
+        )
+        .await;
     let base = format!("/v1/tenants/{}", t.id);
     // A licence shows in the file.
     env.post(

@@ -3,7 +3,7 @@
 //! discovery through the public doors, and every way a session ends.
 
 use roster_shared::app::Clock;
-use roster_tests::{Answer, Env, Person, Tenant, unique};
+use roster_tests::{Answer, Env, Person, Tenant, id, unique};
 use serde_json::{Value, json};
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -17,10 +17,6 @@ fn email(prefix: &str) -> String {
 
 fn manual_clock() -> Clock {
     Clock::manual(time::OffsetDateTime::now_utc())
-}
-
-fn id(v: &Value) -> String {
-    v["id"].as_str().expect("id").to_string()
 }
 
 /// Asserts that a token opens nothing any more.
@@ -1432,13 +1428,8 @@ async fn an_api_clients_token_is_held_to_the_tenants_current_allowlist() {
     let members = format!("/v1/tenants/{}/members", t.id);
     env.get(&members, &token).await.ok(200);
 
-    env.patch(
-        &format!("/v1/tenants/{}", t.id),
-        &t.owner_token,
-        json!({"settings": {"ip_allowlist": ["10.0.0.0/8"]}}),
-    )
-    .await
-    .ok(200);
+    env.set_settings(&t, json!({"ip_allowlist": ["10.0.0.0/8"]}))
+        .await;
     env.get(&members, &token)
         .await
         .problem(403, "ip_not_allowed");

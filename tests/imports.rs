@@ -3,23 +3,8 @@
 //! nothing, invite mode, the refusals (empty, header only, wrong type, too big, another tenant's
 //! department) and the free plan's daily limit.
 
-use roster_tests::{Answer, Env, Tenant, unique};
-use serde_json::{Value, json};
-
-fn id(v: &Value) -> String {
-    v["id"].as_str().expect("id").to_string()
-}
-
-async fn department(env: &Env, t: &Tenant, name: &str, parent: &str) -> String {
-    let answer = env
-        .post(
-            &format!("/v1/tenants/{}/departments", t.id),
-            Some(&t.owner_token),
-            json!({"name": name, "parent_id": parent}),
-        )
-        .await;
-    id(answer.ok(201))
-}
+use roster_tests::{Env, Tenant, id, unique};
+use serde_json::json;
 
 /// Creates an import job and uploads `file` with `content_type`; returns the job id.
 async fn upload(env: &Env, t: &Tenant, mode: &str, file: Vec<u8>, content_type: &str) -> String {
@@ -34,55 +19,30 @@ async fn upload(env: &Env, t: &Tenant, mode: &str, file: Vec<u8>, content_type: 
     assert_eq!(created["job"]["status"], "awaiting_upload");
     assert_eq!(created["upload_content_type"], "text/csv");
     let url = created["upload_url"].as_str().expect("upload_url");
-    let put = env
-        .http
-        .put(url)
-        .header("content-type", content_type)
-        .body(file)
-        .send()
-        .await
-        .expect("upload");
-    assert!(
-        put.status().is_success(),
-        "upload answered {}",
-        put.status()
-    );
+    env.upload_file(url, content_type, file).await;
     id(&created["job"])
-}
-
-async fn start(env: &Env, t: &Tenant, job: &str) -> Answer {
-    env.post(
-        &format!("/v1/tenants/{}/imports/{job}/start", t.id),
-        Some(&t.owner_token),
-        json!({}),
-    )
-    .await
 }
 
 /// Plays the start's stream record to the import worker.
 async fn work(env: &Env, t: &Tenant, job: &str) -> usize {
-    let record = json!({"Records": [{"eventSource": "aws:dynamodb", "eventName": "MODIFY",
-        "dynamodb": {"NewImage": {"kind": {"S": "import"}, "status": {"S": "queued"},
-                                  "tenant_id": {"S": t.id}, "id": {"S": job}}}}]});
-    roster_shared::jobs::import::handle_event(env.app, record)
+    env.play_import_record(t, job)
         .await
         .expect("import")
         .imported
 }
 
-async fn job(env: &Env, t: &Tenant, job: &str) -> Value {
-    env.get(&format!("/v1/tenants/{}/jobs/{job}", t.id), &t.owner_token)
+/// The rows of the result file at `url` (the job's download link).
+async fn result_rows(env: &Env, url: &str) -> Vec<Vec<String>> {
+    let result = env
+        .http
+        .get(url)
+        .send()
         .await
-        .ok(200)
-        .clone()
-}
-
-async fn member_count(env: &Env, t: &Tenant) -> i64 {
-    env.get(&format!("/v1/tenants/{}", t.id), &t.owner_token)
-        .await
-        .ok(200)["member_count"]
-        .as_i64()
         .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    csv_rows(&result)
 }
 
 fn csv_rows(bytes: &[u8]) -> Vec<Vec<String>> {
@@ -98,16 +58,9 @@ fn csv_rows(bytes: &[u8]) -> Vec<Vec<String>> {
 async fn a_thousand_rows_with_ten_bad_ones_make_990_members_and_a_rerun_adds_none() {
     let env = Env::start().await;
     let t = env.tenant_with_owner("Import Co").await;
-    let admin = env.admin_token().await;
-    env.patch(
-        &format!("/v1/tenants/{}", t.id),
-        &admin,
-        json!({"member_quota": 2000}),
-    )
-    .await
-    .ok(200);
-    let sales = department(&env, &t, "Sales", &t.root).await;
-    department(&env, &t, "EMEA", &sales).await;
+    env.set_limits(&t, json!({"member_quota": 2000})).await;
+    let sales = env.department_in(&t, "Sales").await;
+    env.department_under(&t, "EMEA", &sales).await;
 
     // The template is the header plus one example row.
     let template = env
@@ -163,33 +116,26 @@ async fn a_thousand_rows_with_ten_bad_ones_make_990_members_and_a_rerun_adds_non
         };
         file.push_str(&line);
     }
-    let before = member_count(&env, &t).await;
+    let before = env.member_count(&t).await;
     let job_id = upload(&env, &t, "create", file.into_bytes(), "text/csv").await;
-    let started = start(&env, &t, &job_id).await;
+    let started = env.start_import(&t, &job_id).await;
     assert_eq!(started.ok(202)["status"], "queued");
     // Starting again changes nothing.
-    assert_eq!(start(&env, &t, &job_id).await.ok(202)["status"], "queued");
+    assert_eq!(
+        env.start_import(&t, &job_id).await.ok(202)["status"],
+        "queued"
+    );
     assert_eq!(work(&env, &t, &job_id).await, 1);
 
-    let done = job(&env, &t, &job_id).await;
+    let done = env.job(&t, &job_id).await;
     assert_eq!(done["status"], "completed");
     assert_eq!(
         done["counts"],
         json!({"total": 1000, "succeeded": 990, "failed": 10})
     );
-    assert_eq!(member_count(&env, &t).await, before + 990);
+    assert_eq!(env.member_count(&t).await, before + 990);
     // The result file reports each bad row with its number and reason.
-    let url = done["download_url"].as_str().expect("result link");
-    let result = env
-        .http
-        .get(url)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    let rows = csv_rows(&result);
+    let rows = result_rows(&env, done["download_url"].as_str().expect("result link")).await;
     assert_eq!(rows.len(), 1000);
     let failed: Vec<usize> = rows
         .iter()
@@ -239,12 +185,12 @@ async fn a_thousand_rows_with_ten_bad_ones_make_990_members_and_a_rerun_adds_non
         .await
         .expect("requeue");
     assert_eq!(work(&env, &t, &job_id).await, 1);
-    let again = job(&env, &t, &job_id).await;
+    let again = env.job(&t, &job_id).await;
     assert_eq!(
         again["counts"],
         json!({"total": 1000, "succeeded": 990, "failed": 10})
     );
-    assert_eq!(member_count(&env, &t).await, before + 990);
+    assert_eq!(env.member_count(&t).await, before + 990);
 }
 
 #[tokio::test]
@@ -264,7 +210,7 @@ async fn invite_mode_sends_invitations_and_reports_members() {
         .await
         .unwrap();
     assert_eq!(report.imported, 1);
-    let done = job(&env, &t, &job_id).await;
+    let done = env.job(&t, &job_id).await;
     assert_eq!(
         done["counts"],
         json!({"total": 3, "succeeded": 2, "failed": 1})
@@ -274,16 +220,7 @@ async fn invite_mode_sends_invitations_and_reports_members() {
         .await;
     assert_eq!(pending.ok(200)["items"].as_array().unwrap().len(), 2);
     assert_eq!(env.mails_to(&format!("a@{domain}.test")).await.len(), 1);
-    let result = env
-        .http
-        .get(done["download_url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    let rows = csv_rows(&result);
+    let rows = result_rows(&env, done["download_url"].as_str().unwrap()).await;
     assert_eq!(rows[2][2], "failed");
     assert!(rows[2][3].contains("already_member"), "{:?}", rows[2]);
 }
@@ -293,7 +230,7 @@ async fn bad_files_are_refused_with_their_reason() {
     let env = Env::start().await;
     let t = env.tenant_with_owner("Strict Co").await;
     let other = env.tenant_with_owner("Other Co").await;
-    department(&env, &other, "Secret", &other.root).await;
+    env.department_in(&other, "Secret").await;
 
     for (file, content_type, status, code) in [
         (Vec::new(), "text/csv", 400, "validation_failed"),
@@ -328,9 +265,9 @@ async fn bad_files_are_refused_with_their_reason() {
         ),
     ] {
         let job_id = upload(&env, &t, "create", file, content_type).await;
-        start(&env, &t, &job_id).await.problem(status, code);
+        env.start_import(&t, &job_id).await.problem(status, code);
         // Nothing was started: the job still waits for a proper file.
-        assert_eq!(job(&env, &t, &job_id).await["status"], "awaiting_upload");
+        assert_eq!(env.job(&t, &job_id).await["status"], "awaiting_upload");
     }
 
     // Not uploaded yet.
@@ -342,7 +279,7 @@ async fn bad_files_are_refused_with_their_reason() {
         )
         .await;
     let pending = id(&created.ok(201)["job"]);
-    start(&env, &t, &pending)
+    env.start_import(&t, &pending)
         .await
         .problem(400, "validation_failed");
     // Another tenant's job: 404.
@@ -360,9 +297,9 @@ async fn bad_files_are_refused_with_their_reason() {
         unique("spy")
     );
     let job_id = upload(&env, &t, "create", file.into_bytes(), "text/csv").await;
-    start(&env, &t, &job_id).await.ok(202);
+    env.start_import(&t, &job_id).await.ok(202);
     work(&env, &t, &job_id).await;
-    let done = job(&env, &t, &job_id).await;
+    let done = env.job(&t, &job_id).await;
     assert_eq!(
         done["counts"],
         json!({"total": 1, "succeeded": 0, "failed": 1})
@@ -380,14 +317,8 @@ async fn bad_files_are_refused_with_their_reason() {
 async fn free_plan_tenants_import_at_most_100_rows_a_day() {
     let env = Env::start().await;
     let t = env.tenant_with_owner("Free Co").await;
-    let admin = env.admin_token().await;
-    env.patch(
-        &format!("/v1/tenants/{}", t.id),
-        &admin,
-        json!({"plan": "free", "member_quota": 500}),
-    )
-    .await
-    .ok(200);
+    env.set_limits(&t, json!({"plan": "free", "member_quota": 500}))
+        .await;
     let file = |n: usize| {
         let domain = unique("free");
         let mut f = String::from("email,name\n");
@@ -397,13 +328,15 @@ async fn free_plan_tenants_import_at_most_100_rows_a_day() {
         f.into_bytes()
     };
     let first = upload(&env, &t, "create", file(60), "text/csv").await;
-    start(&env, &t, &first).await.ok(202);
+    env.start_import(&t, &first).await.ok(202);
     let second = upload(&env, &t, "create", file(60), "text/csv").await;
-    start(&env, &t, &second).await.problem(429, "rate_limited");
-    assert_eq!(job(&env, &t, &second).await["status"], "awaiting_upload");
+    env.start_import(&t, &second)
+        .await
+        .problem(429, "rate_limited");
+    assert_eq!(env.job(&t, &second).await["status"], "awaiting_upload");
     // Within what is left: fine.
     let third = upload(&env, &t, "create", file(40), "text/csv").await;
-    start(&env, &t, &third).await.ok(202);
+    env.start_import(&t, &third).await.ok(202);
     // The upload event path counts too: the job fails with the reason.
     let fourth = upload(&env, &t, "create", file(1), "text/csv").await;
     let event = json!({"Records": [{"eventSource": "aws:s3", "s3": {"object": {
@@ -411,7 +344,7 @@ async fn free_plan_tenants_import_at_most_100_rows_a_day() {
     roster_shared::jobs::import::handle_event(env.app, event)
         .await
         .unwrap();
-    let failed = job(&env, &t, &fourth).await;
+    let failed = env.job(&t, &fourth).await;
     assert_eq!(failed["status"], "failed");
     assert!(failed["error"].as_str().unwrap().contains("rate_limited"));
 }

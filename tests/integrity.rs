@@ -5,26 +5,15 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use reqwest::Method;
 use roster_functions::routes::routes;
-use roster_tests::{Env, Person, Tenant, unique};
+use roster_tests::{Env, Person, Tenant, id, unique};
 use serde_json::{Value, json};
-
-fn id(v: &Value) -> String {
-    v["id"].as_str().expect("id").to_string()
-}
-
-async fn tenant_counts(env: &Env, t: &Tenant) -> Value {
-    let tenant = env
-        .get(&format!("/v1/tenants/{}", t.id), &t.owner_token)
-        .await;
-    tenant.ok(200).clone()
-}
 
 #[tokio::test]
 async fn member_status_input_is_active_or_disabled_only() {
     let env = Env::start().await;
     let t = env.tenant_with_owner("States").await;
     let m = env.member_in(&t, "Sam", json!({})).await;
-    let before = tenant_counts(&env, &t).await;
+    let before = env.tenant_view(&t).await;
     let path = format!("/v1/tenants/{}/members/{}", t.id, m.member_id);
     for status in ["pending", "rejected", "deleted", "invited", "ACTIVE"] {
         env.patch(&path, &t.owner_token, json!({"status": status}))
@@ -41,7 +30,7 @@ async fn member_status_input_is_active_or_disabled_only() {
     // Nothing moved: the member is still listed and every counter is as it was.
     let member = env.get(&path, &t.owner_token).await;
     assert_eq!(member.ok(200)["status"], "active");
-    let after = tenant_counts(&env, &t).await;
+    let after = env.tenant_view(&t).await;
     assert_eq!(before["member_count"], after["member_count"]);
     assert_eq!(before["quota_used"], after["quota_used"]);
     assert_eq!(
@@ -73,7 +62,7 @@ async fn member_status_input_is_active_or_disabled_only() {
     env.post(&format!("{base}/approve"), Some(&t.owner_token), json!({}))
         .await
         .ok(200);
-    let counted = tenant_counts(&env, &t).await;
+    let counted = env.tenant_view(&t).await;
     env.post(&format!("{base}/reject"), Some(&t.owner_token), json!({}))
         .await
         .problem(409, "conflict");
@@ -87,7 +76,7 @@ async fn member_status_input_is_active_or_disabled_only() {
     )
     .await
     .problem(400, "validation_failed");
-    assert_eq!(tenant_counts(&env, &t).await, counted);
+    assert_eq!(env.tenant_view(&t).await, counted);
 }
 
 /// Every route that moves a counter, driven twice (or against what is gone): the second attempt is
@@ -182,7 +171,7 @@ async fn no_counter_goes_below_zero_through_the_routes_that_move_it() {
         .await
         .problem(404, "not_found");
 
-    let counts = tenant_counts(&env, &t).await;
+    let counts = env.tenant_view(&t).await;
     assert_eq!(counts["member_count"], 1, "{counts}");
     assert_eq!(counts["pending_invitations"], 0, "{counts}");
     assert_eq!(counts["pending_join_requests"], 0, "{counts}");
@@ -213,7 +202,7 @@ async fn no_counter_goes_below_zero_through_the_routes_that_move_it() {
         .send()
         .await
         .expect("corrupt");
-    let loaded = tenant_counts(&env, &t).await;
+    let loaded = env.tenant_view(&t).await;
     assert_eq!(loaded["pending_join_requests"], 0);
     env.get(&format!("{base}/members"), &t.owner_token)
         .await
@@ -413,13 +402,8 @@ async fn contact_visibility_hides_email_and_phone_from_plain_members() {
         let env = &env;
         let t = &t;
         async move {
-            env.patch(
-                &format!("/v1/tenants/{}", t.id),
-                &t.owner_token,
-                json!({"settings": {"contact_visibility": visibility}}),
-            )
-            .await
-            .ok(200);
+            env.set_settings(t, json!({"contact_visibility": visibility}))
+                .await;
         }
     };
     set("department").await;

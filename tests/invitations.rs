@@ -5,12 +5,8 @@
 use futures::future::join_all;
 use reqwest::Method;
 use roster_shared::app::Clock;
-use roster_tests::{Answer, Env, Tenant, unique};
+use roster_tests::{Answer, Env, Tenant, id, unique};
 use serde_json::{Value, json};
-
-fn id(v: &Value) -> String {
-    v["id"].as_str().expect("id").to_string()
-}
 
 fn email(prefix: &str) -> String {
     format!("{}@invited.test", unique(prefix))
@@ -25,27 +21,9 @@ async fn invite(env: &Env, t: &Tenant, token: &str, body: Value) -> Answer {
     .await
 }
 
-async fn department(env: &Env, t: &Tenant, name: &str) -> String {
-    let d = env
-        .post(
-            &format!("/v1/tenants/{}/departments", t.id),
-            Some(&t.owner_token),
-            json!({"name": name, "parent_id": t.root}),
-        )
-        .await;
-    id(d.ok(201))
-}
-
-async fn tenant(env: &Env, t: &Tenant) -> Value {
-    env.get(&format!("/v1/tenants/{}", t.id), &t.owner_token)
-        .await
-        .ok(200)
-        .clone()
-}
-
 /// The (pending_invitations, pending_join_requests, member_count, quota_used) of a tenant.
 async fn counts(env: &Env, t: &Tenant) -> (i64, i64, i64, i64) {
-    let v = tenant(env, t).await;
+    let v = env.tenant_view(t).await;
     let n = |k: &str| v[k].as_i64().unwrap_or_else(|| panic!("{k} in {v}"));
     (
         n("pending_invitations"),
@@ -64,22 +42,11 @@ fn emails_of(list: &Value) -> Vec<String> {
         .collect()
 }
 
-async fn accept(env: &Env, token: &str, bearer: Option<&str>, body: Value) -> Answer {
-    let body = if body.is_null() { None } else { Some(body) };
-    env.call(
-        Method::POST,
-        &format!("/v1/invitations/{token}/accept"),
-        bearer,
-        body,
-    )
-    .await
-}
-
 #[tokio::test]
 async fn a_new_person_accepts_an_admins_invitation_and_signs_in() {
     let env = Env::start().await;
     let t = env.tenant_with_owner("Invite Co").await;
-    let sales = department(&env, &t, "Sales").await;
+    let sales = env.department_in(&t, "Sales").await;
     let to = email("nina");
     let sent = invite(
         &env,
@@ -113,16 +80,16 @@ async fn a_new_person_accepts_an_admins_invitation_and_signs_in() {
     assert_eq!(preview["account_exists"], false);
 
     // A new account needs a password.
-    accept(&env, &token, None, json!({"name": "Nina New"}))
+    env.accept(&token, None, json!({"name": "Nina New"}))
         .await
         .problem(400, "validation_failed");
-    let joined = accept(
-        &env,
-        &token,
-        None,
-        json!({"name": "Nina New", "password": "nina-password-1"}),
-    )
-    .await;
+    let joined = env
+        .accept(
+            &token,
+            None,
+            json!({"name": "Nina New", "password": "nina-password-1"}),
+        )
+        .await;
     let joined = joined.ok(201).clone();
     assert_eq!(joined["status"], "active");
     assert_eq!(joined["account_created"], true);
@@ -143,8 +110,7 @@ async fn a_new_person_accepts_an_admins_invitation_and_signs_in() {
     assert_eq!(member["position"], "Rep");
 
     // The link works once.
-    accept(
-        &env,
+    env.accept(
         &token,
         None,
         json!({"name": "Again", "password": "nina-password-2"}),
@@ -154,7 +120,7 @@ async fn a_new_person_accepts_an_admins_invitation_and_signs_in() {
     env.call(Method::GET, &format!("/v1/invitations/{token}"), None, None)
         .await
         .problem(410, "invitation_used");
-    accept(&env, "not-a-token", None, json!({}))
+    env.accept("not-a-token", None, json!({}))
         .await
         .problem(404, "not_found");
 
@@ -174,15 +140,7 @@ async fn a_new_person_accepts_an_admins_invitation_and_signs_in() {
         .problem(400, "validation_failed");
 
     // Every step is in the audit log.
-    let audit = env
-        .get(&format!("/v1/tenants/{}/audit-log", t.id), &t.owner_token)
-        .await;
-    let actions: Vec<String> = audit.ok(200)["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap().to_string())
-        .collect();
+    let actions = env.audit_actions(&t).await;
     for action in ["invitation.create", "invitation.accept", "member.join"] {
         assert!(
             actions.contains(&action.to_string()),
@@ -212,8 +170,7 @@ async fn an_existing_account_accepts_signed_in_as_the_invited_email() {
     assert_eq!(preview.ok(200)["account_exists"], true);
 
     // Not signed in: the account's owner must sign in; nobody may take the account over.
-    accept(
-        &env,
+    env.accept(
         &token,
         None,
         json!({"name": "Mallory", "password": "mallory-password-1"}),
@@ -221,12 +178,11 @@ async fn an_existing_account_accepts_signed_in_as_the_invited_email() {
     .await
     .problem(401, "unauthorized");
     // Signed in as someone else: refused.
-    accept(&env, &token, Some(&b.owner_token), Value::Null)
+    env.accept(&token, Some(&b.owner_token), Value::Null)
         .await
         .problem(403, "forbidden");
     // Signed in, a password in the body is refused rather than ignored.
-    accept(
-        &env,
+    env.accept(
         &token,
         Some(&a.owner_token),
         json!({"password": "other-password-1"}),
@@ -234,7 +190,7 @@ async fn an_existing_account_accepts_signed_in_as_the_invited_email() {
     .await
     .problem(400, "validation_failed");
     // Signed in as the invited email (with a token of another tenant): joins.
-    let joined = accept(&env, &token, Some(&a.owner_token), Value::Null).await;
+    let joined = env.accept(&token, Some(&a.owner_token), Value::Null).await;
     let joined = joined.ok(201);
     assert_eq!(joined["status"], "active");
     assert_eq!(joined["account_created"], false);
@@ -360,8 +316,7 @@ async fn resend_gives_a_new_link_and_cancel_kills_it() {
     assert_ne!(old, new);
     assert_eq!(env.mails_to(&to).await.len(), 2);
     // The old link is dead; the new one lives.
-    accept(
-        &env,
+    env.accept(
         &old,
         None,
         json!({"name": "Rita", "password": "rita-password-1"}),
@@ -379,8 +334,7 @@ async fn resend_gives_a_new_link_and_cancel_kills_it() {
     // Cancel: the link dies, the quota place comes back, the email can be invited again.
     env.delete(&base, &t.owner_token).await.ok(204);
     env.delete(&base, &t.owner_token).await.ok(204);
-    accept(
-        &env,
+    env.accept(
         &new,
         None,
         json!({"name": "Rita", "password": "rita-password-1"}),
@@ -413,13 +367,8 @@ async fn expired_invitations_answer_410_give_their_place_back_and_can_be_replace
     let clock = Clock::manual(time::OffsetDateTime::now_utc());
     let env = Env::start_with(clock.clone()).await;
     let mut t = env.tenant_with_owner("Expiry Co").await;
-    env.patch(
-        &format!("/v1/tenants/{}", t.id),
-        &t.owner_token,
-        json!({"settings": {"invitation_expiry_days": 1}}),
-    )
-    .await
-    .ok(200);
+    env.set_settings(&t, json!({"invitation_expiry_days": 1}))
+        .await;
     let (late, replaced, resent) = (email("late"), email("replaced"), email("resent"));
     let mut ids = Vec::new();
     for to in [&late, &replaced, &resent] {
@@ -436,12 +385,9 @@ async fn expired_invitations_answer_410_give_their_place_back_and_can_be_replace
     assert_eq!(counts(&env, &t).await, (3, 0, 1, 4));
 
     clock.advance(2 * 24 * 3600);
-    t.owner_token = env
-        .login(&t.owner_email, "owner-password-1", Some(&t.id))
-        .await;
+    t.owner_token = env.owner_login(&t).await;
     let owner = t.owner_token.clone();
-    accept(
-        &env,
+    env.accept(
         &late_token,
         None,
         json!({"name": "Late", "password": "late-password-1"}),
@@ -488,8 +434,7 @@ async fn expired_invitations_answer_410_give_their_place_back_and_can_be_replace
     .ok(200);
     assert_eq!(counts(&env, &t).await, (2, 0, 1, 3));
     let token = env.link_token(&resent).await;
-    accept(
-        &env,
+    env.accept(
         &token,
         None,
         json!({"name": "Resent", "password": "resent-password-1"}),
@@ -497,12 +442,6 @@ async fn expired_invitations_answer_410_give_their_place_back_and_can_be_replace
     .await
     .ok(201);
     assert_eq!(counts(&env, &t).await, (1, 0, 2, 3));
-}
-
-async fn join(env: &Env, code: &str, bearer: Option<&str>, body: Value) -> Answer {
-    let body = if body.is_null() { None } else { Some(body) };
-    env.call(Method::POST, &format!("/v1/join/{code}"), bearer, body)
-        .await
 }
 
 async fn join_link(env: &Env, t: &Tenant, body: Value) -> (String, String) {
@@ -523,15 +462,10 @@ async fn join_link(env: &Env, t: &Tenant, body: Value) -> (String, String) {
 async fn join_links_create_requests_that_admins_approve_reject_and_reexamine() {
     let env = Env::start().await;
     let t = env.tenant_with_owner("Door Co").await;
-    let sales = department(&env, &t, "Sales").await;
-    let support = department(&env, &t, "Support").await;
-    env.patch(
-        &format!("/v1/tenants/{}", t.id),
-        &t.owner_token,
-        json!({"settings": {"join_rules": {"required_fields": ["phone"]}}}),
-    )
-    .await
-    .ok(200);
+    let sales = env.department_in(&t, "Sales").await;
+    let support = env.department_in(&t, "Support").await;
+    env.set_settings(&t, json!({"join_rules": {"required_fields": ["phone"]}}))
+        .await;
     let (link_id, code) = join_link(
         &env,
         &t,
@@ -557,22 +491,21 @@ async fn join_links_create_requests_that_admins_approve_reject_and_reexamine() {
 
     // A new person: the tenant's required fields are enforced.
     let pia = email("pia");
-    join(
-        &env,
+    env.join(
         &code,
         None,
         json!({"email": pia, "name": "Pia Pending", "password": "pia-password-1"}),
     )
     .await
     .problem(400, "validation_failed");
-    let asked = join(
-        &env,
-        &code,
-        None,
-        json!({"email": pia, "name": "Pia Pending", "password": "pia-password-1",
+    let asked = env
+        .join(
+            &code,
+            None,
+            json!({"email": pia, "name": "Pia Pending", "password": "pia-password-1",
                "phone": "+1 555 0100", "position": "Intern"}),
-    )
-    .await;
+        )
+        .await;
     // An anonymous request answers alike whether or not the address has an account.
     assert_eq!(asked.ok(202)["status"], "verification_sent");
     assert_eq!(counts(&env, &t).await, (0, 1, 1, 2));
@@ -615,7 +548,7 @@ async fn join_links_create_requests_that_admins_approve_reject_and_reexamine() {
         .await
         .problem(404, "not_found");
     // Asking again, or being invited, while pending: refused.
-    join(&env, &code, Some(&pia_token), Value::Null)
+    env.join(&code, Some(&pia_token), Value::Null)
         .await
         .problem(409, "join_request_pending");
     invite(
@@ -663,7 +596,7 @@ async fn join_links_create_requests_that_admins_approve_reject_and_reexamine() {
     )
     .await
     .problem(409, "previously_rejected");
-    join(&env, &code, Some(&pia_token), Value::Null)
+    env.join(&code, Some(&pia_token), Value::Null)
         .await
         .problem(409, "previously_rejected");
     let only_rejected = env
@@ -712,13 +645,13 @@ async fn join_links_create_requests_that_admins_approve_reject_and_reexamine() {
 
     // A signed-in person with an account (Quinn, from another tenant) asks; approved as requested.
     let other = env.tenant_with_owner("Elsewhere").await;
-    let quinn = join(
-        &env,
-        &code,
-        Some(&other.owner_token),
-        json!({"phone": "+1 555 0101"}),
-    )
-    .await;
+    let quinn = env
+        .join(
+            &code,
+            Some(&other.owner_token),
+            json!({"phone": "+1 555 0101"}),
+        )
+        .await;
     let quinn = quinn.ok(201).clone();
     assert_eq!(quinn["account_created"], false);
     let approved = env
@@ -740,9 +673,7 @@ async fn join_links_create_requests_that_admins_approve_reject_and_reexamine() {
     )
     .await
     .ok(204);
-    join(
-        &env,
-        &code,
+    env.join(&code,
         None,
         json!({"email": email("late"), "name": "Late", "password": "late-password-1", "phone": "1"}),
     )
@@ -807,13 +738,13 @@ async fn invitations_by_non_admins_wait_for_approval_when_the_rules_say_so() {
     .await;
     assert_eq!(sent.ok(201)["sent_by_non_admin"], true);
     let token = env.link_token(&friend).await;
-    let joined = accept(
-        &env,
-        &token,
-        None,
-        json!({"name": "Fran Friend", "password": "fran-password-1"}),
-    )
-    .await;
+    let joined = env
+        .accept(
+            &token,
+            None,
+            json!({"name": "Fran Friend", "password": "fran-password-1"}),
+        )
+        .await;
     let joined = joined.ok(201).clone();
     assert_eq!(joined["status"], "pending");
     assert_eq!(counts(&env, &t).await, (0, 1, 2, 3));
@@ -844,13 +775,13 @@ async fn invitations_by_non_admins_wait_for_approval_when_the_rules_say_so() {
     .await
     .ok(201);
     let token = env.link_token(&direct).await;
-    let joined = accept(
-        &env,
-        &token,
-        None,
-        json!({"name": "Dee Direct", "password": "dee-password-12"}),
-    )
-    .await;
+    let joined = env
+        .accept(
+            &token,
+            None,
+            json!({"name": "Dee Direct", "password": "dee-password-12"}),
+        )
+        .await;
     assert_eq!(joined.ok(201)["status"], "active");
 }
 
@@ -869,13 +800,13 @@ async fn another_tenants_invitations_links_and_requests_are_not_found() {
     .await;
     let invitation = id(sent.ok(201));
     let (link_id, code) = join_link(&env, &a, json!({})).await;
-    let asked = join(
-        &env,
-        &code,
-        None,
-        json!({"email": email("asker"), "name": "Asker", "password": "asker-password-1"}),
-    )
-    .await;
+    let asked = env
+        .join(
+            &code,
+            None,
+            json!({"email": email("asker"), "name": "Asker", "password": "asker-password-1"}),
+        )
+        .await;
     asked.ok(202);
     let requests = env
         .get(
@@ -933,13 +864,13 @@ async fn another_tenants_invitations_links_and_requests_are_not_found() {
     }
     // A's link joins A only: the person accepting it becomes a member of A, never of B.
     let token = env.link_token(&to).await;
-    let joined = accept(
-        &env,
-        &token,
-        None,
-        json!({"name": "Iso", "password": "iso-password-12"}),
-    )
-    .await;
+    let joined = env
+        .accept(
+            &token,
+            None,
+            json!({"name": "Iso", "password": "iso-password-12"}),
+        )
+        .await;
     assert_eq!(joined.ok(201)["tenant_id"], a.id.as_str());
     let login = env
         .post(
@@ -967,8 +898,7 @@ async fn twenty_concurrent_accepts_of_one_link_make_one_member() {
     .ok(201);
     let token = env.link_token(&to).await;
     let answers = join_all((0..20).map(|i| {
-        accept(
-            &env,
+        env.accept(
             &token,
             None,
             json!({"name": format!("Racer {i}"), "password": "racer-password-1"}),
@@ -1001,8 +931,7 @@ async fn max_uses_of_a_join_link_hold_under_twenty_concurrent_joins() {
     let t = env.tenant_with_owner("Crowd Co").await;
     let (_, code) = join_link(&env, &t, json!({"max_uses": 5})).await;
     let answers = join_all((0..20).map(|i| {
-        join(
-            &env,
+        env.join(
             &code,
             None,
             json!({"email": email(&format!("crowd{i}")), "name": format!("Crowd {i}"),
@@ -1037,8 +966,7 @@ async fn invitations_and_requests_count_toward_the_quota_and_it_holds_at_accepta
     .await
     .ok(200);
     let (_, code) = join_link(&env, &t, json!({})).await;
-    join(
-        &env,
+    env.join(
         &code,
         None,
         json!({"email": email("req"), "name": "Req", "password": "req-password-12"}),
@@ -1069,8 +997,7 @@ async fn invitations_and_requests_count_toward_the_quota_and_it_holds_at_accepta
     )
     .await
     .problem(409, "quota_exceeded");
-    join(
-        &env,
+    env.join(
         &code,
         None,
         json!({"email": email("req2"), "name": "Req Two", "password": "req-password-12"}),
@@ -1090,8 +1017,7 @@ async fn invitations_and_requests_count_toward_the_quota_and_it_holds_at_accepta
             continue;
         }
         let token = env.link_token(to).await;
-        accept(
-            &env,
+        env.accept(
             &token,
             None,
             json!({"name": "Quota Person", "password": "quota-password-1"}),
@@ -1125,8 +1051,7 @@ async fn invitation_requests_are_pinned() {
     preview.ok(200);
     assert_eq!(requests, 3);
     let (joined, requests) = env
-        .count(accept(
-            &env,
+        .count(env.accept(
             &token,
             None,
             json!({"name": "Count", "password": "count-password-1"}),

@@ -7,7 +7,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::Method;
 use roster_shared::model::keys::Key;
 use roster_shared::store::s;
-use roster_tests::Env;
+use roster_tests::{Env, Tenant};
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -15,28 +15,8 @@ async fn another_tenants_ids_answer_404_on_every_route() {
     let env = Env::start().await;
     let a = env.tenant_with_owner("Alpha").await;
     let b = env.tenant_with_owner("Beta").await;
-    let b_dept = env
-        .post(
-            &format!("/v1/tenants/{}/departments", b.id),
-            Some(&b.owner_token),
-            json!({"name": "Secret", "parent_id": b.root}),
-        )
-        .await
-        .ok(201)["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let a_dept = env
-        .post(
-            &format!("/v1/tenants/{}/departments", a.id),
-            Some(&a.owner_token),
-            json!({"name": "Mine", "parent_id": a.root}),
-        )
-        .await
-        .ok(201)["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let b_dept = env.department_in(&b, "Secret").await;
+    let a_dept = env.department_in(&a, "Mine").await;
 
     let tok = &a.owner_token;
     let cases: Vec<(Method, String, Option<Value>)> = vec![
@@ -257,12 +237,9 @@ async fn bad_tokens_answer_401() {
         .problem(401, "unauthorized");
 }
 
-#[tokio::test]
-async fn a_disabled_member_is_locked_out_at_the_next_request() {
-    let env = Env::start().await;
-    let t = env.tenant_with_owner("Lockout").await;
-    let path = format!("/v1/tenants/{}/departments", t.id);
-    env.get(&path, &t.owner_token).await.ok(200);
+/// Sets `attribute` of `t`'s owner's membership (found through `/v1/me`) to `value` straight in
+/// the table, as no route would.
+async fn set_owners_membership(env: &Env, t: &Tenant, attribute: &str, value: &str) {
     let me = env.get("/v1/me", &t.owner_token).await;
     let member_id: uuid::Uuid = me.ok(200)["current"]["member_id"]
         .as_str()
@@ -270,19 +247,28 @@ async fn a_disabled_member_is_locked_out_at_the_next_request() {
         .parse()
         .unwrap();
     let tenant_id: uuid::Uuid = t.id.parse().unwrap();
-    // Disable the membership behind the API's back (the member API arrives with issue 3).
     env.app
         .store
         .client()
         .update_item()
         .table_name(env.app.table())
         .set_key(Some(Key::member(tenant_id, member_id).to_item()))
-        .update_expression("SET #status = :disabled")
-        .expression_attribute_names("#status", "status")
-        .expression_attribute_values(":disabled", s("disabled"))
+        .update_expression(format!("SET #{attribute} = :{value}"))
+        .expression_attribute_names(format!("#{attribute}"), attribute)
+        .expression_attribute_values(format!(":{value}"), s(value))
         .send()
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn a_disabled_member_is_locked_out_at_the_next_request() {
+    let env = Env::start().await;
+    let t = env.tenant_with_owner("Lockout").await;
+    let path = format!("/v1/tenants/{}/departments", t.id);
+    env.get(&path, &t.owner_token).await.ok(200);
+    // Disable the membership behind the API's back (the member API arrives with issue 3).
+    set_owners_membership(&env, &t, "status", "disabled").await;
     // The still-valid token is refused at once, and signing in again is refused too.
     env.get(&path, &t.owner_token)
         .await
@@ -437,26 +423,8 @@ async fn bad_input_answers_4xx_problems() {
 async fn members_without_permission_are_forbidden_in_their_own_tenant() {
     let env = Env::start().await;
     let t = env.tenant_with_owner("Perms").await;
-    let me = env.get("/v1/me", &t.owner_token).await;
-    let member_id: uuid::Uuid = me.ok(200)["current"]["member_id"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let tenant_id: uuid::Uuid = t.id.parse().unwrap();
     // Demote the owner to a plain member behind the API's back (roles arrive with issue 3).
-    env.app
-        .store
-        .client()
-        .update_item()
-        .table_name(env.app.table())
-        .set_key(Some(Key::member(tenant_id, member_id).to_item()))
-        .update_expression("SET #role = :member")
-        .expression_attribute_names("#role", "role")
-        .expression_attribute_values(":member", s("member"))
-        .send()
-        .await
-        .unwrap();
+    set_owners_membership(&env, &t, "role", "member").await;
     let depts = format!("/v1/tenants/{}/departments", t.id);
     // Reading the tree is fine; changing it, settings and the audit log are not.
     env.get(&depts, &t.owner_token).await.ok(200);

@@ -5,50 +5,15 @@
 
 use futures::future::join_all;
 use roster_shared::app::Clock;
-use roster_tests::{Env, Tenant, unique};
+use roster_tests::{Env, Tenant, rfc3339};
 use serde_json::{Value, json};
 use time::{Duration, OffsetDateTime};
-
-fn at(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap()
-}
-
-/// Makes `n` members (ten at a time) and returns their ids.
-async fn members(env: &Env, t: &Tenant, n: usize) -> Vec<String> {
-    let mut ids = Vec::new();
-    let emails: Vec<String> = (0..n)
-        .map(|i| format!("{}@seats.test", unique(&format!("m{i}"))))
-        .collect();
-    let path = format!("/v1/tenants/{}/members", t.id);
-    for batch in emails.chunks(10) {
-        let answers = join_all(batch.iter().map(|email| {
-            env.post(
-                &path,
-                Some(&t.owner_token),
-                json!({"email": email, "name": "Seat Holder", "department_id": t.root}),
-            )
-        }))
-        .await;
-        for a in answers {
-            ids.push(a.ok(201)["id"].as_str().unwrap().to_string());
-        }
-    }
-    ids
-}
 
 async fn pool(env: &Env, t: &Tenant) -> Value {
     env.get(&format!("/v1/tenants/{}/licences", t.id), &t.owner_token)
         .await
         .ok(200)
         .clone()
-}
-
-async fn set_limits(env: &Env, t: &Tenant, body: Value) {
-    let admin = env.admin_token().await;
-    env.patch(&format!("/v1/tenants/{}", t.id), &admin, body)
-        .await
-        .ok(200);
 }
 
 async fn licensed_count(env: &Env, t: &Tenant) -> usize {
@@ -87,7 +52,7 @@ fn reasons(answer: &Value) -> Vec<(String, String)> {
 async fn bulk_assign_lists_conflicts_skips_them_on_request_and_keeps_within_the_pool() {
     let env = Env::start().await;
     let t = env.tenant_with_owner("Seats Co").await;
-    let ids = members(&env, &t, 6).await;
+    let ids = env.add_members(&t, 6).await;
     let base = format!("/v1/tenants/{}", t.id);
     let expires = OffsetDateTime::now_utc() + Duration::days(60);
 
@@ -95,7 +60,7 @@ async fn bulk_assign_lists_conflicts_skips_them_on_request_and_keeps_within_the_
         .post(
             &format!("{base}/licences/assign"),
             Some(&t.owner_token),
-            json!({"member_ids": &ids[0..3], "expires_at": at(expires)}),
+            json!({"member_ids": &ids[0..3], "expires_at": rfc3339(expires)}),
         )
         .await;
     let assigned = assigned.ok(200).clone();
@@ -134,7 +99,7 @@ async fn bulk_assign_lists_conflicts_skips_them_on_request_and_keeps_within_the_
         .post(
             &format!("{base}/licences/assign"),
             Some(&t.owner_token),
-            json!({"member_ids": wanted, "expires_at": at(expires)}),
+            json!({"member_ids": wanted, "expires_at": rfc3339(expires)}),
         )
         .await;
     refused.problem(409, "licence_conflict");
@@ -155,7 +120,7 @@ async fn bulk_assign_lists_conflicts_skips_them_on_request_and_keeps_within_the_
         .post(
             &format!("{base}/licences/assign"),
             Some(&t.owner_token),
-            json!({"member_ids": wanted, "expires_at": at(expires), "skip_conflicts": true}),
+            json!({"member_ids": wanted, "expires_at": rfc3339(expires), "skip_conflicts": true}),
         )
         .await;
     let partly = partly.ok(200);
@@ -171,11 +136,11 @@ async fn bulk_assign_lists_conflicts_skips_them_on_request_and_keeps_within_the_
     )
     .await
     .ok(200);
-    let more = members(&env, &t, 1).await;
+    let more = env.add_members(&t, 1).await;
     env.post(
         &format!("{base}/licences/assign"),
         Some(&t.owner_token),
-        json!({"member_ids": [ids[3], more[0]], "expires_at": at(expires)}),
+        json!({"member_ids": [ids[3], more[0]], "expires_at": rfc3339(expires)}),
     )
     .await
     .problem(409, "insufficient_seats");
@@ -184,14 +149,14 @@ async fn bulk_assign_lists_conflicts_skips_them_on_request_and_keeps_within_the_
     env.post(
         &format!("{base}/licences/assign"),
         Some(&t.owner_token),
-        json!({"member_ids": [ids[3]], "expires_at": at(OffsetDateTime::now_utc() - Duration::days(1))}),
+        json!({"member_ids": [ids[3]], "expires_at": rfc3339(OffsetDateTime::now_utc() - Duration::days(1))}),
     )
     .await
     .problem(400, "validation_failed");
     env.post(
         &format!("{base}/licences/assign"),
         Some(&t.owner_token),
-        json!({"member_ids": [], "expires_at": at(expires)}),
+        json!({"member_ids": [], "expires_at": rfc3339(expires)}),
     )
     .await
     .problem(400, "validation_failed");
@@ -241,13 +206,7 @@ async fn bulk_assign_lists_conflicts_skips_them_on_request_and_keeps_within_the_
     assert_eq!(restored.ok(200)["licence"], Value::Null);
     assert_eq!(pool(&env, &t).await["used"], 2);
 
-    let audit = env.get(&format!("{base}/audit-log"), &t.owner_token).await;
-    let actions: Vec<String> = audit.ok(200)["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap().to_string())
-        .collect();
+    let actions = env.audit_actions(&t).await;
     assert!(actions.contains(&"licence.assign".to_string()));
     assert!(actions.contains(&"licence.revoke".to_string()));
 }
@@ -257,7 +216,7 @@ async fn one_members_licence_is_set_moved_and_revoked() {
     let env = Env::start().await;
     let t = env.tenant_with_owner("Single Co").await;
     let other = env.tenant_with_owner("Other Co").await;
-    let ids = members(&env, &t, 1).await;
+    let ids = env.add_members(&t, 1).await;
     let path = format!("/v1/tenants/{}/members/{}/licence", t.id, ids[0]);
     let first = OffsetDateTime::now_utc() + Duration::days(20);
     let set = env
@@ -265,7 +224,7 @@ async fn one_members_licence_is_set_moved_and_revoked() {
             reqwest::Method::PUT,
             &path,
             Some(&t.owner_token),
-            Some(json!({"expires_at": at(first)})),
+            Some(json!({"expires_at": rfc3339(first)})),
         )
         .await;
     assert!(set.ok(200)["licence"]["expires_at"].as_str().is_some());
@@ -279,7 +238,7 @@ async fn one_members_licence_is_set_moved_and_revoked() {
         reqwest::Method::PUT,
         &path,
         Some(&t.owner_token),
-        Some(json!({"expires_at": at(later)})),
+        Some(json!({"expires_at": rfc3339(later)})),
     )
     .await
     .ok(200);
@@ -293,7 +252,7 @@ async fn one_members_licence_is_set_moved_and_revoked() {
             reqwest::Method::PUT,
             &format!("/v1/tenants/{tenant}/members/{}/licence", ids[0]),
             Some(&other.owner_token),
-            Some(json!({"expires_at": at(later)})),
+            Some(json!({"expires_at": rfc3339(later)})),
         )
         .await
         .problem(404, "not_found");
@@ -308,7 +267,7 @@ async fn renewal_needs_its_feature_and_queues_a_seat_for_expiring_licences() {
     let clock = Clock::manual(OffsetDateTime::now_utc());
     let env = Env::start_with(clock.clone()).await;
     let mut t = env.tenant_with_owner("Renew Co").await;
-    let ids = members(&env, &t, 4).await;
+    let ids = env.add_members(&t, 4).await;
     let base = format!("/v1/tenants/{}", t.id);
     let now = clock.now();
     for (id, days) in [(&ids[0], 10), (&ids[1], 10), (&ids[2], 90)] {
@@ -316,7 +275,7 @@ async fn renewal_needs_its_feature_and_queues_a_seat_for_expiring_licences() {
             reqwest::Method::PUT,
             &format!("{base}/members/{id}/licence"),
             Some(&t.owner_token),
-            Some(json!({"expires_at": at(now + Duration::days(days))})),
+            Some(json!({"expires_at": rfc3339(now + Duration::days(days))})),
         )
         .await
         .ok(200);
@@ -340,12 +299,8 @@ async fn renewal_needs_its_feature_and_queues_a_seat_for_expiring_licences() {
     )
     .await
     .problem(403, "forbidden");
-    set_limits(
-        &env,
-        &t,
-        json!({"feature_flags": {"licence_renewal": true}}),
-    )
-    .await;
+    env.set_limits(&t, json!({"feature_flags": {"licence_renewal": true}}))
+        .await;
 
     let refused = renew(json!([ids[0], ids[2], ids[3]]), false).await;
     refused.problem(409, "licence_conflict");
@@ -374,7 +329,7 @@ async fn renewal_needs_its_feature_and_queues_a_seat_for_expiring_licences() {
         reqwest::Method::PUT,
         &format!("{base}/members/{}/licence", ids[3]),
         Some(&t.owner_token),
-        Some(json!({"expires_at": at(now + Duration::days(5))})),
+        Some(json!({"expires_at": rfc3339(now + Duration::days(5))})),
     )
     .await
     .ok(200);
@@ -386,9 +341,7 @@ async fn renewal_needs_its_feature_and_queues_a_seat_for_expiring_licences() {
     // Eleven days later: the expiry job, twice at once. ids[0]'s renewal takes over; ids[1] and
     // ids[3] end; ids[2] runs on.
     clock.advance(11 * 24 * 3600);
-    t.owner_token = env
-        .login(&t.owner_email, "owner-password-1", Some(&t.id))
-        .await;
+    t.owner_token = env.owner_login(&t).await;
     let (a, b) = tokio::join!(
         roster_shared::licences::expiry::run(env.app),
         roster_shared::licences::expiry::run(env.app)
@@ -406,7 +359,7 @@ async fn renewal_needs_its_feature_and_queues_a_seat_for_expiring_licences() {
     assert_eq!(licence["renewal"], Value::Null);
     assert_eq!(
         licence["expires_at"].as_str().unwrap(),
-        at((now + Duration::days(40)).replace_nanosecond(0).unwrap())
+        rfc3339((now + Duration::days(40)).replace_nanosecond(0).unwrap())
     );
     let ended = env
         .get(&format!("{base}/members/{}", ids[1]), &t.owner_token)
@@ -419,9 +372,10 @@ async fn renewal_needs_its_feature_and_queues_a_seat_for_expiring_licences() {
 async fn two_hundred_concurrent_assignments_against_fifty_seats_make_fifty() {
     let env = Env::start().await;
     let t = env.tenant_with_owner("Rush Co").await;
-    set_limits(&env, &t, json!({"member_quota": 400, "seats_total": 50})).await;
-    let ids = members(&env, &t, 200).await;
-    let expires = at(OffsetDateTime::now_utc() + Duration::days(90));
+    env.set_limits(&t, json!({"member_quota": 400, "seats_total": 50}))
+        .await;
+    let ids = env.add_members(&t, 200).await;
+    let expires = rfc3339(OffsetDateTime::now_utc() + Duration::days(90));
     let paths: Vec<String> = ids
         .iter()
         .map(|id| format!("/v1/tenants/{}/members/{id}/licence", t.id))
@@ -483,9 +437,10 @@ async fn two_hundred_concurrent_assignments_against_fifty_seats_make_fifty() {
 async fn a_bulk_assign_of_250_members_is_six_requests() {
     let env = Env::start().await;
     let t = env.tenant_with_owner("Count Seats").await;
-    set_limits(&env, &t, json!({"member_quota": 400, "seats_total": 300})).await;
-    let ids = members(&env, &t, 250).await;
-    let expires = at(OffsetDateTime::now_utc() + Duration::days(90));
+    env.set_limits(&t, json!({"member_quota": 400, "seats_total": 300}))
+        .await;
+    let ids = env.add_members(&t, 250).await;
+    let expires = rfc3339(OffsetDateTime::now_utc() + Duration::days(90));
     let (answer, requests) = env
         .count(env.post(
             &format!("/v1/tenants/{}/licences/assign", t.id),

@@ -73,13 +73,8 @@ async fn an_expired_password_must_be_changed_first() {
     let clock = Clock::manual(time::OffsetDateTime::now_utc());
     let env = Env::start_with(clock.clone()).await;
     let t = env.tenant_with_owner("Expiry").await;
-    env.patch(
-        &format!("/v1/tenants/{}", t.id),
-        &t.owner_token,
-        json!({"settings": {"password_expiry_days": 30}}),
-    )
-    .await
-    .ok(200);
+    env.set_settings(&t, json!({"password_expiry_days": 30}))
+        .await;
     clock.advance(31 * 24 * 3600);
     let body = json!({"email": t.owner_email, "password": "owner-password-1", "tenant_id": t.id});
     let expired = env.post("/v1/auth/login", None, body.clone()).await;
@@ -140,13 +135,8 @@ async fn ip_allowlists_of_tenant_and_department() {
     env.prove_and_sign_in(&email, "ivy-password-1", Some(&t.id))
         .await;
     // The tenant allows only a range the tests do not come from.
-    env.patch(
-        &format!("/v1/tenants/{}", t.id),
-        &t.owner_token,
-        json!({"settings": {"ip_allowlist": ["203.0.113.0/24"]}}),
-    )
-    .await
-    .ok(200);
+    env.set_settings(&t, json!({"ip_allowlist": ["203.0.113.0/24"]}))
+        .await;
     env.post(
         "/v1/auth/login",
         None,
@@ -164,13 +154,11 @@ async fn ip_allowlists_of_tenant_and_department() {
     .await
     .problem(403, "ip_not_allowed");
     // Once the tenant's list takes loopback in as well, Ivy passes both.
-    env.patch(
-        &format!("/v1/tenants/{}", t.id),
-        &t.owner_token,
-        json!({"settings": {"ip_allowlist": ["203.0.113.0/24", "127.0.0.0/8"]}}),
+    env.set_settings(
+        &t,
+        json!({"ip_allowlist": ["203.0.113.0/24", "127.0.0.0/8"]}),
     )
-    .await
-    .ok(200);
+    .await;
     env.login(&email, "ivy-password-1", Some(&t.id)).await;
 }
 
@@ -198,9 +186,7 @@ async fn a_token_is_bound_to_the_allowlist_it_was_issued_under() {
     )
     .await
     .ok(200);
-    let token = env
-        .login(&t.owner_email, "owner-password-1", Some(&t.id))
-        .await;
+    let token = env.owner_login(&t).await;
     env.get(&depts, &token).await.ok(200);
     // The same token presented from another address (as API Gateway would report it) is refused.
     let tenant_id = t.id.clone();

@@ -4,7 +4,7 @@
 use futures::future::join_all;
 use reqwest::Method;
 use roster_shared::app::Clock;
-use roster_tests::{Answer, Env, Tenant, unique};
+use roster_tests::{Answer, Env, Tenant, id, unique};
 use serde_json::{Value, json};
 
 async fn add(env: &Env, t: &Tenant, body: Value) -> Answer {
@@ -14,10 +14,6 @@ async fn add(env: &Env, t: &Tenant, body: Value) -> Answer {
         body,
     )
     .await
-}
-
-fn id(v: &Value) -> String {
-    v["id"].as_str().expect("id").to_string()
 }
 
 fn names(list: &Value) -> Vec<String> {
@@ -78,19 +74,11 @@ async fn a_member_is_created_mailed_and_signs_in() {
     )
     .await
     .problem(403, "forbidden");
-    let tenant = env
-        .get(&format!("/v1/tenants/{}", t.id), &t.owner_token)
-        .await;
-    assert_eq!(tenant.ok(200)["member_count"], 2);
+    assert_eq!(env.tenant_view(&t).await["member_count"], 2);
 
     // Random-password mode mails a password instead of a link.
-    env.patch(
-        &format!("/v1/tenants/{}", t.id),
-        &t.owner_token,
-        json!({"settings": {"new_member_password": "random_password_mail"}}),
-    )
-    .await
-    .ok(200);
+    env.set_settings(&t, json!({"new_member_password": "random_password_mail"}))
+        .await;
     let rita = format!("{}@members.test", unique("rita"));
     add(
         &env,
@@ -158,10 +146,7 @@ async fn emails_are_unique_per_tenant_whatever_their_case_and_concurrency() {
         )
         .await;
     assert_eq!(names(found.ok(200)).len(), 1);
-    let tenant = env
-        .get(&format!("/v1/tenants/{}", t.id), &t.owner_token)
-        .await;
-    assert_eq!(tenant.ok(200)["member_count"], 3);
+    assert_eq!(env.tenant_view(&t).await["member_count"], 3);
 
     // The same person may join another tenant: the user is reused.
     let other = env.tenant_with_owner("Other").await;
@@ -187,14 +172,7 @@ async fn emails_are_unique_per_tenant_whatever_their_case_and_concurrency() {
 async fn the_member_quota_holds_under_concurrency() {
     let env = Env::start().await;
     let t = env.tenant_with_owner("Quota").await;
-    let admin = env.admin_token().await;
-    env.patch(
-        &format!("/v1/tenants/{}", t.id),
-        &admin,
-        json!({"member_quota": 5}),
-    )
-    .await
-    .ok(200);
+    env.set_limits(&t, json!({"member_quota": 5})).await;
     // The owner is one of five: ten concurrent creates leave exactly four more.
     let answers = join_all((0..10).map(|i| {
         add(&env, &t, json!({"email": format!("{}@quota.test", unique("q")), "name": format!("Q {i}"), "department_id": t.root}))
@@ -216,10 +194,7 @@ async fn the_member_quota_holds_under_concurrency() {
     )
     .await
     .problem(409, "quota_exceeded");
-    let tenant = env
-        .get(&format!("/v1/tenants/{}", t.id), &t.owner_token)
-        .await;
-    assert_eq!(tenant.ok(200)["member_count"], 5);
+    assert_eq!(env.tenant_view(&t).await["member_count"], 5);
 }
 
 #[tokio::test]
@@ -227,14 +202,7 @@ async fn edits_honour_if_match_roles_and_the_last_owner() {
     let env = Env::start().await;
     let t = env.tenant_with_owner("Edits").await;
     let depts = format!("/v1/tenants/{}/departments", t.id);
-    let sales = id(env
-        .post(
-            &depts,
-            Some(&t.owner_token),
-            json!({"name": "Sales", "parent_id": t.root}),
-        )
-        .await
-        .ok(201));
+    let sales = env.department_in(&t, "Sales").await;
     let m = add(&env, &t, json!({"email": format!("{}@e.test", unique("ed")), "name": "Ed", "department_id": t.root, "password": "ed-password-12"}))
         .await
         .ok(201)
@@ -362,15 +330,7 @@ async fn the_recycle_bin_keeps_deleted_members_until_purge() {
     let clock = Clock::manual(time::OffsetDateTime::now_utc());
     let env = Env::start_with(clock.clone()).await;
     let t = env.tenant_with_owner("Bin").await;
-    let depts = format!("/v1/tenants/{}/departments", t.id);
-    let ops = id(env
-        .post(
-            &depts,
-            Some(&t.owner_token),
-            json!({"name": "Ops", "parent_id": t.root}),
-        )
-        .await
-        .ok(201));
+    let ops = env.department_in(&t, "Ops").await;
     let email = format!("{}@bin.test", unique("bea"));
     let m = add(
         &env,
@@ -394,10 +354,7 @@ async fn the_recycle_bin_keeps_deleted_members_until_purge() {
         )
         .await;
     assert!(names(dir.ok(200)).is_empty());
-    let tenant = env
-        .get(&format!("/v1/tenants/{}", t.id), &t.owner_token)
-        .await;
-    assert_eq!(tenant.ok(200)["member_count"], 1);
+    assert_eq!(env.tenant_view(&t).await["member_count"], 1);
     // Adding the email again while it is in the bin is refused: restore it instead.
     add(
         &env,
@@ -466,9 +423,7 @@ async fn the_recycle_bin_keeps_deleted_members_until_purge() {
     // Past purge_at the entry is gone, even before DynamoDB's TTL removes it.
     env.delete(&path, &t.owner_token).await.ok(204);
     clock.advance(31 * 24 * 3600);
-    let owner = env
-        .login(&t.owner_email, "owner-password-1", Some(&t.id))
-        .await;
+    let owner = env.owner_login(&t).await;
     let bin = env
         .get(&format!("/v1/tenants/{}/recycle-bin", t.id), &owner)
         .await;
@@ -483,22 +438,8 @@ async fn directory_order_search_and_filters() {
     let env = Env::start().await;
     let t = env.tenant_with_owner("Directory").await;
     let depts = format!("/v1/tenants/{}/departments", t.id);
-    let sales = id(env
-        .post(
-            &depts,
-            Some(&t.owner_token),
-            json!({"name": "Sales", "parent_id": t.root}),
-        )
-        .await
-        .ok(201));
-    let emea = id(env
-        .post(
-            &depts,
-            Some(&t.owner_token),
-            json!({"name": "EMEA", "parent_id": sales}),
-        )
-        .await
-        .ok(201));
+    let sales = env.department_in(&t, "Sales").await;
+    let emea = env.department_under(&t, "EMEA", &sales).await;
     let people = [
         ("Zoé Zimmer", 1, &emea),
         ("Adam Alpha", 3, &sales),
@@ -751,14 +692,7 @@ async fn seed(env: &Env, t: &Tenant, n: usize, dept: &str) -> Vec<String> {
 async fn bulk_status_of_250_is_all_or_nothing_and_counted() {
     let env = Env::start().await;
     let t = env.tenant_with_owner("Bulk").await;
-    let admin = env.admin_token().await;
-    env.patch(
-        &format!("/v1/tenants/{}", t.id),
-        &admin,
-        json!({"member_quota": 1000}),
-    )
-    .await
-    .ok(200);
+    env.set_limits(&t, json!({"member_quota": 1000})).await;
     let ids = seed(&env, &t, 250, &t.root).await;
     let path = format!("/v1/tenants/{}/members/bulk-status", t.id);
 
@@ -846,14 +780,7 @@ async fn bulk_update_sets_only_three_fields() {
     let env = Env::start().await;
     let t = env.tenant_with_owner("BulkEdit").await;
     let depts = format!("/v1/tenants/{}/departments", t.id);
-    let north = id(env
-        .post(
-            &depts,
-            Some(&t.owner_token),
-            json!({"name": "North", "parent_id": t.root}),
-        )
-        .await
-        .ok(201));
+    let north = env.department_in(&t, "North").await;
     let ids = seed(&env, &t, 5, &t.root).await;
     let path = format!("/v1/tenants/{}/members/bulk-update", t.id);
     for bad in [
@@ -948,13 +875,8 @@ async fn purged_members_free_their_email() {
     let clock = Clock::manual(time::OffsetDateTime::now_utc());
     let env = Env::start_with(clock.clone()).await;
     let t = env.tenant_with_owner("Purge").await;
-    env.patch(
-        &format!("/v1/tenants/{}", t.id),
-        &t.owner_token,
-        json!({"settings": {"recycle_bin_retention_days": 1}}),
-    )
-    .await
-    .ok(200);
+    env.set_settings(&t, json!({"recycle_bin_retention_days": 1}))
+        .await;
     let email = format!("{}@purge.test", unique("pat"));
     let first = id(add(
         &env,
@@ -988,9 +910,7 @@ async fn purged_members_free_their_email() {
     let report = roster_shared::members::purge::run(env.app).await.unwrap();
     assert_eq!(report.purged, 0);
     clock.advance(2 * 24 * 3600);
-    let owner = env
-        .login(&t.owner_email, "owner-password-1", Some(&t.id))
-        .await;
+    let owner = env.owner_login(&t).await;
     // Past purge_at the email is free even before the job runs (DynamoDB's TTL is late)...
     let again = add(
         &env,
@@ -1109,9 +1029,7 @@ async fn members_sort_by_last_sign_in() {
     env.prove_and_sign_in(&emails[1], "recent-password-1", Some(&t.id))
         .await;
     clock.advance(60);
-    let owner = env
-        .login(&t.owner_email, "owner-password-1", Some(&t.id))
-        .await;
+    let owner = env.owner_login(&t).await;
     let sorted = env
         .get(
             &format!("/v1/tenants/{}/members?sort=last_login_at", t.id),

@@ -7,13 +7,13 @@
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::types::AttributeValue;
-use futures::future::{BoxFuture, join_all};
+use futures::future::BoxFuture;
 use roster_shared::App;
 use roster_shared::app::{AppOptions, Clock};
 use roster_shared::model::keys::Key;
 use roster_shared::store::Store;
 use roster_shared::tokens::TokenKeys;
-use roster_tests::{Env, Tenant, unique};
+use roster_tests::{Env, Tenant, rfc3339, unique};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -21,29 +21,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-fn at(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap()
-}
-
 async fn tenant_sized(env: &Env, name: &str, quota: u32, seats: u32) -> Tenant {
     let t = env.tenant_with_owner(name).await;
-    let admin = env.admin_token().await;
-    env.patch(
-        &format!("/v1/tenants/{}", t.id),
-        &admin,
-        json!({"member_quota": quota, "seats_total": seats}),
-    )
-    .await
-    .ok(200);
+    env.set_limits(&t, json!({"member_quota": quota, "seats_total": seats}))
+        .await;
     t
-}
-
-async fn tenant_view(env: &Env, t: &Tenant, token: &str) -> Value {
-    env.get(&format!("/v1/tenants/{}", t.id), token)
-        .await
-        .ok(200)
-        .clone()
 }
 
 /// Puts an item straight into the table, as no route would write it.
@@ -68,54 +50,10 @@ fn text(v: impl Into<String>) -> AttributeValue {
 /// Creates a create-mode import of `t`, uploads `csv` and starts it; returns the job id and the
 /// upload URL (still good for 15 minutes).
 async fn started_import(env: &Env, t: &Tenant, csv: &str) -> (String, String) {
-    let created = env
-        .post(
-            &format!("/v1/tenants/{}/imports", t.id),
-            Some(&t.owner_token),
-            json!({"mode": "create", "send_email": false}),
-        )
-        .await;
-    let created = created.ok(201).clone();
-    let url = created["upload_url"]
-        .as_str()
-        .expect("upload_url")
-        .to_string();
-    env.upload_csv(&url, csv).await;
-    let job = created["job"]["id"].as_str().expect("job id").to_string();
-    let started = env
-        .post(
-            &format!("/v1/tenants/{}/imports/{job}/start", t.id),
-            Some(&t.owner_token),
-            json!({}),
-        )
-        .await;
+    let (job, url) = env.uploaded_import(t, csv, false).await;
+    let started = env.start_import(t, &job).await;
     assert_eq!(started.ok(202)["status"], "queued");
     (job, url)
-}
-
-/// Plays a started import's stream record to the import worker, as a delivery (or its retry).
-async fn deliver(
-    env: &Env,
-    t: &Tenant,
-    job: &str,
-) -> roster_shared::ApiResult<roster_shared::jobs::import::WorkerReport> {
-    let record = json!({"Records": [{"eventSource": "aws:dynamodb", "eventName": "MODIFY",
-        "dynamodb": {"NewImage": {"kind": {"S": "import"}, "status": {"S": "queued"},
-                                  "tenant_id": {"S": t.id}, "id": {"S": job}}}}]});
-    roster_shared::jobs::import::handle_event(env.app, record).await
-}
-
-async fn job(env: &Env, t: &Tenant, job: &str) -> Value {
-    env.get(&format!("/v1/tenants/{}/jobs/{job}", t.id), &t.owner_token)
-        .await
-        .ok(200)
-        .clone()
-}
-
-async fn member_count(env: &Env, t: &Tenant) -> i64 {
-    tenant_view(env, t, &t.owner_token).await["member_count"]
-        .as_i64()
-        .expect("member_count")
 }
 
 /// An email guard no account could have written: reading it fails, as a store failing would.
@@ -154,26 +92,32 @@ async fn an_interrupted_import_is_queued_again_and_a_retry_finishes_it() {
     // Row 122 (the 121st person) cannot be read past: the run stops there, midway through its
     // second batch.
     unreadable_email_guard(&env, &emails[120]).await;
-    let before = member_count(&env, &t).await;
+    let before = env.member_count(&t).await;
     let (job_id, _) = started_import(&env, &t, &csv).await;
 
-    assert!(deliver(&env, &t, &job_id).await.is_err());
+    assert!(env.play_import_record(&t, &job_id).await.is_err());
     // The claim is given back at once: queued, not running until it is stale.
-    let stopped = job(&env, &t, &job_id).await;
+    let stopped = env.job(&t, &job_id).await;
     assert_eq!(stopped["status"], "queued", "{stopped}");
-    assert_eq!(member_count(&env, &t).await, before + 120);
+    assert_eq!(env.member_count(&t).await, before + 120);
 
     // The failure passes; the retry (the event source's, or the queued record's) continues where
     // the first run stopped and imports no row twice.
     remove_item(&env, &Key::email(&emails[120])).await;
-    assert_eq!(deliver(&env, &t, &job_id).await.expect("retry").imported, 1);
-    let done = job(&env, &t, &job_id).await;
+    assert_eq!(
+        env.play_import_record(&t, &job_id)
+            .await
+            .expect("retry")
+            .imported,
+        1
+    );
+    let done = env.job(&t, &job_id).await;
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(
         done["counts"],
         json!({"total": 150, "succeeded": 150, "failed": 0})
     );
-    assert_eq!(member_count(&env, &t).await, before + 150);
+    assert_eq!(env.member_count(&t).await, before + 150);
 }
 
 #[tokio::test]
@@ -182,16 +126,16 @@ async fn an_import_interrupted_again_and_again_without_progress_ends_failed() {
     let t = tenant_sized(&env, "Stuck Co", 500, 5).await;
     let (csv, emails) = people(&unique("stuck"), 3);
     unreadable_email_guard(&env, &emails[0]).await;
-    let before = member_count(&env, &t).await;
+    let before = env.member_count(&t).await;
     let (job_id, _) = started_import(&env, &t, &csv).await;
     let limit = roster_shared::jobs::import::MAX_STALLED_RUNS;
     for run in 1..=limit {
-        assert!(deliver(&env, &t, &job_id).await.is_err());
-        let state = job(&env, &t, &job_id).await;
+        assert!(env.play_import_record(&t, &job_id).await.is_err());
+        let state = env.job(&t, &job_id).await;
         let expected = if run < limit { "queued" } else { "failed" };
         assert_eq!(state["status"], expected, "after run {run}: {state}");
     }
-    let failed = job(&env, &t, &job_id).await;
+    let failed = env.job(&t, &job_id).await;
     let error = failed["error"].as_str().expect("a reason");
     assert!(error.contains("interrupted"), "{error}");
     // The store's own error stays in the logs.
@@ -200,8 +144,14 @@ async fn an_import_interrupted_again_and_again_without_progress_ends_failed() {
         "{error}"
     );
     // Given up: further deliveries do nothing.
-    assert_eq!(deliver(&env, &t, &job_id).await.expect("done").imported, 0);
-    assert_eq!(member_count(&env, &t).await, before);
+    assert_eq!(
+        env.play_import_record(&t, &job_id)
+            .await
+            .expect("done")
+            .imported,
+        0
+    );
+    assert_eq!(env.member_count(&t).await, before);
 }
 
 #[tokio::test]
@@ -210,21 +160,27 @@ async fn an_import_reads_only_the_file_its_start_checked() {
     let t = tenant_sized(&env, "Checked Co", 500, 5).await;
     let (checked, checked_emails) = people(&unique("checked"), 2);
     let (job_id, url) = started_import(&env, &t, &checked).await;
-    assert_eq!(job(&env, &t, &job_id).await["counts"]["total"], 2);
+    assert_eq!(env.job(&t, &job_id).await["counts"]["total"], 2);
     // The upload link still works: a bigger, different file replaces the checked one.
     let (swapped, swapped_emails) = people(&unique("swapped"), 40);
     env.upload_csv(&url, &swapped).await;
-    let before = member_count(&env, &t).await;
+    let before = env.member_count(&t).await;
 
-    assert_eq!(deliver(&env, &t, &job_id).await.expect("run").imported, 1);
-    let done = job(&env, &t, &job_id).await;
+    assert_eq!(
+        env.play_import_record(&t, &job_id)
+            .await
+            .expect("run")
+            .imported,
+        1
+    );
+    let done = env.job(&t, &job_id).await;
     assert_eq!(done["status"], "failed", "{done}");
     assert!(
         done["error"].as_str().unwrap_or("").contains("replaced"),
         "{done}"
     );
     // Not one row of the file nobody checked.
-    assert_eq!(member_count(&env, &t).await, before);
+    assert_eq!(env.member_count(&t).await, before);
     for email in swapped_emails.iter().take(3).chain(&checked_emails) {
         let found = env
             .get(
@@ -306,29 +262,6 @@ async fn gateway_with(env: &'static Env, between: Between) -> String {
     base
 }
 
-/// Makes `n` members of `t` (ten at a time) and returns their ids.
-async fn members(env: &Env, t: &Tenant, n: usize) -> Vec<String> {
-    let path = format!("/v1/tenants/{}/members", t.id);
-    let emails: Vec<String> = (0..n)
-        .map(|i| format!("{}@undo.test", unique(&format!("m{i}"))))
-        .collect();
-    let mut ids = Vec::new();
-    for batch in emails.chunks(10) {
-        let answers = join_all(batch.iter().map(|email| {
-            env.post(
-                &path,
-                Some(&t.owner_token),
-                json!({"email": email, "name": "Seat Holder", "department_id": t.root}),
-            )
-        }))
-        .await;
-        for a in answers {
-            ids.push(a.ok(201)["id"].as_str().expect("id").to_string());
-        }
-    }
-    ids
-}
-
 async fn licence_of(env: &Env, t: &Tenant, member: &str) -> Value {
     env.get(
         &format!("/v1/tenants/{}/members/{member}", t.id),
@@ -344,7 +277,7 @@ async fn a_failed_bulk_licence_chunk_undoes_only_members_still_as_it_left_them()
     let env: &'static Env = Box::leak(Box::new(Env::start().await));
     let t = tenant_sized(env, "Undo Co", 200, 200).await;
     // 98 members a transaction: the request writes ids[..98], then ids[98..].
-    let ids = members(env, &t, 100).await;
+    let ids = env.add_members(&t, 100).await;
     let (x, y, z) = (ids[5].clone(), ids[6].clone(), ids[99].clone());
     let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
     let (first, other) = (now + Duration::days(60), now + Duration::days(90));
@@ -355,7 +288,7 @@ async fn a_failed_bulk_licence_chunk_undoes_only_members_still_as_it_left_them()
     let (xa, ya, za) = (x.clone(), y.clone(), z.clone());
     let change: BoxFuture<'static, ()> = Box::pin(async move {
         let licence = |m: &str| format!("/v1/tenants/{tenant}/members/{m}/licence");
-        let body = json!({"expires_at": at(other)});
+        let body = json!({"expires_at": rfc3339(other)});
         env.call(
             reqwest::Method::PUT,
             &licence(&xa),
@@ -387,7 +320,7 @@ async fn a_failed_bulk_licence_chunk_undoes_only_members_still_as_it_left_them()
         env.http
             .post(format!("{base}/v1/tenants/{}/licences/assign", t.id))
             .bearer_auth(&t.owner_token)
-            .json(&json!({"member_ids": ids, "expires_at": at(first)}))
+            .json(&json!({"member_ids": ids, "expires_at": rfc3339(first)}))
             .send()
             .await
             .expect("request"),
@@ -396,9 +329,9 @@ async fn a_failed_bulk_licence_chunk_undoes_only_members_still_as_it_left_them()
     answer.problem(409, "conflict");
 
     // The other admin's changes stand; everyone else is as before the request.
-    assert_eq!(licence_of(env, &t, &x).await["expires_at"], at(other));
+    assert_eq!(licence_of(env, &t, &x).await["expires_at"], rfc3339(other));
     assert_eq!(licence_of(env, &t, &y).await, Value::Null);
-    assert_eq!(licence_of(env, &t, &z).await["expires_at"], at(other));
+    assert_eq!(licence_of(env, &t, &z).await["expires_at"], rfc3339(other));
     assert_eq!(licence_of(env, &t, &ids[0]).await, Value::Null);
     assert_eq!(licence_of(env, &t, &ids[97]).await, Value::Null);
     let pool = env
@@ -444,12 +377,12 @@ async fn an_unreadable_item_does_not_stop_the_licence_expiry_job() {
     let clock = Clock::manual(OffsetDateTime::now_utc());
     let env = Env::start_with(clock.clone()).await;
     let mut t = tenant_sized(&env, "Due Licences", 50, 5).await;
-    let member = members(&env, &t, 1).await.remove(0);
+    let member = env.add_members(&t, 1).await.remove(0);
     env.call(
         reqwest::Method::PUT,
         &format!("/v1/tenants/{}/members/{member}/licence", t.id),
         Some(&t.owner_token),
-        Some(json!({"expires_at": at(clock.now() + Duration::days(1))})),
+        Some(json!({"expires_at": rfc3339(clock.now() + Duration::days(1))})),
     )
     .await
     .ok(200);
@@ -462,9 +395,7 @@ async fn an_unreadable_item_does_not_stop_the_licence_expiry_job() {
     let ran = report(ran);
     assert_eq!(ran["released"], 1, "{ran}");
     assert_eq!(ran["unreadable"], 1, "{ran}");
-    t.owner_token = env
-        .login(&t.owner_email, "owner-password-1", Some(&t.id))
-        .await;
+    t.owner_token = env.owner_login(&t).await;
     assert_eq!(licence_of(&env, &t, &member).await, Value::Null);
     let pool = env
         .get(&format!("/v1/tenants/{}/licences", t.id), &t.owner_token)
@@ -477,16 +408,11 @@ async fn an_unreadable_item_does_not_stop_the_invitation_expiry_job() {
     let clock = Clock::manual(OffsetDateTime::now_utc());
     let env = Env::start_with(clock.clone()).await;
     let mut t = env.tenant_with_owner("Due Invitations").await;
-    env.patch(
-        &format!("/v1/tenants/{}", t.id),
-        &t.owner_token,
-        json!({"settings": {"invitation_expiry_days": 1}}),
-    )
-    .await
-    .ok(200);
+    env.set_settings(&t, json!({"invitation_expiry_days": 1}))
+        .await;
     env.invite(&t, &format!("{}@due.test", unique("late")))
         .await;
-    let held = tenant_view(&env, &t, &t.owner_token).await["quota_used"]
+    let held = env.tenant_view(&t).await["quota_used"]
         .as_i64()
         .expect("quota_used");
     unreadable_due_item(&env, "INVITE", ("gsi4pk", "gsi4sk", "INVITEEXPIRY")).await;
@@ -498,10 +424,8 @@ async fn an_unreadable_item_does_not_stop_the_invitation_expiry_job() {
     let ran = report(ran);
     assert_eq!(ran["released"], 1, "{ran}");
     assert_eq!(ran["unreadable"], 1, "{ran}");
-    t.owner_token = env
-        .login(&t.owner_email, "owner-password-1", Some(&t.id))
-        .await;
-    let after = tenant_view(&env, &t, &t.owner_token).await;
+    t.owner_token = env.owner_login(&t).await;
+    let after = env.tenant_view(&t).await;
     assert_eq!(after["quota_used"], held - 1, "{after}");
     assert_eq!(after["pending_invitations"], 0, "{after}");
 }
@@ -511,14 +435,9 @@ async fn an_unreadable_item_does_not_stop_the_recycle_purge() {
     let clock = Clock::manual(OffsetDateTime::now_utc());
     let env = Env::start_with(clock.clone()).await;
     let t = env.tenant_with_owner("Due Purge").await;
-    env.patch(
-        &format!("/v1/tenants/{}", t.id),
-        &t.owner_token,
-        json!({"settings": {"recycle_bin_retention_days": 1}}),
-    )
-    .await
-    .ok(200);
-    let member = members(&env, &t, 1).await.remove(0);
+    env.set_settings(&t, json!({"recycle_bin_retention_days": 1}))
+        .await;
+    let member = env.add_members(&t, 1).await.remove(0);
     env.delete(
         &format!("/v1/tenants/{}/members/{member}", t.id),
         &t.owner_token,

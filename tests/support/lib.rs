@@ -2,10 +2,12 @@
 //! own signing key, own request counter) behind the real local gateway on a free port, and talks
 //! to it over HTTP like a client. The emulator is started by scripts/test.sh (AWS_ENDPOINT_URL).
 
+use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+use futures::future::join_all;
 use reqwest::{Method, StatusCode};
 use roster_shared::app::{AppOptions, Clock, Config};
 use roster_shared::limits::Limits;
-use roster_shared::store::RequestCounter;
+use roster_shared::store::{Item, RequestCounter};
 use roster_shared::tokens::{TokenKeys, generate_key};
 use roster_shared::{App, setup};
 use serde_json::{Value, json};
@@ -66,10 +68,25 @@ fn endpoint() -> String {
     })
 }
 
+/// The password the owner of every tenant from [`Env::tenant_with_owner`] sets.
+const OWNER_PASSWORD: &str = "owner-password-1";
+
 static SDK: OnceLock<aws_config::SdkConfig> = OnceLock::new();
 
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", &Uuid::now_v7().simple().to_string()[16..])
+}
+
+/// `t` as RFC 3339 text, as the API writes times.
+pub fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .expect("RFC 3339")
+}
+
+/// The `id` of an answer's body (or of any object in it).
+#[track_caller]
+pub fn id(v: &Value) -> String {
+    v["id"].as_str().expect("id").to_string()
 }
 
 impl Env {
@@ -207,6 +224,13 @@ impl Env {
             .to_string()
     }
 
+    /// Signs `t`'s owner in again (with the password [`Env::tenant_with_owner`] set): a fresh
+    /// token, e.g. after the clock moved past the old one's lifetime.
+    pub async fn owner_login(&self, t: &Tenant) -> String {
+        self.login(&t.owner_email, OWNER_PASSWORD, Some(&t.id))
+            .await
+    }
+
     pub async fn admin_token(&self) -> String {
         self.login(&self.admin_email, &self.admin_password, None)
             .await
@@ -275,14 +299,12 @@ impl Env {
         self.post(
             "/v1/auth/password-reset",
             None,
-            json!({"token": token, "new_password": "owner-password-1"}),
+            json!({"token": token, "new_password": OWNER_PASSWORD}),
         )
         .await
         .ok(204);
         let id = tenant["id"].as_str().expect("id").to_string();
-        let owner_token = self
-            .login(&owner_email, "owner-password-1", Some(&id))
-            .await;
+        let owner_token = self.login(&owner_email, OWNER_PASSWORD, Some(&id)).await;
         Tenant {
             root: tenant["root_department_id"]
                 .as_str()
@@ -395,18 +417,7 @@ impl Env {
     /// proves the address) and signs them in to `t`.
     pub async fn member_in(&self, t: &Tenant, name: &str, extra: Value) -> Person {
         let email = format!("{}@people.test", unique(&name.to_lowercase()));
-        let mut body = json!({"email": email, "name": name, "department_id": t.root});
-        if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
-            body.extend(extra.clone());
-        }
-        let created = self
-            .post(
-                &format!("/v1/tenants/{}/members", t.id),
-                Some(&t.owner_token),
-                body,
-            )
-            .await;
-        let member_id = created.ok(201)["id"].as_str().expect("id").to_string();
+        let member_id = self.create_member(t, &email, name, &t.root, extra).await;
         let password = format!("{}-password-1", name.to_lowercase());
         let link = self.link_token_for(&email, "set-password").await;
         self.post(
@@ -425,16 +436,130 @@ impl Env {
         }
     }
 
+    /// Creates a member of `t` (by its owner, without a password, not signed in): `name` at a
+    /// fresh address in `department`; `extra` adds fields such as `position` or `role`. Returns
+    /// its id.
+    pub async fn member_under(
+        &self,
+        t: &Tenant,
+        name: &str,
+        department: &str,
+        extra: Value,
+    ) -> String {
+        let email = format!("{}@people.test", unique("m"));
+        self.create_member(t, &email, name, department, extra).await
+    }
+
+    /// Creates `n` members of `t` in its root (by its owner, ten requests at a time, all named
+    /// "Seat Holder"); returns their ids in order.
+    pub async fn add_members(&self, t: &Tenant, n: usize) -> Vec<String> {
+        let path = format!("/v1/tenants/{}/members", t.id);
+        let emails: Vec<String> = (0..n)
+            .map(|i| format!("{}@people.test", unique(&format!("m{i}"))))
+            .collect();
+        let mut ids = Vec::new();
+        for batch in emails.chunks(10) {
+            let answers = join_all(batch.iter().map(|email| {
+                self.post(
+                    &path,
+                    Some(&t.owner_token),
+                    json!({"email": email, "name": "Seat Holder", "department_id": t.root}),
+                )
+            }))
+            .await;
+            ids.extend(answers.iter().map(|a| id(a.ok(201))));
+        }
+        ids
+    }
+
+    /// `POST /v1/tenants/{t}/members` by `t`'s owner of `name` at `email` in `department`, with
+    /// `extra`'s fields added (or replacing these); returns the member's id.
+    async fn create_member(
+        &self,
+        t: &Tenant,
+        email: &str,
+        name: &str,
+        department: &str,
+        extra: Value,
+    ) -> String {
+        let mut body = json!({"email": email, "name": name, "department_id": department});
+        if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+            body.extend(extra.clone());
+        }
+        let created = self
+            .post(
+                &format!("/v1/tenants/{}/members", t.id),
+                Some(&t.owner_token),
+                body,
+            )
+            .await;
+        id(created.ok(201))
+    }
+
     /// Creates a department under `t`'s root (by its owner); returns its id.
     pub async fn department_in(&self, t: &Tenant, name: &str) -> String {
+        self.department_under(t, name, &t.root).await
+    }
+
+    /// Creates a department under `parent` in `t` (by its owner); returns its id.
+    pub async fn department_under(&self, t: &Tenant, name: &str, parent: &str) -> String {
         let created = self
             .post(
                 &format!("/v1/tenants/{}/departments", t.id),
                 Some(&t.owner_token),
-                json!({"name": name, "parent_id": t.root}),
+                json!({"name": name, "parent_id": parent}),
             )
             .await;
-        created.ok(201)["id"].as_str().expect("id").to_string()
+        id(created.ok(201))
+    }
+
+    /// `t` as its owner sees it (`GET /v1/tenants/{t}`): settings, counts, quota.
+    pub async fn tenant_view(&self, t: &Tenant) -> Value {
+        self.get(&format!("/v1/tenants/{}", t.id), &t.owner_token)
+            .await
+            .ok(200)
+            .clone()
+    }
+
+    /// `t`'s `member_count` as its owner sees it.
+    pub async fn member_count(&self, t: &Tenant) -> i64 {
+        self.tenant_view(t).await["member_count"]
+            .as_i64()
+            .expect("member_count")
+    }
+
+    /// Sets `settings` of `t` (by its owner) and asserts they were taken.
+    pub async fn set_settings(&self, t: &Tenant, settings: Value) {
+        self.patch(
+            &format!("/v1/tenants/{}", t.id),
+            &t.owner_token,
+            json!({ "settings": settings }),
+        )
+        .await
+        .ok(200);
+    }
+
+    /// Sets what only the platform admin sets on `t` (`plan`, `member_quota`, `seats_total`,
+    /// `feature_flags`): signs
+    /// the admin in, patches the tenant and asserts it was taken.
+    pub async fn set_limits(&self, t: &Tenant, body: Value) {
+        let admin = self.admin_token().await;
+        self.patch(&format!("/v1/tenants/{}", t.id), &admin, body)
+            .await
+            .ok(200);
+    }
+
+    /// The actions of the first page of `t`'s audit log (read by its owner), newest first.
+    pub async fn audit_actions(&self, t: &Tenant) -> Vec<String> {
+        let log = self
+            .get(&format!("/v1/tenants/{}/audit-log", t.id), &t.owner_token)
+            .await;
+        log.ok(200)["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|e| e["action"].as_str().expect("action").to_string())
+            .collect()
     }
 
     /// Creates a public join link of `t` (by its owner); returns its code.
@@ -449,9 +574,15 @@ impl Env {
         link.ok(201)["code"].as_str().expect("code").to_string()
     }
 
-    /// `POST /v1/join/{code}`, signed in with `bearer` or not.
+    /// `POST /v1/join/{code}`, signed in with `bearer` or not; a Null `body` sends none.
     pub async fn join(&self, code: &str, bearer: Option<&str>, body: Value) -> Answer {
-        self.post(&format!("/v1/join/{code}"), bearer, body).await
+        self.call(
+            Method::POST,
+            &format!("/v1/join/{code}"),
+            bearer,
+            some(body),
+        )
+        .await
     }
 
     /// Invites `email` into `t`'s root department (by its owner) and returns the link's token.
@@ -466,19 +597,31 @@ impl Env {
         self.link_token_for(email, "invitations/accept").await
     }
 
-    /// `POST /v1/invitations/{token}/accept`.
+    /// `POST /v1/invitations/{token}/accept`, signed in with `bearer` or not; a Null `body` sends
+    /// none.
     pub async fn accept(&self, token: &str, bearer: Option<&str>, body: Value) -> Answer {
-        self.post(&format!("/v1/invitations/{token}/accept"), bearer, body)
-            .await
+        self.call(
+            Method::POST,
+            &format!("/v1/invitations/{token}/accept"),
+            bearer,
+            some(body),
+        )
+        .await
     }
 
     /// Uploads `csv` to an import job's presigned upload URL, as a browser would.
     pub async fn upload_csv(&self, url: &str, csv: &str) {
+        self.upload_file(url, "text/csv", csv.as_bytes().to_vec())
+            .await
+    }
+
+    /// Uploads `file` as `content_type` to a presigned upload URL and asserts it was taken.
+    pub async fn upload_file(&self, url: &str, content_type: &str, file: Vec<u8>) {
         let put = self
             .http
             .put(url)
-            .header("content-type", "text/csv")
-            .body(csv.to_string())
+            .header("content-type", content_type)
+            .body(file)
             .send()
             .await
             .expect("upload");
@@ -489,37 +632,107 @@ impl Env {
         );
     }
 
-    /// Runs a create-mode import of `csv` into `t` (by its owner, with mails): creates the job,
-    /// uploads the file, starts it, plays the start's stream record to the worker; returns the job.
-    pub async fn import_create(&self, t: &Tenant, csv: &str) -> Value {
+    /// Creates a create-mode import job of `t` (by its owner) and uploads `csv` to it; returns
+    /// the job id and the upload URL (good for 15 minutes). Not started yet.
+    pub async fn uploaded_import(
+        &self,
+        t: &Tenant,
+        csv: &str,
+        send_email: bool,
+    ) -> (String, String) {
         let created = self
             .post(
                 &format!("/v1/tenants/{}/imports", t.id),
                 Some(&t.owner_token),
-                json!({"mode": "create", "send_email": true}),
+                json!({"mode": "create", "send_email": send_email}),
             )
             .await;
         let created = created.ok(201).clone();
-        let url = created["upload_url"].as_str().expect("upload_url");
-        self.upload_csv(url, csv).await;
+        let url = created["upload_url"]
+            .as_str()
+            .expect("upload_url")
+            .to_string();
+        self.upload_csv(&url, csv).await;
         let job = created["job"]["id"].as_str().expect("job id").to_string();
+        (job, url)
+    }
+
+    /// `POST /v1/tenants/{t}/imports/{job}/start` by `t`'s owner.
+    pub async fn start_import(&self, t: &Tenant, job: &str) -> Answer {
         self.post(
             &format!("/v1/tenants/{}/imports/{job}/start", t.id),
             Some(&t.owner_token),
             json!({}),
         )
         .await
-        .ok(202);
+    }
+
+    /// Plays a started import's stream record to the import worker, as a delivery (or its retry)
+    /// would.
+    pub async fn play_import_record(
+        &self,
+        t: &Tenant,
+        job: &str,
+    ) -> roster_shared::ApiResult<roster_shared::jobs::import::WorkerReport> {
         let record = json!({"Records": [{"eventSource": "aws:dynamodb", "eventName": "MODIFY",
             "dynamodb": {"NewImage": {"kind": {"S": "import"}, "status": {"S": "queued"},
                                       "tenant_id": {"S": t.id}, "id": {"S": job}}}}]});
-        roster_shared::jobs::import::handle_event(self.app, record)
-            .await
-            .expect("import");
+        roster_shared::jobs::import::handle_event(self.app, record).await
+    }
+
+    /// A job of `t` as the task centre shows it to the owner.
+    pub async fn job(&self, t: &Tenant, job: &str) -> Value {
         self.get(&format!("/v1/tenants/{}/jobs/{job}", t.id), &t.owner_token)
             .await
             .ok(200)
             .clone()
+    }
+
+    /// Runs a create-mode import of `csv` into `t` (by its owner, with mails): creates the job,
+    /// uploads the file, starts it, plays the start's stream record to the worker; returns the job.
+    pub async fn import_create(&self, t: &Tenant, csv: &str) -> Value {
+        let (job, _) = self.uploaded_import(t, csv, true).await;
+        self.start_import(t, &job).await.ok(202);
+        self.play_import_record(t, &job).await.expect("import");
+        self.job(t, &job).await
+    }
+
+    /// Writes `items` straight into the table, as no route would: BatchWriteItem requests of 25,
+    /// `in_flight` of them at a time, each retrying its unprocessed items until none are left.
+    pub async fn put_items(&self, items: &[Item], in_flight: usize) {
+        let client = self.app.store.client();
+        let table = self.app.table();
+        let batches: Vec<&[Item]> = items.chunks(25).collect();
+        for wave in batches.chunks(in_flight) {
+            join_all(wave.iter().map(|batch| async move {
+                let mut pending: Vec<WriteRequest> = batch
+                    .iter()
+                    .map(|item| {
+                        WriteRequest::builder()
+                            .put_request(
+                                PutRequest::builder()
+                                    .set_item(Some(item.clone()))
+                                    .build()
+                                    .expect("put"),
+                            )
+                            .build()
+                    })
+                    .collect();
+                while !pending.is_empty() {
+                    let out = client
+                        .batch_write_item()
+                        .request_items(table, pending)
+                        .send()
+                        .await
+                        .expect("batch write");
+                    pending = out
+                        .unprocessed_items
+                        .and_then(|mut u| u.remove(table))
+                        .unwrap_or_default();
+                }
+            }))
+            .await;
+        }
     }
 
     /// Asserts a 429 `rate_limited` answer with a `Retry-After` of whole seconds above zero, and
@@ -538,4 +751,9 @@ impl Env {
         assert!(seconds > 0, "Retry-After {seconds}");
         seconds
     }
+}
+
+/// A request body: none for Null.
+fn some(body: Value) -> Option<Value> {
+    if body.is_null() { None } else { Some(body) }
 }
