@@ -75,16 +75,23 @@ impl DueQueue {
     }
 }
 
+/// What became of one item of a queue.
+#[derive(Debug)]
+pub enum Handled<O> {
+    /// The job's step took it: what it did.
+    Done(O),
+    /// It changed since the queue listed it (handled by another run, changed by a request): the
+    /// step's write found it no longer as read.
+    Skipped,
+    /// It could not be read (logged with its key).
+    Unreadable,
+}
+
 /// A job's report, counted item by item.
 pub trait Tally: Default + Debug {
     /// What the job's step did with one item.
     type Outcome;
-    fn count(&mut self, outcome: Self::Outcome);
-    /// The item changed since the queue listed it (handled by another run, changed by a
-    /// request): the step's write found it no longer as read.
-    fn skipped(&mut self);
-    /// The item could not be read (logged with its key).
-    fn unreadable(&mut self);
+    fn count(&mut self, item: Handled<Self::Outcome>);
 }
 
 /// Drains `queue`: every readable item due goes through `step`, in queue order. A step's
@@ -103,15 +110,15 @@ where
         let page = app.store.query(query.clone()).await?;
         for item in page.items {
             let Some(record) = readable::<T>(item, queue.job) else {
-                report.unreadable();
+                report.count(Handled::Unreadable);
                 continue;
             };
             match (step(record).await, queue.conflicts) {
-                (Ok(outcome), _) => report.count(outcome),
-                (Err(ApiError::NotFound), _) => report.skipped(),
+                (Ok(outcome), _) => report.count(Handled::Done(outcome)),
+                (Err(ApiError::NotFound), _) => report.count(Handled::Skipped),
                 (Err(ApiError::Conflict(reason)), Conflicts::PassOver(message)) => {
                     tracing::error!(job = queue.job, %reason, "{message}");
-                    report.skipped();
+                    report.count(Handled::Skipped);
                 }
                 (Err(err), _) => {
                     tracing::error!(job = queue.job, error = %err, ?report, "due queue stopped");

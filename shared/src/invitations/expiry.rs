@@ -9,7 +9,7 @@ use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::model::keys::{GSI4, INVITATION_EXPIRY_QUEUE, Key};
 use crate::model::time::rfc3339;
-use crate::queue::{self, Conflicts, Due, DueQueue, Tally};
+use crate::queue::{self, Conflicts, Due, DueQueue, Handled, Tally};
 use crate::store::{Condition, Transaction, num, s};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Serialize;
@@ -33,16 +33,13 @@ pub enum Expired {
 
 impl Tally for ExpiryReport {
     type Outcome = Expired;
-    fn count(&mut self, outcome: Expired) {
-        if let Expired::Released = outcome {
-            self.released += 1;
+    fn count(&mut self, item: Handled<Expired>) {
+        match item {
+            Handled::Done(Expired::Released) => self.released += 1,
+            Handled::Done(Expired::NotDue) => {}
+            Handled::Skipped => self.skipped += 1,
+            Handled::Unreadable => self.unreadable += 1,
         }
-    }
-    fn skipped(&mut self) {
-        self.skipped += 1;
-    }
-    fn unreadable(&mut self) {
-        self.unreadable += 1;
     }
 }
 

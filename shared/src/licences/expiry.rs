@@ -13,7 +13,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::model::keys::{GSI7, Key, LICENCE_DUE_QUEUE};
 use crate::model::member::Member;
 use crate::model::time::rfc3339;
-use crate::queue::{self, Conflicts, Due, DueQueue, Tally};
+use crate::queue::{self, Conflicts, Due, DueQueue, Handled, Tally};
 use crate::store::{Condition, Transaction, num};
 use serde::Serialize;
 use serde_json::json;
@@ -42,18 +42,14 @@ pub enum Expired {
 
 impl Tally for ExpiryReport {
     type Outcome = Expired;
-    fn count(&mut self, outcome: Expired) {
-        match outcome {
-            Expired::Renewed => self.renewed += 1,
-            Expired::Released => self.released += 1,
-            Expired::NotDue => {}
+    fn count(&mut self, item: Handled<Expired>) {
+        match item {
+            Handled::Done(Expired::Renewed) => self.renewed += 1,
+            Handled::Done(Expired::Released) => self.released += 1,
+            Handled::Done(Expired::NotDue) => {}
+            Handled::Skipped => self.skipped += 1,
+            Handled::Unreadable => self.unreadable += 1,
         }
-    }
-    fn skipped(&mut self) {
-        self.skipped += 1;
-    }
-    fn unreadable(&mut self) {
-        self.unreadable += 1;
     }
 }
 

@@ -8,7 +8,7 @@ use super::UserInTenant;
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::model::keys::{GSI4, Key, PURGE_QUEUE};
-use crate::queue::{self, Conflicts, Due, DueQueue, Tally};
+use crate::queue::{self, Conflicts, Due, DueQueue, Handled, Tally};
 use crate::store::{Condition, Transaction, num, readable, s};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -39,17 +39,12 @@ pub enum Purged {
 
 impl Tally for PurgeReport {
     type Outcome = Purged;
-    fn count(&mut self, outcome: Purged) {
-        match outcome {
-            Purged::Purged => self.purged += 1,
-            Purged::GuardUnreadable => self.unreadable += 1,
+    fn count(&mut self, item: Handled<Purged>) {
+        match item {
+            Handled::Done(Purged::Purged) => self.purged += 1,
+            Handled::Skipped => self.skipped += 1,
+            Handled::Done(Purged::GuardUnreadable) | Handled::Unreadable => self.unreadable += 1,
         }
-    }
-    fn skipped(&mut self) {
-        self.skipped += 1;
-    }
-    fn unreadable(&mut self) {
-        self.unreadable += 1;
     }
 }
 
