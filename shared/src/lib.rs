@@ -18,6 +18,7 @@ pub mod logins;
 pub mod mail;
 pub mod members;
 pub mod model;
+pub mod queue;
 pub mod setup;
 pub mod store;
 pub mod tenants;

@@ -9,64 +9,65 @@ use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::model::keys::{GSI4, INVITATION_EXPIRY_QUEUE, Key};
 use crate::model::time::rfc3339;
-use crate::store::{Condition, Query, SortRange, Transaction, num, readable, s};
+use crate::queue::{self, Conflicts, Due, DueQueue, Handled, Tally};
+use crate::store::{Condition, Transaction, num, s};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Serialize;
+use time::OffsetDateTime;
 
 #[derive(Debug, Default, Serialize)]
 pub struct ExpiryReport {
     pub released: usize,
+    /// Accepted, cancelled, resent or released meanwhile.
     pub skipped: usize,
     /// Items of the queue that could not be read (logged with their key).
     pub unreadable: usize,
 }
 
+/// What the job did with one invitation of the queue.
+pub enum Expired {
+    Released,
+    /// Not expired yet (later in the current second).
+    NotDue,
+}
+
+impl Tally for ExpiryReport {
+    type Outcome = Expired;
+    fn count(&mut self, item: Handled<Expired>) {
+        match item {
+            Handled::Done(Expired::Released) => self.released += 1,
+            Handled::Done(Expired::NotDue) => {}
+            Handled::Skipped => self.skipped += 1,
+            Handled::Unreadable => self.unreadable += 1,
+        }
+    }
+}
+
+/// The queue is sorted by expiry: everything up to now is due.
+fn due(now: OffsetDateTime) -> DueQueue {
+    DueQueue {
+        job: "invitation-expiry",
+        index: GSI4,
+        partition: INVITATION_EXPIRY_QUEUE,
+        due: Due::ThroughSecond(now),
+        conflicts: Conflicts::PassOver("invitation not expired"),
+    }
+}
+
 /// Releases every expired invitation's place, oldest expiry first, a page at a time.
 pub async fn run(app: &App) -> ApiResult<ExpiryReport> {
     let now = app.now();
-    let mut report = ExpiryReport::default();
-    // The queue is sorted by expiry: everything up to now is due.
-    let mut query = Query::new(
-        Some(GSI4),
-        INVITATION_EXPIRY_QUEUE.into(),
-        SortRange::Between(
-            "0".into(),
-            format!("{}#~", rfc3339(crate::model::time::whole_seconds(now))),
-        ),
-    );
-    query.limit = 100;
-    loop {
-        let page = app.store.query(query.clone()).await?;
-        for item in page.items {
-            let Some(invitation) = readable::<Invitation>(item, "invitation-expiry") else {
-                report.unreadable += 1;
-                continue;
-            };
-            if invitation.expires_at > now {
-                continue;
-            }
-            match release(app, &invitation, now).await {
-                Ok(()) => report.released += 1,
-                // Accepted, cancelled, resent or released meanwhile.
-                Err(ApiError::NotFound) => report.skipped += 1,
-                // A tenant counter out of step with what it counts (data from before decrements
-                // were conditioned): left for the operator, not a reason to stop every tenant.
-                Err(ApiError::Conflict(reason)) => {
-                    tracing::error!(%reason, "invitation not expired");
-                    report.skipped += 1;
-                }
-                Err(err) => return Err(err),
-            }
+    queue::drain(app, &due(now), |invitation: Invitation| async move {
+        if invitation.expires_at > now {
+            return Ok(Expired::NotDue);
         }
-        match page.next_cursor {
-            Some(cursor) => query.cursor = Some(cursor),
-            None => break,
-        }
-    }
-    Ok(report)
+        release(app, &invitation, now).await?;
+        Ok(Expired::Released)
+    })
+    .await
 }
 
-async fn release(app: &App, invitation: &Invitation, now: time::OffsetDateTime) -> ApiResult<()> {
+async fn release(app: &App, invitation: &Invitation, now: OffsetDateTime) -> ApiResult<()> {
     let mut tx = Transaction::new();
     tx.update(
         app.table(),

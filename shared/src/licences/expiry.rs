@@ -13,7 +13,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::model::keys::{GSI7, Key, LICENCE_DUE_QUEUE};
 use crate::model::member::Member;
 use crate::model::time::rfc3339;
-use crate::store::{Condition, Query, SortRange, Transaction, num, readable};
+use crate::queue::{self, Conflicts, Due, DueQueue, Handled, Tally};
+use crate::store::{Condition, Transaction, num};
 use serde::Serialize;
 use serde_json::json;
 use time::OffsetDateTime;
@@ -31,50 +32,54 @@ pub struct ExpiryReport {
     pub unreadable: usize,
 }
 
-pub async fn run(app: &App) -> ApiResult<ExpiryReport> {
-    let now = app.now();
-    let mut report = ExpiryReport::default();
-    let mut query = Query::new(
-        Some(GSI7),
-        LICENCE_DUE_QUEUE.into(),
-        SortRange::Between(
-            "0".into(),
-            format!("{}#~", rfc3339(crate::model::time::whole_seconds(now))),
-        ),
-    );
-    query.limit = 100;
-    loop {
-        let page = app.store.query(query.clone()).await?;
-        for item in page.items {
-            let Some(member) = readable::<Member>(item, "licence-expiry") else {
-                report.unreadable += 1;
-                continue;
-            };
-            let Some(licence) = member.licence.clone() else {
-                continue;
-            };
-            if licence.expires_at > now {
-                continue;
-            }
-            match expire(app, &member, &licence, now).await {
-                Ok(true) => report.renewed += 1,
-                Ok(false) => report.released += 1,
-                Err(ApiError::NotFound) => report.skipped += 1,
-                // A tenant counter out of step with what it counts (data from before decrements
-                // were conditioned): left for the operator, not a reason to stop every tenant.
-                Err(ApiError::Conflict(reason)) => {
-                    tracing::error!(%reason, "licence not expired");
-                    report.skipped += 1;
-                }
-                Err(err) => return Err(err),
-            }
-        }
-        match page.next_cursor {
-            Some(cursor) => query.cursor = Some(cursor),
-            None => break,
+/// What the job did with one member of the queue.
+pub enum Expired {
+    Renewed,
+    Released,
+    /// No licence, or one not expired yet (later in the current second).
+    NotDue,
+}
+
+impl Tally for ExpiryReport {
+    type Outcome = Expired;
+    fn count(&mut self, item: Handled<Expired>) {
+        match item {
+            Handled::Done(Expired::Renewed) => self.renewed += 1,
+            Handled::Done(Expired::Released) => self.released += 1,
+            Handled::Done(Expired::NotDue) => {}
+            Handled::Skipped => self.skipped += 1,
+            Handled::Unreadable => self.unreadable += 1,
         }
     }
-    Ok(report)
+}
+
+/// The queue is sorted by expiry: everything up to now is due.
+fn due(now: OffsetDateTime) -> DueQueue {
+    DueQueue {
+        job: "licence-expiry",
+        index: GSI7,
+        partition: LICENCE_DUE_QUEUE,
+        due: Due::ThroughSecond(now),
+        conflicts: Conflicts::PassOver("licence not expired"),
+    }
+}
+
+pub async fn run(app: &App) -> ApiResult<ExpiryReport> {
+    let now = app.now();
+    queue::drain(app, &due(now), |member: Member| async move {
+        let Some(licence) = member.licence.clone() else {
+            return Ok(Expired::NotDue);
+        };
+        if licence.expires_at > now {
+            return Ok(Expired::NotDue);
+        }
+        Ok(if expire(app, &member, &licence, now).await? {
+            Expired::Renewed
+        } else {
+            Expired::Released
+        })
+    })
+    .await
 }
 
 /// Ends one licence; true when a renewal took over.

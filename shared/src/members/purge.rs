@@ -8,14 +8,16 @@ use super::UserInTenant;
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::model::keys::{GSI4, Key, PURGE_QUEUE};
-use crate::model::time::rfc3339;
-use crate::store::{Condition, Query, SortRange, Transaction, num, readable, s};
+use crate::queue::{self, Conflicts, Due, DueQueue, Handled, Tally};
+use crate::store::{Condition, Transaction, num, readable, s};
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 #[derive(Debug, Default, Serialize)]
 pub struct PurgeReport {
     pub purged: usize,
+    /// Restored or purged meanwhile: nothing to do.
     pub skipped: usize,
     /// Entries left because they (or their guard) could not be read (logged with their key).
     pub unreadable: usize,
@@ -28,37 +30,46 @@ struct BinEntry {
     user_id: Uuid,
 }
 
+/// What the job did with one bin entry.
+pub enum Purged {
+    Purged,
+    /// Left as it is: its guard could not be read.
+    GuardUnreadable,
+}
+
+impl Tally for PurgeReport {
+    type Outcome = Purged;
+    fn count(&mut self, item: Handled<Purged>) {
+        match item {
+            Handled::Done(Purged::Purged) => self.purged += 1,
+            Handled::Skipped => self.skipped += 1,
+            Handled::Done(Purged::GuardUnreadable) | Handled::Unreadable => self.unreadable += 1,
+        }
+    }
+}
+
+/// The queue is sorted by purge time: everything before "now" is due.
+fn due(now: OffsetDateTime) -> DueQueue {
+    DueQueue {
+        job: "recycle-purge",
+        index: GSI4,
+        partition: PURGE_QUEUE,
+        due: Due::Through(now),
+        conflicts: Conflicts::Stop,
+    }
+}
+
 /// Purges every bin entry whose purge time has passed, oldest first, one page at a time.
 pub async fn run(app: &App) -> ApiResult<PurgeReport> {
     let now = app.now();
-    let mut report = PurgeReport::default();
-    // The queue is sorted by purge time: everything before "now" is due.
-    let mut query = Query::new(
-        Some(GSI4),
-        PURGE_QUEUE.into(),
-        SortRange::Between(String::new() + "0", format!("{}~", rfc3339(now))),
-    );
-    query.limit = 100;
-    loop {
-        let page = app.store.query(query.clone()).await?;
-        for item in page.items {
-            let Some(entry) = readable::<BinEntry>(item, "recycle-purge") else {
-                report.unreadable += 1;
-                continue;
-            };
-            match purge_one(app, &entry, now.unix_timestamp()).await {
-                Ok(true) => report.purged += 1,
-                Ok(false) => report.unreadable += 1,
-                // Restored or purged meanwhile: nothing to do.
-                Err(ApiError::NotFound) => report.skipped += 1,
-                Err(err) => return Err(err),
-            }
-        }
-        match page.next_cursor {
-            Some(cursor) => query.cursor = Some(cursor),
-            None => return Ok(report),
-        }
-    }
+    queue::drain(app, &due(now), |entry: BinEntry| async move {
+        Ok(if purge_one(app, &entry, now.unix_timestamp()).await? {
+            Purged::Purged
+        } else {
+            Purged::GuardUnreadable
+        })
+    })
+    .await
 }
 
 /// Purges one entry; false when its guard cannot be read (the entry is left as it is: deleting
