@@ -1,0 +1,135 @@
+//! Opening an invitation link, and the public preview behind it.
+
+use super::Invitation;
+use super::InvitationStatus;
+use super::admission::open_token;
+use super::mail::branding_for;
+use crate::app::App;
+use crate::crypto;
+use crate::error::{ApiError, ApiResult};
+use crate::model::department::Department;
+use crate::model::keys::Key;
+use crate::model::roles::Role;
+use crate::model::tenant::{Branding, Tenant};
+use crate::model::user::{EmailGuard, TokenPurpose};
+use crate::store::from_item;
+use serde::Serialize;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// The tenant and invitation a link's token opens, and the token's hash. Unknown tokens are 404;
+/// whether the link still works is [`live`]'s answer.
+pub(super) async fn open_link(app: &App, token: &str) -> ApiResult<(Uuid, Uuid, String)> {
+    let hash = crypto::token_hash(token);
+    let (tenant_id, invitation_id) = open_token(app, &hash, TokenPurpose::Invitation).await?;
+    Ok((tenant_id, invitation_id, hash))
+}
+
+/// Whether the link (its token's `hash`) is still the invitation's live link: spent, cancelled or
+/// replaced links are 410 `invitation_used`, expired ones 410 `invitation_expired`.
+pub(super) fn live(invitation: &Invitation, hash: &str, now: OffsetDateTime) -> ApiResult<()> {
+    if invitation.status != InvitationStatus::Pending || invitation.token_hash != hash {
+        return Err(ApiError::InvitationUsed);
+    }
+    if invitation.expires_at <= now {
+        return Err(ApiError::InvitationExpired);
+    }
+    Ok(())
+}
+
+#[derive(Debug, Serialize)]
+pub struct InvitationPreview {
+    pub tenant_id: Uuid,
+    pub tenant_name: String,
+    pub department_name: Option<String>,
+    pub email: String,
+    pub name: Option<String>,
+    pub role: Role,
+    /// Whether the email already has an account (then: sign in and accept).
+    pub account_exists: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    pub branding: Branding,
+}
+
+/// The public preview behind a link: enough for the accept page, nothing more.
+pub async fn preview(app: &App, token: &str) -> ApiResult<InvitationPreview> {
+    let (tenant_id, invitation_id, hash) = open_link(app, token).await?;
+    let items = app
+        .store
+        .get_many(&[
+            Key::invitation(tenant_id, invitation_id),
+            Key::tenant(tenant_id),
+        ])
+        .await?;
+    let mut items = items.into_iter();
+    let invitation: Invitation = from_item(items.next().flatten().ok_or(ApiError::NotFound)?)?;
+    let tenant: Tenant = from_item(items.next().flatten().ok_or(ApiError::NotFound)?)?;
+    live(&invitation, &hash, app.now())?;
+    let more = app
+        .store
+        .get_many(&[
+            Key::department(tenant_id, invitation.department_id),
+            Key::email(&invitation.email),
+        ])
+        .await?;
+    let mut more = more.into_iter();
+    let department: Option<Department> = more.next().flatten().map(from_item).transpose()?;
+    // An account nobody proved is taken over by the invitee like a new one: the page asks for a
+    // name and password, not a sign-in.
+    let account_exists = more
+        .next()
+        .flatten()
+        .map(from_item::<EmailGuard>)
+        .transpose()?
+        .is_some_and(|g| g.verified);
+    Ok(InvitationPreview {
+        tenant_id,
+        tenant_name: tenant.name.clone(),
+        department_name: department.as_ref().map(|d| d.name.clone()),
+        email: invitation.email.clone(),
+        name: invitation.name.clone(),
+        role: invitation.role,
+        account_exists,
+        expires_at: invitation.expires_at,
+        branding: branding_for(&tenant, department.as_ref()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::invitations::invitation::fixtures::{NOW, invitation, tenant};
+
+    fn refusal(invitation: &Invitation, hash: &str, now: OffsetDateTime) -> Option<&'static str> {
+        live(invitation, hash, now).err().map(|e| e.code())
+    }
+
+    #[test]
+    fn the_current_link_of_a_pending_invitation_works_until_its_expiry() {
+        let i = invitation(&tenant());
+        assert_eq!(refusal(&i, &i.token_hash, NOW), None);
+        let at_expiry = i.expires_at;
+        assert_eq!(
+            refusal(&i, &i.token_hash, at_expiry),
+            Some("invitation_expired")
+        );
+    }
+
+    #[test]
+    fn a_replaced_link_is_used() {
+        let i = invitation(&tenant());
+        assert_eq!(refusal(&i, "an older hash", NOW), Some("invitation_used"));
+    }
+
+    #[test]
+    fn accepted_or_cancelled_invitations_are_used_even_once_expired() {
+        let mut i = invitation(&tenant());
+        let later = i.expires_at + time::Duration::days(1);
+        for status in [InvitationStatus::Accepted, InvitationStatus::Revoked] {
+            i.status = status;
+            assert_eq!(refusal(&i, &i.token_hash, NOW), Some("invitation_used"));
+            assert_eq!(refusal(&i, &i.token_hash, later), Some("invitation_used"));
+        }
+    }
+}

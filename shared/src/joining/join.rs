@@ -1,0 +1,536 @@
+//! Opening a join code, its public preview, and asking to join through it.
+
+use super::{JoinLink, JoinLinkState};
+use crate::app::App;
+use crate::audit::{self, Change};
+use crate::auth::Requester;
+use crate::crypto;
+use crate::error::{ApiError, ApiResult, Checks};
+use crate::invitations::admission::{
+    NewMemberFields, Newcomer, add_member_items, count_attempt, department_or_root, new_account,
+    new_member, open_token, person_caller, read_as_person, refuse_standing, take_quota_place,
+};
+use crate::invitations::{Joined, branding_for};
+use crate::mail::{Mail, html_escape};
+use crate::members::{MemberView, quota_exceeded};
+use crate::model::department::Department;
+use crate::model::keys::Key;
+use crate::model::member::{JoinRequestInfo, JoinVia, Member, MemberSource, MemberStatus};
+use crate::model::roles::{Permissions, Role};
+use crate::model::tenant::{Branding, JoinField, Tenant};
+use crate::model::user::{EmailGuard, TokenPurpose, User};
+use crate::store::{Condition, Transaction, from_item, num};
+use crate::validate;
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// The link a code opens and its tenant; refused (410) when revoked, used up or expired.
+async fn open_code(app: &App, code: &str) -> ApiResult<(JoinLink, Tenant)> {
+    let hash = crypto::token_hash(code);
+    let (tenant_id, link_id) = open_token(app, &hash, TokenPurpose::JoinLink).await?;
+    let keys = [Key::join_link(tenant_id, link_id), Key::tenant(tenant_id)];
+    let mut items = app.store.get_many(&keys).await?.into_iter();
+    let link: JoinLink = from_item(items.next().flatten().ok_or(ApiError::NotFound)?)?;
+    let tenant: Tenant = from_item(items.next().flatten().ok_or(ApiError::NotFound)?)?;
+    usable(&link, app.now())?;
+    Ok((link, tenant))
+}
+
+/// Whether a link takes requests at `now`: expired links are 410 `invitation_expired`, used-up
+/// or revoked ones 410 `invitation_used`.
+fn usable(link: &JoinLink, now: OffsetDateTime) -> ApiResult<()> {
+    match link.state_at(now) {
+        JoinLinkState::Active => Ok(()),
+        JoinLinkState::Expired => Err(ApiError::InvitationExpired),
+        JoinLinkState::UsedUp | JoinLinkState::Revoked => Err(ApiError::InvitationUsed),
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct JoinPreview {
+    pub tenant_id: Uuid,
+    pub tenant_name: String,
+    pub department_name: Option<String>,
+    /// What a new person must give besides name, email and password.
+    pub required_fields: Vec<JoinField>,
+    /// Requests through a link always wait for an admin's approval.
+    pub needs_approval: bool,
+    pub branding: Branding,
+}
+
+/// The public page behind a join code.
+pub async fn preview(app: &App, code: &str) -> ApiResult<JoinPreview> {
+    let (link, tenant) = open_code(app, code).await?;
+    let department_id = link.department_id.unwrap_or(tenant.root_department_id);
+    let department: Option<Department> = app
+        .store
+        .get(&Key::department(tenant.id, department_id))
+        .await?
+        .map(from_item)
+        .transpose()?;
+    Ok(JoinPreview {
+        tenant_id: tenant.id,
+        tenant_name: tenant.name.clone(),
+        department_name: department.as_ref().map(|d| d.name.clone()),
+        required_fields: tenant.settings.join_rules.required_fields.clone(),
+        needs_approval: true,
+        branding: branding_for(&tenant, department.as_ref()),
+    })
+}
+
+/// A request to join: a signed-in person sends only what the tenant requires; a new person
+/// also sends email, name and password.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinInput {
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub position: Option<String>,
+    #[serde(default)]
+    pub work_number: Option<String>,
+    #[serde(default)]
+    pub location: Option<String>,
+}
+
+impl JoinInput {
+    fn newcomer(&self) -> Newcomer<'_> {
+        Newcomer {
+            name: self.name.as_deref(),
+            password: self.password.as_deref(),
+            phone: self.phone.as_deref(),
+        }
+    }
+}
+
+/// What a request to join answers. A signed-in person learns the request made for them; an
+/// anonymous one learns only that mail went to the address, whether or not it has an account, so
+/// the answer tells nobody which addresses are registered.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum JoinOutcome {
+    Joined(Joined),
+    VerificationSent {
+        tenant_id: Uuid,
+        status: &'static str,
+    },
+}
+
+/// Asks to join through a link: creates a pending join request holding a place in the quota and
+/// counts one use of the link, both under conditions, so neither the quota nor `max_uses` can be
+/// overrun by concurrent requests.
+///
+/// A new person gets an unproven account (it cannot sign in until the address is proven by the
+/// verification link mailed with it). For an address that already has an account nothing is
+/// created — its owner gets a mail asking them to sign in and join — and the answer, and the work
+/// done before it (the whole body checked, a password hashed), is the same.
+pub async fn join(
+    app: &App,
+    requester: &Requester,
+    code: &str,
+    input: JoinInput,
+) -> ApiResult<JoinOutcome> {
+    let now = app.now();
+    let asked = check_request(&input, requester.token.is_some())?;
+    count_attempt(app, requester, "join").await?;
+    let (link, tenant) = open_code(app, code).await?;
+    let department_id = link.department_id.unwrap_or(tenant.root_department_id);
+    let mut keys = vec![
+        Key::department(tenant.id, department_id),
+        Key::department(tenant.id, tenant.root_department_id),
+    ];
+    if let Some(e) = &asked.email {
+        keys.push(Key::email(e));
+    }
+    let (person, items) = read_as_person(app, requester, &keys).await?;
+    let mut items = items.into_iter();
+    let department = department_or_root(items.next().flatten(), items.next().flatten())?;
+    let account: Option<EmailGuard> = items.next().flatten().map(from_item).transpose()?;
+    let (user, new_user) = match person {
+        Some(user) => {
+            refuse_standing(app, tenant.id, user.id, now).await?;
+            (user, false)
+        }
+        None => {
+            let email = asked.email.as_deref().unwrap_or_default();
+            // Built (checked, password hashed) whether or not the address has an account.
+            let user = new_account(&tenant, email, &input.newcomer(), None, now)?;
+            (user, true)
+        }
+    };
+    // The tenant's required fields, from the request or (phone) the account.
+    let phone = input.phone.as_deref().or(user.phone.as_deref());
+    let owner_has_account = new_user && account.is_some();
+    let sent = JoinOutcome::VerificationSent {
+        tenant_id: tenant.id,
+        status: "verification_sent",
+    };
+    if decide(&tenant, &asked, phone, owner_has_account)? == Decision::AskOwnerToSignIn {
+        let mail = sign_in_to_join_mail(app, &tenant, &user.email, code);
+        app.mail().send(mail).await?;
+        return Ok(sent);
+    }
+    let request = plan_request(&tenant, &department, &link, user, new_user, asked, now);
+    let verification = write_request(app, requester, &tenant, &department, &request, now).await?;
+    if let Some(mail) = verification {
+        app.mail().send(mail).await?;
+        return Ok(sent);
+    }
+    Ok(JoinOutcome::Joined(Joined {
+        tenant_id: tenant.id,
+        member_id: request.member.id,
+        user_id: request.user.id,
+        status: MemberStatus::Pending,
+        account_created: false,
+    }))
+}
+
+/// What a request to join asks for, validated.
+#[derive(Debug)]
+struct Asked {
+    /// A new person's address (absent when signed in).
+    email: Option<String>,
+    position: Option<String>,
+    work_number: Option<String>,
+    location: Option<String>,
+}
+
+/// The body's checks: a signed-in person joins as their account (no email, name or password);
+/// a new person gives an email.
+fn check_request(input: &JoinInput, signed_in: bool) -> ApiResult<Asked> {
+    let mut checks = Checks::new();
+    let text = |checks: &mut Checks, field: &str, value: Option<&str>| {
+        validate::optional_text(checks, field, value, validate::MAX_SHORT_TEXT)
+    };
+    let position = text(&mut checks, "position", input.position.as_deref());
+    let work_number = text(&mut checks, "work_number", input.work_number.as_deref());
+    let location = text(&mut checks, "location", input.location.as_deref());
+    let email = match (&input.email, signed_in) {
+        (Some(_), true) => {
+            checks.fail(
+                "email",
+                "a signed-in person joins with their account's email",
+            );
+            None
+        }
+        (Some(e), false) => Some(validate::email(&mut checks, "email", e)),
+        (None, true) => None,
+        (None, false) => {
+            checks.fail("email", "is required for a new account");
+            None
+        }
+    };
+    if signed_in && (input.name.is_some() || input.password.is_some()) {
+        checks.fail(
+            "password",
+            "a signed-in account keeps its own name and password",
+        );
+    }
+    checks.finish()?;
+    Ok(Asked {
+        email,
+        position,
+        work_number,
+        location,
+    })
+}
+
+/// What a request through an open link leads to.
+#[derive(Debug, PartialEq)]
+enum Decision {
+    /// A join request, holding a place in the quota.
+    Request,
+    /// Nothing but a mail: the address has an account, whose owner signs in and asks again.
+    AskOwnerToSignIn,
+}
+
+/// The tenant's required fields (`phone`: from the request or the account), then a free place in
+/// the quota; an address that has an account, when nobody signed in, gets only a mail.
+fn decide(
+    tenant: &Tenant,
+    asked: &Asked,
+    phone: Option<&str>,
+    owner_has_account: bool,
+) -> ApiResult<Decision> {
+    let mut checks = Checks::new();
+    for field in &tenant.settings.join_rules.required_fields {
+        let (name, given) = match field {
+            JoinField::Position => ("position", asked.position.is_some()),
+            JoinField::WorkNumber => ("work_number", asked.work_number.is_some()),
+            JoinField::Location => ("location", asked.location.is_some()),
+            JoinField::Phone => ("phone", phone.is_some_and(|p| !p.trim().is_empty())),
+        };
+        checks.check(given, name, "is required by this organization's join rules");
+    }
+    checks.finish()?;
+    if tenant.quota_used >= tenant.member_quota {
+        return Err(quota_exceeded(tenant));
+    }
+    Ok(if owner_has_account {
+        Decision::AskOwnerToSignIn
+    } else {
+        Decision::Request
+    })
+}
+
+/// A join request to write: the pending member, the person, and the link it came through.
+struct JoinRequest {
+    member: Member,
+    user: User,
+    /// The person's account is new (unproven; a verification link goes with it).
+    new_user: bool,
+    link_id: Uuid,
+}
+
+fn plan_request(
+    tenant: &Tenant,
+    department: &Department,
+    link: &JoinLink,
+    user: User,
+    new_user: bool,
+    asked: Asked,
+    now: OffsetDateTime,
+) -> JoinRequest {
+    let fields = NewMemberFields {
+        role: Role::Member,
+        permissions: Permissions::none(),
+        position: asked.position,
+        work_number: asked.work_number,
+        location: asked.location,
+    };
+    let info = JoinRequestInfo {
+        via: JoinVia::JoinLink,
+        invitation_id: None,
+        join_link_id: Some(link.id),
+        requested_at: now,
+        decided_at: None,
+        decided_by: None,
+        reason: None,
+    };
+    let (status, source) = (MemberStatus::Pending, MemberSource::JoinLink);
+    let member = new_member(
+        tenant,
+        department,
+        &user,
+        fields,
+        status,
+        source,
+        Some(info),
+        now,
+    );
+    JoinRequest {
+        member,
+        user,
+        new_user,
+        link_id: link.id,
+    }
+}
+
+/// One transaction: a use of the link (conditioned on it still taking requests), the new account
+/// and its verification link, the pending member, its place in the quota, audit. Returns the
+/// verification mail to send.
+async fn write_request(
+    app: &App,
+    requester: &Requester,
+    tenant: &Tenant,
+    department: &Department,
+    request: &JoinRequest,
+    now: OffsetDateTime,
+) -> ApiResult<Option<Mail>> {
+    let JoinRequest { member, user, .. } = request;
+    let mut tx = Transaction::new();
+    // First action: a link used up or revoked meanwhile answers as such.
+    tx.update(
+        app.table(),
+        &Key::join_link(tenant.id, request.link_id),
+        Condition::new("ADD uses :one").value(":one", num(1)),
+        Some((
+            Condition::new(
+                "revoked = :false AND (attribute_not_exists(max_uses) OR uses < max_uses) \
+                 AND (attribute_not_exists(expires_epoch) OR expires_epoch > :now)",
+            )
+            .value(":false", AttributeValue::Bool(false))
+            .value(":now", num(now.unix_timestamp())),
+            ApiError::InvitationUsed,
+        )),
+    )?;
+    let verification = if request.new_user {
+        user.add_new(app, &mut tx)?;
+        Some(crate::users::proof::add_verification(app, &mut tx, user)?)
+    } else {
+        None
+    };
+    add_member_items(app, &mut tx, member, department, now)?;
+    take_quota_place(app, &mut tx, tenant, "join_request_count")?;
+    let change = Change {
+        tenant_id: tenant.id,
+        action: "join_request.create",
+        target_type: "member",
+        target_id: member.id,
+        before: None,
+        after: audit::snapshot(&MemberView::from(member)),
+    };
+    audit::record(app, &mut tx, &person_caller(requester, user.id), change)?;
+    app.store.transact(tx).await?;
+    Ok(verification)
+}
+
+/// To an address that has an account, when someone asked to join with it without signing in.
+fn sign_in_to_join_mail(app: &App, tenant: &Tenant, email: &str, code: &str) -> Mail {
+    let link = super::join_url(app, code);
+    Mail {
+        to: email.to_string(),
+        subject: format!("Join {} on Roster", tenant.name),
+        text: format!(
+            "Hello,\n\nsomeone asked to join {} on Roster with this address, which already has an account. If it was you, sign in and open the link again:\n{link}\n\nIf it was not you, ignore this mail.\n",
+            tenant.name
+        ),
+        html: format!(
+            "<p>Hello,</p><p>someone asked to join <b>{}</b> on Roster with this address, which already has an account. If it was you, <a href=\"{}\">sign in and open the link again</a>.</p><p>If it was not you, ignore this mail.</p>",
+            html_escape(&tenant.name),
+            html_escape(&link)
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::links::fixtures::link;
+    use super::*;
+    use crate::invitations::fixtures::{NOW, root, tenant};
+
+    fn code<T: std::fmt::Debug>(result: ApiResult<T>) -> Option<&'static str> {
+        result.err().map(|e| e.code())
+    }
+
+    fn nothing_asked() -> Asked {
+        Asked {
+            email: None,
+            position: None,
+            work_number: None,
+            location: None,
+        }
+    }
+
+    #[test]
+    fn only_an_active_link_takes_requests() {
+        let mut l = link(Uuid::nil());
+        assert!(usable(&l, NOW).is_ok());
+        l.max_uses = Some(1);
+        l.uses = 1;
+        assert_eq!(code(usable(&l, NOW)), Some("invitation_used"));
+        l.max_uses = None;
+        l.expires_at = Some(NOW);
+        assert_eq!(code(usable(&l, NOW)), Some("invitation_expired"));
+        l.expires_at = None;
+        l.revoked = true;
+        assert_eq!(code(usable(&l, NOW)), Some("invitation_used"));
+    }
+
+    #[test]
+    fn a_new_person_gives_an_email_and_a_signed_in_one_gives_no_account_fields() {
+        let anonymous = JoinInput::default();
+        assert_eq!(
+            code(check_request(&anonymous, false)),
+            Some("validation_failed")
+        );
+        let with_email = JoinInput {
+            email: Some("Ada@Example.com".into()),
+            ..JoinInput::default()
+        };
+        let asked = check_request(&with_email, false).expect("a valid request");
+        assert_eq!(asked.email.as_deref(), Some("ada@example.com"));
+        assert_eq!(
+            code(check_request(&with_email, true)),
+            Some("validation_failed")
+        );
+        let with_name = JoinInput {
+            name: Some("Ada".into()),
+            ..JoinInput::default()
+        };
+        assert_eq!(
+            code(check_request(&with_name, true)),
+            Some("validation_failed")
+        );
+        assert!(check_request(&JoinInput::default(), true).is_ok());
+    }
+
+    #[test]
+    fn the_tenants_required_fields_must_be_given() {
+        let mut t = tenant();
+        t.settings.join_rules.required_fields = vec![JoinField::Position, JoinField::Phone];
+        let Err(ApiError::Validation(missing)) = decide(&t, &nothing_asked(), Some("  "), false)
+        else {
+            panic!("missing required fields were accepted");
+        };
+        let missing: Vec<&str> = missing.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(missing, ["position", "phone"]);
+        let given = Asked {
+            position: Some("Engineer".into()),
+            ..nothing_asked()
+        };
+        // The phone may come from the account.
+        assert_eq!(
+            decide(&t, &given, Some("+1 555"), false).ok(),
+            Some(Decision::Request)
+        );
+    }
+
+    #[test]
+    fn a_full_quota_refuses_after_the_required_fields() {
+        let mut t = tenant();
+        t.quota_used = t.member_quota;
+        assert_eq!(
+            code(decide(&t, &nothing_asked(), None, false)),
+            Some("quota_exceeded")
+        );
+        assert_eq!(
+            code(decide(&t, &nothing_asked(), None, true)),
+            Some("quota_exceeded")
+        );
+        t.settings.join_rules.required_fields = vec![JoinField::Location];
+        assert_eq!(
+            code(decide(&t, &nothing_asked(), None, false)),
+            Some("validation_failed")
+        );
+    }
+
+    #[test]
+    fn an_address_with_an_account_gets_only_a_mail() {
+        let t = tenant();
+        let decided = decide(&t, &nothing_asked(), None, true);
+        assert_eq!(decided.ok(), Some(Decision::AskOwnerToSignIn));
+    }
+
+    #[test]
+    fn a_request_is_a_pending_plain_member_naming_its_link() {
+        let t = tenant();
+        let l = link(t.id);
+        let user = User::new(NOW, "ada@example.com".into(), "Ada".into(), "en".into());
+        let asked = Asked {
+            location: Some("Berlin".into()),
+            ..nothing_asked()
+        };
+        let request = plan_request(&t, &root(&t), &l, user, true, asked, NOW);
+        let m = &request.member;
+        assert_eq!(m.status, MemberStatus::Pending);
+        assert_eq!(m.role, Role::Member);
+        assert_eq!(m.source, MemberSource::JoinLink);
+        assert_eq!(m.location.as_deref(), Some("Berlin"));
+        assert_eq!(m.user_id, request.user.id);
+        let info = m.join_request.as_ref().expect("a join request");
+        assert_eq!(
+            (info.via, info.join_link_id),
+            (JoinVia::JoinLink, Some(l.id))
+        );
+        assert_eq!(request.link_id, l.id);
+    }
+}

@@ -1,0 +1,525 @@
+//! Join requests (pending or rejected members) and their decision: approve (or re-examine a
+//! rejected one) into a department, or reject with a reason.
+
+use crate::app::App;
+use crate::audit::{self, Change};
+use crate::auth::{Access, Need, Requester, authorize_with_tenant};
+use crate::error::{ApiError, ApiResult, Checks};
+use crate::invitations::{branded_html, branding_for};
+use crate::mail::{Mail, html_escape};
+use crate::members::{MemberView, quota_exceeded};
+use crate::model::department::Department;
+use crate::model::keys::{GSI3, Key, join_requests_partition};
+use crate::model::member::{JoinVia, Member, MemberSource, MemberStatus};
+use crate::model::roles::{Permission, Role};
+use crate::model::tenant::Tenant;
+use crate::model::{List, PageParams};
+use crate::store::{Condition, Query, SortRange, Transaction, from_item, num, s};
+use crate::validate;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// A join request as admins see it: the member it will become, and how it came.
+#[derive(Debug, Serialize)]
+pub struct JoinRequestView {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub user_id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub phone: Option<String>,
+    pub department_id: Uuid,
+    pub position: Option<String>,
+    pub work_number: Option<String>,
+    pub location: Option<String>,
+    pub role: Role,
+    /// pending, rejected — or active once approved.
+    pub status: MemberStatus,
+    pub source: MemberSource,
+    pub via: Option<JoinVia>,
+    pub invitation_id: Option<Uuid>,
+    pub join_link_id: Option<Uuid>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub requested_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub decided_at: Option<OffsetDateTime>,
+    pub decided_by: Option<Uuid>,
+    pub reason: Option<String>,
+}
+
+impl From<&Member> for JoinRequestView {
+    fn from(m: &Member) -> Self {
+        let info = m.join_request.as_ref();
+        Self {
+            id: m.id,
+            tenant_id: m.tenant_id,
+            user_id: m.user_id,
+            email: m.email.clone(),
+            name: m.name.clone(),
+            phone: m.phone.clone(),
+            department_id: m.department_id,
+            position: m.position.clone(),
+            work_number: m.work_number.clone(),
+            location: m.location.clone(),
+            role: m.role,
+            status: m.status,
+            source: m.source,
+            via: info.map(|i| i.via),
+            invitation_id: info.and_then(|i| i.invitation_id),
+            join_link_id: info.and_then(|i| i.join_link_id),
+            requested_at: info.map(|i| i.requested_at),
+            decided_at: info.and_then(|i| i.decided_at),
+            decided_by: info.and_then(|i| i.decided_by),
+            reason: info.and_then(|i| i.reason.clone()),
+        }
+    }
+}
+
+/// Pending and rejected requests (`status` narrows to one), oldest first: one index query.
+pub async fn list_requests(
+    app: &App,
+    requester: &Requester,
+    tenant_id: Uuid,
+    status: Option<String>,
+    page: PageParams,
+) -> ApiResult<List<JoinRequestView>> {
+    let range = match status.as_deref() {
+        None => SortRange::All,
+        Some(s @ ("pending" | "rejected")) => SortRange::Prefix(format!("{s}#")),
+        Some(_) => return Err(ApiError::invalid("status", "must be pending or rejected")),
+    };
+    authorize_with_tenant(
+        app,
+        requester,
+        tenant_id,
+        Need::Permission(Permission::MembersWrite),
+        &[],
+    )
+    .await?;
+    let query = Query::new(Some(GSI3), join_requests_partition(tenant_id), range).page(&page);
+    app.store
+        .query(query)
+        .await?
+        .into_list(|m: Member| JoinRequestView::from(&m))
+}
+
+/// Reads a join request (a pending or rejected member) of the tenant, with its department.
+async fn request_of(
+    app: &App,
+    requester: &Requester,
+    tenant_id: Uuid,
+    request_id: Uuid,
+    department_id: Option<Uuid>,
+) -> ApiResult<(Access, Tenant, Member, Option<Department>)> {
+    let (access, tenant, items) = authorize_with_tenant(
+        app,
+        requester,
+        tenant_id,
+        Need::Permission(Permission::MembersWrite),
+        &[Key::member(tenant_id, request_id)],
+    )
+    .await?;
+    let item = items.into_iter().next().flatten();
+    let member: Member = from_item(item.ok_or(ApiError::NotFound)?)?;
+    undecided(&member)?;
+    let department = app
+        .store
+        .get(&Key::department(
+            tenant_id,
+            department_id.unwrap_or(member.department_id),
+        ))
+        .await?
+        .map(from_item)
+        .transpose()?;
+    Ok((access, tenant, member, department))
+}
+
+/// A member that never was a join request is not one (404); an approved one was decided.
+fn undecided(member: &Member) -> ApiResult<()> {
+    if member.join_request.is_none() {
+        return Err(ApiError::NotFound);
+    }
+    if !member.status.is_join_request() {
+        return Err(ApiError::Conflict(format!(
+            "the request was already decided: the member is {}",
+            serde_json::to_value(member.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        )));
+    }
+    Ok(())
+}
+
+/// The request decided: `status`, by whom, when, and why (a rejection's reason).
+fn decided(
+    before: &Member,
+    status: MemberStatus,
+    decided_by: Uuid,
+    reason: Option<String>,
+    now: OffsetDateTime,
+) -> Member {
+    let mut after = before.clone();
+    after.status = status;
+    after.updated_at = now;
+    after.version += 1;
+    if let Some(info) = after.join_request.as_mut() {
+        info.decided_at = Some(now);
+        info.decided_by = Some(decided_by);
+        info.reason = reason;
+    }
+    after
+}
+
+/// Writes the decided member over the request as it was read (`before_version`).
+fn put_decision(
+    app: &App,
+    tx: &mut Transaction,
+    after: &Member,
+    id_path: &str,
+    before_version: u64,
+) -> ApiResult<()> {
+    tx.put(
+        app.table(),
+        after.to_item(id_path)?,
+        Some((
+            Condition::version_is(before_version),
+            ApiError::Conflict("the request was decided at the same time".into()),
+        )),
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveInput {
+    /// Where the member goes; the requested department when absent.
+    #[serde(default)]
+    pub department_id: Option<Uuid>,
+}
+
+/// Approves a pending request, or re-examines a rejected one: the person becomes an active
+/// member of the department. A rejected request takes a place in the quota again.
+pub async fn approve(
+    app: &App,
+    requester: &Requester,
+    tenant_id: Uuid,
+    request_id: Uuid,
+    input: ApproveInput,
+) -> ApiResult<MemberView> {
+    let (access, tenant, before, department) =
+        request_of(app, requester, tenant_id, request_id, input.department_id).await?;
+    let now = app.now();
+    let chosen = input.department_id.is_some();
+    let by = access.caller.user_id;
+    let (after, department) = plan_approval(&tenant, &before, department, chosen, by, now)?;
+    let was_rejected = before.status == MemberStatus::Rejected;
+    let mut tx = Transaction::new();
+    put_decision(app, &mut tx, &after, &department.id_path, before.version)?;
+    count_approval(app, &mut tx, &tenant, &after, was_rejected)?;
+    tx.update(
+        app.table(),
+        &Key::department(tenant_id, department.id),
+        Condition::new("ADD member_count :one").value(":one", num(1)),
+        Some((
+            Condition::new("id_path = :id_path").value(":id_path", s(&department.id_path)),
+            ApiError::Conflict("the department moved or was deleted; retry".into()),
+        )),
+    )?;
+    after.add_search_terms(app, &mut tx)?;
+    let view = MemberView::from(&after);
+    let change = Change {
+        tenant_id,
+        action: if was_rejected {
+            "join_request.reexamine"
+        } else {
+            "join_request.approve"
+        },
+        target_type: "member",
+        target_id: request_id,
+        before: audit::snapshot(&MemberView::from(&before)),
+        after: audit::snapshot(&view),
+    };
+    audit::record(app, &mut tx, &access.caller, change)?;
+    app.store.transact(tx).await?;
+    let mail = approval_mail(app, &tenant, &department, &after);
+    if let Err(err) = app.mail().send(mail).await {
+        tracing::error!(member = %request_id, error = %err, "approval mail failed");
+    }
+    Ok(view)
+}
+
+/// The approved member, active in the department (the one chosen, or the one requested); or
+/// why it cannot be: the department is gone, or a rejected request finds the quota full.
+fn plan_approval(
+    tenant: &Tenant,
+    before: &Member,
+    department: Option<Department>,
+    department_chosen: bool,
+    decided_by: Uuid,
+    now: OffsetDateTime,
+) -> ApiResult<(Member, Department)> {
+    let Some(department) = department else {
+        return Err(ApiError::invalid(
+            "department_id",
+            if department_chosen {
+                "is not a department of this tenant"
+            } else {
+                "is required: the requested department no longer exists"
+            },
+        ));
+    };
+    let was_rejected = before.status == MemberStatus::Rejected;
+    if was_rejected && tenant.quota_used >= tenant.member_quota {
+        return Err(quota_exceeded(tenant));
+    }
+    let mut after = decided(before, MemberStatus::Active, decided_by, None, now);
+    after.department_id = department.id;
+    Ok((after, department))
+}
+
+/// A pending request's place in the quota passes to the member; a rejected one had given its
+/// place back and takes one again, within the quota.
+fn count_approval(
+    app: &App,
+    tx: &mut Transaction,
+    tenant: &Tenant,
+    after: &Member,
+    was_rejected: bool,
+) -> ApiResult<()> {
+    let (counters, condition) = if was_rejected {
+        (
+            Condition::new("ADD member_count :one, quota_used :one, owner_count :owners"),
+            (
+                Condition::new("quota_used < member_quota"),
+                quota_exceeded(tenant),
+            ),
+        )
+    } else {
+        (
+            Condition::new("ADD member_count :one, join_request_count :minus, owner_count :owners")
+                .value(":minus", num(-1)),
+            (
+                Condition::counters_cover(&[("join_request_count", -1)]),
+                ApiError::Conflict("the request was decided at the same time".into()),
+            ),
+        )
+    };
+    let owners = num(i64::from(after.role == Role::Owner));
+    tx.update(
+        app.table(),
+        &Key::tenant(tenant.id),
+        counters.value(":one", num(1)).value(":owners", owners),
+        Some(condition),
+    )
+}
+
+fn approval_mail(app: &App, tenant: &Tenant, department: &Department, member: &Member) -> Mail {
+    let branding = branding_for(tenant, Some(department));
+    Mail {
+        to: member.email.clone(),
+        subject: format!("Welcome to {} on Roster", tenant.name),
+        text: format!(
+            "Hello {},\n\nyour request to join {} was approved. Sign in: {}/login\n",
+            member.name, tenant.name, app.config.app_url
+        ),
+        html: branded_html(
+            &branding,
+            &format!(
+                "<p>Hello {},</p><p>your request to join <b>{}</b> was approved.</p><p><a href=\"{}/login\">Sign in</a></p>",
+                html_escape(&member.name),
+                html_escape(&tenant.name),
+                html_escape(&app.config.app_url)
+            ),
+        ),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RejectInput {
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// Rejects a pending request with an optional reason; its place in the quota is given back. The
+/// person stays known to the tenant: inviting them again answers `previously_rejected`.
+pub async fn reject(
+    app: &App,
+    requester: &Requester,
+    tenant_id: Uuid,
+    request_id: Uuid,
+    input: RejectInput,
+) -> ApiResult<JoinRequestView> {
+    let mut checks = Checks::new();
+    let reason = validate::optional_text(&mut checks, "reason", input.reason.as_deref(), 500);
+    checks.finish()?;
+    let (access, _, before, _) = request_of(app, requester, tenant_id, request_id, None).await?;
+    let now = app.now();
+    let after = plan_rejection(&before, reason, access.caller.user_id, now)?;
+    let mut tx = Transaction::new();
+    // Join requests have no tree position; the id path is not used for them.
+    put_decision(app, &mut tx, &after, "", before.version)?;
+    tx.update(
+        app.table(),
+        &Key::tenant(tenant_id),
+        Condition::new("ADD join_request_count :minus, quota_used :minus").value(":minus", num(-1)),
+        Some((
+            Condition::counters_cover(&[("join_request_count", -1), ("quota_used", -1)]),
+            ApiError::Conflict("the request was decided at the same time".into()),
+        )),
+    )?;
+    let view = JoinRequestView::from(&after);
+    let change = Change {
+        tenant_id,
+        action: "join_request.reject",
+        target_type: "member",
+        target_id: request_id,
+        before: audit::snapshot(&JoinRequestView::from(&before)),
+        after: audit::snapshot(&view),
+    };
+    audit::record(app, &mut tx, &access.caller, change)?;
+    app.store.transact(tx).await?;
+    Ok(view)
+}
+
+/// The rejected request; a rejected one cannot be rejected again.
+fn plan_rejection(
+    before: &Member,
+    reason: Option<String>,
+    decided_by: Uuid,
+    now: OffsetDateTime,
+) -> ApiResult<Member> {
+    if before.status == MemberStatus::Rejected {
+        return Err(ApiError::Conflict("the request is already rejected".into()));
+    }
+    Ok(decided(
+        before,
+        MemberStatus::Rejected,
+        decided_by,
+        reason,
+        now,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::invitations::fixtures::{NOW, root, tenant};
+    use crate::model::member::{JoinRequestInfo, Person};
+    use crate::model::roles::Permissions;
+    use crate::model::user::User;
+
+    fn request(tenant: &Tenant, status: MemberStatus) -> Member {
+        let user = User::new(NOW, "ada@example.com".into(), "Ada".into(), "en".into());
+        Member {
+            status,
+            join_request: Some(JoinRequestInfo {
+                via: JoinVia::JoinLink,
+                invitation_id: None,
+                join_link_id: Some(Uuid::now_v7()),
+                requested_at: NOW,
+                decided_at: None,
+                decided_by: None,
+                reason: None,
+            }),
+            ..Member::new(
+                tenant.id,
+                tenant.root_department_id,
+                Person::from(&user),
+                Role::Member,
+                Permissions::none(),
+                MemberSource::JoinLink,
+                NOW,
+            )
+        }
+    }
+
+    fn code<T: std::fmt::Debug>(result: ApiResult<T>) -> Option<&'static str> {
+        result.err().map(|e| e.code())
+    }
+
+    #[test]
+    fn only_pending_or_rejected_join_requests_are_decided() {
+        let t = tenant();
+        assert!(undecided(&request(&t, MemberStatus::Pending)).is_ok());
+        assert!(undecided(&request(&t, MemberStatus::Rejected)).is_ok());
+        assert_eq!(
+            code(undecided(&request(&t, MemberStatus::Active))),
+            Some("conflict")
+        );
+        let mut invited = request(&t, MemberStatus::Active);
+        invited.join_request = None;
+        assert_eq!(code(undecided(&invited)), Some("not_found"));
+    }
+
+    #[test]
+    fn approving_needs_a_department() {
+        let t = tenant();
+        let before = request(&t, MemberStatus::Pending);
+        let Err(ApiError::Validation(chosen)) =
+            plan_approval(&t, &before, None, true, Uuid::nil(), NOW)
+        else {
+            panic!("approved into no department");
+        };
+        assert_eq!(chosen[0].message, "is not a department of this tenant");
+        let Err(ApiError::Validation(gone)) =
+            plan_approval(&t, &before, None, false, Uuid::nil(), NOW)
+        else {
+            panic!("approved into no department");
+        };
+        assert_eq!(
+            gone[0].message,
+            "is required: the requested department no longer exists"
+        );
+    }
+
+    #[test]
+    fn re_examining_a_rejected_request_needs_a_free_place() {
+        let mut t = tenant();
+        t.quota_used = t.member_quota;
+        let rejected = request(&t, MemberStatus::Rejected);
+        let refused = plan_approval(&t, &rejected, Some(root(&t)), false, Uuid::nil(), NOW);
+        assert_eq!(code(refused), Some("quota_exceeded"));
+        // A pending request holds its place already.
+        let pending = request(&t, MemberStatus::Pending);
+        assert!(plan_approval(&t, &pending, Some(root(&t)), false, Uuid::nil(), NOW).is_ok());
+    }
+
+    #[test]
+    fn an_approved_request_is_an_active_member_of_the_department() {
+        let t = tenant();
+        let mut before = request(&t, MemberStatus::Rejected);
+        if let Some(info) = before.join_request.as_mut() {
+            info.reason = Some("unknown".into());
+        }
+        let admin = Uuid::now_v7();
+        let mut other = root(&t);
+        other.id = Uuid::now_v7();
+        let (after, department) =
+            plan_approval(&t, &before, Some(other), true, admin, NOW).expect("approvable");
+        assert_eq!(after.status, MemberStatus::Active);
+        assert_eq!(after.department_id, department.id);
+        assert_eq!(after.version, before.version + 1);
+        let info = after.join_request.expect("the request's history");
+        assert_eq!((info.decided_at, info.decided_by), (Some(NOW), Some(admin)));
+        assert_eq!(info.reason, None);
+    }
+
+    #[test]
+    fn a_rejection_keeps_its_reason_and_happens_once() {
+        let t = tenant();
+        let before = request(&t, MemberStatus::Pending);
+        let admin = Uuid::now_v7();
+        let after = plan_rejection(&before, Some("unknown".into()), admin, NOW)
+            .expect("a pending request is rejected");
+        assert_eq!(after.status, MemberStatus::Rejected);
+        let info = after.join_request.as_ref().expect("the request's history");
+        assert_eq!(info.reason.as_deref(), Some("unknown"));
+        assert_eq!(info.decided_by, Some(admin));
+        assert_eq!(
+            code(plan_rejection(&after, None, admin, NOW)),
+            Some("conflict")
+        );
+    }
+}
