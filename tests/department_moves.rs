@@ -12,7 +12,9 @@ use roster_shared::model::keys::{
     DEPARTMENT_PREFIX, GSI2, Key, MEMBER_PREFIX, subtree_prefix, tenant_partition, tree_partition,
     tree_position,
 };
-use roster_shared::store::{Condition, Item, Query, SortRange, Transaction, from_item, num, s};
+use roster_shared::store::{
+    Condition, Item, Query, SortRange, Transaction, Update, from_item, num, s,
+};
 use roster_tests::{Env, Tenant, id};
 use serde_json::json;
 use std::collections::HashMap;
@@ -79,9 +81,8 @@ async fn seed(env: &Env, t: &Tenant, template: &Item, department: &str, n: usize
     env.put_items(&items, 8).await;
     let mut tx = Transaction::new();
     tx.update(
-        env.app.table(),
         &dept.key(),
-        Condition::new("ADD member_count :n").value(":n", num(n)),
+        Update::new("ADD member_count :n").value(":n", num(n)),
         None,
     )
     .expect("count");
@@ -366,10 +367,8 @@ async fn a_large_move_is_a_job_that_stops_resumes_and_leaves_nothing_stale() {
 
     // A run that died holding the job (its lease ran out) is taken over.
     let mut tx = Transaction::new();
-    tx.update(
-        env.app.table(),
-        &Key::job(tenant_id, uuid(&job_id)),
-        Condition::new("SET #status = :running, department_move.run_id = :run, department_move.lease_until = :past")
+    tx.update(&Key::job(tenant_id, uuid(&job_id)),
+        Update::new("SET #status = :running, department_move.run_id = :run, department_move.lease_until = :past")
             .name("#status", "status")
             .value(":running", s("running"))
             .value(":run", s(Uuid::now_v7().to_string()))
@@ -432,7 +431,6 @@ async fn a_large_move_is_a_job_that_stops_resumes_and_leaves_nothing_stale() {
     // The stale write now fails instead of restoring the old tree key.
     let mut tx = Transaction::new();
     tx.put(
-        env.app.table(),
         stale_read.to_item(&stale_key_path).unwrap(),
         Some((
             Condition::version_is(stale_read.version),
@@ -528,9 +526,8 @@ async fn the_worker_takes_queued_moves_from_the_stream() {
     let job_id = id(queued.ok(202));
     let mut tx = Transaction::new();
     tx.update(
-        env.app.table(),
         &Key::job(uuid(&t.id), uuid(&job_id)),
-        Condition::new(
+        Update::new(
             "SET #status = :running, department_move.run_id = :run, \
              department_move.lease_until = :past",
         )
@@ -597,9 +594,8 @@ async fn cycles_are_found_along_stored_parent_ids() {
     let root_path = stored_department(&env, &t, &t.root).await.id_path;
     let mut tx = Transaction::new();
     tx.update(
-        env.app.table(),
         &Key::department(uuid(&t.id), uuid(&c)),
-        Condition::new("SET id_path = :stale").value(":stale", s(format!("{root_path}/{c}"))),
+        Update::new("SET id_path = :stale").value(":stale", s(format!("{root_path}/{c}"))),
         None,
     )
     .unwrap();
@@ -686,7 +682,6 @@ async fn a_member_edit_racing_a_move_keeps_the_right_tree_key() {
     move_to(&env, &t, &team, &right).await.ok(200);
     let mut tx = Transaction::new();
     tx.put(
-        env.app.table(),
         read.to_item(&read_path).unwrap(),
         Some((
             Condition::version_is(read.version),

@@ -105,7 +105,6 @@ pub async fn create(
     let mut view = ApiClientView::from(&client);
     let mut tx = Transaction::new();
     tx.put(
-        app.table(),
         to_item(
             &client,
             &Key::api_client(client.id),
@@ -184,7 +183,6 @@ pub async fn delete(
     }
     let mut tx = Transaction::new();
     tx.delete(
-        app.table(),
         &Key::api_client(client_id),
         Some((Condition::exists(), ApiError::NotFound)),
     )?;

@@ -120,7 +120,7 @@ pub fn record(
             (GSI1.sk, id.to_string()),
         ],
     )?;
-    tx.put(app.table(), item, None)
+    tx.put(item, None)
 }
 
 /// A value as the audit log keeps it.

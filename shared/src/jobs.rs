@@ -195,11 +195,7 @@ pub async fn delete(
         }
     }
     let mut tx = Transaction::new();
-    tx.delete(
-        app.table(),
-        &job.key(),
-        Some((Condition::exists(), ApiError::NotFound)),
-    )?;
+    tx.delete(&job.key(), Some((Condition::exists(), ApiError::NotFound)))?;
     audit::record(
         app,
         &mut tx,

@@ -13,7 +13,7 @@ pub use crate::config::Limits;
 use crate::crypto;
 use crate::error::{ApiError, ApiResult};
 use crate::model::keys::Key;
-use crate::store::{Condition, Item, Transaction, num};
+use crate::store::{Condition, Item, Transaction, Update, num};
 use time::OffsetDateTime;
 
 /// What one counter counts: a door and who knocks at it.
@@ -181,9 +181,8 @@ impl Attempt {
                 ..counts
             };
             tx.update(
-                app.table(),
                 &key,
-                Condition::new("ADD hits :one SET #ttl = :ttl")
+                Update::new("ADD hits :one SET #ttl = :ttl")
                     .name("#ttl", "ttl")
                     .value(":one", num(1))
                     .value(":ttl", num(ttl)),
@@ -200,12 +199,11 @@ impl Attempt {
     }
 
     /// Gives the counted attempts back within `tx` (the write the success makes anyway).
-    pub fn give_back(&self, app: &App, tx: &mut Transaction) -> ApiResult<()> {
+    pub fn give_back(&self, tx: &mut Transaction) -> ApiResult<()> {
         for key in &self.counted {
             tx.update(
-                app.table(),
                 key,
-                Condition::new("ADD hits :minus SET #ttl = :ttl")
+                Update::new("ADD hits :minus SET #ttl = :ttl")
                     .name("#ttl", "ttl")
                     .value(":minus", num(-1))
                     .value(":ttl", num(self.ttl)),
@@ -218,7 +216,7 @@ impl Attempt {
     /// Gives the counted attempts back on their own.
     pub async fn give_back_now(&self, app: &App) -> ApiResult<()> {
         let mut tx = Transaction::new();
-        self.give_back(app, &mut tx)?;
+        self.give_back(&mut tx)?;
         app.store.transact(tx).await
     }
 }
@@ -245,9 +243,8 @@ pub async fn count_failure(app: &App, counters: &[Counter]) -> ApiResult<()> {
     for counter in counters {
         let [key, _] = counter.keys(now);
         tx.update(
-            app.table(),
             &key,
-            Condition::new("ADD hits :one SET #ttl = :ttl")
+            Update::new("ADD hits :one SET #ttl = :ttl")
                 .name("#ttl", "ttl")
                 .value(":one", num(1))
                 .value(":ttl", num(counter.expiry(now))),

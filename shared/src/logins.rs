@@ -69,7 +69,7 @@ impl LoginEntry {
     }
 
     /// Adds the entry to `tx`.
-    pub fn record(&self, app: &App, tx: &mut Transaction) -> ApiResult<()> {
+    pub fn record(&self, tx: &mut Transaction) -> ApiResult<()> {
         let mut item = to_item(
             self,
             &Key::login_entry(self.tenant_id, self.id),
@@ -79,7 +79,7 @@ impl LoginEntry {
             ],
         )?;
         item.insert("ttl".into(), crate::store::num(self.ttl));
-        tx.put(app.table(), item, None)
+        tx.put(item, None)
     }
 }
 

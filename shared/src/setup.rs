@@ -135,9 +135,8 @@ pub async fn bootstrap_admin(app: &App, email: &str, password: &str) -> ApiResul
             user.password_changed_at = Some(now);
             user.email_verified = true;
             user.version += 1;
-            tx.put(app.table(), to_item(&user, &Key::user(user.id), &[])?, None)?;
+            tx.put(to_item(&user, &Key::user(user.id), &[])?, None)?;
             tx.put(
-                app.table(),
                 to_item(
                     &EmailGuard {
                         user_id: user.id,
@@ -155,12 +154,11 @@ pub async fn bootstrap_admin(app: &App, email: &str, password: &str) -> ApiResul
             user.password_hash = Some(hash);
             user.password_changed_at = Some(now);
             user.email_verified = true;
-            user.add_new(app, &mut tx)?;
+            user.add_new(&mut tx)?;
             user
         }
     };
     tx.put(
-        app.table(),
         to_item(
             &PlatformAdmin {
                 user_id: user.id,

@@ -7,7 +7,8 @@ use crate::model::keys::{Index, Key, PK, SK};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, TransactWriteItem, Update,
+    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, TransactWriteItem,
+    Update as UpdateItem,
 };
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
@@ -125,8 +126,12 @@ impl Store {
             )));
         }
         let Transaction { actions } = tx;
-        let (items, mut on_fail): (Vec<_>, Vec<_>) =
-            actions.into_iter().map(|a| (a.item, a.on_fail)).unzip();
+        let mut items = Vec::with_capacity(actions.len());
+        let mut on_fail = Vec::with_capacity(actions.len());
+        for action in actions {
+            items.push(action.write.on_table(&self.table)?);
+            on_fail.push(action.on_fail);
+        }
         for attempt in 0.. {
             let result = self
                 .client
@@ -421,7 +426,7 @@ type ConditionParts = (
 
 /// One action of a transaction and the error to answer when its condition fails.
 pub struct Action {
-    item: TransactWriteItem,
+    write: Write,
     on_fail: Option<ApiError>,
 }
 
@@ -541,97 +546,244 @@ impl Transaction {
         self.actions.extend(other.actions);
     }
 
-    fn push(&mut self, item: TransactWriteItem, on_fail: Option<ApiError>) {
-        self.actions.push(Action { item, on_fail });
+    fn push(&mut self, write: Write, on_fail: Option<ApiError>) {
+        self.actions.push(Action { write, on_fail });
     }
 
-    pub fn put(
-        &mut self,
-        table: &str,
-        item: Item,
-        condition: Option<(Condition, ApiError)>,
-    ) -> ApiResult<()> {
-        let (cond, on_fail) = split(condition);
-        let (expression, names, values) = cond.parts();
-        let put = Put::builder()
-            .table_name(table)
-            .set_item(Some(item))
-            .set_condition_expression(expression)
-            .set_expression_attribute_names(names)
-            .set_expression_attribute_values(values)
-            .build()
-            .map_err(ApiError::internal)?;
-        self.push(TransactWriteItem::builder().put(put).build(), on_fail);
+    pub fn put(&mut self, item: Item, condition: Option<(Condition, ApiError)>) -> ApiResult<()> {
+        let (condition, on_fail) = split(condition);
+        self.push(Write::Put { item, condition }, on_fail);
         Ok(())
     }
 
-    /// `update` is an UpdateExpression; its placeholders travel in `update_names`/`update_values`
-    /// merged with the condition's.
+    /// Applies `update` to the item at `key` if `condition` holds; the placeholders of both
+    /// travel together.
     pub fn update(
         &mut self,
-        table: &str,
         key: &Key,
-        update: Condition,
+        update: Update,
         condition: Option<(Condition, ApiError)>,
     ) -> ApiResult<()> {
-        let (cond, on_fail) = split(condition);
-        let (expression, mut names, mut values) = cond.parts();
-        let names = merge(names.take(), update.names);
-        let values = merge(values.take(), update.values);
-        let op = Update::builder()
-            .table_name(table)
-            .set_key(Some(key.to_item()))
-            .update_expression(update.expression)
-            .set_condition_expression(expression)
-            .set_expression_attribute_names(names)
-            .set_expression_attribute_values(values)
-            .build()
-            .map_err(ApiError::internal)?;
-        self.push(TransactWriteItem::builder().update(op).build(), on_fail);
-        Ok(())
-    }
-
-    pub fn delete(
-        &mut self,
-        table: &str,
-        key: &Key,
-        condition: Option<(Condition, ApiError)>,
-    ) -> ApiResult<()> {
-        let (cond, on_fail) = split(condition);
-        let (expression, names, values) = cond.parts();
-        let op = Delete::builder()
-            .table_name(table)
-            .set_key(Some(key.to_item()))
-            .set_condition_expression(expression)
-            .set_expression_attribute_names(names)
-            .set_expression_attribute_values(values)
-            .build()
-            .map_err(ApiError::internal)?;
-        self.push(TransactWriteItem::builder().delete(op).build(), on_fail);
-        Ok(())
-    }
-
-    pub fn check(
-        &mut self,
-        table: &str,
-        key: &Key,
-        condition: Condition,
-        on_fail: ApiError,
-    ) -> ApiResult<()> {
-        let (expression, names, values) = condition.parts();
-        let op = ConditionCheck::builder()
-            .table_name(table)
-            .set_key(Some(key.to_item()))
-            .set_condition_expression(expression)
-            .set_expression_attribute_names(names)
-            .set_expression_attribute_values(values)
-            .build()
-            .map_err(ApiError::internal)?;
+        let (condition, on_fail) = split(condition);
+        let key = key.clone();
         self.push(
-            TransactWriteItem::builder().condition_check(op).build(),
-            Some(on_fail),
+            Write::Update {
+                key,
+                update,
+                condition,
+            },
+            on_fail,
         );
         Ok(())
+    }
+
+    pub fn delete(&mut self, key: &Key, condition: Option<(Condition, ApiError)>) -> ApiResult<()> {
+        let (condition, on_fail) = split(condition);
+        let key = key.clone();
+        self.push(Write::Delete { key, condition }, on_fail);
+        Ok(())
+    }
+
+    pub fn check(&mut self, key: &Key, condition: Condition, on_fail: ApiError) -> ApiResult<()> {
+        let key = key.clone();
+        self.push(Write::Check { key, condition }, Some(on_fail));
+        Ok(())
+    }
+}
+
+/// One write of a transaction, bound to the store's table when the transaction runs.
+enum Write {
+    Put {
+        item: Item,
+        condition: Condition,
+    },
+    Update {
+        key: Key,
+        update: Update,
+        condition: Condition,
+    },
+    Delete {
+        key: Key,
+        condition: Condition,
+    },
+    Check {
+        key: Key,
+        condition: Condition,
+    },
+}
+
+impl Write {
+    fn on_table(self, table: &str) -> ApiResult<TransactWriteItem> {
+        let item = match self {
+            Self::Put { item, condition } => {
+                let (expression, names, values) = condition.parts();
+                let put = Put::builder()
+                    .table_name(table)
+                    .set_item(Some(item))
+                    .set_condition_expression(expression)
+                    .set_expression_attribute_names(names)
+                    .set_expression_attribute_values(values)
+                    .build()
+                    .map_err(ApiError::internal)?;
+                TransactWriteItem::builder().put(put).build()
+            }
+            Self::Update {
+                key,
+                update,
+                condition,
+            } => {
+                let (expression, mut names, mut values) = condition.parts();
+                let names = merge(names.take(), update.names);
+                let values = merge(values.take(), update.values);
+                let op = UpdateItem::builder()
+                    .table_name(table)
+                    .set_key(Some(key.to_item()))
+                    .update_expression(update.expression)
+                    .set_condition_expression(expression)
+                    .set_expression_attribute_names(names)
+                    .set_expression_attribute_values(values)
+                    .build()
+                    .map_err(ApiError::internal)?;
+                TransactWriteItem::builder().update(op).build()
+            }
+            Self::Delete { key, condition } => {
+                let (expression, names, values) = condition.parts();
+                let op = Delete::builder()
+                    .table_name(table)
+                    .set_key(Some(key.to_item()))
+                    .set_condition_expression(expression)
+                    .set_expression_attribute_names(names)
+                    .set_expression_attribute_values(values)
+                    .build()
+                    .map_err(ApiError::internal)?;
+                TransactWriteItem::builder().delete(op).build()
+            }
+            Self::Check { key, condition } => {
+                let (expression, names, values) = condition.parts();
+                let op = ConditionCheck::builder()
+                    .table_name(table)
+                    .set_key(Some(key.to_item()))
+                    .set_condition_expression(expression)
+                    .set_expression_attribute_names(names)
+                    .set_expression_attribute_values(values)
+                    .build()
+                    .map_err(ApiError::internal)?;
+                TransactWriteItem::builder().condition_check(op).build()
+            }
+        };
+        Ok(item)
+    }
+}
+
+/// Reads several records in one consistent batch, each taken back by the slot it was asked for
+/// and as its own type, instead of by its position in a list.
+#[derive(Default)]
+pub struct Batch {
+    keys: Vec<Key>,
+}
+
+/// Where one record of a [`Batch`] comes back, and as what type.
+pub struct Slot<T> {
+    index: usize,
+    record: std::marker::PhantomData<T>,
+}
+
+/// What a [`Batch`] read: each slot taken once.
+pub struct BatchRead {
+    items: Vec<Option<Item>>,
+}
+
+impl Batch {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Asks for the record at `key`.
+    pub fn read<T: DeserializeOwned>(&mut self, key: Key) -> Slot<T> {
+        self.keys.push(key);
+        Slot {
+            index: self.keys.len() - 1,
+            record: std::marker::PhantomData,
+        }
+    }
+
+    pub async fn run(self, store: &Store) -> ApiResult<BatchRead> {
+        Ok(BatchRead {
+            items: store.get_many(&self.keys).await?,
+        })
+    }
+}
+
+impl BatchRead {
+    /// The record of `slot`, if it exists.
+    pub fn take<T: DeserializeOwned>(&mut self, slot: Slot<T>) -> ApiResult<Option<T>> {
+        self.items
+            .get_mut(slot.index)
+            .and_then(Option::take)
+            .map(from_item)
+            .transpose()
+    }
+}
+
+/// An UpdateExpression (`SET …`, `ADD …`, `REMOVE …`) and its placeholders: a type of its own,
+/// so an update cannot be passed where a condition belongs, nor the other way round.
+#[derive(Debug, Clone, Default)]
+pub struct Update {
+    pub expression: String,
+    pub names: HashMap<String, String>,
+    pub values: HashMap<String, AttributeValue>,
+}
+
+impl Update {
+    pub fn new(expression: impl Into<String>) -> Self {
+        Self {
+            expression: expression.into(),
+            ..Self::default()
+        }
+    }
+
+    pub fn name(mut self, placeholder: &str, attr: &str) -> Self {
+        self.names.insert(placeholder.into(), attr.into());
+        self
+    }
+
+    pub fn value(mut self, placeholder: &str, value: AttributeValue) -> Self {
+        self.values.insert(placeholder.into(), value);
+        self
+    }
+
+    /// Adds `attribute = :attribute` to the SET clause for each pair, e.g. an entity's index
+    /// attributes (see [`crate::model::keys`]), so no update spells them by hand.
+    pub fn set_all(mut self, attributes: &[(&str, String)]) -> Self {
+        let clauses: Vec<String> = attributes
+            .iter()
+            .map(|(attribute, _)| format!("{attribute} = :{attribute}"))
+            .collect();
+        if clauses.is_empty() {
+            return self;
+        }
+        // The SET clause ends where the next clause (ADD, REMOVE, DELETE) begins.
+        let (set, rest) = match self.expression.strip_prefix("SET ") {
+            Some(body) => {
+                let end = [" ADD ", " REMOVE ", " DELETE "]
+                    .iter()
+                    .filter_map(|k| body.find(k))
+                    .min()
+                    .unwrap_or(body.len());
+                (Some(body[..end].to_string()), body[end..].to_string())
+            }
+            None => (None, format!(" {}", self.expression)),
+        };
+        let set = match set {
+            Some(existing) => format!("{existing}, {}", clauses.join(", ")),
+            None => clauses.join(", "),
+        };
+        self.expression = format!("SET {set}{}", rest.trim_end());
+        for (attribute, value) in attributes {
+            self.values
+                .insert(format!(":{attribute}"), AttributeValue::S(value.clone()));
+        }
+        self
     }
 }
 

@@ -2,10 +2,9 @@
 //! they count, guarded so that none goes below zero and what lands in a department lands where
 //! it was read to be.
 
-use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::model::keys::Key;
-use crate::store::{Condition, Transaction, num, s};
+use crate::store::{Condition, Transaction, Update, num, s};
 
 /// A counter of a department.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +41,6 @@ pub(crate) enum StillAt<'a> {
 /// Adds `delta` to the department's `count` in `tx` while the department is `still_at` where
 /// it was read and, for a decrement, holds what it takes; `refusal` answers otherwise.
 pub(crate) fn add_to_count(
-    app: &App,
     tx: &mut Transaction,
     department: &Key,
     count: Count,
@@ -53,9 +51,8 @@ pub(crate) fn add_to_count(
     let guard = count_guard(count, delta, still_at);
     let condition = (!guard.expression.is_empty()).then_some((guard, refusal));
     tx.update(
-        app.table(),
         department,
-        Condition::new(format!("ADD {} :delta", count.attribute())).value(":delta", num(delta)),
+        Update::new(format!("ADD {} :delta", count.attribute())).value(":delta", num(delta)),
         condition,
     )
 }

@@ -64,8 +64,8 @@ pub async fn create(
     let created = child_of(&parent, name, settings, lock.as_ref(), app.now())?;
 
     let mut tx = Transaction::new();
-    add_child(app, &mut tx, &parent, &created)?;
-    check_lock(app, &mut tx, tenant_id, lock.as_ref())?;
+    add_child(&mut tx, &parent, &created)?;
+    check_lock(&mut tx, tenant_id, lock.as_ref())?;
     let view = DepartmentView::from(&created);
     audit::record(
         app,
@@ -123,19 +123,12 @@ fn child_of(
 /// The department, its sibling-name guard, and one more child of the parent, which must still
 /// be where and what it was read as: a concurrent move or rename would leave the new
 /// department's paths wrong.
-fn add_child(
-    app: &App,
-    tx: &mut Transaction,
-    parent: &Department,
-    created: &Department,
-) -> ApiResult<()> {
+fn add_child(tx: &mut Transaction, parent: &Department, created: &Department) -> ApiResult<()> {
     tx.put(
-        app.table(),
         created.to_item()?,
         Some((Condition::absent(), changed_concurrently())),
     )?;
     tx.put(
-        app.table(),
         to_item(
             &NameGuard {
                 department_id: created.id,
@@ -146,7 +139,6 @@ fn add_child(
         Some((Condition::absent(), name_taken(&created.name))),
     )?;
     add_to_count(
-        app,
         tx,
         &parent.key(),
         Count::Children,

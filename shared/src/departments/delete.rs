@@ -37,7 +37,6 @@ pub async fn delete(
     let mut tx = Transaction::new();
     // The counters are re-checked in the transaction: a member added meanwhile keeps it alive.
     tx.delete(
-        app.table(),
         &dept.key(),
         Some((
             Condition::new("attribute_exists(pk) AND member_count = :zero AND child_count = :zero")
@@ -45,14 +44,9 @@ pub async fn delete(
             ApiError::DepartmentNotEmpty,
         )),
     )?;
-    check_lock(app, &mut tx, tenant_id, lock.as_ref())?;
-    tx.delete(
-        app.table(),
-        &Key::sibling_name(tenant_id, parent_id, &dept.name),
-        None,
-    )?;
+    check_lock(&mut tx, tenant_id, lock.as_ref())?;
+    tx.delete(&Key::sibling_name(tenant_id, parent_id, &dept.name), None)?;
     add_to_count(
-        app,
         &mut tx,
         &Key::department(tenant_id, parent_id),
         Count::Children,

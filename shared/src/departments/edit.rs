@@ -16,7 +16,7 @@ use crate::error::{ApiError, ApiResult, Checks};
 use crate::model::job::JobView;
 use crate::model::keys::Key;
 use crate::model::roles::Permission;
-use crate::store::{Condition, Transaction, num, s, to_item};
+use crate::store::{Condition, Transaction, Update, num, s, to_item};
 use crate::validate;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -76,7 +76,7 @@ pub async fn update(
     let members_total = edit.members_total(&below);
 
     let mut tx = Transaction::new();
-    write_department(app, &mut tx, &edit)?;
+    write_department(&mut tx, &edit)?;
     let view = DepartmentView::from(&edit.after);
     record_edit(app, &mut tx, &read.access, &edit, &view)?;
     // One transaction: the above, the move lock's check, the descendants and the members.
@@ -88,9 +88,9 @@ pub async fn update(
         };
         if members_total == 0 || edit.has_every_member(&below, &members) {
             if edit.reshaped {
-                check_lock(app, &mut tx, tenant_id, lock)?;
+                check_lock(&mut tx, tenant_id, lock)?;
             }
-            rewrite_subtree(app, &mut tx, &edit.after, &below, &members, edit.moved())?;
+            rewrite_subtree(&mut tx, &edit.after, &below, &members, edit.moved())?;
             app.store.transact(tx).await?;
             return Ok(Updated::Done(view));
         }
@@ -157,12 +157,11 @@ impl Read {
 
 /// The department's own change, its sibling-name guards and, for a move, the child counts of
 /// its old and new parent.
-fn write_department(app: &App, tx: &mut Transaction, edit: &Edit) -> ApiResult<()> {
-    update_department(app, tx, edit)?;
-    move_name_guard(app, tx, &edit.before, &edit.after)?;
+fn write_department(tx: &mut Transaction, edit: &Edit) -> ApiResult<()> {
+    update_department(tx, edit)?;
+    move_name_guard(tx, &edit.before, &edit.after)?;
     if let (Some(parent), Some(old_parent)) = (&edit.new_parent, edit.before.parent_id) {
         add_to_count(
-            app,
             tx,
             &Key::department(edit.before.tenant_id, old_parent),
             Count::Children,
@@ -173,7 +172,6 @@ fn write_department(app: &App, tx: &mut Transaction, edit: &Edit) -> ApiResult<(
         // The new parent must not have moved since it was read: that is what keeps two
         // concurrent moves from building a cycle.
         add_to_count(
-            app,
             tx,
             &parent.key(),
             Count::Children,
@@ -188,7 +186,7 @@ fn write_department(app: &App, tx: &mut Transaction, edit: &Edit) -> ApiResult<(
 /// The editable fields, while the department is as read. The children read are all the
 /// children (one created meanwhile would keep the old paths), and for a move the members read
 /// are all the members: otherwise the change is refused and retried instead.
-fn update_department(app: &App, tx: &mut Transaction, edit: &Edit) -> ApiResult<()> {
+fn update_department(tx: &mut Transaction, edit: &Edit) -> ApiResult<()> {
     let (before, after) = (&edit.before, &edit.after);
     let mut condition = Condition::new("#version = :version AND child_count = :children")
         .name("#version", "version")
@@ -202,9 +200,8 @@ fn update_department(app: &App, tx: &mut Transaction, edit: &Edit) -> ApiResult<
     }
     // Only the editable fields: the counters move concurrently without touching `version`.
     tx.update(
-        app.table(),
         &after.key(),
-        Condition::new(
+        Update::new(
             "SET #name = :name, parent_id = :parent, #path = :path, id_path = :id_path, \
              #depth = :depth, settings = :settings, updated_at = :now, version = :next",
         )
@@ -230,12 +227,7 @@ fn update_department(app: &App, tx: &mut Transaction, edit: &Edit) -> ApiResult<
 }
 
 /// A renamed or moved department's sibling-name guard moves with it (the root has none).
-fn move_name_guard(
-    app: &App,
-    tx: &mut Transaction,
-    before: &Department,
-    after: &Department,
-) -> ApiResult<()> {
+fn move_name_guard(tx: &mut Transaction, before: &Department, after: &Department) -> ApiResult<()> {
     let (Some(old_parent), Some(new_parent)) = (before.parent_id, after.parent_id) else {
         return Ok(());
     };
@@ -244,9 +236,8 @@ fn move_name_guard(
     if old_guard == new_guard {
         return Ok(());
     }
-    tx.delete(app.table(), &old_guard, None)?;
+    tx.delete(&old_guard, None)?;
     tx.put(
-        app.table(),
         to_item(
             &NameGuard {
                 department_id: before.id,

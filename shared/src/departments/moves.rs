@@ -36,8 +36,8 @@ use crate::model::keys::{
 };
 use crate::model::time::rfc3339;
 use crate::store::{
-    Condition, Item, MAX_TRANSACTION_ACTIONS, Query, SortRange, Transaction, from_item, num, s,
-    to_item,
+    Condition, Item, MAX_TRANSACTION_ACTIONS, Query, SortRange, Transaction, Update, from_item,
+    num, s, to_item,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -118,7 +118,6 @@ impl MoveLock {
 /// A department write that read the tenant's move lock goes through only while the lock is as
 /// it was read (none, or the same job, whose subtree the write was checked against).
 pub(crate) fn check_lock(
-    app: &App,
     tx: &mut Transaction,
     tenant_id: Uuid,
     lock: Option<&MoveLock>,
@@ -129,7 +128,6 @@ pub(crate) fn check_lock(
             .value(":lock_job", s(lock.job_id.to_string())),
     };
     tx.check(
-        app.table(),
         &Key::department_move(tenant_id),
         condition,
         ApiError::Conflict("a department move started at the same time; retry".into()),
@@ -164,11 +162,10 @@ impl Placement {
 
     /// Sets the member's tree key to `id_path` (its department's) and moves its version on,
     /// while the member is still where it was read.
-    pub fn rewrite(&self, app: &App, tx: &mut Transaction, id_path: &str) -> ApiResult<()> {
+    pub fn rewrite(&self, tx: &mut Transaction, id_path: &str) -> ApiResult<()> {
         tx.update(
-            app.table(),
             &self.key,
-            Condition::new("SET #tree = :tree ADD #version :one")
+            Update::new("SET #tree = :tree ADD #version :one")
                 .name("#tree", GSI2.sk)
                 .name("#version", "version")
                 .value(":tree", s(tree_position(id_path, self.member_id)))
@@ -313,9 +310,8 @@ async fn claim(app: &App, tenant_id: Uuid, job_id: Uuid) -> ApiResult<Option<Cla
     let run = Uuid::now_v7();
     let mut tx = Transaction::new();
     tx.update(
-        app.table(),
         &Key::job(tenant_id, job_id),
-        Condition::new(
+        Update::new(
             "SET #status = :running, updated_at = :at, #mv.#run = :run, #mv.#lease = :lease",
         )
         .name("#status", "status")
@@ -356,9 +352,8 @@ async fn claim(app: &App, tenant_id: Uuid, job_id: Uuid) -> ApiResult<Option<Cla
 fn progress(app: &App, tx: &mut Transaction, claim: &Claim, done: usize) -> ApiResult<()> {
     let now = app.now();
     tx.update(
-        app.table(),
         &Key::job(claim.tenant_id, claim.job_id),
-        Condition::new(
+        Update::new(
             "SET updated_at = :at, #mv.#lease = :lease, #counts.#done = #counts.#done + :n",
         )
         .name("#mv", "department_move")
@@ -416,7 +411,7 @@ async fn place_departments(
         let chunk = &pending[..pending.len().min(CHUNK)];
         let mut tx = Transaction::new();
         for placed in chunk {
-            super::rewrite_descendant(app, &mut tx, placed, false)?;
+            super::rewrite_descendant(&mut tx, placed, false)?;
         }
         progress(app, &mut tx, claim, chunk.len())?;
         report.transactions += 1;
@@ -507,7 +502,7 @@ async fn rewrite_members(
         let mut n = 0;
         for member in members {
             if let Some(id_path) = target(tree, prefix, member) {
-                member.rewrite(app, &mut tx, id_path)?;
+                member.rewrite(&mut tx, id_path)?;
                 n += 1;
             }
         }
@@ -547,9 +542,8 @@ async fn finish(app: &App, claim: &Claim) -> ApiResult<()> {
     let now = s(rfc3339(app.now()));
     let mut tx = Transaction::new();
     tx.update(
-        app.table(),
         &Key::job(claim.tenant_id, claim.job_id),
-        Condition::new(
+        Update::new(
             "SET #status = :completed, finished_at = :at, updated_at = :at, \
              #counts.#total = #counts.#done REMOVE #mv.#run, #mv.#lease",
         )
@@ -564,7 +558,6 @@ async fn finish(app: &App, claim: &Claim) -> ApiResult<()> {
         Some((claimed_by(claim.run), lost_claim())),
     )?;
     tx.delete(
-        app.table(),
         &Key::department_move(claim.tenant_id),
         Some((
             Condition::new("attribute_not_exists(pk) OR job_id = :job")
@@ -580,15 +573,14 @@ async fn finish(app: &App, claim: &Claim) -> ApiResult<()> {
 async fn release(app: &App, claim: &Claim, requeue: bool) -> ApiResult<()> {
     let now = s(rfc3339(app.now()));
     let update = if requeue {
-        Condition::new("SET #status = :queued, updated_at = :at REMOVE #mv.#run, #mv.#lease")
+        Update::new("SET #status = :queued, updated_at = :at REMOVE #mv.#run, #mv.#lease")
             .name("#status", "status")
             .value(":queued", s("queued"))
     } else {
-        Condition::new("SET updated_at = :at REMOVE #mv.#run, #mv.#lease")
+        Update::new("SET updated_at = :at REMOVE #mv.#run, #mv.#lease")
     };
     let mut tx = Transaction::new();
     tx.update(
-        app.table(),
         &Key::job(claim.tenant_id, claim.job_id),
         update
             .name("#mv", "department_move")

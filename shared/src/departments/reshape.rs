@@ -11,14 +11,13 @@ use crate::auth::Access;
 use crate::error::{ApiError, ApiResult};
 use crate::model::job::{JOB_RETENTION_DAYS, Job, JobCounts, JobKind, JobStatus, JobView};
 use crate::model::keys::subtree_prefix;
-use crate::store::{Condition, MAX_TRANSACTION_ACTIONS, Transaction, num, s};
+use crate::store::{Condition, MAX_TRANSACTION_ACTIONS, Transaction, Update, num, s};
 use std::collections::HashMap;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// Adds the descendants' new places and, for a move, the members' new tree keys to `tx`.
 pub(super) fn rewrite_subtree(
-    app: &App,
     tx: &mut Transaction,
     top: &Department,
     below: &[Placed],
@@ -31,11 +30,11 @@ pub(super) fn rewrite_subtree(
         .collect();
     id_paths.insert(top.id, &top.id_path);
     for placed in below {
-        rewrite_descendant(app, tx, placed, moved)?;
+        rewrite_descendant(tx, placed, moved)?;
     }
     for member in members {
         if let Some(id_path) = id_paths.get(&member.department_id) {
-            member.rewrite(app, tx, id_path)?;
+            member.rewrite(tx, id_path)?;
         }
     }
     Ok(())
@@ -45,7 +44,6 @@ pub(super) fn rewrite_subtree(
 /// renamed, not moved, no settings changed meanwhile), same children and, when its members are
 /// rewritten in the same transaction, the same members.
 pub(crate) fn rewrite_descendant(
-    app: &App,
     tx: &mut Transaction,
     placed: &Placed,
     same_members: bool,
@@ -62,9 +60,8 @@ pub(crate) fn rewrite_descendant(
         condition = condition.value(":members", num(d.member_count));
     }
     tx.update(
-        app.table(),
         &d.key(),
-        Condition::new("SET #path = :path, id_path = :id_path, #depth = :depth ADD #version :one")
+        Update::new("SET #path = :path, id_path = :id_path, #depth = :depth ADD #version :one")
             .name("#path", "path")
             .name("#depth", "depth")
             .name("#version", "version")
@@ -90,7 +87,7 @@ pub(super) fn start_move(
     let placed_now = tx.len() + 2 + below.len() <= MAX_TRANSACTION_ACTIONS;
     if placed_now {
         for placed in below {
-            rewrite_descendant(app, tx, placed, false)?;
+            rewrite_descendant(tx, placed, false)?;
         }
     }
     let job = move_job(
@@ -101,12 +98,10 @@ pub(super) fn start_move(
         if placed_now { below.len() as u64 } else { 0 },
     );
     tx.put(
-        app.table(),
         moves::job_item(&job, &spec)?,
         Some((Condition::absent(), ApiError::internal("job id collision"))),
     )?;
     tx.put(
-        app.table(),
         MoveLock::for_job(job.id, &spec, edit.before.tenant_id).item()?,
         Some((
             Condition::absent(),

@@ -19,7 +19,7 @@ use crate::model::member::{JoinRequestInfo, JoinVia, Member, MemberSource, Membe
 use crate::model::roles::Role;
 use crate::model::tenant::Tenant;
 use crate::model::user::{EmailGuard, User};
-use crate::store::{Condition, Transaction, from_item, num, s};
+use crate::store::{Condition, Transaction, Update, from_item, num, s};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -314,7 +314,6 @@ async fn write_acceptance(
     let mut tx = Transaction::new();
     // First action: when concurrent accepts race, the losers report the spent link.
     tx.put(
-        app.table(),
         after.to_item()?,
         Some((
             Condition::new(
@@ -332,7 +331,6 @@ async fn write_acceptance(
         )),
     )?;
     tx.delete(
-        app.table(),
         &Key::invitation_email(tenant.id, &before.email),
         Some((
             Condition::new("invitation_id = :id").value(":id", s(before.id.to_string())),
@@ -340,14 +338,14 @@ async fn write_acceptance(
         )),
     )?;
     match &acceptance.arrival {
-        Arrival::NewAccount => acceptance.user.add_new(app, &mut tx)?,
+        Arrival::NewAccount => acceptance.user.add_new(&mut tx)?,
         Arrival::TakeOver(guard) => {
             take_over_unproven(app, &mut tx, &acceptance.user, guard).await?
         }
         Arrival::SignedIn => {}
     }
-    add_member_items(app, &mut tx, &acceptance.member, department, now)?;
-    pass_quota_place(app, &mut tx, tenant, acceptance)?;
+    add_member_items(&mut tx, &acceptance.member, department, now)?;
+    pass_quota_place(&mut tx, tenant, acceptance)?;
     audit_acceptance(app, &mut tx, requester, acceptance, now)?;
     app.store.transact(tx).await
 }
@@ -355,20 +353,18 @@ async fn write_acceptance(
 /// The invitation's place in the quota passes to the member (or the join request); the
 /// condition re-checks the quota at acceptance.
 fn pass_quota_place(
-    app: &App,
     tx: &mut Transaction,
     tenant: &Tenant,
     acceptance: &Acceptance,
 ) -> ApiResult<()> {
     let counters = if acceptance.is_join_request() {
-        Condition::new("ADD invitation_count :minus, join_request_count :one")
+        Update::new("ADD invitation_count :minus, join_request_count :one")
     } else {
         let owners = i64::from(acceptance.member.role == Role::Owner);
-        Condition::new("ADD invitation_count :minus, member_count :one, owner_count :owners")
+        Update::new("ADD invitation_count :minus, member_count :one, owner_count :owners")
             .value(":owners", num(owners))
     };
     tx.update(
-        app.table(),
         &Key::tenant(tenant.id),
         counters.value(":minus", num(-1)).value(":one", num(1)),
         Some((
@@ -431,16 +427,13 @@ async fn take_over_unproven(
 ) -> ApiResult<()> {
     let changed = || ApiError::Conflict("the account changed at the same time; retry".into());
     tx.update(
-        app.table(),
         &Key::email(&user.email),
-        Condition::new("SET verified = :proven_now")
-            .value(":proven_now", AttributeValue::Bool(true)),
+        Update::new("SET verified = :proven_now").value(":proven_now", AttributeValue::Bool(true)),
         Some((guard.unchanged(), changed())),
     )?;
     tx.update(
-        app.table(),
         &Key::user(user.id),
-        Condition::new(
+        Update::new(
             "SET #name = :name, phone = :phone, password_hash = :hash, password_changed_at = :now, \
              updated_at = :now, email_verified = :true, session_epoch = :epoch ADD version :one",
         )
@@ -461,14 +454,7 @@ async fn take_over_unproven(
         Some((Condition::exists(), changed())),
     )?;
     for member in crate::users::memberships(app, user.id).await? {
-        member.follow_user(
-            app,
-            tx,
-            &user.name,
-            &user.email,
-            true,
-            user.phone.as_deref(),
-        )?;
+        member.follow_user(tx, &user.name, &user.email, true, user.phone.as_deref())?;
     }
     Ok(())
 }

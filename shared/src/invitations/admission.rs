@@ -16,7 +16,7 @@ use crate::model::member::{
 use crate::model::roles::{Permissions, Role};
 use crate::model::tenant::Tenant;
 use crate::model::user::{StoredToken, TokenPurpose, User};
-use crate::store::{Condition, Item, Transaction, from_item, num, s, to_item};
+use crate::store::{Condition, Item, Transaction, Update, from_item, num, s, to_item};
 use crate::users::member_of;
 use crate::validate;
 use time::OffsetDateTime;
@@ -112,15 +112,13 @@ pub(crate) async fn refuse_standing(
 /// Takes a place in the tenant's member quota for what `counter` counts (a pending invitation or
 /// join request), within the quota.
 pub(crate) fn take_quota_place(
-    app: &App,
     tx: &mut Transaction,
     tenant: &Tenant,
     counter: &str,
 ) -> ApiResult<()> {
     tx.update(
-        app.table(),
         &Key::tenant(tenant.id),
-        Condition::new(format!("ADD {counter} :one, quota_used :one")).value(":one", num(1)),
+        Update::new(format!("ADD {counter} :one, quota_used :one")).value(":one", num(1)),
         Some((
             Condition::new("quota_used < member_quota"),
             quota_exceeded(tenant),
@@ -227,14 +225,12 @@ pub(crate) fn new_member(
 /// The member, its one-member-per-user guard and — when it is active — its department count
 /// and search terms. Tenant counters are the caller's: they differ by path.
 pub(crate) fn add_member_items(
-    app: &App,
     tx: &mut Transaction,
     member: &Member,
     department: &Department,
     now: OffsetDateTime,
 ) -> ApiResult<()> {
     tx.put(
-        app.table(),
         member.to_item(&department.id_path)?,
         Some((
             Condition::absent(),
@@ -242,7 +238,6 @@ pub(crate) fn add_member_items(
         )),
     )?;
     tx.put(
-        app.table(),
         to_item(
             &UserInTenant {
                 member_id: member.id,
@@ -260,15 +255,14 @@ pub(crate) fn add_member_items(
     )?;
     if member.status.in_directory() {
         tx.update(
-            app.table(),
             &Key::department(member.tenant_id, department.id),
-            Condition::new("ADD member_count :one").value(":one", num(1)),
+            Update::new("ADD member_count :one").value(":one", num(1)),
             Some((
                 Condition::new("id_path = :id_path").value(":id_path", s(&department.id_path)),
                 ApiError::Conflict("the department moved or was deleted; retry".into()),
             )),
         )?;
-        member.add_search_terms(app, tx)?;
+        member.add_search_terms(tx)?;
     }
     Ok(())
 }

@@ -8,9 +8,8 @@ use super::Invitation;
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::model::keys::{GSI4, INVITATION_EXPIRY_QUEUE, Key};
-use crate::model::time::rfc3339;
 use crate::queue::{self, Conflicts, Due, DueQueue, Handled, Tally};
-use crate::store::{Condition, Transaction, num, s};
+use crate::store::{Condition, Transaction, Update, num, s};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -70,11 +69,8 @@ pub async fn run(app: &App) -> ApiResult<ExpiryReport> {
 async fn release(app: &App, invitation: &Invitation, now: OffsetDateTime) -> ApiResult<()> {
     let mut tx = Transaction::new();
     tx.update(
-        app.table(),
         &invitation.key(),
-        Condition::new("SET holds_quota = :false, updated_at = :now REMOVE gsi4pk, gsi4sk")
-            .value(":false", AttributeValue::Bool(false))
-            .value(":now", s(rfc3339(now))),
+        super::invitation::place_given_up(now),
         Some((
             Condition::new(
                 "holds_quota = :true AND #status = :pending AND expires_epoch <= :epoch",
@@ -87,9 +83,8 @@ async fn release(app: &App, invitation: &Invitation, now: OffsetDateTime) -> Api
         )),
     )?;
     tx.update(
-        app.table(),
         &Key::tenant(invitation.tenant_id),
-        Condition::new("ADD invitation_count :minus, quota_used :minus").value(":minus", num(-1)),
+        Update::new("ADD invitation_count :minus, quota_used :minus").value(":minus", num(-1)),
         Some((
             Condition::counters_cover(&[("invitation_count", -1), ("quota_used", -1)]),
             ApiError::Conflict("the tenant's invitation count is out of step".into()),

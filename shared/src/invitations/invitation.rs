@@ -1,7 +1,6 @@
 //! An invitation as stored, the guard keeping one live invitation per email, and the view clients
 //! get; with the items every use case writes for them.
 
-use crate::app::App;
 use crate::crypto;
 use crate::error::{ApiError, ApiResult};
 use crate::model::keys::{GSI3, GSI4, INVITATION_EXPIRY_QUEUE, Key, invitations_partition};
@@ -9,7 +8,7 @@ use crate::model::roles::{Permissions, Role};
 use crate::model::tenant::Tenant;
 use crate::model::time::{rfc3339, whole_seconds};
 use crate::model::user::{StoredToken, TokenPurpose};
-use crate::store::{Condition, Item, Transaction, s, to_item};
+use crate::store::{Condition, Item, Transaction, Update, s, to_item};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -208,13 +207,11 @@ pub struct InvitationView {
 
 /// Writes `after` over the invitation as it was read (`before_version`).
 pub(super) fn put_changed(
-    app: &App,
     tx: &mut Transaction,
     after: &Invitation,
     before_version: u64,
 ) -> ApiResult<()> {
     tx.put(
-        app.table(),
         after.to_item()?,
         Some((
             Condition::version_is(before_version),
@@ -226,7 +223,6 @@ pub(super) fn put_changed(
 /// The link's token item: it names the invitation and lives 30 days past the expiry, so an
 /// expired link is answered "expired" rather than "unknown".
 pub(super) fn add_token(
-    app: &App,
     tx: &mut Transaction,
     invitation: &Invitation,
     token: &str,
@@ -242,20 +238,19 @@ pub(super) fn add_token(
         email: None,
     };
     tx.put(
-        app.table(),
         to_item(&stored, &Key::token(&crypto::token_hash(token)), &[])?,
         Some((Condition::absent(), ApiError::internal("token collision"))),
     )
 }
 
 /// A pending invitation takes a place in the member quota (and counts as pending).
-pub(super) fn hold_quota_place(app: &App, tx: &mut Transaction, tenant: &Tenant) -> ApiResult<()> {
-    super::admission::take_quota_place(app, tx, tenant, "invitation_count")
+pub(super) fn hold_quota_place(tx: &mut Transaction, tenant: &Tenant) -> ApiResult<()> {
+    super::admission::take_quota_place(tx, tenant, "invitation_count")
 }
 
 /// The update that gives an invitation's place in the quota up (it leaves the expiry queue).
-pub(super) fn place_given_up(now: OffsetDateTime) -> Condition {
-    Condition::new("SET holds_quota = :false, updated_at = :now REMOVE gsi4pk, gsi4sk")
+pub(crate) fn place_given_up(now: OffsetDateTime) -> Update {
+    Update::new("SET holds_quota = :false, updated_at = :now REMOVE gsi4pk, gsi4sk")
         .value(":false", AttributeValue::Bool(false))
         .value(":now", s(rfc3339(now)))
 }

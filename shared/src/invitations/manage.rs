@@ -17,7 +17,7 @@ use crate::model::keys::{GSI3, Key, invitations_partition};
 use crate::model::roles::Permission;
 use crate::model::tenant::Tenant;
 use crate::model::{List, PageParams};
-use crate::store::{Condition, Query, SortRange, Transaction, from_item, num, s};
+use crate::store::{Condition, Query, SortRange, Transaction, Update, from_item, num, s};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -147,10 +147,9 @@ pub async fn resend(
     let (after, department) =
         plan_resend(&tenant, &before, guard.as_ref(), department, &token, now)?;
     let mut tx = Transaction::new();
-    put_changed(app, &mut tx, &after, before.version)?;
-    add_token(app, &mut tx, &after, &token)?;
+    put_changed(&mut tx, &after, before.version)?;
+    add_token(&mut tx, &after, &token)?;
     tx.put(
-        app.table(),
         after.guard_item()?,
         Some((
             Condition::new("attribute_not_exists(pk) OR invitation_id = :id OR #ttl <= :now")
@@ -162,7 +161,7 @@ pub async fn resend(
     )?;
     if !before.holds_quota {
         // Its place was given back when it expired: take one again.
-        hold_quota_place(app, &mut tx, &tenant)?;
+        hold_quota_place(&mut tx, &tenant)?;
     }
     let view = after.view(now);
     let change = changed("invitation.resend", &before, &view, now);
@@ -236,13 +235,11 @@ pub async fn cancel(
         return Ok(());
     };
     let mut tx = Transaction::new();
-    put_changed(app, &mut tx, &after, before.version)?;
+    put_changed(&mut tx, &after, before.version)?;
     if before.holds_quota {
         tx.update(
-            app.table(),
             &Key::tenant(tenant_id),
-            Condition::new("ADD invitation_count :minus, quota_used :minus")
-                .value(":minus", num(-1)),
+            Update::new("ADD invitation_count :minus, quota_used :minus").value(":minus", num(-1)),
             Some((
                 Condition::counters_cover(&[("invitation_count", -1), ("quota_used", -1)]),
                 ApiError::Conflict("the invitation changed at the same time; retry".into()),
@@ -251,7 +248,6 @@ pub async fn cancel(
     }
     if guard.is_some_and(|g| g.invitation_id == invitation_id) {
         tx.delete(
-            app.table(),
             &Key::invitation_email(tenant_id, &before.email),
             Some((
                 Condition::new("invitation_id = :id").value(":id", s(invitation_id.to_string())),

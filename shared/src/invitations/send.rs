@@ -295,7 +295,6 @@ fn add_invitation(
     let invitation = &new.invitation;
     let tenant_id = invitation.tenant_id;
     tx.put(
-        app.table(),
         invitation.guard_item()?,
         Some((
             Condition::new("attribute_not_exists(pk) OR #ttl <= :now")
@@ -305,20 +304,18 @@ fn add_invitation(
         )),
     )?;
     tx.put(
-        app.table(),
         invitation.to_item()?,
         Some((
             Condition::absent(),
             ApiError::internal("invitation id collision"),
         )),
     )?;
-    add_token(app, tx, invitation, token)?;
+    add_token(tx, invitation, token)?;
     match new.takes_place_of {
-        Some(old) => hand_over_place(app, tx, old, now)?,
-        None => hold_quota_place(app, tx, tenant)?,
+        Some(old) => hand_over_place(tx, old, now)?,
+        None => hold_quota_place(tx, tenant)?,
     }
     tx.check(
-        app.table(),
         &Key::department(tenant_id, invitation.department_id),
         Condition::exists(),
         ApiError::invalid("department_id", "is not a department of this tenant"),
@@ -341,14 +338,8 @@ fn add_invitation(
 }
 
 /// The expired invitation hands its place in the quota to the new one.
-fn hand_over_place(
-    app: &App,
-    tx: &mut Transaction,
-    old: &Invitation,
-    now: OffsetDateTime,
-) -> ApiResult<()> {
+fn hand_over_place(tx: &mut Transaction, old: &Invitation, now: OffsetDateTime) -> ApiResult<()> {
     tx.update(
-        app.table(),
         &old.key(),
         place_given_up(now),
         Some((

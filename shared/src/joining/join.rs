@@ -19,7 +19,7 @@ use crate::model::member::{JoinRequestInfo, JoinVia, Member, MemberSource, Membe
 use crate::model::roles::{Permissions, Role};
 use crate::model::tenant::{Branding, JoinField, Tenant};
 use crate::model::user::{EmailGuard, TokenPurpose, User};
-use crate::store::{Condition, Transaction, from_item, num};
+use crate::store::{Condition, Transaction, Update, from_item, num};
 use crate::validate;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
@@ -349,9 +349,8 @@ async fn write_request(
     let mut tx = Transaction::new();
     // First action: a link used up or revoked meanwhile answers as such.
     tx.update(
-        app.table(),
         &Key::join_link(tenant.id, request.link_id),
-        Condition::new("ADD uses :one").value(":one", num(1)),
+        Update::new("ADD uses :one").value(":one", num(1)),
         Some((
             Condition::new(
                 "revoked = :false AND (attribute_not_exists(max_uses) OR uses < max_uses) \
@@ -363,13 +362,13 @@ async fn write_request(
         )),
     )?;
     let verification = if request.new_user {
-        user.add_new(app, &mut tx)?;
+        user.add_new(&mut tx)?;
         Some(crate::users::proof::add_verification(app, &mut tx, user)?)
     } else {
         None
     };
-    add_member_items(app, &mut tx, member, department, now)?;
-    take_quota_place(app, &mut tx, tenant, "join_request_count")?;
+    add_member_items(&mut tx, member, department, now)?;
+    take_quota_place(&mut tx, tenant, "join_request_count")?;
     let change = Change {
         tenant_id: tenant.id,
         action: "join_request.create",

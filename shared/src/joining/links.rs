@@ -10,7 +10,7 @@ use crate::model::keys::{JOIN_LINK_PREFIX, Key, tenant_partition};
 use crate::model::roles::Permission;
 use crate::model::user::{StoredToken, TokenPurpose};
 use crate::model::{List, PageParams};
-use crate::store::{Condition, Query, SortRange, Transaction, from_item, s, to_item};
+use crate::store::{Condition, Query, SortRange, Transaction, Update, from_item, s, to_item};
 use crate::validate;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
@@ -180,7 +180,7 @@ pub async fn create_link(
     let code = new_code();
     let link = new_link(tenant_id, &input, label, access.caller.user_id, &code, now);
     let mut tx = Transaction::new();
-    add_link(app, &mut tx, &link)?;
+    add_link(&mut tx, &link)?;
     let view = link.view(now, None, app);
     let change = Change {
         tenant_id,
@@ -241,10 +241,9 @@ fn new_link(
 }
 
 /// The link, its code's token item and (when it names one) a check that the department exists.
-fn add_link(app: &App, tx: &mut Transaction, link: &JoinLink) -> ApiResult<()> {
+fn add_link(tx: &mut Transaction, link: &JoinLink) -> ApiResult<()> {
     let tenant_id = link.tenant_id;
     tx.put(
-        app.table(),
         to_item(link, &Key::join_link(tenant_id, link.id), &[])?,
         Some((
             Condition::absent(),
@@ -263,13 +262,11 @@ fn add_link(app: &App, tx: &mut Transaction, link: &JoinLink) -> ApiResult<()> {
         email: None,
     };
     tx.put(
-        app.table(),
         to_item(&token, &Key::token(&link.code_hash), &[])?,
         Some((Condition::absent(), ApiError::internal("code collision"))),
     )?;
     if let Some(d) = link.department_id {
         tx.check(
-            app.table(),
             &Key::department(tenant_id, d),
             Condition::exists(),
             ApiError::invalid("department_id", "is not a department of this tenant"),
@@ -332,9 +329,8 @@ pub async fn revoke_link(
     after.revoked_at = Some(now);
     let mut tx = Transaction::new();
     tx.update(
-        app.table(),
         &Key::join_link(tenant_id, join_link_id),
-        Condition::new("SET revoked = :true, revoked_at = :now")
+        Update::new("SET revoked = :true, revoked_at = :now")
             .value(":true", AttributeValue::Bool(true))
             .value(":now", s(crate::model::time::rfc3339(now))),
         Some((Condition::exists(), ApiError::NotFound)),

@@ -14,7 +14,7 @@ use crate::model::member::{JoinVia, Member, MemberSource, MemberStatus};
 use crate::model::roles::{Permission, Role};
 use crate::model::tenant::Tenant;
 use crate::model::{List, PageParams};
-use crate::store::{Condition, Query, SortRange, Transaction, from_item, num, s};
+use crate::store::{Condition, Query, SortRange, Transaction, Update, from_item, num, s};
 use crate::validate;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -174,14 +174,12 @@ fn decided(
 
 /// Writes the decided member over the request as it was read (`before_version`).
 fn put_decision(
-    app: &App,
     tx: &mut Transaction,
     after: &Member,
     id_path: &str,
     before_version: u64,
 ) -> ApiResult<()> {
     tx.put(
-        app.table(),
         after.to_item(id_path)?,
         Some((
             Condition::version_is(before_version),
@@ -215,18 +213,17 @@ pub async fn approve(
     let (after, department) = plan_approval(&tenant, &before, department, chosen, by, now)?;
     let was_rejected = before.status == MemberStatus::Rejected;
     let mut tx = Transaction::new();
-    put_decision(app, &mut tx, &after, &department.id_path, before.version)?;
-    count_approval(app, &mut tx, &tenant, &after, was_rejected)?;
+    put_decision(&mut tx, &after, &department.id_path, before.version)?;
+    count_approval(&mut tx, &tenant, &after, was_rejected)?;
     tx.update(
-        app.table(),
         &Key::department(tenant_id, department.id),
-        Condition::new("ADD member_count :one").value(":one", num(1)),
+        Update::new("ADD member_count :one").value(":one", num(1)),
         Some((
             Condition::new("id_path = :id_path").value(":id_path", s(&department.id_path)),
             ApiError::Conflict("the department moved or was deleted; retry".into()),
         )),
     )?;
-    after.add_search_terms(app, &mut tx)?;
+    after.add_search_terms(&mut tx)?;
     let view = MemberView::from(&after);
     let change = Change {
         tenant_id,
@@ -281,7 +278,6 @@ fn plan_approval(
 /// A pending request's place in the quota passes to the member; a rejected one had given its
 /// place back and takes one again, within the quota.
 fn count_approval(
-    app: &App,
     tx: &mut Transaction,
     tenant: &Tenant,
     after: &Member,
@@ -289,7 +285,7 @@ fn count_approval(
 ) -> ApiResult<()> {
     let (counters, condition) = if was_rejected {
         (
-            Condition::new("ADD member_count :one, quota_used :one, owner_count :owners"),
+            Update::new("ADD member_count :one, quota_used :one, owner_count :owners"),
             (
                 Condition::new("quota_used < member_quota"),
                 quota_exceeded(tenant),
@@ -297,7 +293,7 @@ fn count_approval(
         )
     } else {
         (
-            Condition::new("ADD member_count :one, join_request_count :minus, owner_count :owners")
+            Update::new("ADD member_count :one, join_request_count :minus, owner_count :owners")
                 .value(":minus", num(-1)),
             (
                 Condition::counters_cover(&[("join_request_count", -1)]),
@@ -307,7 +303,6 @@ fn count_approval(
     };
     let owners = num(i64::from(after.role == Role::Owner));
     tx.update(
-        app.table(),
         &Key::tenant(tenant.id),
         counters.value(":one", num(1)).value(":owners", owners),
         Some(condition),
@@ -359,11 +354,10 @@ pub async fn reject(
     let after = plan_rejection(&before, reason, access.caller.user_id, now)?;
     let mut tx = Transaction::new();
     // Join requests have no tree position; the id path is not used for them.
-    put_decision(app, &mut tx, &after, "", before.version)?;
+    put_decision(&mut tx, &after, "", before.version)?;
     tx.update(
-        app.table(),
         &Key::tenant(tenant_id),
-        Condition::new("ADD join_request_count :minus, quota_used :minus").value(":minus", num(-1)),
+        Update::new("ADD join_request_count :minus, quota_used :minus").value(":minus", num(-1)),
         Some((
             Condition::counters_cover(&[("join_request_count", -1), ("quota_used", -1)]),
             ApiError::Conflict("the request was decided at the same time".into()),

@@ -11,7 +11,7 @@ use crate::auth::Access;
 use crate::error::{ApiError, ApiResult, LicenceConflict};
 use crate::model::keys::Key;
 use crate::model::tenant::Tenant;
-use crate::store::{Condition, MAX_TRANSACTION_ACTIONS, Transaction, num};
+use crate::store::{Condition, MAX_TRANSACTION_ACTIONS, Transaction, Update, num};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -20,10 +20,10 @@ use uuid::Uuid;
 struct Edit {
     member_id: Uuid,
     key: Key,
-    forward: Condition,
+    forward: Update,
     guard: Condition,
     written: Condition,
-    backward: Condition,
+    backward: Update,
     seats: i64,
 }
 
@@ -90,7 +90,6 @@ fn chunk_transaction(
     let mut tx = Transaction::new();
     for e in chunk {
         tx.update(
-            app.table(),
             &e.key,
             e.forward.clone(),
             Some((
@@ -103,7 +102,7 @@ fn chunk_transaction(
         )?;
     }
     let delta: i64 = chunk.iter().map(|e| e.seats).sum();
-    seat_update(app, &mut tx, tenant, delta)?;
+    seat_update(&mut tx, tenant, delta)?;
     audit::record(
         app,
         &mut tx,
@@ -126,12 +125,7 @@ fn chunk_transaction(
 
 /// Moves `seats_used` by `delta`; taking seats is conditioned on the pool covering them, giving
 /// them back on the count covering what is given back.
-pub(super) fn seat_update(
-    app: &App,
-    tx: &mut Transaction,
-    tenant: &Tenant,
-    delta: i64,
-) -> ApiResult<()> {
+pub(super) fn seat_update(tx: &mut Transaction, tenant: &Tenant, delta: i64) -> ApiResult<()> {
     let condition = if delta > 0 {
         Some((
             // No arithmetic in conditions: the limit is computed from the total read, and the
@@ -150,9 +144,8 @@ pub(super) fn seat_update(
         })
     };
     tx.update(
-        app.table(),
         &Key::tenant(tenant.id),
-        Condition::new("ADD seats_used :d").value(":d", num(delta)),
+        Update::new("ADD seats_used :d").value(":d", num(delta)),
         condition,
     )
 }
@@ -195,7 +188,6 @@ async fn undo_edits(app: &App, tenant: &Tenant, edits: &[&Edit]) -> ApiResult<()
     let mut tx = Transaction::new();
     for e in edits {
         tx.update(
-            app.table(),
             &e.key,
             e.backward.clone(),
             Some((
@@ -210,6 +202,6 @@ async fn undo_edits(app: &App, tenant: &Tenant, edits: &[&Edit]) -> ApiResult<()
         )?;
     }
     let delta: i64 = edits.iter().map(|e| e.seats).sum();
-    seat_update(app, &mut tx, tenant, -delta)?;
+    seat_update(&mut tx, tenant, -delta)?;
     app.store.transact(tx).await
 }

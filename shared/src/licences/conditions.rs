@@ -2,7 +2,7 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::model::licence::Licence;
-use crate::store::{Condition, num, s};
+use crate::store::{Condition, Update, num, s};
 use aws_sdk_dynamodb::types::AttributeValue;
 use uuid::Uuid;
 
@@ -16,28 +16,18 @@ pub(super) fn set_licence(
     tenant_id: Uuid,
     member_id: Uuid,
     now: &str,
-) -> ApiResult<Condition> {
-    let mut c = Condition::new(
-        "SET licence = :licence, gsi6pk = :g6pk, gsi6sk = :g6sk, gsi7pk = :g7pk, gsi7sk = :g7sk, \
-         updated_at = :now ADD version :one",
+) -> ApiResult<Update> {
+    Ok(
+        Update::new("SET licence = :licence, updated_at = :now ADD version :one")
+            .value(":licence", licence_value(licence)?)
+            .value(":now", s(now))
+            .value(":one", num(1))
+            .set_all(&licence.index_keys(tenant_id, member_id)),
     )
-    .value(":licence", licence_value(licence)?)
-    .value(":now", s(now))
-    .value(":one", num(1));
-    for (attr, value) in licence.index_keys(tenant_id, member_id) {
-        let placeholder = match attr {
-            "gsi6pk" => ":g6pk",
-            "gsi6sk" => ":g6sk",
-            "gsi7pk" => ":g7pk",
-            _ => ":g7sk",
-        };
-        c = c.value(placeholder, s(value));
-    }
-    Ok(c)
 }
 
-pub(super) fn remove_licence(now: &str) -> Condition {
-    Condition::new(
+pub(super) fn remove_licence(now: &str) -> Update {
+    Update::new(
         "REMOVE licence, gsi6pk, gsi6sk, gsi7pk, gsi7sk SET updated_at = :now ADD version :one",
     )
     .value(":now", s(now))
@@ -50,7 +40,7 @@ pub(super) fn write_licence(
     tenant_id: Uuid,
     member_id: Uuid,
     now: &str,
-) -> ApiResult<Condition> {
+) -> ApiResult<Update> {
     match licence {
         Some(l) => set_licence(l, tenant_id, member_id, now),
         None => Ok(remove_licence(now)),

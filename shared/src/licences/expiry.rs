@@ -14,7 +14,7 @@ use crate::model::keys::{GSI7, Key, LICENCE_DUE_QUEUE};
 use crate::model::member::Member;
 use crate::model::time::rfc3339;
 use crate::queue::{self, Conflicts, Due, DueQueue, Handled, Tally};
-use crate::store::{Condition, Transaction, num};
+use crate::store::{Condition, Transaction, Update, num};
 use serde::Serialize;
 use serde_json::json;
 use time::OffsetDateTime;
@@ -102,7 +102,6 @@ async fn expire(
     };
     let mut tx = Transaction::new();
     tx.update(
-        app.table(),
         &member.key(),
         change,
         Some((holds(Some(licence))?, ApiError::NotFound)),
@@ -110,9 +109,8 @@ async fn expire(
     // Either way one seat goes back: the expired licence's (a renewal's seat was counted when
     // it was queued and now carries the licence).
     tx.update(
-        app.table(),
         &Key::tenant(member.tenant_id),
-        Condition::new("ADD seats_used :minus").value(":minus", num(-1)),
+        Update::new("ADD seats_used :minus").value(":minus", num(-1)),
         Some((
             Condition::counters_cover(&[("seats_used", -1)]),
             ApiError::Conflict("the tenant's seat count is out of step with its licences".into()),

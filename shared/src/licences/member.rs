@@ -57,7 +57,6 @@ pub async fn set_for_member(
     let stamp = rfc3339(now);
     let mut tx = Transaction::new();
     tx.update(
-        app.table(),
         &before.key(),
         set_licence(&licence, tenant_id, member_id, &stamp)?,
         Some((
@@ -66,7 +65,7 @@ pub async fn set_for_member(
         )),
     )?;
     if taking {
-        seat_update(app, &mut tx, &tenant, 1)?;
+        seat_update(&mut tx, &tenant, 1)?;
     }
     let mut after = before.clone();
     after.licence = Some(licence);
@@ -112,7 +111,6 @@ pub async fn revoke_for_member(
     let stamp = rfc3339(app.now());
     let mut tx = Transaction::new();
     tx.update(
-        app.table(),
         &before.key(),
         remove_licence(&stamp),
         Some((
@@ -120,7 +118,7 @@ pub async fn revoke_for_member(
             ApiError::Conflict("the member's licence changed at the same time; retry".into()),
         )),
     )?;
-    seat_update(app, &mut tx, &tenant, -licence.seats_held())?;
+    seat_update(&mut tx, &tenant, -licence.seats_held())?;
     audit::record(
         app,
         &mut tx,

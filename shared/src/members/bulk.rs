@@ -13,7 +13,9 @@ use crate::model::department::Department;
 use crate::model::keys::{GSI2, Key, tree_position};
 use crate::model::roles::{Permission, Role};
 use crate::model::time::rfc3339;
-use crate::store::{Condition, Item, MAX_TRANSACTION_ACTIONS, Transaction, from_item, num, s};
+use crate::store::{
+    Condition, Item, MAX_TRANSACTION_ACTIONS, Transaction, Update, from_item, num, s,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -71,8 +73,8 @@ fn check_ids(checks: &mut Checks, ids: &[Uuid]) -> Vec<Uuid> {
 struct Edit {
     member_id: Uuid,
     key: Key,
-    forward: Condition,
-    backward: Condition,
+    forward: Update,
+    backward: Update,
     version: u64,
     old_department: Uuid,
 }
@@ -362,7 +364,7 @@ fn edit(
     let build = |sets: &[&str],
                  values: Vec<(&str, aws_sdk_dynamodb::types::AttributeValue)>,
                  version: u64| {
-        let mut c = Condition::new(format!(
+        let mut c = Update::new(format!(
             "SET {}, updated_at = :now, version = :next",
             sets.join(", ")
         ))
@@ -408,7 +410,7 @@ async fn apply(
         // The owner counter moves once, with the first transaction.
         let owners = if i == 0 { owner_delta } else { 0 };
         let mut tx = Transaction::new();
-        add_forward(app, &mut tx, tenant_id, chunk, &move_to, owners)?;
+        add_forward(&mut tx, tenant_id, chunk, &move_to, owners)?;
         audit::record(
             app,
             &mut tx,
@@ -468,7 +470,6 @@ fn departments_left(chunk: &[Edit]) -> BTreeMap<Uuid, i64> {
 /// Adds to `tx` one chunk's edits (each on the version read), the department counts they move
 /// and the owner count (`owner_delta`, 0 for none).
 fn add_forward(
-    app: &App,
     tx: &mut Transaction,
     tenant_id: Uuid,
     chunk: &[Edit],
@@ -477,7 +478,6 @@ fn add_forward(
 ) -> ApiResult<()> {
     for e in chunk {
         tx.update(
-            app.table(),
             &e.key,
             e.forward.clone(),
             Some((
@@ -492,9 +492,8 @@ fn add_forward(
     if let Some((new_id, new_path)) = move_to {
         for (dept, n) in &departments_left(chunk) {
             tx.update(
-                app.table(),
                 &Key::department(tenant_id, *dept),
-                Condition::new("ADD member_count :d").value(":d", num(-n)),
+                Update::new("ADD member_count :d").value(":d", num(-n)),
                 Some((
                     Condition::counters_cover(&[("member_count", -n)]),
                     ApiError::Conflict("members changed department at the same time; retry".into()),
@@ -502,9 +501,8 @@ fn add_forward(
             )?;
         }
         tx.update(
-            app.table(),
             &Key::department(tenant_id, *new_id),
-            Condition::new("ADD member_count :d").value(":d", num(chunk.len())),
+            Update::new("ADD member_count :d").value(":d", num(chunk.len())),
             Some((
                 Condition::new("id_path = :id_path").value(":id_path", s(new_path)),
                 ApiError::Conflict("the department moved or was deleted; retry".into()),
@@ -513,9 +511,8 @@ fn add_forward(
     }
     if owner_delta != 0 {
         tx.update(
-            app.table(),
             &Key::tenant(tenant_id),
-            Condition::new("ADD owner_count :d").value(":d", num(owner_delta)),
+            Update::new("ADD owner_count :d").value(":d", num(owner_delta)),
             Some((
                 Condition::new("owner_count >= :need").value(":need", num(1 - owner_delta)),
                 last_owner(),
@@ -537,7 +534,7 @@ async fn undo(
     for (i, chunk) in applied.iter().enumerate() {
         let owners = if i == 0 { owner_delta } else { 0 };
         let mut tx = Transaction::new();
-        if let Err(err) = add_backward(app, &mut tx, tenant_id, chunk, move_to, owners) {
+        if let Err(err) = add_backward(&mut tx, tenant_id, chunk, move_to, owners) {
             tracing::error!(error = %err, "bulk undo could not be built");
             continue;
         }
@@ -550,7 +547,6 @@ async fn undo(
 /// Adds to `tx` what puts one applied chunk back: each edit undone (on the version it wrote),
 /// the department counts and the owner count (`owner_delta` as applied) moved back.
 fn add_backward(
-    app: &App,
     tx: &mut Transaction,
     tenant_id: Uuid,
     chunk: &[Edit],
@@ -559,7 +555,6 @@ fn add_backward(
 ) -> ApiResult<()> {
     for e in chunk {
         tx.update(
-            app.table(),
             &e.key,
             e.backward.clone(),
             Some((
@@ -571,24 +566,21 @@ fn add_backward(
     if let Some((new_id, _)) = move_to {
         for (dept, n) in &departments_left(chunk) {
             tx.update(
-                app.table(),
                 &Key::department(tenant_id, *dept),
-                Condition::new("ADD member_count :d").value(":d", num(*n)),
+                Update::new("ADD member_count :d").value(":d", num(*n)),
                 None,
             )?;
         }
         tx.update(
-            app.table(),
             &Key::department(tenant_id, *new_id),
-            Condition::new("ADD member_count :d").value(":d", num(-(chunk.len() as i64))),
+            Update::new("ADD member_count :d").value(":d", num(-(chunk.len() as i64))),
             None,
         )?;
     }
     if owner_delta != 0 {
         tx.update(
-            app.table(),
             &Key::tenant(tenant_id),
-            Condition::new("ADD owner_count :d").value(":d", num(-owner_delta)),
+            Update::new("ADD owner_count :d").value(":d", num(-owner_delta)),
             None,
         )?;
     }

@@ -3,14 +3,13 @@
 //! Each write is conditioned so no counter goes below zero and the last owner stays.
 
 use super::{Member, MemberStatus};
-use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::model::department::Department;
 use crate::model::keys::Key;
 use crate::model::licence::Licence;
 use crate::model::roles::Role;
 use crate::model::tenant::Tenant;
-use crate::store::{Condition, Transaction, num, s};
+use crate::store::{Condition, Transaction, Update, num, s};
 use uuid::Uuid;
 
 /// Where a member sits in the tree: its department and that department's id path.
@@ -89,7 +88,6 @@ pub(super) fn active_owner_change(before: &Member, after: &Member) -> i64 {
 /// and the department's member count by `delta` (+1 or -1); a member leaving with a licence
 /// gives its seats back.
 pub(crate) fn add_member_counts(
-    app: &App,
     tx: &mut Transaction,
     tenant: &Tenant,
     department: &Placement,
@@ -97,12 +95,11 @@ pub(crate) fn add_member_counts(
     delta: i64,
 ) -> ApiResult<()> {
     let counts = TenantCounts::of(member, delta);
-    let update = Condition::new(
-        "ADD member_count :d, quota_used :d, owner_count :owners, seats_used :seats",
-    )
-    .value(":d", num(counts.members))
-    .value(":owners", num(counts.owners))
-    .value(":seats", num(counts.seats));
+    let update =
+        Update::new("ADD member_count :d, quota_used :d, owner_count :owners, seats_used :seats")
+            .value(":d", num(counts.members))
+            .value(":owners", num(counts.owners))
+            .value(":seats", num(counts.seats));
     // No counter goes below zero, whatever state the member was read in.
     let covered = Condition::counters_cover(&[
         ("member_count", counts.members),
@@ -125,16 +122,10 @@ pub(crate) fn add_member_counts(
     } else {
         (covered, counters_out_of_step())
     };
+    tx.update(&Key::tenant(tenant.id), update, Some(condition))?;
     tx.update(
-        app.table(),
-        &Key::tenant(tenant.id),
-        update,
-        Some(condition),
-    )?;
-    tx.update(
-        app.table(),
         &Key::department(tenant.id, department.id),
-        Condition::new("ADD member_count :d").value(":d", num(delta)),
+        Update::new("ADD member_count :d").value(":d", num(delta)),
         Some((
             Condition::new("id_path = :id_path")
                 .value(":id_path", s(&department.id_path))
@@ -146,16 +137,10 @@ pub(crate) fn add_member_counts(
 
 /// Moves the tenant's owner count by `delta` (an edit's [`active_owner_change`]); a decrease
 /// needs another owner to remain.
-pub(super) fn add_owner_count(
-    app: &App,
-    tx: &mut Transaction,
-    tenant_id: Uuid,
-    delta: i64,
-) -> ApiResult<()> {
+pub(super) fn add_owner_count(tx: &mut Transaction, tenant_id: Uuid, delta: i64) -> ApiResult<()> {
     tx.update(
-        app.table(),
         &Key::tenant(tenant_id),
-        Condition::new("ADD owner_count :d").value(":d", num(delta)),
+        Update::new("ADD owner_count :d").value(":d", num(delta)),
         owner_count_guard(delta),
     )
 }
@@ -174,25 +159,22 @@ pub(super) fn owner_count_guard(delta: i64) -> Option<(Condition, ApiError)> {
 /// Moves one member from department `from` to `to`: one less there, one more here (which must
 /// still sit where it was read).
 pub(super) fn move_department_count(
-    app: &App,
     tx: &mut Transaction,
     tenant_id: Uuid,
     from: Uuid,
     to: &Placement,
 ) -> ApiResult<()> {
     tx.update(
-        app.table(),
         &Key::department(tenant_id, from),
-        Condition::new("ADD member_count :d").value(":d", num(-1)),
+        Update::new("ADD member_count :d").value(":d", num(-1)),
         Some((
             Condition::counters_cover(&[("member_count", -1)]),
             counters_out_of_step(),
         )),
     )?;
     tx.update(
-        app.table(),
         &Key::department(tenant_id, to.id),
-        Condition::new("ADD member_count :d").value(":d", num(1)),
+        Update::new("ADD member_count :d").value(":d", num(1)),
         Some((
             Condition::new("id_path = :id_path").value(":id_path", s(&to.id_path)),
             department_moved(),

@@ -254,7 +254,7 @@ fn add_account(
             link_lifetime,
         )?),
     };
-    user.add_new(app, tx)?;
+    user.add_new(tx)?;
     Ok((user.id, secret))
 }
 
@@ -321,9 +321,7 @@ fn add_member(
     view: &MemberView,
     now: OffsetDateTime,
 ) -> ApiResult<()> {
-    tx.put(
-        app.table(),
-        to_item(&UserInTenant { member_id: member.id }, &Key::user_in_tenant(tenant.id, member.user_id), &[])?,
+    tx.put(to_item(&UserInTenant { member_id: member.id }, &Key::user_in_tenant(tenant.id, member.user_id), &[])?,
         Some((
             // A guard left by a member purged from the bin (its TTL passed) no longer counts.
             Condition::new("attribute_not_exists(pk) OR #ttl <= :now")
@@ -335,16 +333,15 @@ fn add_member(
             ),
         )),
     )?;
-    add_member_counts(app, tx, tenant, &Placement::from(department), member, 1)?;
+    add_member_counts(tx, tenant, &Placement::from(department), member, 1)?;
     tx.put(
-        app.table(),
         member.to_item(&department.id_path)?,
         Some((
             Condition::absent(),
             ApiError::internal("member id collision"),
         )),
     )?;
-    member.add_search_terms(app, tx)?;
+    member.add_search_terms(tx)?;
     audit::record(
         app,
         tx,

@@ -220,7 +220,6 @@ async fn write_update(
     } = plan;
     let mut tx = Transaction::new();
     tx.put(
-        app.table(),
         after.to_item(&placement.id_path)?,
         Some((
             Condition::version_is(before.version),
@@ -230,10 +229,10 @@ async fn write_update(
         )),
     )?;
     if owner_change != 0 {
-        add_owner_count(app, &mut tx, tenant_id, owner_change)?;
+        add_owner_count(&mut tx, tenant_id, owner_change)?;
     }
     if let Some(left) = leaves_department {
-        move_department_count(app, &mut tx, tenant_id, left, &placement)?;
+        move_department_count(&mut tx, tenant_id, left, &placement)?;
     }
     let view = MemberView::from(&after);
     audit::record(

@@ -1,12 +1,11 @@
 //! What makes a member findable: its search terms, and the copies of the user's name, email and
 //! phone that follow the user's record (with the directory and name-order keys built from them).
 
-use super::{Member, fold};
-use crate::app::App;
+use super::Member;
 use crate::error::{ApiError, ApiResult};
-use crate::model::keys::{Key, directory_position};
+use crate::model::keys::Key;
 use crate::model::member::SearchTerm;
-use crate::store::{Condition, Item, Transaction, s, to_item};
+use crate::store::{Condition, Item, Transaction, Update, s, to_item};
 use aws_sdk_dynamodb::types::AttributeValue;
 
 /// The search terms a change of name or email removes and adds; terms both have stay put (a key
@@ -19,9 +18,9 @@ pub(super) struct TermChanges {
 
 impl Member {
     /// Adds the member's search terms to `tx`.
-    pub fn add_search_terms(&self, app: &App, tx: &mut Transaction) -> ApiResult<()> {
+    pub fn add_search_terms(&self, tx: &mut Transaction) -> ApiResult<()> {
         for item in self.search_term_items()? {
-            tx.put(app.table(), item, None)?;
+            tx.put(item, None)?;
         }
         Ok(())
     }
@@ -57,7 +56,6 @@ impl Member {
     /// directory and name-order keys, and its search terms.
     pub(crate) fn follow_user(
         &self,
-        app: &App,
         tx: &mut Transaction,
         name: &str,
         email: &str,
@@ -65,7 +63,6 @@ impl Member {
         phone: Option<&str>,
     ) -> ApiResult<()> {
         tx.update(
-            app.table(),
             &self.key(),
             self.user_copy_update(name, email, email_verified, phone),
             Some((Condition::exists(), ApiError::NotFound)),
@@ -73,10 +70,10 @@ impl Member {
         if self.status.in_directory() && (name != self.name || email != self.email) {
             let changes = self.term_changes(name, email);
             for key in &changes.removed {
-                tx.delete(app.table(), key, None)?;
+                tx.delete(key, None)?;
             }
             for key in &changes.added {
-                tx.put(app.table(), self.search_term_item(key)?, None)?;
+                tx.put(self.search_term_item(key)?, None)?;
             }
         }
         Ok(())
@@ -90,9 +87,8 @@ impl Member {
         email: &str,
         email_verified: bool,
         phone: Option<&str>,
-    ) -> Condition {
-        let folded = fold(name);
-        let mut update = Condition::new(
+    ) -> Update {
+        let mut update = Update::new(
             "SET #name = :name, email = :email, email_verified = :verified, phone = :phone",
         )
         .name("#name", "name")
@@ -101,15 +97,11 @@ impl Member {
         .value(":verified", AttributeValue::Bool(email_verified))
         .value(":phone", phone.map_or(AttributeValue::Null(true), s));
         if self.status.in_directory() {
-            update
-                .expression
-                .push_str(", gsi3sk = :dir, gsi4sk = :by_name");
-            update = update
-                .value(
-                    ":dir",
-                    s(directory_position(self.directory_number, &folded, self.id)),
-                )
-                .value(":by_name", s(format!("{folded}#{}", self.id)));
+            let renamed = Member {
+                name: name.to_string(),
+                ..self.clone()
+            };
+            update = update.set_all(&renamed.name_order_keys());
         }
         update
     }

@@ -85,7 +85,6 @@ async fn purge_one(app: &App, entry: &BinEntry, now: i64) -> ApiResult<bool> {
     };
     let mut tx = Transaction::new();
     tx.delete(
-        app.table(),
         &Key::member(entry.tenant_id, entry.id),
         Some((
             Condition::new("#status = :deleted AND #ttl <= :now")
@@ -101,7 +100,6 @@ async fn purge_one(app: &App, entry: &BinEntry, now: i64) -> ApiResult<bool> {
     let guard_is_ours = guard.is_some_and(|g| g.member_id == entry.id);
     if guard_is_ours {
         tx.delete(
-            app.table(),
             &guard_key,
             Some((
                 Condition::new("member_id = :member").value(":member", s(entry.id.to_string())),

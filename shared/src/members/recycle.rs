@@ -14,7 +14,7 @@ use crate::model::keys::{GSI3, Key, recycle_bin_partition};
 use crate::model::roles::{Permission, Role};
 use crate::model::tenant::Tenant;
 use crate::model::{List, PageParams};
-use crate::store::{Condition, Filter, Query, SortRange, Transaction, from_item, num, s};
+use crate::store::{Condition, Filter, Query, SortRange, Transaction, Update, from_item, num, s};
 use serde::Deserialize;
 use std::collections::HashMap;
 use time::OffsetDateTime;
@@ -105,25 +105,23 @@ async fn write_deletion(
     } = plan;
     let mut tx = Transaction::new();
     tx.put(
-        app.table(),
         after.to_item(&department.id_path)?,
         Some((
             Condition::version_is(before.version),
             ApiError::Conflict("the member changed at the same time; retry".into()),
         )),
     )?;
-    add_member_counts(app, &mut tx, tenant, department, &counted, -1)?;
+    add_member_counts(&mut tx, tenant, department, &counted, -1)?;
     // The guard keeping the email taken in this tenant expires with the bin entry.
     tx.update(
-        app.table(),
         &Key::user_in_tenant(tenant.id, before.user_id),
-        Condition::new("SET #ttl = :ttl")
+        Update::new("SET #ttl = :ttl")
             .name("#ttl", "ttl")
             .value(":ttl", num(purge_at.unix_timestamp())),
         None,
     )?;
     for key in before.term_keys() {
-        tx.delete(app.table(), &key, None)?;
+        tx.delete(&key, None)?;
     }
     audit::record(
         app,
@@ -244,7 +242,6 @@ async fn write_restore(
 ) -> ApiResult<MemberView> {
     let mut tx = Transaction::new();
     tx.put(
-        app.table(),
         after.to_item(&department.id_path)?,
         Some((
             // Still in the bin: not restored meanwhile, and not past its purge time.
@@ -257,23 +254,15 @@ async fn write_restore(
         )),
     )?;
     tx.update(
-        app.table(),
         &Key::user_in_tenant(tenant.id, before.user_id),
-        Condition::new("REMOVE #ttl").name("#ttl", "ttl"),
+        Update::new("REMOVE #ttl").name("#ttl", "ttl"),
         Some((
             Condition::new("member_id = :member").value(":member", s(before.id.to_string())),
             ApiError::NotFound,
         )),
     )?;
-    add_member_counts(
-        app,
-        &mut tx,
-        tenant,
-        &Placement::from(department),
-        &after,
-        1,
-    )?;
-    after.add_search_terms(app, &mut tx)?;
+    add_member_counts(&mut tx, tenant, &Placement::from(department), &after, 1)?;
+    after.add_search_terms(&mut tx)?;
     let view = MemberView::from(&after);
     audit::record(
         app,

@@ -238,8 +238,21 @@ impl Member {
     /// The stored item with its index attributes: memberships by user (gsi1), the department tree
     /// (gsi2, from the department's id path), the directory or the recycle bin (gsi3) and name
     /// order (gsi4).
-    pub fn to_item(&self, department_id_path: &str) -> ApiResult<Item> {
+    /// The sort keys a listed member's name places it by: directory order (gsi3) and name order
+    /// (gsi4). Puts write them with the item; a change of name sets them with [`Update::set_all`]
+    /// (crate::store::Update).
+    pub fn name_order_keys(&self) -> [(&'static str, String); 2] {
         let folded = fold(&self.name);
+        [
+            (
+                GSI3.sk,
+                directory_position(self.directory_number, &folded, self.id),
+            ),
+            (GSI4.sk, format!("{folded}#{}", self.id)),
+        ]
+    }
+
+    pub fn to_item(&self, department_id_path: &str) -> ApiResult<Item> {
         let mut extra = vec![
             (GSI1.pk, memberships_of(self.user_id)),
             (GSI1.sk, tenant_partition(self.tenant_id)),
@@ -262,13 +275,11 @@ impl Member {
                 ));
             }
             _ => {
+                let [directory, by_name] = self.name_order_keys();
                 extra.push((GSI3.pk, directory_partition(self.tenant_id)));
-                extra.push((
-                    GSI3.sk,
-                    directory_position(self.directory_number, &folded, self.id),
-                ));
+                extra.push(directory);
                 extra.push((GSI4.pk, name_partition(self.tenant_id)));
-                extra.push((GSI4.sk, format!("{folded}#{}", self.id)));
+                extra.push(by_name);
                 let last_login = self.last_login_at.map(rfc3339);
                 extra.push((GSI5.pk, last_login_partition(self.tenant_id)));
                 extra.push((GSI5.sk, last_login_position(last_login.as_deref(), self.id)));

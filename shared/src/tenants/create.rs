@@ -68,7 +68,7 @@ pub async fn create(
     let new = NewTenant::plan(app.now(), asked, parent_id, existing_user);
 
     let mut tx = Transaction::new();
-    new.add_records(app, &mut tx)?;
+    new.add_records(&mut tx)?;
     let set_password_token = new.add_owner_link(app, &mut tx)?;
     let view = TenantView::from(&new.tenant);
     record_creation(app, &mut tx, &authorized.caller, &new.tenant, &view)?;
@@ -311,9 +311,9 @@ impl NewTenant {
     /// A new account, the tenant, its root, its owner (with the owner's membership of the user),
     /// none of them there before; and the parent still a reseller when the customer lands under
     /// it.
-    fn add_records(&self, app: &App, tx: &mut Transaction) -> ApiResult<()> {
+    fn add_records(&self, tx: &mut Transaction) -> ApiResult<()> {
         if let OwnerAccount::New(user) = &self.account {
-            user.add_new(app, tx)?;
+            user.add_new(tx)?;
         }
         let absent = || {
             Some((
@@ -321,16 +321,11 @@ impl NewTenant {
                 ApiError::Conflict("id collision; retry".into()),
             ))
         };
-        tx.put(app.table(), self.tenant.to_item()?, absent())?;
-        tx.put(app.table(), self.root.to_item()?, absent())?;
+        tx.put(self.tenant.to_item()?, absent())?;
+        tx.put(self.root.to_item()?, absent())?;
+        tx.put(self.owner.to_item(&self.root.id_path)?, absent())?;
+        self.owner.add_search_terms(tx)?;
         tx.put(
-            app.table(),
-            self.owner.to_item(&self.root.id_path)?,
-            absent(),
-        )?;
-        self.owner.add_search_terms(app, tx)?;
-        tx.put(
-            app.table(),
             to_item(
                 &UserInTenant {
                     member_id: self.owner.id,
@@ -342,7 +337,6 @@ impl NewTenant {
         )?;
         if let Some(parent_id) = self.tenant.parent_id {
             tx.check(
-                app.table(),
                 &Key::tenant(parent_id),
                 Condition::new("attribute_exists(pk) AND kind = :reseller")
                     .value(":reseller", s("reseller")),

@@ -8,7 +8,7 @@ use crate::error::{ApiError, ApiResult, Checks};
 use crate::model::keys::Key;
 use crate::model::roles::Permission;
 use crate::model::tenant::{FeatureFlags, Plan, Tenant};
-use crate::store::{Condition, Transaction, num, s};
+use crate::store::{Condition, Transaction, Update, num, s};
 use crate::validate;
 use serde::Deserialize;
 use time::OffsetDateTime;
@@ -49,7 +49,7 @@ pub async fn update(
     let after = patched(&before, patch, app.now())?;
 
     let mut tx = Transaction::new();
-    write_tenant(app, &mut tx, &before, &after)?;
+    write_tenant(&mut tx, &before, &after)?;
     audit::record(
         app,
         &mut tx,
@@ -137,11 +137,10 @@ fn patched(before: &Tenant, patch: TenantPatch, now: OffsetDateTime) -> ApiResul
 
 /// The editable fields, while the tenant is at the version read. Counters move without touching
 /// `version`, so the condition re-checks them against the new limits as well.
-fn write_tenant(app: &App, tx: &mut Transaction, before: &Tenant, after: &Tenant) -> ApiResult<()> {
+fn write_tenant(tx: &mut Transaction, before: &Tenant, after: &Tenant) -> ApiResult<()> {
     tx.update(
-        app.table(),
         &Key::tenant(before.id),
-        Condition::new(
+        Update::new(
             "SET #name = :name, #plan = :plan, member_quota = :quota, seats_total = :seats, \
              feature_flags = :flags, settings = :settings, updated_at = :now, version = :next",
         )

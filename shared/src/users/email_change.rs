@@ -16,7 +16,7 @@ use crate::crypto;
 use crate::error::{ApiError, ApiResult, Checks};
 use crate::mail::{Mail, html_escape};
 use crate::model::keys::Key;
-use crate::store::{Condition, Transaction, num, s, to_item};
+use crate::store::{Condition, Transaction, Update, num, s, to_item};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -162,7 +162,6 @@ fn add_address_move(
     let now = app.now();
     let invalid = || ApiError::invalid("token", "is invalid, expired, already used or not yours");
     tx.delete(
-        app.table(),
         key,
         Some((
             Condition::new("attribute_exists(pk) AND #ttl > :now")
@@ -172,9 +171,8 @@ fn add_address_move(
         )),
     )?;
     tx.update(
-        app.table(),
         &Key::user(user.id),
-        Condition::new(
+        Update::new(
             "SET email = :email, email_verified = :true, session_epoch = :new_epoch, \
              updated_at = :now ADD version :one",
         )
@@ -186,7 +184,6 @@ fn add_address_move(
         Some((session_is(user.session_epoch), invalid())),
     )?;
     tx.delete(
-        app.table(),
         &Key::email(&user.email),
         Some((
             Condition::new("user_id = :user").value(":user", s(user.id.to_string())),
@@ -194,7 +191,6 @@ fn add_address_move(
         )),
     )?;
     tx.put(
-        app.table(),
         to_item(
             &EmailGuard {
                 user_id: user.id,

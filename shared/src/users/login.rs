@@ -15,7 +15,7 @@ use crate::model::member::{Member, MemberStatus};
 use crate::model::tenant::{Tenant, ip_allowed};
 use crate::model::time::rfc3339;
 use crate::model::user::{EmailGuard, User};
-use crate::store::{Condition, Transaction, from_item, s};
+use crate::store::{Batch, Condition, Transaction, Update, from_item, s};
 use crate::tokens::{ACCESS_TOKEN_SECONDS, Grant, TokenScope};
 use crate::validate;
 use serde::{Deserialize, Serialize};
@@ -195,10 +195,10 @@ async fn refuse_unproven(
     logged: Option<&Member>,
 ) -> ApiResult<ApiError> {
     let mut tx = Transaction::new();
-    attempt.give_back(app, &mut tx)?;
+    attempt.give_back(&mut tx)?;
     if let Some(m) = logged {
         LoginEntry::new(app.now(), requester, m, Some(LoginFailure::EmailUnverified))
-            .record(app, &mut tx)?;
+            .record(&mut tx)?;
     }
     let mail = proof::add_verification(app, &mut tx, user)?;
     app.store.transact(tx).await?;
@@ -264,9 +264,8 @@ async fn sign_in_member(
     };
     let mut tx = Transaction::new();
     tx.update(
-        app.table(),
         &member.key(),
-        Condition::new("SET last_login_at = :now, gsi5sk = :position")
+        Update::new("SET last_login_at = :now, gsi5sk = :position")
             .value(":now", s(rfc3339(now)))
             .value(
                 ":position",
@@ -274,8 +273,8 @@ async fn sign_in_member(
             ),
         Some((Condition::exists(), ApiError::Unauthorized)),
     )?;
-    LoginEntry::new(now, requester, member, None).record(app, &mut tx)?;
-    attempt.give_back(app, &mut tx)?;
+    LoginEntry::new(now, requester, member, None).record(&mut tx)?;
+    attempt.give_back(&mut tx)?;
     app.store.transact(tx).await?;
     app.keys.issue(now, &member_grant(user, member, allowlist))
 }
@@ -347,16 +346,13 @@ async fn admit(
     member: &Member,
     now: OffsetDateTime,
 ) -> ApiResult<Result<[Vec<String>; 2], (LoginFailure, ApiError)>> {
-    let items = app
-        .store
-        .get_many(&[
-            Key::tenant(member.tenant_id),
-            Key::department(member.tenant_id, member.department_id),
-        ])
-        .await?;
-    let mut items = items.into_iter();
-    let tenant: Tenant = from_item(items.next().flatten().ok_or(ApiError::Unauthorized)?)?;
-    let department: Option<Department> = items.next().flatten().map(from_item).transpose()?;
+    let mut batch = Batch::new();
+    let tenant = batch.read::<Tenant>(Key::tenant(member.tenant_id));
+    let department =
+        batch.read::<Department>(Key::department(member.tenant_id, member.department_id));
+    let mut read = batch.run(&app.store).await?;
+    let tenant = read.take(tenant)?.ok_or(ApiError::Unauthorized)?;
+    let department = read.take(department)?;
     let source = requester.origin.source_ip.as_deref();
     Ok(
         match admission(&tenant, department.as_ref(), user, member, source, now) {
@@ -390,9 +386,9 @@ async fn log_attempt(
     right_password: Option<&Attempt>,
 ) -> ApiResult<()> {
     let mut tx = Transaction::new();
-    LoginEntry::new(app.now(), requester, member, failure).record(app, &mut tx)?;
+    LoginEntry::new(app.now(), requester, member, failure).record(&mut tx)?;
     if let Some(attempt) = right_password {
-        attempt.give_back(app, &mut tx)?;
+        attempt.give_back(&mut tx)?;
     }
     app.store.transact(tx).await
 }

@@ -121,7 +121,6 @@ pub async fn update_me(app: &App, requester: &Requester, patch: MePatch) -> ApiR
         after.updated_at = app.now();
         after.version += 1;
         tx.put(
-            app.table(),
             to_item(&after, &Key::user(after.id), &[])?,
             Some((
                 Condition::version_is(before.version),

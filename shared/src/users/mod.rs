@@ -21,7 +21,7 @@ pub use crate::model::time::{rfc3339, whole_seconds};
 pub use crate::model::user::{
     EmailGuard, PlatformAdmin, StoredToken, TokenPurpose, User, new_session_epoch,
 };
-use crate::store::{Condition, Query, SortRange, Transaction, from_item, num, s, to_item};
+use crate::store::{Condition, Query, SortRange, Transaction, Update, from_item, num, s, to_item};
 use crate::tokens::{Claims, Grant, TokenScope};
 use crate::validate;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -78,9 +78,8 @@ impl EmailGuard {
 impl User {
     /// Adds the user and its email guard to `tx`; a concurrent registration of the same email
     /// cancels the transaction.
-    pub fn add_new(&self, app: &App, tx: &mut Transaction) -> ApiResult<()> {
+    pub fn add_new(&self, tx: &mut Transaction) -> ApiResult<()> {
         tx.put(
-            app.table(),
             to_item(self, &Key::user(self.id), &[])?,
             Some((
                 Condition::absent(),
@@ -88,7 +87,6 @@ impl User {
             )),
         )?;
         tx.put(
-            app.table(),
             to_item(
                 &EmailGuard {
                     user_id: self.id,
@@ -159,7 +157,6 @@ pub(crate) fn add_user_link(
         email,
     };
     tx.put(
-        app.table(),
         to_item(&stored, &Key::token(&crypto::token_hash(&token)), &[])?,
         Some((Condition::absent(), ApiError::internal("token collision"))),
     )?;
@@ -206,20 +203,14 @@ pub(crate) fn claim_address(
     lifetime: time::Duration,
 ) -> ApiResult<Option<String>> {
     let changed = || ApiError::Conflict("the account changed at the same time; retry".into());
-    tx.check(
-        app.table(),
-        &Key::email(email),
-        guard.unchanged(),
-        changed(),
-    )?;
+    tx.check(&Key::email(email), guard.unchanged(), changed())?;
     if guard.verified {
         return Ok(None);
     }
     let epoch = new_session_epoch();
     tx.update(
-        app.table(),
         &Key::user(guard.user_id),
-        Condition::new(
+        Update::new(
             "REMOVE password_hash SET session_epoch = :epoch, updated_at = :now ADD version :one",
         )
         .value(":epoch", num(epoch))
@@ -263,9 +254,8 @@ pub(crate) fn set_password(
     let epoch = new_session_epoch();
     let now = s(rfc3339(app.now()));
     tx.update(
-        app.table(),
         &Key::user(user.id),
-        Condition::new(
+        Update::new(
             "SET password_hash = :hash, password_changed_at = :now, updated_at = :now, \
              session_epoch = :new_epoch, email_verified = :proven ADD version :one",
         )
@@ -417,7 +407,6 @@ pub(crate) async fn commit_with_memberships(
         }
         let mut follow = Transaction::new();
         member.follow_user(
-            app,
             &mut follow,
             &user.name,
             &user.email,

@@ -17,7 +17,7 @@ use crate::error::{ApiError, ApiResult, Checks};
 use crate::limits::{Counter, count_attempt};
 use crate::mail::{Mail, html_escape};
 use crate::model::keys::Key;
-use crate::store::{Condition, Transaction, from_item, num, s};
+use crate::store::{Condition, Transaction, Update, from_item, num, s};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -139,7 +139,6 @@ async fn prove_with_link(
     let hash = crypto::hash_password(password)?;
     let mut tx = Transaction::new();
     tx.delete(
-        app.table(),
         &key,
         Some((
             Condition::new("attribute_exists(pk) AND #ttl > :now")
@@ -186,10 +185,8 @@ async fn linked_user(app: &App, token: &str) -> ApiResult<(Key, User)> {
 /// Adds to `tx` the proof of `user`'s address: on the email guard and on every membership's copy.
 async fn add_proof(app: &App, tx: &mut Transaction, user: &User) -> ApiResult<()> {
     let invalid = || ApiError::invalid("token", "is invalid, expired or already used");
-    let proven =
-        || Condition::new("SET verified = :true").value(":true", AttributeValue::Bool(true));
+    let proven = || Update::new("SET verified = :true").value(":true", AttributeValue::Bool(true));
     tx.update(
-        app.table(),
         &Key::email(&user.email),
         proven(),
         Some((
@@ -199,9 +196,8 @@ async fn add_proof(app: &App, tx: &mut Transaction, user: &User) -> ApiResult<()
     )?;
     for member in memberships(app, user.id).await? {
         tx.update(
-            app.table(),
             &member.key(),
-            Condition::new("SET email_verified = :true").value(":true", AttributeValue::Bool(true)),
+            Update::new("SET email_verified = :true").value(":true", AttributeValue::Bool(true)),
             Some((Condition::exists(), invalid())),
         )?;
     }

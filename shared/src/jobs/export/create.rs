@@ -68,7 +68,6 @@ pub async fn create(
     let job = new_job(tenant_id, access.caller.user_id, spec_of(input), now);
     let mut tx = Transaction::new();
     tx.put(
-        app.table(),
         job.to_item()?,
         Some((Condition::absent(), ApiError::internal("job id collision"))),
     )?;

@@ -10,7 +10,7 @@ use crate::jobs::{Job, JobCounts, JobStatus, is_stale};
 use crate::model::job::{ExportFormat, ExportSpec};
 use crate::model::keys::Key;
 use crate::model::time::rfc3339;
-use crate::store::{Condition, Transaction, from_item, s};
+use crate::store::{Condition, Transaction, Update, from_item, s};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -98,7 +98,6 @@ pub async fn run(app: &App, tenant_id: Uuid, job_id: Uuid) -> ApiResult<bool> {
     }
     let mut tx = Transaction::new();
     tx.put(
-        app.table(),
         job.to_item()?,
         Some((
             Condition::new("#status = :running")
@@ -121,9 +120,8 @@ async fn set_status(app: &App, job: &Job, from: JobStatus, to: JobStatus) -> Api
     };
     let mut tx = Transaction::new();
     tx.update(
-        app.table(),
         &job.key(),
-        Condition::new("SET #status = :to, updated_at = :now")
+        Update::new("SET #status = :to, updated_at = :now")
             .name("#status", "status")
             .value(":to", s(word(to)))
             .value(":now", s(rfc3339(app.now()))),

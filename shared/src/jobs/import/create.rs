@@ -56,7 +56,6 @@ pub async fn create(
     let mut job = new_job(requester, &access, tenant_id, &input, now);
     let mut tx = Transaction::new();
     tx.put(
-        app.table(),
         job.to_item()?,
         Some((Condition::absent(), ApiError::internal("job id collision"))),
     )?;

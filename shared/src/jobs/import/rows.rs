@@ -183,7 +183,6 @@ async fn import_row(
     };
     let mut tx = Transaction::new();
     tx.put(
-        run.app.table(),
         marker(run.job, row, outcome_word, None)?,
         Some((
             Condition::absent(),
@@ -295,7 +294,6 @@ fn marker(job: &Job, row: &Row, outcome: &str, reason: Option<String>) -> ApiRes
 async fn record_failure(app: &App, job: &Job, row: &Row, reason: String) -> ApiResult<RowOutcome> {
     let mut tx = Transaction::new();
     tx.put(
-        app.table(),
         marker(job, row, "failed", Some(reason.clone()))?,
         Some((
             Condition::absent(),

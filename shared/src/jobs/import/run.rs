@@ -12,7 +12,7 @@ use crate::model::job::ImportSpec;
 use crate::model::keys::Key;
 use crate::model::tenant::Tenant;
 use crate::model::time::rfc3339;
-use crate::store::{Condition, Transaction, from_item, s};
+use crate::store::{Condition, Transaction, Update, from_item, s};
 use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -79,7 +79,7 @@ pub async fn run(app: &App, tenant_id: Uuid, job_id: Uuid) -> ApiResult<bool> {
         return Err(err);
     }
     let mut tx = Transaction::new();
-    tx.put(app.table(), job.to_item()?, None)?;
+    tx.put(job.to_item()?, None)?;
     app.store.transact(tx).await?;
     Ok(true)
 }
@@ -110,9 +110,8 @@ async fn read_job(
 async fn claim(app: &App, job: &Job, now: OffsetDateTime) -> ApiResult<bool> {
     let mut tx = Transaction::new();
     tx.update(
-        app.table(),
         &job.key(),
-        Condition::new("SET #status = :running, updated_at = :now")
+        Update::new("SET #status = :running, updated_at = :now")
             .name("#status", "status")
             .value(":running", s("running"))
             .value(":now", s(rfc3339(now))),
@@ -224,7 +223,6 @@ async fn release(app: &App, mut job: Job, claimed_at: OffsetDateTime, progressed
         };
         let mut tx = Transaction::new();
         tx.put(
-            app.table(),
             job.to_item()?,
             Some((
                 is_claim(&claimed)?,

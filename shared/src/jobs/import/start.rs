@@ -10,7 +10,7 @@ use crate::jobs::{Job, JobStatus, JobView};
 use crate::model::keys::Key;
 use crate::model::roles::Permission;
 use crate::model::tenant::{Plan, Tenant};
-use crate::store::{Condition, Transaction, from_item, num, s};
+use crate::store::{Condition, Transaction, Update, from_item, num, s};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -46,9 +46,8 @@ pub(super) async fn charge(app: &App, tenant: &Tenant, job: &Job, rows: usize) -
     }
     for subject in subjects {
         tx.update(
-            app.table(),
             &Key::import_quota(&subject, &day),
-            Condition::new("ADD #rows :n SET #ttl = :ttl")
+            Update::new("ADD #rows :n SET #ttl = :ttl")
                 .name("#rows", "rows")
                 .name("#ttl", "ttl")
                 .value(":n", num(rows))
@@ -106,7 +105,6 @@ pub async fn start(
     }
     let mut tx = Transaction::new();
     tx.put(
-        app.table(),
         job.to_item()?,
         Some((
             Condition::new("#status = :awaiting")
