@@ -239,8 +239,8 @@ impl Member {
     /// (gsi2, from the department's id path), the directory or the recycle bin (gsi3) and name
     /// order (gsi4).
     /// The sort keys a listed member's name places it by: directory order (gsi3) and name order
-    /// (gsi4). Puts write them with the item; a change of name sets them with [`Update::set_all`]
-    /// (crate::store::Update).
+    /// (gsi4). Puts write them with the item; a change of name sets them with the store's
+    /// `Update::set_all`.
     pub fn name_order_keys(&self) -> [(&'static str, String); 2] {
         let folded = fold(&self.name);
         [
