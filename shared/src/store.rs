@@ -436,6 +436,33 @@ pub struct Transaction {
     actions: Vec<Action>,
 }
 
+/// The builder both expression types share: the expression and its placeholders.
+macro_rules! with_placeholders {
+    ($kind:ident) => {
+        impl $kind {
+            pub fn new(expression: impl Into<String>) -> Self {
+                Self {
+                    expression: expression.into(),
+                    ..Self::default()
+                }
+            }
+
+            pub fn name(mut self, placeholder: &str, attr: &str) -> Self {
+                self.names.insert(placeholder.into(), attr.into());
+                self
+            }
+
+            pub fn value(mut self, placeholder: &str, value: AttributeValue) -> Self {
+                self.values.insert(placeholder.into(), value);
+                self
+            }
+        }
+    };
+}
+
+with_placeholders!(Condition);
+with_placeholders!(Update);
+
 /// A condition with its placeholders.
 #[derive(Debug, Clone, Default)]
 pub struct Condition {
@@ -445,23 +472,6 @@ pub struct Condition {
 }
 
 impl Condition {
-    pub fn new(expression: impl Into<String>) -> Self {
-        Self {
-            expression: expression.into(),
-            ..Self::default()
-        }
-    }
-
-    pub fn name(mut self, placeholder: &str, attr: &str) -> Self {
-        self.names.insert(placeholder.into(), attr.into());
-        self
-    }
-
-    pub fn value(mut self, placeholder: &str, value: AttributeValue) -> Self {
-        self.values.insert(placeholder.into(), value);
-        self
-    }
-
     /// The item exists.
     pub fn exists() -> Self {
         Self::new("attribute_exists(pk)")
@@ -735,23 +745,6 @@ pub struct Update {
 }
 
 impl Update {
-    pub fn new(expression: impl Into<String>) -> Self {
-        Self {
-            expression: expression.into(),
-            ..Self::default()
-        }
-    }
-
-    pub fn name(mut self, placeholder: &str, attr: &str) -> Self {
-        self.names.insert(placeholder.into(), attr.into());
-        self
-    }
-
-    pub fn value(mut self, placeholder: &str, value: AttributeValue) -> Self {
-        self.values.insert(placeholder.into(), value);
-        self
-    }
-
     /// Adds `attribute = :attribute` to the SET clause for each pair, e.g. an entity's index
     /// attributes (see [`crate::model::keys`]), so no update spells them by hand.
     pub fn set_all(mut self, attributes: &[(&str, String)]) -> Self {
