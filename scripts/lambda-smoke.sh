@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Every function under a real Lambda runtime: runs the binaries under cargo-lambda's runtime
+# emulator (`cargo lambda watch`, pinned in scripts/requirements-dev.txt) against the local
+# emulator and invokes each sample event of events/, made real (real ids, tokens and bodies; the
+# workers get a stream record, an S3 notification or a schedule of real jobs), with
+# `cargo lambda invoke --data-file`, checking each answer's status and the workers' effects
+# (scripts/lambda_smoke.py). Extra arguments name the functions to run (default: all of events/).
+# Run by scripts/test.sh for a small set, with its emulator; alone, it starts one.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+ensure_venv
+export PATH="$VENV/bin:$PATH"  # cargo-lambda, run as `cargo lambda`
+if [ -z "${AWS_ENDPOINT_URL:-}" ]; then
+  EMULATOR_PORT="$(free_port)"
+  trap stop_emulator EXIT
+  start_emulator "$EMULATOR_PORT"
+  export_emulator_env "$EMULATOR_PORT"
+fi
+
+# The chosen functions' binaries and the gateway that sets up their data, built once before any
+# invocation (cargo lambda watch would otherwise build each on its first invocation). Built for the
+# workspace, as `cargo test --workspace` and `cargo lambda watch` build: the same dependency
+# features, so no dependency is built twice.
+if [ "$#" -eq 0 ]; then
+  BINS=(--bins)
+else
+  BINS=(--bin local-gateway)
+  for function in "$@"; do
+    BINS+=(--bin "$function")
+  done
+fi
+cargo build --locked --quiet --workspace "${BINS[@]}"
+
+# A run of its own: a fresh table, bucket and signing key; mails and links for a test domain.
+RUN="smoke-$(python3 -c 'import secrets; print(secrets.token_hex(4))')"
+export SMOKE_WORK_DIR="$LOCAL/$RUN"
+mkdir -p "$SMOKE_WORK_DIR"
+set -a
+# shellcheck disable=SC1090
+source <("$ROOT/target/debug/local-gateway" keygen)
+set +a
+export ROSTER_TABLE="roster-$RUN"
+export ROSTER_BUCKET="roster-files-$RUN"
+export ROSTER_MAIL_FROM="no-reply@roster.test"
+export ROSTER_APP_URL="https://app.roster.test"
+export ROSTER_BOOTSTRAP_EMAIL="admin-$RUN@operators.test"
+ROSTER_BOOTSTRAP_PASSWORD="$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')"
+export ROSTER_BOOTSTRAP_PASSWORD
+export SMOKE_GATEWAY="$ROOT/target/debug/local-gateway"
+export RUST_LOG="${RUST_LOG:-info}"
+
+"$VENV/bin/python" scripts/lambda_smoke.py "$@"
