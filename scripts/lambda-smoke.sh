@@ -26,7 +26,9 @@ fi
 if [ "$#" -eq 0 ]; then
   BINS=(--bins)
 else
-  BINS=(--bin local-gateway)
+  # get-job reads the workers' jobs back; functions a chosen one needs otherwise (create-export
+  # for export-run, say) are built by cargo lambda watch on their first invocation.
+  BINS=(--bin local-gateway --bin get-job)
   for function in "$@"; do
     BINS+=(--bin "$function")
   done
