@@ -16,9 +16,9 @@ Two phases, so that nothing runs a job behind the workers' backs:
    EventBridge schedule), and the workers' effects are checked (jobs completed, rows imported).
 
 usage: lambda_smoke.py [FUNCTION...]   (none: every function of events/)
-environment: ROSTER_* and AWS_* as for the functions, ROSTER_BOOTSTRAP_EMAIL/PASSWORD,
-SMOKE_GATEWAY (the local-gateway binary),
-SMOKE_WORK_DIR (event copies and logs).
+environment: ROSTER_* and AWS_* as for the functions (see lambda_env), ROSTER_BOOTSTRAP_EMAIL and
+ROSTER_BOOTSTRAP_PASSWORD, SMOKE_GATEWAY (the local-gateway binary), SMOKE_WORK_DIR (event copies
+and logs).
 """
 
 import base64
@@ -27,6 +27,7 @@ import json
 import os
 import re
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -36,7 +37,6 @@ import urllib.parse
 import urllib.request
 
 import boto3  # in the venv with moto
-import signal
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EVENTS = os.path.join(ROOT, "events")
@@ -49,29 +49,32 @@ class SmokeFailure(Exception):
     pass
 
 
-def token_issuers():
-    """The functions template.yaml gives the JWT private key."""
+def own_variables():
+    """{function: the names of the variables template.yaml gives it beyond Globals} (today the
+    token issuers' ROSTER_JWT_PRIVATE_KEY)."""
     with open(os.path.join(ROOT, "template.yaml")) as f:
         template = f.read()
-    functions = re.split(r"\n  \w+:\n    Type: AWS::Serverless::Function\n", template)[1:]
-    return {
-        re.search(r"Binary: ([\w-]+)", body).group(1)
-        for body in functions
-        if "ROSTER_JWT_PRIVATE_KEY" in body.split("\n\n  ")[0]  # the function's own block
-    }
+    own = {}
+    for resource in re.split(r"\n  \w+:\n    Type: AWS::Serverless::Function\n", template)[1:]:
+        block = resource.split("\n\n  ")[0]  # up to the next resource
+        name = re.search(r"Binary: ([\w-]+)", block).group(1)
+        variables = block.split("\n      Environment:\n        Variables:\n", 1)[1:]
+        listed = re.match(r"(?:          \w+:.*\n)*", variables[0]).group(0) if variables else ""
+        own[name] = frozenset(re.findall(r"^          (\w+):", listed, re.M))
+    return own
 
 
-def lambda_env(issuer):
-    """The environment a function gets, as template.yaml gives it (Globals and its own variables)
-    but pointed at the emulator: every ROSTER_* setting of this process except the local setup's
-    (bootstrap admin, gateway address), the private key only for the token issuers, the SDK's AWS_*
-    settings (endpoint, region, credentials) and the Lambda HTTP settings."""
+def lambda_env(variables, withheld):
+    """The environment a function gets, as template.yaml gives it, pointed at the emulator: every
+    ROSTER_* setting of this process except the local setup's (bootstrap admin, gateway address)
+    and the variables other functions get but this one does not (`withheld` minus its own
+    `variables`: the private key outside the token issuers), the SDK's AWS_* settings (endpoint,
+    region, credentials) and the Lambda HTTP settings of Globals."""
     env = {
         name: value for name, value in os.environ.items()
         if name.startswith("ROSTER_") and not name.startswith(("ROSTER_BOOTSTRAP_", "ROSTER_GATEWAY_"))
+        and (name in variables or name not in withheld)
     }
-    if not issuer:
-        env.pop("ROSTER_JWT_PRIVATE_KEY", None)
     env.update({name: value for name, value in os.environ.items() if name.startswith("AWS_")})
     env["AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH"] = "true"
     env["RUST_LOG"] = os.environ.get("RUST_LOG", "info")
@@ -124,8 +127,8 @@ class Smoke:
         self.work = self.env["SMOKE_WORK_DIR"]
         self.dynamodb = boto3.client("dynamodb", region_name=self.env["AWS_REGION"], endpoint_url=self.emulator)
         self.gateway = None
-        self.issuers = token_issuers()
-        self.watches = {}  # issuer (bool) -> (process, port)
+        self.own_variables = own_variables()
+        self.watches = {}  # a function's own variables -> (process, port)
         self.invocations = []  # (function, what, seconds)
         self.written = 0
 
@@ -155,8 +158,8 @@ class Smoke:
             self.gateway.terminate()
             self.gateway.wait(timeout=10)
             self.gateway = None
-        self.issuers = token_issuers()
-        self.watches = {}  # issuer (bool) -> (process, port)
+        self.own_variables = own_variables()
+        self.watches = {}  # a function's own variables -> (process, port)
 
     def api(self, method, path, token=None, body=None, expect=(200,), with_headers=False):
         status, answer, headers = http_call(method, self.base + path, body, token)
@@ -256,29 +259,30 @@ class Smoke:
     # Phase 2: the functions under the runtime emulator.
 
     def start_watches(self):
-        """Two `cargo lambda watch` servers: one for the token issuers, with the private key, and
-        one for every other function, without it (one server gives all its functions the same
-        environment). They start each function on its first invocation (`cargo run`, the binary
-        built already) and keep it for the next ones, as a warm Lambda container."""
-        for issuer in (True, False):
-            name = "issuers" if issuer else "functions"
-            env_file = os.path.join(self.work, f"{name}.env")
+        """One `cargo lambda watch` server per distinct set of a function's own variables (one
+        server gives all its functions the same environment): today one for the token issuers,
+        with the private key, and one for every other function, without it. A server starts each
+        function on its first invocation (`cargo run`, the binary built already) and keeps it for
+        the next ones, as a warm Lambda container."""
+        withheld = frozenset().union(*self.own_variables.values())
+        for number, variables in enumerate(sorted(set(self.own_variables.values()), key=sorted)):
+            env_file = os.path.join(self.work, f"lambda-{number}.env")
             with open(env_file, "w") as f:
-                os.fchmod(f.fileno(), 0o600)
-                f.writelines(f"{k}='{v}'\n" for k, v in sorted(lambda_env(issuer).items()))
+                os.fchmod(f.fileno(), 0o600)  # it may hold the signing key; removed at the end
+                f.writelines(f"{k}='{v}'\n" for k, v in sorted(lambda_env(variables, withheld).items()))
             port = free_port()
             # The server's own environment has no ROSTER_ or AWS_ settings: the functions get
             # exactly the env file's. Its own log stays at warnings (at info it logs every
             # function's environment, the private key included).
             env = {k: v for k, v in os.environ.items() if not k.startswith(("ROSTER_", "AWS_"))}
             env["RUST_LOG"] = "warn"
-            log = open(os.path.join(self.work, f"watch-{name}.log"), "wb")
+            log = open(os.path.join(self.work, f"watch-{number}.log"), "wb")
             process = subprocess.Popen(
                 ["cargo", "lambda", "watch", "--ignore-changes", "--invoke-address", "127.0.0.1",
                  "--invoke-port", str(port), "--env-file", env_file, "--timeout", "600"],
                 cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
-            self.watches[issuer] = (process, port)
-        for issuer, (process, port) in self.watches.items():
+            self.watches[variables] = (process, port, env_file)
+        for process, port, _ in self.watches.values():
             for _ in range(600):
                 if process.poll() is not None:
                     raise SmokeFailure(f"cargo lambda watch exited; see {self.work}/watch-*.log")
@@ -291,17 +295,17 @@ class Smoke:
                 raise SmokeFailure("cargo lambda watch did not listen")
 
     def stop_watches(self):
-        for process, _ in self.watches.values():
+        for process, _, env_file in self.watches.values():
             try:
                 os.killpg(process.pid, signal.SIGTERM)  # the server and the functions it started
             except ProcessLookupError:
                 pass
             process.wait(timeout=20)
+            os.remove(env_file)
         self.watches = {}
-        for name in ("issuers", "functions"):  # they hold the signing key
-            env_file = os.path.join(self.work, f"{name}.env")
-            if os.path.exists(env_file):
-                os.remove(env_file)
+
+    def watch_port(self, function):
+        return self.watches[self.own_variables.get(function, frozenset())][1]
 
     def sample(self, function):
         with open(os.path.join(EVENTS, f"{function}.json")) as f:
@@ -358,7 +362,7 @@ class Smoke:
         start = time.perf_counter()
         done = subprocess.run(
             ["cargo", "lambda", "invoke", function, "--data-file", path,
-             "--invoke-address", "127.0.0.1", "--invoke-port", str(self.watches[function in self.issuers][1]),
+             "--invoke-address", "127.0.0.1", "--invoke-port", str(self.watch_port(function)),
              "--output-format", "json", "--color", "never"],
             capture_output=True, text=True, timeout=600,
         )
@@ -558,19 +562,20 @@ def steps():
     @step("create-tenant")
     def _(x):
         body = x.sample_body("create-tenant", owner_email=f"{unique('grace')}@acme.test")
-        x.second_tenant = x.http("create-tenant", 201, token=x.admin, body=body)["id"]
+        x.http("create-tenant", 201, token=x.admin, body=body)
 
     @step("get-tenant")
     def _(x):
         x.http("get-tenant", 200, token=x.owner, params={"tenant_id": x.tenant})
 
-    @step("update-tenant")
+    def other_tenant(x):
+        x.other_tenant = x.api("POST", "/v1/tenants", x.admin, x.sample_body(
+            "create-tenant", owner_email=f"{unique('olga')}@acme.test"), expect=(201,))["id"]
+
+    @step("update-tenant", other_tenant)
     def _(x):
         # On a tenant of its own: the sample sets an IP allowlist and a password expiry.
-        target = x.second_tenant if hasattr(x, "second_tenant") else x.api(
-            "POST", "/v1/tenants", x.admin, x.sample_body("create-tenant", owner_email=f"{unique('o')}@acme.test"),
-            expect=(201,))["id"]
-        x.http("update-tenant", 200, token=x.admin, params={"tenant_id": target}, keep_body=True)
+        x.http("update-tenant", 200, token=x.admin, params={"tenant_id": x.other_tenant}, keep_body=True)
 
     # Departments.
     @step("list-departments")
@@ -896,16 +901,19 @@ def steps():
         x.group = getattr(x, "group", None) or x.department("Group")
 
     def new_import(x, rows, department, what):
+        # Create mode without mail (the sample invites): rows become members, which the move below
+        # must rewrite, and nobody is mailed a hundred times.
         created = x.http("create-import", 201, what, token=x.owner, params={"tenant_id": x.tenant},
                          body=x.sample_body("create-import", mode="create", send_email=False))
         data = x.import_csv(rows, department)
         x.upload(created["upload_url"], data)
         return created["job"]["id"], len(data)
 
+    # One run checks both: create-import's job is what import-run imports.
     @step("create-import", movers)
     @step("import-run", movers)
     def _(x):
-        if hasattr(x, "upload_imported"):
+        if hasattr(x, "upload_imported"):  # done already, for department-move-run
             return
         # An upload's notification runs the whole import (checked, counted, rows created).
         job, size = new_import(x, MOVE_ROWS, "Movers", "sample (create mode, no mail)")
@@ -1031,6 +1039,8 @@ def main():
     finally:
         smoke.stop_watches()
     total = time.perf_counter() - started
+    slowest = sorted(smoke.invocations, key=lambda i: -i[2])[:3]
+    print("slowest: " + ", ".join(f"{f} ({what}) {s:.1f} s" for f, what, s in slowest))
     print(f"{len(smoke.invocations)} invocations of {len({f for f, _, _ in smoke.invocations})} functions"
           f" passed in {total - setup_s:.1f} s (setup {setup_s:.1f} s, total {total:.1f} s)")
 
