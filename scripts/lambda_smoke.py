@@ -128,7 +128,7 @@ class Smoke:
         self.dynamodb = boto3.client("dynamodb", region_name=self.env["AWS_REGION"], endpoint_url=self.emulator)
         self.gateway = None
         self.own_variables = own_variables()
-        self.watches = {}  # a function's own variables -> (process, port)
+        self.watches = {}  # a function's own variables -> (server process, port, env file)
         self.invocations = []  # (function, what, seconds)
         self.written = 0
 
@@ -158,8 +158,6 @@ class Smoke:
             self.gateway.terminate()
             self.gateway.wait(timeout=10)
             self.gateway = None
-        self.own_variables = own_variables()
-        self.watches = {}  # a function's own variables -> (process, port)
 
     def api(self, method, path, token=None, body=None, expect=(200,), with_headers=False):
         status, answer, headers = http_call(method, self.base + path, body, token)
@@ -210,10 +208,10 @@ class Smoke:
         body = {"name": name, "parent_id": parent or self.root}
         return self.api("POST", self.tenant_path("/departments"), self.owner, body, expect=(201,))["id"]
 
-    def member(self, name, department=None, extra=None):
-        """A member of the tenant (by its owner) at a fresh address: (id, email)."""
+    def member(self, name):
+        """A member of Sales (created by the owner) at a fresh address: (id, email)."""
         email = f"{unique(name.lower())}@people.test"
-        body = {"email": email, "name": name, "department_id": department or self.sales, **(extra or {})}
+        body = {"email": email, "name": name, "department_id": self.sales}
         created = self.api("POST", self.tenant_path("/members"), self.owner, body, expect=(201,))
         return created["id"], email
 
