@@ -11,7 +11,7 @@ trap stop_emulator EXIT
 start_emulator "$PORT"
 export_emulator_env "$PORT"
 
-cargo build --locked -p roster-functions --bin local-gateway
+cargo build --locked --workspace --bin local-gateway
 GATEWAY="$ROOT/target/debug/local-gateway"
 
 # A development signing key, generated once and never committed (.local is ignored).

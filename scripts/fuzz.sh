@@ -29,7 +29,7 @@ trap stop_fuzz EXIT
 # FUZZ_GATEWAY: a local-gateway binary built elsewhere (e.g. from another checkout) instead.
 GATEWAY="${FUZZ_GATEWAY:-}"
 if [ -z "$GATEWAY" ]; then
-  cargo build --locked --quiet -p roster-functions --bin local-gateway
+  cargo build --locked --quiet --workspace --bin local-gateway
   GATEWAY="$ROOT/target/debug/local-gateway"
 fi
 
