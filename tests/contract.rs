@@ -2,7 +2,7 @@
 //! template.yaml, openapi.yaml, the binaries in `functions/src/bin/` and the sample events in
 //! `events/` must all agree with it.
 
-use roster_functions::jobs::{JOBS, WORKERS};
+use roster_functions::jobs::{JOBS, STREAM_FILTERS, UPLOAD_FILTER, WORKERS};
 use roster_functions::lambda::dispatch;
 use roster_functions::routes::routes;
 use roster_shared::model::keys::{INDEXES, TTL};
@@ -107,13 +107,90 @@ fn template_triggers_every_worker_from_the_stack() {
             .expect("Events");
         if events
             .values()
-            .any(|e| matches!(e["Type"].as_str(), Some("DynamoDB") | Some("S3")))
+            .any(|e| matches!(e["Type"].as_str(), Some("DynamoDB" | "S3" | "SQS")))
         {
             triggered.insert(binary);
         }
     }
     let workers: BTreeSet<String> = WORKERS.iter().map(|w| w.to_string()).collect();
     assert_eq!(triggered, workers);
+}
+
+/// The local stack feeds each worker the stream records template.yaml's filters let through,
+/// and the uploads its bucket notification names: the two must say the same.
+#[test]
+fn local_stack_filters_are_the_templates() {
+    let template = yaml("template.yaml");
+    let mut stream_filters = BTreeSet::new();
+    let mut upload_filters = BTreeSet::new();
+    for (_, resource) in template["Resources"].as_mapping().expect("Resources") {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let binary = text(&resource["Metadata"]["BuildProperties"]["Binary"]);
+        for event in resource["Properties"]["Events"]
+            .as_mapping()
+            .expect("Events")
+            .values()
+        {
+            let properties = &event["Properties"];
+            match event["Type"].as_str() {
+                Some("DynamoDB") => {
+                    for filter in properties["FilterCriteria"]["Filters"]
+                        .as_sequence()
+                        .expect("every stream trigger is filtered")
+                    {
+                        stream_filters.insert((binary.clone(), text(&filter["Pattern"])));
+                    }
+                }
+                Some("S3") => {
+                    let rules = properties["Filter"]["S3Key"]["Rules"]
+                        .as_sequence()
+                        .expect("rules");
+                    let rule = |name: &str| {
+                        rules
+                            .iter()
+                            .find(|r| r["Name"].as_str() == Some(name))
+                            .map(|r| text(&r["Value"]))
+                            .unwrap_or_default()
+                    };
+                    upload_filters.insert((binary.clone(), rule("prefix"), rule("suffix")));
+                }
+                _ => {}
+            }
+        }
+    }
+    let local: BTreeSet<(String, String)> = STREAM_FILTERS
+        .iter()
+        .map(|(f, p)| (f.to_string(), p.to_string()))
+        .collect();
+    assert_eq!(stream_filters, local);
+    let (function, prefix, suffix) = UPLOAD_FILTER;
+    assert_eq!(
+        upload_filters,
+        BTreeSet::from([(function.to_string(), prefix.to_string(), suffix.to_string())])
+    );
+}
+
+/// The local gateway answers CORS as the HTTP API is configured to.
+#[test]
+fn local_gateway_cors_is_the_templates() {
+    use roster_functions::gateway::{CORS_EXPOSED, CORS_HEADERS, CORS_MAX_AGE, CORS_METHODS};
+    let template = yaml("template.yaml");
+    let cors = &template["Resources"]["HttpApi"]["Properties"]["CorsConfiguration"];
+    let list = |name: &str| -> Vec<String> {
+        cors[name]
+            .as_sequence()
+            .unwrap_or_else(|| panic!("CorsConfiguration.{name}"))
+            .iter()
+            .map(text)
+            .collect()
+    };
+    assert_eq!(list("AllowMethods"), CORS_METHODS);
+    assert_eq!(list("AllowHeaders"), CORS_HEADERS);
+    assert_eq!(list("ExposeHeaders"), CORS_EXPOSED);
+    assert_eq!(cors["MaxAge"].as_u64(), Some(u64::from(CORS_MAX_AGE)));
+    assert_eq!(cors["AllowOrigins"].as_sequence().map(Vec::len), Some(1));
 }
 
 #[test]

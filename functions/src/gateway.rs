@@ -1,6 +1,7 @@
 //! The local HTTP gateway: serves every route of the route table on a local port by calling the
 //! same handlers the Lambda binaries run, with the path parameters, query string and request
-//! context API Gateway would fill in.
+//! context API Gateway would fill in, and the CORS answers template.yaml configures the HTTP API
+//! to give.
 
 use crate::http::{MAX_BODY_BYTES, problem};
 use crate::lambda::dispatch;
@@ -43,6 +44,14 @@ async fn handle(
     req: hyper::Request<Incoming>,
 ) -> Result<HyperResponse, Infallible> {
     let (parts, body) = req.into_parts();
+    let cors = Cors::of(&app.config.app_url, &parts.headers);
+    if parts.method == http::Method::OPTIONS
+        && parts
+            .headers
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+    {
+        return Ok(to_hyper(cors.preflight()));
+    }
     let Some(bytes) = collect_limited(body, MAX_BODY_BYTES + 1).await else {
         return Ok(to_hyper(problem(&ApiError::PayloadTooLarge(
             MAX_BODY_BYTES,
@@ -102,7 +111,76 @@ async fn handle(
         }
         Match::Unknown => problem(&ApiError::NotFound),
     };
-    Ok(to_hyper(response))
+    Ok(to_hyper(cors.answer(response)))
+}
+
+/// What template.yaml's `CorsConfiguration` allows (tests/contract.rs checks they agree).
+pub const CORS_METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+pub const CORS_HEADERS: [&str; 4] = [
+    "authorization",
+    "content-type",
+    "if-match",
+    "idempotency-key",
+];
+pub const CORS_EXPOSED: [&str; 3] = ["location", "retry-after", "etag"];
+pub const CORS_MAX_AGE: u32 = 600;
+
+/// CORS as the HTTP API answers it: the web app's origin (the scheme and host of ROSTER_APP_URL)
+/// may call; any other origin gets no CORS header, so browsers keep its pages out.
+struct Cors {
+    allowed: Option<HeaderValue>,
+}
+
+impl Cors {
+    fn of(app_url: &str, headers: &http::HeaderMap) -> Self {
+        let allowed = headers
+            .get(header::ORIGIN)
+            .filter(|origin| origin.to_str().is_ok_and(|o| o == origin_of(app_url)))
+            .cloned();
+        Self { allowed }
+    }
+
+    fn preflight(&self) -> lambda_http::Response<Body> {
+        let mut response = lambda_http::Response::new(Body::Empty);
+        *response.status_mut() = http::StatusCode::NO_CONTENT;
+        if let Some(origin) = &self.allowed {
+            let headers = response.headers_mut();
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+            for (name, value) in [
+                (header::ACCESS_CONTROL_ALLOW_METHODS, CORS_METHODS.join(",")),
+                (header::ACCESS_CONTROL_ALLOW_HEADERS, CORS_HEADERS.join(",")),
+                (header::ACCESS_CONTROL_MAX_AGE, CORS_MAX_AGE.to_string()),
+            ] {
+                if let Ok(value) = HeaderValue::from_str(&value) {
+                    headers.insert(name, value);
+                }
+            }
+        }
+        response
+    }
+
+    fn answer(&self, mut response: lambda_http::Response<Body>) -> lambda_http::Response<Body> {
+        if let Some(origin) = &self.allowed {
+            let headers = response.headers_mut();
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+            if let Ok(exposed) = HeaderValue::from_str(&CORS_EXPOSED.join(",")) {
+                headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, exposed);
+            }
+        }
+        response
+            .headers_mut()
+            .append(header::VARY, HeaderValue::from_static("origin"));
+        response
+    }
+}
+
+/// `https://app.example.com/any/path` → `https://app.example.com` (as template.yaml derives it).
+pub fn origin_of(url: &str) -> String {
+    let parts: Vec<&str> = url.split('/').collect();
+    match parts.as_slice() {
+        [scheme, "", host, ..] => format!("{scheme}//{host}"),
+        _ => url.to_string(),
+    }
 }
 
 fn to_hyper(response: lambda_http::Response<Body>) -> HyperResponse {

@@ -14,9 +14,34 @@ pub const JOBS: &[&str] = &[
     "department-move-run",
 ];
 
-/// Functions started by events of the stack itself (the table's stream, bucket notifications),
-/// as template.yaml declares them.
-pub const WORKERS: &[&str] = &["export-run", "import-run", "department-move-run"];
+/// Functions started by events of the stack itself (the table's stream, bucket notifications,
+/// the dead-letter queue), as template.yaml declares them.
+pub const WORKERS: &[&str] = &[
+    "export-run",
+    "import-run",
+    "department-move-run",
+    "job-dead-letters",
+];
+
+/// Which stream records each worker gets: template.yaml's `FilterCriteria` patterns, word for
+/// word (tests/contract.rs checks), which the local stack applies as Lambda does.
+pub const STREAM_FILTERS: &[(&str, &str)] = &[
+    (
+        "export-run",
+        r#"{"eventName": ["INSERT"], "dynamodb": {"NewImage": {"kind": {"S": ["export"]}, "status": {"S": ["queued"]}}}}"#,
+    ),
+    (
+        "department-move-run",
+        r#"{"eventName": ["INSERT", "MODIFY"], "dynamodb": {"NewImage": {"kind": {"S": ["department_move"]}, "status": {"S": ["queued"]}}}}"#,
+    ),
+    (
+        "import-run",
+        r#"{"eventName": ["MODIFY"], "dynamodb": {"NewImage": {"kind": {"S": ["import"]}, "status": {"S": ["queued"]}}}}"#,
+    ),
+];
+
+/// The worker the bucket notifies of uploads, and the key prefix and suffix of its filter.
+pub const UPLOAD_FILTER: (&str, &str, &str) = ("import-run", "tenants/", "/upload.csv");
 
 /// Runs `work` for every event delivered (its JSON as Lambda hands it over); its report is the
 /// invocation's result. An error fails the invocation, so the event source retries it.

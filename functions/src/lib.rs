@@ -6,6 +6,7 @@ pub mod handlers;
 pub mod http;
 pub mod jobs;
 pub mod lambda;
+pub mod local_stack;
 pub mod routes;
 
 pub use roster_shared as shared;

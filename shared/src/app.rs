@@ -7,6 +7,7 @@ use crate::error::ApiResult;
 use crate::mail::Mailer;
 use crate::store::{RequestCounter, Store};
 use crate::tokens::TokenKeys;
+pub use aws_config::{BehaviorVersion, SdkConfig};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock};
 use time::OffsetDateTime;
@@ -51,6 +52,7 @@ pub struct App {
     // those clients (smaller binaries, faster cold starts).
     s3: OnceLock<aws_sdk_s3::Client>,
     mail: OnceLock<Mailer>,
+    streams: OnceLock<aws_sdk_dynamodbstreams::Client>,
 }
 
 /// What differs between Lambda, the local gateway and tests.
@@ -117,6 +119,7 @@ impl App {
             sdk: sdk.clone(),
             s3: OnceLock::new(),
             mail: OnceLock::new(),
+            streams: OnceLock::new(),
         })
     }
 
@@ -139,6 +142,16 @@ impl App {
                 self.config.mail_from.clone(),
             )
         })
+    }
+
+    /// The table's stream, read back only by the dead-letter function.
+    pub fn streams(&self) -> &aws_sdk_dynamodbstreams::Client {
+        self.streams
+            .get_or_init(|| aws_sdk_dynamodbstreams::Client::new(&self.sdk))
+    }
+
+    pub fn sdk(&self) -> &aws_config::SdkConfig {
+        &self.sdk
     }
 
     pub fn now(&self) -> OffsetDateTime {

@@ -2,6 +2,7 @@
 //! and presigned links to their files. Job records expire by TTL after `JOB_RETENTION_DAYS`; the
 //! bucket's lifecycle rule removes their files on the same schedule.
 
+pub mod dead_letters;
 pub mod export;
 pub mod import;
 
@@ -15,8 +16,9 @@ pub use crate::model::job::{
 };
 use crate::model::keys::{JOB_PREFIX, Key, tenant_partition};
 use crate::model::roles::Permission;
+use crate::model::time::rfc3339;
 use crate::model::{List, PageParams};
-use crate::store::{Condition, Query, SortRange, Transaction, from_item};
+use crate::store::{Condition, Query, SortRange, Transaction, from_item, s};
 use aws_sdk_s3::presigning::PresigningConfig;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -29,6 +31,45 @@ pub const LINK_SECONDS: u64 = 15 * 60;
 pub fn is_stale(job: &Job, now: OffsetDateTime) -> bool {
     matches!(job.status, JobStatus::Queued | JobStatus::Running)
         && job.updated_at + time::Duration::minutes(16) < now
+}
+
+/// The job is still as it was read (status and last change): what a claim or a takeover is
+/// conditioned on, so of two writers racing for one job, one wins.
+pub fn still_as_read(job: &Job) -> ApiResult<Condition> {
+    let status = serde_dynamo::to_attribute_value(job.status).map_err(ApiError::internal)?;
+    Ok(
+        Condition::new("#status = :read_status AND updated_at = :read")
+            .name("#status", "status")
+            .value(":read_status", status)
+            .value(":read", s(rfc3339(job.updated_at))),
+    )
+}
+
+/// Counts a failed job in CloudWatch (the `Roster/JobsFailed` metric the failed-jobs alarm
+/// watches), through the embedded metric format: one JSON line on stdout, no API call.
+pub fn record_failure(job: &Job) {
+    let kind = match job.kind {
+        JobKind::Export => "export",
+        JobKind::Import => "import",
+        JobKind::DepartmentMove => "department_move",
+    };
+    tracing::warn!(job = %job.id, tenant = %job.tenant_id, kind, error = job.error.as_deref().unwrap_or(""), "job failed");
+    println!("{}", failure_metric(kind, OffsetDateTime::now_utc()));
+}
+
+fn failure_metric(kind: &str, now: OffsetDateTime) -> serde_json::Value {
+    serde_json::json!({
+        "_aws": {
+            "Timestamp": now.unix_timestamp() * 1000,
+            "CloudWatchMetrics": [{
+                "Namespace": "Roster",
+                "Dimensions": [[], ["Kind"]],
+                "Metrics": [{"Name": "JobsFailed", "Unit": "Count"}],
+            }],
+        },
+        "Kind": kind,
+        "JobsFailed": 1,
+    })
 }
 
 /// Who may see the task centre: whoever may run imports or exports, or move departments.

@@ -36,10 +36,20 @@ pub fn init_tracing() {
         .ok()
         .and_then(|l| l.parse::<tracing::Level>().ok())
         .unwrap_or(tracing::Level::INFO);
-    let _ = tracing_subscriber::fmt()
+    let _ = tracing::subscriber::set_global_default(json_logs(level, std::io::stdout));
+}
+
+/// The log format: one JSON object per line, the event's fields under `fields`, the span of the
+/// Lambda invocation (its `requestId`) under `span`.
+pub fn json_logs<W>(level: tracing::Level, writer: W) -> impl tracing::Subscriber + Send + Sync
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt()
         .json()
         .with_max_level(level)
         .without_time()
         .with_target(false)
-        .try_init();
+        .with_writer(writer)
+        .finish()
 }

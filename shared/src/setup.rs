@@ -10,11 +10,12 @@ use crate::model::user::{EmailGuard, PlatformAdmin, User};
 use crate::store::{Transaction, from_item, sdk_error, to_item};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TimeToLiveSpecification,
 };
 
-/// Creates the table with its indexes and TTL attribute, as template.yaml declares it. Does
-/// nothing when the table exists.
+/// Creates the table with its indexes, TTL attribute and stream (new images: what the workers
+/// are fed), as template.yaml declares it. Does nothing when the table exists.
 pub async fn create_table(app: &App) -> ApiResult<()> {
     let client = app.store.client();
     if client
@@ -44,6 +45,13 @@ pub async fn create_table(app: &App) -> ApiResult<()> {
         .create_table()
         .table_name(app.table())
         .billing_mode(BillingMode::PayPerRequest)
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewImage)
+                .build()
+                .map_err(ApiError::internal)?,
+        )
         .key_schema(key(PK, KeyType::Hash)?)
         .key_schema(key(SK, KeyType::Range)?)
         .attribute_definitions(attr(PK)?)

@@ -63,79 +63,15 @@ async fn serve(with_setup: bool) -> Result<(), Box<dyn std::error::Error + Send 
     } else {
         println!("Roster is running at {url}");
     }
-    tokio::spawn(play_the_stack(app));
+    // Locally nothing delivers the table's stream, bucket notifications or schedules: the local
+    // stack plays them.
+    tokio::spawn(
+        roster_functions::local_stack::LocalStack::connect(app)
+            .await?
+            .run(),
+    );
     tokio::select! {
         result = roster_functions::gateway::serve(app, listener) => Ok(result?),
         _ = tokio::signal::ctrl_c() => Ok(()),
-    }
-}
-
-async fn uploaded(app: &App, job: &roster_shared::jobs::Job) -> bool {
-    let Some(spec) = &job.import else {
-        return false;
-    };
-    app.s3()
-        .head_object()
-        .bucket(&app.config.bucket)
-        .key(&spec.upload_key)
-        .send()
-        .await
-        .is_ok()
-}
-
-/// Locally nothing delivers EventBridge schedules or the table's stream, so the gateway plays
-/// them: every few seconds it runs the scheduled jobs (the department-move sweep among them) and
-/// hands queued exports, uploaded imports and queued department moves to their workers (found by
-/// a scan, which is fine for a development table and never used on AWS).
-async fn play_the_stack(app: &'static App) {
-    use roster_shared::store::{from_item, s};
-    loop {
-        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-        let _ = roster_shared::members::purge::run(app).await;
-        let _ = roster_shared::invitations::expiry::run(app).await;
-        let _ = roster_shared::licences::expiry::run(app).await;
-        let _ = roster_shared::departments::moves::sweep(app).await;
-        let queued = app
-            .store
-            .client()
-            .scan()
-            .table_name(app.table())
-            .filter_expression("begins_with(sk, :job) AND #status IN (:queued, :awaiting)")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":job", s("JOB#"))
-            .expression_attribute_values(":queued", s("queued"))
-            .expression_attribute_values(":awaiting", s("awaiting_upload"))
-            .send()
-            .await;
-        let Ok(queued) = queued else { continue };
-        for item in queued.items.unwrap_or_default() {
-            let Ok(job) = from_item::<roster_shared::jobs::Job>(item) else {
-                continue;
-            };
-            let ran = match job.kind {
-                roster_shared::jobs::JobKind::Export => {
-                    roster_shared::jobs::export::run(app, job.tenant_id, job.id).await
-                }
-                // An upload not there yet fails the job; wait until the file is in the bucket.
-                roster_shared::jobs::JobKind::Import
-                    if job.status == roster_shared::jobs::JobStatus::AwaitingUpload
-                        && !uploaded(app, &job).await =>
-                {
-                    continue;
-                }
-                roster_shared::jobs::JobKind::Import => {
-                    roster_shared::jobs::import::run(app, job.tenant_id, job.id).await
-                }
-                roster_shared::jobs::JobKind::DepartmentMove => {
-                    use roster_shared::departments::moves;
-                    moves::run(app, job.tenant_id, job.id, moves::Budget::worker())
-                        .await
-                        .map(|report| report.ran)
-                }
-            };
-            if let Err(err) = ran {
-                eprintln!("job {} failed: {err}", job.id);
-            }
-        }
     }
 }

@@ -107,6 +107,9 @@ pub async fn run(app: &App, tenant_id: Uuid, job_id: Uuid) -> ApiResult<bool> {
         )),
     )?;
     app.store.transact(tx).await?;
+    if job.status == JobStatus::Failed {
+        crate::jobs::record_failure(&job);
+    }
     Ok(true)
 }
 

@@ -7,12 +7,12 @@ use super::start::charge;
 use super::{MAX_STALLED_RUNS, reason_of};
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
-use crate::jobs::{Job, JobCounts, JobStatus, is_stale};
+use crate::jobs::{Job, JobCounts, JobStatus, is_stale, still_as_read};
 use crate::model::job::ImportSpec;
 use crate::model::keys::Key;
 use crate::model::tenant::Tenant;
 use crate::model::time::rfc3339;
-use crate::store::{Condition, Transaction, Update, from_item, s};
+use crate::store::{Transaction, Update, from_item, s};
 use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -80,6 +80,7 @@ pub async fn run(app: &App, tenant_id: Uuid, job_id: Uuid) -> ApiResult<bool> {
     }
     let mut tx = Transaction::new();
     tx.put(job.to_item()?, None)?;
+    // A job failed here failed on its file (the client's to fix): no alarm.
     app.store.transact(tx).await?;
     Ok(true)
 }
@@ -116,7 +117,7 @@ async fn claim(app: &App, job: &Job, now: OffsetDateTime) -> ApiResult<bool> {
             .value(":running", s("running"))
             .value(":now", s(rfc3339(now))),
         Some((
-            is_claim(job)?,
+            still_as_read(job)?,
             ApiError::Conflict("taken by another run".into()),
         )),
     )?;
@@ -178,17 +179,6 @@ fn settle(
     Ok(())
 }
 
-/// The job is still as read: what a claim is conditioned on.
-fn is_claim(job: &Job) -> ApiResult<Condition> {
-    let status = serde_dynamo::to_attribute_value(job.status).map_err(ApiError::internal)?;
-    Ok(
-        Condition::new("#status = :read_status AND updated_at = :read")
-            .name("#status", "status")
-            .value(":read_status", status)
-            .value(":read", s(rfc3339(job.updated_at))),
-    )
-}
-
 /// Gives an interrupted run's claim back: the job is queued again (its stream record, or the
 /// event source's retry, runs it on from its row markers), or failed once `MAX_STALLED_RUNS` runs
 /// in a row finished no row. Conditioned on the claim still being this run's; if the write
@@ -225,7 +215,7 @@ async fn release(app: &App, mut job: Job, claimed_at: OffsetDateTime, progressed
         tx.put(
             job.to_item()?,
             Some((
-                is_claim(&claimed)?,
+                still_as_read(&claimed)?,
                 ApiError::Conflict("taken by another run".into()),
             )),
         )?;
@@ -233,6 +223,7 @@ async fn release(app: &App, mut job: Job, claimed_at: OffsetDateTime, progressed
     }
     .await;
     match released {
+        Ok(()) if job.status == JobStatus::Failed => crate::jobs::record_failure(&job),
         Ok(()) => tracing::info!(job = %job.id, status = ?job.status, "import released"),
         Err(err) => tracing::error!(job = %job.id, error = %err, "import claim not released"),
     }

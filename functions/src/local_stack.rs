@@ -1,0 +1,579 @@
+//! What AWS does around the functions, played against the local emulator for the local gateway
+//! (never deployed): Lambda's event source mappings read the table's stream and hand each record
+//! that passes a worker's filter to it, in the shape Lambda delivers; bucket notifications of
+//! uploads reach import-run (through a local queue, the one notification target the emulator can
+//! deliver to); a worker that keeps failing has its event sent to the dead-letter function, as
+//! its on-failure destination does; and the schedules run the scheduled jobs.
+//!
+//! The stream is read from its oldest record (TRIM_HORIZON) when the gateway starts, as a mapping
+//! that kept its position while the gateway was stopped would: the workers are idempotent, so a
+//! record handed over twice changes nothing.
+
+use crate::jobs::{STREAM_FILTERS, UPLOAD_FILTER};
+use aws_sdk_dynamodbstreams::types::{AttributeValue, Record, ShardIteratorType};
+use aws_sdk_s3::types::{
+    Event, FilterRule, FilterRuleName, NotificationConfiguration, NotificationConfigurationFilter,
+    QueueConfiguration, S3KeyFilter,
+};
+use roster_shared::store::sdk_error;
+use roster_shared::{ApiError, ApiResult, App};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+/// Calls a worker function by its binary name with an event: [`invoke`], or a stand-in a test
+/// uses to make a worker fail.
+pub type Invoker =
+    fn(&'static App, &'static str, Value) -> Pin<Box<dyn Future<Output = ApiResult<()>> + Send>>;
+
+fn invoke_boxed(
+    app: &'static App,
+    function: &'static str,
+    event: Value,
+) -> Pin<Box<dyn Future<Output = ApiResult<()>> + Send>> {
+    Box::pin(invoke(app, function, event))
+}
+
+/// Deliveries of one event before it is given up, as `MaximumRetryAttempts: 2` and Lambda's two
+/// retries of an asynchronous invocation give.
+const ATTEMPTS: u32 = 3;
+
+/// What one pass delivered.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Pass {
+    /// Stream records read (whether or not a filter let them through).
+    pub records: usize,
+    /// Events handed to a worker (each counted once however many attempts it took).
+    pub delivered: usize,
+    /// Events given up after every attempt and sent to the dead-letter function.
+    pub dead_lettered: usize,
+}
+
+pub struct LocalStack {
+    app: &'static App,
+    streams: aws_sdk_dynamodbstreams::Client,
+    sqs: aws_sdk_sqs::Client,
+    stream_arn: String,
+    queue_url: String,
+    /// The next iterator of each shard read so far.
+    positions: HashMap<String, String>,
+    invoke: Invoker,
+}
+
+impl LocalStack {
+    /// Finds the table's stream and routes the bucket's upload notifications to a local queue.
+    pub async fn connect(app: &'static App) -> ApiResult<Self> {
+        let table = app
+            .store
+            .client()
+            .describe_table()
+            .table_name(app.table())
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let stream_arn = table
+            .table
+            .and_then(|t| t.latest_stream_arn)
+            .ok_or_else(|| ApiError::internal("the table has no stream"))?;
+        let sqs = aws_sdk_sqs::Client::new(app.sdk());
+        let queue_url = sqs
+            .create_queue()
+            .queue_name(format!("{}-uploads", app.config.bucket))
+            .send()
+            .await
+            .map_err(sdk_error)?
+            .queue_url
+            .ok_or_else(|| ApiError::internal("the upload queue has no URL"))?;
+        notify_uploads(app, &sqs, &queue_url).await?;
+        Ok(Self {
+            app,
+            streams: aws_sdk_dynamodbstreams::Client::new(app.sdk()),
+            sqs,
+            stream_arn,
+            queue_url,
+            positions: HashMap::new(),
+            invoke: invoke_boxed,
+        })
+    }
+
+    /// The same stack calling its workers through `invoke` instead.
+    pub fn with_invoker(self, invoke: Invoker) -> Self {
+        Self { invoke, ..self }
+    }
+
+    /// Hands every stream record and upload notification there is now to its worker.
+    pub async fn pass(&mut self) -> ApiResult<Pass> {
+        let mut pass = Pass::default();
+        self.drain_stream(&mut pass).await?;
+        self.drain_uploads(&mut pass).await?;
+        Ok(pass)
+    }
+
+    /// Runs until the task is dropped: the stream and uploads every half second, the scheduled
+    /// jobs every few seconds.
+    pub async fn run(mut self) {
+        let mut ticks = 0u32;
+        loop {
+            if let Err(err) = self.pass().await {
+                tracing::error!(error = %err, "the local stack could not read its sources");
+            }
+            if ticks.is_multiple_of(6) {
+                run_schedules(self.app).await;
+            }
+            ticks = ticks.wrapping_add(1);
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    async fn drain_stream(&mut self, pass: &mut Pass) -> ApiResult<()> {
+        let stream = self
+            .streams
+            .describe_stream()
+            .stream_arn(&self.stream_arn)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let shards = stream
+            .stream_description
+            .and_then(|d| d.shards)
+            .unwrap_or_default();
+        for shard in shards {
+            let Some(shard_id) = shard.shard_id else {
+                continue;
+            };
+            let mut iterator = match self.positions.get(&shard_id) {
+                Some(iterator) => iterator.clone(),
+                None => self.first_iterator(&shard_id).await?,
+            };
+            loop {
+                let page = self
+                    .streams
+                    .get_records()
+                    .shard_iterator(&iterator)
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+                let records = page.records.unwrap_or_default();
+                for record in &records {
+                    pass.records += 1;
+                    self.deliver_stream_record(&shard_id, record, pass).await;
+                }
+                let Some(next) = page.next_shard_iterator else {
+                    self.positions.remove(&shard_id);
+                    break;
+                };
+                iterator = next;
+                if records.is_empty() {
+                    break;
+                }
+            }
+            self.positions.insert(shard_id, iterator);
+        }
+        Ok(())
+    }
+
+    async fn first_iterator(&self, shard_id: &str) -> ApiResult<String> {
+        self.streams
+            .get_shard_iterator()
+            .stream_arn(&self.stream_arn)
+            .shard_id(shard_id)
+            .shard_iterator_type(ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .map_err(sdk_error)?
+            .shard_iterator
+            .ok_or_else(|| ApiError::internal("no shard iterator"))
+    }
+
+    /// Each worker whose filter passes the record gets it alone (`BatchSize: 1`).
+    async fn deliver_stream_record(&self, shard_id: &str, record: &Record, pass: &mut Pass) {
+        let lambda_record = lambda_stream_record(record, &self.stream_arn, region(self.app));
+        for (function, pattern) in STREAM_FILTERS {
+            let Ok(pattern) = serde_json::from_str::<Value>(pattern) else {
+                continue;
+            };
+            if !matches_filter(&pattern, &lambda_record) {
+                continue;
+            }
+            pass.delivered += 1;
+            let event = json!({ "Records": [lambda_record.clone()] });
+            if let Err(err) = self.invoke_with_retries(function, event).await {
+                pass.dead_lettered += 1;
+                let sequence = record
+                    .dynamodb
+                    .as_ref()
+                    .and_then(|d| d.sequence_number.clone())
+                    .unwrap_or_default();
+                let letter = json!({
+                    "version": "1.0",
+                    "timestamp": roster_shared::model::time::rfc3339(self.app.now()),
+                    "requestContext": request_context(self.app, function, "RetryAttemptsExhausted"),
+                    "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+                    "DDBStreamBatchInfo": {
+                        "shardId": shard_id,
+                        "startSequenceNumber": sequence,
+                        "endSequenceNumber": sequence,
+                        "batchSize": 1,
+                        "streamArn": self.stream_arn,
+                    },
+                });
+                self.dead_letter(function, &err, letter).await;
+            }
+        }
+    }
+
+    async fn drain_uploads(&self, pass: &mut Pass) -> ApiResult<()> {
+        loop {
+            let received = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            let messages = received.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return Ok(());
+            }
+            for message in messages {
+                let event: Value = message
+                    .body
+                    .as_deref()
+                    .and_then(|b| serde_json::from_str(b).ok())
+                    .unwrap_or(Value::Null);
+                // S3 confirms a new notification target with a test event (no records): Lambda
+                // never sees it.
+                if event["Records"].is_array() {
+                    pass.delivered += 1;
+                    if let Err(err) = self
+                        .invoke_with_retries(UPLOAD_FILTER.0, event.clone())
+                        .await
+                    {
+                        pass.dead_lettered += 1;
+                        let letter = json!({
+                            "version": "1.0",
+                            "timestamp": roster_shared::model::time::rfc3339(self.app.now()),
+                            "requestContext": request_context(self.app, UPLOAD_FILTER.0, "RetriesExhausted"),
+                            "requestPayload": event,
+                            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+                            "responsePayload": {"errorMessage": err.to_string(), "errorType": "ApiError"},
+                        });
+                        self.dead_letter(UPLOAD_FILTER.0, &err, letter).await;
+                    }
+                }
+                if let Some(handle) = message.receipt_handle {
+                    self.sqs
+                        .delete_message()
+                        .queue_url(&self.queue_url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await
+                        .map_err(sdk_error)?;
+                }
+            }
+        }
+    }
+
+    async fn invoke_with_retries(&self, function: &'static str, event: Value) -> ApiResult<()> {
+        let mut attempt = 1;
+        loop {
+            match (self.invoke)(self.app, function, event.clone()).await {
+                Ok(()) => return Ok(()),
+                Err(err) if attempt >= ATTEMPTS => return Err(err),
+                Err(err) => {
+                    tracing::warn!(function, attempt, error = %err, "worker failed; retrying");
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    /// The on-failure destination: the letter reaches the dead-letter function as an SQS
+    /// message.
+    async fn dead_letter(&self, function: &str, err: &ApiError, letter: Value) {
+        tracing::error!(function, error = %err, "worker gave up; event sent to the dead-letter queue");
+        let event = json!({"Records": [{
+            "messageId": roster_shared::crypto::new_token(),
+            "body": letter.to_string(),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": format!("arn:aws:sqs:{}:000000000000:roster-dead-letters", region(self.app)),
+        }]});
+        if let Err(err) = self.invoke_with_retries("job-dead-letters", event).await {
+            tracing::error!(error = %err, "the dead-letter function failed; the letter stays in the archive");
+        }
+    }
+}
+
+/// The bucket sends its upload notifications (template.yaml's prefix and suffix) to the queue.
+async fn notify_uploads(app: &App, sqs: &aws_sdk_sqs::Client, queue_url: &str) -> ApiResult<()> {
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(sdk_error)?
+        .attributes
+        .and_then(|mut a| a.remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+        .ok_or_else(|| ApiError::internal("the upload queue has no ARN"))?;
+    let (_, prefix, suffix) = UPLOAD_FILTER;
+    let rule =
+        |name: FilterRuleName, value: &str| FilterRule::builder().name(name).value(value).build();
+    let queue = QueueConfiguration::builder()
+        .queue_arn(queue_arn)
+        .events(Event::from("s3:ObjectCreated:*"))
+        .filter(
+            NotificationConfigurationFilter::builder()
+                .key(
+                    S3KeyFilter::builder()
+                        .filter_rules(rule(FilterRuleName::Prefix, prefix))
+                        .filter_rules(rule(FilterRuleName::Suffix, suffix))
+                        .build(),
+                )
+                .build(),
+        )
+        .build()
+        .map_err(ApiError::internal)?;
+    app.s3()
+        .put_bucket_notification_configuration()
+        .bucket(&app.config.bucket)
+        .notification_configuration(
+            NotificationConfiguration::builder()
+                .queue_configurations(queue)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(sdk_error)?;
+    Ok(())
+}
+
+/// What each schedule in template.yaml starts, all at once (locally time is short).
+pub async fn run_schedules(app: &App) {
+    let outcomes = [
+        (
+            "recycle-purge",
+            roster_shared::members::purge::run(app).await.err(),
+        ),
+        (
+            "invitation-expiry",
+            roster_shared::invitations::expiry::run(app).await.err(),
+        ),
+        (
+            "licence-expiry",
+            roster_shared::licences::expiry::run(app).await.err(),
+        ),
+        (
+            "department-move-run",
+            roster_shared::departments::moves::sweep(app).await.err(),
+        ),
+    ];
+    for (job, err) in outcomes {
+        if let Some(err) = err {
+            tracing::error!(job, error = %err, "a scheduled job failed");
+        }
+    }
+}
+
+/// The worker functions by binary name: the calls their `main` makes.
+pub async fn invoke(app: &App, function: &str, event: Value) -> ApiResult<()> {
+    match function {
+        "export-run" => roster_shared::jobs::export::handle_stream(app, event)
+            .await
+            .map(drop),
+        "import-run" => roster_shared::jobs::import::handle_event(app, event)
+            .await
+            .map(drop),
+        "department-move-run" => roster_shared::departments::moves::handle_event(app, event)
+            .await
+            .map(drop),
+        "job-dead-letters" => roster_shared::jobs::dead_letters::handle_event(app, event)
+            .await
+            .map(drop),
+        _ => Err(ApiError::internal(format!("no worker named {function}"))),
+    }
+}
+
+fn request_context(app: &App, function: &str, condition: &str) -> Value {
+    json!({
+        "requestId": roster_shared::crypto::new_token(),
+        "functionArn": format!("arn:aws:lambda:{}:000000000000:function:{function}", region(app)),
+        "condition": condition,
+        "approximateInvokeCount": ATTEMPTS,
+    })
+}
+
+fn region(app: &App) -> &str {
+    app.sdk()
+        .region()
+        .map(|r| r.as_ref())
+        .unwrap_or("us-east-1")
+}
+
+/// A stream record as Lambda hands it to a function: the attribute values in DynamoDB JSON.
+pub fn lambda_stream_record(record: &Record, stream_arn: &str, region: &str) -> Value {
+    let images = |map: Option<&HashMap<String, AttributeValue>>| {
+        map.map(|m| {
+            Value::Object(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), attribute_json(v)))
+                    .collect(),
+            )
+        })
+    };
+    let mut change = serde_json::Map::new();
+    if let Some(d) = &record.dynamodb {
+        if let Some(at) = d.approximate_creation_date_time {
+            change.insert("ApproximateCreationDateTime".into(), json!(at.secs()));
+        }
+        for (name, map) in [
+            ("Keys", d.keys.as_ref()),
+            ("NewImage", d.new_image.as_ref()),
+            ("OldImage", d.old_image.as_ref()),
+        ] {
+            if let Some(image) = images(map) {
+                change.insert(name.into(), image);
+            }
+        }
+        if let Some(seq) = &d.sequence_number {
+            change.insert("SequenceNumber".into(), json!(seq));
+        }
+        if let Some(size) = d.size_bytes {
+            change.insert("SizeBytes".into(), json!(size));
+        }
+        if let Some(view) = &d.stream_view_type {
+            change.insert("StreamViewType".into(), json!(view.as_str()));
+        }
+    }
+    json!({
+        "eventID": record.event_id,
+        "eventName": record.event_name.as_ref().map(|e| e.as_str()),
+        "eventVersion": record.event_version.as_deref().unwrap_or("1.1"),
+        "eventSource": "aws:dynamodb",
+        "awsRegion": record.aws_region.as_deref().unwrap_or(region),
+        "dynamodb": change,
+        "eventSourceARN": stream_arn,
+    })
+}
+
+/// One attribute value in DynamoDB's JSON (`{"S": "..."}`, `{"N": "1"}`, ...).
+pub fn attribute_json(value: &AttributeValue) -> Value {
+    use base64::Engine;
+    let b64 =
+        |b: &aws_smithy_types::Blob| base64::engine::general_purpose::STANDARD.encode(b.as_ref());
+    match value {
+        AttributeValue::S(s) => json!({ "S": s }),
+        AttributeValue::N(n) => json!({ "N": n }),
+        AttributeValue::B(b) => json!({ "B": b64(b) }),
+        AttributeValue::Bool(b) => json!({ "BOOL": b }),
+        AttributeValue::Null(n) => json!({ "NULL": n }),
+        AttributeValue::Ss(v) => json!({ "SS": v }),
+        AttributeValue::Ns(v) => json!({ "NS": v }),
+        AttributeValue::Bs(v) => json!({ "BS": v.iter().map(b64).collect::<Vec<_>>() }),
+        AttributeValue::L(v) => json!({ "L": v.iter().map(attribute_json).collect::<Vec<_>>() }),
+        AttributeValue::M(m) => json!({
+            "M": m.iter().map(|(k, v)| (k.clone(), attribute_json(v))).collect::<serde_json::Map<_, _>>()
+        }),
+        _ => Value::Null,
+    }
+}
+
+/// Lambda's event filtering for the patterns template.yaml uses: an object matches when each of
+/// its keys matches, a list when the event's value is one of its values.
+pub fn matches_filter(pattern: &Value, event: &Value) -> bool {
+    match pattern {
+        Value::Object(fields) => fields.iter().all(|(key, wanted)| {
+            let got = event.get(key).unwrap_or(&Value::Null);
+            match wanted {
+                Value::Array(allowed) => allowed.iter().any(|a| a == got),
+                Value::Object(_) => matches_filter(wanted, got),
+                _ => false,
+            }
+        }),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(event_name: &str, kind: &str, status: &str) -> Value {
+        json!({"eventName": event_name, "dynamodb": {"NewImage": {
+            "kind": {"S": kind}, "status": {"S": status}, "id": {"S": "x"}
+        }}})
+    }
+
+    fn filter(function: &str) -> Value {
+        let (_, pattern) = STREAM_FILTERS
+            .iter()
+            .find(|(f, _)| *f == function)
+            .expect("a filter");
+        serde_json::from_str(pattern).expect("JSON")
+    }
+
+    #[test]
+    fn each_worker_gets_only_its_records() {
+        let export = filter("export-run");
+        assert!(matches_filter(
+            &export,
+            &record("INSERT", "export", "queued")
+        ));
+        assert!(!matches_filter(
+            &export,
+            &record("MODIFY", "export", "queued")
+        ));
+        assert!(!matches_filter(
+            &export,
+            &record("INSERT", "export", "running")
+        ));
+        assert!(!matches_filter(
+            &export,
+            &record("INSERT", "import", "queued")
+        ));
+        let import = filter("import-run");
+        assert!(matches_filter(
+            &import,
+            &record("MODIFY", "import", "queued")
+        ));
+        assert!(!matches_filter(
+            &import,
+            &record("INSERT", "import", "awaiting_upload")
+        ));
+        let moves = filter("department-move-run");
+        assert!(matches_filter(
+            &moves,
+            &record("INSERT", "department_move", "queued")
+        ));
+        assert!(matches_filter(
+            &moves,
+            &record("MODIFY", "department_move", "queued")
+        ));
+        assert!(!matches_filter(
+            &moves,
+            &record("REMOVE", "department_move", "queued")
+        ));
+        assert!(!matches_filter(
+            &moves,
+            &json!({"eventName": "INSERT", "dynamodb": {}})
+        ));
+    }
+
+    #[test]
+    fn attribute_values_are_written_as_dynamodb_json() {
+        let map = HashMap::from([("n".to_string(), AttributeValue::N("3".into()))]);
+        let value = AttributeValue::L(vec![
+            AttributeValue::S("a".into()),
+            AttributeValue::M(map),
+            AttributeValue::Bool(true),
+            AttributeValue::Ss(vec!["x".into()]),
+        ]);
+        assert_eq!(
+            attribute_json(&value),
+            json!({"L": [{"S": "a"}, {"M": {"n": {"N": "3"}}}, {"BOOL": true}, {"SS": ["x"]}]})
+        );
+    }
+}
