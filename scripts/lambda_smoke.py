@@ -929,6 +929,34 @@ def steps():
         x.expect_job(job, "completed", succeeded=MOVE_ROWS)
         x.upload_imported = job
 
+    @step("job-dead-letters", movers)
+    def _(x):
+        # An upload whose import-run gave up: its dead letter (the async invocation's on-failure
+        # record, carrying the S3 event) ends the job failed with the reason.
+        job, size = new_import(x, 2, "Movers", "an upload nobody ran")
+        letter = {
+            "version": "1.0",
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+            "requestContext": {
+                "requestId": secrets.token_hex(16), "condition": "RetriesExhausted",
+                "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:import-run",
+                "approximateInvokeCount": 3,
+            },
+            "requestPayload": {"Records": [{"eventSource": "aws:s3", "s3": {
+                "bucket": {"name": x.env["ROSTER_BUCKET"]},
+                "object": {"key": f"tenants/{x.tenant}/jobs/{job}/upload.csv", "size": size}}}]},
+            "responseContext": {"statusCode": 200, "functionError": "Unhandled"},
+            "responsePayload": {"errorMessage": "smoke: the worker gave up"},
+        }
+        event = copy.deepcopy(x.sample("job-dead-letters"))
+        event["Records"][0]["body"] = json.dumps(letter)
+        report = x.worker("job-dead-letters", event, "an upload's dead letter")
+        if report.get("failed") != 1:
+            raise SmokeFailure(f"job-dead-letters did not fail the job: {report}")
+        failed = x.expect_job(job, "failed")
+        if "smoke: the worker gave up" not in (failed.get("error") or ""):
+            raise SmokeFailure(f"the failed job does not say why: {failed}")
+
     @step("start-import")
     def _(x):
         # An upload started by the API: the job is queued and its stream MODIFY runs it.
