@@ -18,6 +18,10 @@ pub const JOBS: &[&str] = &[
 /// as template.yaml declares them.
 pub const WORKERS: &[&str] = &["export-run", "import-run", "department-move-run"];
 
+/// Functions Secrets Manager invokes to rotate a secret (one rotation step per invocation), as
+/// template.yaml's rotation schedules name them.
+pub const ROTATIONS: &[&str] = &["rotate-signing-key"];
+
 /// Runs `work` for every event delivered (its JSON as Lambda hands it over); its report is the
 /// invocation's result. An error fails the invocation, so the event source retries it.
 pub async fn run_worker<F, Fut, T>(work: F) -> Result<(), lambda_http::Error>

@@ -28,7 +28,11 @@ where
     F: Fn(&'static App, Request) -> Fut,
     Fut: Future<Output = ApiResult<Response<Body>>>,
 {
-    match precheck(&req).and_then(|()| authentication_first(app, &req)) {
+    let checked = match precheck(&req) {
+        Ok(()) => authentication_first(app, &req).await,
+        Err(err) => Err(err),
+    };
+    match checked {
         Err(err) => problem(&err),
         Ok(requester) => {
             req.extensions_mut().insert(requester);
@@ -41,8 +45,8 @@ where
 /// missing, malformed, forged or expired token answers 401 whatever the body says, and a token
 /// sent to a public route must be valid too. The caller it resolves is what handlers hand to
 /// `shared`. (Whether the token's account is still live is the domain's batched read.)
-fn authentication_first(app: &App, req: &Request) -> ApiResult<Requester> {
-    let requester = resolve_requester(app, req)?;
+async fn authentication_first(app: &App, req: &Request) -> ApiResult<Requester> {
+    let requester = resolve_requester(app, req).await?;
     let route_key = match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx.route_key.clone(),
         _ => None,
