@@ -21,9 +21,10 @@ echo "build took $(($(date +%s) - start)) s"
 # Every bin is a Lambda function except the local gateway.
 mapfile -t functions < <(ls functions/src/bin | sed 's/\.rs$//' | grep -vx 'local-gateway')
 
-# A fresh Ed25519 key; like template.yaml, only the functions that issue tokens get the private one.
+# A fresh Ed25519 key as fixed ROSTER_JWT_* variables (no Secrets Manager here; init reads no key
+# either way); like template.yaml, only the functions that issue tokens get the private one.
 eval "$(target/release/local-gateway keygen | sed 's/^/export /')"
-BENCH_PRIVATE_KEY_FOR="$(awk '/Binary:/ {bin = $2} /ROSTER_JWT_PRIVATE_KEY:/ {print bin}' template.yaml | xargs)"
+BENCH_PRIVATE_KEY_FOR="$(awk '/Binary:/ {bin = $2} /ROSTER_SIGNING_KEY_SECRET:/ {print bin}' template.yaml | xargs)"
 export BENCH_PRIVATE_KEY_FOR
 
 python3 scripts/bench_init.py target/release/examples/hello-world "${functions[@]/#/target/release/}"

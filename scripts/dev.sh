@@ -14,19 +14,14 @@ export_emulator_env "$PORT"
 cargo build --locked --workspace --bin local-gateway
 GATEWAY="$ROOT/target/debug/local-gateway"
 
-# A development signing key, generated once and never committed (.local is ignored).
-if [ ! -f "$LOCAL/jwt.env" ]; then
-  "$GATEWAY" keygen > "$LOCAL/jwt.env"
-  chmod 600 "$LOCAL/jwt.env"
-fi
 if [ ! -f "$LOCAL/bootstrap-password" ]; then
   python3 -c 'import secrets; print(secrets.token_urlsafe(18))' > "$LOCAL/bootstrap-password"
   chmod 600 "$LOCAL/bootstrap-password"
 fi
-set -a
-# shellcheck disable=SC1091
-source "$LOCAL/jwt.env"
-set +a
+# The signing keys live in the emulator's Secrets Manager, as on AWS: `serve --setup` creates the
+# signing-key and public-key secrets with a first key; `local-gateway rotate-key` rotates it.
+export ROSTER_SIGNING_KEY_SECRET="${ROSTER_SIGNING_KEY_SECRET:-roster-signing-key}"
+export ROSTER_PUBLIC_KEYS_SECRET="${ROSTER_PUBLIC_KEYS_SECRET:-roster-public-keys}"
 export ROSTER_TABLE="${ROSTER_TABLE:-roster}"
 export ROSTER_BUCKET="${ROSTER_BUCKET:-roster-files}"
 export ROSTER_MAIL_FROM="${ROSTER_MAIL_FROM:-no-reply@roster.local}"
@@ -38,4 +33,8 @@ export ROSTER_BOOTSTRAP_PASSWORD
 export RUST_LOG="${RUST_LOG:-info}"
 
 echo "emulator: $AWS_ENDPOINT_URL (sent mail: $AWS_ENDPOINT_URL/moto-api/data.json)"
+echo "rotate the signing key (tokens already issued stay valid):"
+echo "  AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL AWS_REGION=$AWS_REGION AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \\"
+echo "  ROSTER_TABLE=$ROSTER_TABLE ROSTER_BUCKET=$ROSTER_BUCKET ROSTER_MAIL_FROM=$ROSTER_MAIL_FROM ROSTER_APP_URL=$ROSTER_APP_URL \\"
+echo "  ROSTER_SIGNING_KEY_SECRET=$ROSTER_SIGNING_KEY_SECRET ROSTER_PUBLIC_KEYS_SECRET=$ROSTER_PUBLIC_KEYS_SECRET $GATEWAY rotate-key"
 "$GATEWAY" serve --setup

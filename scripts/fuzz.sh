@@ -33,13 +33,11 @@ if [ -z "$GATEWAY" ]; then
   GATEWAY="$ROOT/target/debug/local-gateway"
 fi
 
-# A gateway of its own: a fresh table, bucket and key, and abuse limits raised out of the way (a
+# A gateway of its own: a fresh table, bucket and signing-key secrets, and abuse limits raised out of the way (a
 # fuzz run signs in and knocks on the public doors far more often than the production limits allow).
 RUN="fuzz-$(python3 -c 'import secrets; print(secrets.token_hex(4))')"
-set -a
-# shellcheck disable=SC1090
-source <("$GATEWAY" keygen)
-set +a
+export ROSTER_SIGNING_KEY_SECRET="roster-signing-key-$RUN"
+export ROSTER_PUBLIC_KEYS_SECRET="roster-public-keys-$RUN"
 export ROSTER_TABLE="roster-$RUN"
 export ROSTER_BUCKET="roster-files-$RUN"
 export ROSTER_MAIL_FROM="no-reply@roster.test"

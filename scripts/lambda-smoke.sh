@@ -35,14 +35,14 @@ else
 fi
 cargo build --locked --quiet --workspace "${BINS[@]}"
 
-# A run of its own: a fresh table, bucket and signing key; mails and links for a test domain.
+# A run of its own: a fresh table, bucket and signing keys; mails and links for a test domain.
 RUN="smoke-$(python3 -c 'import secrets; print(secrets.token_hex(4))')"
 export SMOKE_WORK_DIR="$LOCAL/$RUN"
 mkdir -p "$SMOKE_WORK_DIR"
-set -a
-# shellcheck disable=SC1090
-source <("$ROOT/target/debug/local-gateway" keygen)
-set +a
+# The signing keys live in the emulator's Secrets Manager, as on AWS (the setup gateway creates
+# them); only the token issuers are given the private key's secret (template.yaml).
+export ROSTER_SIGNING_KEY_SECRET="roster-signing-key-$RUN"
+export ROSTER_PUBLIC_KEYS_SECRET="roster-public-keys-$RUN"
 export ROSTER_TABLE="roster-$RUN"
 export ROSTER_BUCKET="roster-files-$RUN"
 export ROSTER_MAIL_FROM="no-reply@roster.test"

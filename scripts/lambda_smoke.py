@@ -51,7 +51,7 @@ class SmokeFailure(Exception):
 
 def own_variables():
     """{function: the names of the variables template.yaml gives it beyond Globals} (today the
-    token issuers' ROSTER_JWT_PRIVATE_KEY)."""
+    token issuers' ROSTER_SIGNING_KEY_SECRET)."""
     with open(os.path.join(ROOT, "template.yaml")) as f:
         template = f.read()
     own = {}
@@ -1008,6 +1008,24 @@ def steps():
         if not hasattr(x, "export_done"):
             steps_by_name()["export-run"](x)
         x.http("delete-job", 204, token=x.owner, params={"tenant_id": x.tenant, "job_id": x.export_job})
+
+    # The signing key's rotation as Secrets Manager runs it: the four steps with one token; the
+    # JWKS then publishes the new key beside the old one (get-jwks re-reads its set after 10 s).
+    @step("rotate-signing-key")
+    def _(x):
+        token = secrets.token_hex(16)
+        for stage in ("createSecret", "setSecret", "testSecret", "finishSecret"):
+            event = dict(x.sample("rotate-signing-key"), ClientRequestToken=token, Step=stage,
+                         SecretId=x.env["ROSTER_SIGNING_KEY_SECRET"])
+            x.worker("rotate-signing-key", event, stage)
+        deadline = time.monotonic() + 15
+        while True:
+            keys = x.http("get-jwks", 200, "after the rotation").get("keys", [])
+            if len(keys) >= 2:
+                break
+            if time.monotonic() > deadline:
+                raise SmokeFailure(f"the JWKS does not publish the rotated key: {keys}")
+            time.sleep(1)
 
     # Scheduled jobs.
     for function, rule in (("recycle-purge", "roster-RecyclePurgeSchedule"),

@@ -186,6 +186,7 @@ async fn bad_tokens_answer_401() {
             roster_shared::tokens::TokenScope::Platform,
         ),
     )
+    .await
     .unwrap();
     let none_header =
         URL_SAFE_NO_PAD.encode(json!({"alg": "none", "typ": "JWT", "kid": kid}).to_string());

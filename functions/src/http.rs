@@ -27,10 +27,11 @@ pub fn bearer(req: &Request) -> Option<String> {
 /// The caller as the entrypoint resolves it before any handler logic: its bearer token verified
 /// (a forged or expired one answers 401 here, whatever the body says) and where it called from.
 /// Whether the token's account is still live is the domain's batched read.
-pub fn resolve_requester(app: &App, req: &Request) -> ApiResult<Requester> {
-    let token = bearer(req)
-        .map(|token| app.keys.verify(&token, app.now()))
-        .transpose()?;
+pub async fn resolve_requester(app: &App, req: &Request) -> ApiResult<Requester> {
+    let token = match bearer(req) {
+        Some(token) => Some(app.keys.verify(&token, app.now()).await?),
+        None => None,
+    };
     let source_ip = match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
         _ => None,

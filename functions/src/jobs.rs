@@ -43,6 +43,10 @@ pub const STREAM_FILTERS: &[(&str, &str)] = &[
 /// The worker the bucket notifies of uploads, and the key prefix and suffix of its filter.
 pub const UPLOAD_FILTER: (&str, &str, &str) = ("import-run", "tenants/", "/upload.csv");
 
+/// Functions Secrets Manager invokes to rotate a secret (one rotation step per invocation), as
+/// template.yaml's rotation schedules name them.
+pub const ROTATIONS: &[&str] = &["rotate-signing-key"];
+
 /// Runs `work` for every event delivered (its JSON as Lambda hands it over); its report is the
 /// invocation's result. An error fails the invocation, so the event source retries it.
 pub async fn run_worker<F, Fut, T>(work: F) -> Result<(), lambda_http::Error>

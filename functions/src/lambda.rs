@@ -32,7 +32,11 @@ where
 {
     let started = Instant::now();
     let mut line = RequestLine::of(&req);
-    let response = match precheck(&req).and_then(|()| authentication_first(app, &req)) {
+    let checked = match precheck(&req) {
+        Ok(()) => authentication_first(app, &req).await,
+        Err(err) => Err(err),
+    };
+    let response = match checked {
         Err(err) => problem(&err),
         Ok(requester) => {
             if line.tenant_id.is_none() {
@@ -99,8 +103,8 @@ impl RequestLine {
 /// missing, malformed, forged or expired token answers 401 whatever the body says, and a token
 /// sent to a public route must be valid too. The caller it resolves is what handlers hand to
 /// `shared`. (Whether the token's account is still live is the domain's batched read.)
-fn authentication_first(app: &App, req: &Request) -> ApiResult<Requester> {
-    let requester = resolve_requester(app, req)?;
+async fn authentication_first(app: &App, req: &Request) -> ApiResult<Requester> {
+    let requester = resolve_requester(app, req).await?;
     let route_key = match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx.route_key.clone(),
         _ => None,

@@ -252,13 +252,16 @@ pub async fn token(
         limits::count_failure(app, &failures).await?;
         return Err(ApiError::Unauthorized);
     };
-    let access_token = app.keys.issue(
-        app.now(),
-        &Grant {
-            tenant_id: Some(client.tenant_id),
-            ..Grant::new(client.id, TokenScope::ApiClient)
-        },
-    )?;
+    let access_token = app
+        .keys
+        .issue(
+            app.now(),
+            &Grant {
+                tenant_id: Some(client.tenant_id),
+                ..Grant::new(client.id, TokenScope::ApiClient)
+            },
+        )
+        .await?;
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",

@@ -92,7 +92,7 @@ impl App {
         Self::new(
             sdk,
             Config::from_env()?,
-            TokenKeys::from_env()?,
+            TokenKeys::from_env(sdk)?,
             AppOptions::default(),
         )
     }

@@ -20,6 +20,7 @@ pub mod members;
 pub mod model;
 pub mod queue;
 pub mod setup;
+pub mod signing_keys;
 pub mod store;
 pub mod tenants;
 pub mod tokens;

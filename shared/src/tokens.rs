@@ -1,14 +1,15 @@
-//! Access tokens: EdDSA (Ed25519) JWTs, 15 minutes, verified against the keys published at
-//! `/.well-known/jwks.json`. Only the login function holds the private key.
+//! Access tokens: EdDSA (Ed25519) JWTs, 15 minutes, naming their key (`kid`) and verified against
+//! the keys published at `/.well-known/jwks.json`. Only the functions that issue tokens read the
+//! private key; where keys live and how they rotate is [`crate::signing_keys`].
 
 use crate::config::env;
-use crate::crypto;
 use crate::error::{ApiError, ApiResult};
-use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
-use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use crate::signing_keys::{
+    KeySecrets, KeyStage, PublicKey, PublicKeySet, PublishedKey, SigningKey,
+};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::sync::Arc;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -114,21 +115,197 @@ impl Grant {
     }
 }
 
+/// The keys that sign and verify tokens: from Secrets Manager (rotated; see
+/// [`crate::signing_keys`]), or fixed by the environment where there is no Secrets Manager.
 #[derive(Clone)]
 pub struct TokenKeys {
-    kid: Arc<str>,
-    public_x: Arc<str>,
-    verifier: Arc<DecodingKey>,
-    signer: Option<Arc<EncodingKey>>,
+    source: Arc<KeySource>,
+}
+
+enum KeySource {
+    /// ROSTER_JWT_PUBLIC_KEY (and ROSTER_JWT_PRIVATE_KEY where tokens are issued): one key, no
+    /// rotation, no network. For runs without Secrets Manager (the init benchmark).
+    Fixed {
+        signer: Option<Signer>,
+        verifiers: Verifiers,
+    },
+    /// Read on first use, never at init, and cached for the container's life with the refreshes
+    /// rotation needs (see [`Cached`]).
+    Secrets(Box<Cached>),
+}
+
+struct Signer {
+    kid: String,
+    key: EncodingKey,
+}
+
+impl Signer {
+    fn new(key: &SigningKey) -> Self {
+        Self {
+            kid: key.kid().to_string(),
+            key: EncodingKey::from_ed_der(key.pkcs8_der()),
+        }
+    }
+}
+
+/// The public keys a function accepts, ready to verify.
+struct Verifiers {
+    set: PublicKeySet,
+    by_kid: HashMap<String, Arc<DecodingKey>>,
+}
+
+impl Verifiers {
+    fn new(set: PublicKeySet) -> ApiResult<Self> {
+        let by_kid = set
+            .keys
+            .iter()
+            .map(|k| {
+                DecodingKey::from_ed_components(&k.key.x)
+                    .map(|d| (k.key.kid.clone(), Arc::new(d)))
+                    .map_err(ApiError::internal)
+            })
+            .collect::<ApiResult<_>>()?;
+        Ok(Self { set, by_kid })
+    }
+}
+
+/// Issuers keep the current signing key, verifiers the public set, each re-read when older than
+/// this. A container may outlive a rotation: re-reading keeps what it signs with among the
+/// published keys (the previous key stays published for a whole rotation period, so an hour's lag
+/// fails nothing) and lets a key withdrawn from the set stop verifying. One request an hour.
+pub const KEY_CACHE_SECONDS: i64 = 60 * 60;
+
+/// A token whose `kid` the cached set lacks makes the verifier re-read the set (a rotation it
+/// has not seen), at most once per this many seconds: a flood of forged kids costs Secrets
+/// Manager one request per container per window.
+pub const UNKNOWN_KID_REREAD_SECONDS: i64 = 10;
+
+/// The JWKS answers from a set at most this old: other verifiers fetch it when they meet a kid
+/// they do not know, so it shows a rotation's new key as soon as a token may carry it.
+pub const JWKS_CACHE_SECONDS: i64 = 10;
+
+struct Cached {
+    secrets: KeySecrets,
+    signer: tokio::sync::Mutex<Option<(Arc<Signer>, i64)>>,
+    verifiers: tokio::sync::Mutex<VerifierCache>,
+}
+
+#[derive(Default)]
+struct VerifierCache {
+    verifiers: Option<Arc<Verifiers>>,
+    read_at: i64,
+    unknown_kid_reread_at: Option<i64>,
+}
+
+impl Cached {
+    async fn signer(&self, now: i64) -> ApiResult<Arc<Signer>> {
+        let mut cached = self.signer.lock().await;
+        if let Some((signer, read_at)) = cached.as_ref()
+            && now - read_at < KEY_CACHE_SECONDS
+        {
+            return Ok(signer.clone());
+        }
+        match self.secrets.current_signing_key().await {
+            Ok(key) => {
+                let signer = Arc::new(Signer::new(&key));
+                *cached = Some((signer.clone(), now));
+                Ok(signer)
+            }
+            // A refresh that fails keeps the key in hand: it is still published.
+            Err(err) => match cached.as_ref() {
+                Some((signer, _)) => {
+                    tracing::warn!(%err, "signing key refresh failed; keeping the cached key");
+                    Ok(signer.clone())
+                }
+                None => Err(err),
+            },
+        }
+    }
+
+    async fn verifiers(&self, now: i64, max_age: i64) -> ApiResult<Arc<Verifiers>> {
+        let mut cache = self.verifiers.lock().await;
+        self.refresh_if_stale(&mut cache, now, max_age).await?;
+        cache
+            .verifiers
+            .clone()
+            .ok_or_else(|| ApiError::internal("no public keys"))
+    }
+
+    /// The verifying key of `kid`, re-reading the set once per window when it is unknown.
+    async fn verifier(&self, kid: &str, now: i64) -> ApiResult<Option<Arc<DecodingKey>>> {
+        let mut cache = self.verifiers.lock().await;
+        let just_read = self
+            .refresh_if_stale(&mut cache, now, KEY_CACHE_SECONDS)
+            .await?;
+        let find = |cache: &VerifierCache| {
+            cache
+                .verifiers
+                .as_ref()
+                .and_then(|v| v.by_kid.get(kid).cloned())
+        };
+        if let Some(key) = find(&cache) {
+            return Ok(Some(key));
+        }
+        let window_open = cache
+            .unknown_kid_reread_at
+            .is_none_or(|at| now - at >= UNKNOWN_KID_REREAD_SECONDS);
+        if just_read || !window_open {
+            return Ok(None);
+        }
+        cache.unknown_kid_reread_at = Some(now);
+        self.read(&mut cache, now).await?;
+        Ok(find(&cache))
+    }
+
+    /// Reads the set if there is none or it is `max_age` seconds old; returns whether it read.
+    async fn refresh_if_stale(
+        &self,
+        cache: &mut VerifierCache,
+        now: i64,
+        max_age: i64,
+    ) -> ApiResult<bool> {
+        if cache.verifiers.is_some() && now - cache.read_at < max_age {
+            return Ok(false);
+        }
+        self.read(cache, now).await?;
+        Ok(true)
+    }
+
+    async fn read(&self, cache: &mut VerifierCache, now: i64) -> ApiResult<()> {
+        let read = match self.secrets.public_keys().await {
+            Ok(set) => Verifiers::new(set),
+            Err(err) => Err(err),
+        };
+        match read {
+            Ok(verifiers) => {
+                cache.verifiers = Some(Arc::new(verifiers));
+                cache.read_at = now;
+                Ok(())
+            }
+            // Keys in hand still verify what they verified; try again after the window.
+            Err(err) if cache.verifiers.is_some() => {
+                tracing::warn!(%err, "public key refresh failed; keeping the cached keys");
+                cache.read_at = now - KEY_CACHE_SECONDS + UNKNOWN_KID_REREAD_SECONDS;
+                Ok(())
+            }
+            Err(err) => Err(err),
+        }
+    }
 }
 
 impl std::fmt::Debug for TokenKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print key material.
-        f.debug_struct("TokenKeys")
-            .field("kid", &self.kid)
-            .field("can_sign", &self.signer.is_some())
-            .finish()
+        match &*self.source {
+            KeySource::Fixed { signer, .. } => f
+                .debug_struct("TokenKeys::Fixed")
+                .field("kid", &signer.as_ref().map(|s| &s.kid))
+                .finish_non_exhaustive(),
+            KeySource::Secrets(cached) => f
+                .debug_struct("TokenKeys::Secrets")
+                .field("secrets", &cached.secrets)
+                .finish_non_exhaustive(),
+        }
     }
 }
 
@@ -141,71 +318,116 @@ pub struct GeneratedKey {
 }
 
 pub fn generate_key() -> ApiResult<GeneratedKey> {
-    let rng = aws_lc_rs::rand::SystemRandom::new();
-    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).map_err(ApiError::internal)?;
-    let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(ApiError::internal)?;
+    let key = SigningKey::generate()?;
     Ok(GeneratedKey {
-        private_pkcs8_base64: STANDARD.encode(pkcs8.as_ref()),
-        public_x: URL_SAFE_NO_PAD.encode(pair.public_key().as_ref()),
+        private_pkcs8_base64: key.pkcs8_base64(),
+        public_x: key.public().x.clone(),
     })
 }
 
 impl TokenKeys {
-    /// ROSTER_JWT_PUBLIC_KEY is required; ROSTER_JWT_PRIVATE_KEY only where tokens are issued.
-    pub fn from_env() -> ApiResult<Self> {
-        let private = std::env::var("ROSTER_JWT_PRIVATE_KEY").ok();
-        match private {
-            Some(private) if !private.is_empty() => Self::from_private(&private),
-            _ => Self::from_public(&env("ROSTER_JWT_PUBLIC_KEY")?),
+    /// From the function's configuration, with no network call. ROSTER_PUBLIC_KEYS_SECRET names
+    /// the public-key secret (every function) and ROSTER_SIGNING_KEY_SECRET the signing-key
+    /// secret (only where tokens are issued). Without them, the fixed ROSTER_JWT_PUBLIC_KEY (and
+    /// ROSTER_JWT_PRIVATE_KEY).
+    pub fn from_env(sdk: &aws_config::SdkConfig) -> ApiResult<Self> {
+        let set = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        if let Some(public_keys) = set("ROSTER_PUBLIC_KEYS_SECRET") {
+            let signing_key = set("ROSTER_SIGNING_KEY_SECRET");
+            return Ok(Self::from_secrets(KeySecrets::new(
+                sdk,
+                signing_key,
+                public_keys,
+                None,
+            )));
+        }
+        match set("ROSTER_JWT_PRIVATE_KEY") {
+            Some(private) => Self::from_private(&private),
+            None => Self::from_public(&env("ROSTER_JWT_PUBLIC_KEY")?),
         }
     }
 
+    pub fn from_secrets(secrets: KeySecrets) -> Self {
+        Self {
+            source: Arc::new(KeySource::Secrets(Box::new(Cached {
+                secrets,
+                signer: tokio::sync::Mutex::new(None),
+                verifiers: tokio::sync::Mutex::new(VerifierCache::default()),
+            }))),
+        }
+    }
+
+    /// One fixed public key: verifies, cannot sign.
     pub fn from_public(public_x: &str) -> ApiResult<Self> {
-        let verifier = DecodingKey::from_ed_components(public_x).map_err(ApiError::internal)?;
+        Self::fixed(None, PublicKey::from_x(public_x)?)
+    }
+
+    /// One fixed key pair (base64 PKCS#8).
+    pub fn from_private(pkcs8_base64: &str) -> ApiResult<Self> {
+        let key = SigningKey::from_pkcs8_base64(pkcs8_base64)?;
+        Self::fixed(Some(Signer::new(&key)), key.public().clone())
+    }
+
+    fn fixed(signer: Option<Signer>, public: PublicKey) -> ApiResult<Self> {
+        let set = PublicKeySet {
+            keys: vec![PublishedKey {
+                key: public,
+                stage: KeyStage::Current,
+            }],
+        };
         Ok(Self {
-            kid: kid_of(public_x)?.into(),
-            public_x: public_x.into(),
-            verifier: Arc::new(verifier),
-            signer: None,
+            source: Arc::new(KeySource::Fixed {
+                signer,
+                verifiers: Verifiers::new(set)?,
+            }),
         })
     }
 
-    pub fn from_private(pkcs8_base64: &str) -> ApiResult<Self> {
-        let der = STANDARD
-            .decode(pkcs8_base64.trim())
-            .map_err(|_| ApiError::internal("ROSTER_JWT_PRIVATE_KEY is not base64"))?;
-        let pair = Ed25519KeyPair::from_pkcs8(&der).map_err(|_| {
-            ApiError::internal("ROSTER_JWT_PRIVATE_KEY is not an Ed25519 PKCS#8 key")
-        })?;
-        let public_x = URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
-        let mut keys = Self::from_public(&public_x)?;
-        keys.signer = Some(Arc::new(EncodingKey::from_ed_der(&der)));
-        Ok(keys)
+    /// The secrets the keys come from, if they do (for the rotation).
+    pub fn secrets(&self) -> Option<&KeySecrets> {
+        match &*self.source {
+            KeySource::Secrets(cached) => Some(&cached.secrets),
+            KeySource::Fixed { .. } => None,
+        }
     }
 
-    pub fn kid(&self) -> &str {
-        &self.kid
-    }
-
-    /// The JWKS document.
-    pub fn jwks(&self) -> serde_json::Value {
-        serde_json::json!({
-            "keys": [{
+    /// The JWKS document: every published key (current, then pending, then previous).
+    pub async fn jwks(&self, now: OffsetDateTime) -> ApiResult<serde_json::Value> {
+        let jwk = |k: &PublicKey| {
+            serde_json::json!({
                 "kty": "OKP",
                 "crv": "Ed25519",
                 "alg": "EdDSA",
                 "use": "sig",
-                "kid": &*self.kid,
-                "x": &*self.public_x,
-            }]
-        })
+                "kid": k.kid,
+                "x": k.x,
+            })
+        };
+        let keys: Vec<serde_json::Value> = match &*self.source {
+            KeySource::Fixed { verifiers, .. } => {
+                verifiers.set.keys.iter().map(|k| jwk(&k.key)).collect()
+            }
+            KeySource::Secrets(cached) => {
+                let verifiers = cached
+                    .verifiers(now.unix_timestamp(), JWKS_CACHE_SECONDS)
+                    .await?;
+                verifiers.set.keys.iter().map(|k| jwk(&k.key)).collect()
+            }
+        };
+        Ok(serde_json::json!({ "keys": keys }))
     }
 
-    pub fn issue(&self, now: OffsetDateTime, grant: &Grant) -> ApiResult<String> {
-        let signer = self
-            .signer
-            .as_ref()
-            .ok_or_else(|| ApiError::internal("this function holds no signing key"))?;
+    /// Signs a token for `grant` with the current key; its header names the key (`kid`).
+    pub async fn issue(&self, now: OffsetDateTime, grant: &Grant) -> ApiResult<String> {
+        let no_signer = || ApiError::internal("this function holds no signing key");
+        let cached;
+        let signer = match &*self.source {
+            KeySource::Fixed { signer, .. } => signer.as_ref().ok_or_else(no_signer)?,
+            KeySource::Secrets(source) => {
+                cached = source.signer(now.unix_timestamp()).await?;
+                &*cached
+            }
+        };
         let claims = Claims {
             iss: ISSUER.into(),
             aud: AUDIENCE.into(),
@@ -224,23 +446,30 @@ impl TokenKeys {
             mev: grant.member_session,
         };
         let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(self.kid.to_string());
-        jsonwebtoken::encode(&header, &claims, signer).map_err(ApiError::internal)
+        header.kid = Some(signer.kid.clone());
+        jsonwebtoken::encode(&header, &claims, &signer.key).map_err(ApiError::internal)
     }
 
-    /// Verifies signature, algorithm, key id, issuer, audience and expiry against `now`.
-    pub fn verify(&self, token: &str, now: OffsetDateTime) -> ApiResult<Claims> {
+    /// Verifies signature, algorithm, key id (one of the published keys), issuer, audience and
+    /// expiry against `now`.
+    pub async fn verify(&self, token: &str, now: OffsetDateTime) -> ApiResult<Claims> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| ApiError::Unauthorized)?;
-        if header.alg != Algorithm::EdDSA || header.kid.as_deref() != Some(&*self.kid) {
-            return Err(ApiError::Unauthorized);
-        }
+        let kid = match header.kid {
+            Some(kid) if header.alg == Algorithm::EdDSA => kid,
+            _ => return Err(ApiError::Unauthorized),
+        };
+        let key = match &*self.source {
+            KeySource::Fixed { verifiers, .. } => verifiers.by_kid.get(&kid).cloned(),
+            KeySource::Secrets(cached) => cached.verifier(&kid, now.unix_timestamp()).await?,
+        };
+        let key = key.ok_or(ApiError::Unauthorized)?;
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         // Expiry is checked below against the app's clock, so tests can move time.
         validation.validate_exp = false;
-        let data = jsonwebtoken::decode::<Claims>(token, &self.verifier, &validation)
+        let data = jsonwebtoken::decode::<Claims>(token, &key, &validation)
             .map_err(|_| ApiError::Unauthorized)?;
         let now = now.unix_timestamp();
         if data.claims.exp <= now || data.claims.iat > now + 60 {
@@ -248,18 +477,6 @@ impl TokenKeys {
         }
         Ok(data.claims)
     }
-}
-
-fn kid_of(public_x: &str) -> ApiResult<String> {
-    let raw = URL_SAFE_NO_PAD
-        .decode(public_x.trim())
-        .map_err(|_| ApiError::internal("ROSTER_JWT_PUBLIC_KEY is not base64url"))?;
-    if raw.len() != 32 {
-        return Err(ApiError::internal(
-            "ROSTER_JWT_PUBLIC_KEY is not an Ed25519 key",
-        ));
-    }
-    Ok(crypto::sha256_base64url(&raw)[..16].to_string())
 }
 
 #[cfg(test)]
@@ -270,41 +487,49 @@ mod tests {
         TokenKeys::from_private(&generate_key().unwrap().private_pkcs8_base64).unwrap()
     }
 
-    #[test]
-    fn issued_tokens_verify_until_they_expire() {
+    #[tokio::test]
+    async fn issued_tokens_verify_until_they_expire() {
         let keys = keys();
         let now = OffsetDateTime::now_utc();
         let user = Uuid::now_v7();
         let token = keys
             .issue(now, &Grant::new(user, TokenScope::Platform))
+            .await
             .unwrap();
-        assert_eq!(keys.verify(&token, now).unwrap().sub, user);
+        assert_eq!(keys.verify(&token, now).await.unwrap().sub, user);
         let later = now + time::Duration::seconds(ACCESS_TOKEN_SECONDS);
-        assert!(keys.verify(&token, later).is_err());
+        assert!(keys.verify(&token, later).await.is_err());
     }
 
-    #[test]
-    fn tokens_of_another_key_are_refused() {
+    #[tokio::test]
+    async fn tokens_of_another_key_are_refused() {
         let now = OffsetDateTime::now_utc();
         let token = keys()
             .issue(now, &Grant::new(Uuid::now_v7(), TokenScope::Platform))
+            .await
             .unwrap();
-        assert!(keys().verify(&token, now).is_err());
+        assert!(keys().verify(&token, now).await.is_err());
     }
 
-    #[test]
-    fn public_only_keys_verify_but_cannot_sign() {
-        let full = keys();
-        let public = TokenKeys::from_public(&full.public_x).unwrap();
+    #[tokio::test]
+    async fn public_only_keys_verify_but_cannot_sign() {
+        let generated = generate_key().unwrap();
+        let full = TokenKeys::from_private(&generated.private_pkcs8_base64).unwrap();
+        let public = TokenKeys::from_public(&generated.public_x).unwrap();
         let now = OffsetDateTime::now_utc();
         let token = full
             .issue(now, &Grant::new(Uuid::now_v7(), TokenScope::Platform))
+            .await
             .unwrap();
-        assert!(public.verify(&token, now).is_ok());
+        assert!(public.verify(&token, now).await.is_ok());
         assert!(
             public
                 .issue(now, &Grant::new(Uuid::now_v7(), TokenScope::Platform))
+                .await
                 .is_err()
         );
+        let jwks = public.jwks(now).await.unwrap();
+        assert_eq!(jwks["keys"][0]["x"], generated.public_x.as_str());
+        assert!(!format!("{full:?}").contains(&generated.private_pkcs8_base64));
     }
 }

@@ -1,14 +1,16 @@
 //! The test harness: each test starts its own Roster (own table and bucket in the shared emulator,
-//! own signing key, own request counter) behind the real local gateway on a free port, and talks
-//! to it over HTTP like a client. The emulator is started by scripts/test.sh (AWS_ENDPOINT_URL).
+//! own signing-key secrets in its Secrets Manager, own request counters) behind the real local
+//! gateway on a free port, and talks to it over HTTP like a client. The emulator is started by
+//! scripts/test.sh (AWS_ENDPOINT_URL).
 
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use futures::future::join_all;
 use reqwest::{Method, StatusCode};
 use roster_shared::app::{AppOptions, Clock, Config};
 use roster_shared::limits::Limits;
+use roster_shared::signing_keys::{self, KeySecrets};
 use roster_shared::store::{Item, RequestCounter};
-use roster_shared::tokens::{TokenKeys, generate_key};
+use roster_shared::tokens::TokenKeys;
 use roster_shared::{App, setup};
 use serde_json::{Value, json};
 use std::sync::OnceLock;
@@ -19,7 +21,12 @@ pub struct Env {
     pub http: reqwest::Client,
     pub app: &'static App,
     pub counter: RequestCounter,
-    /// base64 PKCS#8 of the signing key, for tests that forge tokens.
+    /// Requests to Secrets Manager (the signing keys), counted apart from DynamoDB's.
+    pub secret_requests: RequestCounter,
+    /// The signing-key and public-key secrets' names.
+    pub signing_key_secret: String,
+    pub public_keys_secret: String,
+    /// base64 PKCS#8 of the signing key current at the start, for tests that forge tokens.
     pub private_key: String,
     pub endpoint: String,
     pub admin_email: String,
@@ -114,7 +121,6 @@ impl Env {
                 SDK.get_or_init(|| sdk).clone()
             }
         };
-        let key = generate_key().expect("key");
         let config = Config {
             table: unique("roster"),
             bucket: unique("roster-files"),
@@ -123,11 +129,20 @@ impl Env {
             limits,
         };
         let counter = RequestCounter::default();
+        let secret_requests = RequestCounter::default();
+        let signing_key_secret = unique("roster-signing-key");
+        let public_keys_secret = unique("roster-public-keys");
+        let keys = TokenKeys::from_secrets(KeySecrets::new(
+            &sdk,
+            Some(signing_key_secret.clone()),
+            public_keys_secret.clone(),
+            Some(secret_requests.clone()),
+        ));
         let app: &'static App = Box::leak(Box::new(
             App::new(
                 &sdk,
                 config,
-                TokenKeys::from_private(&key.private_pkcs8_base64).expect("keys"),
+                keys,
                 AppOptions {
                     counter: Some(counter.clone()),
                     clock,
@@ -137,6 +152,17 @@ impl Env {
         ));
         setup::create_table(app).await.expect("table");
         setup::create_bucket_and_sender(app).await.expect("bucket");
+        signing_keys::create_secrets(app)
+            .await
+            .expect("signing keys");
+        let private_key = app
+            .keys
+            .secrets()
+            .expect("keys from secrets")
+            .current_signing_key()
+            .await
+            .expect("current signing key")
+            .pkcs8_base64();
         let admin_email = format!("{}@operators.test", unique("admin"));
         let admin_password = "bootstrap-password-1".to_string();
         setup::bootstrap_admin(app, &admin_email, &admin_password)
@@ -153,11 +179,44 @@ impl Env {
             http: reqwest::Client::new(),
             app,
             counter,
-            private_key: key.private_pkcs8_base64,
+            secret_requests,
+            signing_key_secret,
+            public_keys_secret,
+            private_key,
             endpoint,
             admin_email,
             admin_password,
         }
+    }
+
+    /// Another container of this Roster (same table, bucket and secrets, fresh caches: what a
+    /// function cold-starting now would read) behind its own gateway; returns its base URL.
+    pub async fn another_container(&self) -> String {
+        let sdk = SDK.get().expect("sdk").clone();
+        let keys = TokenKeys::from_secrets(KeySecrets::new(
+            &sdk,
+            Some(self.signing_key_secret.clone()),
+            self.public_keys_secret.clone(),
+            None,
+        ));
+        let app: &'static App = Box::leak(Box::new(
+            App::new(
+                &sdk,
+                self.app.config.clone(),
+                keys,
+                AppOptions {
+                    clock: self.app.clock.clone(),
+                    ..AppOptions::default()
+                },
+            )
+            .expect("app"),
+        ));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(roster_functions::gateway::serve(app, listener));
+        base
     }
 
     /// Sends a request; `body` None sends none.

@@ -1,13 +1,15 @@
 //! The local stack's entry point (not deployed).
 //!
 //! - `local-gateway keygen`: prints a new Ed25519 signing key as ROSTER_JWT_* variables.
+//! - `local-gateway rotate-key`: rotates the signing key in Secrets Manager (the emulator, or AWS
+//!   with credentials) by the same four steps as the `rotate-signing-key` function.
 //! - `local-gateway bootstrap-admin`: makes ROSTER_BOOTSTRAP_EMAIL a platform admin with
 //!   ROSTER_BOOTSTRAP_PASSWORD (against the emulator or, with AWS credentials, a real table).
 //! - `local-gateway serve [--setup]`: serves every route on ROSTER_GATEWAY_ADDR (default
-//!   127.0.0.1:8080); `--setup` first creates the table, bucket, sender identity and the bootstrap
-//!   admin in the emulator.
+//!   127.0.0.1:8080); `--setup` first creates the table, bucket, sender identity, signing-key
+//!   secrets (with a first key) and the bootstrap admin in the emulator.
 
-use roster_shared::{App, setup, tokens};
+use roster_shared::{App, setup, signing_keys, tokens};
 use tokio::net::TcpListener;
 
 #[tokio::main]
@@ -20,6 +22,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             println!("ROSTER_JWT_PUBLIC_KEY={}", key.public_x);
             Ok(())
         }
+        Some("rotate-key") => {
+            let app = App::from_env().await?;
+            let kid = signing_keys::rotate(&app).await?;
+            println!("signing key rotated: tokens are now signed with kid {kid}");
+            Ok(())
+        }
         Some("bootstrap-admin") => {
             let app = App::from_env().await?;
             let (email, password) = bootstrap_credentials()?;
@@ -29,7 +37,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         }
         Some("serve") => serve(args.iter().any(|a| a == "--setup")).await,
         _ => {
-            eprintln!("usage: local-gateway keygen | bootstrap-admin | serve [--setup]");
+            eprintln!(
+                "usage: local-gateway keygen | rotate-key | bootstrap-admin | serve [--setup]"
+            );
             std::process::exit(2);
         }
     }
@@ -52,6 +62,7 @@ async fn serve(with_setup: bool) -> Result<(), Box<dyn std::error::Error + Send 
     if with_setup {
         setup::create_table(app).await?;
         setup::create_bucket_and_sender(app).await?;
+        signing_keys::create_secrets(app).await?;
         let (email, password) = bootstrap_credentials()?;
         setup::bootstrap_admin(app, &email, &password).await?;
         println!("Roster is running at {url}");

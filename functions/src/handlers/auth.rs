@@ -45,5 +45,5 @@ pub async fn resend_verification(app: &'static App, req: Request) -> Answer {
 
 /// GET /.well-known/jwks.json
 pub async fn jwks(app: &'static App, _req: Request) -> Answer {
-    ok(&app.keys.jwks())
+    ok(&app.keys.jwks(app.now()).await?)
 }

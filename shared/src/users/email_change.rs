@@ -132,7 +132,7 @@ pub async fn confirm(
     super::commit_with_memberships(app, tx, &after).await?;
     Ok(EmailChanged {
         user: UserView::from(&after),
-        token: FreshToken::like(app, &authorized.claims, epoch)?,
+        token: FreshToken::like(app, &authorized.claims, epoch).await?,
     })
 }
 

@@ -75,7 +75,7 @@ pub async fn login(app: &App, requester: &Requester, input: LoginInput) -> ApiRe
                 user_session: user.session_epoch,
                 ..Grant::new(user.id, scope)
             };
-            app.keys.issue(app.now(), &grant)?
+            app.keys.issue(app.now(), &grant).await?
         }
         (Some(m), _) => sign_in_member(app, requester, &attempt, &user, m).await?,
     };
@@ -276,7 +276,9 @@ async fn sign_in_member(
     LoginEntry::new(now, requester, member, None).record(&mut tx)?;
     attempt.give_back(&mut tx)?;
     app.store.transact(tx).await?;
-    app.keys.issue(now, &member_grant(user, member, allowlist))
+    app.keys
+        .issue(now, &member_grant(user, member, allowlist))
+        .await
 }
 
 /// A member's token: usable from the addresses both allowlists (tenant's, department's) allow,
@@ -366,7 +368,7 @@ async fn admit(
                     scope: Some(TokenScope::PasswordChange),
                     ..member_grant(user, member, allowlist)
                 };
-                let access_token = app.keys.issue(now, &grant)?;
+                let access_token = app.keys.issue(now, &grant).await?;
                 Err((
                     LoginFailure::PasswordExpired,
                     ApiError::PasswordExpired { access_token },

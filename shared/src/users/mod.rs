@@ -290,14 +290,14 @@ pub struct FreshToken {
 impl FreshToken {
     /// A token like `claims` (a password-change token becomes a member token), under the user's
     /// new session epoch.
-    pub(crate) fn like(app: &App, claims: &Claims, session_epoch: u64) -> ApiResult<Self> {
+    pub(crate) async fn like(app: &App, claims: &Claims, session_epoch: u64) -> ApiResult<Self> {
         let mut grant = Grant::of(claims);
         grant.user_session = session_epoch;
         if grant.scope == Some(TokenScope::PasswordChange) {
             grant.scope = Some(TokenScope::Tenant);
         }
         Ok(Self {
-            access_token: app.keys.issue(app.now(), &grant)?,
+            access_token: app.keys.issue(app.now(), &grant).await?,
             token_type: "Bearer",
             expires_in: crate::tokens::ACCESS_TOKEN_SECONDS,
         })
@@ -351,7 +351,7 @@ pub async fn change_password(
         )?;
     }
     app.store.transact(tx).await?;
-    FreshToken::like(app, &authorized.claims, epoch)
+    FreshToken::like(app, &authorized.claims, epoch).await
 }
 
 /// The member a user is in a tenant, if any.

@@ -1,0 +1,611 @@
+//! The keys that sign access tokens, kept in AWS Secrets Manager, and their rotation.
+//!
+//! Two secrets:
+//! - the **signing-key secret**: one version per Ed25519 private key (`{"private_key": "<base64
+//!   PKCS#8>"}`), staged `AWSCURRENT` (signs new tokens), `AWSPENDING` (made by a rotation in
+//!   progress) and `AWSPREVIOUS` (signed tokens that may still be alive). Only the functions that
+//!   issue tokens may read it, and only its `AWSCURRENT` version; the rotation function keeps it.
+//! - the **public-key secret**: one JSON document, the public halves of those versions with their
+//!   stages ([`PublicKeySet`]). Every function reads it to verify tokens; the JWKS publishes it.
+//!
+//! Why a second secret: Secrets Manager has no public part of a secret, so a verifier allowed to
+//! read the signing-key secret's versions would hold every private key. Why a secret and not an
+//! SSM parameter: one SDK and one IAM model for both, and the document is small and rarely written.
+//!
+//! Rotation is Secrets Manager's four steps, each idempotent under one ClientRequestToken:
+//! `createSecret` puts a new key as `AWSPENDING`; `setSecret` publishes its public half beside the
+//! current and previous ones, so verifiers can know it before any token carries it; `testSecret`
+//! checks that the pending key signs what the published set verifies; `finishSecret` makes it
+//! `AWSCURRENT` (Secrets Manager moves `AWSPREVIOUS` to the old key, which stays published, so
+//! tokens it signed keep verifying) and republishes the set.
+
+use crate::error::{ApiError, ApiResult};
+use crate::store::{RequestCounter, sdk_error};
+use aws_lc_rs::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
+use aws_sdk_secretsmanager::Client;
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+pub const CURRENT: &str = "AWSCURRENT";
+pub const PENDING: &str = "AWSPENDING";
+pub const PREVIOUS: &str = "AWSPREVIOUS";
+
+/// An Ed25519 private key and its public half. The private half leaves this type only to sign or
+/// to be stored: it has no `Debug`, `Display` or `Serialize` of it.
+pub struct SigningKey {
+    pkcs8: Vec<u8>,
+    public: PublicKey,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("kid", &self.public.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SigningKey {
+    pub fn generate() -> ApiResult<Self> {
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).map_err(ApiError::internal)?;
+        Self::from_pkcs8(pkcs8.as_ref().to_vec())
+    }
+
+    /// From base64 of the PKCS#8 DER (what the secret and ROSTER_JWT_PRIVATE_KEY hold).
+    pub fn from_pkcs8_base64(text: &str) -> ApiResult<Self> {
+        let der = STANDARD
+            .decode(text.trim())
+            .map_err(|_| ApiError::internal("a signing key is not base64"))?;
+        Self::from_pkcs8(der)
+    }
+
+    fn from_pkcs8(pkcs8: Vec<u8>) -> ApiResult<Self> {
+        let pair = Ed25519KeyPair::from_pkcs8(&pkcs8)
+            .map_err(|_| ApiError::internal("a signing key is not an Ed25519 PKCS#8 key"))?;
+        let public = PublicKey::from_x(&URL_SAFE_NO_PAD.encode(pair.public_key().as_ref()))?;
+        Ok(Self { pkcs8, public })
+    }
+
+    pub fn public(&self) -> &PublicKey {
+        &self.public
+    }
+
+    pub fn kid(&self) -> &str {
+        &self.public.kid
+    }
+
+    /// The PKCS#8 DER, for the JWT signer.
+    pub fn pkcs8_der(&self) -> &[u8] {
+        &self.pkcs8
+    }
+
+    pub fn pkcs8_base64(&self) -> String {
+        STANDARD.encode(&self.pkcs8)
+    }
+
+    fn sign(&self, message: &[u8]) -> ApiResult<Vec<u8>> {
+        let pair = Ed25519KeyPair::from_pkcs8(&self.pkcs8).map_err(ApiError::internal)?;
+        Ok(pair.sign(message).as_ref().to_vec())
+    }
+}
+
+/// An Ed25519 public key as a JWK carries it, with its key id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicKey {
+    /// The first 16 characters of the base64url SHA-256 of the raw key: the same key always has
+    /// the same id, on every function and across rotations.
+    pub kid: String,
+    /// base64url of the raw 32 bytes (ROSTER_JWT_PUBLIC_KEY).
+    pub x: String,
+}
+
+impl PublicKey {
+    pub fn from_x(x: &str) -> ApiResult<Self> {
+        let raw = URL_SAFE_NO_PAD
+            .decode(x.trim())
+            .map_err(|_| ApiError::internal("a public key is not base64url"))?;
+        if raw.len() != 32 {
+            return Err(ApiError::internal("a public key is not an Ed25519 key"));
+        }
+        Ok(Self {
+            kid: crate::crypto::sha256_base64url(&raw)[..16].to_string(),
+            x: x.trim().to_string(),
+        })
+    }
+
+    fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
+        URL_SAFE_NO_PAD.decode(&self.x).is_ok_and(|raw| {
+            UnparsedPublicKey::new(&ED25519, raw)
+                .verify(message, signature)
+                .is_ok()
+        })
+    }
+}
+
+/// Where a key stands in the rotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyStage {
+    Current,
+    Pending,
+    Previous,
+}
+
+/// A public key verifiers accept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishedKey {
+    #[serde(flatten)]
+    pub key: PublicKey,
+    pub stage: KeyStage,
+}
+
+/// The public-key secret's document: current first, then pending, then previous.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicKeySet {
+    pub keys: Vec<PublishedKey>,
+}
+
+impl PublicKeySet {
+    pub fn find(&self, kid: &str) -> Option<&PublicKey> {
+        self.keys.iter().map(|k| &k.key).find(|k| k.kid == kid)
+    }
+
+    pub fn current(&self) -> Option<&PublicKey> {
+        self.keys
+            .iter()
+            .find(|k| k.stage == KeyStage::Current)
+            .map(|k| &k.key)
+    }
+}
+
+/// A version of the signing-key secret. The secret starts as `{}`, no key (template.yaml cannot
+/// make an Ed25519 key): its first rotation makes one.
+#[derive(Serialize, Deserialize)]
+struct StoredKey {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    private_key: Option<String>,
+}
+
+/// What the signing-key secret holds before its first rotation.
+pub const NO_KEY_YET: &str = "{}";
+
+/// The two secrets (names or ARNs) and a client built on first use (a function's init makes no
+/// network call, and builds nothing it may not need).
+pub struct KeySecrets {
+    /// The signing-key secret: set only where tokens are issued or keys rotated.
+    signing_key: Option<String>,
+    public_keys: String,
+    sdk: aws_config::SdkConfig,
+    counter: Option<RequestCounter>,
+    client: OnceLock<Client>,
+}
+
+impl std::fmt::Debug for KeySecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeySecrets")
+            .field("signing_key", &self.signing_key)
+            .field("public_keys", &self.public_keys)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeySecrets {
+    /// `counter`, if given, counts the requests sent to Secrets Manager (tests).
+    pub fn new(
+        sdk: &aws_config::SdkConfig,
+        signing_key: Option<String>,
+        public_keys: String,
+        counter: Option<RequestCounter>,
+    ) -> Self {
+        Self {
+            signing_key,
+            public_keys,
+            sdk: sdk.clone(),
+            counter,
+            client: OnceLock::new(),
+        }
+    }
+
+    fn client(&self) -> &Client {
+        self.client.get_or_init(|| {
+            let mut config = aws_sdk_secretsmanager::config::Builder::from(&self.sdk);
+            if let Some(counter) = &self.counter {
+                config = config.interceptor(counter.clone());
+            }
+            Client::from_conf(config.build())
+        })
+    }
+
+    fn signing_key_secret(&self) -> ApiResult<&str> {
+        self.signing_key
+            .as_deref()
+            .ok_or_else(|| ApiError::internal("this function holds no signing key"))
+    }
+
+    /// The `AWSCURRENT` signing key: what issuers sign with. (Issuers may read no other stage.)
+    pub async fn current_signing_key(&self) -> ApiResult<SigningKey> {
+        self.current()
+            .await?
+            .ok_or_else(|| ApiError::internal("no signing key yet: the secret was never rotated"))
+    }
+
+    async fn current(&self) -> ApiResult<Option<SigningKey>> {
+        let out = self
+            .client()
+            .get_secret_value()
+            .secret_id(self.signing_key_secret()?)
+            .version_stage(CURRENT)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        parse_stored(out.secret_string())
+    }
+
+    /// The keys verifiers accept.
+    pub async fn public_keys(&self) -> ApiResult<PublicKeySet> {
+        let out = self
+            .client()
+            .get_secret_value()
+            .secret_id(&self.public_keys)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        serde_json::from_str(out.secret_string().unwrap_or_default())
+            .map_err(|_| ApiError::internal("the public-key secret is not a key set"))
+    }
+
+    /// The signing-key secret's versions and their stages.
+    async fn version_stages(&self) -> ApiResult<HashMap<String, Vec<String>>> {
+        let out = self
+            .client()
+            .describe_secret()
+            .secret_id(self.signing_key_secret()?)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(out.version_ids_to_stages().cloned().unwrap_or_default())
+    }
+
+    /// The key of one version, or None if there is no such version or it holds no key.
+    async fn version(&self, version_id: &str) -> ApiResult<Option<SigningKey>> {
+        let out = self
+            .client()
+            .get_secret_value()
+            .secret_id(self.signing_key_secret()?)
+            .version_id(version_id)
+            .send()
+            .await;
+        match out {
+            Ok(out) => parse_stored(out.secret_string()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(err) => Err(sdk_error(err)),
+        }
+    }
+
+    /// Rebuilds the public set from the signing-key secret's stages and writes it if it changed;
+    /// returns whether it did.
+    async fn publish(&self) -> ApiResult<bool> {
+        let stages = self.version_stages().await?;
+        let mut keys = Vec::new();
+        for (label, stage) in [
+            (CURRENT, KeyStage::Current),
+            (PENDING, KeyStage::Pending),
+            (PREVIOUS, KeyStage::Previous),
+        ] {
+            let Some(version_id) = holder(&stages, label) else {
+                continue;
+            };
+            // The version a finished rotation made current keeps its AWSPENDING label until the
+            // next rotation: it is published once, as current.
+            if stage != KeyStage::Current && holder(&stages, CURRENT) == Some(version_id) {
+                continue;
+            }
+            if let Some(key) = self.version(version_id).await? {
+                keys.push(PublishedKey {
+                    key: key.public().clone(),
+                    stage,
+                });
+            }
+        }
+        let set = PublicKeySet { keys };
+        if self.public_keys().await.ok().as_ref() == Some(&set) {
+            return Ok(false);
+        }
+        self.client()
+            .put_secret_value()
+            .secret_id(&self.public_keys)
+            .secret_string(serde_json::to_string(&set).map_err(ApiError::internal)?)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(true)
+    }
+
+    /// Creates both secrets where they do not exist and, if there is no current key yet, makes
+    /// one by a rotation. For the local stack and the tests; on AWS, template.yaml declares the
+    /// secrets and their rotation schedule rotates once at creation.
+    pub async fn ensure_created(&self) -> ApiResult<()> {
+        for (name, initial) in [
+            (self.signing_key_secret()?, NO_KEY_YET.to_string()),
+            (
+                self.public_keys.as_str(),
+                serde_json::to_string(&PublicKeySet::default()).map_err(ApiError::internal)?,
+            ),
+        ] {
+            let created = self
+                .client()
+                .create_secret()
+                .name(name)
+                .secret_string(initial)
+                .send()
+                .await;
+            if let Err(err) = created
+                && !err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_exists_exception())
+            {
+                return Err(sdk_error(err));
+            }
+        }
+        if self.current().await?.is_none() {
+            self.rotate().await?;
+        }
+        Ok(())
+    }
+
+    /// Runs the four rotation steps under a fresh ClientRequestToken, as Secrets Manager does on
+    /// schedule (`local-gateway rotate-key`); returns the new current key id.
+    pub async fn rotate(&self) -> ApiResult<String> {
+        let token = uuid::Uuid::now_v7().to_string();
+        let mut kid = String::new();
+        for step in [
+            RotationStep::CreateSecret,
+            RotationStep::SetSecret,
+            RotationStep::TestSecret,
+            RotationStep::FinishSecret,
+        ] {
+            kid = self.rotation_step(&token, step).await?.kid;
+        }
+        Ok(kid)
+    }
+
+    /// One rotation step for the version `token`. Rerunning a step with the same token changes
+    /// nothing more (Secrets Manager retries steps).
+    pub async fn rotation_step(&self, token: &str, step: RotationStep) -> ApiResult<StepReport> {
+        let stages = self.version_stages().await?;
+        let staged = |label: &str| {
+            stages
+                .get(token)
+                .is_some_and(|s| s.iter().any(|l| l == label))
+        };
+        let already_current = staged(CURRENT);
+        if step != RotationStep::CreateSecret && !already_current && !staged(PENDING) {
+            return Err(ApiError::internal(format!(
+                "{step:?}: version {token} is not pending"
+            )));
+        }
+        let changed = match step {
+            RotationStep::CreateSecret if already_current => false,
+            RotationStep::CreateSecret => self.create_pending(token).await?,
+            RotationStep::SetSecret => self.publish().await?,
+            RotationStep::TestSecret => false,
+            RotationStep::FinishSecret => {
+                let moved = match holder(&stages, CURRENT) {
+                    Some(current) if current == token => false,
+                    current => {
+                        self.client()
+                            .update_secret_version_stage()
+                            .secret_id(self.signing_key_secret()?)
+                            .version_stage(CURRENT)
+                            .move_to_version_id(token)
+                            .set_remove_from_version_id(current.map(str::to_string))
+                            .send()
+                            .await
+                            .map_err(sdk_error)?;
+                        true
+                    }
+                };
+                self.publish().await? || moved
+            }
+        };
+        let key = self
+            .version(token)
+            .await?
+            .ok_or_else(|| ApiError::internal(format!("version {token} holds no key")))?;
+        if step == RotationStep::TestSecret {
+            self.test_published(&key).await?;
+        }
+        tracing::info!(?step, kid = key.kid(), changed, "signing key rotation step");
+        Ok(StepReport {
+            step,
+            kid: key.kid().to_string(),
+            changed,
+        })
+    }
+
+    /// createSecret: a new key as AWSPENDING under `token`, unless that version exists.
+    async fn create_pending(&self, token: &str) -> ApiResult<bool> {
+        if self.version(token).await?.is_some() {
+            return Ok(false);
+        }
+        let key = SigningKey::generate()?;
+        let stored = serde_json::to_string(&StoredKey {
+            private_key: Some(key.pkcs8_base64()),
+        })
+        .map_err(ApiError::internal)?;
+        self.client()
+            .put_secret_value()
+            .secret_id(self.signing_key_secret()?)
+            .client_request_token(token)
+            .secret_string(stored)
+            .version_stages(PENDING)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(true)
+    }
+
+    /// testSecret: the key signs a probe that its published public half verifies.
+    async fn test_published(&self, key: &SigningKey) -> ApiResult<()> {
+        let set = self.public_keys().await?;
+        let published = set
+            .find(key.kid())
+            .ok_or_else(|| ApiError::internal(format!("key {} is not published", key.kid())))?;
+        let probe = crate::crypto::random_bytes::<32>();
+        if !published.verifies(&probe, &key.sign(&probe)?) {
+            return Err(ApiError::internal(format!(
+                "the published key {} does not verify its private key's signature",
+                key.kid()
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn parse_stored(secret: Option<&str>) -> ApiResult<Option<SigningKey>> {
+    let stored: StoredKey = serde_json::from_str(secret.unwrap_or_default())
+        .map_err(|_| ApiError::internal("a signing-key secret version is not a stored key"))?;
+    stored
+        .private_key
+        .as_deref()
+        .map(SigningKey::from_pkcs8_base64)
+        .transpose()
+}
+
+/// The version holding `label`.
+fn holder<'a>(stages: &'a HashMap<String, Vec<String>>, label: &str) -> Option<&'a str> {
+    stages
+        .iter()
+        .find(|(_, labels)| labels.iter().any(|l| l == label))
+        .map(|(id, _)| id.as_str())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RotationStep {
+    #[serde(rename = "createSecret")]
+    CreateSecret,
+    #[serde(rename = "setSecret")]
+    SetSecret,
+    #[serde(rename = "testSecret")]
+    TestSecret,
+    #[serde(rename = "finishSecret")]
+    FinishSecret,
+}
+
+/// What Secrets Manager sends the rotation function.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RotationEvent {
+    pub secret_id: String,
+    pub client_request_token: String,
+    pub step: RotationStep,
+}
+
+/// What a step did (key ids only, never key material).
+#[derive(Debug, Clone, Serialize)]
+pub struct StepReport {
+    pub step: RotationStep,
+    pub kid: String,
+    /// Whether the step wrote anything (false on a rerun).
+    pub changed: bool,
+}
+
+/// The rotation function (`rotate-signing-key`): one step for the secret the event names, with
+/// the public-key secret of the function's configuration.
+pub async fn handle_rotation(app: &crate::App, event: serde_json::Value) -> ApiResult<StepReport> {
+    let event: RotationEvent = serde_json::from_value(event)
+        .map_err(|err| ApiError::internal(format!("not a rotation event: {err}")))?;
+    secrets_of(app)?
+        .for_signing_key(event.secret_id)
+        .rotation_step(&event.client_request_token, event.step)
+        .await
+}
+
+/// The secrets `app` reads its keys from; an error where the keys are fixed by the environment.
+fn secrets_of(app: &crate::App) -> ApiResult<&KeySecrets> {
+    app.keys
+        .secrets()
+        .ok_or_else(|| ApiError::internal("ROSTER_PUBLIC_KEYS_SECRET is not set"))
+}
+
+/// `local-gateway rotate-key`: the four rotation steps, as Secrets Manager runs them on schedule;
+/// returns the new current key id.
+pub async fn rotate(app: &crate::App) -> ApiResult<String> {
+    secrets_of(app)?.rotate().await
+}
+
+/// `local-gateway serve --setup` and the tests: both secrets and a first key in the emulator,
+/// where the keys come from secrets (nothing to do where they are fixed by the environment).
+pub async fn create_secrets(app: &crate::App) -> ApiResult<()> {
+    match app.keys.secrets() {
+        Some(secrets) => secrets.ensure_created().await,
+        None => Ok(()),
+    }
+}
+
+impl KeySecrets {
+    /// The same secrets client and public-key secret, for the signing-key secret `secret_id`.
+    fn for_signing_key(&self, secret_id: String) -> Self {
+        Self {
+            signing_key: Some(secret_id),
+            public_keys: self.public_keys.clone(),
+            sdk: self.sdk.clone(),
+            counter: self.counter.clone(),
+            client: self.client.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_round_trips_through_its_stored_form() {
+        let key = SigningKey::generate().unwrap();
+        let again = SigningKey::from_pkcs8_base64(&key.pkcs8_base64()).unwrap();
+        assert_eq!(again.public(), key.public());
+        assert_eq!(key.kid().len(), 16);
+        assert!(!format!("{key:?}").contains(&key.pkcs8_base64()));
+    }
+
+    #[test]
+    fn the_published_half_verifies_only_its_own_key() {
+        let key = SigningKey::generate().unwrap();
+        let other = SigningKey::generate().unwrap();
+        let probe = b"probe";
+        let signature = key.sign(probe).unwrap();
+        assert!(key.public().verifies(probe, &signature));
+        assert!(!other.public().verifies(probe, &signature));
+    }
+
+    #[test]
+    fn the_set_serialises_as_flat_keys_with_their_stage() {
+        let key = SigningKey::generate().unwrap();
+        let set = PublicKeySet {
+            keys: vec![PublishedKey {
+                key: key.public().clone(),
+                stage: KeyStage::Current,
+            }],
+        };
+        let json = serde_json::to_value(&set).unwrap();
+        assert_eq!(json["keys"][0]["kid"], key.kid());
+        assert_eq!(json["keys"][0]["stage"], "current");
+        assert_eq!(set.current(), Some(key.public()));
+        let event: RotationEvent = serde_json::from_value(serde_json::json!({
+            "SecretId": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:k",
+            "ClientRequestToken": "t", "Step": "testSecret"}))
+        .unwrap();
+        assert_eq!(event.step, RotationStep::TestSecret);
+    }
+}
