@@ -32,8 +32,8 @@ def call(method, url, body=None, token=None):
         raise SystemExit(f"{method} {url} answered {error.code}: {raw.decode(errors='replace')}")
 
 
-def main():
-    gateway, emulator, admin_email, admin_password = sys.argv[1:5]
+def tenant_with_owner(gateway, emulator, admin_email, admin_password):
+    """A new tenant whose owner has set a password: (tenant_id, owner_email, password, token)."""
     _, login = call("POST", f"{gateway}/v1/auth/login", {"email": admin_email, "password": admin_password})
     admin = login["access_token"]
 
@@ -69,8 +69,13 @@ def main():
         f"{gateway}/v1/auth/login",
         {"email": owner_email, "password": password, "tenant_id": tenant_id},
     )
+    return tenant_id, owner_email, password, login["access_token"]
+
+
+def main():
+    tenant_id, _, _, token = tenant_with_owner(*sys.argv[1:5])
     print(f"FUZZ_TENANT_ID={shlex.quote(tenant_id)}")
-    print(f"FUZZ_OWNER_TOKEN={shlex.quote(login['access_token'])}")
+    print(f"FUZZ_OWNER_TOKEN={shlex.quote(token)}")
 
 
 if __name__ == "__main__":

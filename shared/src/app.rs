@@ -1,9 +1,9 @@
 //! The context every handler gets: SDK clients (created once per Lambda container, with no network
-//! call), configuration and the clock.
+//! call and no file read), configuration and the clock.
 
 pub use crate::config::Config;
 pub use crate::config::Limits;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::mail::Mailer;
 use crate::store::{RequestCounter, Store};
 use crate::tokens::TokenKeys;
@@ -66,16 +66,17 @@ impl App {
     /// Builds the context from the environment: on Lambda from the function's configuration,
     /// locally from the variables the scripts set (AWS_ENDPOINT_URL points the SDK at the emulator).
     pub async fn from_env() -> ApiResult<Self> {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(https_client()?)
+            .load()
+            .await;
         Self::from_sdk(&sdk)
     }
 
     /// [`App::from_env`] for a Lambda function, whose region (AWS_REGION) and execution-role
     /// credentials always come as environment variables. Naming those two providers skips what the
     /// default chains build at init and a Lambda never uses: the profile, web-identity, ECS and IMDS
-    /// providers (building the IMDS ones builds an HTTP client, which reads and parses every native
-    /// root certificate).
-    /// Everything else (AWS_ENDPOINT_URL and the other AWS_* settings) is read as before.
+    /// providers. Everything else (AWS_ENDPOINT_URL and the other AWS_* settings) is read as before.
     pub async fn for_lambda() -> ApiResult<Self> {
         use aws_config::environment::{
             EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider,
@@ -83,6 +84,7 @@ impl App {
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(EnvironmentVariableRegionProvider::new())
             .credentials_provider(EnvironmentVariableCredentialsProvider::new())
+            .http_client(https_client()?)
             .load()
             .await;
         Self::from_sdk(&sdk)
@@ -97,13 +99,19 @@ impl App {
         )
     }
 
+    /// Every SDK client built from the App's `sdk` goes through the HTTP client `sdk` names, else
+    /// through a new [`crate::https::client`] (one connection pool for all of them).
     pub fn new(
         sdk: &aws_config::SdkConfig,
         config: Config,
         keys: TokenKeys,
         options: AppOptions,
     ) -> ApiResult<Self> {
-        let mut dynamo = aws_sdk_dynamodb::config::Builder::from(sdk);
+        let sdk = match sdk.http_client() {
+            Some(_) => sdk.clone(),
+            None => sdk.to_builder().http_client(https_client()?).build(),
+        };
+        let mut dynamo = aws_sdk_dynamodb::config::Builder::from(&sdk);
         if let Some(counter) = options.counter {
             dynamo = dynamo.interceptor(counter);
         }
@@ -116,7 +124,7 @@ impl App {
             config,
             keys,
             clock: options.clock,
-            sdk: sdk.clone(),
+            sdk,
             s3: OnceLock::new(),
             mail: OnceLock::new(),
             streams: OnceLock::new(),
@@ -161,4 +169,9 @@ impl App {
     pub fn table(&self) -> &str {
         self.store.table()
     }
+}
+
+/// Roster's HTTP client for the SDK: compiled-in trust anchors, so building a client reads no file.
+fn https_client() -> ApiResult<aws_smithy_runtime_api::client::http::SharedHttpClient> {
+    crate::https::client().map_err(ApiError::internal)
 }

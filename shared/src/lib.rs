@@ -9,6 +9,7 @@ pub mod config;
 pub mod crypto;
 pub mod departments;
 pub mod error;
+pub mod https;
 pub mod invitations;
 pub mod jobs;
 pub mod joining;
