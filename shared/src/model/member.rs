@@ -20,7 +20,11 @@ use uuid::Uuid;
 
 pub const DEFAULT_DIRECTORY_NUMBER: u32 = 10_000;
 
-const MAX_TERMS: usize = 8;
+/// Name words a member is found by, at most. A rename removes and adds up to this many term items
+/// in one transaction with the member, its email term and the audit entry, inside DynamoDB's 100
+/// actions; real names have far fewer distinct words (a 200-character name could have more only
+/// with words of one or two letters).
+pub const MAX_NAME_TERMS: usize = 40;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -140,18 +144,23 @@ pub fn fold(text: &str) -> String {
         .to_lowercase()
 }
 
-/// The terms a member is found by: the email and every word of the name.
+/// The terms a member is found by: the email (always) and every distinct word of the name, in
+/// the name's order up to [`MAX_NAME_TERMS`]. (Every term an earlier rule stored, the first eight
+/// in alphabetical order, is among these, so a rename or a delete removes them all.)
 pub fn search_terms(email: &str, name: &str) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    for word in fold(name)
+        .split(|c: char| c.is_whitespace() || c == '-' || c == ',' || c == '.')
+        .filter(|w| !w.is_empty())
+    {
+        if words.len() < MAX_NAME_TERMS && !words.iter().any(|kept| kept == word) {
+            words.push(word.to_string());
+        }
+    }
     let mut terms = vec![fold(email)];
-    terms.extend(
-        fold(name)
-            .split(|c: char| c.is_whitespace() || c == '-' || c == ',' || c == '.')
-            .filter(|w| !w.is_empty())
-            .map(str::to_string),
-    );
+    terms.extend(words);
     terms.sort();
     terms.dedup();
-    terms.truncate(MAX_TERMS);
     terms
 }
 
@@ -315,4 +324,60 @@ pub struct UserInTenant {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct SearchTerm {
     pub(crate) member_id: Uuid,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_name_is_found_by_every_word_and_by_the_email() {
+        let name = "Zoë de la Cruz y Álvarez-Montenegro Bernadotte af Wisborg van der Zwaan";
+        let terms = search_terms("Zoe.Cruz@Example.com", name);
+        assert!(
+            terms.contains(&"zoe.cruz@example.com".to_string()),
+            "{terms:?}"
+        );
+        for word in [
+            "zoe",
+            "de",
+            "la",
+            "cruz",
+            "y",
+            "alvarez",
+            "montenegro",
+            "bernadotte",
+            "af",
+            "wisborg",
+            "van",
+            "der",
+            "zwaan",
+        ] {
+            assert!(terms.contains(&word.to_string()), "{word} in {terms:?}");
+        }
+        assert_eq!(terms.len(), 14);
+    }
+
+    #[test]
+    fn name_words_stop_at_the_bound_and_the_email_stays() {
+        let name: Vec<String> = (0..60).map(|n| format!("w{n:02}")).collect();
+        let terms = search_terms("a@b.test", &name.join(" "));
+        assert_eq!(terms.len(), MAX_NAME_TERMS + 1);
+        assert!(terms.contains(&"a@b.test".to_string()));
+        // The name's first words are kept, whatever their alphabetical order.
+        assert!(terms.contains(&"w00".to_string()) && terms.contains(&"w39".to_string()));
+        assert!(!terms.contains(&"w40".to_string()));
+    }
+
+    #[test]
+    fn the_terms_an_earlier_rule_stored_are_among_these() {
+        let name = "Maria Anna Sofia Beatrix Carlota Theresa Josepha Walburga Eugenia";
+        let mut earlier = search_terms("maria@x.test", name);
+        earlier.truncate(8);
+        let now = search_terms("maria@x.test", name);
+        assert!(
+            earlier.iter().all(|t| now.contains(t)),
+            "{earlier:?} vs {now:?}"
+        );
+    }
 }
