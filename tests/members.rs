@@ -355,14 +355,15 @@ async fn the_recycle_bin_keeps_deleted_members_until_purge() {
         .await;
     assert!(names(dir.ok(200)).is_empty());
     assert_eq!(env.tenant_view(&t).await["member_count"], 1);
-    // Adding the email again while it is in the bin is refused: restore it instead.
+    // Adding the email again while it is in the bin is refused: restore it instead (the
+    // answer names the member, as an invitation's does).
     add(
         &env,
         &t,
         json!({"email": email, "name": "Bea", "department_id": t.root}),
     )
     .await
-    .problem(409, "conflict");
+    .problem(409, "previously_removed");
 
     let bin = env
         .get(&format!("/v1/tenants/{}/recycle-bin", t.id), &t.owner_token)
@@ -1126,4 +1127,116 @@ async fn a_user_changes_their_email_with_their_password() {
     )
     .await
     .ok(201);
+}
+
+/// Every word of a long name finds its member, and so does the email.
+#[tokio::test]
+async fn a_long_name_is_found_by_every_word_and_the_email() {
+    let env = Env::start().await;
+    let t = env.tenant_with_owner("Longnames").await;
+    let name = "Zoë de la Cruz y Álvarez Montenegro Bernadotte af Wisborg van der Zwaan";
+    let email = format!("{}@long.test", unique("zoecruz"));
+    let created = add(
+        &env,
+        &t,
+        json!({"email": email, "name": name, "department_id": t.root}),
+    )
+    .await
+    .ok(201)
+    .clone();
+    let member = id(&created);
+    let base = format!("/v1/tenants/{}/members", t.id);
+    let found = |q: String| {
+        let env = &env;
+        let token = t.owner_token.clone();
+        let url = format!("{base}?q={q}");
+        async move {
+            env.get(&url, &token).await.ok(200)["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .map(id)
+                .collect::<Vec<_>>()
+        }
+    };
+    // Before, the terms were sorted and cut to eight: "zwaan", "wisborg", "van" and the email
+    // (sorted after seven name words) found nobody.
+    for q in [
+        "zoe",
+        "cruz",
+        "montenegro",
+        "wisborg",
+        "van",
+        "zwaa",
+        "alvarez",
+    ] {
+        assert_eq!(found(q.to_string()).await, vec![member.clone()], "q={q}");
+    }
+    assert_eq!(found(email[..12].to_string()).await, vec![member.clone()]);
+}
+
+/// Small frictions a client meets: `"permissions": []` with a plain role means none (accepted
+/// on create, invite and edit), and creating an address whose member is in the recycle bin
+/// answers as an invitation does, `previously_removed` with the member to restore.
+#[tokio::test]
+async fn an_empty_permission_list_and_a_removed_address_answer_as_a_client_expects() {
+    let env = Env::start().await;
+    let t = env.tenant_with_owner("Frictions").await;
+    let email = format!("{}@frictions.test", unique("ezra"));
+    let created = add(
+        &env,
+        &t,
+        json!({"email": email, "name": "Ezra", "department_id": t.root, "role": "member",
+               "permissions": []}),
+    )
+    .await;
+    let member = id(created.ok(201));
+    assert_eq!(created.body["permissions"], json!([]));
+    // Still refused: a real permission for a plain member.
+    add(
+        &env,
+        &t,
+        json!({"email": format!("{}@frictions.test", unique("fay")), "name": "Fay",
+               "department_id": t.root, "role": "member", "permissions": ["audit.read"]}),
+    )
+    .await
+    .problem(400, "validation_failed");
+    let invited = env
+        .post(
+            &format!("/v1/tenants/{}/invitations", t.id),
+            Some(&t.owner_token),
+            json!({"email": format!("{}@frictions.test", unique("gil")), "department_id": t.root,
+                   "role": "member", "permissions": []}),
+        )
+        .await;
+    invited.ok(201);
+    let path = format!("/v1/tenants/{}/members/{member}", t.id);
+    env.patch(&path, &t.owner_token, json!({"permissions": []}))
+        .await
+        .ok(200);
+
+    env.delete(&path, &t.owner_token).await.ok(204);
+    let again = add(
+        &env,
+        &t,
+        json!({"email": email, "name": "Ezra again", "department_id": t.root}),
+    )
+    .await;
+    again.problem(409, "previously_removed");
+    assert_eq!(again.body["member_id"], member.as_str());
+    // Restored, the address is a member again: a plain conflict.
+    env.post(
+        &format!("/v1/tenants/{}/recycle-bin/{member}/restore", t.id),
+        Some(&t.owner_token),
+        json!({"department_id": t.root}),
+    )
+    .await
+    .ok(200);
+    add(
+        &env,
+        &t,
+        json!({"email": email, "name": "Ezra thrice", "department_id": t.root}),
+    )
+    .await
+    .problem(409, "conflict");
 }
