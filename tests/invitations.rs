@@ -228,14 +228,16 @@ async fn invitations_are_refused_for_people_who_already_stand_in_the_tenant() {
     env.delete(&format!("{path}/members/{member_id}"), &t.owner_token)
         .await
         .ok(204);
-    invite(
+    let removed = invite(
         &env,
         &t,
         &t.owner_token,
         json!({"email": gone, "department_id": t.root}),
     )
-    .await
-    .problem(409, "previously_removed");
+    .await;
+    removed.problem(409, "previously_removed");
+    // With the member to restore.
+    assert_eq!(removed.body["member_id"], member_id.as_str());
     // A pending invitation: answered with its id.
     let to = email("twice");
     let first = invite(

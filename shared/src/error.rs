@@ -51,8 +51,9 @@ pub enum ApiError {
     JoinRequestPending,
     #[error("the person's join request was rejected; approve it (re-examine) instead of inviting")]
     PreviouslyRejected,
-    #[error("the person was removed and is in the recycle bin; restore them instead of inviting")]
-    PreviouslyRemoved,
+    /// The member in the recycle bin, whom the client may restore instead.
+    #[error("the person was removed and is in the recycle bin; restore them instead")]
+    PreviouslyRemoved { member_id: uuid::Uuid },
     /// A live invitation for the email exists; its id lets the client resend or cancel it.
     #[error("an invitation for this email is already pending")]
     InvitationPending { invitation_id: uuid::Uuid },
@@ -112,7 +113,7 @@ impl ApiError {
             | Self::AlreadyMember
             | Self::JoinRequestPending
             | Self::PreviouslyRejected
-            | Self::PreviouslyRemoved
+            | Self::PreviouslyRemoved { .. }
             | Self::InvitationPending { .. }
             | Self::LicenceConflict { .. }
             | Self::InsufficientSeats(_) => StatusCode::CONFLICT,
@@ -144,7 +145,7 @@ impl ApiError {
             Self::AlreadyMember => "already_member",
             Self::JoinRequestPending => "join_request_pending",
             Self::PreviouslyRejected => "previously_rejected",
-            Self::PreviouslyRemoved => "previously_removed",
+            Self::PreviouslyRemoved { .. } => "previously_removed",
             Self::InvitationPending { .. } => "conflict",
             Self::LicenceConflict { .. } => "licence_conflict",
             Self::InsufficientSeats(_) => "insufficient_seats",
@@ -176,7 +177,7 @@ impl ApiError {
             Self::AlreadyMember => "Already a member",
             Self::JoinRequestPending => "Join request pending",
             Self::PreviouslyRejected => "Previously rejected",
-            Self::PreviouslyRemoved => "Previously removed",
+            Self::PreviouslyRemoved { .. } => "Previously removed",
             Self::InvitationPending { .. } => "Invitation pending",
             Self::LicenceConflict { .. } => "Licence conflict",
             Self::InsufficientSeats(_) => "Insufficient seats",
@@ -222,6 +223,10 @@ impl ApiError {
                 Self::InvitationPending { invitation_id } => Some(*invitation_id),
                 _ => None,
             },
+            member_id: match self {
+                Self::PreviouslyRemoved { member_id } => Some(*member_id),
+                _ => None,
+            },
             conflicts: match self {
                 Self::LicenceConflict { conflicts } => Some(conflicts.clone()),
                 _ => None,
@@ -246,6 +251,9 @@ pub struct Problem {
     /// With an `InvitationPending` conflict: the pending invitation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub invitation_id: Option<uuid::Uuid>,
+    /// With `previously_removed`: the member in the recycle bin, to restore.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member_id: Option<uuid::Uuid>,
     /// With `licence_conflict`: each member and why.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub conflicts: Option<Vec<LicenceConflict>>,

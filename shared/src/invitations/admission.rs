@@ -90,7 +90,9 @@ pub(crate) fn standing_refusal(member: Option<&Member>, now: OffsetDateTime) -> 
         MemberStatus::Pending => Some(ApiError::JoinRequestPending),
         MemberStatus::Rejected => Some(ApiError::PreviouslyRejected),
         MemberStatus::Deleted if member.purge_at.is_some_and(|p| p > now) => {
-            Some(ApiError::PreviouslyRemoved)
+            Some(ApiError::PreviouslyRemoved {
+                member_id: member.id,
+            })
         }
         MemberStatus::Deleted => None,
     }

@@ -11,6 +11,7 @@ use crate::audit::{self, Change};
 use crate::auth::{Caller, CallerKind, Need, Requester, authorize_with_tenant};
 use crate::crypto;
 use crate::error::{ApiError, ApiResult, Checks};
+use crate::invitations::admission::standing_refusal;
 use crate::mail::Mail;
 use crate::model::department::Department;
 use crate::model::keys::Key;
@@ -187,9 +188,29 @@ pub(crate) async fn insert(
     add_member(
         app, &mut tx, caller, tenant, department, &member, &view, now,
     )?;
-    app.store.transact(tx).await?;
+    match app.store.transact(tx).await {
+        Ok(()) => {}
+        Err(ApiError::AlreadyMember) => {
+            return Err(member_taken(app, tenant.id, user_id, now).await);
+        }
+        Err(err) => return Err(err),
+    }
     let mail = welcome_mail(app, tenant, &member, &mail_secret);
     Ok((view, mail))
+}
+
+/// The answer when the user already has a member here (the guard refused): a member in the
+/// recycle bin is `previously_removed` with its id, as an invitation is told, so the client can
+/// restore it; any other is a conflict.
+async fn member_taken(app: &App, tenant_id: Uuid, user_id: Uuid, now: OffsetDateTime) -> ApiError {
+    let taken = ApiError::Conflict("the email already belongs to a member of this tenant".into());
+    match crate::users::member_of(app, tenant_id, user_id).await {
+        Ok(member) => match standing_refusal(member.as_ref(), now) {
+            Some(removed @ ApiError::PreviouslyRemoved { .. }) => removed,
+            _ => taken,
+        },
+        Err(err) => err,
+    }
 }
 
 /// Why a new member cannot be written, whatever the store says: a password for an address whose
@@ -321,16 +342,21 @@ fn add_member(
     view: &MemberView,
     now: OffsetDateTime,
 ) -> ApiResult<()> {
-    tx.put(to_item(&UserInTenant { member_id: member.id }, &Key::user_in_tenant(tenant.id, member.user_id), &[])?,
+    tx.put(
+        to_item(
+            &UserInTenant {
+                member_id: member.id,
+            },
+            &Key::user_in_tenant(tenant.id, member.user_id),
+            &[],
+        )?,
         Some((
             // A guard left by a member purged from the bin (its TTL passed) no longer counts.
             Condition::new("attribute_not_exists(pk) OR #ttl <= :now")
                 .name("#ttl", "ttl")
                 .value(":now", num(now.unix_timestamp())),
-            ApiError::Conflict(
-                "the email already belongs to a member of this tenant, or to one in the recycle bin (restore it instead)"
-                    .into(),
-            ),
+            // Told apart after the transaction (see `member_taken`).
+            ApiError::AlreadyMember,
         )),
     )?;
     add_member_counts(tx, tenant, &Placement::from(department), member, 1)?;

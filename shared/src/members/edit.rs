@@ -187,10 +187,12 @@ fn patched(
         }
     }
     if let Some(permissions) = patch.permissions {
-        if after.role != Role::Admin {
+        if after.role != Role::Admin && super::policy::grants_any(&permissions) {
             checks.fail("permissions", "are given to admins only");
         }
-        after.permissions = permissions;
+        if after.role == Role::Admin {
+            after.permissions = permissions;
+        }
     }
     if let Some(status) = patch.status.map(MemberStatus::from) {
         if status == MemberStatus::Disabled && before.status != MemberStatus::Disabled {

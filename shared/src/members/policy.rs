@@ -40,15 +40,15 @@ pub(super) fn cannot_grant() -> ApiError {
 }
 
 /// The role asked for (member by default) and the permissions it carries: owners hold all,
-/// admins what they are given (all by default), members none — a list for anyone but an admin
-/// is refused.
+/// admins what they are given (all by default), members none. Permissions for anyone but an
+/// admin are refused, except an empty list, which says the same as the role.
 pub(crate) fn role_and_permissions(
     checks: &mut Checks,
     role: Option<Role>,
     permissions: Option<Permissions>,
 ) -> (Role, Permissions) {
     let role = role.unwrap_or(Role::Member);
-    if role != Role::Admin && permissions.is_some() {
+    if role != Role::Admin && permissions.as_ref().is_some_and(grants_any) {
         checks.fail("permissions", "are given to admins only");
     }
     let permissions = match role {
@@ -57,6 +57,11 @@ pub(crate) fn role_and_permissions(
         Role::Member => Permissions::none(),
     };
     (role, permissions)
+}
+
+/// Whether a permission list gives anything: `[]` gives nothing.
+pub(crate) fn grants_any(permissions: &Permissions) -> bool {
+    *permissions != Permissions::none()
 }
 
 #[cfg(test)]
@@ -219,5 +224,19 @@ pub(super) mod tests {
             checks.finish(),
             Err(ApiError::Validation(errors)) if errors[0].field == "permissions"
         ));
+    }
+
+    #[test]
+    fn an_empty_list_is_no_permission_for_any_role() {
+        let mut checks = Checks::new();
+        assert_eq!(
+            role_and_permissions(&mut checks, None, Some(Permissions::none())),
+            (Role::Member, Permissions::none())
+        );
+        assert_eq!(
+            role_and_permissions(&mut checks, Some(Role::Owner), Some(Permissions::none())),
+            (Role::Owner, Permissions::All)
+        );
+        assert!(checks.finish().is_ok());
     }
 }
