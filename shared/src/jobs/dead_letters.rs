@@ -198,13 +198,7 @@ pub fn upload_jobs(payload: &Value) -> Vec<(Uuid, Uuid)> {
         .into_iter()
         .flatten()
         .filter_map(|record| {
-            let key = record["s3"]["object"]["key"].as_str()?.replace("%2F", "/");
-            match key.split('/').collect::<Vec<_>>().as_slice() {
-                ["tenants", t, "jobs", j, "upload.csv"] => {
-                    Uuid::parse_str(t).ok().zip(Uuid::parse_str(j).ok())
-                }
-                _ => None,
-            }
+            crate::jobs::import::upload_job(record["s3"]["object"]["key"].as_str()?)
         })
         .collect()
 }

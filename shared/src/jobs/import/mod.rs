@@ -25,7 +25,7 @@ mod run;
 mod start;
 
 pub use create::{CreateImport, ImportCreated, create};
-pub use run::{WorkerReport, handle_event, run};
+pub use run::{WorkerReport, handle_event, run, upload_job};
 pub use start::start;
 
 use crate::app::App;

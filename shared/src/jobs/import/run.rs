@@ -29,14 +29,7 @@ pub async fn handle_event(app: &App, event: serde_json::Value) -> ApiResult<Work
     let mut report = WorkerReport::default();
     for record in event["Records"].as_array().cloned().unwrap_or_default() {
         let ids = if let Some(key) = record["s3"]["object"]["key"].as_str() {
-            let key = key.replace("%2F", "/");
-            let parts: Vec<&str> = key.split('/').collect();
-            match parts.as_slice() {
-                ["tenants", t, "jobs", j, "upload.csv"] => {
-                    Uuid::parse_str(t).ok().zip(Uuid::parse_str(j).ok())
-                }
-                _ => None,
-            }
+            upload_job(key)
         } else {
             let image = &record["dynamodb"]["NewImage"];
             let id = |n: &str| image[n]["S"].as_str().and_then(|v| Uuid::parse_str(v).ok());
@@ -51,6 +44,18 @@ pub async fn handle_event(app: &App, event: serde_json::Value) -> ApiResult<Work
         }
     }
     Ok(report)
+}
+
+/// The import job an upload's object key (`tenants/<t>/jobs/<j>/upload.csv`, as S3 notifications
+/// write it, slashes possibly escaped) belongs to.
+pub fn upload_job(key: &str) -> Option<(Uuid, Uuid)> {
+    let key = key.replace("%2F", "/");
+    match key.split('/').collect::<Vec<_>>().as_slice() {
+        ["tenants", t, "jobs", j, "upload.csv"] => {
+            Uuid::parse_str(t).ok().zip(Uuid::parse_str(j).ok())
+        }
+        _ => None,
+    }
 }
 
 /// Runs an import: an upload not yet started is checked and counted first (its failures end
