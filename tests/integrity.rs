@@ -524,14 +524,7 @@ async fn job_files_need_the_permission_of_their_kind() {
             json!({"role": "admin", "permissions": ["imports.run"]}),
         )
         .await;
-    let queued = env
-        .post(
-            &format!("/v1/tenants/{}/exports", t.id),
-            Some(&t.owner_token),
-            json!({"scope": "all", "format": "csv"}),
-        )
-        .await;
-    let export = id(queued.ok(202));
+    let export = env.queue_export(&t).await;
     let import = env
         .post(
             &format!("/v1/tenants/{}/imports", t.id),

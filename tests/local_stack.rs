@@ -6,7 +6,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use roster_functions::local_stack::{LocalStack, Pass, invoke};
 use roster_shared::{ApiError, ApiResult, App};
-use roster_tests::{Env, Tenant, id};
+use roster_tests::Env;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::future::Future;
@@ -27,24 +27,13 @@ async fn fill_past_one_scan_page(env: &Env) {
     env.put_items(&items, 4).await;
 }
 
-async fn queue_export(env: &Env, t: &Tenant) -> String {
-    let queued = env
-        .post(
-            &format!("/v1/tenants/{}/exports", t.id),
-            Some(&t.owner_token),
-            json!({"scope": "all", "format": "csv"}),
-        )
-        .await;
-    id(queued.ok(202))
-}
-
 #[tokio::test]
 async fn queued_exports_run_from_the_stream_on_a_table_past_one_scan_page() {
     let env = Env::start().await;
     let t = env.tenant_with_owner("Streamed").await;
     fill_past_one_scan_page(&env).await;
     let mut stack = LocalStack::connect(env.app).await.expect("stack");
-    let job = queue_export(&env, &t).await;
+    let job = env.queue_export(&t).await;
 
     let pass = stack.pass().await.expect("pass");
     assert!(pass.records > 2_600, "{pass:?}");
@@ -101,7 +90,7 @@ async fn an_export_whose_worker_gives_up_ends_failed_with_the_reason() {
         .await
         .expect("stack")
         .with_invoker(failing_exports);
-    let job = queue_export(&env, &t).await;
+    let job = env.queue_export(&t).await;
 
     let pass = stack.pass().await.expect("pass");
     assert_eq!(

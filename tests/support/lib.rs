@@ -739,6 +739,18 @@ impl Env {
         roster_shared::jobs::import::handle_event(self.app, record).await
     }
 
+    /// Queues an export of all `t`'s members as CSV (by its owner); returns the job id.
+    pub async fn queue_export(&self, t: &Tenant) -> String {
+        let queued = self
+            .post(
+                &format!("/v1/tenants/{}/exports", t.id),
+                Some(&t.owner_token),
+                json!({"scope": "all", "format": "csv"}),
+            )
+            .await;
+        id(queued.ok(202))
+    }
+
     /// A job of `t` as the task centre shows it to the owner.
     pub async fn job(&self, t: &Tenant, job: &str) -> Value {
         self.get(&format!("/v1/tenants/{}/jobs/{job}", t.id), &t.owner_token)
