@@ -50,11 +50,8 @@ trap stop_all EXIT
 EMULATOR_PORT="$(free_port)"
 start_emulator "$EMULATOR_PORT"
 export_emulator_env "$EMULATOR_PORT"
-RUN="bench-$(python3 -c 'import secrets; print(secrets.token_hex(4))')"
-export ROSTER_TABLE="roster-$RUN" ROSTER_BUCKET="roster-files-$RUN" ROSTER_MAIL_FROM="no-reply@roster.test"
-export ROSTER_APP_URL="https://app.roster.test" ROSTER_BOOTSTRAP_EMAIL="admin-$RUN@operators.test"
-ROSTER_BOOTSTRAP_PASSWORD="$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')"
-export ROSTER_BOOTSTRAP_PASSWORD ROSTER_GATEWAY_ADDR="127.0.0.1:$(free_port)"
+export_run_stack bench
+export ROSTER_GATEWAY_ADDR="127.0.0.1:$(free_port)"
 "$BIN/local-gateway" serve --setup > "$LOCAL/$RUN-gateway.log" 2>&1 &
 GATEWAY_PID=$!
 until curl -fsS "http://$ROSTER_GATEWAY_ADDR/.well-known/jwks.json" > /dev/null 2>&1; do

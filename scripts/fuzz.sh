@@ -35,16 +35,9 @@ fi
 
 # A gateway of its own: a fresh table, bucket and signing-key secrets, and abuse limits raised out of the way (a
 # fuzz run signs in and knocks on the public doors far more often than the production limits allow).
-RUN="fuzz-$(python3 -c 'import secrets; print(secrets.token_hex(4))')"
+export_run_stack fuzz
 export ROSTER_SIGNING_KEY_SECRET="roster-signing-key-$RUN"
 export ROSTER_PUBLIC_KEYS_SECRET="roster-public-keys-$RUN"
-export ROSTER_TABLE="roster-$RUN"
-export ROSTER_BUCKET="roster-files-$RUN"
-export ROSTER_MAIL_FROM="no-reply@roster.test"
-export ROSTER_APP_URL="https://app.roster.test"
-export ROSTER_BOOTSTRAP_EMAIL="admin-$RUN@operators.test"
-ROSTER_BOOTSTRAP_PASSWORD="$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')"
-export ROSTER_BOOTSTRAP_PASSWORD
 export ROSTER_LIMIT_SIGN_IN_ACCOUNT=1000000
 export ROSTER_LIMIT_SIGN_IN_ADDRESS=1000000
 export ROSTER_LIMIT_PUBLIC_ADDRESS=1000000

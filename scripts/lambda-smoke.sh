@@ -36,20 +36,13 @@ fi
 cargo build --locked --quiet --workspace "${BINS[@]}"
 
 # A run of its own: a fresh table, bucket and signing keys; mails and links for a test domain.
-RUN="smoke-$(python3 -c 'import secrets; print(secrets.token_hex(4))')"
+export_run_stack smoke
 export SMOKE_WORK_DIR="$LOCAL/$RUN"
 mkdir -p "$SMOKE_WORK_DIR"
 # The signing keys live in the emulator's Secrets Manager, as on AWS (the setup gateway creates
 # them); only the token issuers are given the private key's secret (template.yaml).
 export ROSTER_SIGNING_KEY_SECRET="roster-signing-key-$RUN"
 export ROSTER_PUBLIC_KEYS_SECRET="roster-public-keys-$RUN"
-export ROSTER_TABLE="roster-$RUN"
-export ROSTER_BUCKET="roster-files-$RUN"
-export ROSTER_MAIL_FROM="no-reply@roster.test"
-export ROSTER_APP_URL="https://app.roster.test"
-export ROSTER_BOOTSTRAP_EMAIL="admin-$RUN@operators.test"
-ROSTER_BOOTSTRAP_PASSWORD="$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')"
-export ROSTER_BOOTSTRAP_PASSWORD
 export SMOKE_GATEWAY="$ROOT/target/debug/local-gateway"
 export RUST_LOG="${RUST_LOG:-info}"
 

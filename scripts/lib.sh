@@ -57,3 +57,17 @@ export_emulator_env() {
   export AWS_ACCESS_KEY_ID="test"
   export AWS_SECRET_ACCESS_KEY="test"
 }
+
+# export_run_stack NAME: a Roster of its own on the emulator for one scripted run (RUN=NAME-<hex>):
+# a fresh table and bucket, a test mail domain and a bootstrap admin with a random password.
+export_run_stack() {
+  RUN="$1-$(python3 -c 'import secrets; print(secrets.token_hex(4))')"
+  export RUN
+  export ROSTER_TABLE="roster-$RUN"
+  export ROSTER_BUCKET="roster-files-$RUN"
+  export ROSTER_MAIL_FROM="no-reply@roster.test"
+  export ROSTER_APP_URL="https://app.roster.test"
+  export ROSTER_BOOTSTRAP_EMAIL="admin-$RUN@operators.test"
+  ROSTER_BOOTSTRAP_PASSWORD="$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')"
+  export ROSTER_BOOTSTRAP_PASSWORD
+}
