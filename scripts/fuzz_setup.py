@@ -49,6 +49,8 @@ def tenant_with_owner(gateway, emulator, admin_email, admin_password):
             "seats_total": 50,
             "owner_email": owner_email,
             "owner_name": "Olive Owner",
+            # The fuzzer reaches the API-client routes too.
+            "feature_flags": {"api_access": True},
         },
         admin,
     )

@@ -193,9 +193,11 @@ class Smoke:
         tenant = self.api("POST", "/v1/tenants", self.admin, {
             "name": "Smoke Corp", "kind": "customer", "plan": "paid", "member_quota": 1000,
             "seats_total": 20, "owner_email": self.owner_email, "owner_name": "Olive Owner",
-            "feature_flags": {"licence_renewal": True},
+            "feature_flags": {"licence_renewal": True, "api_access": True},
+            "settings": {"join_rules": {"join_by_number": True}},
         }, expect=(201,))
         self.tenant = tenant["id"]
+        self.join_number = tenant["join_number"]
         self.root = tenant["root_department_id"]
         self.set_password(self.owner_email, "owner-password-1")
         self.owner = self.login(self.owner_email, "owner-password-1", self.tenant)
@@ -807,6 +809,15 @@ def steps():
         # A new person: a pending request and a verification mail (202 verification_sent).
         body = x.sample_body("join", email=f"{unique('alan')}@people.test")
         x.http("join", 202, params={"code": x.join_code}, body=body)
+
+    @step("preview-join-number")
+    def _(x):
+        x.http("preview-join-number", 200, params={"number": x.join_number})
+
+    @step("join-by-number")
+    def _(x):
+        body = x.sample_body("join-by-number", email=f"{unique('grace')}@people.test")
+        x.http("join-by-number", 202, params={"number": x.join_number}, body=body)
 
     @step("list-join-requests")
     def _(x):

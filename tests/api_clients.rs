@@ -8,6 +8,7 @@ use serde_json::json;
 async fn an_api_client_creates_members_that_carry_its_id() {
     let env = Env::start().await;
     let t = env.tenant_with_owner("Integrations").await;
+    env.enable_api_access(&t).await;
     let clients = format!("/v1/tenants/{}/api-clients", t.id);
     let created = env
         .post(
@@ -104,6 +105,7 @@ async fn an_api_client_creates_members_that_carry_its_id() {
     .await
     .problem(403, "forbidden");
     let other = env.tenant_with_owner("Elsewhere").await;
+    env.enable_api_access(&other).await;
     env.get(&format!("/v1/tenants/{}/members", other.id), &token)
         .await
         .problem(404, "not_found");
@@ -142,6 +144,7 @@ async fn an_api_client_creates_members_that_carry_its_id() {
 async fn clients_get_no_more_than_their_creator_holds() {
     let env = Env::start().await;
     let t = env.tenant_with_owner("Grants").await;
+    env.enable_api_access(&t).await;
     let clients = format!("/v1/tenants/{}/api-clients", t.id);
     for bad in [
         json!({"name": "x", "permissions": ["customers.write"]}),
@@ -179,4 +182,80 @@ async fn clients_get_no_more_than_their_creator_holds() {
     )
     .await
     .problem(403, "forbidden");
+}
+
+#[tokio::test]
+async fn api_access_is_a_feature_platform_admins_switch() {
+    let env = Env::start().await;
+    let t = env.tenant_with_owner("Unbought").await;
+    let tenant = format!("/v1/tenants/{}", t.id);
+    let clients = format!("{tenant}/api-clients");
+    let read = env.get(&tenant, &t.owner_token).await;
+    assert_eq!(read.ok(200)["feature_flags"]["api_access"], false);
+    env.post(
+        &clients,
+        Some(&t.owner_token),
+        json!({"name": "HR sync", "permissions": ["members.read"]}),
+    )
+    .await
+    .problem(403, "feature_not_enabled");
+    env.get(&clients, &t.owner_token)
+        .await
+        .problem(403, "feature_not_enabled");
+    // Only platform admins switch it; the tenant's own owner cannot.
+    env.patch(
+        &tenant,
+        &t.owner_token,
+        json!({"feature_flags": {"api_access": true}}),
+    )
+    .await
+    .problem(403, "forbidden");
+
+    // Switching one flag on keeps the others as they were.
+    env.set_limits(&t, json!({"feature_flags": {"licence_renewal": true}}))
+        .await;
+    env.enable_api_access(&t).await;
+    let read = env.get(&tenant, &t.owner_token).await;
+    assert_eq!(read.ok(200)["feature_flags"]["licence_renewal"], true);
+    assert_eq!(read.body["feature_flags"]["api_access"], true);
+    let c = env
+        .post(
+            &clients,
+            Some(&t.owner_token),
+            json!({"name": "HR sync", "permissions": ["members.read"]}),
+        )
+        .await
+        .ok(201)
+        .clone();
+    let grant = json!({"grant_type": "client_credentials", "client_id": c["id"],
+                       "client_secret": c["client_secret"]});
+    let token = env
+        .post("/v1/auth/token", None, grant.clone())
+        .await
+        .ok(200)["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let members = format!("{tenant}/members");
+    env.get(&members, &token).await.ok(200);
+
+    // Switched off: the grant is refused and tokens already out stop working; a wrong secret
+    // still learns nothing about the tenant.
+    env.set_limits(&t, json!({"feature_flags": {"api_access": false}}))
+        .await;
+    env.post("/v1/auth/token", None, grant)
+        .await
+        .problem(403, "feature_not_enabled");
+    env.post(
+        "/v1/auth/token",
+        None,
+        json!({"grant_type": "client_credentials", "client_id": c["id"], "client_secret": "wrong"}),
+    )
+    .await
+    .problem(401, "unauthorized");
+    env.get(&members, &token)
+        .await
+        .problem(403, "feature_not_enabled");
+    let read = env.get(&tenant, &t.owner_token).await;
+    assert_eq!(read.ok(200)["feature_flags"]["licence_renewal"], true);
 }

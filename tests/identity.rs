@@ -648,6 +648,54 @@ async fn join_is_limited_per_address() {
 }
 
 #[tokio::test]
+async fn join_numbers_are_limited_per_address_previews_and_requests_alike() {
+    let clock = manual_clock();
+    let env = Env::start_limited(clock.clone()).await;
+    let t = env.tenant_with_owner("Number Limit Co").await;
+    env.set_settings(&t, json!({"join_rules": {"join_by_number": true}}))
+        .await;
+    let tenant = env
+        .get(&format!("/v1/tenants/{}", t.id), &t.owner_token)
+        .await;
+    let number = tenant.ok(200)["join_number"].as_str().unwrap().to_string();
+    let domain = unique("numbered");
+    let door = format!("/v1/join/number/{number}");
+    // A scan of the number space: wrong numbers count like the right one.
+    thirty_then_throttled(
+        &clock,
+        "join-number",
+        |i| {
+            let env = &env;
+            let number = number.clone();
+            let domain = domain.clone();
+            async move {
+                match i % 3 {
+                    0 => {
+                        env.get_public(&format!("/v1/join/number/{}", 10_000_000 + i))
+                            .await
+                    }
+                    1 => env.get_public(&format!("/v1/join/number/{number}")).await,
+                    _ => {
+                        let answer = env
+                            .post(
+                                &format!("/v1/join/number/{number}"),
+                                None,
+                                json!({"email": format!("n{i}@{domain}.test"),
+                                       "name": "Numbered", "password": "numbered-password-1"}),
+                            )
+                            .await;
+                        answer.ok(202);
+                        answer
+                    }
+                }
+            }
+        },
+        || env.get_public(&door),
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn invitation_accept_is_limited_per_address() {
     let clock = manual_clock();
     let env = Env::start_limited(clock.clone()).await;
@@ -753,6 +801,7 @@ async fn client_credential_grants_are_limited_per_address() {
     let clock = manual_clock();
     let env = Env::start_limited(clock.clone()).await;
     let t = env.tenant_with_owner("Grant Limit Co").await;
+    env.enable_api_access(&t).await;
     let client = env
         .post(
             &format!("/v1/tenants/{}/api-clients", t.id),
@@ -1405,6 +1454,7 @@ async fn a_departments_ip_allowlist_narrows_the_tenants() {
 async fn an_api_clients_token_is_held_to_the_tenants_current_allowlist() {
     let env = Env::start().await;
     let t = env.tenant_with_owner("Client Co").await;
+    env.enable_api_access(&t).await;
     let client = env
         .post(
             &format!("/v1/tenants/{}/api-clients", t.id),

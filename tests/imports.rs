@@ -348,3 +348,123 @@ async fn free_plan_tenants_import_at_most_100_rows_a_day() {
     assert_eq!(failed["status"], "failed");
     assert!(failed["error"].as_str().unwrap().contains("rate_limited"));
 }
+
+#[tokio::test]
+async fn imported_passwords_work_once_to_set_ones_own_and_leave_the_bucket() {
+    let env = Env::start().await;
+    let t = env.tenant_with_owner("Password Import").await;
+    let domain = unique("pw");
+    let (zoe, yan) = (format!("zoe@{domain}.test"), format!("yan@{domain}.test"));
+    let file = format!(
+        "email,name,language,password\n\
+         {zoe},Zoe,pt-BR,given-password-1\n\
+         {yan},Yan,,\n\
+         short@{domain}.test,Shorty,,tiny-pw\n\
+         lang@{domain}.test,Lang,english please,another-password-1\n"
+    );
+    // With mails: Yan, who has no password, gets the set-password link.
+    let (job, _) = env.uploaded_import(&t, &file, true).await;
+    env.start_import(&t, &job).await.ok(202);
+    assert_eq!(work(&env, &t, &job).await, 1);
+    let done = env.job(&t, &job).await;
+    assert_eq!(
+        done["counts"],
+        json!({"total": 4, "succeeded": 2, "failed": 2})
+    );
+    let url = done["download_url"].as_str().unwrap();
+    let rows = result_rows(&env, url).await;
+    assert!(rows[2][3].starts_with("password must be"), "{:?}", rows[2]);
+    assert!(rows[3][3].starts_with("language "), "{:?}", rows[3]);
+    let result = env
+        .http
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for secret in ["given-password-1", "tiny-pw", "another-password-1"] {
+        assert!(!result.contains(secret), "the result file shows {secret}");
+    }
+    // The file with the passwords is gone from the bucket once imported.
+    let upload = env
+        .app
+        .s3()
+        .head_object()
+        .bucket(&env.app.config.bucket)
+        .key(format!("tenants/{}/jobs/{job}/upload.csv", t.id))
+        .send()
+        .await;
+    assert!(upload.is_err(), "the upload is still there");
+
+    // Zoe proves her address with the password she was given, and must then change it.
+    env.try_login(&zoe, "given-password-1", Some(&t.id))
+        .await
+        .problem(403, "email_unverified");
+    let proof = env.link_token_for(&zoe, "verify-email").await;
+    env.post(
+        "/v1/auth/verify-email",
+        None,
+        json!({"token": proof, "password": "given-password-1"}),
+    )
+    .await
+    .ok(200);
+    let expired = env.try_login(&zoe, "given-password-1", Some(&t.id)).await;
+    expired.problem(403, "password_expired");
+    let change = expired.body["access_token"].as_str().unwrap().to_string();
+    env.get("/v1/me", &change)
+        .await
+        .problem(401, "unauthorized");
+    env.post(
+        "/v1/auth/password",
+        Some(&change),
+        json!({"current_password": "given-password-1", "new_password": "zoes-own-password-1"}),
+    )
+    .await
+    .ok(200);
+    let token = env.login(&zoe, "zoes-own-password-1", Some(&t.id)).await;
+    let me = env.get("/v1/me", &token).await;
+    assert_eq!(me.ok(200)["user"]["language"], "pt-BR");
+    // Once is enough: the next sign-in is a plain one.
+    env.login(&zoe, "zoes-own-password-1", Some(&t.id)).await;
+
+    // Yan had no password: the tenant's set-password link and language, no change forced.
+    let link = env.link_token_for(&yan, "set-password").await;
+    env.post(
+        "/v1/auth/password-reset",
+        None,
+        json!({"token": link, "new_password": "yans-own-password-1"}),
+    )
+    .await
+    .ok(204);
+    let token = env.login(&yan, "yans-own-password-1", Some(&t.id)).await;
+    assert_eq!(
+        env.get("/v1/me", &token).await.ok(200)["user"]["language"],
+        "en"
+    );
+}
+
+#[tokio::test]
+async fn a_password_proven_anew_by_a_new_one_needs_no_change() {
+    let env = Env::start().await;
+    let t = env.tenant_with_owner("Proof Import").await;
+    let ada = format!("ada@{}.test", unique("pw"));
+    let file = format!("email,name,password\n{ada},Ada,given-password-1\n");
+    let job = upload(&env, &t, "create", file.into_bytes(), "text/csv").await;
+    env.start_import(&t, &job).await.ok(202);
+    work(&env, &t, &job).await;
+    env.try_login(&ada, "given-password-1", Some(&t.id))
+        .await
+        .problem(403, "email_unverified");
+    // Proving the address sets the password typed there: one of her own ends the obligation.
+    let proof = env.link_token_for(&ada, "verify-email").await;
+    env.post(
+        "/v1/auth/verify-email",
+        None,
+        json!({"token": proof, "password": "adas-own-password-1"}),
+    )
+    .await
+    .ok(200);
+    env.login(&ada, "adas-own-password-1", Some(&t.id)).await;
+}

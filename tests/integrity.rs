@@ -277,6 +277,7 @@ async fn authenticated_routes_answer_401_before_reading_the_body() {
 }
 
 async fn api_client_token(env: &Env, t: &Tenant, permissions: Value) -> String {
+    env.enable_api_access(t).await;
     let created = env
         .post(
             &format!("/v1/tenants/{}/api-clients", t.id),

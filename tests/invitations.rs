@@ -1072,3 +1072,94 @@ async fn invitation_requests_are_pinned() {
     list.ok(200);
     assert_eq!(requests, 2);
 }
+
+#[tokio::test]
+async fn a_join_number_files_requests_for_approval_only_while_the_tenant_allows_it() {
+    let env = Env::start().await;
+    let t = env.tenant_with_owner("Number Co").await;
+    let other = env.tenant_with_owner("Other Number Co").await;
+    let tenant_path = format!("/v1/tenants/{}", t.id);
+    let number = env.get(&tenant_path, &t.owner_token).await.ok(200)["join_number"]
+        .as_str()
+        .expect("admins see the join number")
+        .to_string();
+    assert!(number.len() == 8 && number.bytes().all(|b| b.is_ascii_digit()));
+    let other_number = env
+        .get(&format!("/v1/tenants/{}", other.id), &other.owner_token)
+        .await
+        .ok(200)["join_number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(number, other_number);
+    // A plain member does not see it.
+    let plain = env.member_in(&t, "Pia", json!({})).await;
+    let seen = env.get(&tenant_path, &plain.token).await;
+    assert!(seen.ok(200).get("join_number").is_none(), "{:?}", seen.body);
+
+    // Off by default: the number opens nothing, exactly like an unknown or malformed one.
+    let door = format!("/v1/join/number/{number}");
+    let newcomer =
+        |name: &str| json!({"email": email(name), "name": name, "password": "newcomer-password-1"});
+    env.get_public(&door).await.problem(404, "not_found");
+    env.post(&door, None, newcomer("early"))
+        .await
+        .problem(404, "not_found");
+    for wrong in ["0000000", "abcdefgh", "123456789"] {
+        env.get_public(&format!("/v1/join/number/{wrong}"))
+            .await
+            .problem(404, "not_found");
+    }
+
+    env.set_settings(&t, json!({"join_rules": {"join_by_number": true}}))
+        .await;
+    let preview = env.get_public(&door).await;
+    assert_eq!(preview.ok(200)["tenant_name"], "Number Co");
+    assert_eq!(preview.body["needs_approval"], true);
+    // Another tenant's number leads to that tenant only, and it has not opened its door.
+    env.get_public(&format!("/v1/join/number/{other_number}"))
+        .await
+        .problem(404, "not_found");
+
+    // A new person: the same answer as a join link, a pending request by number.
+    let joined = env.post(&door, None, newcomer("grace")).await;
+    assert_eq!(joined.ok(202)["status"], "verification_sent");
+    // A signed-in member of another tenant asks with their account.
+    let olga = env.member_in(&other, "Olga", json!({})).await;
+    let asked = env.post(&door, Some(&olga.token), json!({})).await;
+    assert_eq!(asked.ok(201)["status"], "pending");
+    let request_id = asked.body["member_id"].as_str().unwrap().to_string();
+    let requests = env
+        .get(&format!("{tenant_path}/join-requests"), &t.owner_token)
+        .await;
+    let items = requests.ok(200)["items"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 2);
+    for request in &items {
+        assert_eq!(request["via"], "join_number");
+        assert_eq!(request["source"], "join_number");
+        assert_eq!(request["status"], "pending");
+        assert_eq!(request["join_link_id"], Value::Null);
+        assert_eq!(request["department_id"], t.root);
+    }
+    let tenant = env.get(&tenant_path, &t.owner_token).await;
+    assert_eq!(tenant.ok(200)["pending_join_requests"], 2);
+    // The owner approves one; it became a member, nothing before.
+    env.post(
+        &format!("{tenant_path}/join-requests/{request_id}/approve"),
+        Some(&t.owner_token),
+        json!({}),
+    )
+    .await
+    .ok(200);
+    env.login(&olga.email, &olga.password, Some(&t.id)).await;
+
+    // Closing the door again: the number answers 404 and files nothing.
+    env.set_settings(&t, json!({"join_rules": {"join_by_number": false}}))
+        .await;
+    env.post(&door, None, newcomer("late"))
+        .await
+        .problem(404, "not_found");
+    let tenant = env.get(&tenant_path, &t.owner_token).await;
+    assert_eq!(tenant.ok(200)["pending_join_requests"], 1);
+    assert_eq!(tenant.body["join_number"], number.as_str());
+}

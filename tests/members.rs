@@ -1240,3 +1240,41 @@ async fn an_empty_permission_list_and_a_removed_address_answer_as_a_client_expec
     .await
     .problem(409, "conflict");
 }
+
+#[tokio::test]
+async fn a_new_members_language_is_asked_at_creation_or_the_tenants() {
+    let env = Env::start().await;
+    let t = env.tenant_with_owner("Languages").await;
+    let bad = add(
+        &env,
+        &t,
+        json!({"email": format!("{}@lang.test", unique("x")), "name": "X",
+               "department_id": t.root, "language": "french please"}),
+    )
+    .await;
+    bad.problem(400, "validation_failed");
+    assert_eq!(bad.body["errors"][0]["field"], "language");
+    let lou = env.member_in(&t, "Lou", json!({"language": "fr-CA"})).await;
+    assert_eq!(
+        env.get("/v1/me", &lou.token).await.ok(200)["user"]["language"],
+        "fr-CA"
+    );
+    let max = env.member_in(&t, "Max", json!({})).await;
+    assert_eq!(
+        env.get("/v1/me", &max.token).await.ok(200)["user"]["language"],
+        "en"
+    );
+    // An existing account keeps its own language: only its user changes it.
+    let other = env.tenant_with_owner("Elsewhere").await;
+    add(
+        &env,
+        &other,
+        json!({"email": lou.email, "name": "Lou", "department_id": other.root, "language": "de"}),
+    )
+    .await
+    .ok(201);
+    assert_eq!(
+        env.get("/v1/me", &lou.token).await.ok(200)["user"]["language"],
+        "fr-CA"
+    );
+}

@@ -90,6 +90,8 @@ pub fn routes() -> Vec<Route> {
         route!(DELETE "/v1/tenants/{tenant_id}/join-links/{join_link_id}" => "revoke-join-link", handlers::joining::revoke_link),
         route!(public GET "/v1/join/{code}" => "preview-join-link", handlers::joining::preview),
         route!(public POST "/v1/join/{code}" => "join", handlers::joining::join),
+        route!(public GET "/v1/join/number/{number}" => "preview-join-number", handlers::joining::preview_number),
+        route!(public POST "/v1/join/number/{number}" => "join-by-number", handlers::joining::join_by_number),
         route!(GET "/v1/tenants/{tenant_id}/join-requests" => "list-join-requests", handlers::joining::list_requests),
         route!(POST "/v1/tenants/{tenant_id}/join-requests/{request_id}/approve" => "approve-join-request", handlers::joining::approve),
         route!(POST "/v1/tenants/{tenant_id}/join-requests/{request_id}/reject" => "reject-join-request", handlers::joining::reject),

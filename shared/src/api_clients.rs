@@ -6,14 +6,14 @@
 use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::Requester;
-use crate::auth::{Need, authorize};
+use crate::auth::{Need, authorize_with_tenant};
 use crate::crypto;
 use crate::error::{ApiError, ApiResult, Checks};
 use crate::limits::{self, Counter};
 pub use crate::model::ApiClient;
 use crate::model::keys::{GSI1, Key, api_clients_of};
 use crate::model::roles::{Permission, Permissions};
-use crate::model::{List, PageParams};
+use crate::model::{List, PageParams, Tenant};
 use crate::store::{Condition, Query, SortRange, Transaction, from_item, to_item};
 use crate::tokens::{ACCESS_TOKEN_SECONDS, Grant, TokenScope};
 use crate::validate;
@@ -73,7 +73,7 @@ pub async fn create(
         );
     }
     checks.finish()?;
-    let (access, _) = authorize(
+    let (access, tenant, _) = authorize_with_tenant(
         app,
         requester,
         tenant_id,
@@ -81,6 +81,7 @@ pub async fn create(
         &[],
     )
     .await?;
+    tenant.feature_flags.require_api_access()?;
     // A caller grants only what it holds.
     let mine = access.caller.permissions();
     let granted_ok = match &input.permissions {
@@ -142,7 +143,7 @@ pub async fn list(
     tenant_id: Uuid,
     page: PageParams,
 ) -> ApiResult<List<ApiClientView>> {
-    authorize(
+    let (_, tenant, _) = authorize_with_tenant(
         app,
         requester,
         tenant_id,
@@ -150,6 +151,7 @@ pub async fn list(
         &[],
     )
     .await?;
+    tenant.feature_flags.require_api_access()?;
     app.store
         .query(Query::new(Some(GSI1), api_clients_of(tenant_id), SortRange::All).page(&page))
         .await?
@@ -163,7 +165,7 @@ pub async fn delete(
     tenant_id: Uuid,
     client_id: Uuid,
 ) -> ApiResult<()> {
-    let (access, items) = authorize(
+    let (access, tenant, items) = authorize_with_tenant(
         app,
         requester,
         tenant_id,
@@ -171,6 +173,7 @@ pub async fn delete(
         &[Key::api_client(client_id)],
     )
     .await?;
+    tenant.feature_flags.require_api_access()?;
     let client: ApiClient = from_item(
         items
             .into_iter()
@@ -252,6 +255,14 @@ pub async fn token(
         limits::count_failure(app, &failures).await?;
         return Err(ApiError::Unauthorized);
     };
+    // Read only once the secret is proven, so nobody learns a tenant's features by guessing.
+    let tenant: Tenant = from_item(
+        app.store
+            .get(&Key::tenant(client.tenant_id))
+            .await?
+            .ok_or(ApiError::Unauthorized)?,
+    )?;
+    tenant.feature_flags.require_api_access()?;
     let access_token = app
         .keys
         .issue(

@@ -309,6 +309,8 @@ pub async fn authorize(
         CallerKind::ApiClient(c) if c.tenant_id == tenant_id => {
             let tenant: Tenant = from_item(tenant_item.clone().ok_or(ApiError::NotFound)?)?;
             held_to_allowlist(&tenant)?;
+            // Switching the feature off ends the tokens already handed out, not only new ones.
+            tenant.feature_flags.require_api_access()?;
             false
         }
         CallerKind::ApiClient(_)

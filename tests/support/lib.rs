@@ -258,6 +258,11 @@ impl Env {
         self.call(Method::GET, path, Some(token), None).await
     }
 
+    /// A GET without a token, as a public page makes it.
+    pub async fn get_public(&self, path: &str) -> Answer {
+        self.call(Method::GET, path, None, None).await
+    }
+
     pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Answer {
         self.call(Method::POST, path, token, Some(body)).await
     }
@@ -606,6 +611,12 @@ impl Env {
         self.patch(&format!("/v1/tenants/{}", t.id), &admin, body)
             .await
             .ok(200);
+    }
+
+    /// Switches on `t`'s feature flag `api_access` (off for new tenants), as a platform admin.
+    pub async fn enable_api_access(&self, t: &Tenant) {
+        self.set_limits(t, json!({"feature_flags": {"api_access": true}}))
+            .await;
     }
 
     /// The actions of the first page of `t`'s audit log (read by its owner), newest first.

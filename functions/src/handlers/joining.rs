@@ -46,6 +46,22 @@ pub async fn join(app: &'static App, req: Request) -> Answer {
     }
 }
 
+/// GET /v1/join/number/{number}
+pub async fn preview_number(app: &'static App, req: Request) -> Answer {
+    let number = path_text(&req, "number")?;
+    ok(&joining::preview_number(app, &requester(&req), &number).await?)
+}
+
+/// POST /v1/join/number/{number}
+pub async fn join_by_number(app: &'static App, req: Request) -> Answer {
+    let number = path_text(&req, "number")?;
+    let input = optional_json_body(&req)?;
+    match joining::join_by_number(app, &requester(&req), &number, input).await? {
+        joined @ joining::JoinOutcome::Joined(_) => created(&joined),
+        sent => json(StatusCode::ACCEPTED, &sent),
+    }
+}
+
 /// GET /v1/tenants/{tenant_id}/join-requests
 pub async fn list_requests(app: &'static App, req: Request) -> Answer {
     let tenant_id = path_id(&req, "tenant_id")?;

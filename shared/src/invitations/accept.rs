@@ -435,7 +435,8 @@ async fn take_over_unproven(
         &Key::user(user.id),
         Update::new(
             "SET #name = :name, phone = :phone, password_hash = :hash, password_changed_at = :now, \
-             updated_at = :now, email_verified = :true, session_epoch = :epoch ADD version :one",
+             updated_at = :now, email_verified = :true, session_epoch = :epoch \
+             REMOVE password_must_change ADD version :one",
         )
         .name("#name", "name")
         .value(":name", s(&user.name))

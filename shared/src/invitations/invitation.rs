@@ -281,6 +281,7 @@ pub(crate) mod fixtures {
             seats_total: 0,
             seats_used: 0,
             owner_count: 1,
+            join_number: None,
             feature_flags: FeatureFlags::default(),
             settings: TenantSettings::default(),
             root_department_id: Uuid::now_v7(),

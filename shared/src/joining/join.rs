@@ -1,4 +1,5 @@
-//! Opening a join code, its public preview, and asking to join through it.
+//! Opening a join code or the tenant's join number, their public preview, and asking to join
+//! through them.
 
 use super::{JoinLink, JoinLinkState};
 use crate::app::App;
@@ -60,10 +61,49 @@ pub struct JoinPreview {
     pub branding: Branding,
 }
 
+/// The way a request comes in: a join link, or the tenant's join number.
+enum Door {
+    Link(JoinLink),
+    Number(String),
+}
+
+impl Door {
+    /// Where requests through this door land: a link's department, else the root.
+    fn department_id(&self, tenant: &Tenant) -> Uuid {
+        match self {
+            Self::Link(link) => link.department_id,
+            Self::Number(_) => None,
+        }
+        .unwrap_or(tenant.root_department_id)
+    }
+
+    /// The page a person opens to ask again (signed in).
+    fn url(&self, app: &App, code: &str) -> String {
+        match self {
+            Self::Link(_) => super::join_url(app, code),
+            Self::Number(number) => format!("{}/join?number={number}", app.config.app_url),
+        }
+    }
+}
+
 /// The public page behind a join code.
 pub async fn preview(app: &App, code: &str) -> ApiResult<JoinPreview> {
     let (link, tenant) = open_code(app, code).await?;
-    let department_id = link.department_id.unwrap_or(tenant.root_department_id);
+    preview_door(app, &tenant, &Door::Link(link)).await
+}
+
+/// The public page behind a tenant's join number (counted against the caller's address).
+pub async fn preview_number(
+    app: &App,
+    requester: &Requester,
+    number: &str,
+) -> ApiResult<JoinPreview> {
+    let tenant = super::number::open_number(app, requester, number).await?;
+    preview_door(app, &tenant, &Door::Number(number.to_string())).await
+}
+
+async fn preview_door(app: &App, tenant: &Tenant, door: &Door) -> ApiResult<JoinPreview> {
+    let department_id = door.department_id(tenant);
     let department: Option<Department> = app
         .store
         .get(&Key::department(tenant.id, department_id))
@@ -76,7 +116,7 @@ pub async fn preview(app: &App, code: &str) -> ApiResult<JoinPreview> {
         department_name: department.as_ref().map(|d| d.name.clone()),
         required_fields: tenant.settings.join_rules.required_fields.clone(),
         needs_approval: true,
-        branding: branding_for(&tenant, department.as_ref()),
+        branding: branding_for(tenant, department.as_ref()),
     })
 }
 
@@ -138,11 +178,46 @@ pub async fn join(
     code: &str,
     input: JoinInput,
 ) -> ApiResult<JoinOutcome> {
-    let now = app.now();
     let asked = check_request(&input, requester.token.is_some())?;
     count_attempt(app, requester, "join").await?;
     let (link, tenant) = open_code(app, code).await?;
-    let department_id = link.department_id.unwrap_or(tenant.root_department_id);
+    join_through(
+        app,
+        requester,
+        &Door::Link(link),
+        code,
+        &tenant,
+        input,
+        asked,
+    )
+    .await
+}
+
+/// Asks to join through the tenant's join number, as through a link into the root department:
+/// the request always waits for approval, and the attempt counts against the caller's address.
+pub async fn join_by_number(
+    app: &App,
+    requester: &Requester,
+    number: &str,
+    input: JoinInput,
+) -> ApiResult<JoinOutcome> {
+    let asked = check_request(&input, requester.token.is_some())?;
+    let tenant = super::number::open_number(app, requester, number).await?;
+    let door = Door::Number(number.to_string());
+    join_through(app, requester, &door, number, &tenant, input, asked).await
+}
+
+async fn join_through(
+    app: &App,
+    requester: &Requester,
+    door: &Door,
+    code: &str,
+    tenant: &Tenant,
+    input: JoinInput,
+    asked: Asked,
+) -> ApiResult<JoinOutcome> {
+    let now = app.now();
+    let department_id = door.department_id(tenant);
     let mut keys = vec![
         Key::department(tenant.id, department_id),
         Key::department(tenant.id, tenant.root_department_id),
@@ -162,7 +237,7 @@ pub async fn join(
         None => {
             let email = asked.email.as_deref().unwrap_or_default();
             // Built (checked, password hashed) whether or not the address has an account.
-            let user = new_account(&tenant, email, &input.newcomer(), None, now)?;
+            let user = new_account(tenant, email, &input.newcomer(), None, now)?;
             (user, true)
         }
     };
@@ -173,13 +248,13 @@ pub async fn join(
         tenant_id: tenant.id,
         status: "verification_sent",
     };
-    if decide(&tenant, &asked, phone, owner_has_account)? == Decision::AskOwnerToSignIn {
-        let mail = sign_in_to_join_mail(app, &tenant, &user.email, code);
+    if decide(tenant, &asked, phone, owner_has_account)? == Decision::AskOwnerToSignIn {
+        let mail = sign_in_to_join_mail(tenant, &user.email, &door.url(app, code));
         app.mail().send(mail).await?;
         return Ok(sent);
     }
-    let request = plan_request(&tenant, &department, &link, user, new_user, asked, now);
-    let verification = write_request(app, requester, &tenant, &department, &request, now).await?;
+    let request = plan_request(tenant, &department, door, user, new_user, asked, now);
+    let verification = write_request(app, requester, tenant, &department, &request, now).await?;
     if let Some(mail) = verification {
         app.mail().send(mail).await?;
         return Ok(sent);
@@ -281,19 +356,20 @@ fn decide(
     })
 }
 
-/// A join request to write: the pending member, the person, and the link it came through.
+/// A join request to write: the pending member, the person, and the link it came through (none
+/// through the join number).
 struct JoinRequest {
     member: Member,
     user: User,
     /// The person's account is new (unproven; a verification link goes with it).
     new_user: bool,
-    link_id: Uuid,
+    link_id: Option<Uuid>,
 }
 
 fn plan_request(
     tenant: &Tenant,
     department: &Department,
-    link: &JoinLink,
+    door: &Door,
     user: User,
     new_user: bool,
     asked: Asked,
@@ -306,16 +382,20 @@ fn plan_request(
         work_number: asked.work_number,
         location: asked.location,
     };
+    let (via, source, link_id) = match door {
+        Door::Link(link) => (JoinVia::JoinLink, MemberSource::JoinLink, Some(link.id)),
+        Door::Number(_) => (JoinVia::JoinNumber, MemberSource::JoinNumber, None),
+    };
     let info = JoinRequestInfo {
-        via: JoinVia::JoinLink,
+        via,
         invitation_id: None,
-        join_link_id: Some(link.id),
+        join_link_id: link_id,
         requested_at: now,
         decided_at: None,
         decided_by: None,
         reason: None,
     };
-    let (status, source) = (MemberStatus::Pending, MemberSource::JoinLink);
+    let status = MemberStatus::Pending;
     let member = new_member(
         tenant,
         department,
@@ -330,7 +410,7 @@ fn plan_request(
         member,
         user,
         new_user,
-        link_id: link.id,
+        link_id,
     }
 }
 
@@ -348,19 +428,21 @@ async fn write_request(
     let JoinRequest { member, user, .. } = request;
     let mut tx = Transaction::new();
     // First action: a link used up or revoked meanwhile answers as such.
-    tx.update(
-        &Key::join_link(tenant.id, request.link_id),
-        Update::new("ADD uses :one").value(":one", num(1)),
-        Some((
-            Condition::new(
-                "revoked = :false AND (attribute_not_exists(max_uses) OR uses < max_uses) \
-                 AND (attribute_not_exists(expires_epoch) OR expires_epoch > :now)",
-            )
-            .value(":false", AttributeValue::Bool(false))
-            .value(":now", num(now.unix_timestamp())),
-            ApiError::InvitationUsed,
-        )),
-    )?;
+    if let Some(link_id) = request.link_id {
+        tx.update(
+            &Key::join_link(tenant.id, link_id),
+            Update::new("ADD uses :one").value(":one", num(1)),
+            Some((
+                Condition::new(
+                    "revoked = :false AND (attribute_not_exists(max_uses) OR uses < max_uses) \
+                     AND (attribute_not_exists(expires_epoch) OR expires_epoch > :now)",
+                )
+                .value(":false", AttributeValue::Bool(false))
+                .value(":now", num(now.unix_timestamp())),
+                ApiError::InvitationUsed,
+            )),
+        )?;
+    }
     let verification = if request.new_user {
         user.add_new(&mut tx)?;
         Some(crate::users::proof::add_verification(app, &mut tx, user)?)
@@ -382,9 +464,9 @@ async fn write_request(
     Ok(verification)
 }
 
-/// To an address that has an account, when someone asked to join with it without signing in.
-fn sign_in_to_join_mail(app: &App, tenant: &Tenant, email: &str, code: &str) -> Mail {
-    let link = super::join_url(app, code);
+/// To an address that has an account, when someone asked to join with it without signing in;
+/// `link` is the page to ask again from.
+fn sign_in_to_join_mail(tenant: &Tenant, email: &str, link: &str) -> Mail {
     Mail {
         to: email.to_string(),
         subject: format!("Join {} on Roster", tenant.name),
@@ -395,7 +477,7 @@ fn sign_in_to_join_mail(app: &App, tenant: &Tenant, email: &str, code: &str) -> 
         html: format!(
             "<p>Hello,</p><p>someone asked to join <b>{}</b> on Roster with this address, which already has an account. If it was you, <a href=\"{}\">sign in and open the link again</a>.</p><p>If it was not you, ignore this mail.</p>",
             html_escape(&tenant.name),
-            html_escape(&link)
+            html_escape(link)
         ),
     }
 }
@@ -518,7 +600,15 @@ mod tests {
             location: Some("Berlin".into()),
             ..nothing_asked()
         };
-        let request = plan_request(&t, &root(&t), &l, user, true, asked, NOW);
+        let request = plan_request(
+            &t,
+            &root(&t),
+            &Door::Link(l.clone()),
+            user,
+            true,
+            asked,
+            NOW,
+        );
         let m = &request.member;
         assert_eq!(m.status, MemberStatus::Pending);
         assert_eq!(m.role, Role::Member);
@@ -530,6 +620,21 @@ mod tests {
             (info.via, info.join_link_id),
             (JoinVia::JoinLink, Some(l.id))
         );
-        assert_eq!(request.link_id, l.id);
+        assert_eq!(request.link_id, Some(l.id));
+    }
+
+    #[test]
+    fn a_request_by_number_lands_in_the_root_and_names_no_link() {
+        let t = tenant();
+        let user = User::new(NOW, "ada@example.com".into(), "Ada".into(), "en".into());
+        let door = Door::Number("12345678".into());
+        assert_eq!(door.department_id(&t), t.root_department_id);
+        let request = plan_request(&t, &root(&t), &door, user, true, nothing_asked(), NOW);
+        let m = &request.member;
+        assert_eq!(m.status, MemberStatus::Pending);
+        assert_eq!(m.source, MemberSource::JoinNumber);
+        let info = m.join_request.as_ref().expect("a join request");
+        assert_eq!((info.via, info.join_link_id), (JoinVia::JoinNumber, None));
+        assert_eq!(request.link_id, None);
     }
 }

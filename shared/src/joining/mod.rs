@@ -6,14 +6,18 @@
 //! status `pending` (a join request) which holds a place in the quota; an admin approves it (into
 //! a department), or rejects it with a reason; approving a rejected request re-examines it.
 //!
-//! By use case: [`links`] (create, list, revoke), [`join`] (the public code: preview and the
-//! request), [`requests`] (list, approve, reject).
+//! By use case: [`links`] (create, list, revoke), [`join`] (the public code or the tenant's join
+//! number: preview and the request), [`number`] (the join number), [`requests`] (list, approve,
+//! reject).
 
 mod join;
 mod links;
+pub mod number;
 mod requests;
 
-pub use join::{JoinInput, JoinOutcome, JoinPreview, join, preview};
+pub use join::{
+    JoinInput, JoinOutcome, JoinPreview, join, join_by_number, preview, preview_number,
+};
 pub use links::{
     CreateJoinLink, JoinLink, JoinLinkState, JoinLinkView, create_link, join_url, list_links,
     revoke_link,

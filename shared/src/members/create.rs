@@ -47,6 +47,10 @@ pub struct CreateMember {
     pub permissions: Option<Permissions>,
     #[serde(default)]
     pub password: Option<String>,
+    /// The new account's language (BCP 47); the tenant's default when absent. An existing
+    /// account keeps its own: only its user changes it.
+    #[serde(default)]
+    pub language: Option<String>,
 }
 
 /// The organisation fields of a member: free text an admin sets.
@@ -71,6 +75,10 @@ pub(crate) struct NewMember {
     pub role: Role,
     pub permissions: Permissions,
     password: Option<String>,
+    language: Option<String>,
+    /// The password was given by an admin who will not be its user (an import): the first
+    /// sign-in only allows changing it.
+    pub password_must_change: bool,
 }
 
 impl NewMember {
@@ -91,6 +99,10 @@ impl NewMember {
         if let Some(password) = &input.password {
             validate::password(checks, "password", password);
         }
+        let language = input
+            .language
+            .as_deref()
+            .map(|l| validate::language(checks, "language", l));
         let (role, permissions) =
             role_and_permissions(checks, input.role, input.permissions.clone());
         Self {
@@ -102,6 +114,8 @@ impl NewMember {
             role,
             permissions,
             password: input.password,
+            language,
+            password_must_change: false,
         }
     }
 }
@@ -251,9 +265,12 @@ fn add_account(
         now,
         new.email.clone(),
         new.name.clone(),
-        tenant.settings.default_language.clone(),
+        new.language
+            .clone()
+            .unwrap_or_else(|| tenant.settings.default_language.clone()),
     );
     user.phone = new.phone.clone();
+    user.password_must_change = new.password.is_some() && new.password_must_change;
     let secret = match (&new.password, tenant.settings.new_member_password) {
         (Some(password), _) => {
             user.password_hash = Some(crypto::hash_password(password)?);
@@ -301,6 +318,8 @@ fn new_member(
         role,
         permissions,
         password: _,
+        language: _,
+        password_must_change: _,
     } = new;
     Member {
         position: org.position,
@@ -402,6 +421,7 @@ mod tests {
             role: Some(Role::Admin),
             permissions: None,
             password: None,
+            language: None,
         }
     }
 
@@ -480,6 +500,7 @@ mod tests {
                 directory_number: Some(0),
                 role: None,
                 permissions: Some(Permissions::All),
+                language: Some("english please".into()),
                 ..input()
             },
         );
@@ -487,6 +508,9 @@ mod tests {
             Err(ApiError::Validation(errors)) => errors.into_iter().map(|e| e.field).collect(),
             other => panic!("expected a refusal, got {other:?}"),
         };
-        assert_eq!(fields, ["email", "directory_number", "permissions"]);
+        assert_eq!(
+            fields,
+            ["email", "directory_number", "language", "permissions"]
+        );
     }
 }

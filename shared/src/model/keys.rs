@@ -17,6 +17,7 @@
 //! | invitation           | `TENANT#<t>`               | `INVITE#<i>`                     |                                          |                                         |
 //! | live-invitation guard| `TENANT#<t>`               | `INVITEEMAIL#<lowercase email>`  |                                          |                                         |
 //! | join link            | `TENANT#<t>`               | `JOINLINK#<l>`                   |                                          |                                         |
+//! | join-number guard    | `JOINNUMBER#<8 digits>`    | `JOINNUMBER`                     |                                          |                                         |
 //! | job (task centre)    | `TENANT#<t>`               | `JOB#<j>`                        |                                          |                                         |
 //! | import row outcome   | `TENANT#<t>`               | `JOBROW#<j>#<row, 7 digits>`     |                                          |                                         |
 //! | import day counter   | `IMPORTQUOTA#<user#u or ip#a>` | `<yyyy-mm-dd>`               |                                          |                                         |
@@ -49,7 +50,7 @@
 //! Why this shape:
 //! - A tenant's departments, members and guards share its partition, so the tree is one query and a
 //!   change to a department and its guards is one transaction.
-//! - Guards (`EMAIL#`, `DEPTNAME#`, `USERMEMBER#`) make uniqueness rules hold under concurrency: they
+//! - Guards (`EMAIL#`, `DEPTNAME#`, `USERMEMBER#`, `JOINNUMBER#`) make uniqueness rules hold under concurrency: they
 //!   are created with `attribute_not_exists` in the same transaction as the thing they guard.
 //! - A department's id path (`<root>/<child>/.../<d>`) is the member's `gsi2sk` prefix, so "members of
 //!   this department and all its descendants" is one `begins_with` query on gsi2.
@@ -199,6 +200,11 @@ impl Key {
     /// Keeps one live invitation per email per tenant; `email` is normalised.
     pub fn invitation_email(tenant_id: Uuid, email: &str) -> Self {
         Self::new(tenant_partition(tenant_id), format!("INVITEEMAIL#{email}"))
+    }
+
+    /// The guard that makes a join number name one tenant (and finds it from the number).
+    pub fn join_number(number: &str) -> Self {
+        Self::new(format!("JOINNUMBER#{number}"), "JOINNUMBER")
     }
 
     pub fn join_link(tenant_id: Uuid, join_link_id: Uuid) -> Self {

@@ -57,6 +57,7 @@ impl MemberStatus {
 pub enum JoinVia {
     Invitation,
     JoinLink,
+    JoinNumber,
 }
 
 /// The story of a join request, kept on the member it became.
@@ -84,6 +85,7 @@ pub enum MemberSource {
     Import,
     Invitation,
     JoinLink,
+    JoinNumber,
     Api,
 }
 

@@ -1,6 +1,6 @@
 //! A tenant (a customer or a reseller) and its settings, as stored.
 
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::model::item::{Item, counter, to_item};
 use crate::model::keys::{ALL_TENANTS, GSI1, GSI2, Key, customers_of};
 use serde::{Deserialize, Serialize};
@@ -21,11 +21,54 @@ pub enum Plan {
     Paid,
 }
 
+/// What a tenant has bought beyond the base product; platform admins switch them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FeatureFlags {
     #[serde(default)]
     pub licence_renewal: bool,
+    /// API clients and the client-credentials grant. New tenants start without it; a tenant
+    /// stored before the flag existed used API clients freely, so a missing flag reads as on.
+    #[serde(default = "enabled")]
+    pub api_access: bool,
+}
+
+fn enabled() -> bool {
+    true
+}
+
+impl FeatureFlags {
+    /// API clients exist, and their tokens work, only where the tenant has bought API access.
+    pub fn require_api_access(&self) -> ApiResult<()> {
+        if self.api_access {
+            Ok(())
+        } else {
+            Err(ApiError::FeatureNotEnabled(
+                "API access is not enabled for this tenant; a platform admin can switch it on",
+            ))
+        }
+    }
+}
+
+/// A change to some flags: the flags it leaves out keep their value.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureFlagsPatch {
+    #[serde(default)]
+    pub licence_renewal: Option<bool>,
+    #[serde(default)]
+    pub api_access: Option<bool>,
+}
+
+impl FeatureFlagsPatch {
+    pub fn apply(&self, flags: &mut FeatureFlags) {
+        if let Some(on) = self.licence_renewal {
+            flags.licence_renewal = on;
+        }
+        if let Some(on) = self.api_access {
+            flags.api_access = on;
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +100,9 @@ pub struct JoinRules {
     /// What a person asking to join through a join link must give besides name and email.
     #[serde(default)]
     pub required_fields: Vec<JoinField>,
+    /// Anyone who knows the tenant's join number may ask to join (always pending approval).
+    #[serde(default)]
+    pub join_by_number: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,6 +191,10 @@ pub struct Tenant {
     /// Active and disabled owners: the last one can be neither demoted, disabled nor deleted.
     #[serde(default = "one", deserialize_with = "counter")]
     pub owner_count: u32,
+    /// Eight digits people type to ask to join (see `joining::number`); absent only on tenants
+    /// created before join numbers, until the rule `join_by_number` is first switched on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join_number: Option<String>,
     pub feature_flags: FeatureFlags,
     pub settings: TenantSettings,
     pub root_department_id: Uuid,
@@ -186,4 +236,22 @@ pub fn ip_allowed(source_ip: Option<&str>, allowlist: &[String]) -> bool {
         .iter()
         .filter_map(|cidr| cidr.parse::<ipnet::IpNet>().ok())
         .any(|net| net.contains(&ip))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_access_is_off_for_new_tenants_and_on_for_tenants_stored_before_it() {
+        assert!(!FeatureFlags::default().api_access);
+        let stored: FeatureFlags =
+            serde_json::from_value(serde_json::json!({"licence_renewal": true})).expect("flags");
+        assert!(stored.api_access);
+        assert!(stored.require_api_access().is_ok());
+        assert!(matches!(
+            FeatureFlags::default().require_api_access(),
+            Err(ApiError::FeatureNotEnabled(_))
+        ));
+    }
 }

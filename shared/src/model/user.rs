@@ -31,6 +31,10 @@ pub struct User {
     /// issued under and die with it.
     #[serde(default)]
     pub session_epoch: u64,
+    /// The password was chosen by an admin (an import's password column): the first sign-in
+    /// only allows changing it. Setting a password of one's own clears it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub password_must_change: bool,
     pub version: u64,
 }
 
@@ -122,6 +126,7 @@ impl User {
             updated_at: now,
             email_verified: false,
             session_epoch: 0,
+            password_must_change: false,
             version: 1,
         }
     }

@@ -8,11 +8,14 @@ use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::{Caller, CallerKind, Requester, authenticate};
 use crate::error::{ApiError, ApiResult, Checks};
+use crate::joining::number;
 use crate::model::department::{Department, DepartmentSettings};
 use crate::model::keys::Key;
 use crate::model::member::{Member, MemberSource, Person, UserInTenant};
 use crate::model::roles::{Permission, Permissions, Role};
-use crate::model::tenant::{FeatureFlags, Plan, Tenant, TenantKind, TenantSettings};
+use crate::model::tenant::{
+    FeatureFlags, FeatureFlagsPatch, Plan, Tenant, TenantKind, TenantSettings,
+};
 use crate::model::user::{EmailGuard, TokenPurpose, User};
 use crate::store::{Condition, Transaction, from_item, s, to_item};
 use crate::tokens::{Claims, TokenScope};
@@ -37,7 +40,7 @@ pub struct CreateTenant {
     #[serde(default)]
     pub settings: Option<TenantSettingsPatch>,
     #[serde(default)]
-    pub feature_flags: Option<FeatureFlags>,
+    pub feature_flags: Option<FeatureFlagsPatch>,
 }
 
 /// Creates a tenant, its root department and its owner (reusing the user when the email already
@@ -65,14 +68,25 @@ pub async fn create(
     let parent: Option<Tenant> = items.next().flatten().map(from_item).transpose()?;
 
     may_create(&authorized.caller.kind, &asked, parent_id, parent.as_ref())?;
-    let new = NewTenant::plan(app.now(), asked, parent_id, existing_user);
+    let mut new = NewTenant::plan(app.now(), asked, parent_id, existing_user);
 
-    let mut tx = Transaction::new();
-    new.add_records(&mut tx)?;
-    let set_password_token = new.add_owner_link(app, &mut tx)?;
-    let view = TenantView::from(&new.tenant);
-    record_creation(app, &mut tx, &authorized.caller, &new.tenant, &view)?;
-    app.store.transact(tx).await?;
+    // A join number drawn again while the one drawn is another tenant's.
+    let mut draws = 1;
+    let (view, set_password_token) = loop {
+        let mut tx = Transaction::new();
+        new.add_records(&mut tx)?;
+        let set_password_token = new.add_owner_link(app, &mut tx)?;
+        let view = TenantView::from(&new.tenant);
+        record_creation(app, &mut tx, &authorized.caller, &new.tenant, &view)?;
+        match app.store.transact(tx).await {
+            Ok(()) => break (view, set_password_token),
+            Err(err) if number::was_taken(&err) && draws < number::DRAWS => {
+                draws += 1;
+                new.tenant.join_number = Some(number::draw());
+            }
+            Err(err) => return Err(err),
+        }
+    };
 
     send_owner_mail(
         app,
@@ -97,7 +111,7 @@ struct Asked {
     owner_email: String,
     owner_name: String,
     settings: TenantSettings,
-    feature_flags: Option<FeatureFlags>,
+    feature_flags: Option<FeatureFlagsPatch>,
 }
 
 impl Asked {
@@ -268,7 +282,15 @@ impl NewTenant {
             seats_total: asked.seats_total,
             seats_used: 0,
             owner_count: 1,
-            feature_flags: asked.feature_flags.unwrap_or_default(),
+            join_number: Some(number::draw()),
+            feature_flags: asked.feature_flags.as_ref().map_or_else(
+                FeatureFlags::default,
+                |flags| {
+                    let mut chosen = FeatureFlags::default();
+                    flags.apply(&mut chosen);
+                    chosen
+                },
+            ),
             settings: asked.settings,
             root_department_id: root_id,
             owner_member_id: member_id,
@@ -322,6 +344,9 @@ impl NewTenant {
             ))
         };
         tx.put(self.tenant.to_item()?, absent())?;
+        if let Some(join_number) = &self.tenant.join_number {
+            number::add_guard(tx, join_number, self.tenant.id)?;
+        }
         tx.put(self.root.to_item()?, absent())?;
         tx.put(self.owner.to_item(&self.root.id_path)?, absent())?;
         self.owner.add_search_terms(tx)?;
@@ -457,6 +482,7 @@ mod tests {
             seats_total: 0,
             seats_used: 0,
             owner_count: 1,
+            join_number: None,
             feature_flags: FeatureFlags::default(),
             settings: TenantSettings::default(),
             root_department_id: Uuid::now_v7(),
@@ -600,7 +626,7 @@ mod tests {
             "kind: resellers create customers only"
         );
         let mut flagged = asked(TenantKind::Customer);
-        flagged.feature_flags = Some(FeatureFlags::default());
+        flagged.feature_flags = Some(FeatureFlagsPatch::default());
         assert_eq!(
             refusal(may_create(
                 &operator,

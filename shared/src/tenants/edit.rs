@@ -5,9 +5,10 @@ use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::{Access, Need, Requester, authorize_with_tenant};
 use crate::error::{ApiError, ApiResult, Checks};
+use crate::joining::number;
 use crate::model::keys::Key;
 use crate::model::roles::Permission;
-use crate::model::tenant::{FeatureFlags, Plan, Tenant};
+use crate::model::tenant::{FeatureFlagsPatch, Plan, Tenant};
 use crate::store::{Condition, Transaction, Update, num, s};
 use crate::validate;
 use serde::Deserialize;
@@ -26,7 +27,7 @@ pub struct TenantPatch {
     #[serde(default)]
     pub seats_total: Option<i64>,
     #[serde(default)]
-    pub feature_flags: Option<FeatureFlags>,
+    pub feature_flags: Option<FeatureFlagsPatch>,
     #[serde(default)]
     pub settings: Option<TenantSettingsPatch>,
 }
@@ -46,25 +47,40 @@ pub async fn update(
     if expected.is_some_and(|v| v != before.version) {
         return Err(ApiError::PreconditionFailed);
     }
-    let after = patched(&before, patch, app.now())?;
-
-    let mut tx = Transaction::new();
-    write_tenant(&mut tx, &before, &after)?;
-    audit::record(
-        app,
-        &mut tx,
-        &access.caller,
-        Change {
-            tenant_id,
-            action: "tenant.update",
-            target_type: "tenant",
-            target_id: tenant_id,
-            before: audit::snapshot(&TenantView::from(&before)),
-            after: audit::snapshot(&TenantView::from(&after)),
-        },
-    )?;
-    app.store.transact(tx).await?;
-    Ok(TenantView::from(&after))
+    let mut after = patched(&before, patch, app.now())?;
+    // A tenant from before join numbers gets one when it first opens that door.
+    let numbering = after.settings.join_rules.join_by_number && before.join_number.is_none();
+    let mut draws = 0;
+    loop {
+        draws += 1;
+        if numbering {
+            after.join_number = Some(number::draw());
+        }
+        let mut tx = Transaction::new();
+        write_tenant(&mut tx, &before, &after)?;
+        if let (true, Some(join_number)) = (numbering, &after.join_number) {
+            number::add_guard(&mut tx, join_number, tenant_id)?;
+        }
+        audit::record(
+            app,
+            &mut tx,
+            &access.caller,
+            Change {
+                tenant_id,
+                action: "tenant.update",
+                target_type: "tenant",
+                target_id: tenant_id,
+                before: audit::snapshot(&TenantView::from(&before)),
+                after: audit::snapshot(&TenantView::from(&after)),
+            },
+        )?;
+        match app.store.transact(tx).await {
+            Ok(()) => break,
+            Err(err) if number::was_taken(&err) && draws < number::DRAWS => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(TenantView::seen_by(&after, &access))
 }
 
 /// Whether the caller may change what the patch names.
@@ -124,7 +140,7 @@ fn patched(before: &Tenant, patch: TenantPatch, now: OffsetDateTime) -> ApiResul
         after.seats_total = seats.clamp(0, MAX_SEATS) as u32;
     }
     if let Some(flags) = patch.feature_flags {
-        after.feature_flags = flags;
+        flags.apply(&mut after.feature_flags);
     }
     if let Some(settings) = patch.settings {
         settings.apply(&mut checks, &mut after.settings);
@@ -138,12 +154,19 @@ fn patched(before: &Tenant, patch: TenantPatch, now: OffsetDateTime) -> ApiResul
 /// The editable fields, while the tenant is at the version read. Counters move without touching
 /// `version`, so the condition re-checks them against the new limits as well.
 fn write_tenant(tx: &mut Transaction, before: &Tenant, after: &Tenant) -> ApiResult<()> {
+    // The join number is set once (see `update`) and never changes after.
+    let join_number: Vec<(&str, String)> = after
+        .join_number
+        .iter()
+        .map(|n| ("join_number", n.clone()))
+        .collect();
     tx.update(
         &Key::tenant(before.id),
         Update::new(
             "SET #name = :name, #plan = :plan, member_quota = :quota, seats_total = :seats, \
              feature_flags = :flags, settings = :settings, updated_at = :now, version = :next",
         )
+        .set_all(&join_number)
         .name("#name", "name")
         .name("#plan", "plan")
         .value(":name", s(&after.name))
@@ -180,7 +203,7 @@ mod tests {
     use crate::auth::{Caller, CallerKind};
     use crate::model::member::{Member, MemberSource, Person};
     use crate::model::roles::{Permissions, Role};
-    use crate::model::tenant::{TenantKind, TenantSettings};
+    use crate::model::tenant::{FeatureFlags, TenantKind, TenantSettings};
 
     fn tenant() -> Tenant {
         let now = OffsetDateTime::UNIX_EPOCH;
@@ -198,6 +221,7 @@ mod tests {
             seats_total: 20,
             seats_used: 12,
             owner_count: 1,
+            join_number: None,
             feature_flags: FeatureFlags::default(),
             settings: TenantSettings::default(),
             root_department_id: Uuid::now_v7(),
@@ -272,6 +296,28 @@ mod tests {
             refusal(may_patch(&reseller_admin, &name)),
             "changing settings needs settings.write"
         );
+    }
+
+    #[test]
+    fn a_flag_patch_changes_only_the_flags_it_names() {
+        let mut before = tenant();
+        before.feature_flags.api_access = true;
+        let after = patched(
+            &before,
+            patch(serde_json::json!({"feature_flags": {"licence_renewal": true}})),
+            OffsetDateTime::UNIX_EPOCH,
+        )
+        .expect("patched");
+        assert!(after.feature_flags.licence_renewal);
+        assert!(after.feature_flags.api_access);
+        let after = patched(
+            &after,
+            patch(serde_json::json!({"feature_flags": {"api_access": false}})),
+            OffsetDateTime::UNIX_EPOCH,
+        )
+        .expect("patched");
+        assert!(after.feature_flags.licence_renewal);
+        assert!(!after.feature_flags.api_access);
     }
 
     #[test]

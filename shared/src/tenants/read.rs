@@ -13,9 +13,9 @@ use uuid::Uuid;
 
 /// One tenant, for any member of it, its reseller's admins and platform admins.
 pub async fn get(app: &App, requester: &Requester, tenant_id: Uuid) -> ApiResult<TenantView> {
-    let (_, tenant, _) =
+    let (access, tenant, _) =
         authorize_with_tenant(app, requester, tenant_id, Need::Member, &[]).await?;
-    Ok(TenantView::from(&tenant))
+    Ok(TenantView::seen_by(&tenant, &access))
 }
 
 /// Platform admins list every tenant; a reseller's admins list its customers.

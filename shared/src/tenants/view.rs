@@ -1,5 +1,7 @@
 //! A tenant as clients see it.
 
+use crate::auth::Access;
+use crate::model::roles::Permission;
 use crate::model::tenant::{FeatureFlags, Plan, Tenant, TenantKind, TenantSettings};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -27,6 +29,9 @@ pub struct TenantView {
     /// Members, pending invitations and pending join requests: what counts against the quota.
     pub quota_used: u32,
     pub seats: Seats,
+    /// The tenant's join number, for those who admit people (see [`TenantView::seen_by`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub join_number: Option<String>,
     pub feature_flags: FeatureFlags,
     pub settings: TenantSettings,
     pub root_department_id: Uuid,
@@ -57,6 +62,7 @@ impl From<&Tenant> for TenantView {
                 used: t.seats_used,
                 available: t.seats_total.saturating_sub(t.seats_used),
             },
+            join_number: t.join_number.clone(),
             feature_flags: t.feature_flags.clone(),
             settings: t.settings.clone(),
             root_department_id: t.root_department_id,
@@ -65,5 +71,21 @@ impl From<&Tenant> for TenantView {
             updated_at: t.updated_at,
             version: t.version,
         }
+    }
+}
+
+impl TenantView {
+    /// The tenant as `access` sees it: the join number only for operators and admins who admit
+    /// people or set the join rules, not for every member.
+    pub fn seen_by(t: &Tenant, access: &Access) -> Self {
+        let mut view = Self::from(t);
+        let admits = access.caller.is_platform()
+            || access.via_reseller
+            || access.allows(Permission::MembersWrite)
+            || access.allows(Permission::SettingsWrite);
+        if !admits {
+            view.join_number = None;
+        }
+        view
     }
 }

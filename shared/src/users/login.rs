@@ -329,6 +329,9 @@ fn admission(
         return Admission::Refused(LoginFailure::AccountDisabled);
     }
     let allowlist = [tenant.settings.ip_allowlist.clone(), department_list];
+    if user.password_must_change {
+        return Admission::PasswordExpired(allowlist);
+    }
     if let Some(days) = tenant.settings.password_expiry_days {
         let changed = user.password_changed_at.unwrap_or(user.created_at);
         if changed + time::Duration::days(i64::from(days)) <= now {
@@ -423,6 +426,7 @@ mod tests {
             seats_total: 0,
             seats_used: 0,
             owner_count: 1,
+            join_number: None,
             feature_flags: FeatureFlags::default(),
             settings: TenantSettings {
                 ip_allowlist: allowlist.iter().map(|s| s.to_string()).collect(),
@@ -527,6 +531,25 @@ mod tests {
             admission(&t, None, &user, &member, None, at(40)),
             Admission::PasswordExpired(_)
         ));
+    }
+
+    #[test]
+    fn a_password_an_admin_gave_admits_only_a_change() {
+        let t = tenant(&[], None);
+        let (mut user, member) = person(&t, MemberStatus::Active);
+        user.password_must_change = true;
+        assert!(matches!(
+            admission(&t, None, &user, &member, None, at(11)),
+            Admission::PasswordExpired(_)
+        ));
+        let disabled = Member {
+            status: MemberStatus::Disabled,
+            ..member
+        };
+        assert_eq!(
+            admission(&t, None, &user, &disabled, None, at(11)),
+            Admission::Refused(LoginFailure::AccountDisabled)
+        );
     }
 
     #[test]

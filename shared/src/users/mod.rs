@@ -211,7 +211,8 @@ pub(crate) fn claim_address(
     tx.update(
         &Key::user(guard.user_id),
         Update::new(
-            "REMOVE password_hash SET session_epoch = :epoch, updated_at = :now ADD version :one",
+            "REMOVE password_hash, password_must_change \
+             SET session_epoch = :epoch, updated_at = :now ADD version :one",
         )
         .value(":epoch", num(epoch))
         .value(":now", s(rfc3339(app.now())))
@@ -242,13 +243,15 @@ pub(crate) fn session_is(epoch: u64) -> Condition {
 }
 
 /// Sets `user`'s password and ends every session and link (a new epoch, returned). `proven`: the
-/// setter proved the address too. Refused if the user's sessions ended meanwhile.
+/// setter proved the address too; `must_change`: the password is still the one an admin gave.
+/// Refused if the user's sessions ended meanwhile.
 pub(crate) fn set_password(
     app: &App,
     tx: &mut Transaction,
     user: &User,
     hash: &str,
     proven: bool,
+    must_change: bool,
     stale: ApiError,
 ) -> ApiResult<u64> {
     let epoch = new_session_epoch();
@@ -257,9 +260,11 @@ pub(crate) fn set_password(
         &Key::user(user.id),
         Update::new(
             "SET password_hash = :hash, password_changed_at = :now, updated_at = :now, \
-             session_epoch = :new_epoch, email_verified = :proven ADD version :one",
+             session_epoch = :new_epoch, email_verified = :proven, \
+             password_must_change = :must_change ADD version :one",
         )
         .value(":hash", s(hash))
+        .value(":must_change", AttributeValue::Bool(must_change))
         .value(":now", now)
         .value(":new_epoch", num(epoch))
         .value(
@@ -334,7 +339,15 @@ pub async fn change_password(
     }
     let hash = crypto::hash_password(&input.new_password)?;
     let mut tx = Transaction::new();
-    let epoch = set_password(app, &mut tx, &user, &hash, false, ApiError::Unauthorized)?;
+    let epoch = set_password(
+        app,
+        &mut tx,
+        &user,
+        &hash,
+        false,
+        false,
+        ApiError::Unauthorized,
+    )?;
     if let CallerKind::Member(m) = &authorized.caller.kind {
         audit::record(
             app,

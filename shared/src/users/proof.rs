@@ -137,6 +137,9 @@ async fn prove_with_link(
     let invalid = || ApiError::invalid("token", "is invalid, expired or already used");
     let now = app.now();
     let hash = crypto::hash_password(password)?;
+    // Proving the address with the password an admin gave keeps it one to change.
+    let must_change = user.password_must_change
+        && crypto::verify_password(password, user.password_hash.as_deref());
     let mut tx = Transaction::new();
     tx.delete(
         &key,
@@ -147,7 +150,7 @@ async fn prove_with_link(
             invalid(),
         )),
     )?;
-    set_password(app, &mut tx, &user, &hash, true, invalid())?;
+    set_password(app, &mut tx, &user, &hash, true, must_change, invalid())?;
     if !user.email_verified {
         add_proof(app, &mut tx, &user).await?;
     }

@@ -102,6 +102,11 @@ fn check_row(
     if spec.mode == ImportMode::Create && name.trim().is_empty() {
         return Err("name is required".into());
     }
+    // An empty cell is no value: the column may be filled for some rows only.
+    let password = get("password").filter(|p| !p.is_empty());
+    if password.is_some() && spec.mode != ImportMode::Create {
+        return Err("password is only for imports that create members; leave it empty".into());
+    }
     Ok(Checked {
         email: email.clone(),
         department: department.clone(),
@@ -116,7 +121,8 @@ fn check_row(
             directory_number,
             role: Some(role),
             permissions: None,
-            password: None,
+            password,
+            language: get("language").filter(|l| !l.is_empty()),
         },
     })
 }
@@ -315,5 +321,31 @@ mod tests {
         assert_eq!(refused(step(&nameless, &member)), "name is required");
         let invite = spec(ImportMode::Invite, false);
         assert!(matches!(step(&nameless, &invite), RowStep::Import(_)));
+    }
+
+    #[test]
+    fn a_password_is_taken_only_by_imports_that_create() {
+        let mut fields = ADA.to_vec();
+        fields.extend([("password", "given-password-1"), ("language", "pt-BR")]);
+        let rows = [row(2, &fields)];
+        let RowStep::Import(checked) = step(&rows, &spec(ImportMode::Create, false)) else {
+            panic!("the row is good");
+        };
+        assert_eq!(checked.member.password.as_deref(), Some("given-password-1"));
+        assert_eq!(checked.member.language.as_deref(), Some("pt-BR"));
+        let reason = refused(step(&rows, &spec(ImportMode::Invite, false)));
+        assert!(!reason.contains("given-password-1"), "{reason}");
+        assert_eq!(
+            reason,
+            "password is only for imports that create members; leave it empty"
+        );
+        let mut empty = ADA.to_vec();
+        empty.extend([("password", ""), ("language", "")]);
+        let RowStep::Import(checked) = step(&[row(2, &empty)], &spec(ImportMode::Invite, false))
+        else {
+            panic!("empty cells are no values");
+        };
+        assert_eq!(checked.member.password, None);
+        assert_eq!(checked.member.language, None);
     }
 }

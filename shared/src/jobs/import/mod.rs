@@ -40,7 +40,7 @@ use uuid::Uuid;
 
 pub const MAX_FILE_BYTES: i64 = 20 * 1024 * 1024;
 pub const FREE_ROWS_PER_DAY: i64 = 100;
-pub const COLUMNS: [&str; 9] = [
+pub const COLUMNS: [&str; 11] = [
     "email",
     "name",
     "department",
@@ -50,6 +50,8 @@ pub const COLUMNS: [&str; 9] = [
     "phone",
     "directory_number",
     "role",
+    "language",
+    "password",
 ];
 const CONTENT_TYPE: &str = "text/csv";
 /// Rows read (accounts looked up) per batch.
@@ -61,7 +63,7 @@ pub const MAX_STALLED_RUNS: u32 = 5;
 pub fn template() -> String {
     let mut out = String::from('\u{feff}');
     out.push_str(&COLUMNS.join(","));
-    out.push_str("\r\nada.lovelace@example.com,Ada Lovelace,Sales/EMEA,Engineer,E-1024,London,+44 20 7946 0000,100,member\r\n");
+    out.push_str("\r\nada.lovelace@example.com,Ada Lovelace,Sales/EMEA,Engineer,E-1024,London,+44 20 7946 0000,100,member,en,\r\n");
     out
 }
 

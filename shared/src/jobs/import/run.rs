@@ -77,7 +77,16 @@ pub async fn run(app: &App, tenant_id: Uuid, job_id: Uuid) -> ApiResult<bool> {
     job.updated_at = now;
 
     let mut finished_rows = 0;
-    let outcome = attempt(app, &tenant, &mut job, &spec, &mut finished_rows).await;
+    let mut carries_passwords = false;
+    let outcome = attempt(
+        app,
+        &tenant,
+        &mut job,
+        &spec,
+        &mut finished_rows,
+        &mut carries_passwords,
+    )
+    .await;
     if let Err(err) = settle(&mut job, outcome, app.now()) {
         tracing::error!(job = %job.id, error = %err, rows = finished_rows, "import interrupted");
         release(app, job, now, finished_rows > 0).await;
@@ -87,7 +96,30 @@ pub async fn run(app: &App, tenant_id: Uuid, job_id: Uuid) -> ApiResult<bool> {
     tx.put(job.to_item()?, None)?;
     // A job failed here failed on its file (the client's to fix): no alarm.
     app.store.transact(tx).await?;
+    if carries_passwords && job.status == JobStatus::Completed {
+        forget_upload(app, &spec.upload_key).await;
+    }
     Ok(true)
+}
+
+/// Deletes an imported file that carried passwords, so they do not wait in the bucket for its
+/// 30-day expiry. The result file never holds them. A failure is logged: the expiry still
+/// removes the file.
+async fn forget_upload(app: &App, key: &str) {
+    let deleted = app
+        .s3()
+        .delete_object()
+        .bucket(&app.config.bucket)
+        .key(key)
+        .send()
+        .await;
+    if let Err(err) = deleted {
+        tracing::error!(
+            key,
+            error = %aws_smithy_types::error::display::DisplayErrorContext(&err),
+            "an imported file with passwords was not deleted"
+        );
+    }
 }
 
 /// The job, its tenant and its import (one batched read); None when any is missing.
@@ -141,8 +173,12 @@ async fn attempt(
     job: &mut Job,
     spec: &ImportSpec,
     finished_rows: &mut usize,
+    carries_passwords: &mut bool,
 ) -> ApiResult<(JobCounts, String)> {
     let (rows, checked) = read_file(app, &spec.upload_key, spec.checked.as_ref()).await?;
+    *carries_passwords = rows
+        .iter()
+        .any(|row| row.fields.get("password").is_some_and(|p| !p.is_empty()));
     if let Some(import) = job.import.as_mut() {
         import.checked = Some(checked);
     }

@@ -1,0 +1,122 @@
+//! The organisation's join number (the seed's "door number"): eight digits a tenant's admins read
+//! out or print so people can ask to join, when the tenant's join rule `join_by_number` is on.
+//!
+//! Unlike a join link's code, eight digits can be guessed, so a number never admits anyone by
+//! itself: every request through it waits for an admin's approval, and previews and requests
+//! count against the caller's address (a scan of the number space runs into 429 long before it
+//! finds a door). An unknown number and one whose tenant has the rule off answer the same 404.
+
+use crate::app::App;
+use crate::auth::Requester;
+use crate::crypto;
+use crate::error::{ApiError, ApiResult};
+use crate::invitations::admission::count_attempt;
+use crate::model::keys::Key;
+use crate::model::tenant::Tenant;
+use crate::store::{Condition, Transaction, from_item, to_item};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The guard `JOINNUMBER#<n>`: the number belongs to this tenant.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JoinNumberGuard {
+    pub tenant_id: Uuid,
+}
+
+/// What the guard's write fails with when the number drawn is already a tenant's.
+pub(crate) const JOIN_NUMBER_TAKEN: &str = "the join number drawn is taken; retry";
+
+/// Draws of a new number before a creation gives up (each collides with odds of tenants / 9e7).
+pub(crate) const DRAWS: usize = 4;
+
+/// A random number of eight digits, never starting with 0 (so no digit gets lost when typed
+/// into a spreadsheet or read out).
+pub fn draw() -> String {
+    let random = u32::from_le_bytes(crypto::random_bytes::<4>());
+    (10_000_000 + random % 90_000_000).to_string()
+}
+
+/// Whether `number` is the shape of a join number.
+pub fn is_join_number(number: &str) -> bool {
+    number.len() == 8 && number.bytes().all(|b| b.is_ascii_digit()) && !number.starts_with('0')
+}
+
+/// Adds the guard that gives `number` to `tenant_id`, refused when another tenant has it.
+pub(crate) fn add_guard(tx: &mut Transaction, number: &str, tenant_id: Uuid) -> ApiResult<()> {
+    tx.put(
+        to_item(
+            &JoinNumberGuard { tenant_id },
+            &Key::join_number(number),
+            &[],
+        )?,
+        Some((
+            Condition::absent(),
+            ApiError::Conflict(JOIN_NUMBER_TAKEN.into()),
+        )),
+    )
+}
+
+/// Whether a failed write failed only because the number drawn was taken.
+pub(crate) fn was_taken(err: &ApiError) -> bool {
+    matches!(err, ApiError::Conflict(m) if m == JOIN_NUMBER_TAKEN)
+}
+
+/// The tenant a number opens for joining, after counting the attempt against the caller's
+/// address: 404 for a malformed or unknown number and for a tenant that does not join by number.
+pub(crate) async fn open_number(
+    app: &App,
+    requester: &Requester,
+    number: &str,
+) -> ApiResult<Tenant> {
+    count_attempt(app, requester, "join-number").await?;
+    if !is_join_number(number) {
+        return Err(ApiError::NotFound);
+    }
+    let guard: JoinNumberGuard = from_item(
+        app.store
+            .get(&Key::join_number(number))
+            .await?
+            .ok_or(ApiError::NotFound)?,
+    )?;
+    let tenant: Tenant = from_item(
+        app.store
+            .get(&Key::tenant(guard.tenant_id))
+            .await?
+            .ok_or(ApiError::NotFound)?,
+    )?;
+    if tenant.join_number.as_deref() != Some(number) || !tenant.settings.join_rules.join_by_number {
+        return Err(ApiError::NotFound);
+    }
+    Ok(tenant)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_eight_digits_without_a_leading_zero() {
+        for _ in 0..1000 {
+            let n = draw();
+            assert!(is_join_number(&n), "{n}");
+        }
+        for bad in [
+            "1234567",
+            "123456789",
+            "01234567",
+            "1234567a",
+            "",
+            "１２３４５６７８",
+        ] {
+            assert!(!is_join_number(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_the_guards_own_refusal_means_the_number_was_taken() {
+        assert!(was_taken(&ApiError::Conflict(JOIN_NUMBER_TAKEN.into())));
+        assert!(!was_taken(&ApiError::Conflict(
+            "id collision; retry".into()
+        )));
+    }
+}
