@@ -1278,3 +1278,252 @@ async fn a_new_members_language_is_asked_at_creation_or_the_tenants() {
         "fr-CA"
     );
 }
+
+#[tokio::test]
+async fn every_scope_follows_the_sort_and_takes_the_filters() {
+    let env = Env::start().await;
+    let t = env.tenant_with_owner("Sorted Scopes").await;
+    let sales = env.department_in(&t, "Sales").await;
+    let emea = env.department_under(&t, "EMEA", &sales).await;
+    let people = [
+        ("Zoé Zimmer", 1, &emea, "Engineer", "London", "E-1"),
+        ("Adam Alpha", 3, &sales, "engineer", "Paris", "E-2"),
+        ("Ángel Ávila", 2, &emea, "Manager", "London", "E-3"),
+        ("Aaron Able", 10000, &sales, "Engineer", "london", "E-4"),
+    ];
+    for (name, number, dept, position, location, work_number) in people {
+        let email = format!("{}@sorted.test", unique("p"));
+        add(
+            &env,
+            &t,
+            json!({"email": email, "name": name, "department_id": dept, "directory_number": number,
+                   "position": position, "location": location, "work_number": work_number}),
+        )
+        .await
+        .ok(201);
+    }
+    let base = format!("/v1/tenants/{}/members", t.id);
+    let list = |query: String| {
+        let env = &env;
+        let url = format!("{base}?{query}");
+        let token = t.owner_token.clone();
+        async move { names(env.get(&url, &token).await.ok(200)) }
+    };
+    let subtree = format!("department_id={sales}&include_descendants=true");
+    // A subtree: directory order by default, or the order asked for.
+    assert_eq!(
+        list(subtree.clone()).await,
+        ["Zoé Zimmer", "Ángel Ávila", "Adam Alpha", "Aaron Able"]
+    );
+    assert_eq!(
+        list(format!("{subtree}&sort=name")).await,
+        ["Aaron Able", "Adam Alpha", "Ángel Ávila", "Zoé Zimmer"]
+    );
+    assert_eq!(
+        list(format!("department_id={sales}&sort=name")).await,
+        ["Aaron Able", "Adam Alpha"]
+    );
+    // A search, alone or in a department, the same.
+    assert_eq!(
+        list("q=a".into()).await,
+        ["Ángel Ávila", "Adam Alpha", "Aaron Able"]
+    );
+    assert_eq!(
+        list(format!("q=a&{subtree}&sort=name")).await,
+        ["Aaron Able", "Adam Alpha", "Ángel Ávila"]
+    );
+    // Pages of a sorted scope follow the order, the cursor carrying the place.
+    let mut paged = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = env
+            .get(
+                &format!("{base}?{subtree}&limit=1&cursor={cursor}"),
+                &t.owner_token,
+            )
+            .await;
+        paged.extend(names(page.ok(200)));
+        match page.body["next_cursor"].as_str() {
+            Some(next) => cursor = next.to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(
+        paged,
+        ["Zoé Zimmer", "Ángel Ávila", "Adam Alpha", "Aaron Able"]
+    );
+    // Filters: exact, case ignored, with any scope; the directory number set or not.
+    assert_eq!(
+        list("position=ENGINEER".into()).await,
+        ["Zoé Zimmer", "Adam Alpha", "Aaron Able"]
+    );
+    assert_eq!(
+        list(format!("position=engineer&location=London&{subtree}")).await,
+        ["Zoé Zimmer", "Aaron Able"]
+    );
+    assert_eq!(list("work_number=e-3".into()).await, ["Ángel Ávila"]);
+    assert_eq!(list("position=engine".into()).await, Vec::<String>::new());
+    assert_eq!(
+        list("directory_number_set=false".into()).await,
+        ["Aaron Able", "Olive Owner"]
+    );
+    assert_eq!(
+        list("q=a&directory_number_set=true&sort=name".into()).await,
+        ["Adam Alpha", "Ángel Ávila"]
+    );
+    // A colleague filters and sorts by what entries show.
+    let colleague = env.member_in(&t, "Cora", json!({})).await;
+    let seen = env
+        .get(
+            &format!("{base}?{subtree}&position=engineer&sort=name"),
+            &colleague.token,
+        )
+        .await;
+    assert_eq!(
+        names(seen.ok(200)),
+        ["Aaron Able", "Adam Alpha", "Zoé Zimmer"]
+    );
+    let bad = env
+        .get(
+            &format!("{base}?directory_number_set=maybe"),
+            &t.owner_token,
+        )
+        .await;
+    bad.problem(400, "validation_failed");
+    // Another list's cursor is refused, not misread.
+    let by_name = env
+        .get(&format!("{base}?sort=name&limit=1"), &t.owner_token)
+        .await;
+    let name_cursor = by_name.ok(200)["next_cursor"].as_str().unwrap().to_string();
+    env.get(
+        &format!("{base}?{subtree}&cursor={name_cursor}"),
+        &t.owner_token,
+    )
+    .await
+    .problem(400, "validation_failed");
+}
+
+#[tokio::test]
+async fn a_scope_too_large_to_sort_whole_pages_through_the_orders_index() {
+    use roster_shared::auth::{Permissions, Role};
+    use roster_shared::members::{Member, MemberSource, Person};
+    let env = Env::start().await;
+    let t = env.tenant_with_owner("Large Scope").await;
+    let tenant_id: uuid::Uuid = t.id.parse().unwrap();
+    let root: uuid::Uuid = t.root.parse().unwrap();
+    let sales = env.department_in(&t, "Sales").await;
+    let n = roster_shared::members::SORTED_SCOPE_CAP + 50;
+    let now = time::OffsetDateTime::now_utc();
+    let mut items = Vec::new();
+    for i in 0..n {
+        let member = Member {
+            directory_number: ((i * 7919) % 5_000) as u32 + 1,
+            ..Member::new(
+                tenant_id,
+                root,
+                Person {
+                    user_id: uuid::Uuid::now_v7(),
+                    email: format!("user{i:05}@large.test"),
+                    name: format!("Person {i:05}"),
+                    phone: None,
+                    email_verified: false,
+                },
+                Role::Member,
+                Permissions::none(),
+                MemberSource::Import,
+                now,
+            )
+        };
+        items.push(member.to_item(&t.root).unwrap());
+        items.extend(member.search_term_items().unwrap());
+    }
+    env.put_items(&items, 16).await;
+    // The root's counter says how many it holds, as the routes keep it.
+    env.app
+        .store
+        .client()
+        .update_item()
+        .table_name(env.app.table())
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("TENANT#{}", t.id)),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("DEPT#{}", t.root)),
+        )
+        .update_expression("ADD member_count :n")
+        .expression_attribute_values(
+            ":n",
+            aws_sdk_dynamodb::types::AttributeValue::N(n.to_string()),
+        )
+        .send()
+        .await
+        .unwrap();
+    add(
+        &env,
+        &t,
+        json!({"email": format!("{}@large.test", unique("s")), "name": "Sally Sales",
+               "department_id": sales, "directory_number": 1}),
+    )
+    .await
+    .ok(201);
+
+    let base = format!("/v1/tenants/{}/members", t.id);
+    let numbers = |page: &Value| -> Vec<u64> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["directory_number"].as_u64().unwrap())
+            .collect()
+    };
+    // The root alone holds more than the cap: its members in directory order, page after
+    // page, one Query of the directory index each (after the one read of the caller and the
+    // department).
+    let (first, requests) = env
+        .count(env.get(
+            &format!("{base}?department_id={}&limit=100", t.root),
+            &t.owner_token,
+        ))
+        .await;
+    let first = first.ok(200).clone();
+    assert_eq!(requests, 2, "authorize + one page of the directory index");
+    let mut seen = numbers(&first);
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let second = env
+        .get(
+            &format!("{base}?department_id={}&limit=100&cursor={cursor}", t.root),
+            &t.owner_token,
+        )
+        .await;
+    seen.extend(numbers(second.ok(200)));
+    assert!(seen.len() >= 190, "{} members on two pages", seen.len());
+    assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
+    // Sally, in Sales, is not on the root's pages.
+    assert!(!first.to_string().contains("Sally Sales"));
+    // A small department beside it is still read whole and sorted: one Query.
+    let (small, requests) = env
+        .count(env.get(&format!("{base}?department_id={sales}"), &t.owner_token))
+        .await;
+    assert_eq!(names(small.ok(200)), ["Sally Sales"]);
+    assert_eq!(requests, 2, "authorize + the department's members");
+    // The whole subtree of the root: the departments' counters say too large, without
+    // reading the members.
+    let (subtree, requests) = env
+        .count(env.get(
+            &format!(
+                "{base}?department_id={}&include_descendants=true&limit=5",
+                t.root
+            ),
+            &t.owner_token,
+        ))
+        .await;
+    let head = numbers(subtree.ok(200));
+    assert_eq!(head[..2], [1, 1], "{head:?}");
+    assert!(head.windows(2).all(|w| w[0] <= w[1]), "{head:?}");
+    assert_eq!(
+        requests, 3,
+        "authorize + the departments + one page of the index"
+    );
+}

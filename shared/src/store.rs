@@ -245,6 +245,41 @@ impl Store {
         })
     }
 
+    /// Like [`Store::get_many`] for many keys: batches of 100 read concurrently, so reading a
+    /// thousand items costs the time of about one request.
+    pub async fn get_many_concurrently(&self, keys: &[Key]) -> ApiResult<Vec<Option<Item>>> {
+        let mut batches = tokio::task::JoinSet::new();
+        for (n, chunk) in keys.chunks(MAX_BATCH_GET).enumerate() {
+            let store = self.clone();
+            let chunk = chunk.to_vec();
+            batches.spawn(async move { (n, store.get_many(&chunk).await) });
+        }
+        let mut read = Vec::new();
+        while let Some(done) = batches.join_next().await {
+            let (n, items) = done.map_err(ApiError::internal)?;
+            read.push((n, items?));
+        }
+        read.sort_by_key(|(n, _)| *n);
+        Ok(read.into_iter().flat_map(|(_, items)| items).collect())
+    }
+
+    /// Every item of a query up to `cap`, following pages; None when there are more.
+    pub async fn query_up_to(&self, mut q: Query, cap: usize) -> ApiResult<Option<Vec<Item>>> {
+        let mut all = Vec::new();
+        loop {
+            q.limit = u32::try_from(cap + 1 - all.len()).unwrap_or(u32::MAX);
+            let page = self.query(q.clone()).await?;
+            all.extend(page.items);
+            if all.len() > cap {
+                return Ok(None);
+            }
+            match page.next_cursor {
+                Some(cursor) => q.cursor = Some(cursor),
+                None => return Ok(Some(all)),
+            }
+        }
+    }
+
     /// Every item of a query, following pages (for bounded sets such as a subtree to rewrite).
     pub async fn query_all(&self, mut q: Query) -> ApiResult<Vec<Item>> {
         let mut all = Vec::new();
@@ -385,6 +420,27 @@ fn encode_cursor(key: &Item) -> ApiResult<String> {
     }
     let json = serde_json::to_vec(&plain).map_err(ApiError::internal)?;
     Ok(URL_SAFE_NO_PAD.encode(json))
+}
+
+/// The cursor a list read from `index` (the table when None) continues after `item` with,
+/// whether the page came from that index or was sorted in memory in its order.
+pub fn cursor_after(item: &Item, index: Option<Index>) -> ApiResult<String> {
+    let mut names = vec![PK, SK];
+    if let Some(index) = index {
+        names.extend([index.pk, index.sk]);
+    }
+    let key: Item = names
+        .into_iter()
+        .filter_map(|name| item.get(name).map(|v| (name.to_string(), v.clone())))
+        .collect();
+    encode_cursor(&key)
+}
+
+/// The key a cursor of a list read from `index` in `partition` points after (see
+/// [`cursor_after`]); refused when it is not such a cursor.
+pub fn cursor_position(cursor: &str, partition: &str, index: Option<Index>) -> ApiResult<Item> {
+    let pk_attr = index.map_or(PK, |i| i.pk);
+    decode_cursor(cursor, partition, pk_attr, index)
 }
 
 /// A cursor is the last key of the previous page. It is only accepted for the same partition and

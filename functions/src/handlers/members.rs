@@ -28,6 +28,10 @@ pub async fn list(app: &'static App, req: Request) -> Answer {
         source: query_param(&req, "source"),
         licence: query_param(&req, "licence"),
         sort: query_param(&req, "sort"),
+        position: query_param(&req, "position"),
+        location: query_param(&req, "location"),
+        work_number: query_param(&req, "work_number"),
+        directory_number_set: query_param(&req, "directory_number_set"),
     };
     ok(&members::search(app, &requester(&req), tenant_id, params, page).await?)
 }

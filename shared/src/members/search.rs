@@ -1,23 +1,34 @@
-//! The directory and search: a search (`q`) reads the term partition and the members it names; a
-//! directory page is one index query. Both are filtered to what the reader may filter by, and
-//! shown as the reader may see each member.
+//! The directory and search, in the order asked for (`sort`, directory order by default) whatever
+//! the scope, filtered to what the reader may filter by, and shown as the reader may see each
+//! member.
+//!
+//! Each order has an index of the tenant's members (see [`Order`]). The whole directory pages
+//! through it: one Query a page. A department (with or without its descendants) or a search
+//! (`q`) is a scope read whole and sorted in memory, up to [`SORTED_SCOPE_CAP`] members: the
+//! department's part of the tree index (a Query of up to that many, after the departments'
+//! counters said it fits: no request for a department, one Query of the departments for a
+//! subtree), or the search terms (one Query) and the members they name (BatchGetItem, 100 at a
+//! time, concurrently). A scope larger than the cap pages through the order's index instead,
+//! keeping the scope's members (pages may then come back short; `next_cursor` goes on). Both ways the cursor is a key of the order's
+//! index, so a list can change way between pages and never repeats or skips a member.
 
 use super::directory::{self, ContactRules, Listing, Reader};
 use super::records::department_of;
-use super::{Member, MemberSource, MemberStatus, fold};
+use super::{DEFAULT_DIRECTORY_NUMBER, Member, MemberSource, MemberStatus, fold};
 use crate::app::App;
 use crate::auth::{Need, Requester, authorize_with_tenant};
-use crate::error::{ApiResult, Checks};
+use crate::error::{ApiError, ApiResult, Checks};
 use crate::model::department::Department;
 use crate::model::keys::{
-    GSI2, GSI3, GSI4, GSI5, Key, MEMBER_PREFIX, SK, directory_partition, last_login_partition,
-    name_partition, search_partition, subtree_prefix, tenant_partition, tree_partition,
+    GSI2, GSI3, GSI4, GSI5, Index, Key, MEMBER_PREFIX, SK, directory_partition,
+    last_login_partition, name_partition, search_partition, subtree_prefix, tenant_partition,
+    tree_partition,
 };
 use crate::model::licence::LicenceFilter;
-use crate::model::member::SearchTerm;
+use crate::model::member::{SearchTerm, search_terms};
 use crate::model::roles::Role;
 use crate::model::{List, PageParams};
-use crate::store::{Item, Query, SortRange, from_item};
+use crate::store::{Item, Query, SortRange, cursor_after, cursor_position, from_item};
 use crate::validate;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -45,7 +56,15 @@ pub struct MemberSearch {
     pub source: Option<String>,
     pub licence: Option<String>,
     pub sort: Option<String>,
+    pub position: Option<String>,
+    pub location: Option<String>,
+    pub work_number: Option<String>,
+    pub directory_number_set: Option<String>,
 }
+
+/// How many members a department view or a search reads whole to sort them (see the module's
+/// documentation).
+pub const SORTED_SCOPE_CAP: usize = 1_000;
 
 /// A search's parameters, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +78,24 @@ struct Filters {
     source: Option<MemberSource>,
     licence: Option<LicenceFilter>,
     sort: MemberSort,
+    /// Exact matches, case ignored (held lowercase).
+    position: Option<String>,
+    location: Option<String>,
+    work_number: Option<String>,
+    /// Whether the directory number was set (differs from the default).
+    directory_number_set: Option<bool>,
+}
+
+/// An exact-match filter's value: trimmed and lowercase; empty is no filter.
+fn exact(value: Option<&str>) -> Option<String> {
+    value
+        .map(|v| v.trim().to_lowercase())
+        .filter(|v| !v.is_empty())
+}
+
+/// Whether a member's field holds the filter's value, case ignored.
+fn holds(filter: Option<&str>, field: Option<&str>) -> bool {
+    filter.is_none_or(|f| field.is_some_and(|v| v.trim().to_lowercase() == f))
 }
 
 fn parse_param<T: serde::de::DeserializeOwned>(
@@ -122,6 +159,27 @@ impl Filters {
             ),
             _ => {}
         }
+        let directory_number_set = match params.directory_number_set.as_deref() {
+            None => None,
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            Some(_) => {
+                checks.fail("directory_number_set", "must be true or false");
+                None
+            }
+        };
+        for (field, value) in [
+            ("position", &params.position),
+            ("location", &params.location),
+            ("work_number", &params.work_number),
+        ] {
+            if value
+                .as_deref()
+                .is_some_and(|v| v.chars().count() > validate::MAX_SHORT_TEXT)
+            {
+                checks.fail(field, "is longer than any value it could match");
+            }
+        }
         let filters = Self {
             q,
             department_id,
@@ -132,6 +190,10 @@ impl Filters {
             licence: parse_param(&mut checks, "licence", params.licence.as_deref()),
             sort: parse_param(&mut checks, "sort", params.sort.as_deref())
                 .unwrap_or(MemberSort::Directory),
+            position: exact(params.position.as_deref()),
+            location: exact(params.location.as_deref()),
+            work_number: exact(params.work_number.as_deref()),
+            directory_number_set,
         };
         checks.finish()?;
         Ok(filters)
@@ -146,8 +208,8 @@ impl Filters {
             || matches!(self.sort, MemberSort::LastLoginAt | MemberSort::CreatedAt)
     }
 
-    /// Whether `member` passes the filters: in the directory, and of the status, role, source
-    /// and licence asked for.
+    /// Whether `member` passes the filters: in the directory, and of the status, role, source,
+    /// licence, position, location, work number and directory number asked for.
     fn wanted(&self, member: &Member, now: OffsetDateTime) -> bool {
         member.status.in_directory()
             && self.status.is_none_or(|s| member.status == s)
@@ -156,6 +218,12 @@ impl Filters {
             && self
                 .licence
                 .is_none_or(|l| l.matches(member.licence.as_ref(), now))
+            && holds(self.position.as_deref(), member.position.as_deref())
+            && holds(self.location.as_deref(), member.location.as_deref())
+            && holds(self.work_number.as_deref(), member.work_number.as_deref())
+            && self
+                .directory_number_set
+                .is_none_or(|set| (member.directory_number != DEFAULT_DIRECTORY_NUMBER) == set)
     }
 
     /// Whether `member` (with its tree key) sits in `department`, or below it when descendants
@@ -174,36 +242,124 @@ impl Filters {
         }
     }
 
-    /// The index query a directory page reads: the department's part of the tree, or the
-    /// tenant's members in the order asked for.
-    fn directory_query(&self, tenant_id: Uuid, department: Option<&Department>) -> Query {
-        match (department, self.sort) {
-            (Some(d), _) => Query::new(
-                Some(GSI2),
-                tree_partition(tenant_id),
-                SortRange::Prefix(if self.descendants {
-                    subtree_prefix(&d.id_path)
-                } else {
-                    format!("{}/#", d.id_path)
-                }),
-            ),
-            (None, MemberSort::Directory) => {
-                Query::new(Some(GSI3), directory_partition(tenant_id), SortRange::All)
-            }
-            (None, MemberSort::Name) => {
-                Query::new(Some(GSI4), name_partition(tenant_id), SortRange::All)
-            }
-            (None, MemberSort::LastLoginAt) => {
-                let mut q = Query::new(Some(GSI5), last_login_partition(tenant_id), SortRange::All);
-                q.newest_first = true;
-                q
-            }
-            (None, MemberSort::CreatedAt) => Query::new(
-                None,
-                tenant_partition(tenant_id),
-                SortRange::Prefix(MEMBER_PREFIX.into()),
-            ),
+    /// The query of a department's part of the tree: its members, or its subtree's.
+    fn department_query(&self, tenant_id: Uuid, d: &Department) -> Query {
+        Query::new(
+            Some(GSI2),
+            tree_partition(tenant_id),
+            SortRange::Prefix(if self.descendants {
+                subtree_prefix(&d.id_path)
+            } else {
+                format!("{}/#", d.id_path)
+            }),
+        )
+    }
+
+    /// Whether `member`, found by the search `q` through `terms`, is one the reader may find:
+    /// a colleague who may not see a member's email must not find them by it either (prefix
+    /// searches would spell the address out).
+    fn findable(scope: &Scope<'_>, member: &Member, terms: &[String]) -> bool {
+        let email = fold(&member.email);
+        terms.iter().any(|t| *t != email) || scope.rules.shows_contacts(scope.reader, member)
+    }
+}
+
+/// An order of the tenant's members: the index that lists them so, its partition, and the
+/// attribute holding a member's place in it.
+#[derive(Debug, Clone)]
+struct Order {
+    index: Option<Index>,
+    partition: String,
+    range: SortRange,
+    place: &'static str,
+    newest_first: bool,
+}
+
+impl Order {
+    fn of(sort: MemberSort, tenant_id: Uuid) -> Self {
+        let by = |index: Index, partition: String| Self {
+            index: Some(index),
+            partition,
+            range: SortRange::All,
+            place: index.sk,
+            newest_first: false,
+        };
+        match sort {
+            MemberSort::Directory => by(GSI3, directory_partition(tenant_id)),
+            MemberSort::Name => by(GSI4, name_partition(tenant_id)),
+            MemberSort::LastLoginAt => Self {
+                newest_first: true,
+                ..by(GSI5, last_login_partition(tenant_id))
+            },
+            MemberSort::CreatedAt => Self {
+                index: None,
+                partition: tenant_partition(tenant_id),
+                range: SortRange::Prefix(MEMBER_PREFIX.into()),
+                place: SK,
+                newest_first: false,
+            },
         }
+    }
+
+    /// The query of the whole order.
+    fn query(&self) -> Query {
+        let mut q = Query::new(self.index, self.partition.clone(), self.range.clone());
+        q.newest_first = self.newest_first;
+        q
+    }
+
+    /// A member item's place in the order (absent: not listed in it).
+    fn place_of<'i>(&self, item: &'i Item) -> Option<&'i str> {
+        item.get(self.place)
+            .and_then(|v| v.as_s().ok())
+            .map(String::as_str)
+    }
+
+    /// Whether place `a` comes before place `b`.
+    fn before(&self, a: &str, b: &str) -> bool {
+        if self.newest_first { a > b } else { a < b }
+    }
+
+    /// The page of `items` (the scope's members, in any order) after `cursor`, sorted, and the
+    /// cursor of the next page. Items without a place in the order are left out.
+    fn page_of(
+        &self,
+        mut items: Vec<Item>,
+        page: &PageParams,
+    ) -> ApiResult<(Vec<Item>, Option<String>)> {
+        let after = match &page.cursor {
+            Some(cursor) => {
+                let key = cursor_position(cursor, &self.partition, self.index)?;
+                let place = self
+                    .place_of(&key)
+                    .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor of this list"))?;
+                Some(place.to_string())
+            }
+            None => None,
+        };
+        items.retain(|item| {
+            self.place_of(item)
+                .is_some_and(|p| after.as_deref().is_none_or(|a| self.before(a, p)))
+        });
+        items.sort_by(|a, b| {
+            let (a, b) = (self.place_of(a), self.place_of(b));
+            if self.newest_first {
+                b.cmp(&a)
+            } else {
+                a.cmp(&b)
+            }
+        });
+        let limit = page.limit as usize;
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items
+                .last()
+                .map(|last| cursor_after(last, self.index))
+                .transpose()?
+        } else {
+            None
+        };
+        Ok((items, next))
     }
 }
 
@@ -253,66 +409,138 @@ pub async fn search(
         department: department.as_ref(),
         now,
     };
-    match &filters.q {
-        Some(q) => search_terms(app, tenant_id, &filters, &scope, q, &page).await,
-        None => directory_page(app, tenant_id, &filters, &scope, &page).await,
+    let order = Order::of(filters.sort, tenant_id);
+    let scope_items = match (&filters.q, scope.department) {
+        (None, None) => None,
+        (Some(q), _) => found_by(app, tenant_id, q).await?,
+        (None, Some(d)) if scope_size(app, &filters, d).await? <= SORTED_SCOPE_CAP => {
+            app.store
+                .query_up_to(filters.department_query(tenant_id, d), SORTED_SCOPE_CAP)
+                .await?
+        }
+        (None, Some(_)) => None,
+    };
+    match scope_items {
+        Some(items) => sorted_page(&filters, &scope, &order, items, &page),
+        None => index_page(app, &filters, &scope, &order, &page).await,
     }
 }
 
-/// A page of members found by `q`: one query of the term partition, one batched read of the
-/// members it names.
-async fn search_terms(
-    app: &App,
-    tenant_id: Uuid,
+/// How many members a department view holds, by the departments' counters: the department's
+/// own (no request), or its subtree's (one Query of the departments), so a large scope is never
+/// read only to learn it is too large.
+async fn scope_size(app: &App, filters: &Filters, d: &Department) -> ApiResult<usize> {
+    if !filters.descendants {
+        return Ok(d.member_count as usize);
+    }
+    let below = subtree_prefix(&d.id_path);
+    Ok(crate::departments::all(app, d.tenant_id)
+        .await?
+        .iter()
+        .filter(|x| x.id == d.id || x.id_path.starts_with(&below))
+        .map(|x| x.member_count as usize)
+        .sum())
+}
+
+/// The members the search `q` finds (one Query of the term partition, then their items read
+/// concurrently), or None when it names more than [`SORTED_SCOPE_CAP`] of them.
+async fn found_by(app: &App, tenant_id: Uuid, q: &str) -> ApiResult<Option<Vec<Item>>> {
+    let terms = Query::new(
+        None,
+        search_partition(tenant_id, q),
+        SortRange::Prefix(q.to_string()),
+    );
+    let Some(terms) = app.store.query_up_to(terms, SORTED_SCOPE_CAP).await? else {
+        return Ok(None);
+    };
+    let keys: Vec<Key> = matched_terms(terms)?
+        .into_iter()
+        .map(|(member, _)| Key::member(tenant_id, member))
+        .collect();
+    Ok(Some(
+        app.store
+            .get_many_concurrently(&keys)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect(),
+    ))
+}
+
+/// A page of a scope read whole: its members the filters keep, sorted, after the cursor.
+fn sorted_page(
     filters: &Filters,
     scope: &Scope<'_>,
-    q: &str,
+    order: &Order,
+    items: Vec<Item>,
     page: &PageParams,
 ) -> ApiResult<List<Listing>> {
-    let terms = app
-        .store
-        .query(
-            Query::new(
-                None,
-                search_partition(tenant_id, q),
-                SortRange::Prefix(q.to_string()),
-            )
-            .page(page),
-        )
-        .await?;
-    let matched = matched_terms(terms.items)?;
-    let keys: Vec<Key> = matched
-        .iter()
-        .map(|(m, _)| Key::member(tenant_id, *m))
-        .collect();
-    let matched: HashMap<Uuid, Vec<String>> = matched.into_iter().collect();
-    let mut found = Vec::new();
-    for item in app.store.get_many(&keys).await?.into_iter().flatten() {
-        let tree = item.get(GSI2.sk).and_then(|v| v.as_s().ok()).cloned();
+    let mut kept = Vec::new();
+    for item in items {
+        if kept_member(filters, scope, &item)?.is_some() {
+            kept.push(item);
+        }
+    }
+    let (items, next_cursor) = order.page_of(kept, page)?;
+    let mut listed = Vec::with_capacity(items.len());
+    for item in items {
         let member: Member = from_item(item)?;
-        // A colleague who may not see a member's email must not find them by it either
-        // (prefix searches would spell the address out).
-        let by_name = matched
-            .get(&member.id)
-            .is_some_and(|terms| terms.iter().any(|t| *t != fold(&member.email)));
-        let findable = by_name || scope.rules.shows_contacts(scope.reader, &member);
-        if filters.wanted(&member, scope.now)
-            && filters.in_department(scope.department, &member, tree.as_deref())
-            && findable
-        {
+        listed.push(Listing::of(scope.reader, scope.rules, &member));
+    }
+    Ok(List {
+        items: listed,
+        next_cursor,
+    })
+}
+
+/// A page of the order's index, keeping the members in the scope the filters ask for: the whole
+/// directory, or a scope too large to sort whole.
+async fn index_page(
+    app: &App,
+    filters: &Filters,
+    scope: &Scope<'_>,
+    order: &Order,
+    page: &PageParams,
+) -> ApiResult<List<Listing>> {
+    let result = app.store.query(order.query().page(page)).await?;
+    let mut found = Vec::new();
+    for item in result.items {
+        if let Some(member) = kept_member(filters, scope, &item)? {
             found.push(Listing::of(scope.reader, scope.rules, &member));
         }
     }
     Ok(List {
         items: found,
-        next_cursor: terms.next_cursor,
+        next_cursor: result.next_cursor,
     })
+}
+
+/// The member of `item` when it is one the filters keep: in the directory, of the kind asked,
+/// in the department asked, found by the search asked as the reader may find them.
+fn kept_member(filters: &Filters, scope: &Scope<'_>, item: &Item) -> ApiResult<Option<Member>> {
+    let tree = item.get(GSI2.sk).and_then(|v| v.as_s().ok()).cloned();
+    let member: Member = from_item(item.clone())?;
+    let searched = match &filters.q {
+        None => true,
+        Some(q) => {
+            let terms: Vec<String> = search_terms(&member.email, &member.name)
+                .into_iter()
+                .filter(|t| t.starts_with(q.as_str()))
+                .collect();
+            !terms.is_empty() && Filters::findable(scope, &member, &terms)
+        }
+    };
+    let kept = searched
+        && filters.wanted(&member, scope.now)
+        && filters.in_department(scope.department, &member, tree.as_deref());
+    Ok(kept.then_some(member))
 }
 
 /// The members a page of search terms names, in the order first found, each with the terms it
 /// matched by.
 fn matched_terms(items: Vec<Item>) -> ApiResult<Vec<(Uuid, Vec<String>)>> {
     let mut matched: Vec<(Uuid, Vec<String>)> = Vec::new();
+    let mut at: HashMap<Uuid, usize> = HashMap::new();
     for item in items {
         let term_text = item
             .get(SK)
@@ -321,37 +549,15 @@ fn matched_terms(items: Vec<Item>) -> ApiResult<Vec<(Uuid, Vec<String>)>> {
             .map(|(term, _)| term.to_string())
             .unwrap_or_default();
         let term: SearchTerm = from_item(item)?;
-        match matched.iter_mut().find(|(id, _)| *id == term.member_id) {
-            Some((_, terms)) => terms.push(term_text),
-            None => matched.push((term.member_id, vec![term_text])),
+        match at.get(&term.member_id) {
+            Some(&i) => matched[i].1.push(term_text),
+            None => {
+                at.insert(term.member_id, matched.len());
+                matched.push((term.member_id, vec![term_text]));
+            }
         }
     }
     Ok(matched)
-}
-
-/// A directory page: one index query, filtered.
-async fn directory_page(
-    app: &App,
-    tenant_id: Uuid,
-    filters: &Filters,
-    scope: &Scope<'_>,
-    page: &PageParams,
-) -> ApiResult<List<Listing>> {
-    let query = filters
-        .directory_query(tenant_id, scope.department)
-        .page(page);
-    let result = app.store.query(query).await?;
-    let mut found = Vec::new();
-    for item in result.items {
-        let member: Member = from_item(item)?;
-        if filters.wanted(&member, scope.now) {
-            found.push(Listing::of(scope.reader, scope.rules, &member));
-        }
-    }
-    Ok(List {
-        items: found,
-        next_cursor: result.next_cursor,
-    })
 }
 
 #[cfg(test)]
@@ -500,30 +706,110 @@ mod tests {
     }
 
     #[test]
-    fn a_directory_page_reads_the_index_of_its_order() {
+    fn each_order_reads_its_index() {
         let tenant = Uuid::from_u128(1);
-        let parse = |sort: &str| {
-            Filters::parse(&MemberSearch {
-                sort: Some(sort.into()),
-                ..MemberSearch::default()
-            })
-            .expect("valid")
-        };
-        let by_login = parse("last_login_at").directory_query(tenant, None);
+        let by_login = Order::of(MemberSort::LastLoginAt, tenant).query();
         assert_eq!(by_login.index.map(|i| i.name), Some(GSI5.name));
         assert!(by_login.newest_first);
-        let by_name = parse("name").directory_query(tenant, None);
+        let by_name = Order::of(MemberSort::Name, tenant).query();
         assert_eq!(by_name.index.map(|i| i.name), Some(GSI4.name));
         assert!(
-            parse("created_at")
-                .directory_query(tenant, None)
+            Order::of(MemberSort::CreatedAt, tenant)
+                .query()
                 .index
                 .is_none()
         );
-        let d = department("/a/b");
-        let only_here = parse("name").directory_query(tenant, Some(&d));
+        let filters = Filters::parse(&MemberSearch::default()).expect("valid");
+        let only_here = filters.department_query(tenant, &department("/a/b"));
         assert_eq!(only_here.index.map(|i| i.name), Some(GSI2.name));
         assert!(matches!(only_here.range, SortRange::Prefix(p) if p == "/a/b/#"));
+    }
+
+    fn placed(order: &Order, place: &str) -> Item {
+        let mut item = Item::new();
+        let s = |v: &str| aws_sdk_dynamodb::types::AttributeValue::S(v.into());
+        item.insert("pk".into(), s("TENANT#t"));
+        item.insert("sk".into(), s(&format!("MEMBER#{place}")));
+        if let Some(index) = order.index {
+            item.insert(index.pk.into(), s(&order.partition));
+            item.insert(index.sk.into(), s(place));
+        }
+        item
+    }
+
+    fn places(order: &Order, items: &[Item]) -> Vec<String> {
+        items
+            .iter()
+            .map(|i| order.place_of(i).expect("placed").to_string())
+            .collect()
+    }
+
+    #[test]
+    fn a_sorted_scope_pages_in_its_orders_places_and_cursors() {
+        let order = Order::of(MemberSort::Directory, Uuid::from_u128(1));
+        let items: Vec<Item> = ["00003#c", "00001#a", "10000#z", "00002#b"]
+            .iter()
+            .map(|p| placed(&order, p))
+            .collect();
+        let first = PageParams::new(Some("2"), None).expect("page");
+        let (page, next) = order.page_of(items.clone(), &first).expect("page");
+        assert_eq!(places(&order, &page), ["00001#a", "00002#b"]);
+        let second = PageParams::new(Some("2"), next).expect("page");
+        let (page, next) = order.page_of(items.clone(), &second).expect("page");
+        assert_eq!(places(&order, &page), ["00003#c", "10000#z"]);
+        assert_eq!(next, None);
+        // The same cursor pages the index itself: it is a key of the order's index.
+        let cursor = cursor_after(&items[1], order.index).expect("cursor");
+        let key = cursor_position(&cursor, &order.partition, order.index).expect("key");
+        assert_eq!(order.place_of(&key), Some("00001#a"));
+        // Newest first for the last sign-in.
+        let by_login = Order::of(MemberSort::LastLoginAt, Uuid::from_u128(1));
+        let items: Vec<Item> = ["0", "2026", "2025"]
+            .iter()
+            .map(|p| placed(&by_login, p))
+            .collect();
+        let (page, _) = by_login
+            .page_of(items, &PageParams::new(None, None).expect("page"))
+            .expect("page");
+        assert_eq!(places(&by_login, &page), ["2026", "2025", "0"]);
+        // Another list's cursor is refused.
+        let other = Order::of(MemberSort::Name, Uuid::from_u128(1));
+        let foreign = PageParams::new(None, Some(cursor)).expect("page");
+        assert!(other.page_of(Vec::new(), &foreign).is_err());
+    }
+
+    #[test]
+    fn exact_filters_ignore_case_and_the_default_number_is_unset() {
+        let filters = Filters::parse(&MemberSearch {
+            position: Some(" ENGINEER ".into()),
+            directory_number_set: Some("true".into()),
+            ..MemberSearch::default()
+        })
+        .expect("valid");
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let engineer = Member {
+            position: Some("Engineer".into()),
+            directory_number: 7,
+            ..member(Role::Member, Permissions::none())
+        };
+        assert!(filters.wanted(&engineer, now));
+        let unnumbered = Member {
+            directory_number: DEFAULT_DIRECTORY_NUMBER,
+            ..engineer.clone()
+        };
+        assert!(!filters.wanted(&unnumbered, now));
+        let senior = Member {
+            position: Some("Senior Engineer".into()),
+            ..engineer
+        };
+        assert!(!filters.wanted(&senior, now));
+        assert_eq!(
+            fields_refused(MemberSearch {
+                directory_number_set: Some("yes".into()),
+                ..MemberSearch::default()
+            }),
+            ["directory_number_set"]
+        );
     }
 
     #[test]
