@@ -577,6 +577,19 @@ def steps():
         # On a tenant of its own: the sample sets an IP allowlist and a password expiry.
         x.http("update-tenant", 200, token=x.admin, params={"tenant_id": x.other_tenant}, keep_body=True)
 
+    def doomed_tenant(x):
+        x.doomed_tenant = x.api("POST", "/v1/tenants", x.admin, x.sample_body(
+            "create-tenant", owner_email=f"{unique('dora')}@acme.test"), expect=(201,))["id"]
+
+    @step("delete-tenant", doomed_tenant)
+    def _(x):
+        x.http("delete-tenant", 202, token=x.admin, params={"tenant_id": x.doomed_tenant})
+
+    @step("restore-tenant", doomed_tenant)
+    def _(x):
+        x.api("DELETE", f"/v1/tenants/{x.doomed_tenant}", x.admin, expect=(202,))
+        x.http("restore-tenant", 200, token=x.admin, params={"tenant_id": x.doomed_tenant})
+
     # Departments.
     @step("list-departments")
     def _(x):
@@ -1041,7 +1054,8 @@ def steps():
     # Scheduled jobs.
     for function, rule in (("recycle-purge", "roster-RecyclePurgeSchedule"),
                            ("invitation-expiry", "roster-InvitationExpirySchedule"),
-                           ("licence-expiry", "roster-LicenceExpirySchedule")):
+                           ("licence-expiry", "roster-LicenceExpirySchedule"),
+                           ("tenant-purge", "roster-TenantPurgeSchedule")):
         def scheduled(x, function=function, rule=rule):
             event = x.sample(function)
             event["id"] = secrets.token_hex(16)

@@ -12,6 +12,7 @@ pub const JOBS: &[&str] = &[
     "invitation-expiry",
     "licence-expiry",
     "department-move-run",
+    "tenant-purge",
 ];
 
 /// Functions started by events of the stack itself (the table's stream, bucket notifications,

@@ -370,6 +370,10 @@ pub async fn run_schedules(app: &App) {
             "department-move-run",
             roster_shared::departments::moves::sweep(app).await.err(),
         ),
+        (
+            "tenant-purge",
+            roster_shared::tenants::purge::run(app).await.err(),
+        ),
     ];
     for (job, err) in outcomes {
         if let Some(err) = err {

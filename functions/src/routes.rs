@@ -58,6 +58,8 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/v1/tenants" => "list-tenants", handlers::tenants::list),
         route!(GET "/v1/tenants/{tenant_id}" => "get-tenant", handlers::tenants::get),
         route!(PATCH "/v1/tenants/{tenant_id}" => "update-tenant", handlers::tenants::update),
+        route!(DELETE "/v1/tenants/{tenant_id}" => "delete-tenant", handlers::tenants::delete),
+        route!(POST "/v1/tenants/{tenant_id}/restore" => "restore-tenant", handlers::tenants::restore),
         route!(GET "/v1/tenants/{tenant_id}/departments" => "list-departments", handlers::departments::list),
         route!(POST "/v1/tenants/{tenant_id}/departments" => "create-department", handlers::departments::create),
         route!(GET "/v1/tenants/{tenant_id}/departments/{department_id}" => "get-department", handlers::departments::get),

@@ -330,6 +330,16 @@ pub async fn authorize(
             true
         }
     };
+    // A deleted tenant is gone for its members and clients; its operators still see it (to
+    // restore it).
+    let deleting = tenant_item
+        .as_ref()
+        .and_then(|t| t.get("status"))
+        .and_then(|s| s.as_s().ok())
+        .is_some_and(|s| s == "deleting");
+    if deleting && !(caller.is_platform() || via_reseller) {
+        return Err(ApiError::NotFound);
+    }
     let access = Access {
         caller,
         tenant_id,

@@ -7,8 +7,8 @@ use crate::model::keys::{Index, Key, PK, SK};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, TransactWriteItem,
-    Update as UpdateItem,
+    AttributeValue, ConditionCheck, Delete, DeleteRequest, KeysAndAttributes, Put,
+    TransactWriteItem, Update as UpdateItem, WriteRequest,
 };
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
@@ -263,6 +263,39 @@ impl Store {
         Ok(read.into_iter().flat_map(|(_, items)| items).collect())
     }
 
+    /// Deletes `keys` unconditionally, 25 to a BatchWriteItem, retrying what DynamoDB leaves
+    /// unprocessed: for purges, which may repeat a delete.
+    pub async fn delete_many(&self, keys: &[Key]) -> ApiResult<()> {
+        for chunk in keys.chunks(25) {
+            let mut pending: Vec<WriteRequest> = Vec::with_capacity(chunk.len());
+            for key in chunk {
+                let delete = DeleteRequest::builder()
+                    .set_key(Some(key.to_item()))
+                    .build()
+                    .map_err(ApiError::internal)?;
+                pending.push(WriteRequest::builder().delete_request(delete).build());
+            }
+            for attempt in 0.. {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&*self.table, pending)
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+                pending = out
+                    .unprocessed_items
+                    .and_then(|mut left| left.remove(&*self.table))
+                    .unwrap_or_default();
+                if pending.is_empty() {
+                    break;
+                }
+                backoff(attempt).await;
+            }
+        }
+        Ok(())
+    }
+
     /// Every item of a query up to `cap`, following pages; None when there are more.
     pub async fn query_up_to(&self, mut q: Query, cap: usize) -> ApiResult<Option<Vec<Item>>> {
         let mut all = Vec::new();
@@ -315,7 +348,8 @@ async fn backoff(attempt: u32) {
     tokio::time::sleep(std::time::Duration::from_millis(base + jitter)).await;
 }
 
-fn key_of(item: &Item) -> ApiResult<Key> {
+/// The primary key of a stored item.
+pub fn key_of(item: &Item) -> ApiResult<Key> {
     let get = |name: &str| match item.get(name) {
         Some(AttributeValue::S(s)) => Ok(s.clone()),
         _ => Err(ApiError::internal(format!("item without a string {name}"))),

@@ -1,5 +1,8 @@
 use super::Answer;
-use crate::http::{created, if_match_version, json_body, ok, page, path_id, requester, with_etag};
+use crate::http::{
+    created, if_match_version, json, json_body, ok, page, path_id, requester, with_etag,
+};
+use http::StatusCode;
 use lambda_http::Request;
 use roster_shared::App;
 use roster_shared::tenants;
@@ -35,5 +38,22 @@ pub async fn update(app: &'static App, req: Request) -> Answer {
         if_match_version(&req)?,
     )
     .await?;
+    Ok(with_etag(ok(&tenant)?, tenant.version))
+}
+
+/// DELETE /v1/tenants/{tenant_id}
+pub async fn delete(app: &'static App, req: Request) -> Answer {
+    let tenant_id = path_id(&req, "tenant_id")?;
+    let tenant = tenants::delete(app, &requester(&req), tenant_id).await?;
+    Ok(with_etag(
+        json(StatusCode::ACCEPTED, &tenant)?,
+        tenant.version,
+    ))
+}
+
+/// POST /v1/tenants/{tenant_id}/restore
+pub async fn restore(app: &'static App, req: Request) -> Answer {
+    let tenant_id = path_id(&req, "tenant_id")?;
+    let tenant = tenants::restore(app, &requester(&req), tenant_id).await?;
     Ok(with_etag(ok(&tenant)?, tenant.version))
 }

@@ -81,7 +81,8 @@ pub async fn accept(
     let (person, items) = read_as_person(app, requester, &keys).await?;
     let mut items = items.into_iter();
     let invitation: Invitation = from_item(items.next().flatten().ok_or(ApiError::NotFound)?)?;
-    let tenant: Tenant = from_item(items.next().flatten().ok_or(ApiError::NotFound)?)?;
+    let tenant =
+        from_item::<Tenant>(items.next().flatten().ok_or(ApiError::NotFound)?)?.reachable()?;
     let now = app.now();
     live(&invitation, &hash, now)?;
     check_body(person.is_some(), &input)?;

@@ -261,7 +261,7 @@ pub(crate) mod fixtures {
 
     use super::*;
     use crate::model::department::{Department, DepartmentSettings};
-    use crate::model::tenant::{FeatureFlags, Plan, TenantKind, TenantSettings};
+    use crate::model::tenant::{FeatureFlags, Plan, TenantKind, TenantSettings, TenantStatus};
     use time::macros::datetime;
 
     pub const NOW: OffsetDateTime = datetime!(2026-03-01 12:00 UTC);
@@ -273,6 +273,8 @@ pub(crate) mod fixtures {
             kind: TenantKind::Customer,
             parent_id: None,
             plan: Plan::Paid,
+            status: TenantStatus::Active,
+            purge_after: None,
             member_quota: 10,
             member_count: 1,
             invitation_count: 0,

@@ -64,7 +64,8 @@ pub async fn preview(app: &App, token: &str) -> ApiResult<InvitationPreview> {
         .await?;
     let mut items = items.into_iter();
     let invitation: Invitation = from_item(items.next().flatten().ok_or(ApiError::NotFound)?)?;
-    let tenant: Tenant = from_item(items.next().flatten().ok_or(ApiError::NotFound)?)?;
+    let tenant =
+        from_item::<Tenant>(items.next().flatten().ok_or(ApiError::NotFound)?)?.reachable()?;
     live(&invitation, &hash, app.now())?;
     let more = app
         .store

@@ -34,7 +34,8 @@ async fn open_code(app: &App, code: &str) -> ApiResult<(JoinLink, Tenant)> {
     let keys = [Key::join_link(tenant_id, link_id), Key::tenant(tenant_id)];
     let mut items = app.store.get_many(&keys).await?.into_iter();
     let link: JoinLink = from_item(items.next().flatten().ok_or(ApiError::NotFound)?)?;
-    let tenant: Tenant = from_item(items.next().flatten().ok_or(ApiError::NotFound)?)?;
+    let tenant =
+        from_item::<Tenant>(items.next().flatten().ok_or(ApiError::NotFound)?)?.reachable()?;
     usable(&link, app.now())?;
     Ok((link, tenant))
 }

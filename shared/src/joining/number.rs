@@ -87,7 +87,7 @@ pub(crate) async fn open_number(
     if tenant.join_number.as_deref() != Some(number) || !tenant.settings.join_rules.join_by_number {
         return Err(ApiError::NotFound);
     }
-    Ok(tenant)
+    tenant.reachable()
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 //! | department           | `TENANT#<t>`               | `DEPT#<d>`                       |                                          |                                         |
 //! | sibling-name guard   | `TENANT#<t>`               | `DEPTNAME#<parent d>#<lc name>`  |                                          |                                         |
 //! | department move lock | `TENANT#<t>`               | `DEPTMOVE`                       |                                          |                                         |
+//! | tenant purge mark    | `TENANT#<t>`               | `PURGING`                        |                                          |                                         |
 //! | member               | `TENANT#<t>`               | `MEMBER#<m>`                     | `USER#<user>` / `TENANT#<t>`             | `TREE#<t>` / `<dept id path>/#<m>`      |
 //! | search term          | `SEARCH#<t>#<first char>`  | `<folded term>#<m>`              |                                          |                                         |
 //! | user-in-tenant guard | `TENANT#<t>`               | `USERMEMBER#<user>`              |                                          |                                         |
@@ -38,7 +39,9 @@
 //! `<expires_at>#<t>#<m>` (the licence-expiry job's queue, all tenants).
 //!
 //! The department move lock (one per tenant while a move runs as a job: which subtree it holds)
-//! carries `gsi4pk`/`gsi4sk`: `DEPTMOVES` / `<t>` (the move worker's sweep, all tenants).
+//! carries `gsi4pk`/`gsi4sk`: `DEPTMOVES` / `<t>` (the move worker's sweep, all tenants). A
+//! deleted tenant (status `deleting`) carries `gsi4pk`/`gsi4sk`: `TENANTPURGE` /
+//! `<purge_after>#<t>` (the tenant-purge job's queue).
 //!
 //! An invitation carries `gsi3pk`/`gsi3sk`: `INVITES#<t>#<stored status>` / `<expires_at>#<i>`
 //! while pending (so "pending" and "expired" are the two sides of one key condition on now) and
@@ -202,6 +205,11 @@ impl Key {
         Self::new(tenant_partition(tenant_id), format!("INVITEEMAIL#{email}"))
     }
 
+    /// Written when the purge of a deleted tenant begins: from then on it cannot be restored.
+    pub fn tenant_purge_mark(tenant_id: Uuid) -> Self {
+        Self::new(tenant_partition(tenant_id), "PURGING")
+    }
+
     /// The guard that makes a join number name one tenant (and finds it from the number).
     pub fn join_number(number: &str) -> Self {
         Self::new(format!("JOINNUMBER#{number}"), "JOINNUMBER")
@@ -324,6 +332,14 @@ pub fn recycle_bin_partition(tenant_id: Uuid) -> String {
 
 /// gsi4 of deleted members of every tenant, by purge time: what the recycle-purge job reads.
 pub const PURGE_QUEUE: &str = "PURGE";
+
+/// gsi4 of deleted tenants, by purge time: what the tenant-purge job reads.
+pub const TENANT_PURGE_QUEUE: &str = "TENANTPURGE";
+
+/// gsi4 sort key of a deleted tenant: its purge time, then its id.
+pub fn tenant_purge_position(purge_after: &str, tenant_id: Uuid) -> String {
+    format!("{purge_after}#{tenant_id}")
+}
 
 /// gsi5 of members not deleted: last sign-in order.
 pub fn last_login_partition(tenant_id: Uuid) -> String {

@@ -162,6 +162,17 @@ impl Default for TenantSettings {
     }
 }
 
+/// Whether a tenant is in use, or deleted and waiting for its purge.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantStatus {
+    #[default]
+    Active,
+    /// Deleted: hidden from its members and the public until `purge_after`, when the
+    /// tenant-purge job removes it; restorable until then.
+    Deleting,
+}
+
 /// A tenant as stored. `member_count` and `seats_used` are counters changed atomically with the
 /// items they count; `version` changes only with the editable fields.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -171,6 +182,15 @@ pub struct Tenant {
     pub kind: TenantKind,
     pub parent_id: Option<Uuid>,
     pub plan: Plan,
+    #[serde(default)]
+    pub status: TenantStatus,
+    /// While deleting: when the purge may remove it.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub purge_after: Option<OffsetDateTime>,
     pub member_quota: u32,
     /// Active and disabled members.
     #[serde(deserialize_with = "counter")]
@@ -211,6 +231,14 @@ fn one() -> u32 {
 }
 
 impl Tenant {
+    /// The tenant as its members and the public may reach it: a deleted one is not found.
+    pub fn reachable(self) -> ApiResult<Self> {
+        match self.status {
+            TenantStatus::Active => Ok(self),
+            TenantStatus::Deleting => Err(ApiError::NotFound),
+        }
+    }
+
     pub fn to_item(&self) -> ApiResult<Item> {
         let mut extra = vec![
             (GSI1.pk, ALL_TENANTS.to_string()),

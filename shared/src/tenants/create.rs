@@ -14,7 +14,7 @@ use crate::model::keys::Key;
 use crate::model::member::{Member, MemberSource, Person, UserInTenant};
 use crate::model::roles::{Permission, Permissions, Role};
 use crate::model::tenant::{
-    FeatureFlags, FeatureFlagsPatch, Plan, Tenant, TenantKind, TenantSettings,
+    FeatureFlags, FeatureFlagsPatch, Plan, Tenant, TenantKind, TenantSettings, TenantStatus,
 };
 use crate::model::user::{EmailGuard, TokenPurpose, User};
 use crate::store::{Condition, Transaction, from_item, s, to_item};
@@ -274,6 +274,8 @@ impl NewTenant {
             kind: asked.kind,
             parent_id,
             plan: asked.plan,
+            status: TenantStatus::Active,
+            purge_after: None,
             member_quota: asked.member_quota,
             member_count: 1,
             invitation_count: 0,
@@ -474,6 +476,8 @@ mod tests {
             kind,
             parent_id: None,
             plan: Plan::Paid,
+            status: TenantStatus::Active,
+            purge_after: None,
             member_quota: 10,
             member_count: 1,
             invitation_count: 0,

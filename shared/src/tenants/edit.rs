@@ -203,7 +203,7 @@ mod tests {
     use crate::auth::{Caller, CallerKind};
     use crate::model::member::{Member, MemberSource, Person};
     use crate::model::roles::{Permissions, Role};
-    use crate::model::tenant::{FeatureFlags, TenantKind, TenantSettings};
+    use crate::model::tenant::{FeatureFlags, TenantKind, TenantSettings, TenantStatus};
 
     fn tenant() -> Tenant {
         let now = OffsetDateTime::UNIX_EPOCH;
@@ -213,6 +213,8 @@ mod tests {
             kind: TenantKind::Customer,
             parent_id: None,
             plan: Plan::Free,
+            status: TenantStatus::Active,
+            purge_after: None,
             member_quota: 100,
             member_count: 40,
             invitation_count: 5,

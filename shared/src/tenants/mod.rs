@@ -3,16 +3,20 @@
 //!
 //! By use case: `create` (who may create which tenant, and its first records), `edit` (name,
 //! plan, quotas, feature flags and settings), `settings` (the rules of a settings patch), `read`
-//! (one tenant, the list), `view` (a tenant as clients see it), `mail` (the owner's mail).
+//! (one tenant, the list), `view` (a tenant as clients see it), `mail` (the owner's mail),
+//! `deletion` (delete with a grace period, restore) and `purge` (the scheduled removal).
 
 mod create;
+pub mod deletion;
 mod edit;
 mod mail;
+pub mod purge;
 mod read;
 mod settings;
 mod view;
 
 pub use create::{CreateTenant, create};
+pub use deletion::{delete, restore};
 pub use edit::{TenantPatch, update};
 pub use read::{get, list};
 pub use settings::TenantSettingsPatch;
@@ -20,7 +24,7 @@ pub use view::{Seats, TenantView};
 
 pub use crate::model::tenant::{
     Branding, ContactVisibility, FeatureFlags, JoinField, JoinRules, NewMemberPassword, Plan,
-    Tenant, TenantKind, TenantSettings,
+    Tenant, TenantKind, TenantSettings, TenantStatus,
 };
 
 pub const MAX_MEMBER_QUOTA: i64 = 1_000_000;

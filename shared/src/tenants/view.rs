@@ -2,7 +2,7 @@
 
 use crate::auth::Access;
 use crate::model::roles::Permission;
-use crate::model::tenant::{FeatureFlags, Plan, Tenant, TenantKind, TenantSettings};
+use crate::model::tenant::{FeatureFlags, Plan, Tenant, TenantKind, TenantSettings, TenantStatus};
 use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -22,6 +22,13 @@ pub struct TenantView {
     pub kind: TenantKind,
     pub parent_id: Option<Uuid>,
     pub plan: Plan,
+    pub status: TenantStatus,
+    /// While `deleting`: when the purge removes it (restorable until then).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub purge_after: Option<OffsetDateTime>,
     pub member_quota: u32,
     pub member_count: u32,
     pub pending_invitations: u32,
@@ -52,6 +59,8 @@ impl From<&Tenant> for TenantView {
             kind: t.kind,
             parent_id: t.parent_id,
             plan: t.plan,
+            status: t.status,
+            purge_after: t.purge_after,
             member_quota: t.member_quota,
             member_count: t.member_count,
             pending_invitations: t.invitation_count,

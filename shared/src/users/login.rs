@@ -356,7 +356,12 @@ async fn admit(
     let department =
         batch.read::<Department>(Key::department(member.tenant_id, member.department_id));
     let mut read = batch.run(&app.store).await?;
-    let tenant = read.take(tenant)?.ok_or(ApiError::Unauthorized)?;
+    // A deleted tenant takes no sign-ins: as if the membership were not there.
+    let tenant = read
+        .take(tenant)?
+        .ok_or(ApiError::Unauthorized)?
+        .reachable()
+        .map_err(|_| ApiError::Unauthorized)?;
     let department = read.take(department)?;
     let source = requester.origin.source_ip.as_deref();
     Ok(
@@ -403,7 +408,7 @@ mod tests {
     use super::*;
     use crate::model::member::Person;
     use crate::model::roles::{Permissions, Role};
-    use crate::model::tenant::{FeatureFlags, Plan, TenantKind, TenantSettings};
+    use crate::model::tenant::{FeatureFlags, Plan, TenantKind, TenantSettings, TenantStatus};
     use crate::model::{DepartmentSettings, MemberSource};
     use time::Duration;
 
@@ -418,6 +423,8 @@ mod tests {
             kind: TenantKind::Customer,
             parent_id: None,
             plan: Plan::Free,
+            status: TenantStatus::Active,
+            purge_after: None,
             member_quota: 10,
             member_count: 1,
             invitation_count: 0,
