@@ -1,7 +1,7 @@
 //! Sign-in policy: the sign-in log, password expiry and IP allowlists.
 
 use roster_shared::app::Clock;
-use roster_tests::{Env, unique};
+use roster_tests::{Env, own_password, unique};
 use serde_json::json;
 
 #[tokio::test]
@@ -33,19 +33,22 @@ async fn sign_ins_are_logged_with_address_and_outcome() {
         .get(&format!("/v1/tenants/{}/login-log", t.id), &t.owner_token)
         .await;
     let entries = log.ok(200)["items"].as_array().unwrap().clone();
-    // Newest first: Lia's success, her unproven sign-in, her failure, the owner's success.
-    assert_eq!(entries.len(), 4);
+    // Newest first: Lia's success, her sign-in with the owner's password once proven (which
+    // allows only changing it), her unproven sign-in, her failure, the owner's success.
+    assert_eq!(entries.len(), 5);
     assert_eq!(entries[0]["email"], email.as_str());
     assert_eq!(entries[0]["success"], true);
     assert_eq!(entries[1]["success"], false);
-    assert_eq!(entries[1]["failure"], "email_unverified");
+    assert_eq!(entries[1]["failure"], "password_expired");
     assert_eq!(entries[2]["success"], false);
-    assert_eq!(entries[2]["failure"], "bad_password");
+    assert_eq!(entries[2]["failure"], "email_unverified");
+    assert_eq!(entries[3]["success"], false);
+    assert_eq!(entries[3]["failure"], "bad_password");
     assert_eq!(entries[0]["source_ip"], "127.0.0.1");
     assert!(entries[0]["user_agent"].is_string() || entries[0]["user_agent"].is_null());
 
     let mine = env.get("/v1/me/login-log", &lia).await;
-    assert_eq!(mine.ok(200)["items"].as_array().unwrap().len(), 3);
+    assert_eq!(mine.ok(200)["items"].as_array().unwrap().len(), 4);
     // The member's last sign-in shows on the member.
     let member_id = entries[0]["member_id"].as_str().unwrap();
     let member = env
@@ -149,7 +152,7 @@ async fn ip_allowlists_of_tenant_and_department() {
     env.post(
         "/v1/auth/login",
         None,
-        json!({"email": email, "password": "ivy-password-1", "tenant_id": t.id}),
+        json!({"email": email, "password": own_password("ivy-password-1"), "tenant_id": t.id}),
     )
     .await
     .problem(403, "ip_not_allowed");
@@ -159,7 +162,8 @@ async fn ip_allowlists_of_tenant_and_department() {
         json!({"ip_allowlist": ["203.0.113.0/24", "127.0.0.0/8"]}),
     )
     .await;
-    env.login(&email, "ivy-password-1", Some(&t.id)).await;
+    env.login(&email, &own_password("ivy-password-1"), Some(&t.id))
+        .await;
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use futures::future::join_all;
 use reqwest::Method;
 use roster_shared::app::Clock;
-use roster_tests::{Answer, Env, Tenant, id, unique};
+use roster_tests::{Answer, Env, Tenant, id, own_password, unique};
 use serde_json::{Value, json};
 
 async fn add(env: &Env, t: &Tenant, body: Value) -> Answer {
@@ -309,7 +309,7 @@ async fn a_disabled_member_is_locked_out_at_once() {
     env.post(
         "/v1/auth/login",
         None,
-        json!({"email": email, "password": "lou-password-1", "tenant_id": t.id}),
+        json!({"email": email, "password": own_password("lou-password-1"), "tenant_id": t.id}),
     )
     .await
     .problem(403, "account_disabled");
@@ -318,7 +318,9 @@ async fn a_disabled_member_is_locked_out_at_once() {
         .ok(200);
     // Enabled again: the session the disable ended stays ended (SPEC §8.1); a new one works.
     env.get(&dir, &lou).await.problem(401, "unauthorized");
-    let lou = env.login(&email, "lou-password-1", Some(&t.id)).await;
+    let lou = env
+        .login(&email, &own_password("lou-password-1"), Some(&t.id))
+        .await;
     env.get(&dir, &lou).await.ok(200);
     // Deleted: the token stops working too.
     env.delete(&path, &t.owner_token).await.ok(204);
@@ -1074,7 +1076,7 @@ async fn a_user_changes_their_email_with_their_password() {
     env.patch(
         "/v1/me",
         &eve,
-        json!({"email": t.owner_email, "current_password": "eve-password-1"}),
+        json!({"email": t.owner_email, "current_password": own_password("eve-password-1")}),
     )
     .await
     .ok(202);
@@ -1086,7 +1088,7 @@ async fn a_user_changes_their_email_with_their_password() {
         .patch(
             "/v1/me",
             &eve,
-            json!({"email": new.to_uppercase(), "current_password": "eve-password-1"}),
+            json!({"email": new.to_uppercase(), "current_password": own_password("eve-password-1")}),
         )
         .await;
     assert_eq!(changed.ok(202)["pending_email"], new.as_str());
@@ -1097,11 +1099,12 @@ async fn a_user_changes_their_email_with_their_password() {
         .await;
     assert_eq!(confirmed.ok(200)["user"]["email"], new.as_str());
     assert_eq!(confirmed.body["user"]["email_verified"], true);
-    env.login(&new, "eve-password-1", Some(&t.id)).await;
+    env.login(&new, &own_password("eve-password-1"), Some(&t.id))
+        .await;
     env.post(
         "/v1/auth/login",
         None,
-        json!({"email": old, "password": "eve-password-1"}),
+        json!({"email": old, "password": own_password("eve-password-1")}),
     )
     .await
     .problem(401, "unauthorized");

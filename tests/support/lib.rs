@@ -398,6 +398,12 @@ pub struct Tenant {
     pub body: Value,
 }
 
+/// The password a person whose first password an admin chose (`given`) replaces it with at the
+/// first sign-in (see [`Env::prove_and_sign_in`]).
+pub fn own_password(given: &str) -> String {
+    format!("{given}-own")
+}
+
 /// A member signed in to one tenant, made by [`Env::member_in`].
 #[derive(Clone, Debug)]
 pub struct Person {
@@ -448,7 +454,9 @@ impl Env {
 
     /// Proves an unproven address the way its owner does and signs in: the right password answers
     /// 403 `email_unverified` and mails a verification link; `POST /v1/auth/verify-email` with that
-    /// link and `password` proves the address (and sets the password); then the sign-in works.
+    /// link and `password` proves the address (and sets the password); then the sign-in works, or,
+    /// when an admin chose `password`, allows only changing it: it becomes
+    /// [`own_password`]`(password)`.
     pub async fn prove_and_sign_in(
         &self,
         email: &str,
@@ -473,7 +481,27 @@ impl Env {
             )
             .await;
         assert_eq!(proven.ok(200), &json!({"email_verified": true}));
-        self.login(email, password, tenant_id).await
+        let signed_in = self.try_login(email, password, tenant_id).await;
+        if signed_in.body["code"] != "password_expired" {
+            return signed_in.ok(200)["access_token"]
+                .as_str()
+                .expect("token")
+                .to_string();
+        }
+        // An admin chose the password (and the proof kept it): the first sign-in allows only
+        // changing it, to [`own_password`].
+        let change = signed_in.body["access_token"]
+            .as_str()
+            .expect("a change token")
+            .to_string();
+        self.post(
+            "/v1/auth/password",
+            Some(&change),
+            json!({"current_password": password, "new_password": own_password(password)}),
+        )
+        .await
+        .ok(200);
+        self.login(email, &own_password(password), tenant_id).await
     }
 
     /// Creates a member of `t` (by its owner, without a password; `extra` adds fields such as

@@ -76,8 +76,8 @@ pub(crate) struct NewMember {
     pub permissions: Permissions,
     password: Option<String>,
     language: Option<String>,
-    /// The password was given by an admin who will not be its user (an import): the first
-    /// sign-in only allows changing it.
+    /// The password was given by someone else (an admin, an import): the first sign-in only
+    /// allows changing it.
     pub password_must_change: bool,
 }
 
@@ -131,8 +131,10 @@ pub async fn create(
 ) -> ApiResult<MemberView> {
     let mut checks = Checks::new();
     let department_id = input.department_id;
-    let new = NewMember::validate(&mut checks, input);
+    let mut new = NewMember::validate(&mut checks, input);
     checks.finish()?;
+    // A password an admin chose is its user's to replace at the first sign-in (SPEC §8.1).
+    new.password_must_change = true;
 
     let (access, tenant, items) = authorize_with_tenant(
         app,
