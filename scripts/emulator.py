@@ -11,7 +11,8 @@ each TransactWriteItems: O(table size) per transaction, which makes large tables
 requests serialised, a snapshot of just the items a transaction touches is enough; it is patched
 in below (moto is pinned in requirements-dev.txt, so the patched function is known).
 
-It also answers `GET /_roster/sent-mail`: the mails SES has "sent", as JSON
+It also answers `GET /_roster/sent-sms`: the text messages SNS has "sent", as a JSON list of
+`{to, body}`. And `GET /_roster/sent-mail`: the mails SES has "sent", as JSON
 `[{"to": [...], "subject": ..., "body": ...}]`. moto's own `/moto-api/data.json` has them too, but it
 serialises every object of every service (every DynamoDB item included), which gets slow.
 
@@ -98,6 +99,19 @@ def sent_mail(start_response):
     return [body]
 
 
+def sent_sms(start_response):
+    from moto.sns import sns_backends
+
+    messages = []
+    for account in sns_backends.values():
+        for backend in account.values():
+            for to, body in backend.sms_messages.values():
+                messages.append({"to": to, "body": body})
+    body = json.dumps(messages).encode()
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
 def main() -> None:
     host, port = sys.argv[1], int(sys.argv[2])
     patch_transactions()
@@ -108,6 +122,8 @@ def main() -> None:
         with lock:
             if environ.get("PATH_INFO") == "/_roster/sent-mail":
                 return sent_mail(start_response)
+            if environ.get("PATH_INFO") == "/_roster/sent-sms":
+                return sent_sms(start_response)
             return list(app(environ, start_response))
 
     run_simple(host, port, serialised, threaded=True, request_handler=MotoRequestHandler)

@@ -1163,3 +1163,176 @@ async fn a_join_number_files_requests_for_approval_only_while_the_tenant_allows_
     assert_eq!(tenant.ok(200)["pending_join_requests"], 1);
     assert_eq!(tenant.body["join_number"], number.as_str());
 }
+
+/// A fresh E.164 number (the emulator keeps every text message of the run).
+fn phone() -> String {
+    format!("+4477{:08}", uuid::Uuid::now_v7().as_u128() % 100_000_000)
+}
+
+#[tokio::test]
+async fn a_phone_invitation_goes_by_text_and_a_new_person_accepts_it_unproven() {
+    let env = Env::start().await;
+    let t = env.tenant_with_owner("Phone Co").await;
+    let number = phone();
+    // Typed with spaces: stored and texted in E.164.
+    let spaced = format!("{} {} {}", &number[..3], &number[3..7], &number[7..]);
+    let created = invite(
+        &env,
+        &t,
+        &t.owner_token,
+        json!({"phone": spaced, "name": "Pat", "department_id": t.root}),
+    )
+    .await;
+    let view = created.ok(201).clone();
+    assert_eq!(view["phone"], number.as_str());
+    assert_eq!(view["email"], Value::Null);
+    assert_eq!(env.sms_to(&number).await.len(), 1);
+    // One live invitation per phone, as per email.
+    let again = invite(
+        &env,
+        &t,
+        &t.owner_token,
+        json!({"phone": number, "department_id": t.root}),
+    )
+    .await;
+    again.problem(409, "conflict");
+    assert_eq!(again.body["invitation_id"], view["id"]);
+    for bad in [
+        json!({"department_id": t.root}),
+        json!({"phone": "07700 900123", "department_id": t.root}),
+    ] {
+        invite(&env, &t, &t.owner_token, bad)
+            .await
+            .problem(400, "validation_failed");
+    }
+    let token = env.sms_token_for(&number).await;
+    let preview = env
+        .call(Method::GET, &format!("/v1/invitations/{token}"), None, None)
+        .await;
+    assert_eq!(preview.ok(200)["email"], Value::Null);
+    assert_eq!(preview.body["phone"], number.as_str());
+    assert_eq!(preview.body["account_exists"], false);
+
+    // A new person must give the email of the account to create; it stays unproven.
+    env.accept(
+        &token,
+        None,
+        json!({"name": "Pat Phone", "password": "pat-password-12"}),
+    )
+    .await
+    .problem(400, "validation_failed");
+    let pat = email("pat");
+    let accepted = env
+        .accept(
+            &token,
+            None,
+            json!({"email": pat, "name": "Pat Phone", "password": "pat-password-12"}),
+        )
+        .await;
+    assert_eq!(accepted.ok(202)["status"], "verification_sent");
+    let members = env
+        .get(
+            &format!("/v1/tenants/{}/members?q=pat", t.id),
+            &t.owner_token,
+        )
+        .await;
+    let found = members.ok(200)["items"].as_array().unwrap().clone();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["email"], pat.as_str());
+    assert_eq!(found[0]["email_verified"], false);
+    assert_eq!(found[0]["source"], "invitation");
+    // The link is spent; the person proves the address before signing in.
+    env.accept(
+        &token,
+        None,
+        json!({"email": email("late"), "name": "Late", "password": "late-password-1"}),
+    )
+    .await
+    .problem(410, "invitation_used");
+    env.prove_and_sign_in(&pat, "pat-password-12", Some(&t.id))
+        .await;
+}
+
+#[tokio::test]
+async fn a_phone_invitation_is_accepted_by_whoever_signs_in_and_never_reveals_an_account() {
+    let env = Env::start().await;
+    let t = env.tenant_with_owner("Phone Two").await;
+    let other = env.tenant_with_owner("Elsewhere").await;
+    let olga = env.member_in(&other, "Olga", json!({})).await;
+    let number = phone();
+    invite(
+        &env,
+        &t,
+        &t.owner_token,
+        json!({"phone": number, "department_id": t.root}),
+    )
+    .await
+    .ok(201);
+    let token = env.sms_token_for(&number).await;
+    // Someone gives an address that has an account: the same answer, nothing accepted, and
+    // the owner of the address is asked to sign in and accept.
+    let before = env.mails_to(&olga.email).await.len();
+    let answered = env
+        .accept(
+            &token,
+            None,
+            json!({"email": olga.email, "name": "Not Olga", "password": "guess-password-1"}),
+        )
+        .await;
+    assert_eq!(answered.ok(202)["status"], "verification_sent");
+    assert_eq!(env.mails_to(&olga.email).await.len(), before + 1);
+    let pending = env
+        .get(&format!("/v1/tenants/{}/invitations", t.id), &t.owner_token)
+        .await;
+    assert_eq!(pending.ok(200)["items"][0]["status"], "pending");
+    // Signed in, Olga accepts it with her account.
+    let joined = env.accept(&token, Some(&olga.token), Value::Null).await;
+    assert_eq!(joined.ok(201)["status"], "active");
+    let me = env.login(&olga.email, &olga.password, Some(&t.id)).await;
+    env.get(&format!("/v1/tenants/{}/members", t.id), &me)
+        .await
+        .ok(200);
+}
+
+#[tokio::test]
+async fn an_invite_import_texts_the_rows_with_a_phone() {
+    let env = Env::start().await;
+    let t = env.tenant_with_owner("Phone Import").await;
+    let (only, both) = (phone(), phone());
+    let mail = email("both");
+    let file = format!(
+        "email,name,phone\n,Only Phone,{only}\n{mail},Both,{both}\n,Twice,{only}\n,Bad,0770\n"
+    );
+    let created = env
+        .post(
+            &format!("/v1/tenants/{}/imports", t.id),
+            Some(&t.owner_token),
+            json!({"mode": "invite", "send_email": true}),
+        )
+        .await
+        .ok(201)
+        .clone();
+    env.upload_csv(created["upload_url"].as_str().unwrap(), &file)
+        .await;
+    let job = id(&created["job"]);
+    env.start_import(&t, &job).await.ok(202);
+    env.play_import_record(&t, &job).await.expect("import");
+    let done = env.job(&t, &job).await;
+    assert_eq!(
+        done["counts"],
+        json!({"total": 4, "succeeded": 2, "failed": 2})
+    );
+    assert_eq!(env.sms_to(&only).await.len(), 1);
+    assert_eq!(env.sms_to(&both).await.len(), 1);
+    assert_eq!(env.mails_to(&mail).await.len(), 1);
+    let listed = env
+        .get(&format!("/v1/tenants/{}/invitations", t.id), &t.owner_token)
+        .await;
+    let phones: Vec<&str> = listed.ok(200)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["phone"].as_str())
+        .collect();
+    assert_eq!(phones.len(), 2);
+}

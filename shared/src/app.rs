@@ -52,6 +52,7 @@ pub struct App {
     // those clients (smaller binaries, faster cold starts).
     s3: OnceLock<aws_sdk_s3::Client>,
     mail: OnceLock<Mailer>,
+    sms: OnceLock<crate::sms::Texter>,
     streams: OnceLock<aws_sdk_dynamodbstreams::Client>,
 }
 
@@ -127,6 +128,7 @@ impl App {
             sdk,
             s3: OnceLock::new(),
             mail: OnceLock::new(),
+            sms: OnceLock::new(),
             streams: OnceLock::new(),
         })
     }
@@ -150,6 +152,12 @@ impl App {
                 self.config.mail_from.clone(),
             )
         })
+    }
+
+    /// Text messages (SNS Publish to a phone number).
+    pub fn sms(&self) -> &crate::sms::Texter {
+        self.sms
+            .get_or_init(|| crate::sms::Texter::new(aws_sdk_sns::Client::new(&self.sdk)))
     }
 
     /// The table's stream, read back only by the dead-letter function.

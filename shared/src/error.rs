@@ -55,7 +55,7 @@ pub enum ApiError {
     #[error("the person was removed and is in the recycle bin; restore them instead")]
     PreviouslyRemoved { member_id: uuid::Uuid },
     /// A live invitation for the email exists; its id lets the client resend or cancel it.
-    #[error("an invitation for this email is already pending")]
+    #[error("an invitation for this email or phone is already pending")]
     InvitationPending { invitation_id: uuid::Uuid },
     /// Members a licence operation cannot apply to, each with its reason.
     #[error("some members cannot take this licence change; see conflicts, or send skip_conflicts")]

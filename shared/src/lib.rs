@@ -22,6 +22,7 @@ pub mod model;
 pub mod queue;
 pub mod setup;
 pub mod signing_keys;
+pub mod sms;
 pub mod store;
 pub mod tenants;
 pub mod tokens;

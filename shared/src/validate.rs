@@ -51,6 +51,27 @@ pub fn optional_text(
 }
 
 /// Emails are trimmed and compared case-insensitively, so they are stored lowercase.
+/// A phone number in E.164 form: `+`, a country code not starting with 0, 7 to 15 digits in all
+/// (spaces, dashes and dots people type are dropped first).
+pub fn e164(checks: &mut Checks, field: &str, value: &str) -> String {
+    let number: String = value
+        .trim()
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
+        .collect();
+    let digits = number.strip_prefix('+').unwrap_or("");
+    let valid = (7..=15).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0');
+    if !valid {
+        checks.fail(
+            field,
+            "must be a phone number in E.164 form, such as +447700900123",
+        );
+    }
+    number
+}
+
 pub fn email(checks: &mut Checks, field: &str, value: &str) -> String {
     let email = value.trim().to_lowercase();
     let valid = email.len() <= MAX_EMAIL

@@ -302,6 +302,42 @@ impl Env {
 
     /// Mails the emulator holds for `to`, oldest first: (subject, body). Read from the emulator's
     /// sent-mail endpoint (scripts/emulator.py), the same messages moto's data.json lists.
+    /// The bodies of the text messages SNS "sent" to `to` (E.164), oldest first.
+    pub async fn sms_to(&self, to: &str) -> Vec<String> {
+        let sent: Value = self
+            .http
+            .get(format!("{}/_roster/sent-sms", self.endpoint))
+            .send()
+            .await
+            .expect("sent sms")
+            .json()
+            .await
+            .expect("sent sms json");
+        sent.as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|m| m["to"].as_str() == Some(to))
+            .map(|m| m["body"].as_str().unwrap_or("").to_string())
+            .collect()
+    }
+
+    /// The invitation token of the newest text message to `to`.
+    pub async fn sms_token_for(&self, to: &str) -> String {
+        let prefix = format!("{}/invitations/accept?token=", self.app.config.app_url);
+        let sent = self.sms_to(to).await;
+        let body = sent
+            .iter()
+            .rev()
+            .find(|b| b.contains(&prefix))
+            .unwrap_or_else(|| panic!("no text message to {to} with a link: {sent:?}"));
+        let start = body.find(&prefix).expect("link") + prefix.len();
+        body[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect()
+    }
+
     pub async fn mails_to(&self, to: &str) -> Vec<(String, String)> {
         let mails: Value = self
             .http

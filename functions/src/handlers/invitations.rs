@@ -1,8 +1,9 @@
 use super::Answer;
 use crate::http::{
-    created, json_body, no_content, ok, optional_json_body, page, path_id, path_text, query_param,
-    requester,
+    created, json, json_body, no_content, ok, optional_json_body, page, path_id, path_text,
+    query_param, requester,
 };
+use http::StatusCode;
 use lambda_http::Request;
 use roster_shared::App;
 use roster_shared::invitations;
@@ -47,5 +48,8 @@ pub async fn preview(app: &'static App, req: Request) -> Answer {
 pub async fn accept(app: &'static App, req: Request) -> Answer {
     let token = path_text(&req, "token")?;
     let input = optional_json_body(&req)?;
-    created(&invitations::accept(app, &requester(&req), &token, input).await?)
+    match invitations::accept(app, &requester(&req), &token, input).await? {
+        joined @ roster_shared::joining::JoinOutcome::Joined(_) => created(&joined),
+        sent => json(StatusCode::ACCEPTED, &sent),
+    }
 }

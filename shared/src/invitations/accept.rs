@@ -12,6 +12,8 @@ use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::Requester;
 use crate::error::{ApiError, ApiResult, Checks};
+use crate::joining::JoinOutcome;
+use crate::mail::{Mail, html_escape};
 use crate::members::{MemberView, quota_exceeded};
 use crate::model::department::Department;
 use crate::model::keys::Key;
@@ -20,6 +22,7 @@ use crate::model::roles::Role;
 use crate::model::tenant::Tenant;
 use crate::model::user::{EmailGuard, User};
 use crate::store::{Condition, Transaction, Update, from_item, num, s};
+use crate::validate;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -29,6 +32,9 @@ use uuid::Uuid;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AcceptInvitation {
+    /// Only for an invitation by phone, accepted without signing in: the new account's address.
+    #[serde(default)]
+    pub email: Option<String>,
     #[serde(default)]
     pub name: Option<String>,
     #[serde(default)]
@@ -66,12 +72,16 @@ pub struct Joined {
 /// proved yet (someone registered it through a public join link) is taken over the same way: the
 /// invitee's name and password replace whatever the registrant chose, and the registrant's
 /// sessions and links end.
+///
+/// An invitation by phone only names no address: a signed-in person accepts it with their
+/// account; a new person gives an email too and gets an unproven account and a verification mail
+/// (see [`accept_by_phone`]).
 pub async fn accept(
     app: &App,
     requester: &Requester,
     token: &str,
     input: AcceptInvitation,
-) -> ApiResult<Joined> {
+) -> ApiResult<JoinOutcome> {
     count_attempt(app, requester, "accept").await?;
     let (tenant_id, invitation_id, hash) = open_link(app, token).await?;
     let keys = [
@@ -85,7 +95,13 @@ pub async fn accept(
         from_item::<Tenant>(items.next().flatten().ok_or(ApiError::NotFound)?)?.reachable()?;
     let now = app.now();
     live(&invitation, &hash, now)?;
-    check_body(person.is_some(), &input)?;
+    check_body(person.is_some(), invitation.by_phone_only(), &input)?;
+    if person.is_none() && invitation.by_phone_only() {
+        return accept_by_phone(
+            app, requester, token, invitation, &tenant, &input, &hash, now,
+        )
+        .await;
+    }
     // The department may have gone since the invitation was sent: the root takes the person in.
     let mut more = app
         .store
@@ -125,23 +141,121 @@ pub async fn accept(
         now,
     )
     .await?;
-    Ok(Joined {
+    Ok(JoinOutcome::Joined(Joined {
         tenant_id,
         member_id: acceptance.member.id,
         user_id: acceptance.user.id,
         status: acceptance.member.status,
         account_created: !matches!(acceptance.arrival, Arrival::SignedIn),
-    })
+    }))
 }
 
-/// A signed-in account keeps its own name and password: the body must be empty.
-fn check_body(signed_in: bool, input: &AcceptInvitation) -> ApiResult<()> {
+/// A new person accepts an invitation by phone: the text message proved the phone, not an
+/// address, so the email they give gets an unproven account and a verification mail, as a
+/// public join does. The answer is the same whether or not the address has an account (no
+/// enumeration); when it has one, nothing is accepted and its owner is mailed to sign in and
+/// accept.
+#[allow(clippy::too_many_arguments)]
+async fn accept_by_phone(
+    app: &App,
+    requester: &Requester,
+    token: &str,
+    invitation: Invitation,
+    tenant: &Tenant,
+    input: &AcceptInvitation,
+    hash: &str,
+    now: OffsetDateTime,
+) -> ApiResult<JoinOutcome> {
     let mut checks = Checks::new();
-    if signed_in && (input.password.is_some() || input.name.is_some()) {
+    let email = validate::email(
+        &mut checks,
+        "email",
+        input.email.as_deref().unwrap_or_default(),
+    );
+    checks.finish()?;
+    let mut more = app
+        .store
+        .get_many(&[
+            Key::department(tenant.id, invitation.department_id),
+            Key::department(tenant.id, tenant.root_department_id),
+            Key::email(&email),
+        ])
+        .await?
+        .into_iter();
+    let department = department_or_root(more.next().flatten(), more.next().flatten())?;
+    let account: Option<EmailGuard> = more.next().flatten().map(from_item).transpose()?;
+    // Built (checked, password hashed) whether or not the address has an account.
+    let user = new_account(
+        tenant,
+        &email,
+        &input.newcomer(),
+        invitation.name.as_deref(),
+        now,
+    )?;
+    let sent = JoinOutcome::VerificationSent {
+        tenant_id: tenant.id,
+        status: "verification_sent",
+    };
+    if account.is_some() {
+        app.mail()
+            .send(sign_in_to_accept_mail(app, tenant, &email, token))
+            .await?;
+        return Ok(sent);
+    }
+    let acceptance = plan_acceptance(
+        invitation,
+        tenant,
+        &department,
+        user,
+        Arrival::UnprovenAccount,
+        now,
+    );
+    if let Some(mail) =
+        write_acceptance(app, requester, tenant, &department, &acceptance, hash, now).await?
+    {
+        app.mail().send(mail).await?;
+    }
+    Ok(sent)
+}
+
+/// To an address that has an account, when someone accepted an invitation by phone with it
+/// without signing in.
+fn sign_in_to_accept_mail(app: &App, tenant: &Tenant, email: &str, token: &str) -> Mail {
+    let link = super::invitation_link(app, token);
+    Mail {
+        to: email.to_string(),
+        subject: format!("Join {} on Roster", tenant.name),
+        text: format!(
+            "Hello,\n\nsomeone accepted an invitation to {} on Roster with this address, which already has an account. If it was you, sign in and open the invitation again:\n{link}\n\nIf it was not you, ignore this mail.\n",
+            tenant.name
+        ),
+        html: format!(
+            "<p>Hello,</p><p>someone accepted an invitation to <b>{}</b> on Roster with this address, which already has an account. If it was you, <a href=\"{}\">sign in and open the invitation again</a>.</p><p>If it was not you, ignore this mail.</p>",
+            html_escape(&tenant.name),
+            html_escape(&link)
+        ),
+    }
+}
+
+/// A signed-in account keeps its own name and password: the body must be empty. Only an
+/// invitation by phone, accepted by a new person, takes an email.
+fn check_body(signed_in: bool, by_phone_only: bool, input: &AcceptInvitation) -> ApiResult<()> {
+    let mut checks = Checks::new();
+    if signed_in && (input.password.is_some() || input.name.is_some() || input.email.is_some()) {
         checks.fail(
             "password",
             "a signed-in account keeps its own name and password; send an empty body",
         );
+    }
+    match (&input.email, by_phone_only, signed_in) {
+        (Some(_), false, false) => {
+            checks.fail("email", "the invitation names the email; leave it out")
+        }
+        (None, true, false) => checks.fail(
+            "email",
+            "an invitation by phone needs the email of the account to create",
+        ),
+        _ => {}
     }
     checks.finish()
 }
@@ -166,6 +280,9 @@ enum Arrival {
     NewAccount,
     /// The account nobody proved (its guard as read), taken over by the invitee.
     TakeOver(EmailGuard),
+    /// A new account whose address nobody proved yet (an invitation by phone): a verification
+    /// mail goes with it.
+    UnprovenAccount,
 }
 
 /// Who accepts: the signed-in person, if the invitation is for their address; otherwise a
@@ -176,8 +293,9 @@ fn who_accepts(
     account: Option<EmailGuard>,
 ) -> ApiResult<Acceptor> {
     if let Some(user) = person {
-        // Emails are stored lowercase, so this compares them case-insensitively.
-        if user.email != invitation.email {
+        // Emails are stored lowercase, so this compares them case-insensitively. An invitation
+        // by phone only names no address: whoever holds its link accepts it with their account.
+        if !invitation.by_phone_only() && user.email != invitation.email {
             return Err(ApiError::Forbidden(
                 "the invitation is for another email; sign in with the invited account",
             ));
@@ -310,7 +428,7 @@ async fn write_acceptance(
     acceptance: &Acceptance,
     hash: &str,
     now: OffsetDateTime,
-) -> ApiResult<()> {
+) -> ApiResult<Option<Mail>> {
     let Acceptance { before, after, .. } = acceptance;
     let mut tx = Transaction::new();
     // First action: when concurrent accepts race, the losers report the spent link.
@@ -332,14 +450,23 @@ async fn write_acceptance(
         )),
     )?;
     tx.delete(
-        &Key::invitation_email(tenant.id, &before.email),
+        &before.guard_key(),
         Some((
             Condition::new("invitation_id = :id").value(":id", s(before.id.to_string())),
             ApiError::InvitationUsed,
         )),
     )?;
+    let mut verification = None;
     match &acceptance.arrival {
         Arrival::NewAccount => acceptance.user.add_new(&mut tx)?,
+        Arrival::UnprovenAccount => {
+            acceptance.user.add_new(&mut tx)?;
+            verification = Some(crate::users::proof::add_verification(
+                app,
+                &mut tx,
+                &acceptance.user,
+            )?);
+        }
         Arrival::TakeOver(guard) => {
             take_over_unproven(app, &mut tx, &acceptance.user, guard).await?
         }
@@ -348,7 +475,8 @@ async fn write_acceptance(
     add_member_items(&mut tx, &acceptance.member, department, now)?;
     pass_quota_place(&mut tx, tenant, acceptance)?;
     audit_acceptance(app, &mut tx, requester, acceptance, now)?;
-    app.store.transact(tx).await
+    app.store.transact(tx).await?;
+    Ok(verification)
 }
 
 /// The invitation's place in the quota passes to the member (or the join request); the
@@ -515,10 +643,20 @@ mod tests {
             password: Some("a long enough passphrase".into()),
             ..AcceptInvitation::default()
         };
-        let refused = check_body(true, &with_password);
+        let refused = check_body(true, false, &with_password);
         assert_eq!(refused.err().map(|e| e.code()), Some("validation_failed"));
-        assert!(check_body(false, &with_password).is_ok());
-        assert!(check_body(true, &AcceptInvitation::default()).is_ok());
+        assert!(check_body(false, false, &with_password).is_ok());
+        assert!(check_body(true, false, &AcceptInvitation::default()).is_ok());
+        // An email only where the invitation names none and nobody is signed in.
+        let with_email = AcceptInvitation {
+            email: Some("ada@example.com".into()),
+            ..with_password
+        };
+        assert!(check_body(false, true, &with_email).is_ok());
+        assert!(check_body(false, false, &with_email).is_err());
+        assert!(check_body(true, true, &with_email).is_err());
+        assert!(check_body(false, true, &AcceptInvitation::default()).is_err());
+        assert!(check_body(true, true, &AcceptInvitation::default()).is_ok());
     }
 
     #[test]

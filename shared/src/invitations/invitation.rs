@@ -39,8 +39,12 @@ impl InvitationStatus {
 pub struct Invitation {
     pub id: Uuid,
     pub tenant_id: Uuid,
-    /// Lowercase.
+    /// Lowercase; empty for an invitation by phone only.
+    #[serde(default)]
     pub email: String,
+    /// E.164; the link also goes by text message to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
     pub name: Option<String>,
     pub department_id: Uuid,
     pub position: Option<String>,
@@ -136,9 +140,20 @@ impl Invitation {
                 invitation_id: self.id,
                 ttl: self.expires_epoch,
             },
-            &Key::invitation_email(self.tenant_id, &self.email),
+            &self.guard_key(),
             &[],
         )
+    }
+
+    /// The key of the guard keeping this invitation the only live one for its email (or, by
+    /// phone only, its phone).
+    pub(crate) fn guard_key(&self) -> Key {
+        invitee_guard(self.tenant_id, &self.email, self.phone.as_deref())
+    }
+
+    /// Sent by phone only: no address is known until someone accepts.
+    pub fn by_phone_only(&self) -> bool {
+        self.email.is_empty()
     }
 
     /// The stored invitation without the link's hash.
@@ -146,7 +161,8 @@ impl Invitation {
         InvitationView {
             id: self.id,
             tenant_id: self.tenant_id,
-            email: self.email.clone(),
+            email: (!self.email.is_empty()).then(|| self.email.clone()),
+            phone: self.phone.clone(),
             name: self.name.clone(),
             department_id: self.department_id,
             position: self.position.clone(),
@@ -166,6 +182,14 @@ impl Invitation {
     }
 }
 
+/// The live-invitation guard of an invitee: by email, or by phone when there is no email.
+pub(crate) fn invitee_guard(tenant_id: Uuid, email: &str, phone: Option<&str>) -> Key {
+    match phone {
+        Some(phone) if email.is_empty() => Key::invitation_phone(tenant_id, phone),
+        _ => Key::invitation_email(tenant_id, email),
+    }
+}
+
 fn expiry_position(invitation: &Invitation) -> String {
     format!(
         "{}#{}#{}",
@@ -179,7 +203,8 @@ fn expiry_position(invitation: &Invitation) -> String {
 pub struct InvitationView {
     pub id: Uuid,
     pub tenant_id: Uuid,
-    pub email: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
     pub name: Option<String>,
     pub department_id: Uuid,
     pub position: Option<String>,
@@ -317,6 +342,7 @@ pub(crate) mod fixtures {
     pub fn invitation(tenant: &Tenant) -> Invitation {
         let expires_at = NOW + time::Duration::days(7);
         Invitation {
+            phone: None,
             id: Uuid::now_v7(),
             tenant_id: tenant.id,
             email: "ada@example.com".into(),

@@ -8,6 +8,7 @@ use crate::mail::{Mail, html_escape};
 use crate::model::department::Department;
 use crate::model::tenant::{Branding, Tenant};
 use crate::model::time::rfc3339;
+use crate::sms::Sms;
 
 pub fn invitation_link(app: &App, token: &str) -> String {
     format!("{}/invitations/accept?token={token}", app.config.app_url)
@@ -39,7 +40,8 @@ pub(crate) fn branded_html(branding: &Branding, body: &str) -> String {
     )
 }
 
-/// Mails the link; a failure is logged, not returned: the invitation stands and can be resent.
+/// Sends the link by mail to the invitation's email and by text message to its phone (either or
+/// both); a failure is logged, not returned: the invitation stands and can be resent.
 pub(super) async fn send_invitation_mail(
     app: &App,
     tenant: &Tenant,
@@ -53,6 +55,22 @@ pub(super) async fn send_invitation_mail(
         .member()
         .map(|m| m.name.clone())
         .unwrap_or_else(|| format!("The {} team", tenant.name));
+    if let Some(phone) = &invitation.phone {
+        let sms = Sms {
+            to: phone.clone(),
+            body: format!(
+                "{inviter_name} invites you to join {} on Roster. The link works once, until {}: {link}",
+                tenant.name,
+                rfc3339(invitation.expires_at)
+            ),
+        };
+        if let Err(err) = app.sms().send(sms).await {
+            tracing::error!(invitation = %invitation.id, error = %err, "invitation text message failed");
+        }
+    }
+    if invitation.by_phone_only() {
+        return;
+    }
     let greeting = invitation
         .name
         .as_deref()

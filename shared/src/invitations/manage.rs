@@ -112,7 +112,7 @@ async fn managed(
     let mut more = app
         .store
         .get_many(&[
-            Key::invitation_email(tenant_id, &invitation.email),
+            invitation.guard_key(),
             Key::department(tenant_id, invitation.department_id),
         ])
         .await?
@@ -248,7 +248,7 @@ pub async fn cancel(
     }
     if guard.is_some_and(|g| g.invitation_id == invitation_id) {
         tx.delete(
-            &Key::invitation_email(tenant_id, &before.email),
+            &before.guard_key(),
             Some((
                 Condition::new("invitation_id = :id").value(":id", s(invitation_id.to_string())),
                 ApiError::Conflict("the invitation changed at the same time; retry".into()),

@@ -28,6 +28,7 @@ mod send;
 pub use accept::{AcceptInvitation, Joined, accept};
 #[cfg(test)]
 pub(crate) use invitation::fixtures;
+pub(crate) use invitation::invitee_guard;
 pub use invitation::{Invitation, InvitationStatus, InvitationView};
 pub use mail::invitation_link;
 pub(crate) use mail::{branded_html, branding_for};

@@ -42,7 +42,9 @@ pub struct InvitationPreview {
     pub tenant_id: Uuid,
     pub tenant_name: String,
     pub department_name: Option<String>,
-    pub email: String,
+    /// Absent for an invitation by phone only (a new person then gives one).
+    pub email: Option<String>,
+    pub phone: Option<String>,
     pub name: Option<String>,
     pub role: Role,
     /// Whether the email already has an account (then: sign in and accept).
@@ -88,7 +90,8 @@ pub async fn preview(app: &App, token: &str) -> ApiResult<InvitationPreview> {
         tenant_id,
         tenant_name: tenant.name.clone(),
         department_name: department.as_ref().map(|d| d.name.clone()),
-        email: invitation.email.clone(),
+        email: (!invitation.by_phone_only()).then(|| invitation.email.clone()),
+        phone: invitation.phone.clone(),
         name: invitation.name.clone(),
         role: invitation.role,
         account_exists,

@@ -28,7 +28,12 @@ use uuid::Uuid;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateInvitation {
-    pub email: String,
+    /// The invitee's email, or `phone`, or both.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// E.164: the link also goes by text message.
+    #[serde(default)]
+    pub phone: Option<String>,
     #[serde(default)]
     pub name: Option<String>,
     pub department_id: Uuid,
@@ -42,11 +47,20 @@ pub struct CreateInvitation {
 
 /// An invitation to send, validated.
 pub(crate) struct Draft {
+    /// Empty for an invitation by phone only.
     pub email: String,
+    pub phone: Option<String>,
     pub name: Option<String>,
     pub position: Option<String>,
     pub role: Role,
     pub permissions: Permissions,
+}
+
+impl Draft {
+    /// The key of the invitee's live-invitation guard.
+    pub(crate) fn guard_key(&self, tenant_id: Uuid) -> Key {
+        super::invitation::invitee_guard(tenant_id, &self.email, self.phone.as_deref())
+    }
 }
 
 /// Who may invite: holders of `invitations.write`, and members when the tenant lets them.
@@ -72,7 +86,18 @@ pub(crate) fn is_admin(access: &Access) -> bool {
 /// The invitation the body asks for, validated.
 fn check_draft(input: &CreateInvitation) -> ApiResult<Draft> {
     let mut checks = Checks::new();
-    let email = validate::email(&mut checks, "email", &input.email);
+    let email = match (&input.email, &input.phone) {
+        (Some(email), _) => validate::email(&mut checks, "email", email),
+        (None, Some(_)) => String::new(),
+        (None, None) => {
+            checks.fail("email", "an invitation needs an email or a phone");
+            String::new()
+        }
+    };
+    let phone = input
+        .phone
+        .as_deref()
+        .map(|p| validate::e164(&mut checks, "phone", p));
     let name = validate::optional_text(
         &mut checks,
         "name",
@@ -90,6 +115,7 @@ fn check_draft(input: &CreateInvitation) -> ApiResult<Draft> {
     checks.finish()?;
     Ok(Draft {
         email,
+        phone,
         name,
         position,
         role,
@@ -106,18 +132,16 @@ pub async fn create(
     input: CreateInvitation,
 ) -> ApiResult<InvitationView> {
     let draft = check_draft(&input)?;
-    let (access, tenant, items) = authorize_with_tenant(
-        app,
-        requester,
-        tenant_id,
-        Need::Member,
-        &[
-            Key::department(tenant_id, input.department_id),
-            Key::email(&draft.email),
-            Key::invitation_email(tenant_id, &draft.email),
-        ],
-    )
-    .await?;
+    let mut keys = vec![
+        Key::department(tenant_id, input.department_id),
+        draft.guard_key(tenant_id),
+    ];
+    // By phone only, no account can be looked up before someone accepts.
+    if !draft.email.is_empty() {
+        keys.push(Key::email(&draft.email));
+    }
+    let (access, tenant, items) =
+        authorize_with_tenant(app, requester, tenant_id, Need::Member, &keys).await?;
     if !may_invite(&access, &tenant) {
         return Err(ApiError::Forbidden(
             "the caller lacks the permission this operation needs",
@@ -136,8 +160,8 @@ pub async fn create(
         ));
     };
     let department: Department = from_item(department)?;
-    let account: Option<EmailGuard> = items.next().flatten().map(from_item).transpose()?;
     let guard = items.next().flatten();
+    let account: Option<EmailGuard> = items.next().flatten().map(from_item).transpose()?;
     let tx = Transaction::new();
     send(
         app,
@@ -254,6 +278,7 @@ fn plan_invitation<'a>(
         id: Uuid::now_v7(),
         tenant_id: tenant.id,
         email: draft.email,
+        phone: draft.phone,
         name: draft.name,
         department_id: department.id,
         position: draft.position,
@@ -357,6 +382,7 @@ mod tests {
     fn draft() -> Draft {
         Draft {
             email: "grace@example.com".into(),
+            phone: None,
             name: None,
             position: None,
             role: Role::Member,
@@ -437,19 +463,46 @@ mod tests {
         assert_eq!((i.sent_count, i.version), (1, 1));
     }
 
-    #[test]
-    fn a_draft_needs_a_valid_email() {
-        let input = CreateInvitation {
-            email: "not an address".into(),
+    fn input(email: Option<&str>, phone: Option<&str>) -> CreateInvitation {
+        CreateInvitation {
+            email: email.map(str::to_string),
+            phone: phone.map(str::to_string),
             name: None,
             department_id: Uuid::nil(),
             position: None,
             role: None,
             permissions: None,
-        };
+        }
+    }
+
+    #[test]
+    fn a_draft_needs_a_valid_email_or_phone() {
+        for bad in [
+            input(Some("not an address"), None),
+            input(None, None),
+            input(None, Some("07700 900123")),
+            input(Some("grace@example.com"), Some("+0123456789")),
+        ] {
+            assert_eq!(
+                check_draft(&bad).err().map(|e| e.code()),
+                Some("validation_failed")
+            );
+        }
+        let by_phone = check_draft(&input(None, Some("+44 7700 900-123"))).expect("valid");
         assert_eq!(
-            check_draft(&input).err().map(|e| e.code()),
-            Some("validation_failed")
+            (by_phone.email.as_str(), by_phone.phone.as_deref()),
+            ("", Some("+447700900123"))
+        );
+        let t = Uuid::from_u128(1);
+        assert_eq!(
+            by_phone.guard_key(t),
+            Key::invitation_phone(t, "+447700900123")
+        );
+        let both =
+            check_draft(&input(Some("Grace@Example.com"), Some("+447700900123"))).expect("valid");
+        assert_eq!(
+            both.guard_key(t),
+            Key::invitation_email(t, "grace@example.com")
         );
     }
 }

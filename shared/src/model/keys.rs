@@ -17,6 +17,7 @@
 //! | one-time token       | `TOKEN#<sha256 of token>`  | `TOKEN`                          |                                          |                                         |
 //! | invitation           | `TENANT#<t>`               | `INVITE#<i>`                     |                                          |                                         |
 //! | live-invitation guard| `TENANT#<t>`               | `INVITEEMAIL#<lowercase email>`  |                                          |                                         |
+//! | same, phone only     | `TENANT#<t>`               | `INVITEPHONE#<E.164 number>`     |                                          |                                         |
 //! | join link            | `TENANT#<t>`               | `JOINLINK#<l>`                   |                                          |                                         |
 //! | join-number guard    | `JOINNUMBER#<8 digits>`    | `JOINNUMBER`                     |                                          |                                         |
 //! | job (task centre)    | `TENANT#<t>`               | `JOB#<j>`                        |                                          |                                         |
@@ -203,6 +204,11 @@ impl Key {
     /// Keeps one live invitation per email per tenant; `email` is normalised.
     pub fn invitation_email(tenant_id: Uuid, email: &str) -> Self {
         Self::new(tenant_partition(tenant_id), format!("INVITEEMAIL#{email}"))
+    }
+
+    /// The live-invitation guard of an invitation by phone only (E.164).
+    pub fn invitation_phone(tenant_id: Uuid, phone: &str) -> Self {
+        Self::new(tenant_partition(tenant_id), format!("INVITEPHONE#{phone}"))
     }
 
     /// Written when the purge of a deleted tenant begins: from then on it cannot be restored.

@@ -41,15 +41,34 @@ pub(super) fn row_step(
     }
 }
 
-/// The first row of each email (trimmed, lowercase): later ones are duplicates, whichever run
+/// Who a row names: its email (trimmed, lowercase), or its phone (digits and `+` only) when it
+/// has no email.
+fn invitee(row: &Row) -> Option<String> {
+    let email = row
+        .fields
+        .get("email")
+        .map(|e| e.trim().to_lowercase())
+        .filter(|e| !e.is_empty());
+    email.or_else(|| {
+        row.fields
+            .get("phone")
+            .map(|p| {
+                p.chars()
+                    .filter(|c| c.is_ascii_digit() || *c == '+')
+                    .collect::<String>()
+            })
+            .filter(|p| !p.is_empty())
+            .map(|p| format!("phone:{p}"))
+    })
+}
+
+/// The first row of each invitee (see [`invitee`]): later ones are duplicates, whichever run
 /// looks.
 pub(super) fn first_rows(rows: &[Row]) -> HashMap<String, usize> {
     let mut first_row: HashMap<String, usize> = HashMap::new();
     for row in rows {
-        if let Some(email) = row.fields.get("email") {
-            first_row
-                .entry(email.trim().to_lowercase())
-                .or_insert(row.number);
+        if let Some(who) = invitee(row) {
+            first_row.entry(who).or_insert(row.number);
         }
     }
     first_row
@@ -57,9 +76,19 @@ pub(super) fn first_rows(rows: &[Row]) -> HashMap<String, usize> {
 
 #[derive(Debug)]
 pub(super) struct Checked {
+    /// Empty for an invitation by phone only.
     pub(super) email: String,
+    /// Invite mode: the E.164 number the link also goes to by text message.
+    pub(super) phone_invite: Option<String>,
     pub(super) department: Department,
     pub(super) member: CreateMember,
+}
+
+impl Checked {
+    /// The key of the live-invitation guard of the row's invitee.
+    pub(super) fn guard_key(&self, tenant_id: uuid::Uuid) -> crate::model::keys::Key {
+        crate::invitations::invitee_guard(tenant_id, &self.email, self.phone_invite.as_deref())
+    }
 }
 
 /// A row's own checks: what can be told without the store.
@@ -71,15 +100,27 @@ fn check_row(
 ) -> Result<Checked, String> {
     let get = |k: &str| row.fields.get(k).cloned();
     let email = get("email").unwrap_or_default().trim().to_lowercase();
+    let phone = get("phone").filter(|p| !p.trim().is_empty());
     let mut checks = Checks::new();
-    let email = crate::validate::email(&mut checks, "email", &email);
+    // Invite mode takes a phone as well as or instead of an email: the link goes by text too.
+    let inviting = spec.mode == ImportMode::Invite;
+    let email = match (email.is_empty(), &phone) {
+        (true, Some(_)) if inviting => String::new(),
+        _ => crate::validate::email(&mut checks, "email", &email),
+    };
+    let phone_invite = match (&phone, inviting) {
+        (Some(p), true) => Some(crate::validate::e164(&mut checks, "phone", p)),
+        _ => None,
+    };
     if let Err(err) = checks.finish() {
         return Err(reason_of(&err));
     }
-    if first_row.get(&email) != Some(&row.number) {
+    let who = invitee(row).unwrap_or_default();
+    if first_row.get(&who) != Some(&row.number) {
+        let what = if email.is_empty() { "phone" } else { "email" };
         return Err(format!(
-            "duplicate: the email is already on row {}",
-            first_row.get(&email).copied().unwrap_or_default()
+            "duplicate: the {what} is already on row {}",
+            first_row.get(&who).copied().unwrap_or_default()
         ));
     }
     let path = get("department").unwrap_or_default();
@@ -109,6 +150,7 @@ fn check_row(
     }
     Ok(Checked {
         email: email.clone(),
+        phone_invite,
         department: department.clone(),
         member: CreateMember {
             email,

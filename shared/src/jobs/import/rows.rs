@@ -131,9 +131,11 @@ fn acting_as(job: &Job, spec: &ImportSpec) -> Caller {
 fn lookup_keys(good: &[(&Row, Checked)], mode: ImportMode, tenant: &Tenant) -> Vec<Key> {
     let mut keys = Vec::new();
     for (_, c) in good {
-        keys.push(Key::email(&c.email));
+        if !c.email.is_empty() {
+            keys.push(Key::email(&c.email));
+        }
         if mode == ImportMode::Invite {
-            keys.push(Key::invitation_email(tenant.id, &c.email));
+            keys.push(c.guard_key(tenant.id));
         }
     }
     keys
@@ -172,11 +174,14 @@ async fn import_row(
     checked: Checked,
     found: &HashMap<Key, Item>,
 ) -> ApiResult<Option<RowOutcome>> {
-    let account: Option<EmailGuard> = found
-        .get(&Key::email(&checked.email))
-        .cloned()
-        .map(from_item)
-        .transpose()?;
+    let account: Option<EmailGuard> = match checked.email.is_empty() {
+        true => None,
+        false => found
+            .get(&Key::email(&checked.email))
+            .cloned()
+            .map(from_item)
+            .transpose()?,
+    };
     let outcome_word = match run.spec.mode {
         ImportMode::Create => "created",
         ImportMode::Invite => "invited",
@@ -202,7 +207,10 @@ async fn import_row(
             }
             Ok(Some(RowOutcome {
                 row: row.number,
-                email: checked.email,
+                email: match &checked.phone_invite {
+                    Some(phone) if checked.email.is_empty() => phone.clone(),
+                    _ => checked.email,
+                },
                 outcome: outcome_word.into(),
                 reason: None,
                 ttl: run.job.ttl,
@@ -254,6 +262,7 @@ async fn invite(
         &checked.department,
         Draft {
             email: checked.email.clone(),
+            phone: checked.phone_invite.clone(),
             name: Some(checked.member.name.clone()),
             position: checked.member.position.clone(),
             role: checked.member.role.unwrap_or(Role::Member),
@@ -264,9 +273,7 @@ async fn invite(
                 .unwrap_or(Permissions::none()),
         },
         account,
-        found
-            .get(&Key::invitation_email(run.tenant.id, &checked.email))
-            .cloned(),
+        found.get(&checked.guard_key(run.tenant.id)).cloned(),
         tx,
         run.spec.send_email,
     )
