@@ -238,7 +238,7 @@ impl Intercept for Between {
 /// A second Roster over the same table and signing key, behind its own gateway, whose DynamoDB
 /// client runs `between` before its `nth` transaction; returns the gateway's base URL.
 async fn gateway_with(env: &'static Env, between: Between) -> String {
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = roster_tests::sdk_config().await;
     let mut app = App::new(
         &sdk,
         env.app.config.clone(),

@@ -117,7 +117,7 @@ impl Env {
         let sdk = match SDK.get() {
             Some(sdk) => sdk.clone(),
             None => {
-                let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                let sdk = sdk_config().await;
                 SDK.get_or_init(|| sdk).clone()
             }
         };
@@ -432,6 +432,15 @@ pub struct Tenant {
     pub owner_email: String,
     pub owner_token: String,
     pub body: Value,
+}
+
+/// The SDK's configuration from the environment (the emulator's endpoint and credentials), over
+/// Roster's own HTTP client, as the functions build it: the SDK's default client is not built in.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(roster_shared::https::client().expect("the HTTP client"))
+        .load()
+        .await
 }
 
 /// The password a person whose first password an admin chose (`given`) replaces it with at the
