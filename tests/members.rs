@@ -1511,6 +1511,27 @@ async fn a_scope_too_large_to_sort_whole_pages_through_the_orders_index() {
         .await;
     assert_eq!(names(small.ok(200)), ["Sally Sales"]);
     assert_eq!(requests, 2, "authorize + the department's members");
+    // A search naming a few members is sorted whole: the terms, then one read of the members
+    // (three requests in all, SPEC §6).
+    let (few, requests) = env
+        .count(env.get(&format!("{base}?q=0001&sort=name"), &t.owner_token))
+        .await;
+    let few = names(few.ok(200));
+    let expected: Vec<String> = (10..20).map(|i| format!("Person {i:05}")).collect();
+    assert_eq!(few, expected);
+    assert_eq!(requests, 3, "authorize + the terms + the members");
+    // One naming more than a hundred pages through the order's index, filtered to the search:
+    // still three requests a page.
+    let (many, requests) = env
+        .count(env.get(&format!("{base}?q=person&limit=50"), &t.owner_token))
+        .await;
+    let found = numbers(many.ok(200));
+    assert!(!found.is_empty() && found.len() <= 50, "{found:?}");
+    assert!(found.windows(2).all(|w| w[0] <= w[1]), "{found:?}");
+    assert_eq!(
+        requests, 3,
+        "authorize + the terms (too many) + one page of the directory index"
+    );
     // The whole subtree of the root: the departments' counters say too large, without
     // reading the members.
     let (subtree, requests) = env

@@ -245,24 +245,6 @@ impl Store {
         })
     }
 
-    /// Like [`Store::get_many`] for many keys: batches of 100 read concurrently, so reading a
-    /// thousand items costs the time of about one request.
-    pub async fn get_many_concurrently(&self, keys: &[Key]) -> ApiResult<Vec<Option<Item>>> {
-        let mut batches = tokio::task::JoinSet::new();
-        for (n, chunk) in keys.chunks(MAX_BATCH_GET).enumerate() {
-            let store = self.clone();
-            let chunk = chunk.to_vec();
-            batches.spawn(async move { (n, store.get_many(&chunk).await) });
-        }
-        let mut read = Vec::new();
-        while let Some(done) = batches.join_next().await {
-            let (n, items) = done.map_err(ApiError::internal)?;
-            read.push((n, items?));
-        }
-        read.sort_by_key(|(n, _)| *n);
-        Ok(read.into_iter().flat_map(|(_, items)| items).collect())
-    }
-
     /// Deletes `keys` unconditionally, 25 to a BatchWriteItem, retrying what DynamoDB leaves
     /// unprocessed: for purges, which may repeat a delete.
     pub async fn delete_many(&self, keys: &[Key]) -> ApiResult<()> {

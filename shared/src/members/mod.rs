@@ -35,7 +35,7 @@ pub use directory::{ContactRules, DirectoryEntry, Listing, Reader};
 pub use edit::{MemberPatch, StatusInput, update};
 pub use mail::send_password_reset;
 pub use recycle::{RestoreInput, delete, recycle_bin, restore};
-pub use search::{MemberSearch, MemberSort, SORTED_SCOPE_CAP, search};
+pub use search::{MemberSearch, MemberSort, SORTED_SCOPE_CAP, SORTED_SEARCH_CAP, search};
 pub use view::{MemberView, get};
 
 pub use crate::model::member::{

@@ -4,13 +4,17 @@
 //!
 //! Each order has an index of the tenant's members (see [`Order`]). The whole directory pages
 //! through it: one Query a page. A department (with or without its descendants) or a search
-//! (`q`) is a scope read whole and sorted in memory, up to [`SORTED_SCOPE_CAP`] members: the
-//! department's part of the tree index (a Query of up to that many, after the departments'
-//! counters said it fits: no request for a department, one Query of the departments for a
-//! subtree), or the search terms (one Query) and the members they name (BatchGetItem, 100 at a
-//! time, concurrently). A scope larger than the cap pages through the order's index instead,
-//! keeping the scope's members (pages may then come back short; `next_cursor` goes on). Both ways the cursor is a key of the order's
-//! index, so a list can change way between pages and never repeats or skips a member.
+//! (`q`) is a scope read whole and sorted in memory when it is small enough:
+//! - a department of up to [`SORTED_SCOPE_CAP`] members: its part of the tree index, one Query
+//!   (the departments' counters decide first: no request for a department, one Query of the
+//!   departments for a subtree);
+//! - a search naming up to [`SORTED_SEARCH_CAP`] members: the search terms (one Query) and the
+//!   members they name (one BatchGetItem), so a search page stays within SPEC §6's three
+//!   requests.
+//!
+//! A larger scope pages through the order's index instead, keeping the scope's members (pages may
+//! then come back short; `next_cursor` goes on). Both ways the cursor is a key of the order's
+//! index, so a list can change between pages and never repeats or skips a member.
 
 use super::directory::{self, ContactRules, Listing, Reader};
 use super::records::department_of;
@@ -62,9 +66,15 @@ pub struct MemberSearch {
     pub directory_number_set: Option<String>,
 }
 
-/// How many members a department view or a search reads whole to sort them (see the module's
-/// documentation).
+/// How many members a department view reads whole to sort them (see the module's documentation).
 pub const SORTED_SCOPE_CAP: usize = 1_000;
+
+/// How many members a search reads whole to sort them: one BatchGetItem.
+pub const SORTED_SEARCH_CAP: usize = 100;
+
+/// How many search terms a search reads in its one Query (a term item is about 150 bytes, so
+/// this stays far below the 1 MB a Query page holds).
+const SEARCH_TERMS_READ: usize = 1_000;
 
 /// A search's parameters, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -442,24 +452,27 @@ async fn scope_size(app: &App, filters: &Filters, d: &Department) -> ApiResult<u
         .sum())
 }
 
-/// The members the search `q` finds (one Query of the term partition, then their items read
-/// concurrently), or None when it names more than [`SORTED_SCOPE_CAP`] of them.
+/// The members the search `q` finds (one Query of the term partition, one BatchGetItem of the
+/// members it names), or None when it names more than [`SORTED_SEARCH_CAP`] of them.
 async fn found_by(app: &App, tenant_id: Uuid, q: &str) -> ApiResult<Option<Vec<Item>>> {
     let terms = Query::new(
         None,
         search_partition(tenant_id, q),
         SortRange::Prefix(q.to_string()),
     );
-    let Some(terms) = app.store.query_up_to(terms, SORTED_SCOPE_CAP).await? else {
+    let Some(terms) = app.store.query_up_to(terms, SEARCH_TERMS_READ).await? else {
         return Ok(None);
     };
     let keys: Vec<Key> = matched_terms(terms)?
         .into_iter()
         .map(|(member, _)| Key::member(tenant_id, member))
         .collect();
+    if keys.len() > SORTED_SEARCH_CAP {
+        return Ok(None);
+    }
     Ok(Some(
         app.store
-            .get_many_concurrently(&keys)
+            .get_many(&keys)
             .await?
             .into_iter()
             .flatten()
