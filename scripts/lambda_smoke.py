@@ -585,10 +585,14 @@ def steps():
     def _(x):
         x.http("delete-tenant", 202, token=x.admin, params={"tenant_id": x.doomed_tenant})
 
-    @step("restore-tenant", doomed_tenant)
+    def deleted_tenant(x):
+        x.deleted_tenant = x.api("POST", "/v1/tenants", x.admin, x.sample_body(
+            "create-tenant", owner_email=f"{unique('dina')}@acme.test"), expect=(201,))["id"]
+        x.api("DELETE", f"/v1/tenants/{x.deleted_tenant}", x.admin, expect=(202,))
+
+    @step("restore-tenant", deleted_tenant)
     def _(x):
-        x.api("DELETE", f"/v1/tenants/{x.doomed_tenant}", x.admin, expect=(202,))
-        x.http("restore-tenant", 200, token=x.admin, params={"tenant_id": x.doomed_tenant})
+        x.http("restore-tenant", 200, token=x.admin, params={"tenant_id": x.deleted_tenant})
 
     # Departments.
     @step("list-departments")
