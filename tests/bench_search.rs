@@ -4,11 +4,8 @@
 //! The emulator is one Python process, so times are the emulator's; request counts are what carry
 //! over to DynamoDB.
 
-use roster_shared::auth::{Permissions, Role};
-use roster_shared::members::{Member, MemberSource, Person};
 use roster_tests::Env;
 use std::time::Instant;
-use uuid::Uuid;
 
 const FIRST: [&str; 20] = [
     "Ada", "Bruno", "Chloé", "Dmitri", "Elena", "Farid", "Greta", "Hiro", "Ines", "Jonas", "Kemal",
@@ -29,36 +26,17 @@ async fn search_and_directory_in_a_large_tenant() {
         .unwrap_or(100_000);
     let env = Env::start().await;
     let t = env.tenant_with_owner("Large").await;
-    let tenant_id: Uuid = t.id.parse().unwrap();
-    let root: Uuid = t.root.parse().unwrap();
-    let now = time::OffsetDateTime::now_utc();
 
     let started = Instant::now();
-    let mut items = Vec::new();
-    for i in 0..n {
-        let name = format!("{} {}", FIRST[i % 20], LAST[(i / 20) % 20]);
-        let member = Member {
-            directory_number: (i % 10_000) as u32 + 1,
-            ..Member::new(
-                tenant_id,
-                root,
-                Person {
-                    user_id: Uuid::now_v7(),
-                    email: format!("user{i:06}@large.test"),
-                    name,
-                    phone: None,
-                    email_verified: false,
-                },
-                Role::Member,
-                Permissions::none(),
-                MemberSource::Import,
-                now,
+    let items = env
+        .seed_members(&t, n, |i| {
+            (
+                format!("user{i:06}@large.test"),
+                format!("{} {}", FIRST[i % 20], LAST[(i / 20) % 20]),
+                (i % 10_000) as u32 + 1,
             )
-        };
-        items.push(member.to_item(&t.root).unwrap());
-        items.extend(member.search_term_items().unwrap());
-    }
-    env.put_items(&items, 16).await;
+        })
+        .await;
     println!(
         "seeded {n} members ({} items) in {:.1?}",
         items.len(),

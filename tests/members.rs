@@ -1408,39 +1408,18 @@ async fn every_scope_follows_the_sort_and_takes_the_filters() {
 
 #[tokio::test]
 async fn a_scope_too_large_to_sort_whole_pages_through_the_orders_index() {
-    use roster_shared::auth::{Permissions, Role};
-    use roster_shared::members::{Member, MemberSource, Person};
     let env = Env::start().await;
     let t = env.tenant_with_owner("Large Scope").await;
-    let tenant_id: uuid::Uuid = t.id.parse().unwrap();
-    let root: uuid::Uuid = t.root.parse().unwrap();
     let sales = env.department_in(&t, "Sales").await;
     let n = roster_shared::members::SORTED_SCOPE_CAP + 50;
-    let now = time::OffsetDateTime::now_utc();
-    let mut items = Vec::new();
-    for i in 0..n {
-        let member = Member {
-            directory_number: ((i * 7919) % 5_000) as u32 + 1,
-            ..Member::new(
-                tenant_id,
-                root,
-                Person {
-                    user_id: uuid::Uuid::now_v7(),
-                    email: format!("user{i:05}@large.test"),
-                    name: format!("Person {i:05}"),
-                    phone: None,
-                    email_verified: false,
-                },
-                Role::Member,
-                Permissions::none(),
-                MemberSource::Import,
-                now,
-            )
-        };
-        items.push(member.to_item(&t.root).unwrap());
-        items.extend(member.search_term_items().unwrap());
-    }
-    env.put_items(&items, 16).await;
+    env.seed_members(&t, n, |i| {
+        (
+            format!("user{i:05}@large.test"),
+            format!("Person {i:05}"),
+            ((i * 7919) % 5_000) as u32 + 1,
+        )
+    })
+    .await;
     // The root's counter says how many it holds, as the routes keep it.
     env.app
         .store

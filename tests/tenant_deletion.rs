@@ -3,8 +3,6 @@
 //! and file of the tenant and nothing of anyone else's.
 
 use roster_shared::app::Clock;
-use roster_shared::auth::{Permissions, Role};
-use roster_shared::members::{Member, MemberSource, Person};
 use roster_tests::{Env, Tenant, unique};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -235,35 +233,16 @@ async fn the_purge_removes_every_item_and_file_of_the_tenant_and_nothing_else_ev
     let env = Env::start_with(clock.clone()).await;
     let t = env.tenant_with_owner("Purged Co").await;
     let other = env.tenant_with_owner("Kept Co").await;
-    let tenant_id: uuid::Uuid = t.id.parse().unwrap();
-    let root: uuid::Uuid = t.root.parse().unwrap();
 
     // A thousand members straight into the table, with their search terms.
-    let now = clock.now();
-    let mut items = Vec::new();
-    for i in 0..1_000 {
-        let member = Member {
-            directory_number: (i % 500) as u32 + 1,
-            ..Member::new(
-                tenant_id,
-                root,
-                Person {
-                    user_id: uuid::Uuid::now_v7(),
-                    email: format!("user{i:04}@purged.test"),
-                    name: format!("Purged Person {i:04}"),
-                    phone: None,
-                    email_verified: false,
-                },
-                Role::Member,
-                Permissions::none(),
-                MemberSource::Import,
-                now,
-            )
-        };
-        items.push(member.to_item(&t.root).unwrap());
-        items.extend(member.search_term_items().unwrap());
-    }
-    env.put_items(&items, 16).await;
+    env.seed_members(&t, 1_000, |i| {
+        (
+            format!("user{i:04}@purged.test"),
+            format!("Purged Person {i:04}"),
+            (i % 500) as u32 + 1,
+        )
+    })
+    .await;
     // Through the routes: a department, a person in both tenants, invitations, a join link and
     // its requests, an API client, an import (job, row markers, upload and result files).
     env.department_in(&t, "Sales").await;

@@ -852,6 +852,48 @@ impl Env {
         self.job(t, &job).await
     }
 
+    /// Writes `n` members of `t` into its root department straight into the table, with their
+    /// search terms, as no route would (so large tenants take seconds): `seeded(i)` names the
+    /// i-th's email, name and directory number. The root's `member_count` is not changed.
+    pub async fn seed_members(
+        &self,
+        t: &Tenant,
+        n: usize,
+        seeded: impl Fn(usize) -> (String, String, u32),
+    ) -> Vec<Item> {
+        use roster_shared::auth::{Permissions, Role};
+        use roster_shared::members::{Member, MemberSource, Person};
+        let tenant_id: Uuid = t.id.parse().expect("tenant id");
+        let root: Uuid = t.root.parse().expect("root id");
+        let now = self.app.now();
+        let mut items = Vec::new();
+        for i in 0..n {
+            let (email, name, directory_number) = seeded(i);
+            let member = Member {
+                directory_number,
+                ..Member::new(
+                    tenant_id,
+                    root,
+                    Person {
+                        user_id: Uuid::now_v7(),
+                        email,
+                        name,
+                        phone: None,
+                        email_verified: false,
+                    },
+                    Role::Member,
+                    Permissions::none(),
+                    MemberSource::Import,
+                    now,
+                )
+            };
+            items.push(member.to_item(&t.root).expect("member item"));
+            items.extend(member.search_term_items().expect("search terms"));
+        }
+        self.put_items(&items, 16).await;
+        items
+    }
+
     /// Writes `items` straight into the table, as no route would: BatchWriteItem requests of 25,
     /// `in_flight` of them at a time, each retrying its unprocessed items until none are left.
     pub async fn put_items(&self, items: &[Item], in_flight: usize) {
