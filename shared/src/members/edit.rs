@@ -236,6 +236,10 @@ async fn write_update(
     if let Some(left) = leaves_department {
         move_department_count(&mut tx, tenant_id, left, &placement)?;
     }
+    // The search terms carry the member's place in directory order.
+    if after.directory_number != before.directory_number && after.status.in_directory() {
+        after.add_search_terms(&mut tx)?;
+    }
     let view = MemberView::from(&after);
     audit::record(
         app,

@@ -34,7 +34,13 @@ impl Member {
     }
 
     fn search_term_item(&self, key: &Key) -> ApiResult<Item> {
-        to_item(&SearchTerm { member_id: self.id }, key, &[])
+        let [(_, directory_place), (_, name_place)] = self.name_order_keys();
+        let term = SearchTerm {
+            member_id: self.id,
+            directory_place: Some(directory_place),
+            name_place: Some(name_place),
+        };
+        to_item(&term, key, &[])
     }
 
     /// The terms that move when the member's name and email become `name` and `email`.
@@ -72,8 +78,14 @@ impl Member {
             for key in &changes.removed {
                 tx.delete(key, None)?;
             }
-            for key in &changes.added {
-                tx.put(self.search_term_item(key)?, None)?;
+            // Every term the member keeps carries the new name's place in name order too.
+            let renamed = Member {
+                name: name.to_string(),
+                email: email.to_string(),
+                ..self.clone()
+            };
+            for item in renamed.search_term_items()? {
+                tx.put(item, None)?;
             }
         }
         Ok(())

@@ -8,9 +8,11 @@
 //! - a department of up to [`SORTED_SCOPE_CAP`] members: its part of the tree index, one Query
 //!   (the departments' counters decide first: no request for a department, one Query of the
 //!   departments for a subtree);
-//! - a search naming up to [`SORTED_SEARCH_CAP`] members: the search terms (one Query) and the
-//!   members they name (one BatchGetItem), so a search page stays within SPEC §6's three
-//!   requests.
+//! - a search: its terms (one Query of up to 3,000) carry each member's place in directory and
+//!   name order (and the member id its creation order), so they are sorted as they are and only
+//!   the page's members are read (one BatchGetItem): SPEC §6's three requests. In sign-in
+//!   order, or for terms written before they carried places, the members are read whole when
+//!   the search names up to [`SORTED_SEARCH_CAP`] of them.
 //!
 //! A larger scope pages through the order's index instead, keeping the scope's members (pages may
 //! then come back short; `next_cursor` goes on). Both ways the cursor is a key of the order's
@@ -72,9 +74,9 @@ pub const SORTED_SCOPE_CAP: usize = 1_000;
 /// How many members a search reads whole to sort them: one BatchGetItem.
 pub const SORTED_SEARCH_CAP: usize = 100;
 
-/// How many search terms a search reads in its one Query (a term item is about 150 bytes, so
-/// this stays far below the 1 MB a Query page holds).
-const SEARCH_TERMS_READ: usize = 1_000;
+/// How many search terms a search reads in its one Query (a term item is about 250 bytes with
+/// its places, so this stays below the 1 MB a Query page holds).
+const SEARCH_TERMS_READ: usize = 3_000;
 
 /// A search's parameters, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -325,6 +327,27 @@ impl Order {
             .map(String::as_str)
     }
 
+    /// The place a cursor of this order points after.
+    fn cursor_place(&self, cursor: &str) -> ApiResult<String> {
+        let key = cursor_position(cursor, &self.partition, self.index)?;
+        self.place_of(&key)
+            .map(str::to_string)
+            .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor of this list"))
+    }
+
+    /// The cursor after the member `member_id` of `tenant_id` at `place` in this order, as a
+    /// page read from the order's index would give it.
+    fn cursor_at(&self, tenant_id: Uuid, member_id: Uuid, place: &str) -> ApiResult<String> {
+        let key = Key::member(tenant_id, member_id);
+        let s = |v: &str| aws_sdk_dynamodb::types::AttributeValue::S(v.to_string());
+        let mut item: Item = key.to_item();
+        if let Some(index) = self.index {
+            item.insert(index.pk.to_string(), s(&self.partition));
+            item.insert(index.sk.to_string(), s(place));
+        }
+        cursor_after(&item, self.index)
+    }
+
     /// Whether place `a` comes before place `b`.
     fn before(&self, a: &str, b: &str) -> bool {
         if self.newest_first { a > b } else { a < b }
@@ -338,13 +361,7 @@ impl Order {
         page: &PageParams,
     ) -> ApiResult<(Vec<Item>, Option<String>)> {
         let after = match &page.cursor {
-            Some(cursor) => {
-                let key = cursor_position(cursor, &self.partition, self.index)?;
-                let place = self
-                    .place_of(&key)
-                    .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor of this list"))?;
-                Some(place.to_string())
-            }
+            Some(cursor) => Some(self.cursor_place(cursor)?),
             None => None,
         };
         items.retain(|item| {
@@ -420,15 +437,17 @@ pub async fn search(
         now,
     };
     let order = Order::of(filters.sort, tenant_id);
-    let scope_items = match (&filters.q, scope.department) {
-        (None, None) => None,
-        (Some(q), _) => found_by(app, tenant_id, q).await?,
-        (None, Some(d)) if scope_size(app, &filters, d).await? <= SORTED_SCOPE_CAP => {
+    if let Some(q) = &filters.q {
+        return search_page(app, tenant_id, &filters, &scope, &order, q, &page).await;
+    }
+    let scope_items = match scope.department {
+        None => None,
+        Some(d) if scope_size(app, &filters, d).await? <= SORTED_SCOPE_CAP => {
             app.store
                 .query_up_to(filters.department_query(tenant_id, d), SORTED_SCOPE_CAP)
                 .await?
         }
-        (None, Some(_)) => None,
+        Some(_) => None,
     };
     match scope_items {
         Some(items) => sorted_page(&filters, &scope, &order, items, &page),
@@ -452,32 +471,89 @@ async fn scope_size(app: &App, filters: &Filters, d: &Department) -> ApiResult<u
         .sum())
 }
 
-/// The members the search `q` finds (one Query of the term partition, one BatchGetItem of the
-/// members it names), or None when it names more than [`SORTED_SEARCH_CAP`] of them.
-async fn found_by(app: &App, tenant_id: Uuid, q: &str) -> ApiResult<Option<Vec<Item>>> {
+/// A page of the search `q`: one Query of the term partition, then
+/// - when the terms carry the members' places in the order asked (directory, name and creation
+///   order do), the terms sorted and one read of the page's members;
+/// - otherwise (sign-in order, or terms written before they carried places) the members read
+///   whole if there are at most [`SORTED_SEARCH_CAP`], else the order's index filtered.
+async fn search_page(
+    app: &App,
+    tenant_id: Uuid,
+    filters: &Filters,
+    scope: &Scope<'_>,
+    order: &Order,
+    q: &str,
+    page: &PageParams,
+) -> ApiResult<List<Listing>> {
     let terms = Query::new(
         None,
         search_partition(tenant_id, q),
         SortRange::Prefix(q.to_string()),
     );
     let Some(terms) = app.store.query_up_to(terms, SEARCH_TERMS_READ).await? else {
-        return Ok(None);
+        return index_page(app, filters, scope, order, page).await;
     };
-    let keys: Vec<Key> = matched_terms(terms)?
-        .into_iter()
-        .map(|(member, _)| Key::member(tenant_id, member))
+    let matched = matched_terms(terms)?;
+    let placed: Option<Vec<(String, Uuid)>> = matched
+        .iter()
+        .map(|m| m.place(filters.sort).map(|place| (place, m.member_id)))
         .collect();
-    if keys.len() > SORTED_SEARCH_CAP {
-        return Ok(None);
+    if let Some(placed) = placed {
+        return placed_page(app, tenant_id, filters, scope, order, placed, page).await;
     }
-    Ok(Some(
-        app.store
-            .get_many(&keys)
-            .await?
-            .into_iter()
-            .flatten()
-            .collect(),
-    ))
+    if matched.len() > SORTED_SEARCH_CAP {
+        return index_page(app, filters, scope, order, page).await;
+    }
+    let keys: Vec<Key> = matched
+        .iter()
+        .map(|m| Key::member(tenant_id, m.member_id))
+        .collect();
+    let items = app
+        .store
+        .get_many(&keys)
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
+    sorted_page(filters, scope, order, items, page)
+}
+
+/// A page of search hits sorted by the places their terms carry: the page's members are read
+/// (one BatchGetItem up to 100), then filtered, so a page may come back short.
+async fn placed_page(
+    app: &App,
+    tenant_id: Uuid,
+    filters: &Filters,
+    scope: &Scope<'_>,
+    order: &Order,
+    mut placed: Vec<(String, Uuid)>,
+    page: &PageParams,
+) -> ApiResult<List<Listing>> {
+    let after = match &page.cursor {
+        Some(cursor) => Some(order.cursor_place(cursor)?),
+        None => None,
+    };
+    placed.retain(|(place, _)| after.as_deref().is_none_or(|a| order.before(a, place)));
+    placed.sort();
+    let limit = page.limit as usize;
+    let next_cursor = match placed.get(limit.saturating_sub(1)) {
+        Some((place, member)) if placed.len() > limit => {
+            Some(order.cursor_at(tenant_id, *member, place)?)
+        }
+        _ => None,
+    };
+    placed.truncate(limit);
+    let keys: Vec<Key> = placed
+        .iter()
+        .map(|(_, member)| Key::member(tenant_id, *member))
+        .collect();
+    let mut items = Vec::new();
+    for item in app.store.get_many(&keys).await?.into_iter().flatten() {
+        if let Some(member) = kept_member(filters, scope, &item)? {
+            items.push(Listing::of(scope.reader, scope.rules, &member));
+        }
+    }
+    Ok(List { items, next_cursor })
 }
 
 /// A page of a scope read whole: its members the filters keep, sorted, after the cursor.
@@ -549,10 +625,32 @@ fn kept_member(filters: &Filters, scope: &Scope<'_>, item: &Item) -> ApiResult<O
     Ok(kept.then_some(member))
 }
 
+/// A member a search's terms name, with the places its terms carry.
+#[derive(Debug, PartialEq, Eq)]
+struct Hit {
+    member_id: Uuid,
+    /// The terms it matched by.
+    terms: Vec<String>,
+    directory_place: Option<String>,
+    name_place: Option<String>,
+}
+
+impl Hit {
+    /// The member's place in `sort`'s order, as its index holds it, when the terms say it.
+    fn place(&self, sort: MemberSort) -> Option<String> {
+        match sort {
+            MemberSort::Directory => self.directory_place.clone(),
+            MemberSort::Name => self.name_place.clone(),
+            MemberSort::CreatedAt => Some(format!("{MEMBER_PREFIX}{}", self.member_id)),
+            MemberSort::LastLoginAt => None,
+        }
+    }
+}
+
 /// The members a page of search terms names, in the order first found, each with the terms it
-/// matched by.
-fn matched_terms(items: Vec<Item>) -> ApiResult<Vec<(Uuid, Vec<String>)>> {
-    let mut matched: Vec<(Uuid, Vec<String>)> = Vec::new();
+/// matched by and the places they carry.
+fn matched_terms(items: Vec<Item>) -> ApiResult<Vec<Hit>> {
+    let mut matched: Vec<Hit> = Vec::new();
     let mut at: HashMap<Uuid, usize> = HashMap::new();
     for item in items {
         let term_text = item
@@ -563,10 +661,15 @@ fn matched_terms(items: Vec<Item>) -> ApiResult<Vec<(Uuid, Vec<String>)>> {
             .unwrap_or_default();
         let term: SearchTerm = from_item(item)?;
         match at.get(&term.member_id) {
-            Some(&i) => matched[i].1.push(term_text),
+            Some(&i) => matched[i].terms.push(term_text),
             None => {
                 at.insert(term.member_id, matched.len());
-                matched.push((term.member_id, vec![term_text]));
+                matched.push(Hit {
+                    member_id: term.member_id,
+                    terms: vec![term_text],
+                    directory_place: term.directory_place,
+                    name_place: term.name_place,
+                });
             }
         }
     }
@@ -831,7 +934,11 @@ mod tests {
         let bob = member(Role::Member, Permissions::none());
         let hit = |m: &Member, term: &str| {
             to_item(
-                &SearchTerm { member_id: m.id },
+                &SearchTerm {
+                    member_id: m.id,
+                    directory_place: None,
+                    name_place: None,
+                },
                 &Key::search_term(m.tenant_id, term, m.id),
                 &[],
             )
@@ -843,12 +950,38 @@ mod tests {
             hit(&bob, "lovely"),
         ])
         .expect("read");
+        let grouped: Vec<(Uuid, Vec<String>)> = matched
+            .iter()
+            .map(|h| (h.member_id, h.terms.clone()))
+            .collect();
         assert_eq!(
-            matched,
+            grouped,
             vec![
                 (bob.id, vec!["lovelace".to_string(), "lovely".to_string()]),
                 (ada.id, vec!["lovelace".to_string()]),
             ]
         );
+        // Terms from before places were stored sort only by creation (the id says it).
+        assert_eq!(matched[0].place(MemberSort::Directory), None);
+        assert_eq!(
+            matched[0].place(MemberSort::CreatedAt),
+            Some(format!("MEMBER#{}", bob.id))
+        );
+    }
+
+    #[test]
+    fn a_members_terms_carry_its_places_in_directory_and_name_order() {
+        let ada = Member {
+            directory_number: 12,
+            ..member(Role::Member, Permissions::none())
+        };
+        let items = ada.search_term_items().expect("terms");
+        assert!(!items.is_empty());
+        let hits = matched_terms(items).expect("read");
+        assert_eq!(hits.len(), 1);
+        let [(_, directory), (_, name)] = ada.name_order_keys();
+        assert_eq!(hits[0].place(MemberSort::Directory), Some(directory));
+        assert_eq!(hits[0].place(MemberSort::Name), Some(name));
+        assert_eq!(hits[0].place(MemberSort::LastLoginAt), None);
     }
 }

@@ -326,6 +326,13 @@ pub struct UserInTenant {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct SearchTerm {
     pub(crate) member_id: Uuid,
+    /// The member's places in directory order and in name order (its gsi3sk and gsi4sk), so a
+    /// search sorts what its terms name without reading the members. Rewritten with the terms
+    /// whenever the name or the directory number changes; absent on terms written before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) directory_place: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) name_place: Option<String>,
 }
 
 #[cfg(test)]
