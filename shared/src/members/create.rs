@@ -76,9 +76,6 @@ pub(crate) struct NewMember {
     pub permissions: Permissions,
     password: Option<String>,
     language: Option<String>,
-    /// The password was given by someone else (an admin, an import): the first sign-in only
-    /// allows changing it.
-    pub password_must_change: bool,
 }
 
 impl NewMember {
@@ -115,7 +112,6 @@ impl NewMember {
             permissions,
             password: input.password,
             language,
-            password_must_change: false,
         }
     }
 }
@@ -131,10 +127,8 @@ pub async fn create(
 ) -> ApiResult<MemberView> {
     let mut checks = Checks::new();
     let department_id = input.department_id;
-    let mut new = NewMember::validate(&mut checks, input);
+    let new = NewMember::validate(&mut checks, input);
     checks.finish()?;
-    // A password an admin chose is its user's to replace at the first sign-in (SPEC §8.1).
-    new.password_must_change = true;
 
     let (access, tenant, items) = authorize_with_tenant(
         app,
@@ -272,7 +266,9 @@ fn add_account(
             .unwrap_or_else(|| tenant.settings.default_language.clone()),
     );
     user.phone = new.phone.clone();
-    user.password_must_change = new.password.is_some() && new.password_must_change;
+    // A password given at creation was chosen by someone else (an admin, an import's file): its
+    // user replaces it at the first sign-in (SPEC §8.1).
+    user.password_must_change = new.password.is_some();
     let secret = match (&new.password, tenant.settings.new_member_password) {
         (Some(password), _) => {
             user.password_hash = Some(crypto::hash_password(password)?);
@@ -321,7 +317,6 @@ fn new_member(
         permissions,
         password: _,
         language: _,
-        password_must_change: _,
     } = new;
     Member {
         position: org.position,

@@ -230,10 +230,8 @@ async fn create_member(
     tx: Transaction,
 ) -> ApiResult<Option<Mail>> {
     let mut checks = Checks::new();
-    let mut new = NewMember::validate(&mut checks, checked.member.clone());
+    let new = NewMember::validate(&mut checks, checked.member.clone());
     checks.finish()?;
-    // The admin who wrote the file knows the password: its user must replace it.
-    new.password_must_change = true;
     members::insert(
         run.app,
         &run.caller,
