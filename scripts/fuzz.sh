@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzes the API with schemathesis (pinned in scripts/requirements-dev.txt) against openapi.yaml:
 # a local gateway on its own table, as the owner of a real tenant (every {tenant_id} is that
-# tenant), every check on (scripts/schemathesis.toml), seeded and deterministic. Fails on a server
+# tenant), every check on, SCIM's /scim/ paths left to the SCIM conformance tester
+# (scripts/schemathesis.toml), seeded and deterministic. Fails on a server
 # error, a response outside the document, or a request breaking the document that is accepted.
 # Run by scripts/test.sh with its emulator; alone, it starts one. Extra arguments go to
 # `schemathesis run` (e.g. `--include-operation-id get-tenant`, `-n 100`).

@@ -5,7 +5,8 @@ binaries and runs `cargo lambda watch` with the Lambda environment.
 Two phases, so that nothing runs a job behind the workers' backs:
 1. setup: a local gateway of its own (`local-gateway serve --setup`: the table, bucket, sender and
    bootstrap admin) creates, through the API, what the chosen events need (a tenant and its owner,
-   departments, members, licences, invitations, a join link and join requests, an API client...),
+   departments, members, licences, invitations, a join link and join requests, an API client, a
+   SCIM token and the SCIM Users and Groups it provisions...),
    reading mailed links from the emulator; then the gateway is stopped (it also plays the
    schedules and the stream locally, which would run the workers' jobs itself).
 2. smoke: for every chosen function, a copy of its sample event (under the work directory) with the
@@ -255,6 +256,45 @@ class Smoke:
                 return request["id"]
         raise SmokeFailure(f"no pending join request of {email}: {pending}")
 
+    def scim_ready(self):
+        """The SCIM token the setup provisions with and the SCIM steps present (created once,
+        by the owner)."""
+        if not hasattr(self, "scim_token"):
+            self.scim_token = self.api("POST", self.tenant_path("/scim-tokens"), self.owner,
+                                       {"label": "Smoke IdP"}, expect=(201,))["token"]
+
+    def scim_api(self, method, rest, body=None, expect=(200,), with_headers=False):
+        """A SCIM request through the gateway, as the identity provider sends it (the SCIM token,
+        application/scim+json)."""
+        self.scim_ready()
+        path = f"/scim/v2/{self.tenant}{rest}"
+        status, answer, headers = http_call(method, self.base + path, body, self.scim_token,
+                                            content_type="application/scim+json")
+        if status not in expect:
+            raise SmokeFailure(f"setup: {method} {path} answered {status}: {answer}")
+        return (answer, headers) if with_headers else answer
+
+    def scim_user_body(self, name):
+        """scim-create-user's sample User for a fresh address (its userName) and externalId."""
+        email = f"{unique(name.lower())}@idp.test"
+        return self.sample_body("scim-create-user", userName=email, externalId=unique("00u"),
+                                emails=[{"primary": True, "value": email, "type": "work"}])
+
+    def scim_user(self, name):
+        """A User the identity provider provisioned: dict with id, userName, externalId, etag."""
+        body = self.scim_user_body(name)
+        created, headers = self.scim_api("POST", "/Users", body, expect=(201,), with_headers=True)
+        return {"id": created["id"], "userName": body["userName"], "externalId": body["externalId"],
+                "etag": headers["etag"]}
+
+    def scim_group(self, name, members):
+        """A Group (a department under the root) holding `members` (User ids): dict with id,
+        displayName, etag."""
+        body = self.sample_body("scim-create-group", displayName=unique(name),
+                                members=[{"value": m} for m in members])
+        created, headers = self.scim_api("POST", "/Groups", body, expect=(201,), with_headers=True)
+        return {"id": created["id"], "displayName": body["displayName"], "etag": headers["etag"]}
+
     # ---------------------------------------------------------------------------------------
     # Phase 2: the functions under the runtime emulator.
 
@@ -314,8 +354,9 @@ class Smoke:
     def http_event(self, function, params=None, token=None, body=None, query=None, headers=None,
                    keep_body=False):
         """A copy of the function's sample API Gateway event with the real path parameters, bearer
-        token (none: the header is dropped), JSON body (keep_body: the sample's), query and extra
-        headers. The sample's fake `if-match` is dropped unless `headers` give one."""
+        token (none: the header is dropped), JSON body (keep_body: the sample's; a new one is sent
+        in the sample's content type, application/scim+json for SCIM), query and extra headers.
+        The sample's fake `if-match` is dropped unless `headers` give one."""
         event = copy.deepcopy(self.sample(function))
         template = event["routeKey"].split(" ", 1)[1]
         path = template
@@ -337,10 +378,10 @@ class Smoke:
         if not keep_body:
             event.pop("body", None)
             sent_headers.pop("content-length", None)
-            sent_headers.pop("content-type", None)
+            content_type = sent_headers.pop("content-type", None) or "application/json"
             if body is not None:
                 event["body"] = json.dumps(body)
-                sent_headers["content-type"] = "application/json"
+                sent_headers["content-type"] = content_type
         if "body" in event:
             sent_headers["content-length"] = str(len(event["body"].encode()))
         if query is not None:
@@ -887,6 +928,162 @@ def steps():
     def _(x):
         x.http("delete-api-client", 204, token=x.owner,
                params={"tenant_id": x.tenant, "client_id": x.doomed_client})
+
+    # SCIM tokens (the owner's access token, like the API clients).
+    @step("create-scim-token")
+    def _(x):
+        created = x.http("create-scim-token", 201, token=x.owner, params={"tenant_id": x.tenant},
+                         keep_body=True)
+        if not str(created.get("token", "")).startswith(f"scim.{created.get('id')}."):
+            raise SmokeFailure(f"create-scim-token: no token: {created}")
+
+    @step("list-scim-tokens")
+    def _(x):
+        x.http("list-scim-tokens", 200, token=x.owner, params={"tenant_id": x.tenant}, query={"limit": 50})
+
+    def doomed_scim_token(x):
+        x.doomed_scim_token = x.api("POST", x.tenant_path("/scim-tokens"), x.owner, {"label": "Old IdP"},
+                                    expect=(201,))
+
+    @step("revoke-scim-token", doomed_scim_token)
+    def _(x):
+        x.http("revoke-scim-token", 204, token=x.owner,
+               params={"tenant_id": x.tenant, "token_id": x.doomed_scim_token["id"]})
+        x.http("scim-service-provider-config", 401, "with the revoked token",
+               token=x.doomed_scim_token["token"], params={"tenant_id": x.tenant})
+
+    # SCIM 2.0: the identity provider with the setup's SCIM token (x.scim_token). Users and Groups
+    # the steps read or change are provisioned through SCIM during the setup.
+    def scim(x):
+        x.scim_ready()
+
+    for function in ("scim-service-provider-config", "scim-list-resource-types", "scim-get-resource-type",
+                     "scim-list-schemas", "scim-get-schema"):
+        def discovery(x, function=function):
+            # The sample's path parameters (User, the core User schema) with the real tenant.
+            params = dict(x.sample(function)["pathParameters"], tenant_id=x.tenant)
+            answer = x.http(function, 200, token=x.scim_token, params=params)
+            if not answer.get("schemas"):
+                raise SmokeFailure(f"{function}: not a SCIM resource: {answer}")
+        step(function, scim)(discovery)
+
+    def scim_listed(x):
+        x.scim_listed = x.scim_user("Lise")
+
+    @step("scim-list-users", scim_listed)
+    def _(x):
+        query = dict(x.sample("scim-list-users")["queryStringParameters"],
+                     filter=f'userName eq "{x.scim_listed["userName"]}"')
+        page = x.http("scim-list-users", 200, token=x.scim_token, params={"tenant_id": x.tenant}, query=query)
+        if [u["id"] for u in page["Resources"]] != [x.scim_listed["id"]]:
+            raise SmokeFailure(f"scim-list-users: the filter did not find {x.scim_listed['id']} alone: {page}")
+
+    @step("scim-create-user", scim)
+    def _(x):
+        body = x.scim_user_body("Grace")
+        user = x.http("scim-create-user", 201, token=x.scim_token, params={"tenant_id": x.tenant}, body=body)
+        if user.get("userName") != body["userName"] or user.get("externalId") != body["externalId"]:
+            raise SmokeFailure(f"scim-create-user: not the User sent: {user}")
+
+    def scim_edited(x):
+        x.scim_edited = x.scim_user("Edda")
+
+    @step("scim-get-user", scim_edited)
+    def _(x):
+        user = x.http("scim-get-user", 200, token=x.scim_token,
+                      params={"tenant_id": x.tenant, "user_id": x.scim_edited["id"]})
+        if user["userName"] != x.scim_edited["userName"]:
+            raise SmokeFailure(f"scim-get-user: {user}")
+
+    @step("scim-replace-user", scim_edited)
+    def _(x):
+        edda = x.scim_edited
+        body = x.sample_body("scim-replace-user", id=edda["id"], userName=edda["userName"],
+                             externalId=edda["externalId"],
+                             emails=[{"primary": True, "value": edda["userName"], "type": "work"}])
+        user = x.http("scim-replace-user", 200, token=x.scim_token,
+                      params={"tenant_id": x.tenant, "user_id": edda["id"]}, body=body,
+                      headers={"if-match": edda["etag"]})
+        if user.get("title") != body["title"] or user.get("displayName") != body["displayName"]:
+            raise SmokeFailure(f"scim-replace-user: not replaced: {user}")
+
+    @step("scim-patch-user", scim_edited)
+    def _(x):
+        # Entra ID's deprovisioning: active "False" disables the member.
+        user = x.http("scim-patch-user", 200, token=x.scim_token,
+                      params={"tenant_id": x.tenant, "user_id": x.scim_edited["id"]}, keep_body=True)
+        if user.get("active") is not False:
+            raise SmokeFailure(f"scim-patch-user: still active: {user}")
+
+    def scim_doomed(x):
+        x.scim_doomed = x.scim_user("Dora")
+
+    @step("scim-delete-user", scim_doomed)
+    def _(x):
+        x.http("scim-delete-user", 204, token=x.scim_token,
+               params={"tenant_id": x.tenant, "user_id": x.scim_doomed["id"]})
+
+    def scim_joiner(x):
+        x.scim_joiner = x.scim_user("Gil")["id"]
+
+    @step("scim-create-group", scim_joiner)
+    def _(x):
+        body = x.sample_body("scim-create-group", displayName=unique("Engineering"),
+                             members=[{"value": x.scim_joiner, "display": "Gil"}])
+        group = x.http("scim-create-group", 201, token=x.scim_token, params={"tenant_id": x.tenant}, body=body)
+        if [m["value"] for m in group.get("members", [])] != [x.scim_joiner]:
+            raise SmokeFailure(f"scim-create-group: the member did not move in: {group}")
+
+    def scim_team(x):
+        # Two Users; the Group holds the first. The replace swaps them, the patch adds the first back.
+        x.scim_team_members = [x.scim_user("Hal")["id"], x.scim_user("Hana")["id"]]
+        x.scim_team = x.scim_group("Platform", x.scim_team_members[:1])
+
+    @step("scim-list-groups", scim_team)
+    def _(x):
+        query = dict(x.sample("scim-list-groups")["queryStringParameters"],
+                     filter=f'displayName eq "{x.scim_team["displayName"]}"')
+        page = x.http("scim-list-groups", 200, token=x.scim_token, params={"tenant_id": x.tenant}, query=query)
+        if [g["id"] for g in page["Resources"]] != [x.scim_team["id"]]:
+            raise SmokeFailure(f"scim-list-groups: the filter did not find {x.scim_team['id']} alone: {page}")
+
+    @step("scim-get-group", scim_team)
+    def _(x):
+        group = x.http("scim-get-group", 200, token=x.scim_token,
+                       params={"tenant_id": x.tenant, "group_id": x.scim_team["id"]})
+        if group["displayName"] != x.scim_team["displayName"]:
+            raise SmokeFailure(f"scim-get-group: {group}")
+
+    @step("scim-replace-group", scim_team)
+    def _(x):
+        team = x.scim_team
+        body = x.sample_body("scim-replace-group", id=team["id"], displayName=unique("Platform"),
+                             members=[{"value": x.scim_team_members[1]}])
+        group = x.http("scim-replace-group", 200, token=x.scim_token,
+                       params={"tenant_id": x.tenant, "group_id": team["id"]}, body=body,
+                       headers={"if-match": team["etag"]})
+        if group["displayName"] != body["displayName"] or \
+                [m["value"] for m in group.get("members", [])] != [x.scim_team_members[1]]:
+            raise SmokeFailure(f"scim-replace-group: not replaced: {group}")
+        team["displayName"] = body["displayName"]
+
+    @step("scim-patch-group", scim_team)
+    def _(x):
+        body = x.sample_body("scim-patch-group", Operations=[
+            {"op": "Add", "path": "members", "value": [{"value": x.scim_team_members[0]}]}])
+        group = x.http("scim-patch-group", 200, token=x.scim_token,
+                       params={"tenant_id": x.tenant, "group_id": x.scim_team["id"]}, body=body)
+        if x.scim_team_members[0] not in [m["value"] for m in group.get("members", [])]:
+            raise SmokeFailure(f"scim-patch-group: the member was not added: {group}")
+
+    def scim_doomed_group(x):
+        x.scim_doomed_group = x.scim_group("Old team", [x.scim_user("Otto")["id"]])["id"]
+
+    @step("scim-delete-group", scim_doomed_group)
+    def _(x):
+        # Its member moves to the root first.
+        x.http("scim-delete-group", 204, token=x.scim_token,
+               params={"tenant_id": x.tenant, "group_id": x.scim_doomed_group})
 
     # Logs.
     @step("list-audit-log")

@@ -2,7 +2,8 @@
 # The whole test suite from a fresh clone: installs the emulator if missing, starts it on a free
 # port, runs every cargo test against it, lints template.yaml, runs a small set of functions under
 # the Lambda runtime emulator (scripts/lambda-smoke.sh), fuzzes the API against openapi.yaml
-# (scripts/fuzz.sh), and stops what it started.
+# (scripts/fuzz.sh), checks SCIM with scim2-tester (scripts/scim-conformance.sh), and stops what
+# it started.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -23,11 +24,12 @@ cargo test --workspace --locked --no-fail-fast "$@"
 "$VENV/bin/cfn-lint" template.yaml
 # The whole suite also runs a small set of functions under cargo-lambda's Lambda runtime emulator
 # with their sample events (a public route, an authenticated write, a worker and a scheduled job;
-# scripts/lambda-smoke.sh alone runs them all) and fuzzes every operation of openapi.yaml on a
-# local gateway with schemathesis (each on a table of its own); a run of chosen tests (extra
-# arguments) does neither.
+# scripts/lambda-smoke.sh alone runs them all) and fuzzes every operation of openapi.yaml but
+# SCIM's (/scim/, left to the SCIM conformance tester) on a local gateway with schemathesis (each
+# on a table of its own); a run of chosen tests (extra arguments) does neither.
 if [ "$FULL_SUITE" = 1 ]; then
   scripts/lambda-smoke.sh login create-export export-run recycle-purge
   scripts/fuzz.sh
+  scripts/scim-conformance.sh
 fi
 echo "all tests passed"

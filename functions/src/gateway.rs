@@ -3,7 +3,7 @@
 //! context API Gateway would fill in, and the CORS answers template.yaml configures the HTTP API
 //! to give.
 
-use crate::http::{MAX_BODY_BYTES, problem};
+use crate::http::{MAX_BODY_BYTES, error_for, is_scim_path};
 use crate::lambda::dispatch;
 use crate::routes::{Match, Route, find, routes};
 use bytes_body::collect_limited;
@@ -52,13 +52,21 @@ async fn handle(
     {
         return Ok(to_hyper(cors.preflight()));
     }
+    let scim = is_scim_path(parts.uri.path());
     let Some(bytes) = collect_limited(body, MAX_BODY_BYTES + 1).await else {
-        return Ok(to_hyper(problem(&ApiError::PayloadTooLarge(
-            MAX_BODY_BYTES,
-        ))));
+        return Ok(to_hyper(error_for(
+            scim,
+            &ApiError::PayloadTooLarge(MAX_BODY_BYTES),
+        )));
     };
     let response = match find(routes, &parts.method, parts.uri.path()) {
         Match::Found(route, params) => {
+            let mut parts = parts.clone();
+            // API Gateway tells functions the scheme it was reached by; so does the local one.
+            parts
+                .headers
+                .entry("x-forwarded-proto")
+                .or_insert(HeaderValue::from_static("http"));
             let mut request = http::Request::from_parts(
                 parts.clone(),
                 if bytes.is_empty() {
@@ -96,9 +104,10 @@ async fn handle(
             dispatch(app, request, route.handler).await
         }
         Match::WrongMethod(allowed) => {
-            let mut response = problem(&ApiError::MethodNotAllowed(
-                "this path does not support this method",
-            ));
+            let mut response = error_for(
+                scim,
+                &ApiError::MethodNotAllowed("this path does not support this method"),
+            );
             let allow = allowed
                 .iter()
                 .map(http::Method::as_str)
@@ -109,7 +118,7 @@ async fn handle(
             }
             response
         }
-        Match::Unknown => problem(&ApiError::NotFound),
+        Match::Unknown => error_for(scim, &ApiError::NotFound),
     };
     Ok(to_hyper(cors.answer(response)))
 }

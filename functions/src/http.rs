@@ -5,7 +5,7 @@
 use http::{HeaderValue, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
-use roster_shared::auth::{Origin, Requester};
+use roster_shared::auth::{Origin, PresentedToken, Requester};
 use roster_shared::model::PageParams;
 use roster_shared::{ApiError, ApiResult, App};
 use serde::Serialize;
@@ -28,9 +28,11 @@ pub fn bearer(req: &Request) -> Option<String> {
 /// (a forged or expired one answers 401 here, whatever the body says) and where it called from.
 /// Whether the token's account is still live is the domain's batched read.
 pub async fn resolve_requester(app: &App, req: &Request) -> ApiResult<Requester> {
-    let token = match bearer(req) {
-        Some(token) => Some(app.keys.verify(&token, app.now()).await?),
-        None => None,
+    // A SCIM route takes the tenant's SCIM token, never a signed one (and the reverse).
+    let (token, scim) = match (bearer(req), is_scim(req)) {
+        (Some(token), true) => (None, Some(PresentedToken::new(token))),
+        (Some(token), false) => (Some(app.keys.verify(&token, app.now()).await?), None),
+        (None, _) => (None, None),
     };
     let source_ip = match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
@@ -43,6 +45,7 @@ pub async fn resolve_requester(app: &App, req: &Request) -> ApiResult<Requester>
         .map(|ua| ua.chars().take(512).collect());
     Ok(Requester {
         token,
+        scim,
         origin: Origin {
             source_ip,
             user_agent,
@@ -222,6 +225,37 @@ pub fn problem(err: &ApiError) -> Response<Body> {
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
+    response
+}
+
+/// Whether the request came in on a SCIM route (`/scim/v2/...`): its errors are SCIM's.
+pub fn is_scim(req: &Request) -> bool {
+    is_scim_path(req.uri().path())
+        || matches!(req.request_context_ref(), Some(RequestContext::ApiGatewayV2(ctx))
+            if ctx.route_key.as_deref().is_some_and(|k| k.split(' ').nth(1).is_some_and(is_scim_path)))
+}
+
+pub fn is_scim_path(path: &str) -> bool {
+    path.starts_with("/scim/")
+}
+
+/// An error as the route's clients read them: a SCIM error document (RFC 7644 §3.12) on SCIM
+/// routes, problem+json elsewhere.
+pub fn error_for(scim: bool, err: &ApiError) -> Response<Body> {
+    if !scim {
+        return problem(err);
+    }
+    if let ApiError::Internal(cause) = err {
+        tracing::error!(%cause, "request failed");
+    }
+    let (status, body) = roster_shared::scim::error_body(err);
+    let mut response = Response::new(Body::Binary(serde_json::to_vec(&body).unwrap_or_default()));
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(roster_shared::scim::MEDIA_TYPE),
+    );
     response
 }
 

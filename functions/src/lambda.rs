@@ -1,6 +1,6 @@
 //! Running one handler under the Lambda runtime (API Gateway HTTP API, payload v2).
 
-use crate::http::{precheck, problem, resolve_requester, respond};
+use crate::http::{error_for, is_scim, precheck, resolve_requester, respond};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use roster_shared::auth::Requester;
@@ -32,12 +32,13 @@ where
 {
     let started = Instant::now();
     let mut line = RequestLine::of(&req);
+    let scim = is_scim(&req);
     let checked = match precheck(&req) {
         Ok(()) => authentication_first(app, &req).await,
         Err(err) => Err(err),
     };
     let response = match checked {
-        Err(err) => problem(&err),
+        Err(err) => error_for(scim, &err),
         Ok(requester) => {
             if line.tenant_id.is_none() {
                 line.tenant_id = requester
@@ -47,7 +48,10 @@ where
                     .map(|t| t.to_string());
             }
             req.extensions_mut().insert(requester);
-            respond(handler(app, req).await)
+            match handler(app, req).await {
+                Err(err) if scim => error_for(true, &err),
+                result => respond(result),
+            }
         }
     };
     line.log(response.status().as_u16(), started.elapsed());
@@ -110,8 +114,11 @@ async fn authentication_first(app: &App, req: &Request) -> ApiResult<Requester> 
         _ => None,
     };
     let public = route_key.as_deref().is_some_and(crate::routes::is_public);
-    if requester.token.is_none() && !public {
+    if requester.token.is_none() && requester.scim.is_none() && !public {
         return Err(ApiError::Unauthorized);
+    }
+    if let Some(presented) = &requester.scim {
+        roster_shared::scim::tokens::check(app, presented).await?;
     }
     Ok(requester)
 }

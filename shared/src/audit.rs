@@ -29,6 +29,7 @@ impl Actor {
             CallerKind::Member(m) => ("user", Some(m.email.clone())),
             CallerKind::Platform | CallerKind::User | CallerKind::Job { .. } => ("user", None),
             CallerKind::ApiClient(_) => ("api_client", None),
+            CallerKind::Scim(t) => ("scim_token", Some(t.label.clone())),
             CallerKind::System => ("system", None),
         };
         Self {

@@ -6,7 +6,9 @@ use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::model::keys::Key;
 pub use crate::model::roles::{Permission, Permissions, Role};
+use crate::model::scim_token::ScimToken;
 use crate::model::{ApiClient, Member, MemberStatus, Tenant, User};
+pub use crate::scim::tokens::PresentedToken;
 use crate::store::{Item, from_item};
 use crate::tokens::{Claims, TokenScope};
 use serde::Deserialize;
@@ -26,6 +28,9 @@ pub struct Origin {
 #[derive(Debug, Clone, Default)]
 pub struct Requester {
     pub token: Option<Claims>,
+    /// The SCIM token presented on a `/scim/v2` route instead of a signed token (checked against
+    /// its stored hash by [`authenticate`]).
+    pub scim: Option<PresentedToken>,
     pub origin: Origin,
 }
 
@@ -60,6 +65,8 @@ pub enum CallerKind {
     Platform,
     Member(Box<Member>),
     ApiClient(Box<ApiClient>),
+    /// An identity provider provisioning through SCIM with one of the tenant's SCIM tokens.
+    Scim(Box<ScimToken>),
     /// A signed-in person acting in no tenant (a `User`-scope token).
     User,
     /// A scheduled job (its audit entries name the system).
@@ -89,6 +96,7 @@ impl Caller {
             CallerKind::Platform | CallerKind::Job { for_admin: true } => Permissions::All,
             CallerKind::Member(m) => m.effective_permissions(),
             CallerKind::ApiClient(c) => c.permissions.clone(),
+            CallerKind::Scim(_) => crate::scim::tokens::permissions(),
             CallerKind::User | CallerKind::System | CallerKind::Job { for_admin: false } => {
                 Permissions::none()
             }
@@ -101,6 +109,7 @@ impl Caller {
             CallerKind::Platform | CallerKind::Job { for_admin: true } => true,
             CallerKind::Member(m) => m.role == Role::Owner,
             CallerKind::ApiClient(_)
+            | CallerKind::Scim(_)
             | CallerKind::User
             | CallerKind::System
             | CallerKind::Job { for_admin: false } => false,
@@ -126,8 +135,8 @@ impl Access {
 /// The caller and the items read with its membership, in the order asked.
 pub struct Authorized {
     pub caller: Caller,
-    /// The verified token, to issue a fresh one like it.
-    pub claims: Claims,
+    /// The verified token, to issue a fresh one like it (none for a SCIM token).
+    pub claims: Option<Claims>,
     pub items: Vec<Option<Item>>,
 }
 
@@ -183,6 +192,9 @@ async fn authenticate_scoped(
     keys: &[Key],
     password_change: bool,
 ) -> ApiResult<Authorized> {
+    if let Some(presented) = &requester.scim {
+        return authenticate_scim(app, requester, presented, keys).await;
+    }
     let claims = requester.claims()?.clone();
     if !claims.allows_address(requester.origin.source_ip.as_deref()) {
         return Err(ApiError::IpNotAllowed);
@@ -233,7 +245,33 @@ async fn authenticate_scoped(
             kind,
             origin: requester.origin.clone(),
         },
-        claims,
+        claims: Some(claims),
+        items,
+    })
+}
+
+/// A SCIM token: its stored record, read with `keys`, must hold the presented token's hash.
+async fn authenticate_scim(
+    app: &App,
+    requester: &Requester,
+    presented: &PresentedToken,
+    keys: &[Key],
+) -> ApiResult<Authorized> {
+    let token_id = presented.token_id().ok_or(ApiError::Unauthorized)?;
+    let mut all = vec![Key::scim_token(token_id)];
+    all.extend_from_slice(keys);
+    let mut items = app.store.get_many(&all).await?;
+    let stored: ScimToken = from_item(items.remove(0).ok_or(ApiError::Unauthorized)?)?;
+    if !presented.proves(&stored) {
+        return Err(ApiError::Unauthorized);
+    }
+    Ok(Authorized {
+        caller: Caller {
+            user_id: stored.id,
+            kind: CallerKind::Scim(Box::new(stored)),
+            origin: requester.origin.clone(),
+        },
+        claims: None,
         items,
     })
 }
@@ -313,7 +351,14 @@ pub async fn authorize(
             tenant.feature_flags.require_api_access()?;
             false
         }
+        CallerKind::Scim(t) if t.tenant_id == tenant_id => {
+            let tenant: Tenant = from_item(tenant_item.clone().ok_or(ApiError::NotFound)?)?;
+            held_to_allowlist(&tenant)?;
+            tenant.feature_flags.require_api_access()?;
+            false
+        }
         CallerKind::ApiClient(_)
+        | CallerKind::Scim(_)
         | CallerKind::User
         | CallerKind::System
         | CallerKind::Job { .. } => {

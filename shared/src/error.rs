@@ -80,6 +80,14 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     #[error("{0}")]
     MethodNotAllowed(&'static str),
+    /// A SCIM request the protocol refuses with its own `scimType` (RFC 7644 §3.12):
+    /// `invalidFilter`, `invalidPath`, `noTarget`, `invalidValue`, `invalidSyntax`, `mutability`,
+    /// `uniqueness`, `tooMany`, `invalidVers`.
+    #[error("{detail}")]
+    Scim {
+        scim_type: &'static str,
+        detail: String,
+    },
     #[error("internal error")]
     Internal(String),
 }
@@ -98,6 +106,11 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Validation(_) => StatusCode::BAD_REQUEST,
+            Self::Scim { scim_type, .. } => match *scim_type {
+                "uniqueness" => StatusCode::CONFLICT,
+                "invalidVers" => StatusCode::PRECONDITION_FAILED,
+                _ => StatusCode::BAD_REQUEST,
+            },
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_)
             | Self::AccountDisabled
@@ -130,6 +143,11 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Validation(_) => "validation_failed",
+            Self::Scim { scim_type, .. } => match *scim_type {
+                "uniqueness" => "conflict",
+                "invalidVers" => "precondition_failed",
+                _ => "validation_failed",
+            },
             Self::Unauthorized => "unauthorized",
             Self::Forbidden(_) => "forbidden",
             Self::AccountDisabled => "account_disabled",
@@ -161,7 +179,7 @@ impl ApiError {
 
     fn title(&self) -> &'static str {
         match self {
-            Self::Validation(_) => "Validation failed",
+            Self::Validation(_) | Self::Scim { .. } => "Validation failed",
             Self::Unauthorized => "Unauthorized",
             Self::Forbidden(_) => "Forbidden",
             Self::AccountDisabled => "Account disabled",

@@ -20,6 +20,7 @@ pub mod mail;
 pub mod members;
 pub mod model;
 pub mod queue;
+pub mod scim;
 pub mod setup;
 pub mod signing_keys;
 pub mod sms;

@@ -11,6 +11,7 @@ pub mod licences;
 pub mod logins;
 pub mod me;
 pub mod members;
+pub mod scim;
 pub mod tenants;
 
 use lambda_http::{Body, Response};

@@ -117,6 +117,7 @@ fn child_of(
         created_at: now,
         updated_at: now,
         version: 1,
+        scim_external_id: None,
     })
 }
 

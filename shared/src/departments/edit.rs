@@ -21,7 +21,7 @@ use crate::validate;
 use serde::Deserialize;
 use uuid::Uuid;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DepartmentPatch {
     #[serde(default)]

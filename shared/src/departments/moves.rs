@@ -716,6 +716,7 @@ mod tests {
                 created_at: time::OffsetDateTime::UNIX_EPOCH,
                 updated_at: time::OffsetDateTime::UNIX_EPOCH,
                 version: 1,
+                scim_external_id: None,
             };
             d.parent_id = Some(root);
             d

@@ -200,6 +200,7 @@ pub(super) mod tests {
             created_at: now,
             updated_at: now,
             version: 1,
+            scim_external_id: None,
         }
     }
 

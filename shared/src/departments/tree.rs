@@ -139,6 +139,7 @@ mod tests {
             created_at: now,
             updated_at: now,
             version: 1,
+            scim_external_id: None,
         }
     }
 

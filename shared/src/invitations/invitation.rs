@@ -335,6 +335,7 @@ pub(crate) mod fixtures {
             created_at: NOW,
             updated_at: NOW,
             version: 1,
+            scim_external_id: None,
         }
     }
 

@@ -79,7 +79,7 @@ pub(crate) fn is_admin(access: &Access) -> bool {
         CallerKind::Platform | CallerKind::ApiClient(_) => true,
         CallerKind::Member(m) => access.via_reseller || m.role != Role::Member,
         CallerKind::Job { for_admin } => *for_admin,
-        CallerKind::User | CallerKind::System => false,
+        CallerKind::Scim(_) | CallerKind::User | CallerKind::System => false,
     }
 }
 

@@ -612,6 +612,7 @@ mod tests {
             created_at: OffsetDateTime::UNIX_EPOCH,
             updated_at: OffsetDateTime::UNIX_EPOCH,
             version: 1,
+            scim_external_id: None,
         }
     }
 

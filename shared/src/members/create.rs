@@ -15,6 +15,7 @@ use crate::invitations::admission::standing_refusal;
 use crate::mail::Mail;
 use crate::model::department::Department;
 use crate::model::keys::Key;
+use crate::model::member::ScimProfile;
 use crate::model::roles::{Permission, Permissions, Role};
 use crate::model::tenant::{NewMemberPassword, Tenant};
 use crate::model::user::{EmailGuard, TokenPurpose, User};
@@ -76,6 +77,8 @@ pub(crate) struct NewMember {
     pub permissions: Permissions,
     password: Option<String>,
     language: Option<String>,
+    /// What an identity provider provisioned (SCIM only).
+    scim: Option<ScimProfile>,
 }
 
 impl NewMember {
@@ -112,6 +115,7 @@ impl NewMember {
             permissions,
             password: input.password,
             language,
+            scim: None,
         }
     }
 }
@@ -149,6 +153,7 @@ pub async fn create(
     }
     let source = match &access.caller.kind {
         CallerKind::ApiClient(_) => MemberSource::Api,
+        CallerKind::Scim(_) => MemberSource::Scim,
         _ => MemberSource::Console,
     };
     let (view, mail) = insert(
@@ -179,8 +184,25 @@ pub(crate) async fn insert(
     existing: Option<EmailGuard>,
     new: NewMember,
     source: MemberSource,
-    mut tx: Transaction,
+    tx: Transaction,
 ) -> ApiResult<(MemberView, Mail)> {
+    let (_, view, mail) =
+        insert_member(app, caller, tenant, department, existing, new, source, tx).await?;
+    Ok((view, mail))
+}
+
+/// [`insert`], also answering the member as written.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn insert_member(
+    app: &App,
+    caller: &Caller,
+    tenant: &Tenant,
+    department: &Department,
+    existing: Option<EmailGuard>,
+    new: NewMember,
+    source: MemberSource,
+    mut tx: Transaction,
+) -> ApiResult<(Member, MemberView, Mail)> {
     refuse_insert(tenant, existing.as_ref(), &new)?;
     let now = app.now();
     let (user_id, mail_secret) = add_account(app, &mut tx, tenant, existing.as_ref(), &new, now)?;
@@ -206,7 +228,40 @@ pub(crate) async fn insert(
         Err(err) => return Err(err),
     }
     let mail = welcome_mail(app, tenant, &member, &mail_secret);
-    Ok((view, mail))
+    Ok((member, view, mail))
+}
+
+/// A member the tenant's identity provider provisions through SCIM (SPEC §8.5): written like any
+/// other (quota, guards, counters, audit, the welcome mail with a set-password link for a new
+/// or unproven account), with its SCIM profile and that profile's guards in the same transaction.
+pub(crate) async fn provision(
+    app: &App,
+    caller: &Caller,
+    tenant: &Tenant,
+    department: &Department,
+    existing: Option<EmailGuard>,
+    input: CreateMember,
+    profile: ScimProfile,
+) -> ApiResult<Member> {
+    let mut checks = Checks::new();
+    let mut new = NewMember::validate(&mut checks, input);
+    checks.finish()?;
+    new.scim = Some(profile);
+    let (member, _, mail) = insert_member(
+        app,
+        caller,
+        tenant,
+        department,
+        existing,
+        new,
+        MemberSource::Scim,
+        Transaction::new(),
+    )
+    .await?;
+    if let Err(err) = app.mail().send(mail).await {
+        tracing::error!(member = %member.id, error = %err, "welcome mail failed");
+    }
+    Ok(member)
 }
 
 /// The answer when the user already has a member here (the guard refused): a member in the
@@ -317,8 +372,10 @@ fn new_member(
         permissions,
         password: _,
         language: _,
+        scim,
     } = new;
     Member {
+        scim,
         position: org.position,
         work_number: org.work_number,
         location: org.location,
@@ -384,6 +441,7 @@ fn add_member(
         )),
     )?;
     member.add_search_terms(tx)?;
+    Member::swap_scim_guards(None, member, tx)?;
     audit::record(
         app,
         tx,

@@ -13,6 +13,7 @@ use crate::auth::{Access, Need, Requester, authorize_with_tenant};
 use crate::error::{ApiError, ApiResult, Checks};
 use crate::model::department::Department;
 use crate::model::keys::Key;
+use crate::model::member::ScimProfile;
 use crate::model::roles::{Permission, Permissions, Role};
 use crate::store::{Condition, Transaction};
 use crate::validate;
@@ -57,6 +58,9 @@ pub struct MemberPatch {
     pub permissions: Option<Permissions>,
     #[serde(default)]
     pub status: Option<StatusInput>,
+    /// What the tenant's identity provider provisioned (SCIM only; never read from a body).
+    #[serde(skip)]
+    pub(crate) scim: Option<ScimProfile>,
 }
 
 /// What a patch changes: the member as it will be written and where it sits, and the counters
@@ -194,6 +198,9 @@ fn patched(
             after.permissions = permissions;
         }
     }
+    if let Some(profile) = patch.scim {
+        after.scim = Some(profile);
+    }
     if let Some(status) = patch.status.map(MemberStatus::from) {
         if status == MemberStatus::Disabled && before.status != MemberStatus::Disabled {
             // The member's tokens end now and stay dead once enabled again.
@@ -232,6 +239,9 @@ async fn write_update(
     )?;
     if owner_change != 0 {
         add_owner_count(&mut tx, tenant_id, owner_change)?;
+    }
+    if after.scim != before.scim {
+        Member::swap_scim_guards(Some(before), &after, &mut tx)?;
     }
     if let Some(left) = leaves_department {
         move_department_count(&mut tx, tenant_id, left, &placement)?;
@@ -299,6 +309,7 @@ mod tests {
             created_at: OffsetDateTime::UNIX_EPOCH,
             updated_at: OffsetDateTime::UNIX_EPOCH,
             version: 1,
+            scim_external_id: None,
         }
     }
 

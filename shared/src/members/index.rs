@@ -16,7 +16,55 @@ pub(super) struct TermChanges {
     pub added: Vec<Key>,
 }
 
+/// What a SCIM guard holds: the member it names.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub(crate) struct ScimGuard {
+    pub member_id: uuid::Uuid,
+}
+
 impl Member {
+    /// The guards of a provisioned member's SCIM `userName` and `externalId`.
+    pub(crate) fn scim_guard_keys(&self) -> Vec<Key> {
+        self.scim
+            .as_ref()
+            .map(|p| p.guard_keys(self.tenant_id))
+            .unwrap_or_default()
+    }
+
+    /// Adds to `tx` the guards `after` holds and `before` did not, and removes those it dropped:
+    /// a `userName` or `externalId` another member holds fails the transaction as `uniqueness`.
+    pub(crate) fn swap_scim_guards(
+        before: Option<&Member>,
+        after: &Member,
+        tx: &mut Transaction,
+    ) -> ApiResult<()> {
+        let old = before.map(Member::scim_guard_keys).unwrap_or_default();
+        let new = after.scim_guard_keys();
+        for key in old.iter().filter(|k| !new.contains(k)) {
+            tx.delete(key, None)?;
+        }
+        for key in new.iter().filter(|k| !old.contains(k)) {
+            tx.put(
+                to_item(
+                    &ScimGuard {
+                        member_id: after.id,
+                    },
+                    key,
+                    &[],
+                )?,
+                Some((
+                    Condition::absent(),
+                    ApiError::Scim {
+                        scim_type: "uniqueness",
+                        detail: "another member of the tenant has this userName or externalId"
+                            .into(),
+                    },
+                )),
+            )?;
+        }
+        Ok(())
+    }
+
     /// Adds the member's search terms to `tx`.
     pub fn add_search_terms(&self, tx: &mut Transaction) -> ApiResult<()> {
         for item in self.search_term_items()? {
@@ -101,8 +149,11 @@ impl Member {
         phone: Option<&str>,
     ) -> Update {
         let mut update = Update::new(
-            "SET #name = :name, email = :email, email_verified = :verified, phone = :phone",
+            // The member's ETag changes with what it shows.
+            "SET #name = :name, email = :email, email_verified = :verified, phone = :phone \
+             ADD version :one",
         )
+        .value(":one", AttributeValue::N("1".into()))
         .name("#name", "name")
         .value(":name", s(name))
         .value(":email", s(email))

@@ -24,6 +24,7 @@ mod edit;
 mod index;
 mod mail;
 mod policy;
+mod provisioned;
 pub mod purge;
 mod records;
 mod recycle;
@@ -44,8 +45,10 @@ pub use crate::model::member::{
 };
 
 pub(crate) use counts::quota_exceeded;
-pub(crate) use create::{NewMember, insert};
+pub(crate) use create::{NewMember, insert, provision};
+pub(crate) use index::ScimGuard;
 pub(crate) use policy::{may_grant, may_manage, role_and_permissions};
+pub(crate) use provisioned::{PersonalFields, plan_personal_change, write_personal_change};
 
 use counts::last_owner;
 use create::org_text;

@@ -28,6 +28,9 @@ struct BinEntry {
     id: Uuid,
     tenant_id: Uuid,
     user_id: Uuid,
+    /// A provisioned member's SCIM identifiers: their guards go with it.
+    #[serde(default)]
+    scim: Option<crate::model::member::ScimProfile>,
 }
 
 /// What the job did with one bin entry.
@@ -103,6 +106,20 @@ async fn purge_one(app: &App, entry: &BinEntry, now: i64) -> ApiResult<bool> {
             &guard_key,
             Some((
                 Condition::new("member_id = :member").value(":member", s(entry.id.to_string())),
+                ApiError::NotFound,
+            )),
+        )?;
+    }
+    for key in entry
+        .scim
+        .iter()
+        .flat_map(|p| p.guard_keys(entry.tenant_id))
+    {
+        tx.delete(
+            &key,
+            Some((
+                Condition::new("attribute_not_exists(pk) OR member_id = :member")
+                    .value(":member", s(entry.id.to_string())),
                 ApiError::NotFound,
             )),
         )?;

@@ -337,6 +337,7 @@ mod tests {
             created_at: NOW,
             updated_at: NOW,
             version: 1,
+            scim_external_id: None,
         };
         let after = restored(&binned, &department, NOW);
         assert_eq!(after.status, MemberStatus::Active);

@@ -41,6 +41,9 @@ pub struct Department {
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
     pub version: u64,
+    /// The identity provider's id for the department as a SCIM Group (`externalId`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scim_external_id: Option<String>,
 }
 
 impl Department {

@@ -14,6 +14,8 @@
 //! | member               | `TENANT#<t>`               | `MEMBER#<m>`                     | `USER#<user>` / `TENANT#<t>`             | `TREE#<t>` / `<dept id path>/#<m>`      |
 //! | search term          | `SEARCH#<t>#<first char>`  | `<folded term>#<m>`              |                                          |                                         |
 //! | user-in-tenant guard | `TENANT#<t>`               | `USERMEMBER#<user>`              |                                          |                                         |
+//! | SCIM userName guard  | `TENANT#<t>`               | `SCIMUSER#<lowercase userName>`  |                                          |                                         |
+//! | SCIM externalId guard| `TENANT#<t>`               | `SCIMEXTID#<externalId>`         |                                          |                                         |
 //! | one-time token       | `TOKEN#<sha256 of token>`  | `TOKEN`                          |                                          |                                         |
 //! | invitation           | `TENANT#<t>`               | `INVITE#<i>`                     |                                          |                                         |
 //! | live-invitation guard| `TENANT#<t>`               | `INVITEEMAIL#<lowercase email>`  |                                          |                                         |
@@ -25,6 +27,7 @@
 //! | import day counter   | `IMPORTQUOTA#<user#u or ip#a>` | `<yyyy-mm-dd>`               |                                          |                                         |
 //! | abuse-limit counter  | `RATE#<door>#<subject>`    | `<window number>`                |                                          |                                         |
 //! | API client           | `APICLIENT#<client>`       | `APICLIENT`                      | `APICLIENTS#<t>` / `<client>`            |                                         |
+//! | SCIM token           | `SCIMTOKEN#<token>`        | `SCIMTOKEN`                      | `SCIMTOKENS#<t>` / `<token>`             |                                         |
 //! | login-log entry      | `LOGINS#<t>`               | `<entry id, UUIDv7>`             | `LOGINSBY#<user>` / `<entry id>`         |                                         |
 //! | audit entry          | `AUDIT#<t>`                | `<audit id, UUIDv7>`             | `AUDITBY#<t>#<actor>` / `<audit id>`     |                                         |
 //!
@@ -54,7 +57,7 @@
 //! Why this shape:
 //! - A tenant's departments, members and guards share its partition, so the tree is one query and a
 //!   change to a department and its guards is one transaction.
-//! - Guards (`EMAIL#`, `DEPTNAME#`, `USERMEMBER#`, `JOINNUMBER#`) make uniqueness rules hold under concurrency: they
+//! - Guards (`EMAIL#`, `DEPTNAME#`, `USERMEMBER#`, `JOINNUMBER#`, `SCIMUSER#`, `SCIMEXTID#`) make uniqueness rules hold under concurrency: they
 //!   are created with `attribute_not_exists` in the same transaction as the thing they guard.
 //! - A department's id path (`<root>/<child>/.../<d>`) is the member's `gsi2sk` prefix, so "members of
 //!   this department and all its descendants" is one `begins_with` query on gsi2.
@@ -265,6 +268,28 @@ impl Key {
         Self::new(format!("APICLIENT#{client_id}"), "APICLIENT")
     }
 
+    /// Keeps a provisioned member's SCIM `userName` unique in its tenant (case-insensitively) and
+    /// finds the member by it.
+    pub fn scim_user_name(tenant_id: Uuid, user_name: &str) -> Self {
+        Self::new(
+            tenant_partition(tenant_id),
+            format!("SCIMUSER#{}", user_name.to_lowercase()),
+        )
+    }
+
+    /// Keeps a provisioned member's SCIM `externalId` unique in its tenant and finds it by it.
+    pub fn scim_external_id(tenant_id: Uuid, external_id: &str) -> Self {
+        Self::new(
+            tenant_partition(tenant_id),
+            format!("SCIMEXTID#{external_id}"),
+        )
+    }
+
+    /// SCIM tokens are found by the id the presented token starts with.
+    pub fn scim_token(token_id: Uuid) -> Self {
+        Self::new(format!("SCIMTOKEN#{token_id}"), "SCIMTOKEN")
+    }
+
     pub fn login_entry(tenant_id: Uuid, entry_id: Uuid) -> Self {
         Self::new(login_partition(tenant_id), entry_id.to_string())
     }
@@ -395,6 +420,11 @@ pub fn licences_partition(tenant_id: Uuid) -> String {
 pub const LICENCE_DUE_QUEUE: &str = "LICENCEDUE";
 
 /// gsi1 partition of a tenant's API clients.
+/// gsi1 of a SCIM token: a tenant's tokens.
+pub fn scim_tokens_of(tenant_id: Uuid) -> String {
+    format!("SCIMTOKENS#{tenant_id}")
+}
+
 pub fn api_clients_of(tenant_id: Uuid) -> String {
     format!("APICLIENTS#{tenant_id}")
 }

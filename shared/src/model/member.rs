@@ -87,6 +87,61 @@ pub enum MemberSource {
     JoinLink,
     JoinNumber,
     Api,
+    /// Provisioned by the tenant's identity provider through SCIM.
+    Scim,
+}
+
+/// What the tenant's identity provider provisioned through SCIM, kept as it sent it so it reads it
+/// back unchanged (RFC 7643 §4.1). The member's own fields (email, name, phone, position, work
+/// number, status) stay the truth; this holds the identifiers and the shapes only SCIM has.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScimProfile {
+    /// `userName`: unique in the tenant, case-insensitively (its guard holds it folded).
+    pub user_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<ScimName>,
+    /// Whether the provider sent a `displayName` (its value is the member's name).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub has_display_name: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub emails: Vec<ScimValue>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phone_numbers: Vec<ScimValue>,
+}
+
+impl ScimProfile {
+    /// The guards that keep its `userName` and `externalId` unique in the tenant.
+    pub fn guard_keys(&self, tenant_id: Uuid) -> Vec<Key> {
+        let mut keys = vec![Key::scim_user_name(tenant_id, &self.user_name)];
+        keys.extend(
+            self.external_id
+                .as_deref()
+                .map(|e| Key::scim_external_id(tenant_id, e)),
+        );
+        keys
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScimName {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub formatted: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub given_name: Option<String>,
+}
+
+/// One value of a multi-valued SCIM attribute (`emails`, `phoneNumbers`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScimValue {
+    pub value: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -135,6 +190,9 @@ pub struct Member {
     /// before carry the old value and stop working, even once it is enabled or restored.
     #[serde(default)]
     pub session_epoch: u64,
+    /// Set while the tenant's identity provider manages the member through SCIM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scim: Option<ScimProfile>,
     pub version: u64,
 }
 
@@ -229,6 +287,7 @@ impl Member {
             join_request: None,
             email_verified: person.email_verified,
             session_epoch: 0,
+            scim: None,
             version: 1,
         }
     }

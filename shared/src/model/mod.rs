@@ -11,6 +11,7 @@ pub mod licence;
 pub mod member;
 pub mod page;
 pub mod roles;
+pub mod scim_token;
 pub mod tenant;
 pub mod time;
 pub mod user;

@@ -180,6 +180,7 @@ fn may_create(
     match caller {
         CallerKind::Platform => {}
         CallerKind::ApiClient(_)
+        | CallerKind::Scim(_)
         | CallerKind::User
         | CallerKind::System
         | CallerKind::Job { .. } => return Err(not_an_operator()),
@@ -411,6 +412,7 @@ fn root_department(id: Uuid, tenant_id: Uuid, name: String, now: OffsetDateTime)
         created_at: now,
         updated_at: now,
         version: 1,
+        scim_external_id: None,
     }
 }
 

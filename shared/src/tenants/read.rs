@@ -32,6 +32,7 @@ pub async fn list(
         }
         CallerKind::Member(_)
         | CallerKind::ApiClient(_)
+        | CallerKind::Scim(_)
         | CallerKind::User
         | CallerKind::System
         | CallerKind::Job { .. } => {

@@ -466,6 +466,7 @@ mod tests {
             created_at: at(0),
             updated_at: at(0),
             version: 1,
+            scim_external_id: None,
         }
     }
 

@@ -364,7 +364,12 @@ pub async fn change_password(
         )?;
     }
     app.store.transact(tx).await?;
-    FreshToken::like(app, &authorized.claims, epoch).await
+    FreshToken::like(
+        app,
+        authorized.claims.as_ref().ok_or(ApiError::Unauthorized)?,
+        epoch,
+    )
+    .await
 }
 
 /// The member a user is in a tenant, if any.

@@ -228,6 +228,7 @@ mod tests {
             created_at: at,
             updated_at: at,
             version: 1,
+            scim_external_id: None,
         };
         HashMap::from([("sales/emea".to_string(), emea)])
     }
