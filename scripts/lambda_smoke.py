@@ -978,6 +978,16 @@ def steps():
         if [u["id"] for u in page["Resources"]] != [x.scim_listed["id"]]:
             raise SmokeFailure(f"scim-list-users: the filter did not find {x.scim_listed['id']} alone: {page}")
 
+    def scim_searched(x):
+        x.scim_searched = x.scim_user("Sera")
+
+    @step("scim-search", scim_searched)
+    def _(x):
+        body = dict(x.sample_body("scim-search"), filter=f'userName eq "{x.scim_searched["userName"]}"')
+        page = x.http("scim-search", 200, token=x.scim_token, params={"tenant_id": x.tenant}, body=body)
+        if [u["id"] for u in page["Resources"]] != [x.scim_searched["id"]]:
+            raise SmokeFailure(f"scim-search: the filter did not find {x.scim_searched['id']} alone: {page}")
+
     @step("scim-create-user", scim)
     def _(x):
         body = x.scim_user_body("Grace")

@@ -592,6 +592,47 @@ async fn identifiers_are_unique_versions_are_checked_and_other_tenants_are_invis
         .get(&env, &format!("/Users/{id}?excludedAttributes=emails,name"))
         .await;
     assert!(without.ok(200).get("emails").is_none() && without.body.get("userName").is_some());
+    // POST /.search: the same query in a body, over Users and Groups.
+    let searched = s
+        .post(
+            &env,
+            "/.search",
+            json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                "filter": format!("userName eq \"{email}\""),
+                "attributes": ["userName"]
+            }),
+        )
+        .await;
+    assert_eq!(searched.ok(200)["totalResults"], 1);
+    assert_eq!(searched.body["Resources"][0]["id"], id);
+    assert!(searched.body["Resources"][0].get("emails").is_none());
+    scim_error(
+        &s.post(&env, "/.search", json!({"filter": "userName pr"}))
+            .await,
+        400,
+        Some("invalidSyntax"),
+    );
+    // The enterprise extension removed as a whole, by its URN.
+    s.patch(
+        &env,
+        &format!("/Users/{id}"),
+        json!([{"op": "add", "path": ENTERPRISE, "value": {"employeeNumber": "7"}}]),
+    )
+    .await
+    .ok(200);
+    let removed = s
+        .patch(
+            &env,
+            &format!("/Users/{id}"),
+            json!([{"op": "remove", "path": ENTERPRISE}]),
+        )
+        .await;
+    assert!(
+        removed.ok(200).get(ENTERPRISE).is_none(),
+        "{}",
+        removed.body
+    );
     // Bodies that are not Users.
     scim_error(
         &s.post(&env, "/Users", json!({"displayName": "nobody"}))

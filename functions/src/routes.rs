@@ -115,6 +115,7 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/scim/v2/{tenant_id}/ResourceTypes/{resource_type}" => "scim-get-resource-type", handlers::scim::get_resource_type),
         route!(GET "/scim/v2/{tenant_id}/Schemas" => "scim-list-schemas", handlers::scim::list_schemas),
         route!(GET "/scim/v2/{tenant_id}/Schemas/{schema_id}" => "scim-get-schema", handlers::scim::get_schema),
+        route!(POST "/scim/v2/{tenant_id}/.search" => "scim-search", handlers::scim::search),
         route!(GET "/scim/v2/{tenant_id}/Users" => "scim-list-users", handlers::scim::list_users),
         route!(POST "/scim/v2/{tenant_id}/Users" => "scim-create-user", handlers::scim::create_user),
         route!(GET "/scim/v2/{tenant_id}/Users/{user_id}" => "scim-get-user", handlers::scim::get_user),

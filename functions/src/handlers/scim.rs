@@ -299,3 +299,11 @@ pub async fn delete_group(app: &'static App, req: Request) -> Answer {
     groups::delete(app, &requester(&req), &endpoint, id).await?;
     no_content()
 }
+
+/// POST /scim/v2/{tenant_id}/.search
+pub async fn search(app: &'static App, req: Request) -> Answer {
+    let endpoint = endpoint(&req)?;
+    let body = body(&req)?;
+    let found = scim::search(app, &requester(&req), &endpoint, &body).await?;
+    scim_json(StatusCode::OK, &found)
+}

@@ -84,7 +84,8 @@ fn multi_valued(name: &str, description: &str, required: bool, kinds: &[&str]) -
         "returned": "default",
         "uniqueness": "none",
         "subAttributes": [
-            attribute("value", "string", false, "readWrite", "The value"),
+            // A value without its value says nothing.
+            attribute("value", "string", true, "readWrite", "The value"),
             kind,
             attribute("primary", "boolean", false, "readWrite", "Whether this is the primary value"),
         ]

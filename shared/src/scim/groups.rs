@@ -200,14 +200,14 @@ fn needs_members(query: &ListQuery) -> bool {
     !names(&query.excluded_attributes)
 }
 
-pub async fn list(
+/// Every resource the query's filter matches, projected as it asks (its paging aside).
+pub(crate) async fn matching(
     app: &App,
     requester: &Requester,
     endpoint: &Endpoint,
     query: &ListQuery,
-) -> ApiResult<Value> {
+) -> ApiResult<Vec<Value>> {
     let filter = parse_filter(query.filter.as_deref())?;
-    let (start, count) = paging(query)?;
     authorize(
         app,
         requester,
@@ -258,6 +258,17 @@ pub async fn list(
             )
         })
         .collect();
+    Ok(matching)
+}
+
+pub async fn list(
+    app: &App,
+    requester: &Requester,
+    endpoint: &Endpoint,
+    query: &ListQuery,
+) -> ApiResult<Value> {
+    let (start, count) = paging(query)?;
+    let matching = matching(app, requester, endpoint, query).await?;
     Ok(super::list_response(matching, start, count))
 }
 

@@ -88,6 +88,58 @@ pub struct ListQuery {
     pub excluded_attributes: Option<String>,
 }
 
+pub const SEARCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+
+/// POST `/.search` (RFC 7644 §3.4.3): a query in a body, over Users and Groups at once (a filter
+/// naming attributes of one type matches none of the other).
+pub async fn search(
+    app: &crate::App,
+    requester: &crate::auth::Requester,
+    endpoint: &Endpoint,
+    body: &Value,
+) -> Result<Value, ApiError> {
+    let schemas = filter::member(body, "schemas").and_then(Value::as_array);
+    if !schemas.is_some_and(|s| s.iter().any(|s| s == SEARCH_SCHEMA)) {
+        return Err(ApiError::Scim {
+            scim_type: "invalidSyntax",
+            detail: format!("schemas must hold {SEARCH_SCHEMA}"),
+        });
+    }
+    let names = |name: &str| -> Result<Option<String>, ApiError> {
+        match filter::member(body, name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Array(list)) => list
+                .iter()
+                .map(|v| v.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()
+                .map(|l| Some(l.join(",")))
+                .ok_or_else(|| invalid_value(format!("{name} must be a list of attribute names"))),
+            Some(_) => Err(invalid_value(format!(
+                "{name} must be a list of attribute names"
+            ))),
+        }
+    };
+    let text = |name: &str| -> Result<Option<String>, ApiError> {
+        match filter::member(body, name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::Number(n)) => Ok(Some(n.to_string())),
+            Some(_) => Err(invalid_value(format!("{name} has the wrong type"))),
+        }
+    };
+    let query = ListQuery {
+        filter: text("filter")?,
+        start_index: text("startIndex")?,
+        count: text("count")?,
+        attributes: names("attributes")?,
+        excluded_attributes: names("excludedAttributes")?,
+    };
+    let (start, count) = paging(&query)?;
+    let mut all = users::matching(app, requester, endpoint, &query).await?;
+    all.extend(groups::matching(app, requester, endpoint, &query).await?);
+    Ok(list_response(all, start, count))
+}
+
 /// `startIndex` (1-based) and `count`, clamped as RFC 7644 §3.4.2.4 says: below 1 means 1, a
 /// negative count means 0, and no page is larger than [`MAX_RESULTS`].
 pub fn paging(query: &ListQuery) -> Result<(usize, usize), ApiError> {

@@ -75,7 +75,12 @@ pub fn apply(
                 for (name, value) in attrs {
                     if name.contains(":extension:") && !name.contains('.') && value.is_object() {
                         // A whole extension object: each of its attributes in turn.
-                        for (sub, v) in value.as_object().into_iter().flatten() {
+                        for (sub, v) in value
+                            .as_object()
+                            .into_iter()
+                            .flatten()
+                            .filter(|(k, _)| !k.eq_ignore_ascii_case("schemas"))
+                        {
                             let path = filter::parse_path(&format!("{name}:{sub}"))?;
                             set(resource, &path, v.clone(), &op, canonical)?;
                         }
@@ -83,6 +88,26 @@ pub fn apply(
                     }
                     let path = filter::parse_path(name)?;
                     set(resource, &path, value.clone(), &op, canonical)?;
+                }
+            }
+            // The whole extension object named by its schema URN.
+            ("add" | "replace", Some(path)) if is_extension(path) => {
+                let Some(Value::Object(attrs)) = &operation.value else {
+                    return Err(PatchError::InvalidValue(
+                        "an extension's value is an object".into(),
+                    ));
+                };
+                for (sub, v) in attrs
+                    .iter()
+                    .filter(|(k, _)| !k.eq_ignore_ascii_case("schemas"))
+                {
+                    let path = filter::parse_path(&format!("{path}:{sub}"))?;
+                    set(resource, &path, v.clone(), &op, canonical)?;
+                }
+            }
+            ("remove", Some(path)) if is_extension(path) => {
+                if let Some(root) = resource.as_object_mut() {
+                    root.retain(|k, _| !k.eq_ignore_ascii_case(path));
                 }
             }
             ("add" | "replace", Some(path)) => {
@@ -109,6 +134,11 @@ pub fn apply(
         }
     }
     Ok(())
+}
+
+/// Whether a path is an extension schema's URN itself (`urn:…:enterprise:2.0:User`).
+fn is_extension(path: &str) -> bool {
+    path.eq_ignore_ascii_case(super::ENTERPRISE_SCHEMA)
 }
 
 /// The object the path's attribute lives in, created when absent (an extension's object).

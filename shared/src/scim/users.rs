@@ -455,14 +455,14 @@ async fn candidates(
         .collect()
 }
 
-pub async fn list(
+/// Every resource the query's filter matches, projected as it asks (its paging aside).
+pub(crate) async fn matching(
     app: &App,
     requester: &Requester,
     endpoint: &Endpoint,
     query: &ListQuery,
-) -> ApiResult<Value> {
+) -> ApiResult<Vec<Value>> {
     let filter = parse_filter(query.filter.as_deref())?;
-    let (start, count) = paging(query)?;
     let (access, _) = authorize(
         app,
         requester,
@@ -489,6 +489,17 @@ pub async fn list(
             )
         })
         .collect();
+    Ok(matching)
+}
+
+pub async fn list(
+    app: &App,
+    requester: &Requester,
+    endpoint: &Endpoint,
+    query: &ListQuery,
+) -> ApiResult<Value> {
+    let (start, count) = paging(query)?;
+    let matching = matching(app, requester, endpoint, query).await?;
     Ok(super::list_response(matching, start, count))
 }
 
