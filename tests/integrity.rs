@@ -266,9 +266,17 @@ async fn authenticated_routes_answer_401_before_reading_the_body() {
                 Some(json!({"unknown_field": true})),
                 None,
             ] {
-                env.call(method.clone(), &path, token, body)
-                    .await
-                    .problem(401, "unauthorized");
+                let answer = env.call(method.clone(), &path, token, body).await;
+                if route.path.starts_with("/scim/") {
+                    // SCIM's clients read SCIM error documents (RFC 7644 §3.12).
+                    assert_eq!(answer.status.as_u16(), 401, "{path}: {:?}", answer.body);
+                    assert_eq!(
+                        answer.body["schemas"][0],
+                        "urn:ietf:params:scim:api:messages:2.0:Error"
+                    );
+                } else {
+                    answer.problem(401, "unauthorized");
+                }
             }
         }
         checked += 1;
