@@ -599,6 +599,20 @@ pub async fn replace(
     body: &Value,
     expected: Option<u64>,
 ) -> ApiResult<Resource> {
+    let (tenant, member) = current(app, requester, endpoint, member_id, expected).await?;
+    let input = UserInput::parse(body, Some(&member.name))?;
+    apply(app, requester, &tenant, endpoint, &member, input).await
+}
+
+/// The member to change and its tenant, for a caller who may write members, if still at the
+/// `If-Match` version when one is sent.
+async fn current(
+    app: &App,
+    requester: &Requester,
+    endpoint: &Endpoint,
+    member_id: Uuid,
+    expected: Option<u64>,
+) -> ApiResult<(crate::model::Tenant, Member)> {
     let (_, tenant, items) = authorize_with_tenant(
         app,
         requester,
@@ -611,8 +625,7 @@ pub async fn replace(
     if expected.is_some_and(|v| v != member.version) {
         return Err(ApiError::PreconditionFailed);
     }
-    let input = UserInput::parse(body, Some(&member.name))?;
-    apply(app, requester, &tenant, endpoint, &member, input).await
+    Ok((tenant, member))
 }
 
 /// PATCH /Users/{id}: the operations applied to the User as it reads now, then the result
@@ -625,18 +638,7 @@ pub async fn patch(
     request: &patch::PatchRequest,
     expected: Option<u64>,
 ) -> ApiResult<Resource> {
-    let (_, tenant, items) = authorize_with_tenant(
-        app,
-        requester,
-        endpoint.tenant_id,
-        Need::Permission(Permission::MembersWrite),
-        &[Key::member(endpoint.tenant_id, member_id)],
-    )
-    .await?;
-    let member = user_of(items.into_iter().next().flatten())?;
-    if expected.is_some_and(|v| v != member.version) {
-        return Err(ApiError::PreconditionFailed);
-    }
+    let (tenant, member) = current(app, requester, endpoint, member_id, expected).await?;
     let department = department(app, &member).await?;
     let mut json = user_json(&member, department.as_ref(), endpoint);
     patch::apply(&mut json, request, &super::discovery::canonical).map_err(super::patch_error)?;
