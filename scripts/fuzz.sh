@@ -17,12 +17,8 @@ if [ -z "${AWS_ENDPOINT_URL:-}" ]; then
   export_emulator_env "$EMULATOR_PORT"
 fi
 
-GATEWAY_PID=""
 stop_fuzz() {
-  if [ -n "$GATEWAY_PID" ]; then
-    kill "$GATEWAY_PID" 2>/dev/null || true
-    wait "$GATEWAY_PID" 2>/dev/null || true
-  fi
+  stop_gateway
   stop_emulator
 }
 trap stop_fuzz EXIT
@@ -47,18 +43,7 @@ export RUST_LOG="${RUST_LOG:-warn}"
 GATEWAY_PORT="$(free_port)"
 export ROSTER_GATEWAY_ADDR="127.0.0.1:$GATEWAY_PORT"
 export FUZZ_BASE_URL="http://$ROSTER_GATEWAY_ADDR"
-"$GATEWAY" serve --setup > "$LOCAL/$RUN-gateway.log" 2>&1 &
-GATEWAY_PID=$!
-for _ in $(seq 1 300); do
-  if curl -fsS "$FUZZ_BASE_URL/.well-known/jwks.json" > /dev/null 2>&1; then
-    break
-  fi
-  if ! kill -0 "$GATEWAY_PID" 2>/dev/null; then
-    echo "the gateway failed to start; see $LOCAL/$RUN-gateway.log" >&2
-    exit 1
-  fi
-  sleep 0.2
-done
+start_gateway "$GATEWAY"
 
 eval "$("$VENV/bin/python" scripts/fuzz_setup.py "$FUZZ_BASE_URL" "$AWS_ENDPOINT_URL" \
   "$ROSTER_BOOTSTRAP_EMAIL" "$ROSTER_BOOTSTRAP_PASSWORD")"

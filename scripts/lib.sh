@@ -71,3 +71,29 @@ export_run_stack() {
   ROSTER_BOOTSTRAP_PASSWORD="$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')"
   export ROSTER_BOOTSTRAP_PASSWORD
 }
+
+# start_gateway BINARY: `BINARY serve --setup` on ROSTER_GATEWAY_ADDR (log in .local/$RUN-gateway.log),
+# waiting until it answers; sets GATEWAY_PID. stop_gateway stops it.
+start_gateway() {
+  "$1" serve --setup > "$LOCAL/$RUN-gateway.log" 2>&1 &
+  GATEWAY_PID=$!
+  for _ in $(seq 1 300); do
+    if curl -fsS "http://$ROSTER_GATEWAY_ADDR/.well-known/jwks.json" > /dev/null 2>&1; then
+      return 0
+    fi
+    if ! kill -0 "$GATEWAY_PID" 2>/dev/null; then
+      echo "the gateway failed to start; see $LOCAL/$RUN-gateway.log" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+  echo "the gateway did not answer on $ROSTER_GATEWAY_ADDR" >&2
+  return 1
+}
+
+stop_gateway() {
+  if [ -n "${GATEWAY_PID:-}" ]; then
+    kill "$GATEWAY_PID" 2>/dev/null || true
+    wait "$GATEWAY_PID" 2>/dev/null || true
+  fi
+}
