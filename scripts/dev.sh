@@ -31,6 +31,8 @@ export ROSTER_BOOTSTRAP_EMAIL="${ROSTER_BOOTSTRAP_EMAIL:-admin@roster.local}"
 ROSTER_BOOTSTRAP_PASSWORD="$(cat "$LOCAL/bootstrap-password")"
 export ROSTER_BOOTSTRAP_PASSWORD
 export RUST_LOG="${RUST_LOG:-info}"
+# The emulator serves one request at a time: under load a request may wait its turn for seconds.
+export ROSTER_DYNAMODB_ATTEMPT_TIMEOUT_MS="${ROSTER_DYNAMODB_ATTEMPT_TIMEOUT_MS:-30000}"
 
 echo "emulator: $AWS_ENDPOINT_URL (sent mail: $AWS_ENDPOINT_URL/moto-api/data.json)"
 echo "rotate the signing key (tokens already issued stay valid):"

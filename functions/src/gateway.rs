@@ -131,7 +131,7 @@ pub const CORS_HEADERS: [&str; 4] = [
     "if-match",
     "idempotency-key",
 ];
-pub const CORS_EXPOSED: [&str; 3] = ["location", "retry-after", "etag"];
+pub const CORS_EXPOSED: [&str; 4] = ["location", "retry-after", "etag", "idempotent-replayed"];
 pub const CORS_MAX_AGE: u32 = 600;
 
 /// CORS as the HTTP API answers it: the web app's origin (the scheme and host of ROSTER_APP_URL)

@@ -210,9 +210,7 @@ pub fn if_match_version(req: &Request) -> ApiResult<Option<u64>> {
 /// The problem+json answer of an error. Internal errors are logged with their cause here, the one
 /// place every failed request passes.
 pub fn problem(err: &ApiError) -> Response<Body> {
-    if let ApiError::Internal(cause) = err {
-        tracing::error!(%cause, "request failed");
-    }
+    log_cause(err);
     let body = serde_json::to_vec(&err.problem()).unwrap_or_default();
     let mut response = Response::new(Body::Binary(body));
     *response.status_mut() = err.status();
@@ -226,6 +224,17 @@ pub fn problem(err: &ApiError) -> Response<Body> {
             .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
     response
+}
+
+/// What clients are never shown of a failure, for the logs.
+fn log_cause(err: &ApiError) {
+    match err {
+        ApiError::Internal(cause) => tracing::error!(%cause, "request failed"),
+        ApiError::Unavailable { cause, .. } => {
+            tracing::warn!(%cause, "request failed: a dependency is unavailable")
+        }
+        _ => {}
+    }
 }
 
 /// Whether the request came in on a SCIM route (`/scim/v2/...`): its errors are SCIM's.
@@ -245,9 +254,7 @@ pub fn error_for(scim: bool, err: &ApiError) -> Response<Body> {
     if !scim {
         return problem(err);
     }
-    if let ApiError::Internal(cause) = err {
-        tracing::error!(%cause, "request failed");
-    }
+    log_cause(err);
     let (status, body) = roster_shared::scim::error_body(err);
     let mut response = Response::new(Body::Binary(serde_json::to_vec(&body).unwrap_or_default()));
     *response.status_mut() =
@@ -256,6 +263,11 @@ pub fn error_for(scim: bool, err: &ApiError) -> Response<Body> {
         header::CONTENT_TYPE,
         HeaderValue::from_static(roster_shared::scim::MEDIA_TYPE),
     );
+    if let Some(seconds) = err.retry_after() {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
     response
 }
 

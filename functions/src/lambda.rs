@@ -48,7 +48,7 @@ where
                     .map(|t| t.to_string());
             }
             req.extensions_mut().insert(requester);
-            match handler(app, req).await {
+            match crate::idempotent::run(app, req, handler).await {
                 Err(err) if scim => error_for(true, &err),
                 result => respond(result),
             }
@@ -156,6 +156,8 @@ mod tests {
             mail_from: "no-reply@roster.test".into(),
             app_url: "https://app.roster.test".into(),
             limits: Limits::default(),
+            dynamodb_attempt_timeout: roster_shared::config::dynamodb_attempt_timeout()
+                .expect("attempt timeout"),
         };
         let keys = TokenKeys::from_private(&key.private_pkcs8_base64).expect("keys");
         Box::leak(Box::new(

@@ -4,6 +4,7 @@
 pub mod gateway;
 pub mod handlers;
 pub mod http;
+pub mod idempotent;
 pub mod jobs;
 pub mod lambda;
 pub mod local_stack;

@@ -112,7 +112,11 @@ impl App {
             Some(_) => sdk.clone(),
             None => sdk.to_builder().http_client(https_client()?).build(),
         };
-        let mut dynamo = aws_sdk_dynamodb::config::Builder::from(&sdk);
+        let mut dynamo = aws_sdk_dynamodb::config::Builder::from(&sdk).timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .operation_attempt_timeout(config.dynamodb_attempt_timeout)
+                .build(),
+        );
         if let Some(counter) = options.counter {
             dynamo = dynamo.interceptor(counter);
         }

@@ -12,6 +12,10 @@ pub struct Config {
     pub app_url: String,
     /// Abuse limits (sign-in throttling, per-address limits).
     pub limits: Limits,
+    /// How long one DynamoDB attempt may take before the SDK gives up on it and retries
+    /// (`ROSTER_DYNAMODB_ATTEMPT_TIMEOUT_MS`): a request DynamoDB answers in milliseconds that has
+    /// taken seconds is lost, and waiting for it would outlast API Gateway's 29 s.
+    pub dynamodb_attempt_timeout: std::time::Duration,
 }
 
 impl Config {
@@ -22,8 +26,22 @@ impl Config {
             mail_from: env("ROSTER_MAIL_FROM")?,
             app_url: env("ROSTER_APP_URL")?.trim_end_matches('/').to_string(),
             limits: Limits::from_env()?,
+            dynamodb_attempt_timeout: dynamodb_attempt_timeout()?,
         })
     }
+}
+
+/// Three attempts of 3 s each, with the SDK's backoff between them, stay well inside API Gateway's
+/// 29 s; the environment may say otherwise (the local emulator serialises requests, so a test run
+/// under load allows more).
+pub fn dynamodb_attempt_timeout() -> ApiResult<std::time::Duration> {
+    let millis = match std::env::var("ROSTER_DYNAMODB_ATTEMPT_TIMEOUT_MS") {
+        Ok(value) => value.parse().map_err(|_| {
+            ApiError::internal("ROSTER_DYNAMODB_ATTEMPT_TIMEOUT_MS is not a whole number")
+        })?,
+        Err(_) => 3_000,
+    };
+    Ok(std::time::Duration::from_millis(millis))
 }
 
 pub(crate) fn env(name: &str) -> ApiResult<String> {

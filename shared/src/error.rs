@@ -88,6 +88,11 @@ pub enum ApiError {
         scim_type: &'static str,
         detail: String,
     },
+    /// A dependency (DynamoDB, S3, SES) stayed throttled, failing or silent through the SDK's
+    /// retries. Nothing of the request was written (or it was undone), so the client may retry
+    /// after `retry_after` seconds; the cause is logged, never shown.
+    #[error("a service Roster depends on is unavailable right now; retry after a moment")]
+    Unavailable { cause: String, retry_after: u64 },
     #[error("internal error")]
     Internal(String),
 }
@@ -101,6 +106,14 @@ impl ApiError {
 
     pub fn internal(err: impl std::fmt::Display) -> Self {
         Self::Internal(err.to_string())
+    }
+
+    /// A dependency that failed transiently: 503 with a short `Retry-After`.
+    pub fn unavailable(cause: impl std::fmt::Display) -> Self {
+        Self::Unavailable {
+            cause: cause.to_string(),
+            retry_after: 1,
+        }
     }
 
     pub fn status(&self) -> StatusCode {
@@ -135,6 +148,7 @@ impl ApiError {
             Self::InvitationExpired | Self::InvitationUsed => StatusCode::GONE,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -173,6 +187,7 @@ impl ApiError {
             Self::InvitationUsed => "invitation_used",
             Self::PreconditionFailed => "precondition_failed",
             Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::Unavailable { .. } => "unavailable",
             Self::Internal(_) => "internal",
         }
     }
@@ -205,14 +220,18 @@ impl ApiError {
             Self::InvitationUsed => "Invitation used",
             Self::PreconditionFailed => "Precondition failed",
             Self::PayloadTooLarge(_) => "Payload too large",
+            Self::Unavailable { .. } => "Service unavailable",
             Self::Internal(_) => "Internal error",
         }
     }
 
-    /// Seconds a rate-limited client waits (the `Retry-After` header and the body's `retry_after`).
+    /// Seconds a rate-limited client, or one refused while a dependency is unavailable, waits
+    /// (the `Retry-After` header and the body's `retry_after`).
     pub fn retry_after(&self) -> Option<u64> {
         match self {
-            Self::RateLimited { retry_after, .. } => Some(*retry_after),
+            Self::RateLimited { retry_after, .. } | Self::Unavailable { retry_after, .. } => {
+                Some(*retry_after)
+            }
             _ => None,
         }
     }
@@ -275,7 +294,7 @@ pub struct Problem {
     /// With `licence_conflict`: each member and why.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub conflicts: Option<Vec<LicenceConflict>>,
-    /// With `rate_limited`: seconds until another attempt may pass (also the `Retry-After` header).
+    /// With `rate_limited` and `unavailable`: seconds until another attempt may pass (also the `Retry-After` header).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
 }
@@ -326,6 +345,16 @@ mod tests {
         let problem = ApiError::internal("secret table name").problem();
         assert_eq!(problem.status, 500);
         assert!(!problem.detail.contains("secret"));
+    }
+
+    #[test]
+    fn unavailable_is_a_503_that_says_when_to_retry_and_hides_its_cause() {
+        let err = ApiError::unavailable("ThrottlingException on table roster-prod");
+        assert_eq!(err.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let problem = err.problem();
+        assert_eq!(problem.code, "unavailable");
+        assert_eq!(problem.retry_after, Some(1));
+        assert!(!problem.detail.contains("roster-prod"));
     }
 
     #[test]

@@ -223,7 +223,7 @@ pub async fn delete(
         .prefix(job.file_prefix())
         .send()
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(crate::store::sdk_error)?;
     for object in listed.contents() {
         if let Some(key) = object.key() {
             app.s3()
@@ -232,7 +232,7 @@ pub async fn delete(
                 .key(key)
                 .send()
                 .await
-                .map_err(ApiError::internal)?;
+                .map_err(crate::store::sdk_error)?;
         }
     }
     let mut tx = Transaction::new();

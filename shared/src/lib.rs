@@ -10,6 +10,7 @@ pub mod crypto;
 pub mod departments;
 pub mod error;
 pub mod https;
+pub mod idempotency;
 pub mod invitations;
 pub mod jobs;
 pub mod joining;

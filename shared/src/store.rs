@@ -13,8 +13,10 @@ use aws_sdk_dynamodb::types::{
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::DeserializeOwned;
@@ -172,6 +174,13 @@ impl Store {
                 )));
             }
             if attempt >= 6 {
+                // Throttled items are a dependency out of capacity; only conflicting transactions
+                // are other clients' changes.
+                if reasons.iter().any(|r| r.code() == Some("ThrottlingError")) {
+                    return Err(ApiError::unavailable(
+                        "transaction throttled through every retry",
+                    ));
+                }
                 return Err(ApiError::Conflict(
                     "too many concurrent changes; retry the request".into(),
                 ));
@@ -179,6 +188,32 @@ impl Store {
             backoff(attempt).await;
         }
         unreachable!("the retry loop returns")
+    }
+
+    /// Puts one item if `condition` holds; false when it does not.
+    pub async fn put_if(&self, item: Item, condition: Condition) -> ApiResult<bool> {
+        let (expression, names, values) = condition.parts();
+        let put = self
+            .client
+            .put_item()
+            .table_name(&*self.table)
+            .set_item(Some(item))
+            .set_condition_expression(expression)
+            .set_expression_attribute_names(names)
+            .set_expression_attribute_values(values)
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(true),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(sdk_error(err)),
+        }
     }
 
     /// One page of a query. The cursor is bound to the partition being read: a cursor taken from
@@ -342,12 +377,47 @@ pub fn key_of(item: &Item) -> ApiResult<Key> {
     })
 }
 
-pub fn sdk_error<E, R>(err: SdkError<E, R>) -> ApiError
+/// An AWS call's failure as Roster answers it. By the time it gets here the SDK has already retried
+/// what is retryable; what still failed for a transient reason (throttling, a 5xx, a timeout, a
+/// connection that could not be made) is 503 `unavailable`, anything else is a bug: 500.
+pub fn sdk_error<E>(err: SdkError<E, HttpResponse>) -> ApiError
 where
-    E: std::error::Error + 'static,
-    R: std::fmt::Debug,
+    E: std::error::Error + ProvideErrorMetadata + 'static,
 {
-    ApiError::internal(aws_smithy_types::error::display::DisplayErrorContext(&err))
+    let transient = match &err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(service) => {
+            service.raw().status().is_server_error()
+                || service.err().code().is_some_and(is_throttling)
+        }
+        _ => false,
+    };
+    let cause = aws_smithy_types::error::display::DisplayErrorContext(&err);
+    if transient {
+        ApiError::unavailable(cause)
+    } else {
+        ApiError::internal(cause)
+    }
+}
+
+/// The error codes AWS services answer when a caller exceeds a rate (DynamoDB, S3, SES, SNS).
+pub fn is_throttling(code: &str) -> bool {
+    matches!(
+        code,
+        "ThrottlingException"
+            | "ProvisionedThroughputExceededException"
+            | "RequestLimitExceeded"
+            | "ThrottlingError"
+            | "Throttling"
+            | "ThrottledException"
+            | "TooManyRequestsException"
+            | "SlowDown"
+            | "RequestThrottled"
+            | "ServiceUnavailable"
+            | "InternalServerError"
+    )
 }
 
 /// One page of items and the cursor of the next.

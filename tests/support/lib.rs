@@ -80,6 +80,14 @@ const OWNER_PASSWORD: &str = "owner-password-1";
 
 static SDK: OnceLock<aws_config::SdkConfig> = OnceLock::new();
 
+/// 503s the harness retried in a run under faults.
+pub static UNAVAILABLE_ANSWERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Whether this run is under injected faults (see [`Env::call`]).
+pub fn under_faults() -> bool {
+    std::env::var("ROSTER_TEST_UNDER_FAULTS").is_ok_and(|v| v == "1")
+}
+
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", &Uuid::now_v7().simple().to_string()[16..])
 }
@@ -113,6 +121,20 @@ impl Env {
     }
 
     pub async fn start_with_limits(clock: Clock, limits: Limits) -> Self {
+        let timeout = roster_shared::config::dynamodb_attempt_timeout().expect("attempt timeout");
+        Self::start_configured(clock, limits, timeout).await
+    }
+
+    /// A Roster whose DynamoDB attempts time out after `timeout`: for the tests of lost answers.
+    pub async fn start_with_attempt_timeout(timeout: std::time::Duration) -> Self {
+        Self::start_configured(Clock::System, Limits::relaxed(), timeout).await
+    }
+
+    async fn start_configured(
+        clock: Clock,
+        limits: Limits,
+        dynamodb_attempt_timeout: std::time::Duration,
+    ) -> Self {
         let endpoint = endpoint();
         let sdk = match SDK.get() {
             Some(sdk) => sdk.clone(),
@@ -127,6 +149,7 @@ impl Env {
             mail_from: "no-reply@roster.test".into(),
             app_url: "https://app.roster.test".into(),
             limits,
+            dynamodb_attempt_timeout,
         };
         let counter = RequestCounter::default();
         let secret_requests = RequestCounter::default();
@@ -220,6 +243,11 @@ impl Env {
     }
 
     /// Sends a request; `body` None sends none.
+    ///
+    /// In a run under injected faults (`ROSTER_TEST_UNDER_FAULTS=1`, scripts/test.sh's second
+    /// run) the harness is the client SPEC.md §8.6 asks for: it retries a 503 after a pause (the
+    /// answer promises nothing was written), sends every POST with an `Idempotency-Key` so a
+    /// retried create cannot create twice, and fails the test on any other 5xx.
     pub async fn call(
         &self,
         method: Method,
@@ -227,14 +255,87 @@ impl Env {
         token: Option<&str>,
         body: Option<Value>,
     ) -> Answer {
-        let mut request = self.http.request(method, format!("{}{}", self.base, path));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
+        let under_faults = under_faults();
+        let idempotency_key =
+            (under_faults && method == Method::POST).then(|| Uuid::now_v7().to_string());
+        let mut attempt = 0;
+        loop {
+            let mut request = self
+                .http
+                .request(method.clone(), format!("{}{}", self.base, path));
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            if let Some(key) = &idempotency_key {
+                request = request.header("idempotency-key", key);
+            }
+            if let Some(body) = &body {
+                request = request.json(body);
+            }
+            let answer = Self::answer(request.send().await.expect("request")).await;
+            if !under_faults {
+                return answer;
+            }
+            let status = answer.status.as_u16();
+            assert!(
+                status < 500 || status == 503,
+                "{method} {path} answered {status} under faults: {:?}",
+                answer.body
+            );
+            if status != 503 || attempt == 10 {
+                return answer;
+            }
+            assert!(
+                answer.headers.contains_key("retry-after"),
+                "a 503 without Retry-After"
+            );
+            UNAVAILABLE_ANSWERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            attempt += 1;
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
-        if let Some(body) = body {
-            request = request.json(&body);
+    }
+
+    /// Adds fault rules to the emulator (scripts/emulator.py), each matching this Roster's own
+    /// table (or bucket) unless it says otherwise, so tests sharing the emulator are untouched.
+    pub async fn inject_faults(&self, rules: Value) {
+        let rules: Vec<Value> = rules
+            .as_array()
+            .expect("a list of rules")
+            .iter()
+            .map(|rule| {
+                let mut rule = rule.clone();
+                if rule.get("match").is_none() {
+                    let own = match rule["service"].as_str() {
+                        Some("s3") => self.app.config.bucket.clone(),
+                        _ => self.app.config.table.clone(),
+                    };
+                    rule["match"] = json!(own);
+                }
+                rule
+            })
+            .collect();
+        let url = format!("{}/_roster/faults", self.endpoint);
+        let answer = self
+            .http
+            .post(url)
+            .json(&json!({ "rules": rules }))
+            .send()
+            .await
+            .expect("fault rules");
+        assert!(answer.status().is_success());
+    }
+
+    /// Removes the fault rules that match this Roster's table and bucket.
+    pub async fn clear_faults(&self) {
+        for own in [&self.app.config.table, &self.app.config.bucket] {
+            let url = format!("{}/_roster/faults", self.endpoint);
+            self.http
+                .delete(url)
+                .query(&[("match", own.as_str())])
+                .send()
+                .await
+                .expect("fault rules cleared");
         }
-        Self::answer(request.send().await.expect("request")).await
     }
 
     pub async fn answer(response: reqwest::Response) -> Answer {

@@ -30,6 +30,7 @@
 //! | SCIM token           | `SCIMTOKEN#<token>`        | `SCIMTOKEN`                      | `SCIMTOKENS#<t>` / `<token>`             |                                         |
 //! | login-log entry      | `LOGINS#<t>`               | `<entry id, UUIDv7>`             | `LOGINSBY#<user>` / `<entry id>`         |                                         |
 //! | audit entry          | `AUDIT#<t>`                | `<audit id, UUIDv7>`             | `AUDITBY#<t>#<actor>` / `<audit id>`     |                                         |
+//! | idempotency record   | `IDEMPOTENCY#<sha256 of tenant, caller, key>` | `IDEMPOTENCY`  |                                          |                                         |
 //!
 //! A member also carries `gsi3pk`/`gsi3sk`: `DIR#<t>` / `<directory number, 5 digits>#<folded name>#<m>`
 //! (directory order) while active or disabled, `BIN#<t>` / `<deleted_at>#<m>` while in the recycle
@@ -288,6 +289,12 @@ impl Key {
     /// SCIM tokens are found by the id the presented token starts with.
     pub fn scim_token(token_id: Uuid) -> Self {
         Self::new(format!("SCIMTOKEN#{token_id}"), "SCIMTOKEN")
+    }
+
+    /// A create's idempotency record (kept 24 h by TTL); `scope_hash` is the hex SHA-256 of the
+    /// tenant, the caller and the key, so the key itself is never stored.
+    pub fn idempotency(scope_hash: &str) -> Self {
+        Self::new(format!("IDEMPOTENCY#{scope_hash}"), "IDEMPOTENCY")
     }
 
     pub fn login_entry(tenant_id: Uuid, entry_id: Uuid) -> Self {

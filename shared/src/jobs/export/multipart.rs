@@ -25,7 +25,7 @@ impl<'a> Multipart<'a> {
             .content_type(content_type)
             .send()
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(crate::store::sdk_error)?;
         Ok(Self {
             app,
             key: key.to_string(),
@@ -60,7 +60,7 @@ impl<'a> Multipart<'a> {
             .body(ByteStream::from(body))
             .send()
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(crate::store::sdk_error)?;
         self.parts.push(
             CompletedPart::builder()
                 .part_number(number)
@@ -87,7 +87,7 @@ impl<'a> Multipart<'a> {
             )
             .send()
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(crate::store::sdk_error)?;
         Ok(())
     }
 

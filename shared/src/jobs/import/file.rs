@@ -39,9 +39,7 @@ pub(super) async fn read_file(
             let status = err.raw_response().map(|r| r.status().as_u16());
             return Err(match status {
                 Some(404 | 412) => replaced(),
-                _ => {
-                    ApiError::internal(aws_smithy_types::error::display::DisplayErrorContext(&err))
-                }
+                _ => crate::store::sdk_error(err),
             });
         }
     };
@@ -52,7 +50,7 @@ pub(super) async fn read_file(
     let limit = usize::try_from(checked.size).unwrap_or(0);
     let mut body = object.body;
     let mut bytes = Vec::with_capacity(limit);
-    while let Some(chunk) = body.try_next().await.map_err(ApiError::internal)? {
+    while let Some(chunk) = body.try_next().await.map_err(ApiError::unavailable)? {
         if bytes.len() + chunk.len() > limit {
             return Err(replaced());
         }
@@ -72,12 +70,17 @@ async fn check_upload(app: &App, key: &str) -> ApiResult<CheckedUpload> {
         .await;
     let head = match head {
         Ok(head) => head,
-        Err(_) => {
+        Err(err)
+            if err
+                .raw_response()
+                .is_some_and(|r| r.status().as_u16() == 404) =>
+        {
             return Err(ApiError::invalid(
                 "file",
                 "has not been uploaded: PUT it to the upload_url first",
             ));
         }
+        Err(err) => return Err(crate::store::sdk_error(err)),
     };
     let content_type = head.content_type().unwrap_or_default();
     if !content_type.starts_with(CONTENT_TYPE) {

@@ -64,7 +64,7 @@ pub(super) async fn upload_result(app: &App, job: &Job, bytes: Vec<u8>) -> ApiRe
         .body(bytes.into())
         .send()
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(crate::store::sdk_error)?;
     Ok(key)
 }
 

@@ -1,0 +1,105 @@
+//! `Idempotency-Key` at the edge (SPEC.md §8.6): on a route that creates, a request with the key
+//! runs once; its retries get the answer it gave. The rules are `roster_shared::idempotency`'s;
+//! this is where a request and its response become what they keep.
+
+use crate::http::{path_id, requester, respond};
+use http::{HeaderName, HeaderValue, StatusCode, header};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use roster_shared::idempotency::{self, Attempt, Claim, IdempotencyKey, KeptAnswer};
+use roster_shared::{ApiResult, App};
+use std::future::Future;
+
+pub const HEADER: &str = "idempotency-key";
+/// Marks an answer given again for a retry, as Stripe does.
+pub const REPLAYED: &str = "idempotent-replayed";
+/// The headers of a create's answer a client reads, kept with its body.
+const KEPT_HEADERS: [HeaderName; 3] = [header::CONTENT_TYPE, header::LOCATION, header::ETAG];
+
+/// Runs `handler` for `req`: once per idempotency key when the route creates and the caller sent
+/// one, else plainly. Errors come back as problem+json answers either way.
+pub async fn run<F, Fut>(app: &'static App, req: Request, handler: F) -> ApiResult<Response<Body>>
+where
+    F: Fn(&'static App, Request) -> Fut,
+    Fut: Future<Output = ApiResult<Response<Body>>>,
+{
+    let creates = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => {
+            ctx.route_key.as_deref().is_some_and(crate::routes::creates)
+        }
+        _ => false,
+    };
+    let sent = req
+        .headers()
+        .get(HEADER)
+        .map(|v| v.to_str().unwrap_or("\u{0}"));
+    // Every route that creates takes a signed token: the key belongs to its subject.
+    let caller = requester(&req).token.map(|claims| claims.sub);
+    let (Some(sent), Some(caller), true) = (sent, caller, creates) else {
+        return handler(app, req).await;
+    };
+    let key = IdempotencyKey::parse(sent)?;
+    let path = req.uri().path().to_string();
+    let body = req.body().as_ref().to_vec();
+    let attempt = Attempt {
+        key: &key,
+        tenant: path_id(&req, "tenant_id").ok(),
+        caller,
+        method: req.method().as_str(),
+        path: &path,
+        body: &body,
+    };
+    let lease = match idempotency::claim(app, &attempt).await? {
+        Claim::Replay(kept) => return Ok(replayed(kept)),
+        Claim::Fresh(lease) => lease,
+    };
+    let response = respond(handler(app, req).await);
+    let status = response.status();
+    // A request that failed for a passing reason wrote nothing: its retry runs again.
+    if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+        if let Err(err) = idempotency::release(app, lease).await {
+            tracing::warn!(error = %err, "an idempotency key was not released; it frees itself when its lease ends");
+        }
+        return Ok(response);
+    }
+    let (parts, body) = response.into_parts();
+    let body = body.as_ref().to_vec();
+    let kept = KeptAnswer {
+        status: status.as_u16(),
+        headers: KEPT_HEADERS
+            .iter()
+            .filter_map(|name| {
+                let value = parts.headers.get(name)?.to_str().ok()?;
+                Some((name.as_str().to_string(), value.to_string()))
+            })
+            .collect(),
+        body,
+    };
+    // The create is done: a failure to keep its answer must not turn it into an error. A retry
+    // then finds the key held until its lease ends.
+    if let Err(err) = idempotency::keep(app, lease, &kept).await {
+        tracing::warn!(error = %err, "an answer was not kept for its idempotency key");
+    }
+    Ok(Response::from_parts(parts, Body::Binary(kept.body)))
+}
+
+fn replayed(kept: KeptAnswer) -> Response<Body> {
+    let mut response = Response::new(if kept.body.is_empty() {
+        Body::Empty
+    } else {
+        Body::Binary(kept.body)
+    });
+    *response.status_mut() = StatusCode::from_u16(kept.status).unwrap_or(StatusCode::OK);
+    for (name, value) in kept.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
+        .headers_mut()
+        .insert(REPLAYED, HeaderValue::from_static("true"));
+    response
+}
