@@ -27,7 +27,7 @@ Faults, switched per run (issue 16): the emulator can answer as AWS does when it
 - `POST /_roster/faults` changes the rates (`{"rate": .., "delay_rate": .., "delay_seconds": ..}`)
   and adds targeted rules (`{"rules": [{"service": "dynamodb", "match": "<table name>",
   "op": "TransactWriteItems", "fault": "throttle", "count": 3}]}`, a delay rule may say its
-  `seconds`: requests whose path or body
+  `seconds`, `after` lets that many matching calls pass first: requests whose path or body
   contains `match`, so a test targets its own table in a shared emulator); `DELETE
   /_roster/faults?match=..` removes rules; `GET /_roster/faults` reports the settings and how many
   faults of each kind were injected.
@@ -166,6 +166,9 @@ class Faults:
                 if rule.get("match") and rule["match"] not in text:
                     continue
                 if self.random.random() >= float(rule.get("rate", 1.0)):
+                    continue
+                if rule.get("after", 0) > 0:
+                    rule["after"] -= 1
                     continue
                 if "count" in rule:
                     if rule["count"] <= 0:

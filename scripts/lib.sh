@@ -72,10 +72,12 @@ export_run_stack() {
   export ROSTER_BOOTSTRAP_PASSWORD
 }
 
-# start_gateway BINARY: `BINARY serve --setup` on ROSTER_GATEWAY_ADDR (log in .local/$RUN-gateway.log),
-# waiting until it answers; sets GATEWAY_PID. stop_gateway stops it.
+# start_gateway BINARY [SETUP]: `BINARY serve --setup` on ROSTER_GATEWAY_ADDR (log appended to
+# .local/$RUN-gateway.log), waiting until it answers; sets GATEWAY_PID. SETUP "" restarts a gateway
+# on a stack already set up. stop_gateway stops it.
 start_gateway() {
-  "$1" serve --setup > "$LOCAL/$RUN-gateway.log" 2>&1 &
+  # shellcheck disable=SC2086 # an empty SETUP is no argument
+  "$1" serve ${2---setup} >> "$LOCAL/$RUN-gateway.log" 2>&1 &
   GATEWAY_PID=$!
   for _ in $(seq 1 300); do
     if curl -fsS "http://$ROSTER_GATEWAY_ADDR/.well-known/jwks.json" > /dev/null 2>&1; then

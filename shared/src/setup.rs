@@ -74,7 +74,15 @@ pub async fn create_table(app: &App) -> ApiResult<()> {
                     .map_err(ApiError::internal)?,
             );
     }
-    request.send().await.map_err(sdk_error)?;
+    match request.send().await {
+        Ok(_) => {}
+        // Created meanwhile, or by an attempt of this very call whose answer the SDK gave up on.
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_in_use_exception()) => {}
+        Err(err) => return Err(sdk_error(err)),
+    }
     client
         .update_time_to_live()
         .table_name(app.table())

@@ -190,6 +190,23 @@ impl Store {
         unreachable!("the retry loop returns")
     }
 
+    /// Runs a transaction that puts back what a failed request had written. Unlike a request, an
+    /// undo does not give up at the first passing failure (DynamoDB unavailable through the SDK's
+    /// retries, contention through [`Store::transact`]'s): giving up would leave the request
+    /// half-written, so it is tried again, with backoff, for several seconds more.
+    pub async fn transact_undo(&self, build: impl Fn() -> ApiResult<Transaction>) -> ApiResult<()> {
+        let mut attempt = 0;
+        loop {
+            match self.transact(build()?).await {
+                Err(ApiError::Unavailable { .. } | ApiError::Conflict(_)) if attempt < 8 => {
+                    backoff(attempt + 3).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Puts one item if `condition` holds; false when it does not.
     pub async fn put_if(&self, item: Item, condition: Condition) -> ApiResult<bool> {
         let (expression, names, values) = condition.parts();

@@ -185,6 +185,12 @@ async fn undo(app: &App, tenant: &Tenant, applied: &[&[Edit]]) {
 /// One transaction putting `edits` back, with their seats. A member no longer as written fails
 /// it with a `LicenceConflict` naming that member.
 async fn undo_edits(app: &App, tenant: &Tenant, edits: &[&Edit]) -> ApiResult<()> {
+    app.store
+        .transact_undo(|| undo_transaction(tenant, edits))
+        .await
+}
+
+fn undo_transaction(tenant: &Tenant, edits: &[&Edit]) -> ApiResult<Transaction> {
     let mut tx = Transaction::new();
     for e in edits {
         tx.update(
@@ -203,5 +209,5 @@ async fn undo_edits(app: &App, tenant: &Tenant, edits: &[&Edit]) -> ApiResult<()
     }
     let delta: i64 = edits.iter().map(|e| e.seats).sum();
     seat_update(&mut tx, tenant, -delta)?;
-    app.store.transact(tx).await
+    Ok(tx)
 }

@@ -533,12 +533,12 @@ async fn undo(
 ) {
     for (i, chunk) in applied.iter().enumerate() {
         let owners = if i == 0 { owner_delta } else { 0 };
-        let mut tx = Transaction::new();
-        if let Err(err) = add_backward(&mut tx, tenant_id, chunk, move_to, owners) {
-            tracing::error!(error = %err, "bulk undo could not be built");
-            continue;
-        }
-        if let Err(err) = app.store.transact(tx).await {
+        let backward = || {
+            let mut tx = Transaction::new();
+            add_backward(&mut tx, tenant_id, chunk, move_to, owners)?;
+            Ok(tx)
+        };
+        if let Err(err) = app.store.transact_undo(backward).await {
             tracing::error!(error = %err, "bulk undo failed");
         }
     }
