@@ -22,14 +22,16 @@ where
     <Option<T> as serde::Deserialize>::deserialize(de).map(Some)
 }
 
-/// Trimmed text of 1..=max characters without control characters.
+/// Trimmed text of 1..=max characters without control characters. The limit holds for the
+/// text as sent too, as the OpenAPI `maxLength` says: padding does not buy a longer value.
 pub fn text(checks: &mut Checks, field: &str, value: &str, max: usize) -> String {
+    let sent_len = value.chars().count();
     let value = value.trim();
     let len = value.chars().count();
-    if len == 0 {
-        checks.fail(field, "must not be empty");
-    } else if len > max {
+    if len > max || sent_len > max {
         checks.fail(field, format!("must be at most {max} characters"));
+    } else if len == 0 {
+        checks.fail(field, "must not be empty");
     } else if value.chars().any(char::is_control) {
         checks.fail(field, "must not contain control characters");
     }
@@ -43,11 +45,11 @@ pub fn optional_text(
     value: Option<&str>,
     max: usize,
 ) -> Option<String> {
-    let value = value?.trim();
-    if value.is_empty() {
+    let sent = value?;
+    if sent.trim().is_empty() && sent.chars().count() <= max {
         return None;
     }
-    Some(text(checks, field, value, max))
+    Some(text(checks, field, sent, max))
 }
 
 /// Emails are trimmed and compared case-insensitively, so they are stored lowercase.
@@ -75,6 +77,7 @@ pub fn e164(checks: &mut Checks, field: &str, value: &str) -> String {
 pub fn email(checks: &mut Checks, field: &str, value: &str) -> String {
     let email = value.trim().to_lowercase();
     let valid = email.len() <= MAX_EMAIL
+        && value.chars().count() <= MAX_EMAIL
         && match email.split_once('@') {
             Some((local, domain)) => {
                 !local.is_empty()
@@ -205,6 +208,22 @@ mod tests {
             email(&mut checks, "email", bad);
             assert!(checks.finish().is_err(), "{bad} passed");
         }
+    }
+
+    #[test]
+    fn padding_does_not_stretch_the_limit_on_text() {
+        let padded = format!("{}{}", " ".repeat(5), "x".repeat(200));
+        let mut checks = Checks::new();
+        assert_eq!(text(&mut checks, "label", " Okta ", 200), "Okta");
+        assert!(checks.finish().is_ok());
+        for (value, max) in [(padded.as_str(), 200), ("      ", 3)] {
+            let mut checks = Checks::new();
+            optional_text(&mut checks, "label", Some(value), max);
+            assert!(checks.finish().is_err(), "{value:?} passed");
+        }
+        let mut checks = Checks::new();
+        assert_eq!(optional_text(&mut checks, "label", Some("  "), 200), None);
+        assert!(checks.finish().is_ok());
     }
 
     #[test]
