@@ -1274,6 +1274,16 @@ def steps():
             x.worker(function, event, "EventBridge schedule")
         step(function)(scheduled)
 
+    @step("consistency-check")
+    def consistency_check(x):
+        event = x.sample("consistency-check")
+        event["id"] = secrets.token_hex(16)
+        event["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        report = x.worker("consistency-check", event, "EventBridge schedule")
+        # Everything the smoke did before must have left the table consistent.
+        if report.get("findings") != [] or not report.get("items_scanned"):
+            raise SmokeFailure(f"consistency-check: expected a clean scan, got {report}")
+
     return s
 
 

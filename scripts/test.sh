@@ -27,14 +27,14 @@ fi
 cargo test --workspace --locked --no-fail-fast "$@"
 "$VENV/bin/cfn-lint" template.yaml
 # The whole suite also runs a small set of functions under cargo-lambda's Lambda runtime emulator
-# with their sample events (a public route, an authenticated write, a worker and a scheduled job;
+# with their sample events (a public route, an authenticated write, a worker and two scheduled jobs, the consistency check among them;
 # scripts/lambda-smoke.sh alone runs them all) and fuzzes every operation of openapi.yaml but
 # SCIM's (/scim/, left to the SCIM conformance tester) on a local gateway with schemathesis (each
 # on a table of its own); a run of chosen tests (extra arguments) does neither.
 if [ "$FULL_SUITE" = 1 ]; then
   # The concurrency and bulk tests again, under 5% injected faults, on an emulator of their own.
   scripts/fault-run.sh
-  scripts/lambda-smoke.sh login create-export export-run recycle-purge
+  scripts/lambda-smoke.sh login create-export export-run recycle-purge consistency-check
   scripts/fuzz.sh
   scripts/scim-conformance.sh
 fi

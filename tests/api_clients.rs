@@ -138,6 +138,7 @@ async fn an_api_client_creates_members_that_carry_its_id() {
     )
     .await
     .problem(401, "unauthorized");
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -182,6 +183,7 @@ async fn clients_get_no_more_than_their_creator_holds() {
     )
     .await
     .problem(403, "forbidden");
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -258,4 +260,5 @@ async fn api_access_is_a_feature_platform_admins_switch() {
         .problem(403, "feature_not_enabled");
     let read = env.get(&tenant, &t.owner_token).await;
     assert_eq!(read.ok(200)["feature_flags"]["licence_renewal"], true);
+    env.assert_consistent().await;
 }

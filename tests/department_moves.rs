@@ -163,6 +163,8 @@ async fn assert_consistent(env: &Env, t: &Tenant) {
             d.name
         );
     }
+    // And every other invariant of the table (counters, guards, search terms).
+    env.assert_consistent().await;
 }
 
 /// How many members `GET .../members?department_id=&include_descendants=true` lists.

@@ -183,6 +183,7 @@ async fn exports_of_every_scope_parse_back_to_the_same_members() {
     let bytes = download(&env, &xlsx).await;
     assert_eq!(&bytes[..2], b"PK");
     assert!(bytes.len() > 1000);
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -278,4 +279,5 @@ async fn the_task_centre_lists_shows_and_deletes_jobs_with_their_files() {
             .await
             .problem(400, "validation_failed");
     }
+    env.assert_consistent().await;
 }

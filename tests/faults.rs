@@ -77,6 +77,8 @@ async fn a_throttled_dependency_answers_503_with_retry_after_and_writes_nothing(
     );
     create_member(&env, &t, None, &body).await.ok(201);
     assert_eq!(env.member_count(&t).await, before + 1);
+    env.clear_faults().await;
+    env.assert_consistent().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -96,6 +98,8 @@ async fn a_slow_bucket_answers_503_not_a_validation_error() {
     env.clear_faults().await;
     assert_eq!(env.job(&t, &job).await["status"], "awaiting_upload");
     env.start_import(&t, &job).await.ok(202);
+    env.clear_faults().await;
+    env.assert_consistent().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -161,6 +165,8 @@ async fn an_idempotency_key_answers_the_first_response_again_and_creates_once() 
         answer.problem(409, "conflict");
     }
     assert_eq!(env.member_count(&t).await, before + 2);
+    env.clear_faults().await;
+    env.assert_consistent().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -187,6 +193,8 @@ async fn a_create_retried_with_its_key_after_a_503_runs_again_and_once() {
     let replayed = create_member(&env, &t, Some(&key), &body).await;
     assert_eq!(replayed.body, retried.body);
     assert_eq!(env.member_count(&t).await, before + 1);
+    env.clear_faults().await;
+    env.assert_consistent().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -224,6 +232,8 @@ async fn a_transaction_whose_answer_is_lost_is_not_carried_out_twice() {
         .find(|d| d["id"] == t.root.as_str())
         .expect("root");
     assert_eq!(root["child_count"], 1);
+    env.clear_faults().await;
+    env.assert_consistent().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -261,4 +271,6 @@ async fn a_bulk_change_whose_last_transaction_fails_is_undone_even_through_a_thr
     for counter in ["member_count", "quota_used", "owner_count"] {
         assert_eq!(after[counter], before[counter], "{counter}");
     }
+    env.clear_faults().await;
+    env.assert_consistent().await;
 }

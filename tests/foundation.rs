@@ -741,4 +741,5 @@ async fn concurrent_changes_keep_the_tree_consistent() {
             );
         }
     }
+    env.assert_consistent().await;
 }

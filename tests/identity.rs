@@ -148,6 +148,7 @@ async fn hijack_join_registration_then_platform_admin_names_the_address_tenant_o
         .await
         .ok(200);
     stranger_is_locked_out(&env, &victim, &big_id).await;
+    env.assert_consistent().await;
 }
 
 /// The same through an admin's member create.
@@ -192,6 +193,7 @@ async fn hijack_join_registration_then_admin_creates_the_member() {
         true
     );
     stranger_is_locked_out(&env, &victim, &t.id).await;
+    env.assert_consistent().await;
 }
 
 /// The same through an import row in create mode.
@@ -225,6 +227,7 @@ async fn hijack_join_registration_then_import_creates_the_member() {
     let me = env.get("/v1/me", &ima).await;
     assert_eq!(me.ok(200)["user"]["email_verified"], true);
     stranger_is_locked_out(&env, &victim, &t.id).await;
+    env.assert_consistent().await;
 }
 
 /// Unexpired session: whoever held a session before the owner took the account back through a
@@ -301,6 +304,7 @@ async fn hijack_unexpired_session_dies_with_the_reset() {
     env.get("/v1/me", &pat_now).await.ok(200);
     env.login(&pat.email, "pat-password-3", Some(&other.id))
         .await;
+    env.assert_consistent().await;
 }
 
 /// Unexpired email change: Ada asks to move to address V; V's real owner proves V (accepting an
@@ -368,6 +372,7 @@ async fn hijack_unexpired_email_change_cannot_complete_after_the_owner_proved_th
     env.try_login(&v, &ada.password, Some(&t.id))
         .await
         .problem(401, "unauthorized");
+    env.assert_consistent().await;
 }
 
 /// Trojan identifier: a password chosen by an admin leaves the account unproven; whoever proves
@@ -429,6 +434,7 @@ async fn hijack_trojan_identifier_admin_chosen_password_does_not_survive_proof()
         .problem(400, "validation_failed");
     }
     env.login(&nina, "ninas-own-password", Some(&t.id)).await;
+    env.assert_consistent().await;
 }
 
 /// Non-verifying identity: a stranger registered the address by join link; the real owner is
@@ -454,6 +460,7 @@ async fn hijack_non_verifying_join_registration_then_invitation_accept_replaces_
     let me = env.get("/v1/me", &ivan).await;
     assert_eq!(me.ok(200)["user"]["email_verified"], true);
     assert_eq!(me.body["current"]["tenant_id"], t.id.as_str());
+    env.assert_consistent().await;
 }
 
 /// The honest path of a join-link registrant: unproven until they follow the verification link
@@ -488,6 +495,7 @@ async fn a_person_who_joins_by_link_proves_the_address_then_signs_in() {
     let me = env.get("/v1/me", &token).await;
     assert_eq!(me.ok(200)["user"]["email_verified"], true);
     assert_eq!(me.body["memberships"][0]["status"], "pending");
+    env.assert_consistent().await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -518,6 +526,7 @@ async fn sign_in_is_throttled_at_the_eleventh_failure_and_recovers_after_retry_a
 
     clock.advance(wait);
     env.login(&tia.email, &tia.password, Some(&t.id)).await;
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -556,6 +565,7 @@ async fn a_throttled_sign_in_appears_in_the_tenants_sign_in_log() {
             .count(),
         10
     );
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -579,6 +589,7 @@ async fn a_hundred_failures_from_one_address_throttle_every_sign_in_from_it() {
     let wait = Env::retry_after(&env.try_login(&fay.email, &fay.password, Some(&t.id)).await);
     clock.advance(wait);
     env.login(&fay.email, &fay.password, Some(&t.id)).await;
+    env.assert_consistent().await;
 }
 
 /// Sends 30 attempts through `attempt(i)`, each of which must not be throttled, then asserts the
@@ -645,6 +656,7 @@ async fn join_is_limited_per_address() {
         || env.join(&code, None, body(30)),
     )
     .await;
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -693,6 +705,7 @@ async fn join_numbers_are_limited_per_address_previews_and_requests_alike() {
         || env.get_public(&door),
     )
     .await;
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -724,6 +737,7 @@ async fn invitation_accept_is_limited_per_address() {
         },
     )
     .await;
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -759,6 +773,7 @@ async fn password_reset_request_is_limited_per_address() {
         },
     )
     .await;
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -794,6 +809,7 @@ async fn verification_resend_is_limited_per_address() {
         },
     )
     .await;
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -826,6 +842,7 @@ async fn client_credential_grants_are_limited_per_address() {
     let wait = Env::retry_after(&grant(secret).await);
     clock.advance(wait);
     grant(secret).await.ok(200);
+    env.assert_consistent().await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -874,6 +891,7 @@ async fn sign_in_answers_alike_for_existing_and_unknown_accounts() {
         missing.push(d);
     }
     alike_in_time("sign-in", existing, missing);
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -949,6 +967,7 @@ async fn join_answers_alike_for_new_and_existing_addresses() {
         old.push(d);
     }
     alike_in_time("join", new, old);
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -986,6 +1005,7 @@ async fn password_reset_request_answers_alike_for_existing_and_unknown_accounts(
         b.push(d);
     }
     alike_in_time("password-reset request", a, b);
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -1042,6 +1062,7 @@ async fn verification_resend_answers_alike_whatever_the_address() {
         b.push(d);
     }
     alike_in_time("verification resend", a, b);
+    env.assert_consistent().await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1126,6 +1147,7 @@ async fn a_password_change_returns_a_fresh_token_and_ends_every_other_session_an
         .problem(401, "unauthorized");
     env.login(&pam.email, "pam-password-2", Some(&t.id)).await;
     env.get("/v1/me", &fresh).await.ok(200);
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -1154,6 +1176,7 @@ async fn a_password_reset_ends_every_session_and_every_other_link() {
         env.get("/v1/me", &fresh).await.ok(200)["user"]["email_verified"],
         true
     );
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -1178,6 +1201,7 @@ async fn verify_email_ends_every_session_and_every_other_link() {
         .await
         .problem(401, "unauthorized");
     env.login(&val.email, "val-password-2", Some(&t.id)).await;
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -1232,6 +1256,7 @@ async fn a_confirmed_email_change_gives_a_fresh_token_and_ends_every_other_sessi
     let member = member_detail(&env, &t, &eve.member_id).await;
     assert_eq!(member["email"], new_address.as_str());
     assert_eq!(member["email_verified"], true);
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -1262,6 +1287,7 @@ async fn a_pending_email_change_expires_after_24_hours() {
     env.try_login(&new_address, &sam.password, Some(&t.id))
         .await
         .problem(401, "unauthorized");
+    env.assert_consistent().await;
 }
 
 /// A refused token of a disabled or deleted member: 401, or 403 `account_disabled`.
@@ -1297,6 +1323,7 @@ async fn disabling_a_member_ends_their_sessions_even_once_enabled_again() {
     dead(&env, &dan.token).await;
     let fresh = env.login(&dan.email, &dan.password, Some(&t.id)).await;
     env.get(&dir, &fresh).await.ok(200);
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -1331,6 +1358,7 @@ async fn bulk_disabling_members_ends_their_sessions_even_once_enabled_again() {
         let fresh = env.login(&p.email, &p.password, Some(&t.id)).await;
         env.get(&dir, &fresh).await.ok(200);
     }
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -1354,6 +1382,7 @@ async fn deleting_a_member_ends_their_sessions_even_once_restored() {
     dead(&env, &del.token).await;
     let fresh = env.login(&del.email, &del.password, Some(&t.id)).await;
     env.get(&dir, &fresh).await.ok(200);
+    env.assert_consistent().await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1412,6 +1441,7 @@ async fn a_departments_ip_allowlist_needs_settings_write() {
         set.ok(200)["settings"]["ip_allowlist"],
         json!(["127.0.0.1/32"])
     );
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -1448,6 +1478,7 @@ async fn a_departments_ip_allowlist_narrows_the_tenants() {
     env.try_login(&ivy.email, &ivy.password, Some(&t.id))
         .await
         .problem(403, "ip_not_allowed");
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -1483,4 +1514,5 @@ async fn an_api_clients_token_is_held_to_the_tenants_current_allowlist() {
     env.get(&members, &token)
         .await
         .problem(403, "ip_not_allowed");
+    env.assert_consistent().await;
 }

@@ -191,6 +191,7 @@ async fn a_thousand_rows_with_ten_bad_ones_make_990_members_and_a_rerun_adds_non
         json!({"total": 1000, "succeeded": 990, "failed": 10})
     );
     assert_eq!(env.member_count(&t).await, before + 990);
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -223,6 +224,7 @@ async fn invite_mode_sends_invitations_and_reports_members() {
     let rows = result_rows(&env, done["download_url"].as_str().unwrap()).await;
     assert_eq!(rows[2][2], "failed");
     assert!(rows[2][3].contains("already_member"), "{:?}", rows[2]);
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -311,6 +313,7 @@ async fn bad_files_are_refused_with_their_reason() {
         )
         .await;
     assert!(members.ok(200)["items"].as_array().unwrap().is_empty());
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -347,6 +350,7 @@ async fn free_plan_tenants_import_at_most_100_rows_a_day() {
     let failed = env.job(&t, &fourth).await;
     assert_eq!(failed["status"], "failed");
     assert!(failed["error"].as_str().unwrap().contains("rate_limited"));
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -443,6 +447,7 @@ async fn imported_passwords_work_once_to_set_ones_own_and_leave_the_bucket() {
         env.get("/v1/me", &token).await.ok(200)["user"]["language"],
         "en"
     );
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -467,4 +472,5 @@ async fn a_password_proven_anew_by_a_new_one_needs_no_change() {
     .await
     .ok(200);
     env.login(&ada, "adas-own-password-1", Some(&t.id)).await;
+    env.assert_consistent().await;
 }

@@ -77,6 +77,7 @@ async fn member_status_input_is_active_or_disabled_only() {
     .await
     .problem(400, "validation_failed");
     assert_eq!(env.tenant_view(&t).await, counted);
+    env.assert_consistent().await;
 }
 
 /// Every route that moves a counter, driven twice (or against what is gone): the second attempt is
@@ -207,6 +208,7 @@ async fn no_counter_goes_below_zero_through_the_routes_that_move_it() {
     env.get(&format!("{base}/members"), &t.owner_token)
         .await
         .ok(200);
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -236,6 +238,7 @@ async fn every_body_is_a_json_object() {
     }
     let me = env.get("/v1/me", &t.owner_token).await;
     assert_eq!(me.ok(200)["user"]["name"], "Olive Owner");
+    env.assert_consistent().await;
 }
 
 /// Every authenticated route answers 401 to a request without a token, or with a forged one,
@@ -282,6 +285,7 @@ async fn authenticated_routes_answer_401_before_reading_the_body() {
         checked += 1;
     }
     assert!(checked > 40, "{checked} authenticated routes");
+    env.assert_consistent().await;
 }
 
 async fn api_client_token(env: &Env, t: &Tenant, permissions: Value) -> String {
@@ -368,6 +372,7 @@ async fn the_admin_view_of_members_needs_members_read() {
                 .problem(403, "forbidden");
         }
     }
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -459,6 +464,7 @@ async fn contact_visibility_hides_email_and_phone_from_plain_members() {
     set("admins").await;
     let listed = env.get(&members, &reader.token).await;
     assert_eq!(entry(listed.ok(200), &near)["email"], Value::Null);
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -520,6 +526,7 @@ async fn an_admin_acts_only_on_members_whose_permissions_it_holds() {
     env.patch(&strong_path, &t.owner_token, json!({"position": "Lead"}))
         .await
         .ok(200);
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -593,6 +600,7 @@ async fn job_files_need_the_permission_of_their_kind() {
     )
     .await
     .problem(400, "validation_failed");
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -634,4 +642,5 @@ async fn a_user_in_fifty_tenants_renames_themselves() {
             .await;
         assert_eq!(found.ok(200)["items"][0]["name"], "Mo Renamed", "{tenant}");
     }
+    env.assert_consistent().await;
 }

@@ -147,6 +147,7 @@ async fn a_new_person_accepts_an_admins_invitation_and_signs_in() {
             "{action} in {actions:?}"
         );
     }
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -199,6 +200,7 @@ async fn an_existing_account_accepts_signed_in_as_the_invited_email() {
         .await;
     let me = env.get("/v1/me", &a.owner_token).await;
     assert_eq!(me.ok(200)["memberships"].as_array().unwrap().len(), 2);
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -292,6 +294,7 @@ async fn invitations_are_refused_for_people_who_already_stand_in_the_tenant() {
     .problem(400, "validation_failed");
     // Nothing half-written: one pending invitation only.
     assert_eq!(counts(&env, &t).await.0, 1);
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -362,6 +365,7 @@ async fn resend_gives_a_new_link_and_cancel_kills_it() {
     )
     .await
     .ok(201);
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -444,6 +448,7 @@ async fn expired_invitations_answer_410_give_their_place_back_and_can_be_replace
     .await
     .ok(201);
     assert_eq!(counts(&env, &t).await, (1, 0, 2, 3));
+    env.assert_consistent().await;
 }
 
 async fn join_link(env: &Env, t: &Tenant, body: Value) -> (String, String) {
@@ -687,6 +692,7 @@ async fn join_links_create_requests_that_admins_approve_reject_and_reexamine() {
     env.call(Method::GET, "/v1/join/unknowncode", None, None)
         .await
         .problem(404, "not_found");
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -785,6 +791,7 @@ async fn invitations_by_non_admins_wait_for_approval_when_the_rules_say_so() {
         )
         .await;
     assert_eq!(joined.ok(201)["status"], "active");
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -883,6 +890,7 @@ async fn another_tenants_invitations_links_and_requests_are_not_found() {
         .await;
     login.problem(401, "unauthorized");
     assert_eq!(counts(&env, &b).await, (0, 0, 1, 1));
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -925,6 +933,7 @@ async fn twenty_concurrent_accepts_of_one_link_make_one_member() {
         )
         .await;
     assert_eq!(found.ok(200)["items"].as_array().unwrap().len(), 1);
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -953,6 +962,7 @@ async fn max_uses_of_a_join_link_hold_under_twenty_concurrent_joins() {
     let links = links.ok(200);
     assert_eq!(links["items"][0]["uses"], 5);
     assert_eq!(links["items"][0]["state"], "used_up");
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -1028,6 +1038,7 @@ async fn invitations_and_requests_count_toward_the_quota_and_it_holds_at_accepta
         .ok(201);
     }
     assert_eq!(counts(&env, &t).await, (0, 1, 3, 4));
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -1071,6 +1082,7 @@ async fn invitation_requests_are_pinned() {
         .await;
     list.ok(200);
     assert_eq!(requests, 2);
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -1162,6 +1174,7 @@ async fn a_join_number_files_requests_for_approval_only_while_the_tenant_allows_
     let tenant = env.get(&tenant_path, &t.owner_token).await;
     assert_eq!(tenant.ok(200)["pending_join_requests"], 1);
     assert_eq!(tenant.body["join_number"], number.as_str());
+    env.assert_consistent().await;
 }
 
 /// A fresh E.164 number (the emulator keeps every text message of the run).
@@ -1251,6 +1264,7 @@ async fn a_phone_invitation_goes_by_text_and_a_new_person_accepts_it_unproven() 
     .problem(410, "invitation_used");
     env.prove_and_sign_in(&pat, "pat-password-12", Some(&t.id))
         .await;
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -1292,6 +1306,7 @@ async fn a_phone_invitation_is_accepted_by_whoever_signs_in_and_never_reveals_an
     env.get(&format!("/v1/tenants/{}/members", t.id), &me)
         .await
         .ok(200);
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -1335,4 +1350,5 @@ async fn an_invite_import_texts_the_rows_with_a_phone() {
         .filter_map(|i| i["phone"].as_str())
         .collect();
     assert_eq!(phones.len(), 2);
+    env.assert_consistent().await;
 }

@@ -126,6 +126,7 @@ async fn another_tenants_ids_answer_404_on_every_route() {
     )
     .await
     .problem(400, "validation_failed");
+    env.assert_consistent().await;
 }
 
 fn forge(env: &Env, header: Header, claims: &Value) -> String {
@@ -236,6 +237,7 @@ async fn bad_tokens_answer_401() {
     env.get("/v1/tenants", &fake_platform)
         .await
         .problem(401, "unauthorized");
+    env.assert_consistent().await;
 }
 
 /// Sets `attribute` of `t`'s owner's membership (found through `/v1/me`) to `value` straight in
@@ -284,6 +286,7 @@ async fn a_disabled_member_is_locked_out_at_the_next_request() {
     )
     .await
     .problem(403, "account_disabled");
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -418,6 +421,7 @@ async fn bad_input_answers_4xx_problems() {
     // Nothing of the refused tenants was written.
     let tenants = env.get("/v1/tenants?limit=200", &admin).await;
     assert_eq!(tenants.ok(200)["items"].as_array().unwrap().len(), 1);
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -446,4 +450,5 @@ async fn members_without_permission_are_forbidden_in_their_own_tenant() {
     )
     .await
     .problem(403, "forbidden");
+    env.assert_consistent().await;
 }

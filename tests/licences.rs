@@ -209,6 +209,7 @@ async fn bulk_assign_lists_conflicts_skips_them_on_request_and_keeps_within_the_
     let actions = env.audit_actions(&t).await;
     assert!(actions.contains(&"licence.assign".to_string()));
     assert!(actions.contains(&"licence.revoke".to_string()));
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -260,6 +261,7 @@ async fn one_members_licence_is_set_moved_and_revoked() {
     env.delete(&path, &t.owner_token).await.ok(204);
     env.delete(&path, &t.owner_token).await.ok(204);
     assert_eq!(pool(&env, &t).await["used"], 0);
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -366,6 +368,7 @@ async fn renewal_needs_its_feature_and_queues_a_seat_for_expiring_licences() {
         .await;
     assert_eq!(ended.ok(200)["licence"], Value::Null);
     assert_eq!(licensed_count(&env, &t).await, 2);
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -431,6 +434,7 @@ async fn two_hundred_concurrent_assignments_against_fifty_seats_make_fifty() {
     let used = pool(&env, &t).await["used"].as_u64().unwrap();
     assert!(used <= 50);
     assert_eq!(licensed_count(&env, &t).await as u64, used);
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -457,4 +461,5 @@ async fn a_bulk_assign_of_250_members_is_six_requests() {
         .await;
     answer.ok(200);
     assert_eq!(requests, 2);
+    env.assert_consistent().await;
 }

@@ -92,6 +92,7 @@ async fn a_member_is_created_mailed_and_signs_in() {
     let password = &body[start..body.find("</code>").unwrap()];
     // A mailed password is not a single-use link: the address is proven at first sign-in.
     env.prove_and_sign_in(&rita, password, Some(&t.id)).await;
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -166,6 +167,7 @@ async fn emails_are_unique_per_tenant_whatever_their_case_and_concurrency() {
         again.ok(201)["user_id"],
         first.ok(200)["items"][0]["user_id"]
     );
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -195,6 +197,7 @@ async fn the_member_quota_holds_under_concurrency() {
     .await
     .problem(409, "quota_exceeded");
     assert_eq!(env.tenant_view(&t).await["member_count"], 5);
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -285,6 +288,7 @@ async fn edits_honour_if_match_roles_and_the_last_owner() {
         .ok(200);
     let tenant = env.get(&format!("/v1/tenants/{}", t.id), &ed).await;
     assert_eq!(tenant.ok(200)["member_count"], 2);
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -325,6 +329,7 @@ async fn a_disabled_member_is_locked_out_at_once() {
     // Deleted: the token stops working too.
     env.delete(&path, &t.owner_token).await.ok(204);
     env.get(&dir, &lou).await.problem(401, "unauthorized");
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -434,6 +439,7 @@ async fn the_recycle_bin_keeps_deleted_members_until_purge() {
     env.post(&restore, Some(&owner), json!({"department_id": t.root}))
         .await
         .problem(404, "not_found");
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -566,6 +572,7 @@ async fn directory_order_search_and_filters() {
             .await
             .problem(400, "validation_failed");
     }
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -638,6 +645,7 @@ async fn another_tenants_member_ids_answer_404() {
     )
     .await
     .ok(200);
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -677,6 +685,7 @@ async fn member_requests_are_pinned() {
         .await;
     a.ok(204);
     assert_eq!(n, 2, "delete member");
+    env.assert_consistent().await;
 }
 
 async fn seed(env: &Env, t: &Tenant, n: usize, dept: &str) -> Vec<String> {
@@ -779,6 +788,7 @@ async fn bulk_status_of_250_is_all_or_nothing_and_counted() {
             .await
             .problem(400, "validation_failed");
     }
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -835,6 +845,7 @@ async fn bulk_update_sets_only_three_fields() {
         )
         .await;
     assert_eq!(one.ok(200)["location"], Value::Null);
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -874,6 +885,7 @@ async fn an_admin_sends_a_single_use_reset_link() {
     )
     .await
     .problem(404, "not_found");
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -954,6 +966,7 @@ async fn purged_members_free_their_email() {
     )
     .await
     .ok(201);
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -1013,6 +1026,7 @@ async fn a_users_new_name_follows_into_every_membership() {
             .await;
         assert_eq!(names(by_name.ok(200))[0], "Nia Nouvelle");
     }
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -1046,6 +1060,7 @@ async fn members_sort_by_last_sign_in() {
         names(sorted.ok(200)),
         vec!["Olive Owner", "Ben Late", "Ann Early", "Cid Never"]
     );
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -1133,6 +1148,7 @@ async fn a_user_changes_their_email_with_their_password() {
     )
     .await
     .ok(201);
+    env.assert_consistent().await;
 }
 
 /// Every word of a long name finds its member, and so does the email.
@@ -1179,6 +1195,7 @@ async fn a_long_name_is_found_by_every_word_and_the_email() {
         assert_eq!(found(q.to_string()).await, vec![member.clone()], "q={q}");
     }
     assert_eq!(found(email[..12].to_string()).await, vec![member.clone()]);
+    env.assert_consistent().await;
 }
 
 /// Small frictions a client meets: `"permissions": []` with a plain role means none (accepted
@@ -1245,6 +1262,7 @@ async fn an_empty_permission_list_and_a_removed_address_answer_as_a_client_expec
     )
     .await
     .problem(409, "conflict");
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -1283,6 +1301,7 @@ async fn a_new_members_language_is_asked_at_creation_or_the_tenants() {
         env.get("/v1/me", &lou.token).await.ok(200)["user"]["language"],
         "fr-CA"
     );
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -1433,6 +1452,7 @@ async fn every_scope_follows_the_sort_and_takes_the_filters() {
     )
     .await
     .problem(400, "validation_failed");
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -1567,4 +1587,5 @@ async fn a_scope_too_large_to_sort_whole_pages_through_the_orders_index() {
         requests, 3,
         "authorize + the departments + one page of the index"
     );
+    env.assert_consistent().await;
 }

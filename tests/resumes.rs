@@ -118,6 +118,7 @@ async fn an_interrupted_import_is_queued_again_and_a_retry_finishes_it() {
         json!({"total": 150, "succeeded": 150, "failed": 0})
     );
     assert_eq!(env.member_count(&t).await, before + 150);
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -345,6 +346,7 @@ async fn a_failed_bulk_licence_chunk_undoes_only_members_still_as_it_left_them()
         )
         .await;
     assert_eq!(licensed.ok(200)["items"].as_array().unwrap().len(), 2);
+    env.assert_consistent().await;
 }
 
 // ---- due queues ----

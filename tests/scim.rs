@@ -213,6 +213,7 @@ async fn scim_tokens_are_shown_once_belong_to_one_tenant_and_die_when_revoked() 
     let actions = env.audit_actions(&s.t).await;
     assert!(actions.contains(&"scim_token.create".to_string()));
     assert!(actions.contains(&"scim_token.revoke".to_string()));
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -253,6 +254,7 @@ async fn discovery_claims_what_is_built() {
     );
     let wrong = s.post(&env, "/ServiceProviderConfig", json!({})).await;
     scim_error(&wrong, 405, None);
+    env.assert_consistent().await;
 }
 
 /// Okta's documented sequence: look the user up, create it, read it, replace it (PUT), deactivate
@@ -395,6 +397,7 @@ async fn okta_creates_updates_deactivates_reactivates_and_deletes_a_user() {
         "SCIM writes are audited with the token as actor: {}",
         log.body
     );
+    env.assert_consistent().await;
 }
 
 /// Entra ID's quirks: capitalised ops, string booleans, path-less operations with an object,
@@ -515,6 +518,7 @@ async fn entra_provisions_with_its_own_dialect() {
         )
         .await;
     assert_eq!(unchanged.ok(200)["emails"][0]["value"], moved);
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -650,6 +654,7 @@ async fn identifiers_are_unique_versions_are_checked_and_other_tenants_are_invis
         .await
         .unwrap();
     scim_error(&Env::answer(broken).await, 400, Some("invalidSyntax"));
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -686,6 +691,7 @@ async fn an_account_of_several_tenants_keeps_its_name_and_a_proven_address_its_h
         )
         .await;
     assert_eq!(titled.ok(200)["title"], "CTO");
+    env.assert_consistent().await;
 }
 
 /// Group push: a Group is a department; adding a User moves the member there, removing it
@@ -817,6 +823,7 @@ async fn group_push_moves_members_between_departments() {
     )
     .await
     .problem(404, "not_found");
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -849,4 +856,5 @@ async fn provisioning_keeps_the_member_quota() {
     )
     .await
     .ok(201);
+    env.assert_consistent().await;
 }

@@ -171,6 +171,7 @@ async fn a_deleted_tenant_is_gone_for_its_people_until_restored_within_the_week(
     env.post(&format!("{tenant}/restore"), Some(&admin), json!({}))
         .await
         .problem(409, "conflict");
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -224,6 +225,7 @@ async fn a_reseller_admin_deletes_its_customers_but_not_a_reseller_that_has_some
     )
     .await
     .ok(200);
+    env.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -372,4 +374,5 @@ async fn the_purge_removes_every_item_and_file_of_the_tenant_and_nothing_else_ev
     // A run with nothing due does nothing.
     let idle = roster_shared::tenants::purge::run(env.app).await.unwrap();
     assert_eq!((idle.purged, idle.unfinished, idle.skipped), (0, 0, 0));
+    env.assert_consistent().await;
 }

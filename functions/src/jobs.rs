@@ -13,6 +13,7 @@ pub const JOBS: &[&str] = &[
     "licence-expiry",
     "department-move-run",
     "tenant-purge",
+    "consistency-check",
 ];
 
 /// Functions started by events of the stack itself (the table's stream, bucket notifications,

@@ -158,6 +158,7 @@ mod tests {
             limits: Limits::default(),
             dynamodb_attempt_timeout: roster_shared::config::dynamodb_attempt_timeout()
                 .expect("attempt timeout"),
+            consistency_repair: false,
         };
         let keys = TokenKeys::from_private(&key.private_pkcs8_base64).expect("keys");
         Box::leak(Box::new(

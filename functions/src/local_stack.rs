@@ -112,7 +112,7 @@ impl LocalStack {
     }
 
     /// Runs until the task is dropped: the stream and uploads every half second, the scheduled
-    /// jobs every few seconds.
+    /// jobs every few seconds (the consistency check every minute).
     pub async fn run(mut self) {
         let mut ticks = 0u32;
         loop {
@@ -121,6 +121,12 @@ impl LocalStack {
             }
             if ticks.is_multiple_of(6) {
                 run_schedules(self.app).await;
+            }
+            // The daily consistency check scans the whole table: locally once a minute.
+            if ticks.is_multiple_of(120)
+                && let Err(err) = roster_shared::consistency::run(self.app).await
+            {
+                tracing::error!(job = "consistency-check", error = %err, "a scheduled job failed");
             }
             ticks = ticks.wrapping_add(1);
             tokio::time::sleep(Duration::from_millis(500)).await;

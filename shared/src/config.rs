@@ -16,6 +16,9 @@ pub struct Config {
     /// (`ROSTER_DYNAMODB_ATTEMPT_TIMEOUT_MS`): a request DynamoDB answers in milliseconds that has
     /// taken seconds is lost, and waiting for it would outlast API Gateway's 29 s.
     pub dynamodb_attempt_timeout: std::time::Duration,
+    /// Whether the scheduled consistency check repairs what it finds
+    /// (`ROSTER_CONSISTENCY_REPAIR=true`); it only reports by default.
+    pub consistency_repair: bool,
 }
 
 impl Config {
@@ -27,6 +30,8 @@ impl Config {
             app_url: env("ROSTER_APP_URL")?.trim_end_matches('/').to_string(),
             limits: Limits::from_env()?,
             dynamodb_attempt_timeout: dynamodb_attempt_timeout()?,
+            consistency_repair: std::env::var("ROSTER_CONSISTENCY_REPAIR")
+                .is_ok_and(|v| v == "true"),
         })
     }
 }

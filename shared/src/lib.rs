@@ -6,6 +6,7 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod consistency;
 pub mod crypto;
 pub mod departments;
 pub mod error;

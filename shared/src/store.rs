@@ -330,6 +330,23 @@ impl Store {
         Ok(())
     }
 
+    /// One page of a strongly consistent scan of the whole table, from `start` (None: the
+    /// beginning), and where the next page starts (None: the scan is done). Only the consistency
+    /// checker scans: every request path reads by key.
+    pub async fn scan_page(&self, start: Option<Item>) -> ApiResult<(Vec<Item>, Option<Item>)> {
+        let out = self
+            .client
+            .scan()
+            .table_name(&*self.table)
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let next = out.last_evaluated_key.filter(|key| !key.is_empty());
+        Ok((out.items.unwrap_or_default(), next))
+    }
+
     /// Every item of a query up to `cap`, following pages; None when there are more.
     pub async fn query_up_to(&self, mut q: Query, cap: usize) -> ApiResult<Option<Vec<Item>>> {
         let mut all = Vec::new();

@@ -150,6 +150,7 @@ impl Env {
             app_url: "https://app.roster.test".into(),
             limits,
             dynamodb_attempt_timeout,
+            consistency_repair: false,
         };
         let counter = RequestCounter::default();
         let secret_requests = RequestCounter::default();
@@ -326,6 +327,28 @@ impl Env {
     }
 
     /// Removes the fault rules that match this Roster's table and bucket.
+    /// Runs the consistency checker on this test's table and fails the test on any finding: the
+    /// counters, guards, search terms and tree keys the test's requests left must all agree. Under
+    /// injected faults a scan that stays unavailable is tried again.
+    pub async fn assert_consistent(&self) {
+        let mut attempts = 0;
+        let report = loop {
+            match roster_shared::consistency::check(self.app).await {
+                Ok(report) => break report,
+                Err(roster_shared::ApiError::Unavailable { .. }) if attempts < 10 => {
+                    attempts += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+                Err(err) => panic!("the consistency check failed: {err}"),
+            }
+        };
+        assert!(
+            report.is_clean(),
+            "broken invariants: {}",
+            serde_json::to_string_pretty(&report.findings).expect("findings")
+        );
+    }
+
     pub async fn clear_faults(&self) {
         for own in [&self.app.config.table, &self.app.config.bucket] {
             let url = format!("{}/_roster/faults", self.endpoint);

@@ -5,11 +5,14 @@
 //!   with credentials) by the same four steps as the `rotate-signing-key` function.
 //! - `local-gateway bootstrap-admin`: makes ROSTER_BOOTSTRAP_EMAIL a platform admin with
 //!   ROSTER_BOOTSTRAP_PASSWORD (against the emulator or, with AWS credentials, a real table).
+//! - `local-gateway check [--repair]`: runs the consistency checker on ROSTER_TABLE (the emulator,
+//!   or AWS with credentials) and prints its report as one JSON line; `--repair` fixes what it
+//!   can first. Exits 1 while any finding is left.
 //! - `local-gateway serve [--setup]`: serves every route on ROSTER_GATEWAY_ADDR (default
 //!   127.0.0.1:8080); `--setup` first creates the table, bucket, sender identity, signing-key
 //!   secrets (with a first key) and the bootstrap admin in the emulator.
 
-use roster_shared::{App, setup, signing_keys, tokens};
+use roster_shared::{App, consistency, setup, signing_keys, tokens};
 use tokio::net::TcpListener;
 
 #[tokio::main]
@@ -35,10 +38,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             println!("platform admin ready: {email}");
             Ok(())
         }
+        Some("check") => {
+            let app = App::from_env().await?;
+            let report = if args.iter().any(|a| a == "--repair") {
+                consistency::repair(&app).await?
+            } else {
+                consistency::check(&app).await?
+            };
+            for finding in &report.findings {
+                eprintln!(
+                    "{} {} / {}: {}",
+                    finding.rule, finding.pk, finding.sk, finding.detail
+                );
+            }
+            println!("{}", serde_json::to_string(&report)?);
+            if !report.is_clean() {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Some("serve") => serve(args.iter().any(|a| a == "--setup")).await,
         _ => {
             eprintln!(
-                "usage: local-gateway keygen | rotate-key | bootstrap-admin | serve [--setup]"
+                "usage: local-gateway keygen | rotate-key | bootstrap-admin | check [--repair] | serve [--setup]"
             );
             std::process::exit(2);
         }
