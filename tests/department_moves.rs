@@ -12,8 +12,9 @@ use roster_shared::model::keys::{
     DEPARTMENT_PREFIX, GSI2, Key, MEMBER_PREFIX, subtree_prefix, tenant_partition, tree_partition,
     tree_position,
 };
+use roster_shared::model::member::UserInTenant;
 use roster_shared::store::{
-    Condition, Item, Query, SortRange, Transaction, Update, from_item, num, s,
+    Condition, Item, Query, SortRange, Transaction, Update, from_item, num, s, to_item,
 };
 use roster_tests::{Env, Tenant, id};
 use serde_json::json;
@@ -77,6 +78,16 @@ async fn seed(env: &Env, t: &Tenant, template: &Item, department: &str, n: usize
         m.name = format!("Seed {i:05}");
         m.department_id = dept.id;
         items.push(m.to_item(&dept.id_path).expect("item"));
+        // What a create writes with the member: its one-per-tenant guard and search terms.
+        items.push(
+            to_item(
+                &UserInTenant { member_id: m.id },
+                &Key::user_in_tenant(tenant_id, m.user_id),
+                &[],
+            )
+            .expect("guard"),
+        );
+        items.extend(m.search_term_items().expect("terms"));
     }
     env.put_items(&items, 8).await;
     let mut tx = Transaction::new();
@@ -86,6 +97,12 @@ async fn seed(env: &Env, t: &Tenant, template: &Item, department: &str, n: usize
         None,
     )
     .expect("count");
+    tx.update(
+        &Key::tenant(tenant_id),
+        Update::new("ADD member_count :n, quota_used :n").value(":n", num(n)),
+        None,
+    )
+    .expect("tenant count");
     env.app.store.transact(tx).await.expect("count");
 }
 

@@ -5,7 +5,7 @@ use super::snapshot::{Guard, MemberFacts, Snapshot, TenantPart};
 use super::{Finding, Fix};
 use crate::model::department::Department;
 use crate::model::keys::{Key, tree_position};
-use crate::model::member::MemberStatus;
+use crate::model::member::{MemberStatus, SearchTerm};
 use crate::model::tenant::Tenant;
 use crate::model::user::EmailGuard;
 use crate::store::to_item;
@@ -309,21 +309,30 @@ fn members(tenant: &Tenant, part: &TenantPart, now: i64, found: &mut Vec<Finding
                 );
             }
         }
-        for (term_key, term_item) in member.term_keys.iter().zip(&member.term_items) {
+        for term_key in &member.term_keys {
             if terms.get(term_key).and_then(|t| t.holder) != Some(member.id) {
-                found.push(
-                    Finding::new(
-                        "search.term",
-                        Some(tenant.id),
-                        term_key,
-                        format!("missing for member {}", member.id),
-                    )
-                    .fix(Fix::Put {
-                        item: term_item.clone(),
+                let term = member
+                    .term_places
+                    .clone()
+                    .map(|[directory, name]| SearchTerm {
+                        member_id: member.id,
+                        directory_place: Some(directory),
+                        name_place: Some(name),
+                    });
+                let mut finding = Finding::new(
+                    "search.term",
+                    Some(tenant.id),
+                    term_key,
+                    format!("missing for member {}", member.id),
+                );
+                if let Some(item) = term.and_then(|term| to_item(&term, term_key, &[]).ok()) {
+                    finding = finding.fix(Fix::Put {
+                        item,
                         target: key.clone(),
                         target_version: member.version,
-                    }),
-                );
+                    });
+                }
+                found.push(finding);
             }
         }
     }

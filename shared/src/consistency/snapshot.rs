@@ -37,8 +37,9 @@ pub struct MemberFacts {
     pub expected_licence_keys: [Option<String>; 2],
     pub term_keys: Vec<Key>,
     pub scim_guards: Vec<Key>,
-    /// The search-term items it should have (for a repair that puts one back).
-    pub term_items: Vec<Item>,
+    /// Its places in directory and name order, which its search terms carry (for a repair that
+    /// puts one back); empty when it is not listed.
+    pub term_places: Option<[String; 2]>,
 }
 
 impl MemberFacts {
@@ -75,11 +76,7 @@ impl MemberFacts {
                 Vec::new()
             },
             scim_guards: member.scim_guard_keys(),
-            term_items: if listed {
-                member.search_term_items()?
-            } else {
-                Vec::new()
-            },
+            term_places: listed.then(|| member.name_order_keys().map(|(_, place)| place)),
         })
     }
 }
