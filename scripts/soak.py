@@ -30,6 +30,8 @@ for url in (GATEWAY, EMULATOR):
 lock = threading.Lock()
 stats = collections.Counter()
 statuses = collections.Counter()
+# Client errors by problem code: which refusals the workload ran into (quota, conflicts...).
+problems = collections.Counter()
 failures = []
 deadline = time.monotonic() + SECONDS
 
@@ -75,9 +77,13 @@ def call(method, path, token=None, body=None, base=GATEWAY, content_type="applic
                 stats["server_errors_5xx"] += 1
                 failures.append(f"{method} {path} -> {status}: {text[:300]!r}")
         try:
-            return status, json.loads(text) if text else None
+            answer = json.loads(text) if text else None
         except ValueError:
-            return status, None
+            answer = None
+        if 400 <= status < 500 and isinstance(answer, dict):
+            with lock:
+                problems[f"{status} {answer.get('code')}"] += 1
+        return status, answer
     return 599, None
 
 
@@ -210,6 +216,7 @@ def main():
     summary = dict(stats)
     summary["seconds"] = round(time.monotonic() - started, 1)
     summary["statuses"] = {str(k): v for k, v in sorted(statuses.items())}
+    summary["problems"] = dict(sorted(problems.items()))
     summary["tenants"] = [t["id"] for t in tenants]
     for failure in failures[:20]:
         print("5xx:", failure)
