@@ -858,3 +858,67 @@ async fn provisioning_keeps_the_member_quota() {
     .ok(201);
     env.assert_consistent().await;
 }
+
+/// SPEC.md §8.6 on SCIM's creates: a provider that retries `POST /Users` with its key after a lost
+/// answer provisions the user once; the key belongs to the SCIM token that sent it.
+#[tokio::test]
+async fn a_create_retried_with_its_idempotency_key_provisions_once() {
+    let env = Env::start().await;
+    let s = scim_tenant(&env, "Retrying provider").await;
+    let post = |token: String, key: &'static str, body: Value| {
+        let request = env
+            .http
+            .post(format!("{}{}/Users", env.base, s.base))
+            .bearer_auth(token)
+            .header("content-type", "application/scim+json")
+            .header("idempotency-key", key)
+            .body(body.to_string());
+        async move { Env::answer(request.send().await.unwrap()).await }
+    };
+    let email = format!("{}@idp.test", unique("ada"));
+    let first = post(s.token.clone(), "okta-retry-1", okta_user(&email, "00u1")).await;
+    let created = first.ok(201).clone();
+    let again = post(s.token.clone(), "okta-retry-1", okta_user(&email, "00u1")).await;
+    assert_eq!(again.ok(201)["id"], created["id"]);
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    assert_eq!(again.headers["location"], first.headers["location"]);
+    assert_eq!(again.headers["etag"], first.headers["etag"]);
+
+    // The same key with another user is refused in SCIM's own error shape, and nobody is made.
+    let other = format!("{}@idp.test", unique("grace"));
+    let reused = post(s.token.clone(), "okta-retry-1", okta_user(&other, "00u2")).await;
+    scim_error(&reused, 409, Some("uniqueness"));
+    assert!(
+        reused.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Idempotency-Key"),
+        "{:?}",
+        reused.body
+    );
+
+    // Another token's key is its own: the same key and body run afresh, and meet the user
+    // the first token provisioned.
+    let second_token = env
+        .post(
+            &format!("/v1/tenants/{}/scim-tokens", s.t.id),
+            Some(&s.t.owner_token),
+            json!({"label": "Entra"}),
+        )
+        .await
+        .ok(201)["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let elsewhere = post(second_token, "okta-retry-1", okta_user(&email, "00u1")).await;
+    scim_error(&elsewhere, 409, Some("uniqueness"));
+
+    let listed = s
+        .get(
+            &env,
+            &format!("/Users?filter=userName%20eq%20%22{email}%22"),
+        )
+        .await;
+    assert_eq!(listed.ok(200)["totalResults"], 1);
+    env.assert_consistent().await;
+}

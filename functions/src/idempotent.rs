@@ -2,7 +2,7 @@
 //! runs once; its retries get the answer it gave. The rules are `roster_shared::idempotency`'s;
 //! this is where a request and its response become what they keep.
 
-use crate::http::{path_id, requester, respond};
+use crate::http::{error_for, is_scim, path_id, requester};
 use http::{HeaderName, HeaderValue, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -33,8 +33,15 @@ where
         .headers()
         .get(HEADER)
         .map(|v| v.to_str().unwrap_or("\u{0}"));
-    // Every route that creates takes a signed token: the key belongs to its subject.
-    let caller = requester(&req).token.map(|claims| claims.sub);
+    // Every route that creates takes a signed token (the key belongs to its subject) or, on SCIM,
+    // a SCIM token already checked against its hash (the key belongs to that token).
+    let requester = requester(&req);
+    let caller = requester.token.map(|claims| claims.sub).or_else(|| {
+        requester
+            .scim
+            .as_ref()
+            .and_then(|presented| presented.token_id())
+    });
     let (Some(sent), Some(caller), true) = (sent, caller, creates) else {
         return handler(app, req).await;
     };
@@ -53,7 +60,12 @@ where
         Claim::Replay(kept) => return Ok(replayed(kept)),
         Claim::Fresh(lease) => lease,
     };
-    let response = respond(handler(app, req).await);
+    // The answer kept is the one the route's clients read: a SCIM error on SCIM routes.
+    let scim = is_scim(&req);
+    let response = match handler(app, req).await {
+        Ok(response) => response,
+        Err(err) => error_for(scim, &err),
+    };
     let status = response.status();
     // A request that failed for a passing reason wrote nothing: its retry runs again.
     if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {

@@ -37,7 +37,7 @@ impl PresentedToken {
     }
 
     /// The token id it names, when it has the shape of a SCIM token at all.
-    pub(crate) fn token_id(&self) -> Option<Uuid> {
+    pub fn token_id(&self) -> Option<Uuid> {
         let rest = self.0.strip_prefix("scim.")?;
         let (id, secret) = rest.split_once('.')?;
         (!secret.is_empty() && self.0.len() <= 256).then_some(())?;
