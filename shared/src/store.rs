@@ -330,15 +330,21 @@ impl Store {
         Ok(())
     }
 
-    /// One page of a strongly consistent scan of the whole table, from `start` (None: the
-    /// beginning), and where the next page starts (None: the scan is done). Only the consistency
-    /// checker scans: every request path reads by key.
-    pub async fn scan_page(&self, start: Option<Item>) -> ApiResult<(Vec<Item>, Option<Item>)> {
+    /// One page of a strongly consistent scan of `segment` of `segments` of the table (a parallel
+    /// scan), from `start` (None: the beginning), and where the next page starts (None: the
+    /// segment is done). Only the consistency checker scans: every request path reads by key.
+    pub async fn scan_page(
+        &self,
+        (segment, segments): (i32, i32),
+        start: Option<Item>,
+    ) -> ApiResult<(Vec<Item>, Option<Item>)> {
         let out = self
             .client
             .scan()
             .table_name(&*self.table)
             .consistent_read(true)
+            .segment(segment)
+            .total_segments(segments)
             .set_exclusive_start_key(start)
             .send()
             .await

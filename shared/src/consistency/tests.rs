@@ -294,3 +294,21 @@ fn the_metric_line_is_embedded_metric_format() {
     assert_eq!(line["BrokenInvariants"], 1);
     assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Namespace"], "Roster");
 }
+
+#[test]
+fn segments_read_apart_merge_into_one_table() {
+    let world = World::new();
+    let (mut even, mut odd) = (Snapshot::default(), Snapshot::default());
+    for (i, item) in world.items().into_iter().enumerate() {
+        if i % 2 == 0 {
+            even.add(item);
+        } else {
+            odd.add(item);
+        }
+    }
+    // Apart, each half is missing what the other read.
+    assert!(!findings(&even, NOW).is_empty());
+    even.merge(odd);
+    assert_eq!(rules(&findings(&even, NOW)), Vec::<&str>::new());
+    assert_eq!(even.items, world.items().len() as u64);
+}
