@@ -36,12 +36,20 @@ pub fn findings(snapshot: &Snapshot, now: i64) -> Vec<Finding> {
 fn tenant_findings(tenant_id: Uuid, part: &TenantPart, now: i64, found: &mut Vec<Finding>) {
     let Some(tenant) = &part.tenant else {
         // A tenant purge removes the tenant item last; anything left without it is a leftover.
-        if let Some(member) = part.members.first() {
+        let leftovers = part.departments.len()
+            + part.members.len()
+            + part.invitations.len()
+            + part.name_guards.len()
+            + part.user_guards.len()
+            + part.scim_guards.len()
+            + part.invitation_guards.len()
+            + part.search_terms.len();
+        if leftovers > 0 {
             found.push(Finding::new(
                 "tenant.exists",
                 Some(tenant_id),
-                &Key::member(tenant_id, member.id),
-                "belongs to a tenant that does not exist".into(),
+                &Key::tenant(tenant_id),
+                format!("{leftovers} departments, members, invitations, guards or search terms are left of a tenant that does not exist"),
             ));
         }
         return;

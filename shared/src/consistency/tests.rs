@@ -312,3 +312,16 @@ fn segments_read_apart_merge_into_one_table() {
     assert_eq!(rules(&findings(&even, NOW)), Vec::<&str>::new());
     assert_eq!(even.items, world.items().len() as u64);
 }
+
+#[test]
+fn anything_left_of_a_tenant_without_its_item_is_one_leftover_finding() {
+    let world = World::new();
+    let without_tenant = world.findings_without(|i| sk_starts(i, "TENANT"));
+    assert_eq!(rules(&without_tenant), ["tenant.exists"]);
+    assert!(without_tenant[0].detail.contains("does not exist"));
+
+    // A purge stopped after its members went still leaves guards and the root department.
+    let only_guards_left =
+        world.findings_without(|i| sk_starts(i, "TENANT") || sk_starts(i, "MEMBER#"));
+    assert_eq!(rules(&only_guards_left), ["tenant.exists"]);
+}
