@@ -1179,7 +1179,7 @@ async fn a_join_number_files_requests_for_approval_only_while_the_tenant_allows_
 
 /// A fresh E.164 number (the emulator keeps every text message of the run).
 fn phone() -> String {
-    format!("+4477{:08}", uuid::Uuid::now_v7().as_u128() % 100_000_000)
+    format!("+44771{:07}", uuid::Uuid::now_v7().as_u128() % 10_000_000)
 }
 
 #[tokio::test]

@@ -23,6 +23,7 @@ pub const WORKERS: &[&str] = &[
     "import-run",
     "department-move-run",
     "job-dead-letters",
+    "mail-outbox",
 ];
 
 /// Which stream records each worker gets: template.yaml's `FilterCriteria` patterns, word for
@@ -39,6 +40,10 @@ pub const STREAM_FILTERS: &[(&str, &str)] = &[
     (
         "import-run",
         r#"{"eventName": ["MODIFY"], "dynamodb": {"NewImage": {"kind": {"S": ["import"]}, "status": {"S": ["queued"]}}}}"#,
+    ),
+    (
+        "mail-outbox",
+        r#"{"eventName": ["INSERT"], "dynamodb": {"NewImage": {"kind": {"S": ["outbox_mail"]}}}}"#,
     ),
 ];
 

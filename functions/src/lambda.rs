@@ -156,6 +156,7 @@ mod tests {
             mail_from: "no-reply@roster.test".into(),
             app_url: "https://app.roster.test".into(),
             limits: Limits::default(),
+            sms: roster_shared::config::SmsPolicy::default(),
             dynamodb_attempt_timeout: roster_shared::config::dynamodb_attempt_timeout()
                 .expect("attempt timeout"),
             consistency_repair: false,

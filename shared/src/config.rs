@@ -12,6 +12,8 @@ pub struct Config {
     pub app_url: String,
     /// Abuse limits (sign-in throttling, per-address limits).
     pub limits: Limits,
+    /// What texting may reach (countries, per-number and per-invitation caps).
+    pub sms: SmsPolicy,
     /// How long one DynamoDB attempt may take before the SDK gives up on it and retries
     /// (`ROSTER_DYNAMODB_ATTEMPT_TIMEOUT_MS`): a request DynamoDB answers in milliseconds that has
     /// taken seconds is lost, and waiting for it would outlast API Gateway's 29 s.
@@ -29,6 +31,7 @@ impl Config {
             mail_from: env("ROSTER_MAIL_FROM")?,
             app_url: env("ROSTER_APP_URL")?.trim_end_matches('/').to_string(),
             limits: Limits::from_env()?,
+            sms: SmsPolicy::from_env()?,
             dynamodb_attempt_timeout: dynamodb_attempt_timeout()?,
             consistency_repair: std::env::var("ROSTER_CONSISTENCY_REPAIR")
                 .is_ok_and(|v| v == "true"),
@@ -114,4 +117,60 @@ impl Limits {
             ..Self::default()
         }
     }
+}
+
+/// What texting may reach: deployment settings (`ROSTER_SMS_*`) with SPEC.md §9.1's defaults.
+/// The daily budget of each tenant is the tenant's own (`sms_daily_budget`, set by operators).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmsPolicy {
+    /// ISO 3166 region codes texts may go to (`ROSTER_SMS_COUNTRIES`, comma-separated): every
+    /// other country is refused before anything is stored or sent.
+    pub countries: Vec<String>,
+    /// Texts a day to one number, across all tenants (`ROSTER_SMS_PER_NUMBER_DAILY`).
+    pub per_number_daily: u32,
+    /// Texts one invitation may send in all.
+    pub per_invitation: u32,
+    /// Seconds between two texts of one invitation.
+    pub cooldown_seconds: i64,
+}
+
+/// Where texts may go unless the deployment says otherwise.
+const DEFAULT_SMS_COUNTRIES: &str = "CN,GB,US";
+
+impl Default for SmsPolicy {
+    fn default() -> Self {
+        Self {
+            countries: countries(DEFAULT_SMS_COUNTRIES),
+            per_number_daily: 5,
+            per_invitation: 5,
+            cooldown_seconds: 60,
+        }
+    }
+}
+
+impl SmsPolicy {
+    pub fn from_env() -> ApiResult<Self> {
+        let mut policy = Self::default();
+        if let Ok(list) = std::env::var("ROSTER_SMS_COUNTRIES") {
+            policy.countries = countries(&list);
+        }
+        if let Ok(value) = std::env::var("ROSTER_SMS_PER_NUMBER_DAILY") {
+            policy.per_number_daily = value.parse().map_err(|_| {
+                ApiError::internal("ROSTER_SMS_PER_NUMBER_DAILY is not a whole number")
+            })?;
+        }
+        Ok(policy)
+    }
+
+    /// Whether texts may go to the region `code` (ISO 3166, e.g. `GB`).
+    pub fn allows_country(&self, code: &str) -> bool {
+        self.countries.iter().any(|c| c.eq_ignore_ascii_case(code))
+    }
+}
+
+fn countries(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(|c| c.trim().to_ascii_uppercase())
+        .filter(|c| !c.is_empty())
+        .collect()
 }

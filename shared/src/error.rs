@@ -327,6 +327,11 @@ impl Checks {
         }
     }
 
+    /// Whether `field` has failed a check so far.
+    pub fn has_failed(&self, field: &str) -> bool {
+        self.0.iter().any(|e| e.field == field)
+    }
+
     pub fn finish(self) -> ApiResult<()> {
         if self.0.is_empty() {
             Ok(())

@@ -21,6 +21,7 @@ pub mod logins;
 pub mod mail;
 pub mod members;
 pub mod model;
+pub mod outbox;
 pub mod queue;
 pub mod scim;
 pub mod setup;

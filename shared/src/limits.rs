@@ -59,6 +59,16 @@ impl Counter {
         Self::new(door, address(source_ip), limits.public_address, limits)
     }
 
+    /// At most `max` a day (a sliding day) for one subject: texts to a number, or a tenant's.
+    pub fn daily(door: &'static str, subject: String, max: u32) -> Self {
+        Self {
+            door,
+            subject,
+            max,
+            window: 24 * 3600,
+        }
+    }
+
     fn new(door: &'static str, subject: String, max: u32, limits: &Limits) -> Self {
         Self {
             door,

@@ -1,6 +1,7 @@
 //! Field rules shared by every input: limits on every string and list, email normalisation,
 //! CIDRs, colours, URLs. Each returns the cleaned value or records a field error in `Checks`.
 
+use crate::config::SmsPolicy;
 use crate::error::Checks;
 use ipnet::IpNet;
 
@@ -69,6 +70,37 @@ pub fn e164(checks: &mut Checks, field: &str, value: &str) -> String {
         checks.fail(
             field,
             "must be a phone number in E.164 form, such as +447700900123",
+        );
+    }
+    number
+}
+
+/// A number texts may go to, in E.164: a valid mobile number of its country (libphonenumber's
+/// metadata; in countries such as the US, where mobile and fixed numbers share ranges, either),
+/// in a country the deployment texts (`sms`).
+pub fn mobile(checks: &mut Checks, field: &str, value: &str, sms: &SmsPolicy) -> String {
+    let number = e164(checks, field, value);
+    if checks.has_failed(field) {
+        return number;
+    }
+    let parsed = phonenumber::parse(None, &number).ok();
+    let kind = parsed
+        .as_ref()
+        .filter(|n| n.is_valid())
+        .map(|n| n.number_type(&phonenumber::metadata::DATABASE));
+    if !matches!(
+        kind,
+        Some(phonenumber::Type::Mobile | phonenumber::Type::FixedLineOrMobile)
+    ) {
+        checks.fail(field, "must be a mobile number that can receive text messages");
+        return number;
+    }
+    let country = parsed.and_then(|n| n.country().id());
+    let country = country.as_ref().map_or("", |c| c.as_ref());
+    if !sms.allows_country(country) {
+        checks.fail(
+            field,
+            &format!("texts to this country ({country}) are not enabled in this deployment"),
         );
     }
     number

@@ -150,6 +150,7 @@ impl Env {
             app_url: "https://app.roster.test".into(),
             limits,
             dynamodb_attempt_timeout,
+            sms: roster_shared::config::SmsPolicy::default(),
             consistency_repair: false,
         };
         let counter = RequestCounter::default();
@@ -462,7 +463,12 @@ impl Env {
             .collect()
     }
 
+    /// Mails the outbox worker sends (what public answers queue) are sent first, as the stream
+    /// would have them sent by now.
     pub async fn mails_to(&self, to: &str) -> Vec<(String, String)> {
+        roster_shared::outbox::drain(self.app)
+            .await
+            .expect("the outbox is delivered");
         let mails: Value = self
             .http
             .get(format!("{}/_roster/sent-mail", self.endpoint))

@@ -75,6 +75,7 @@ impl World {
             settings: TenantSettings::default(),
             root_department_id: root_id,
             owner_member_id: owner.id,
+            sms_daily_budget: crate::model::tenant::DEFAULT_SMS_DAILY_BUDGET,
             created_at: now,
             updated_at: now,
             version: 1,

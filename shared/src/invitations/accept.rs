@@ -22,6 +22,7 @@ use crate::model::roles::Role;
 use crate::model::tenant::Tenant;
 use crate::model::user::{EmailGuard, User};
 use crate::store::{Condition, Transaction, Update, from_item, num, s};
+use crate::users::proof::proves_email;
 use crate::validate;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
@@ -68,14 +69,16 @@ pub struct Joined {
 /// account's email; otherwise a new account is created with `{name, password}`. Joins directly,
 /// or as a pending request when the tenant wants approval for invitations sent by non-admins.
 ///
-/// The link reached the invited address, so accepting proves it. An address whose account nobody
+/// The mailed link reached the invited address, so accepting with it proves it (the proof
+/// module decides: `users::proof::proves_email`). An address whose account nobody
 /// proved yet (someone registered it through a public join link) is taken over the same way: the
 /// invitee's name and password replace whatever the registrant chose, and the registrant's
 /// sessions and links end.
 ///
-/// An invitation by phone only names no address: a signed-in person accepts it with their
-/// account; a new person gives an email too and gets an unproven account and a verification mail
-/// (see [`accept_by_phone`]).
+/// A texted link (an invitation by phone, or the phone's own link of one with both) proves only
+/// the phone: a signed-in person accepts it with their account; a new person gets an unproven
+/// account for the email (the invitation's, or the one they give when it names none) and a
+/// verification mail, and an account the address has is never touched (see [`accept_by_phone`]).
 pub async fn accept(
     app: &App,
     requester: &Requester,
@@ -83,9 +86,10 @@ pub async fn accept(
     input: AcceptInvitation,
 ) -> ApiResult<JoinOutcome> {
     count_attempt(app, requester, "accept").await?;
-    let (tenant_id, invitation_id, hash) = open_link(app, token).await?;
+    let link = open_link(app, token).await?;
+    let (tenant_id, hash) = (link.tenant_id, link.hash.as_str());
     let keys = [
-        Key::invitation(tenant_id, invitation_id),
+        Key::invitation(tenant_id, link.invitation_id),
         Key::tenant(tenant_id),
     ];
     let (person, items) = read_as_person(app, requester, &keys).await?;
@@ -94,11 +98,13 @@ pub async fn accept(
     let tenant =
         from_item::<Tenant>(items.next().flatten().ok_or(ApiError::NotFound)?)?.reachable()?;
     let now = app.now();
-    live(&invitation, &hash, now)?;
+    live(&invitation, hash, now)?;
     check_body(person.is_some(), invitation.by_phone_only(), &input)?;
-    if person.is_none() && invitation.by_phone_only() {
+    // Only the link mailed to the invitation's email proves it; a texted link proves a phone.
+    let unrecorded = invitation.unrecorded_delivery();
+    if person.is_none() && !proves_email(&link.token, &invitation.email, unrecorded) {
         return accept_by_phone(
-            app, requester, token, invitation, &tenant, &input, &hash, now,
+            app, requester, token, invitation, &tenant, &input, hash, now,
         )
         .await;
     }
@@ -121,7 +127,7 @@ pub async fn accept(
             (user, Arrival::SignedIn)
         }
         Acceptor::OwnerMustSignIn => {
-            link_still_live(app, &invitation, &hash, now).await?;
+            link_still_live(app, &invitation, hash, now).await?;
             // The email has an account: its owner signs in and accepts.
             return Err(ApiError::Unauthorized);
         }
@@ -137,7 +143,7 @@ pub async fn accept(
         &tenant,
         &department,
         &acceptance,
-        &hash,
+        hash,
         now,
     )
     .await?;
@@ -150,11 +156,11 @@ pub async fn accept(
     }))
 }
 
-/// A new person accepts an invitation by phone: the text message proved the phone, not an
-/// address, so the email they give gets an unproven account and a verification mail, as a
-/// public join does. The answer is the same whether or not the address has an account (no
-/// enumeration); when it has one, nothing is accepted and its owner is mailed to sign in and
-/// accept.
+/// A new person accepts with a texted link: the text message proved the phone, not an address,
+/// so the email (the invitation's, or the one they give when it names none) gets an unproven
+/// account and a verification mail, as a public join does; an account the address has is never
+/// touched. The answer is the same whether or not the address has an account (no enumeration);
+/// when it has one, nothing is accepted and its owner is mailed to sign in and accept.
 #[allow(clippy::too_many_arguments)]
 async fn accept_by_phone(
     app: &App,
@@ -166,13 +172,15 @@ async fn accept_by_phone(
     hash: &str,
     now: OffsetDateTime,
 ) -> ApiResult<JoinOutcome> {
-    let mut checks = Checks::new();
-    let email = validate::email(
-        &mut checks,
-        "email",
-        input.email.as_deref().unwrap_or_default(),
-    );
-    checks.finish()?;
+    let email = if invitation.by_phone_only() {
+        let mut checks = Checks::new();
+        let given = input.email.as_deref().unwrap_or_default();
+        let email = validate::email(&mut checks, "email", given);
+        checks.finish()?;
+        email
+    } else {
+        invitation.email.clone()
+    };
     let mut more = app
         .store
         .get_many(&[
@@ -197,8 +205,10 @@ async fn accept_by_phone(
         status: "verification_sent",
     };
     if account.is_some() {
+        // An invitation naming the email mailed it a link of its own: this mail carries none.
+        let link = invitation.by_phone_only().then_some(token);
         app.mail()
-            .send(sign_in_to_accept_mail(app, tenant, &email, token))
+            .send(sign_in_to_accept_mail(app, tenant, &email, link))
             .await?;
         return Ok(sent);
     }
@@ -218,21 +228,34 @@ async fn accept_by_phone(
     Ok(sent)
 }
 
-/// To an address that has an account, when someone accepted an invitation by phone with it
-/// without signing in.
-fn sign_in_to_accept_mail(app: &App, tenant: &Tenant, email: &str, token: &str) -> Mail {
-    let link = super::invitation_link(app, token);
+/// To an address that has an account, when someone accepted an invitation with a texted link
+/// and this address without signing in; `link` is the texted one for an invitation by phone only
+/// (an invitation naming the address mailed it a link of its own).
+fn sign_in_to_accept_mail(app: &App, tenant: &Tenant, email: &str, link: Option<&str>) -> Mail {
+    let link = link.map(|token| super::invitation_link(app, token));
+    let (open_text, open_html) = match &link {
+        Some(link) => (
+            format!("sign in and open the invitation again:\n{link}"),
+            format!(
+                "<a href=\"{}\">sign in and open the invitation again</a>",
+                html_escape(link)
+            ),
+        ),
+        None => (
+            "sign in and open the invitation mailed to this address.".to_string(),
+            "sign in and open the invitation mailed to this address".to_string(),
+        ),
+    };
     Mail {
         to: email.to_string(),
         subject: format!("Join {} on Roster", tenant.name),
         text: format!(
-            "Hello,\n\nsomeone accepted an invitation to {} on Roster with this address, which already has an account. If it was you, sign in and open the invitation again:\n{link}\n\nIf it was not you, ignore this mail.\n",
+            "Hello,\n\nsomeone accepted an invitation to {} on Roster with this address, which already has an account. If it was you, {open_text}\n\nIf it was not you, ignore this mail.\n",
             tenant.name
         ),
         html: format!(
-            "<p>Hello,</p><p>someone accepted an invitation to <b>{}</b> on Roster with this address, which already has an account. If it was you, <a href=\"{}\">sign in and open the invitation again</a>.</p><p>If it was not you, ignore this mail.</p>",
+            "<p>Hello,</p><p>someone accepted an invitation to <b>{}</b> on Roster with this address, which already has an account. If it was you, {open_html}.</p><p>If it was not you, ignore this mail.</p>",
             html_escape(&tenant.name),
-            html_escape(&link)
         ),
     }
 }
@@ -323,7 +346,8 @@ async fn link_still_live(
     }
 }
 
-/// The newcomer's account, proven by the link; a taken-over account keeps its id.
+/// The newcomer's account, proven by the mailed link (see `accept`); a taken-over account keeps
+/// its id.
 fn newcomer_account(
     tenant: &Tenant,
     invitation: &Invitation,
@@ -436,8 +460,8 @@ async fn write_acceptance(
         after.to_item()?,
         Some((
             Condition::new(
-                "#status = :pending AND token_hash = :hash AND expires_epoch > :now \
-                 AND holds_quota = :true AND #version = :version",
+                "#status = :pending AND (token_hash = :hash OR text_token_hash = :hash) \
+                 AND expires_epoch > :now AND holds_quota = :true AND #version = :version",
             )
             .name("#status", "status")
             .name("#version", "version")

@@ -39,17 +39,18 @@ pub(crate) async fn count_attempt(
     .await
 }
 
-/// The tenant and the target a link's token (stored by `hash`) names; unknown tokens are 404.
+/// The tenant and the target a link's token (stored by `hash`) names, and the token as stored;
+/// unknown tokens are 404.
 pub(crate) async fn open_token(
     app: &App,
     hash: &str,
     purpose: TokenPurpose,
-) -> ApiResult<(Uuid, Uuid)> {
+) -> ApiResult<(Uuid, Uuid, StoredToken)> {
     let stored = StoredToken::find(app, &Key::token(hash), &[purpose])
         .await?
         .ok_or(ApiError::NotFound)?;
     match (stored.tenant_id, stored.target_id) {
-        (Some(tenant_id), Some(target_id)) => Ok((tenant_id, target_id)),
+        (Some(tenant_id), Some(target_id)) => Ok((tenant_id, target_id, stored)),
         _ => Err(ApiError::NotFound),
     }
 }

@@ -7,7 +7,7 @@ use crate::model::keys::{GSI3, GSI4, INVITATION_EXPIRY_QUEUE, Key, invitations_p
 use crate::model::roles::{Permissions, Role};
 use crate::model::tenant::Tenant;
 use crate::model::time::{rfc3339, whole_seconds};
-use crate::model::user::{StoredToken, TokenPurpose};
+use crate::model::user::{Delivery, StoredToken, TokenPurpose};
 use crate::store::{Condition, Item, Transaction, Update, s, to_item};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
@@ -55,8 +55,13 @@ pub struct Invitation {
     pub invited_by: Uuid,
     /// Sent by an owner, admin, operator or API client: joins directly whatever the join rules.
     pub invited_by_admin: bool,
-    /// SHA-256 of the current link's token; a resend replaces it.
+    /// SHA-256 of the current link's token: the mailed link's, or the texted one's when the
+    /// invitation has no email. A resend replaces it.
     pub token_hash: String,
+    /// SHA-256 of the texted link's token when the invitation has an email too: each channel
+    /// gets its own token, so the texted link can never prove the email.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_token_hash: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
     pub expires_epoch: i64,
@@ -156,6 +161,44 @@ impl Invitation {
         self.email.is_empty()
     }
 
+    /// Whether the token hashed as `hash` is one of the current links (mailed or texted).
+    pub(super) fn has_link(&self, hash: &str) -> bool {
+        self.token_hash == hash || self.text_token_hash.as_deref() == Some(hash)
+    }
+
+    /// Where a link stored before links recorded their delivery went: by text when the
+    /// invitation has a phone (the one token went both ways, so it proves no email).
+    pub(super) fn unrecorded_delivery(&self) -> Delivery {
+        match &self.phone {
+            Some(phone) => Delivery::Phone(phone.clone()),
+            None => Delivery::Email(self.email.clone()),
+        }
+    }
+
+    /// Takes `links` as the current links: the old ones stop working.
+    pub(super) fn use_links(&mut self, links: &InvitationLinks) {
+        let mailed = links.mailed.as_deref().map(crypto::token_hash);
+        let texted = links.texted.as_deref().map(crypto::token_hash);
+        match (mailed, texted) {
+            (Some(mailed), texted) => {
+                self.token_hash = mailed;
+                self.text_token_hash = texted;
+            }
+            (None, texted) => {
+                self.token_hash = texted.unwrap_or_default();
+                self.text_token_hash = None;
+            }
+        }
+    }
+
+    /// The token items' keys of the current links.
+    pub(crate) fn link_keys(&self) -> Vec<Key> {
+        std::iter::once(&self.token_hash)
+            .chain(&self.text_token_hash)
+            .map(|hash| Key::token(hash))
+            .collect()
+    }
+
     /// The stored invitation without the link's hash.
     pub fn view(&self, now: OffsetDateTime) -> InvitationView {
         InvitationView {
@@ -245,27 +288,53 @@ pub(super) fn put_changed(
     )
 }
 
-/// The link's token item: it names the invitation and lives 30 days past the expiry, so an
-/// expired link is answered "expired" rather than "unknown".
-pub(super) fn add_token(
+/// The links one send of an invitation carries: a token per channel it goes through.
+pub(crate) struct InvitationLinks {
+    /// The link mailed to the invitation's email, if it has one.
+    pub(crate) mailed: Option<String>,
+    /// The link texted to the invitation's phone, if it has one.
+    pub(crate) texted: Option<String>,
+}
+
+impl InvitationLinks {
+    pub(crate) fn new(email: &str, phone: Option<&str>) -> Self {
+        Self {
+            mailed: (!email.is_empty()).then(crypto::new_token),
+            texted: phone.map(|_| crypto::new_token()),
+        }
+    }
+}
+
+/// The token items of `links`: each names the invitation and the address it goes to, and lives
+/// 30 days past the expiry, so an expired link is answered "expired" rather than "unknown".
+pub(super) fn add_tokens(
     tx: &mut Transaction,
     invitation: &Invitation,
-    token: &str,
+    links: &InvitationLinks,
 ) -> ApiResult<()> {
-    let stored = StoredToken {
-        purpose: TokenPurpose::Invitation,
-        user_id: None,
-        tenant_id: Some(invitation.tenant_id),
-        target_id: Some(invitation.id),
-        expires_at: Some(invitation.expires_at),
-        ttl: Some(invitation.expires_epoch + 30 * 24 * 3600),
-        session_epoch: None,
-        email: None,
-    };
-    tx.put(
-        to_item(&stored, &Key::token(&crypto::token_hash(token)), &[])?,
-        Some((Condition::absent(), ApiError::internal("token collision"))),
-    )
+    let deliveries = [
+        (&links.mailed, Some(Delivery::Email(invitation.email.clone()))),
+        (&links.texted, invitation.phone.clone().map(Delivery::Phone)),
+    ];
+    for (token, delivered) in deliveries {
+        let Some(token) = token else { continue };
+        let stored = StoredToken {
+            purpose: TokenPurpose::Invitation,
+            user_id: None,
+            tenant_id: Some(invitation.tenant_id),
+            target_id: Some(invitation.id),
+            expires_at: Some(invitation.expires_at),
+            ttl: Some(invitation.expires_epoch + 30 * 24 * 3600),
+            session_epoch: None,
+            email: None,
+            delivered,
+        };
+        tx.put(
+            to_item(&stored, &Key::token(&crypto::token_hash(token)), &[])?,
+            Some((Condition::absent(), ApiError::internal("token collision"))),
+        )?;
+    }
+    Ok(())
 }
 
 /// A pending invitation takes a place in the member quota (and counts as pending).
@@ -313,6 +382,7 @@ pub(crate) mod fixtures {
             settings: TenantSettings::default(),
             root_department_id: Uuid::now_v7(),
             owner_member_id: Uuid::now_v7(),
+            sms_daily_budget: crate::model::tenant::DEFAULT_SMS_DAILY_BUDGET,
             created_at: NOW,
             updated_at: NOW,
             version: 1,
@@ -356,6 +426,7 @@ pub(crate) mod fixtures {
             invited_by: Uuid::now_v7(),
             invited_by_admin: true,
             token_hash: "hash".into(),
+            text_token_hash: None,
             expires_at,
             expires_epoch: expires_at.unix_timestamp(),
             holds_quota: true,

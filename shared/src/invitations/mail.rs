@@ -2,6 +2,7 @@
 //! people share.
 
 use super::Invitation;
+use super::invitation::InvitationLinks;
 use crate::app::App;
 use crate::auth::Caller;
 use crate::mail::{Mail, html_escape};
@@ -40,22 +41,22 @@ pub(crate) fn branded_html(branding: &Branding, body: &str) -> String {
     )
 }
 
-/// Sends the link by mail to the invitation's email and by text message to its phone (either or
+/// Sends the mailed link to the invitation's email and the texted link to its phone (either or
 /// both); a failure is logged, not returned: the invitation stands and can be resent.
 pub(super) async fn send_invitation_mail(
     app: &App,
     tenant: &Tenant,
     department: &Department,
     invitation: &Invitation,
-    token: &str,
+    links: &InvitationLinks,
     inviter: &Caller,
 ) {
-    let link = invitation_link(app, token);
     let inviter_name = inviter
         .member()
         .map(|m| m.name.clone())
         .unwrap_or_else(|| format!("The {} team", tenant.name));
-    if let Some(phone) = &invitation.phone {
+    if let (Some(phone), Some(token)) = (&invitation.phone, &links.texted) {
+        let link = invitation_link(app, token);
         let sms = Sms {
             to: phone.clone(),
             body: format!(
@@ -68,9 +69,10 @@ pub(super) async fn send_invitation_mail(
             tracing::error!(invitation = %invitation.id, error = %err, "invitation text message failed");
         }
     }
-    if invitation.by_phone_only() {
+    let Some(token) = &links.mailed else {
         return;
-    }
+    };
+    let link = invitation_link(app, token);
     let greeting = invitation
         .name
         .as_deref()

@@ -1,15 +1,15 @@
 //! What the sender (or an admin) does with invitations afterwards: list, resend, cancel.
 
 use super::invitation::{
-    InvitationGuard, add_token, hold_quota_place, link_expiry, now_bound, put_changed,
+    InvitationGuard, InvitationLinks, add_tokens, hold_quota_place, link_expiry, now_bound, put_changed,
 };
 use super::mail::send_invitation_mail;
+use crate::sms::{count_text, may_text_again};
 use super::send::may_invite;
 use super::{Invitation, InvitationStatus, InvitationView};
 use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::{Access, Need, Requester, authorize_with_tenant};
-use crate::crypto;
 use crate::error::{ApiError, ApiResult};
 use crate::members::quota_exceeded;
 use crate::model::department::Department;
@@ -143,12 +143,18 @@ pub async fn resend(
         department,
     } = managed(app, requester, tenant_id, invitation_id).await?;
     let now = app.now();
-    let token = crypto::new_token();
+    let links = InvitationLinks::new(&before.email, before.phone.as_deref());
     let (after, department) =
-        plan_resend(&tenant, &before, guard.as_ref(), department, &token, now)?;
+        plan_resend(&tenant, &before, guard.as_ref(), department, &links, now)?;
+    // Texts cost money: a resend by phone is refused (429) before anything is stored or sent.
+    // Concurrent resends both count, but only one is stored (the version condition below).
+    if let Some(phone) = &before.phone {
+        may_text_again(&app.config.sms, before.sent_count, before.last_sent_at, now)?;
+        count_text(app, &tenant, phone).await?;
+    }
     let mut tx = Transaction::new();
     put_changed(&mut tx, &after, before.version)?;
-    add_token(&mut tx, &after, &token)?;
+    add_tokens(&mut tx, &after, &links)?;
     tx.put(
         after.guard_item()?,
         Some((
@@ -167,7 +173,7 @@ pub async fn resend(
     let change = changed("invitation.resend", &before, &view, now);
     audit::record(app, &mut tx, &access.caller, change)?;
     app.store.transact(tx).await?;
-    send_invitation_mail(app, &tenant, &department, &after, &token, &access.caller).await;
+    send_invitation_mail(app, &tenant, &department, &after, &links, &access.caller).await;
     Ok(view)
 }
 
@@ -178,7 +184,7 @@ fn plan_resend(
     before: &Invitation,
     guard: Option<&InvitationGuard>,
     department: Option<Department>,
-    token: &str,
+    links: &InvitationLinks,
     now: OffsetDateTime,
 ) -> ApiResult<(Invitation, Department)> {
     if before.status != InvitationStatus::Pending {
@@ -205,7 +211,7 @@ fn plan_resend(
     }
     let expires_at = link_expiry(tenant, now);
     let mut after = before.clone();
-    after.token_hash = crypto::token_hash(token);
+    after.use_links(links);
     after.expires_at = expires_at;
     after.expires_epoch = expires_at.unix_timestamp();
     after.holds_quota = true;
@@ -300,6 +306,13 @@ fn changed(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn mailed(token: &str) -> InvitationLinks {
+        InvitationLinks {
+            mailed: Some(token.into()),
+            texted: None,
+        }
+    }
     use crate::invitations::invitation::fixtures::{NOW, invitation, root, tenant};
 
     fn code<T>(result: ApiResult<T>) -> Option<&'static str> {
@@ -311,12 +324,12 @@ mod tests {
         let t = tenant();
         let mut accepted = invitation(&t);
         accepted.status = InvitationStatus::Accepted;
-        let refused = plan_resend(&t, &accepted, None, Some(root(&t)), "tok", NOW);
+        let refused = plan_resend(&t, &accepted, None, Some(root(&t)), &mailed("tok"), NOW);
         assert_eq!(code(refused), Some("conflict"));
 
         let expired = invitation(&t);
         let later = expired.expires_at + time::Duration::days(1);
-        assert!(plan_resend(&t, &expired, None, Some(root(&t)), "tok", later).is_ok());
+        assert!(plan_resend(&t, &expired, None, Some(root(&t)), &mailed("tok"), later).is_ok());
     }
 
     #[test]
@@ -327,7 +340,7 @@ mod tests {
             invitation_id: Uuid::now_v7(),
             ttl: NOW.unix_timestamp() + 60,
         };
-        match plan_resend(&t, &before, Some(&newer), Some(root(&t)), "tok", NOW) {
+        match plan_resend(&t, &before, Some(&newer), Some(root(&t)), &mailed("tok"), NOW) {
             Err(ApiError::InvitationPending { invitation_id }) => {
                 assert_eq!(invitation_id, newer.invitation_id)
             }
@@ -337,7 +350,7 @@ mod tests {
             invitation_id: before.id,
             ttl: NOW.unix_timestamp() + 60,
         };
-        assert!(plan_resend(&t, &before, Some(&own), Some(root(&t)), "tok", NOW).is_ok());
+        assert!(plan_resend(&t, &before, Some(&own), Some(root(&t)), &mailed("tok"), NOW).is_ok());
     }
 
     #[test]
@@ -345,12 +358,12 @@ mod tests {
         let mut t = tenant();
         let mut released = invitation(&t);
         assert_eq!(
-            code(plan_resend(&t, &released, None, None, "tok", NOW)),
+            code(plan_resend(&t, &released, None, None, &mailed("tok"), NOW)),
             Some("conflict")
         );
         t.quota_used = t.member_quota;
         released.holds_quota = false;
-        let refused = plan_resend(&t, &released, None, Some(root(&t)), "tok", NOW);
+        let refused = plan_resend(&t, &released, None, Some(root(&t)), &mailed("tok"), NOW);
         assert_eq!(code(refused), Some("quota_exceeded"));
     }
 
@@ -361,9 +374,9 @@ mod tests {
         before.holds_quota = false;
         let later = NOW + time::Duration::days(10);
         let (after, department) =
-            plan_resend(&t, &before, None, Some(root(&t)), "new", later).expect("resendable");
+            plan_resend(&t, &before, None, Some(root(&t)), &mailed("new"), later).expect("resendable");
         assert_eq!(department.id, t.root_department_id);
-        assert_eq!(after.token_hash, crypto::token_hash("new"));
+        assert_eq!(after.token_hash, crate::crypto::token_hash("new"));
         assert_eq!(after.expires_at, later + time::Duration::days(7));
         assert!(after.holds_quota);
         assert_eq!(after.sent_count, before.sent_count + 1);

@@ -11,24 +11,38 @@ use crate::model::department::Department;
 use crate::model::keys::Key;
 use crate::model::roles::Role;
 use crate::model::tenant::{Branding, Tenant};
-use crate::model::user::{EmailGuard, TokenPurpose};
+use crate::model::user::{EmailGuard, StoredToken, TokenPurpose};
 use crate::store::from_item;
 use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// The tenant and invitation a link's token opens, and the token's hash. Unknown tokens are 404;
-/// whether the link still works is [`live`]'s answer.
-pub(super) async fn open_link(app: &App, token: &str) -> ApiResult<(Uuid, Uuid, String)> {
+/// An invitation link as opened: what its token names, its hash and where it was sent.
+pub(super) struct OpenedLink {
+    pub(super) tenant_id: Uuid,
+    pub(super) invitation_id: Uuid,
+    pub(super) hash: String,
+    pub(super) token: StoredToken,
+}
+
+/// The tenant and invitation a link's token opens. Unknown tokens are 404; whether the link
+/// still works is [`live`]'s answer.
+pub(super) async fn open_link(app: &App, token: &str) -> ApiResult<OpenedLink> {
     let hash = crypto::token_hash(token);
-    let (tenant_id, invitation_id) = open_token(app, &hash, TokenPurpose::Invitation).await?;
-    Ok((tenant_id, invitation_id, hash))
+    let (tenant_id, invitation_id, token) =
+        open_token(app, &hash, TokenPurpose::Invitation).await?;
+    Ok(OpenedLink {
+        tenant_id,
+        invitation_id,
+        hash,
+        token,
+    })
 }
 
 /// Whether the link (its token's `hash`) is still the invitation's live link: spent, cancelled or
 /// replaced links are 410 `invitation_used`, expired ones 410 `invitation_expired`.
 pub(super) fn live(invitation: &Invitation, hash: &str, now: OffsetDateTime) -> ApiResult<()> {
-    if invitation.status != InvitationStatus::Pending || invitation.token_hash != hash {
+    if invitation.status != InvitationStatus::Pending || !invitation.has_link(hash) {
         return Err(ApiError::InvitationUsed);
     }
     if invitation.expires_at <= now {
@@ -56,7 +70,12 @@ pub struct InvitationPreview {
 
 /// The public preview behind a link: enough for the accept page, nothing more.
 pub async fn preview(app: &App, token: &str) -> ApiResult<InvitationPreview> {
-    let (tenant_id, invitation_id, hash) = open_link(app, token).await?;
+    let OpenedLink {
+        tenant_id,
+        invitation_id,
+        hash,
+        ..
+    } = open_link(app, token).await?;
     let items = app
         .store
         .get_many(&[

@@ -3,14 +3,15 @@
 
 use super::admission::refuse_standing;
 use super::invitation::{
-    InvitationGuard, add_token, hold_quota_place, link_expiry, place_given_up,
+    InvitationGuard, InvitationLinks, add_tokens, hold_quota_place, link_expiry, place_given_up,
 };
 use super::mail::send_invitation_mail;
+use crate::config::SmsPolicy;
+use crate::sms::count_text;
 use super::{Invitation, InvitationStatus, InvitationView};
 use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::{Access, CallerKind, Need, Requester, authorize_with_tenant};
-use crate::crypto;
 use crate::error::{ApiError, ApiResult, Checks};
 use crate::members::quota_exceeded;
 use crate::model::department::Department;
@@ -84,7 +85,7 @@ pub(crate) fn is_admin(access: &Access) -> bool {
 }
 
 /// The invitation the body asks for, validated.
-fn check_draft(input: &CreateInvitation) -> ApiResult<Draft> {
+fn check_draft(input: &CreateInvitation, sms: &SmsPolicy) -> ApiResult<Draft> {
     let mut checks = Checks::new();
     let email = match (&input.email, &input.phone) {
         (Some(email), _) => validate::email(&mut checks, "email", email),
@@ -97,7 +98,7 @@ fn check_draft(input: &CreateInvitation) -> ApiResult<Draft> {
     let phone = input
         .phone
         .as_deref()
-        .map(|p| validate::e164(&mut checks, "phone", p));
+        .map(|p| validate::mobile(&mut checks, "phone", p, sms));
     let name = validate::optional_text(
         &mut checks,
         "name",
@@ -131,7 +132,7 @@ pub async fn create(
     tenant_id: Uuid,
     input: CreateInvitation,
 ) -> ApiResult<InvitationView> {
-    let draft = check_draft(&input)?;
+    let draft = check_draft(&input, &app.config.sms)?;
     let mut keys = vec![
         Key::department(tenant_id, input.department_id),
         draft.guard_key(tenant_id),
@@ -207,7 +208,7 @@ pub(crate) async fn send(
             .transpose()?,
         None => None,
     };
-    let token = crypto::new_token();
+    let links = InvitationLinks::new(&draft.email, draft.phone.as_deref());
     let sender = Sender {
         user_id: access.caller.user_id,
         is_admin: is_admin(access),
@@ -218,14 +219,17 @@ pub(crate) async fn send(
         draft,
         sender,
         replaced.as_ref(),
-        &token,
+        &links,
         now,
     )?;
-    let view = add_invitation(app, &mut tx, access, tenant, &new, &token, now)?;
+    let view = add_invitation(app, &mut tx, access, tenant, &new, &links, now)?;
+    if let (Some(phone), true) = (&new.invitation.phone, mail) {
+        count_text(app, tenant, phone).await?;
+    }
     app.store.transact(tx).await?;
     if mail {
         let invitation = &new.invitation;
-        send_invitation_mail(app, tenant, department, invitation, &token, &access.caller).await;
+        send_invitation_mail(app, tenant, department, invitation, &links, &access.caller).await;
     }
     Ok(view)
 }
@@ -266,7 +270,7 @@ fn plan_invitation<'a>(
     draft: Draft,
     sender: Sender,
     replaced: Option<&'a Invitation>,
-    token: &str,
+    links: &InvitationLinks,
     now: OffsetDateTime,
 ) -> ApiResult<NewInvitation<'a>> {
     let takes_place_of = replaced.filter(|r| r.holds_quota);
@@ -274,7 +278,7 @@ fn plan_invitation<'a>(
         return Err(quota_exceeded(tenant));
     }
     let expires_at = link_expiry(tenant, now);
-    let invitation = Invitation {
+    let mut invitation = Invitation {
         id: Uuid::now_v7(),
         tenant_id: tenant.id,
         email: draft.email,
@@ -287,7 +291,8 @@ fn plan_invitation<'a>(
         status: InvitationStatus::Pending,
         invited_by: sender.user_id,
         invited_by_admin: sender.is_admin,
-        token_hash: crypto::token_hash(token),
+        token_hash: String::new(),
+        text_token_hash: None,
         expires_at,
         expires_epoch: expires_at.unix_timestamp(),
         holds_quota: true,
@@ -300,6 +305,7 @@ fn plan_invitation<'a>(
         updated_at: now,
         version: 1,
     };
+    invitation.use_links(links);
     Ok(NewInvitation {
         invitation,
         takes_place_of,
@@ -314,7 +320,7 @@ fn add_invitation(
     access: &Access,
     tenant: &Tenant,
     new: &NewInvitation<'_>,
-    token: &str,
+    links: &InvitationLinks,
     now: OffsetDateTime,
 ) -> ApiResult<InvitationView> {
     let invitation = &new.invitation;
@@ -335,7 +341,7 @@ fn add_invitation(
             ApiError::internal("invitation id collision"),
         )),
     )?;
-    add_token(tx, invitation, token)?;
+    add_tokens(tx, invitation, links)?;
     match new.takes_place_of {
         Some(old) => hand_over_place(tx, old, now)?,
         None => hold_quota_place(tx, tenant)?,
@@ -390,6 +396,13 @@ mod tests {
         }
     }
 
+    fn mailed(token: &str) -> InvitationLinks {
+        InvitationLinks {
+            mailed: Some(token.into()),
+            texted: None,
+        }
+    }
+
     const MEMBER: Sender = Sender {
         user_id: Uuid::nil(),
         is_admin: false,
@@ -427,7 +440,7 @@ mod tests {
     #[test]
     fn a_new_invitation_needs_a_free_place_in_the_quota() {
         let t = full(tenant());
-        let refused = plan_invitation(&t, &root(&t), draft(), MEMBER, None, "tok", NOW);
+        let refused = plan_invitation(&t, &root(&t), draft(), MEMBER, None, &mailed("tok"), NOW);
         assert_eq!(refused.err().map(|e| e.code()), Some("quota_exceeded"));
     }
 
@@ -435,13 +448,13 @@ mod tests {
     fn an_expired_invitation_still_holding_a_place_hands_it_over() {
         let t = full(tenant());
         let old = invitation(&t);
-        let new = plan_invitation(&t, &root(&t), draft(), MEMBER, Some(&old), "tok", NOW)
+        let new = plan_invitation(&t, &root(&t), draft(), MEMBER, Some(&old), &mailed("tok"), NOW)
             .expect("the old place is taken over");
         assert_eq!(new.takes_place_of.map(|o| o.id), Some(old.id));
 
         let mut released = invitation(&t);
         released.holds_quota = false;
-        let refused = plan_invitation(&t, &root(&t), draft(), MEMBER, Some(&released), "tok", NOW);
+        let refused = plan_invitation(&t, &root(&t), draft(), MEMBER, Some(&released), &mailed("tok"), NOW);
         assert_eq!(refused.err().map(|e| e.code()), Some("quota_exceeded"));
     }
 
@@ -449,7 +462,7 @@ mod tests {
     fn a_new_invitation_is_pending_holds_a_place_and_remembers_its_sender() {
         let mut t = tenant();
         t.settings.invitation_expiry_days = 2;
-        let new = plan_invitation(&t, &root(&t), draft(), MEMBER, None, "tok", NOW)
+        let new = plan_invitation(&t, &root(&t), draft(), MEMBER, None, &mailed("tok"), NOW)
             .expect("a free place");
         let i = new.invitation;
         assert!(new.takes_place_of.is_none());
@@ -457,7 +470,8 @@ mod tests {
         assert!(i.holds_quota);
         assert!(!i.invited_by_admin);
         assert_eq!(i.invited_by, MEMBER.user_id);
-        assert_eq!(i.token_hash, crypto::token_hash("tok"));
+        assert_eq!(i.token_hash, crate::crypto::token_hash("tok"));
+        assert_eq!(i.text_token_hash, None);
         assert_eq!(i.expires_at, NOW + time::Duration::days(2));
         assert_eq!(i.expires_epoch, i.expires_at.unix_timestamp());
         assert_eq!((i.sent_count, i.version), (1, 1));
@@ -484,11 +498,11 @@ mod tests {
             input(Some("grace@example.com"), Some("+0123456789")),
         ] {
             assert_eq!(
-                check_draft(&bad).err().map(|e| e.code()),
+                check_draft(&bad, &SmsPolicy::default()).err().map(|e| e.code()),
                 Some("validation_failed")
             );
         }
-        let by_phone = check_draft(&input(None, Some("+44 7700 900-123"))).expect("valid");
+        let by_phone = check_draft(&input(None, Some("+44 7700 900-123")), &SmsPolicy::default()).expect("valid");
         assert_eq!(
             (by_phone.email.as_str(), by_phone.phone.as_deref()),
             ("", Some("+447700900123"))
@@ -499,7 +513,10 @@ mod tests {
             Key::invitation_phone(t, "+447700900123")
         );
         let both =
-            check_draft(&input(Some("Grace@Example.com"), Some("+447700900123"))).expect("valid");
+            check_draft(
+                &input(Some("Grace@Example.com"), Some("+447700900123")),
+                &SmsPolicy::default(),
+            ).expect("valid");
         assert_eq!(
             both.guard_key(t),
             Key::invitation_email(t, "grace@example.com")

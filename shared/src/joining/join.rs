@@ -12,7 +12,7 @@ use crate::invitations::admission::{
     new_member, open_token, person_caller, read_as_person, refuse_standing, take_quota_place,
 };
 use crate::invitations::{Joined, branding_for};
-use crate::mail::{Mail, html_escape};
+use crate::outbox::{self, Intent};
 use crate::members::{MemberView, quota_exceeded};
 use crate::model::department::Department;
 use crate::model::keys::Key;
@@ -30,7 +30,7 @@ use uuid::Uuid;
 /// The link a code opens and its tenant; refused (410) when revoked, used up or expired.
 async fn open_code(app: &App, code: &str) -> ApiResult<(JoinLink, Tenant)> {
     let hash = crypto::token_hash(code);
-    let (tenant_id, link_id) = open_token(app, &hash, TokenPurpose::JoinLink).await?;
+    let (tenant_id, link_id, _) = open_token(app, &hash, TokenPurpose::JoinLink).await?;
     let keys = [Key::join_link(tenant_id, link_id), Key::tenant(tenant_id)];
     let mut items = app.store.get_many(&keys).await?.into_iter();
     let link: JoinLink = from_item(items.next().flatten().ok_or(ApiError::NotFound)?)?;
@@ -65,7 +65,7 @@ pub struct JoinPreview {
 /// The way a request comes in: a join link, or the tenant's join number.
 enum Door {
     Link(JoinLink),
-    Number(String),
+    Number,
 }
 
 impl Door {
@@ -73,17 +73,9 @@ impl Door {
     fn department_id(&self, tenant: &Tenant) -> Uuid {
         match self {
             Self::Link(link) => link.department_id,
-            Self::Number(_) => None,
+            Self::Number => None,
         }
         .unwrap_or(tenant.root_department_id)
-    }
-
-    /// The page a person opens to ask again (signed in).
-    fn url(&self, app: &App, code: &str) -> String {
-        match self {
-            Self::Link(_) => super::join_url(app, code),
-            Self::Number(number) => format!("{}/join?number={number}", app.config.app_url),
-        }
     }
 }
 
@@ -100,7 +92,7 @@ pub async fn preview_number(
     number: &str,
 ) -> ApiResult<JoinPreview> {
     let tenant = super::number::open_number(app, requester, number).await?;
-    preview_door(app, &tenant, &Door::Number(number.to_string())).await
+    preview_door(app, &tenant, &Door::Number).await
 }
 
 async fn preview_door(app: &App, tenant: &Tenant, door: &Door) -> ApiResult<JoinPreview> {
@@ -182,16 +174,7 @@ pub async fn join(
     let asked = check_request(&input, requester.token.is_some())?;
     count_attempt(app, requester, "join").await?;
     let (link, tenant) = open_code(app, code).await?;
-    join_through(
-        app,
-        requester,
-        &Door::Link(link),
-        code,
-        &tenant,
-        input,
-        asked,
-    )
-    .await
+    join_through(app, requester, &Door::Link(link), &tenant, input, asked).await
 }
 
 /// Asks to join through the tenant's join number, as through a link into the root department:
@@ -204,15 +187,14 @@ pub async fn join_by_number(
 ) -> ApiResult<JoinOutcome> {
     let asked = check_request(&input, requester.token.is_some())?;
     let tenant = super::number::open_number(app, requester, number).await?;
-    let door = Door::Number(number.to_string());
-    join_through(app, requester, &door, number, &tenant, input, asked).await
+    let door = Door::Number;
+    join_through(app, requester, &door, &tenant, input, asked).await
 }
 
 async fn join_through(
     app: &App,
     requester: &Requester,
     door: &Door,
-    code: &str,
     tenant: &Tenant,
     input: JoinInput,
     asked: Asked,
@@ -249,15 +231,16 @@ async fn join_through(
         tenant_id: tenant.id,
         status: "verification_sent",
     };
+    // Both answers to a new person queue one mail and send none, so their time is alike.
     if decide(tenant, &asked, phone, owner_has_account)? == Decision::AskOwnerToSignIn {
-        let mail = sign_in_to_join_mail(tenant, &user.email, &door.url(app, code));
-        app.mail().send(mail).await?;
+        let email = user.email.clone();
+        let tenant_id = tenant.id;
+        outbox::queue_now(app, Intent::SignInToJoin { email, tenant_id }).await?;
         return Ok(sent);
     }
     let request = plan_request(tenant, &department, door, user, new_user, asked, now);
-    let verification = write_request(app, requester, tenant, &department, &request, now).await?;
-    if let Some(mail) = verification {
-        app.mail().send(mail).await?;
+    write_request(app, requester, tenant, &department, &request, now).await?;
+    if request.new_user {
         return Ok(sent);
     }
     Ok(JoinOutcome::Joined(Joined {
@@ -385,7 +368,7 @@ fn plan_request(
     };
     let (via, source, link_id) = match door {
         Door::Link(link) => (JoinVia::JoinLink, MemberSource::JoinLink, Some(link.id)),
-        Door::Number(_) => (JoinVia::JoinNumber, MemberSource::JoinNumber, None),
+        Door::Number => (JoinVia::JoinNumber, MemberSource::JoinNumber, None),
     };
     let info = JoinRequestInfo {
         via,
@@ -425,7 +408,7 @@ async fn write_request(
     department: &Department,
     request: &JoinRequest,
     now: OffsetDateTime,
-) -> ApiResult<Option<Mail>> {
+) -> ApiResult<()> {
     let JoinRequest { member, user, .. } = request;
     let mut tx = Transaction::new();
     // First action: a link used up or revoked meanwhile answers as such.
@@ -444,12 +427,11 @@ async fn write_request(
             )),
         )?;
     }
-    let verification = if request.new_user {
+    if request.new_user {
         user.add_new(&mut tx)?;
-        Some(crate::users::proof::add_verification(app, &mut tx, user)?)
-    } else {
-        None
-    };
+        let email = user.email.clone();
+        outbox::queue(app, &mut tx, Intent::Verification { email })?;
+    }
     add_member_items(&mut tx, member, department, now)?;
     take_quota_place(&mut tx, tenant, "join_request_count")?;
     let change = Change {
@@ -461,26 +443,7 @@ async fn write_request(
         after: audit::snapshot(&MemberView::from(member)),
     };
     audit::record(app, &mut tx, &person_caller(requester, user.id), change)?;
-    app.store.transact(tx).await?;
-    Ok(verification)
-}
-
-/// To an address that has an account, when someone asked to join with it without signing in;
-/// `link` is the page to ask again from.
-fn sign_in_to_join_mail(tenant: &Tenant, email: &str, link: &str) -> Mail {
-    Mail {
-        to: email.to_string(),
-        subject: format!("Join {} on Roster", tenant.name),
-        text: format!(
-            "Hello,\n\nsomeone asked to join {} on Roster with this address, which already has an account. If it was you, sign in and open the link again:\n{link}\n\nIf it was not you, ignore this mail.\n",
-            tenant.name
-        ),
-        html: format!(
-            "<p>Hello,</p><p>someone asked to join <b>{}</b> on Roster with this address, which already has an account. If it was you, <a href=\"{}\">sign in and open the link again</a>.</p><p>If it was not you, ignore this mail.</p>",
-            html_escape(&tenant.name),
-            html_escape(link)
-        ),
-    }
+    app.store.transact(tx).await
 }
 
 #[cfg(test)]
@@ -628,7 +591,7 @@ mod tests {
     fn a_request_by_number_lands_in_the_root_and_names_no_link() {
         let t = tenant();
         let user = User::new(NOW, "ada@example.com".into(), "Ada".into(), "en".into());
-        let door = Door::Number("12345678".into());
+        let door = Door::Number;
         assert_eq!(door.department_id(&t), t.root_department_id);
         let request = plan_request(&t, &root(&t), &door, user, true, nothing_asked(), NOW);
         let m = &request.member;

@@ -260,6 +260,8 @@ fn add_link(tx: &mut Transaction, link: &JoinLink) -> ApiResult<()> {
         ttl: link.expires_epoch.map(|e| e + 30 * 24 * 3600),
         session_epoch: None,
         email: None,
+        // A join link's code is handed around: it reached nobody in particular and proves nothing.
+        delivered: None,
     };
     tx.put(
         to_item(&token, &Key::token(&link.code_hash), &[])?,

@@ -343,6 +343,7 @@ fn add_account(
             user.session_epoch,
             TokenPurpose::SetPassword,
             link_lifetime,
+            &user.email,
         )?),
     };
     user.add_new(tx)?;

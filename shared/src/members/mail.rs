@@ -111,6 +111,7 @@ pub async fn send_password_reset(
         user.session_epoch,
         TokenPurpose::ResetPassword,
         time::Duration::days(1),
+        &user.email,
     )?;
     audit::record(
         app,

@@ -154,6 +154,7 @@ pub(crate) async fn write_personal_change(
             after.session_epoch,
             TokenPurpose::SetPassword,
             lifetime,
+            &after.email,
         )?);
     }
     tx.put(

@@ -30,6 +30,7 @@
 //! | SCIM token           | `SCIMTOKEN#<token>`        | `SCIMTOKEN`                      | `SCIMTOKENS#<t>` / `<token>`             |                                         |
 //! | login-log entry      | `LOGINS#<t>`               | `<entry id, UUIDv7>`             | `LOGINSBY#<user>` / `<entry id>`         |                                         |
 //! | audit entry          | `AUDIT#<t>`                | `<audit id, UUIDv7>`             | `AUDITBY#<t>#<actor>` / `<audit id>`     |                                         |
+//! | queued public mail   | `OUTBOX`                   | `MAIL#<id, UUIDv7>`              |                                          |                                         |
 //! | idempotency record   | `IDEMPOTENCY#<sha256 of tenant, caller, key>` | `IDEMPOTENCY`  |                                          |                                         |
 //!
 //! A member also carries `gsi3pk`/`gsi3sk`: `DIR#<t>` / `<directory number, 5 digits>#<folded name>#<m>`
@@ -262,6 +263,14 @@ impl Key {
     /// one fixed window (epoch seconds divided by the window length); expiring by TTL.
     pub fn rate_counter(door: &str, subject: &str, window: i64) -> Self {
         Self::new(format!("RATE#{door}#{subject}"), window.to_string())
+    }
+
+    /// The outbox's one partition: public answers that mail queue there (see `crate::outbox`).
+    pub const OUTBOX: &'static str = "OUTBOX";
+
+    /// A mail a public answer queued; the outbox worker spends (deletes) it.
+    pub fn outbox_mail(id: Uuid) -> Self {
+        Self::new(Self::OUTBOX.to_string(), format!("MAIL#{id}"))
     }
 
     /// API clients are found by client id alone when they ask for a token.

@@ -215,6 +215,9 @@ pub struct Tenant {
     /// created before join numbers, until the rule `join_by_number` is first switched on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub join_number: Option<String>,
+    /// Texts the tenant may send a day (set by operators, like the quotas).
+    #[serde(default = "default_sms_daily_budget")]
+    pub sms_daily_budget: u32,
     pub feature_flags: FeatureFlags,
     pub settings: TenantSettings,
     pub root_department_id: Uuid,
@@ -228,6 +231,12 @@ pub struct Tenant {
 
 fn one() -> u32 {
     1
+}
+
+pub const DEFAULT_SMS_DAILY_BUDGET: u32 = 200;
+
+fn default_sms_daily_budget() -> u32 {
+    DEFAULT_SMS_DAILY_BUDGET
 }
 
 impl Tenant {

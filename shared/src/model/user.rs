@@ -110,6 +110,20 @@ pub struct StoredToken {
     /// For an email change: the new address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// Where the link was sent: what using it can prove (see [`crate::users::proof`]). Absent on
+    /// links that were not sent anywhere (a join link's code) and on links stored before links
+    /// recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered: Option<Delivery>,
+}
+
+/// The channel a link went through and the address it reached. A link proves at most that its
+/// holder reads that address: a mailed link that email, a texted link that phone number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "channel", content = "address", rename_all = "snake_case")]
+pub enum Delivery {
+    Email(String),
+    Phone(String),
 }
 
 impl User {

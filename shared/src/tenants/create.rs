@@ -297,6 +297,7 @@ impl NewTenant {
             settings: asked.settings,
             root_department_id: root_id,
             owner_member_id: member_id,
+            sms_daily_budget: crate::model::tenant::DEFAULT_SMS_DAILY_BUDGET,
             created_at: now,
             updated_at: now,
             version: 1,
@@ -390,6 +391,7 @@ impl NewTenant {
                 user.session_epoch,
                 TokenPurpose::SetPassword,
                 lifetime,
+                &user.email,
             )
             .map(Some),
         }
@@ -493,6 +495,7 @@ mod tests {
             settings: TenantSettings::default(),
             root_department_id: Uuid::now_v7(),
             owner_member_id: Uuid::now_v7(),
+            sms_daily_budget: crate::model::tenant::DEFAULT_SMS_DAILY_BUDGET,
             created_at: now,
             updated_at: now,
             version: 1,

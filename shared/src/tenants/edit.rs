@@ -15,6 +15,9 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+/// The most texts a day an operator may allow one tenant.
+const MAX_SMS_DAILY_BUDGET: i64 = 1_000_000;
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TenantPatch {
@@ -26,6 +29,9 @@ pub struct TenantPatch {
     pub member_quota: Option<i64>,
     #[serde(default)]
     pub seats_total: Option<i64>,
+    /// Texts a day (operators only, like the quotas).
+    #[serde(default)]
+    pub sms_daily_budget: Option<i64>,
     #[serde(default)]
     pub feature_flags: Option<FeatureFlagsPatch>,
     #[serde(default)]
@@ -86,8 +92,10 @@ pub async fn update(
 /// Whether the caller may change what the patch names.
 fn may_patch(access: &Access, patch: &TenantPatch) -> ApiResult<()> {
     let operator = access.caller.is_platform() || access.via_reseller;
-    if (patch.plan.is_some() || patch.member_quota.is_some() || patch.seats_total.is_some())
-        && !operator
+    let quotas = patch.member_quota.is_some()
+        || patch.seats_total.is_some()
+        || patch.sms_daily_budget.is_some();
+    if (patch.plan.is_some() || quotas) && !operator
     {
         return Err(ApiError::Forbidden(
             "plan and quotas are set by platform or reseller admins",
@@ -139,6 +147,10 @@ fn patched(before: &Tenant, patch: TenantPatch, now: OffsetDateTime) -> ApiResul
         );
         after.seats_total = seats.clamp(0, MAX_SEATS) as u32;
     }
+    if let Some(budget) = patch.sms_daily_budget {
+        validate::range(&mut checks, "sms_daily_budget", budget, 0, MAX_SMS_DAILY_BUDGET);
+        after.sms_daily_budget = budget.clamp(0, MAX_SMS_DAILY_BUDGET) as u32;
+    }
     if let Some(flags) = patch.feature_flags {
         flags.apply(&mut after.feature_flags);
     }
@@ -164,7 +176,8 @@ fn write_tenant(tx: &mut Transaction, before: &Tenant, after: &Tenant) -> ApiRes
         &Key::tenant(before.id),
         Update::new(
             "SET #name = :name, #plan = :plan, member_quota = :quota, seats_total = :seats, \
-             feature_flags = :flags, settings = :settings, updated_at = :now, version = :next",
+             sms_daily_budget = :sms, feature_flags = :flags, settings = :settings, \
+             updated_at = :now, version = :next",
         )
         .set_all(&join_number)
         .name("#name", "name")
@@ -176,6 +189,7 @@ fn write_tenant(tx: &mut Transaction, before: &Tenant, after: &Tenant) -> ApiRes
         )
         .value(":quota", num(after.member_quota))
         .value(":seats", num(after.seats_total))
+        .value(":sms", num(after.sms_daily_budget))
         .value(
             ":flags",
             serde_dynamo::to_attribute_value(&after.feature_flags).map_err(ApiError::internal)?,
@@ -228,6 +242,7 @@ mod tests {
             settings: TenantSettings::default(),
             root_department_id: Uuid::now_v7(),
             owner_member_id: Uuid::now_v7(),
+            sms_daily_budget: crate::model::tenant::DEFAULT_SMS_DAILY_BUDGET,
             created_at: now,
             updated_at: now,
             version: 7,

@@ -197,7 +197,7 @@ fn doomed(tenant: &Tenant, items: Vec<Item>) -> ApiResult<Vec<Key>> {
                 outside.extend(member.term_keys());
             } else if key.sk.starts_with("INVITE#") {
                 let invitation: Invitation = from_item(item)?;
-                outside.push(Key::token(&invitation.token_hash));
+                outside.extend(invitation.link_keys());
             } else if key.sk.starts_with(crate::model::keys::JOIN_LINK_PREFIX) {
                 let link: JoinLink = from_item(item)?;
                 outside.push(Key::token(&link.code_hash));

@@ -30,6 +30,8 @@ pub struct TenantView {
     )]
     pub purge_after: Option<OffsetDateTime>,
     pub member_quota: u32,
+    /// Texts the tenant may send a day (invitations by phone).
+    pub sms_daily_budget: u32,
     pub member_count: u32,
     pub pending_invitations: u32,
     pub pending_join_requests: u32,
@@ -62,6 +64,7 @@ impl From<&Tenant> for TenantView {
             status: t.status,
             purge_after: t.purge_after,
             member_quota: t.member_quota,
+            sms_daily_budget: t.sms_daily_budget,
             member_count: t.member_count,
             pending_invitations: t.invitation_count,
             pending_join_requests: t.join_request_count,

@@ -5,7 +5,7 @@
 //! link dies after 24 hours or with the user's sessions.
 
 use super::{
-    EmailGuard, FreshToken, StoredToken, TokenPurpose, User, UserView, add_user_link, own_user,
+    EmailGuard, FreshToken, StoredToken, TokenPurpose, User, UserView, UserLink, add_user_link, own_user,
     rfc3339, session_is,
 };
 use crate::app::App;
@@ -35,15 +35,15 @@ pub(crate) fn request(
     user: &User,
     new_email: &str,
 ) -> ApiResult<[Mail; 2]> {
-    let token = add_user_link(
-        app,
-        tx,
-        user.id,
-        user.session_epoch,
-        TokenPurpose::EmailChange,
-        time::Duration::hours(LINK_HOURS),
-        Some(new_email.to_string()),
-    )?;
+    let link = UserLink {
+        to: new_email,
+        ..UserLink::to_user(
+            user,
+            TokenPurpose::EmailChange,
+            time::Duration::hours(LINK_HOURS),
+        )
+    };
+    let token = add_user_link(app, tx, link, Some(new_email.to_string()))?;
     let link = confirm_link(app, &token);
     Ok([
         Mail {
@@ -241,6 +241,7 @@ mod tests {
             ttl: None,
             session_epoch: Some(7),
             email: Some("new@example.com".into()),
+            delivered: Some(crate::model::user::Delivery::Email("new@example.com".into())),
         };
         assert_eq!(
             address_moved_to(&link, &user, now).as_deref(),

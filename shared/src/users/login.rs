@@ -442,6 +442,7 @@ mod tests {
             },
             root_department_id: Uuid::now_v7(),
             owner_member_id: Uuid::now_v7(),
+            sms_daily_budget: crate::model::tenant::DEFAULT_SMS_DAILY_BUDGET,
             created_at: at(0),
             updated_at: at(0),
             version: 1,

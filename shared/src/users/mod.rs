@@ -19,7 +19,7 @@ use crate::model::keys::{GSI1, Key, memberships_of};
 use crate::model::member::{Member, UserInTenant};
 pub use crate::model::time::{rfc3339, whole_seconds};
 pub use crate::model::user::{
-    EmailGuard, PlatformAdmin, StoredToken, TokenPurpose, User, new_session_epoch,
+    Delivery, EmailGuard, PlatformAdmin, StoredToken, TokenPurpose, User, new_session_epoch,
 };
 use crate::store::{Condition, Query, SortRange, Transaction, Update, from_item, num, s, to_item};
 use crate::tokens::{Claims, Grant, TokenScope};
@@ -122,8 +122,8 @@ impl StoredToken {
     }
 }
 
-/// Adds a new one-time link token of a user to `tx` and returns the token for the mail link. It
-/// works while the user's session epoch is still `session_epoch`.
+/// Adds a new one-time link token of a user to `tx`, mailed to `to`, and returns the token for
+/// the mail link. It works while the user's session epoch is still `session_epoch`.
 pub fn add_password_token(
     app: &App,
     tx: &mut Transaction,
@@ -131,30 +131,59 @@ pub fn add_password_token(
     session_epoch: u64,
     purpose: TokenPurpose,
     lifetime: time::Duration,
+    to: &str,
 ) -> ApiResult<String> {
-    add_user_link(app, tx, user_id, session_epoch, purpose, lifetime, None)
+    let link = UserLink {
+        user_id,
+        session_epoch,
+        purpose,
+        lifetime,
+        to,
+    };
+    add_user_link(app, tx, link, None)
 }
 
+/// A one-time link of a user's: what it opens, for how long, and the address it is mailed to.
+pub(crate) struct UserLink<'a> {
+    pub user_id: Uuid,
+    pub session_epoch: u64,
+    pub purpose: TokenPurpose,
+    pub lifetime: time::Duration,
+    pub to: &'a str,
+}
+
+impl<'a> UserLink<'a> {
+    /// A link of `user`'s mailed to their address.
+    pub(crate) fn to_user(user: &'a User, purpose: TokenPurpose, lifetime: time::Duration) -> Self {
+        Self {
+            user_id: user.id,
+            session_epoch: user.session_epoch,
+            purpose,
+            lifetime,
+            to: &user.email,
+        }
+    }
+}
+
+/// Adds `link` to `tx` (`new_email`: the address an email change moves to) and returns its token.
 pub(crate) fn add_user_link(
     app: &App,
     tx: &mut Transaction,
-    user_id: Uuid,
-    session_epoch: u64,
-    purpose: TokenPurpose,
-    lifetime: time::Duration,
-    email: Option<String>,
+    link: UserLink<'_>,
+    new_email: Option<String>,
 ) -> ApiResult<String> {
     let token = crypto::new_token();
-    let expires_at = app.now() + lifetime;
+    let expires_at = app.now() + link.lifetime;
     let stored = StoredToken {
-        purpose,
-        user_id: Some(user_id),
+        purpose: link.purpose,
+        user_id: Some(link.user_id),
         tenant_id: None,
         target_id: None,
         expires_at: Some(expires_at),
         ttl: Some(expires_at.unix_timestamp()),
-        session_epoch: Some(session_epoch),
-        email,
+        session_epoch: Some(link.session_epoch),
+        email: new_email,
+        delivered: Some(Delivery::Email(link.to.to_string())),
     };
     tx.put(
         to_item(&stored, &Key::token(&crypto::token_hash(&token)), &[])?,
@@ -226,6 +255,7 @@ pub(crate) fn claim_address(
         epoch,
         TokenPurpose::SetPassword,
         lifetime,
+        email,
     )
     .map(Some)
 }

@@ -3,12 +3,14 @@
 //! password the prover chooses (so a password anyone else chose never survives proof) and ends
 //! every session and every other link of the user.
 //!
+//! Whether a used link proves an address is decided here only ([`proves_email`]): a link proves
+//! the channel it went through and the address it reached, nothing else.
+//!
 //! The public doors here answer alike whether or not an address has an account, and count every
 //! attempt against the caller's address.
 
 use super::{
-    EmailGuard, StoredToken, TokenPurpose, User, add_user_link, memberships, password_link,
-    set_password,
+    Delivery, StoredToken, TokenPurpose, User, UserLink, add_user_link, memberships, set_password,
 };
 use crate::app::App;
 use crate::auth::Requester;
@@ -16,16 +18,23 @@ use crate::crypto;
 use crate::error::{ApiError, ApiResult, Checks};
 use crate::limits::{Counter, count_attempt};
 use crate::mail::{Mail, html_escape};
+use crate::outbox::{self, Intent};
 use crate::model::keys::Key;
 use crate::store::{Condition, Transaction, Update, from_item, num, s};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 /// Verification links work for a day.
 const VERIFY_LINK_HOURS: i64 = 24;
-/// Reset links a user asks for themselves work for an hour.
-const RESET_LINK_HOURS: i64 = 1;
+
+/// Whether using `link` proves `email`: only a link mailed to that very address does. A texted
+/// link proves a phone number, a join code nothing, a link mailed elsewhere another address.
+/// `unrecorded` is where a link stored before links recorded their delivery went. Every door
+/// that turns a used link into a proven address asks here.
+pub(crate) fn proves_email(link: &StoredToken, email: &str, unrecorded: Delivery) -> bool {
+    let delivered = link.delivered.as_ref().unwrap_or(&unrecorded);
+    !email.is_empty() && *delivered == Delivery::Email(email.to_string())
+}
 
 pub fn verification_link(app: &App, token: &str) -> String {
     format!("{}/verify-email?token={token}", app.config.app_url)
@@ -33,15 +42,12 @@ pub fn verification_link(app: &App, token: &str) -> String {
 
 /// Adds a verification link for `user` to `tx` and returns the mail that carries it.
 pub(crate) fn add_verification(app: &App, tx: &mut Transaction, user: &User) -> ApiResult<Mail> {
-    let token = add_user_link(
-        app,
-        tx,
-        user.id,
-        user.session_epoch,
+    let link = UserLink::to_user(
+        user,
         TokenPurpose::VerifyEmail,
         time::Duration::hours(VERIFY_LINK_HOURS),
-        None,
-    )?;
+    );
+    let token = add_user_link(app, tx, link, None)?;
     let link = verification_link(app, &token);
     Ok(Mail {
         to: user.email.clone(),
@@ -179,7 +185,9 @@ async fn linked_user(app: &App, token: &str) -> ApiResult<(Key, User)> {
             .await?
             .ok_or_else(invalid)?,
     )?;
-    if stored.session_epoch.unwrap_or(0) != user.session_epoch {
+    if stored.session_epoch.unwrap_or(0) != user.session_epoch
+        || !proves_email(&stored, &user.email, Delivery::Email(user.email.clone()))
+    {
         return Err(invalid());
     }
     Ok((key, user))
@@ -213,27 +221,6 @@ pub struct AddressInput {
     pub email: String,
 }
 
-/// The account an address names, if any. Both outcomes cost the same two reads (the guard, then
-/// the user or a key nobody holds), so the answer's timing does not tell them apart.
-async fn account_of(app: &App, email: &str) -> ApiResult<Option<User>> {
-    let guard: Option<EmailGuard> = app
-        .store
-        .get(&Key::email(email))
-        .await?
-        .map(from_item)
-        .transpose()?;
-    let user = app
-        .store
-        .get(&Key::user(
-            guard.as_ref().map_or(Uuid::nil(), |g| g.user_id),
-        ))
-        .await?;
-    match (guard, user) {
-        (Some(_), Some(user)) => Ok(Some(from_item(user)?)),
-        _ => Ok(None),
-    }
-}
-
 fn address(input: &AddressInput) -> ApiResult<String> {
     let mut checks = Checks::new();
     let email = crate::validate::email(&mut checks, "email", &input.email);
@@ -241,77 +228,66 @@ fn address(input: &AddressInput) -> ApiResult<String> {
     Ok(email)
 }
 
-/// POST /v1/auth/verify-email/resend: mails a fresh verification link to an unproven account's
-/// address; answers the same whether the address has such an account, a proven one, or none.
+/// POST /v1/auth/verify-email/resend: queues a fresh verification link for an unproven account's
+/// address. The answer does the same work whether the address has such an account, a proven
+/// one, or none (the outbox worker decides), so neither its body nor its time tells them apart.
 pub async fn resend_verification(
     app: &App,
     requester: &Requester,
     input: AddressInput,
 ) -> ApiResult<()> {
     let email = address(&input)?;
-    count_attempt(
-        app,
-        Counter::public(
-            &app.config.limits,
-            "verify-resend",
-            requester.origin.source_ip.as_deref(),
-        ),
-    )
-    .await?;
-    let Some(user) = account_of(app, &email).await?.filter(|u| !u.email_verified) else {
-        return Ok(());
-    };
-    let mut tx = Transaction::new();
-    let mail = add_verification(app, &mut tx, &user)?;
-    app.store.transact(tx).await?;
-    app.mail().send(mail).await
+    count_public(app, requester, "verify-resend").await?;
+    outbox::queue_now(app, Intent::Verification { email }).await
 }
 
-/// POST /v1/auth/password-reset/request: mails a reset link (which proves the address too) to
-/// the address's account; answers the same whether or not there is one.
+/// POST /v1/auth/password-reset/request: queues a reset link (which proves the address too) for
+/// the address's account; the same work whether or not there is one (see `resend_verification`).
 pub async fn request_password_reset(
     app: &App,
     requester: &Requester,
     input: AddressInput,
 ) -> ApiResult<()> {
     let email = address(&input)?;
-    count_attempt(
-        app,
-        Counter::public(
-            &app.config.limits,
-            "reset-request",
-            requester.origin.source_ip.as_deref(),
-        ),
-    )
-    .await?;
-    let Some(user) = account_of(app, &email).await? else {
-        return Ok(());
-    };
-    let mut tx = Transaction::new();
-    let token = add_user_link(
-        app,
-        &mut tx,
-        user.id,
-        user.session_epoch,
-        TokenPurpose::ResetPassword,
-        time::Duration::hours(RESET_LINK_HOURS),
-        None,
-    )?;
-    app.store.transact(tx).await?;
-    let link = password_link(app, &token);
-    app.mail()
-        .send(Mail {
-            to: user.email.clone(),
-            subject: "Reset your Roster password".into(),
-            text: format!(
-                "Hello {},\n\nsomeone asked to reset the password of this address's Roster account.\nChoose a new password (the link works once, for one hour):\n{link}\n\nIf it was not you, ignore this mail: your password stays as it is.\n",
-                user.name
-            ),
-            html: format!(
-                "<p>Hello {},</p><p>someone asked to reset the password of this address's Roster account.</p><p><a href=\"{}\">Choose a new password</a> (the link works once, for one hour).</p><p>If it was not you, ignore this mail: your password stays as it is.</p>",
-                html_escape(&user.name),
-                html_escape(&link)
-            ),
-        })
-        .await
+    count_public(app, requester, "reset-request").await?;
+    outbox::queue_now(app, Intent::ResetPassword { email }).await
+}
+
+async fn count_public(app: &App, requester: &Requester, door: &'static str) -> ApiResult<()> {
+    let source_ip = requester.origin.source_ip.as_deref();
+    count_attempt(app, Counter::public(&app.config.limits, door, source_ip)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(delivered: Option<Delivery>) -> StoredToken {
+        StoredToken {
+            purpose: TokenPurpose::Invitation,
+            user_id: None,
+            tenant_id: None,
+            target_id: None,
+            expires_at: None,
+            ttl: None,
+            session_epoch: None,
+            email: None,
+            delivered,
+        }
+    }
+
+    #[test]
+    fn a_link_proves_only_the_address_it_was_mailed_to() {
+        let ada = "ada@example.com";
+        let mailed = || Delivery::Email(ada.into());
+        let texted = || Delivery::Phone("+447700900123".into());
+        assert!(proves_email(&link(Some(mailed())), ada, texted()));
+        assert!(!proves_email(&link(Some(texted())), ada, mailed()));
+        let elsewhere = Delivery::Email("grace@example.com".into());
+        assert!(!proves_email(&link(Some(elsewhere)), ada, mailed()));
+        assert!(!proves_email(&link(Some(mailed())), "", mailed()));
+        // Links stored before deliveries were recorded went where the caller says.
+        assert!(proves_email(&link(None), ada, mailed()));
+        assert!(!proves_email(&link(None), ada, texted()));
+    }
 }

@@ -253,6 +253,11 @@ async fn invite(
     found: &HashMap<Key, Item>,
     tx: Transaction,
 ) -> ApiResult<Option<Mail>> {
+    if let Some(phone) = &checked.phone_invite {
+        let mut checks = Checks::new();
+        crate::validate::mobile(&mut checks, "phone", phone, &run.app.config.sms);
+        checks.finish()?;
+    }
     invitations::send(
         run.app,
         &run.access,
