@@ -149,3 +149,171 @@ async fn a_token_acts_with_its_own_permissions() {
     assert_eq!(found.ok(200)["totalResults"], 0);
     env.assert_consistent().await;
 }
+
+/// The member id of `email` in `s`'s tenant, as SCIM finds it.
+async fn user_id(env: &Env, s: &Scim, email: &str) -> String {
+    let found = s
+        .get(
+            env,
+            &format!(
+                "/Users?filter=userName%20eq%20%22{}%22",
+                email.replace('@', "%40")
+            ),
+        )
+        .await;
+    found.ok(200)["Resources"][0]["id"]
+        .as_str()
+        .expect("found")
+        .to_string()
+}
+
+fn rename() -> Value {
+    json!([{"op": "replace", "path": "displayName", "value": "Renamed Person"}])
+}
+
+/// Every write a SCIM token can make to `target`, each refused with a SCIM 403, and the member
+/// (and the group) left as they were.
+async fn refused_everything(env: &Env, s: &Scim, target: &str, group: &str) {
+    let user = format!("/Users/{target}");
+    let before = s.member(env, target).await.ok(200).clone();
+    let given =
+        json!([{"op": "replace", "value": {"name": {"givenName": "Re", "familyName": "Named"}}}]);
+    scim_error(&s.patch(env, &user, rename()).await, 403, None);
+    scim_error(&s.patch(env, &user, given).await, 403, None);
+    let mut put = s.get(env, &user).await.ok(200).clone();
+    put["displayName"] = json!("Renamed Person");
+    scim_error(&s.put(env, &user, put).await, 403, None);
+    scim_error(&s.patch(env, &user, deactivate()).await, 403, None);
+    scim_error(&s.delete(env, &user).await, 403, None);
+    let into_group = json!([
+        {"op": "replace", "path": "displayName", "value": "Renamed team"},
+        {"op": "add", "path": "members", "value": [{"value": target}]}
+    ]);
+    scim_error(
+        &s.patch(env, &format!("/Groups/{group}"), into_group).await,
+        403,
+        None,
+    );
+    let grab = json!({"schemas": [GROUP], "displayName": "Grab", "members": [{"value": target}]});
+    scim_error(&s.post(env, "/Groups", grab).await, 403, None);
+    assert_eq!(
+        s.member(env, target).await.ok(200),
+        &before,
+        "{target} changed"
+    );
+    assert_eq!(
+        s.get(env, &format!("/Groups/{group}")).await.ok(200)["displayName"],
+        "Team"
+    );
+    let grabbed = s
+        .get(env, "/Groups?filter=displayName%20eq%20%22Grab%22")
+        .await;
+    assert_eq!(grabbed.ok(200)["totalResults"], 0);
+}
+
+/// SPEC §8.2 and §9.1: a SCIM token acts only on members whose permissions it holds all of (its
+/// own set), and never on owners, whatever the write.
+#[tokio::test]
+async fn a_token_acts_only_on_members_within_its_reach() {
+    let env = Env::start().await;
+    let s = scim_tenant(&env, "Reach").await;
+    let plain = env.member_in(&s.t, "Plain", json!({})).await;
+    let auditor = env
+        .member_in(
+            &s.t,
+            "Auditor",
+            json!({"role": "admin", "permissions": ["audit.read"]}),
+        )
+        .await;
+    let reader = env
+        .member_in(
+            &s.t,
+            "Reader",
+            json!({"role": "admin", "permissions": ["members.read"]}),
+        )
+        .await;
+    let full = env
+        .member_in(&s.t, "Full", json!({"role": "admin", "permissions": "all"}))
+        .await;
+    let owner = user_id(&env, &s, &s.t.owner_email).await;
+    let team = s
+        .post(
+            &env,
+            "/Groups",
+            json!({"schemas": [GROUP], "displayName": "Team"}),
+        )
+        .await;
+    let team = team.ok(201)["id"].as_str().unwrap().to_string();
+
+    // Provisioned by the identity provider, then made an admin in the console: a PUT or PATCH of
+    // its name alone changes no SCIM profile, and must still be refused.
+    let promoted = s
+        .post(
+            &env,
+            "/Users",
+            json!({
+                "userName": "promoted@people.test", "displayName": "Pro Moted",
+                "emails": [{"value": "promoted@people.test", "type": "work", "primary": true}]
+            }),
+        )
+        .await;
+    let promoted = promoted.ok(201)["id"].as_str().unwrap().to_string();
+    env.patch(
+        &format!("/v1/tenants/{}/members/{promoted}", s.t.id),
+        &s.t.owner_token,
+        json!({"role": "admin", "permissions": ["audit.read"]}),
+    )
+    .await
+    .ok(200);
+
+    for target in [&promoted, &owner, &auditor.member_id, &full.member_id] {
+        refused_everything(&env, &s, target, &team).await;
+    }
+
+    // Out of reach in a group: neither removed from it nor moved out by its deletion.
+    env.patch(
+        &format!("/v1/tenants/{}/members/{}", s.t.id, auditor.member_id),
+        &s.t.owner_token,
+        json!({"department_id": team}),
+    )
+    .await
+    .ok(200);
+    let remove =
+        json!([{"op": "remove", "path": format!("members[value eq \"{}\"]", auditor.member_id)}]);
+    let group = format!("/Groups/{team}");
+    scim_error(&s.patch(&env, &group, remove).await, 403, None);
+    scim_error(&s.delete(&env, &group).await, 403, None);
+    let members = s.get(&env, &group).await.ok(200)["members"].clone();
+    assert_eq!(members[0]["value"], json!(auditor.member_id));
+
+    // Within reach: a plain member, an admin holding less than the token.
+    s.patch(&env, &format!("/Users/{}", reader.member_id), rename())
+        .await
+        .ok(200);
+    let user = format!("/Users/{}", plain.member_id);
+    s.patch(&env, &user, rename()).await.ok(200);
+    s.patch(&env, &user, deactivate()).await.ok(200);
+    let add = json!([{"op": "add", "path": "members", "value": [{"value": plain.member_id}]}]);
+    s.patch(&env, &group, add).await.ok(200);
+    s.delete(&env, &user).await.ok(204);
+
+    // A token the owner gives everything reaches every admin, and still no owner.
+    let all = env
+        .post(
+            &format!("/v1/tenants/{}/scim-tokens", s.t.id),
+            Some(&s.t.owner_token),
+            json!({"label": "All", "permissions": "all"}),
+        )
+        .await;
+    let all = s.with_token(all.ok(201)["token"].as_str().unwrap());
+    all.patch(&env, &format!("/Users/{}", full.member_id), deactivate())
+        .await
+        .ok(200);
+    scim_error(
+        &all.patch(&env, &format!("/Users/{owner}"), deactivate())
+            .await,
+        403,
+        None,
+    );
+    env.assert_consistent().await;
+}

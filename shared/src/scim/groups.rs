@@ -9,7 +9,7 @@ use super::{
     patch, project,
 };
 use crate::app::App;
-use crate::auth::{Need, Requester, authorize, authorize_with_tenant};
+use crate::auth::{Access, Need, Requester, authorize, authorize_with_tenant};
 use crate::departments::{self, CreateDepartment, DepartmentPatch};
 use crate::error::{ApiError, ApiResult};
 use crate::members::{self, MemberPatch};
@@ -280,7 +280,7 @@ pub async fn create(
     body: &Value,
 ) -> ApiResult<Resource> {
     let input = GroupInput::parse(body)?;
-    let (_, tenant, _) = authorize_with_tenant(
+    let (access, tenant, _) = authorize_with_tenant(
         app,
         requester,
         endpoint.tenant_id,
@@ -288,7 +288,7 @@ pub async fn create(
         &[],
     )
     .await?;
-    users_of(app, endpoint, &input.members).await?;
+    movable(&access, &users_of(app, endpoint, &input.members).await?)?;
     let created = departments::create(
         app,
         requester,
@@ -331,6 +331,25 @@ async fn users_of(app: &App, endpoint: &Endpoint, ids: &BTreeSet<Uuid>) -> ApiRe
         .collect()
 }
 
+/// Refuses to move any of `members` unless the caller may: a Group write that moves members also
+/// needs `members.write`, and moves only members the caller may act on (SPEC §8.2, the rule the
+/// REST member edit follows). Checked for all of them before anything is written, so a refused
+/// move leaves the Group as it was (name and members alike).
+fn movable(access: &Access, members: &[Member]) -> ApiResult<()> {
+    if members.is_empty() {
+        return Ok(());
+    }
+    if !access.allows(Permission::MembersWrite) {
+        return Err(ApiError::Forbidden(
+            "moving members between groups needs members.write",
+        ));
+    }
+    if members.iter().any(|m| !members::may_manage(access, m)) {
+        return Err(members::beyond_reach());
+    }
+    Ok(())
+}
+
 /// Moves each member in `ids` into `department_id` (those already there stay put).
 async fn move_members(
     app: &App,
@@ -370,8 +389,17 @@ pub async fn replace(
     expected: Option<u64>,
 ) -> ApiResult<Resource> {
     let input = GroupInput::parse(body)?;
-    let (department, members) = current(app, requester, endpoint, department_id, expected).await?;
-    apply(app, requester, endpoint, &department, &members, input).await
+    let (access, department, members) =
+        current(app, requester, endpoint, department_id, expected).await?;
+    apply(
+        app,
+        (requester, &access),
+        endpoint,
+        &department,
+        &members,
+        input,
+    )
+    .await
 }
 
 /// PATCH /Groups/{id}: the operations applied to the Group as it reads now (Entra's
@@ -384,11 +412,20 @@ pub async fn patch(
     request: &patch::PatchRequest,
     expected: Option<u64>,
 ) -> ApiResult<Resource> {
-    let (department, members) = current(app, requester, endpoint, department_id, expected).await?;
+    let (access, department, members) =
+        current(app, requester, endpoint, department_id, expected).await?;
     let mut json = group_json(&department, Some(&members), endpoint);
     patch::apply(&mut json, request, &super::discovery::canonical).map_err(super::patch_error)?;
     let input = GroupInput::parse(&json)?;
-    apply(app, requester, endpoint, &department, &members, input).await
+    apply(
+        app,
+        (requester, &access),
+        endpoint,
+        &department,
+        &members,
+        input,
+    )
+    .await
 }
 
 /// The department and its own members, for a caller who may change departments, if still at the
@@ -399,8 +436,8 @@ async fn current(
     endpoint: &Endpoint,
     department_id: Uuid,
     expected: Option<u64>,
-) -> ApiResult<(Department, Vec<Member>)> {
-    let (_, items) = authorize(
+) -> ApiResult<(Access, Department, Vec<Member>)> {
+    let (access, items) = authorize(
         app,
         requester,
         endpoint.tenant_id,
@@ -413,12 +450,13 @@ async fn current(
     if expected.is_some_and(|v| v != version(&department, &members)) {
         return Err(ApiError::PreconditionFailed);
     }
-    Ok((department, members))
+    Ok((access, department, members))
 }
 
+/// Writes what `input` changes of the Group: every member it moves in or out is checked first.
 async fn apply(
     app: &App,
-    requester: &Requester,
+    (requester, access): (&Requester, &Access),
     endpoint: &Endpoint,
     department: &Department,
     members: &[Member],
@@ -426,7 +464,14 @@ async fn apply(
 ) -> ApiResult<Resource> {
     let now: BTreeSet<Uuid> = members.iter().map(|m| m.id).collect();
     let added: BTreeSet<Uuid> = input.members.difference(&now).copied().collect();
-    users_of(app, endpoint, &added).await?;
+    let mut moving = users_of(app, endpoint, &added).await?;
+    moving.extend(
+        members
+            .iter()
+            .filter(|m| !input.members.contains(&m.id))
+            .cloned(),
+    );
+    movable(access, &moving)?;
     if input.display_name != department.name {
         departments::update(
             app,
@@ -495,11 +540,13 @@ pub async fn delete(
     endpoint: &Endpoint,
     department_id: Uuid,
 ) -> ApiResult<()> {
-    let (department, members) = current(app, requester, endpoint, department_id, None).await?;
+    let (access, department, members) =
+        current(app, requester, endpoint, department_id, None).await?;
     // A department with sub-departments stays (and so do its members).
     if department.child_count > 0 {
         return Err(ApiError::DepartmentNotEmpty);
     }
+    movable(&access, &members)?;
     let ids: BTreeSet<Uuid> = members.iter().map(|m| m.id).collect();
     to_root(app, requester, endpoint, &ids).await?;
     departments::delete(app, requester, endpoint.tenant_id, department.id).await

@@ -604,8 +604,10 @@ pub async fn replace(
     apply(app, requester, &tenant, endpoint, &member, input).await
 }
 
-/// The member to change and its tenant, for a caller who may write members, if still at the
-/// `If-Match` version when one is sent.
+/// The member to change and its tenant, for a caller who may write members and act on this one
+/// (SPEC §8.2, the rule REST follows: only members whose permissions the token holds all of,
+/// never owners), if still at the `If-Match` version when one is sent. Checked before anything
+/// is planned, so a refused PUT or PATCH changes nothing, not even the account's name.
 async fn current(
     app: &App,
     requester: &Requester,
@@ -613,7 +615,7 @@ async fn current(
     member_id: Uuid,
     expected: Option<u64>,
 ) -> ApiResult<(crate::model::Tenant, Member)> {
-    let (_, tenant, items) = authorize_with_tenant(
+    let (access, tenant, items) = authorize_with_tenant(
         app,
         requester,
         endpoint.tenant_id,
@@ -624,6 +626,9 @@ async fn current(
     let member = user_of(items.into_iter().next().flatten())?;
     if expected.is_some_and(|v| v != member.version) {
         return Err(ApiError::PreconditionFailed);
+    }
+    if !members::may_manage(&access, &member) {
+        return Err(members::beyond_reach());
     }
     Ok((tenant, member))
 }
@@ -713,7 +718,7 @@ async fn identifiers_free(app: &App, member: &Member, profile: &ScimProfile) -> 
 }
 
 /// DELETE /Users/{id}: the member goes to the recycle bin (restorable until the tenant's
-/// retention ends), like a DELETE of the REST API.
+/// retention ends), like a DELETE of the REST API, under its rules (the targeting rule included).
 pub async fn delete(
     app: &App,
     requester: &Requester,
