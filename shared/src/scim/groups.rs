@@ -4,6 +4,7 @@
 //! the member to the root. Groups a provider creates go under the root; deleting one moves its
 //! members to the root first (a department with sub-departments is not deleted: 409).
 
+use super::user_list::FILTER_SCAN_CAP;
 use super::{
     Endpoint, GROUP_SCHEMA, ListQuery, Resource, filter, invalid_value, meta, paging, parse_filter,
     patch, project,
@@ -187,11 +188,7 @@ fn needs_members(query: &ListQuery) -> bool {
             .split(',')
             .any(|n| n.trim().to_ascii_lowercase().starts_with("members"))
     };
-    let filtered_on_members = query
-        .filter
-        .as_deref()
-        .is_some_and(|f| f.to_ascii_lowercase().contains("members"));
-    if filtered_on_members {
+    if filtered_on_members(query) {
         return true;
     }
     if query.attributes.is_some() {
@@ -200,15 +197,60 @@ fn needs_members(query: &ListQuery) -> bool {
     !names(&query.excluded_attributes)
 }
 
-/// Every resource the query's filter matches, projected as it asks (its paging aside).
-pub(crate) async fn matching(
+/// Whether the query's filter looks at members (then every Group's members are read to filter).
+fn filtered_on_members(query: &ListQuery) -> bool {
+    query
+        .filter
+        .as_deref()
+        .is_some_and(|f| f.to_ascii_lowercase().contains("members"))
+}
+
+/// The members of every department, read whole: only for a filter on members, and only on a
+/// directory small enough (`tooMany` otherwise, as for Users).
+async fn members_by_department(
+    app: &App,
+    tenant: &crate::model::Tenant,
+) -> ApiResult<HashMap<Uuid, Vec<Member>>> {
+    let too_many = || ApiError::Scim {
+        scim_type: "tooMany",
+        detail: format!(
+            "a filter on members is evaluated on directories of at most {FILTER_SCAN_CAP} members"
+        ),
+    };
+    if tenant.member_count as usize > FILTER_SCAN_CAP {
+        return Err(too_many());
+    }
+    let whole = Query::new(Some(GSI3), directory_partition(tenant.id), SortRange::All);
+    let items = app
+        .store
+        .query_up_to(whole, FILTER_SCAN_CAP)
+        .await?
+        .ok_or_else(too_many)?;
+    let mut grouped: HashMap<Uuid, Vec<Member>> = HashMap::new();
+    for item in items {
+        let member: Member = from_item(item)?;
+        grouped
+            .entry(member.department_id)
+            .or_default()
+            .push(member);
+    }
+    Ok(grouped)
+}
+
+/// The Groups the query's filter matches from `start` (1-based), at most `count`, projected as it
+/// asks, and their total. The filter is evaluated on the departments (a few per tenant, read in
+/// one query); members are read only for the Groups on the page, each Group's own members being
+/// one key range of the tree index, so a page reads its own members and nobody else's (SPEC §9.1)
+/// unless the filter itself looks at members.
+pub(crate) async fn page(
     app: &App,
     requester: &Requester,
     endpoint: &Endpoint,
     query: &ListQuery,
-) -> ApiResult<Vec<Value>> {
+    (start, count): (usize, usize),
+) -> ApiResult<(usize, Vec<Value>)> {
     let filter = parse_filter(query.filter.as_deref())?;
-    authorize(
+    let (_, tenant, _) = authorize_with_tenant(
         app,
         requester,
         endpoint.tenant_id,
@@ -216,49 +258,41 @@ pub(crate) async fn matching(
         &[],
     )
     .await?;
-    let departments: Vec<Department> = departments::all(app, endpoint.tenant_id)
+    let departments = departments::all(app, endpoint.tenant_id)
         .await?
         .into_iter()
-        .filter(|d| d.parent_id.is_some())
-        .collect();
-    let mut by_department: Option<HashMap<Uuid, Vec<Member>>> = None;
-    if needs_members(query) {
-        let mut grouped: HashMap<Uuid, Vec<Member>> = HashMap::new();
-        for item in app
-            .store
-            .query_all(Query::new(
-                Some(GSI3),
-                directory_partition(endpoint.tenant_id),
-                SortRange::All,
-            ))
-            .await?
-        {
-            let member: Member = from_item(item)?;
-            grouped
-                .entry(member.department_id)
-                .or_default()
-                .push(member);
-        }
-        by_department = Some(grouped);
+        .filter(|d| d.parent_id.is_some());
+    let matches = |json: &Value| filter.as_ref().is_none_or(|f| f.matches(json));
+    let matched: Vec<(Department, Option<Vec<Member>>)> = if filtered_on_members(query) {
+        let mut grouped = members_by_department(app, &tenant).await?;
+        departments
+            .map(|d| {
+                let members = grouped.remove(&d.id).unwrap_or_default();
+                (d, Some(members))
+            })
+            .filter(|(d, m)| matches(&group_json(d, m.as_deref(), endpoint)))
+            .collect()
+    } else {
+        departments
+            .filter(|d| matches(&group_json(d, None, endpoint)))
+            .map(|d| (d, None))
+            .collect()
+    };
+    let total = matched.len();
+    let mut resources = Vec::new();
+    for (department, members) in matched.into_iter().skip(start - 1).take(count) {
+        let members = match members {
+            None if needs_members(query) => Some(own_members(app, &department).await?),
+            members => members,
+        };
+        let json = group_json(&department, members.as_deref(), endpoint);
+        resources.push(project(
+            json,
+            query.attributes.as_deref(),
+            query.excluded_attributes.as_deref(),
+        ));
     }
-    let matching: Vec<Value> = departments
-        .iter()
-        .map(|d| {
-            let members = by_department
-                .as_ref()
-                .map(|g| g.get(&d.id).map(Vec::as_slice).unwrap_or_default());
-            group_json(d, members, endpoint)
-        })
-        .filter(|json| filter.as_ref().is_none_or(|f| f.matches(json)))
-        .map(|json| {
-            project(
-                json,
-                query.attributes.as_deref(),
-                query.excluded_attributes.as_deref(),
-            )
-        })
-        .collect();
-    Ok(matching)
+    Ok((total, resources))
 }
 
 pub async fn list(
@@ -268,8 +302,8 @@ pub async fn list(
     query: &ListQuery,
 ) -> ApiResult<Value> {
     let (start, count) = paging(query)?;
-    let matching = matching(app, requester, endpoint, query).await?;
-    Ok(super::list_response(matching, start, count))
+    let (total, resources) = page(app, requester, endpoint, query, (start, count)).await?;
+    Ok(super::page_response(total, resources, start))
 }
 
 /// POST /Groups: a department under the root, then its members moved into it.
