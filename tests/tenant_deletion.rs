@@ -376,3 +376,49 @@ async fn the_purge_removes_every_item_and_file_of_the_tenant_and_nothing_else_ev
     assert_eq!((idle.purged, idle.unfinished, idle.skipped), (0, 0, 0));
     env.assert_consistent().await;
 }
+
+/// SPEC §9.1: the purge removes the tenant's SCIM tokens with everything else; the identity
+/// provider's next request answers 401 and no item of the token is left.
+#[tokio::test]
+async fn the_purge_removes_the_tenants_scim_tokens() {
+    let clock = manual_clock();
+    let env = Env::start_with(clock.clone()).await;
+    let s = roster_tests::scim::scim_tenant(&env, "Provisioned Co").await;
+    let listed = env
+        .get(
+            &format!("/v1/tenants/{}/scim-tokens", s.t.id),
+            &s.t.owner_token,
+        )
+        .await;
+    let token_id = listed.ok(200)["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    env.add_members(&s.t, 3).await;
+    // A walk of its Users in pages leaves what paging keeps behind too.
+    s.get(&env, "/Users?startIndex=1&count=2").await.ok(200);
+    s.get(&env, "/Users?startIndex=3&count=2").await.ok(200);
+    assert!(!items_naming(&env, &token_id).await.is_empty());
+
+    let admin = env.admin_token().await;
+    env.call(
+        reqwest::Method::DELETE,
+        &format!("/v1/tenants/{}", s.t.id),
+        Some(&admin),
+        None,
+    )
+    .await
+    .ok(202);
+    // While deleting, the tenant is gone for its identity provider.
+    assert_eq!(s.get(&env, "/Users").await.status.as_u16(), 404);
+    clock.advance(WEEK_AND_A_SECOND);
+    let done = roster_shared::tenants::purge::run(env.app).await.unwrap();
+    assert_eq!(done.purged, 1, "{done:?}");
+    let after = s.get(&env, "/Users").await;
+    assert_eq!(after.status.as_u16(), 401, "{:?}", after.body);
+    let left = items_naming(&env, &token_id).await;
+    assert!(left.is_empty(), "left behind: {left:?}");
+    let left = items_naming(&env, &s.t.id).await;
+    assert!(left.is_empty(), "left behind: {left:?}");
+    env.assert_consistent().await;
+}

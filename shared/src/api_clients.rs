@@ -83,12 +83,7 @@ pub async fn create(
     .await?;
     tenant.feature_flags.require_api_access()?;
     // A caller grants only what it holds.
-    let mine = access.caller.permissions();
-    let granted_ok = match &input.permissions {
-        Permissions::All => mine == Permissions::All,
-        Permissions::Only(list) => list.iter().all(|p| mine.allows(*p)),
-    };
-    if !granted_ok {
+    if !access.caller.permissions().covers(&input.permissions) {
         return Err(ApiError::Forbidden(
             "a caller cannot grant permissions it does not hold",
         ));

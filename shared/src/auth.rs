@@ -96,7 +96,7 @@ impl Caller {
             CallerKind::Platform | CallerKind::Job { for_admin: true } => Permissions::All,
             CallerKind::Member(m) => m.effective_permissions(),
             CallerKind::ApiClient(c) => c.permissions.clone(),
-            CallerKind::Scim(_) => crate::scim::tokens::permissions(),
+            CallerKind::Scim(t) => t.permissions(),
             CallerKind::User | CallerKind::System | CallerKind::Job { for_admin: false } => {
                 Permissions::none()
             }

@@ -16,6 +16,8 @@ use serde_json::{Value, json};
 use std::sync::OnceLock;
 use uuid::Uuid;
 
+pub mod scim;
+
 pub struct Env {
     pub base: String,
     pub http: reqwest::Client,

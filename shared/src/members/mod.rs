@@ -47,7 +47,7 @@ pub use crate::model::member::{
 pub(crate) use counts::quota_exceeded;
 pub(crate) use create::{NewMember, insert, provision};
 pub(crate) use index::ScimGuard;
-pub(crate) use policy::{may_grant, may_manage, role_and_permissions};
+pub(crate) use policy::{beyond_reach, may_grant, may_manage, role_and_permissions};
 pub(crate) use provisioned::{PersonalFields, plan_personal_change, write_personal_change};
 
 use counts::last_owner;

@@ -13,11 +13,10 @@ pub(crate) fn may_grant(access: &Access, role: Role, permissions: &Permissions) 
     if caller_is_owner {
         return true;
     }
-    match (role, permissions) {
-        (Role::Owner, _) => false,
-        (Role::Member, _) => true,
-        (Role::Admin, Permissions::All) => mine == Permissions::All,
-        (Role::Admin, Permissions::Only(list)) => list.iter().all(|p| mine.allows(*p)),
+    match role {
+        Role::Owner => false,
+        Role::Member => true,
+        Role::Admin => mine.covers(permissions),
     }
 }
 

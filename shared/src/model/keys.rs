@@ -16,6 +16,7 @@
 //! | user-in-tenant guard | `TENANT#<t>`               | `USERMEMBER#<user>`              |                                          |                                         |
 //! | SCIM userName guard  | `TENANT#<t>`               | `SCIMUSER#<lowercase userName>`  |                                          |                                         |
 //! | SCIM externalId guard| `TENANT#<t>`               | `SCIMEXTID#<externalId>`         |                                          |                                         |
+//! | SCIM page cursor     | `TENANT#<t>`               | `SCIMPAGE#<token>#<startIndex, 10 digits>` |                                |                                         |
 //! | one-time token       | `TOKEN#<sha256 of token>`  | `TOKEN`                          |                                          |                                         |
 //! | invitation           | `TENANT#<t>`               | `INVITE#<i>`                     |                                          |                                         |
 //! | live-invitation guard| `TENANT#<t>`               | `INVITEEMAIL#<lowercase email>`  |                                          |                                         |
@@ -295,6 +296,15 @@ impl Key {
         )
     }
 
+    /// Where a SCIM token's walk of the Users list goes on at `start_index` (kept an hour by TTL;
+    /// see `scim::user_list`). Sorted by start index, so the nearest one below is one query.
+    pub fn scim_page(tenant_id: Uuid, token_id: Uuid, start_index: usize) -> Self {
+        Self::new(
+            tenant_partition(tenant_id),
+            format!("{}{start_index:010}", scim_pages_prefix(token_id)),
+        )
+    }
+
     /// SCIM tokens are found by the id the presented token starts with.
     pub fn scim_token(token_id: Uuid) -> Self {
         Self::new(format!("SCIMTOKEN#{token_id}"), "SCIMTOKEN")
@@ -436,6 +446,11 @@ pub fn licences_partition(tenant_id: Uuid) -> String {
 pub const LICENCE_DUE_QUEUE: &str = "LICENCEDUE";
 
 /// gsi1 partition of a tenant's API clients.
+/// The sort-key prefix of one SCIM token's page cursors in its tenant's partition.
+pub fn scim_pages_prefix(token_id: Uuid) -> String {
+    format!("SCIMPAGE#{token_id}#")
+}
+
 /// gsi1 of a SCIM token: a tenant's tokens.
 pub fn scim_tokens_of(tenant_id: Uuid) -> String {
     format!("SCIMTOKENS#{tenant_id}")

@@ -46,6 +46,17 @@ impl Permissions {
             Self::Only(list) => list.contains(&permission),
         }
     }
+
+    /// Whether these permissions hold every one of `other`: what a caller must hold to give
+    /// `other` to anything it creates (a member's role, an API client, a SCIM token), and what an
+    /// actor must hold to act on a member holding `other` (SPEC §8.2, §9.1). `"all"` is covered
+    /// only by `"all"`.
+    pub fn covers(&self, other: &Permissions) -> bool {
+        match other {
+            Self::All => *self == Self::All,
+            Self::Only(list) => list.iter().all(|p| self.allows(*p)),
+        }
+    }
 }
 
 impl Serialize for Permissions {
@@ -102,5 +113,17 @@ mod tests {
         assert!(serde_json::from_str::<Permissions>("\"everything\"").is_err());
         assert!(serde_json::from_str::<Permissions>(r#"["root"]"#).is_err());
         assert_eq!(serde_json::to_string(&all).unwrap(), "\"all\"");
+    }
+
+    #[test]
+    fn all_covers_everything_and_a_list_only_its_own() {
+        let list = |l: &[Permission]| Permissions::Only(l.to_vec());
+        assert!(Permissions::All.covers(&Permissions::All));
+        assert!(Permissions::All.covers(&list(&[Permission::AuditRead])));
+        let mine = list(&[Permission::MembersRead, Permission::MembersWrite]);
+        assert!(mine.covers(&list(&[Permission::MembersRead])));
+        assert!(mine.covers(&Permissions::none()));
+        assert!(!mine.covers(&list(&[Permission::MembersRead, Permission::AuditRead])));
+        assert!(!mine.covers(&Permissions::All));
     }
 }

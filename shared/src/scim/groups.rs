@@ -4,12 +4,13 @@
 //! the member to the root. Groups a provider creates go under the root; deleting one moves its
 //! members to the root first (a department with sub-departments is not deleted: 409).
 
+use super::user_list::FILTER_SCAN_CAP;
 use super::{
     Endpoint, GROUP_SCHEMA, ListQuery, Resource, filter, invalid_value, meta, paging, parse_filter,
     patch, project,
 };
 use crate::app::App;
-use crate::auth::{Need, Requester, authorize, authorize_with_tenant};
+use crate::auth::{Access, Need, Requester, authorize, authorize_with_tenant};
 use crate::departments::{self, CreateDepartment, DepartmentPatch};
 use crate::error::{ApiError, ApiResult};
 use crate::members::{self, MemberPatch};
@@ -187,11 +188,7 @@ fn needs_members(query: &ListQuery) -> bool {
             .split(',')
             .any(|n| n.trim().to_ascii_lowercase().starts_with("members"))
     };
-    let filtered_on_members = query
-        .filter
-        .as_deref()
-        .is_some_and(|f| f.to_ascii_lowercase().contains("members"));
-    if filtered_on_members {
+    if filtered_on_members(query) {
         return true;
     }
     if query.attributes.is_some() {
@@ -200,15 +197,60 @@ fn needs_members(query: &ListQuery) -> bool {
     !names(&query.excluded_attributes)
 }
 
-/// Every resource the query's filter matches, projected as it asks (its paging aside).
-pub(crate) async fn matching(
+/// Whether the query's filter looks at members (then every Group's members are read to filter).
+fn filtered_on_members(query: &ListQuery) -> bool {
+    query
+        .filter
+        .as_deref()
+        .is_some_and(|f| f.to_ascii_lowercase().contains("members"))
+}
+
+/// The members of every department, read whole: only for a filter on members, and only on a
+/// directory small enough (`tooMany` otherwise, as for Users).
+async fn members_by_department(
+    app: &App,
+    tenant: &crate::model::Tenant,
+) -> ApiResult<HashMap<Uuid, Vec<Member>>> {
+    let too_many = || ApiError::Scim {
+        scim_type: "tooMany",
+        detail: format!(
+            "a filter on members is evaluated on directories of at most {FILTER_SCAN_CAP} members"
+        ),
+    };
+    if tenant.member_count as usize > FILTER_SCAN_CAP {
+        return Err(too_many());
+    }
+    let whole = Query::new(Some(GSI3), directory_partition(tenant.id), SortRange::All);
+    let items = app
+        .store
+        .query_up_to(whole, FILTER_SCAN_CAP)
+        .await?
+        .ok_or_else(too_many)?;
+    let mut grouped: HashMap<Uuid, Vec<Member>> = HashMap::new();
+    for item in items {
+        let member: Member = from_item(item)?;
+        grouped
+            .entry(member.department_id)
+            .or_default()
+            .push(member);
+    }
+    Ok(grouped)
+}
+
+/// The Groups the query's filter matches from `start` (1-based), at most `count`, projected as it
+/// asks, and their total. The filter is evaluated on the departments (a few per tenant, read in
+/// one query); members are read only for the Groups on the page, each Group's own members being
+/// one key range of the tree index, so a page reads its own members and nobody else's (SPEC §9.1)
+/// unless the filter itself looks at members.
+pub(crate) async fn page(
     app: &App,
     requester: &Requester,
     endpoint: &Endpoint,
     query: &ListQuery,
-) -> ApiResult<Vec<Value>> {
+    (start, count): (usize, usize),
+) -> ApiResult<(usize, Vec<Value>)> {
     let filter = parse_filter(query.filter.as_deref())?;
-    authorize(
+    let (_, tenant, _) = authorize_with_tenant(
         app,
         requester,
         endpoint.tenant_id,
@@ -216,49 +258,41 @@ pub(crate) async fn matching(
         &[],
     )
     .await?;
-    let departments: Vec<Department> = departments::all(app, endpoint.tenant_id)
+    let departments = departments::all(app, endpoint.tenant_id)
         .await?
         .into_iter()
-        .filter(|d| d.parent_id.is_some())
-        .collect();
-    let mut by_department: Option<HashMap<Uuid, Vec<Member>>> = None;
-    if needs_members(query) {
-        let mut grouped: HashMap<Uuid, Vec<Member>> = HashMap::new();
-        for item in app
-            .store
-            .query_all(Query::new(
-                Some(GSI3),
-                directory_partition(endpoint.tenant_id),
-                SortRange::All,
-            ))
-            .await?
-        {
-            let member: Member = from_item(item)?;
-            grouped
-                .entry(member.department_id)
-                .or_default()
-                .push(member);
-        }
-        by_department = Some(grouped);
+        .filter(|d| d.parent_id.is_some());
+    let matches = |json: &Value| filter.as_ref().is_none_or(|f| f.matches(json));
+    let matched: Vec<(Department, Option<Vec<Member>>)> = if filtered_on_members(query) {
+        let mut grouped = members_by_department(app, &tenant).await?;
+        departments
+            .map(|d| {
+                let members = grouped.remove(&d.id).unwrap_or_default();
+                (d, Some(members))
+            })
+            .filter(|(d, m)| matches(&group_json(d, m.as_deref(), endpoint)))
+            .collect()
+    } else {
+        departments
+            .filter(|d| matches(&group_json(d, None, endpoint)))
+            .map(|d| (d, None))
+            .collect()
+    };
+    let total = matched.len();
+    let mut resources = Vec::new();
+    for (department, members) in matched.into_iter().skip(start - 1).take(count) {
+        let members = match members {
+            None if needs_members(query) => Some(own_members(app, &department).await?),
+            members => members,
+        };
+        let json = group_json(&department, members.as_deref(), endpoint);
+        resources.push(project(
+            json,
+            query.attributes.as_deref(),
+            query.excluded_attributes.as_deref(),
+        ));
     }
-    let matching: Vec<Value> = departments
-        .iter()
-        .map(|d| {
-            let members = by_department
-                .as_ref()
-                .map(|g| g.get(&d.id).map(Vec::as_slice).unwrap_or_default());
-            group_json(d, members, endpoint)
-        })
-        .filter(|json| filter.as_ref().is_none_or(|f| f.matches(json)))
-        .map(|json| {
-            project(
-                json,
-                query.attributes.as_deref(),
-                query.excluded_attributes.as_deref(),
-            )
-        })
-        .collect();
-    Ok(matching)
+    Ok((total, resources))
 }
 
 pub async fn list(
@@ -268,8 +302,8 @@ pub async fn list(
     query: &ListQuery,
 ) -> ApiResult<Value> {
     let (start, count) = paging(query)?;
-    let matching = matching(app, requester, endpoint, query).await?;
-    Ok(super::list_response(matching, start, count))
+    let (total, resources) = page(app, requester, endpoint, query, (start, count)).await?;
+    Ok(super::page_response(total, resources, start))
 }
 
 /// POST /Groups: a department under the root, then its members moved into it.
@@ -280,7 +314,7 @@ pub async fn create(
     body: &Value,
 ) -> ApiResult<Resource> {
     let input = GroupInput::parse(body)?;
-    let (_, tenant, _) = authorize_with_tenant(
+    let (access, tenant, _) = authorize_with_tenant(
         app,
         requester,
         endpoint.tenant_id,
@@ -288,7 +322,7 @@ pub async fn create(
         &[],
     )
     .await?;
-    users_of(app, endpoint, &input.members).await?;
+    movable(&access, &users_of(app, endpoint, &input.members).await?)?;
     let created = departments::create(
         app,
         requester,
@@ -331,6 +365,25 @@ async fn users_of(app: &App, endpoint: &Endpoint, ids: &BTreeSet<Uuid>) -> ApiRe
         .collect()
 }
 
+/// Refuses to move any of `members` unless the caller may: a Group write that moves members also
+/// needs `members.write`, and moves only members the caller may act on (SPEC §8.2, the rule the
+/// REST member edit follows). Checked for all of them before anything is written, so a refused
+/// move leaves the Group as it was (name and members alike).
+fn movable(access: &Access, members: &[Member]) -> ApiResult<()> {
+    if members.is_empty() {
+        return Ok(());
+    }
+    if !access.allows(Permission::MembersWrite) {
+        return Err(ApiError::Forbidden(
+            "moving members between groups needs members.write",
+        ));
+    }
+    if members.iter().any(|m| !members::may_manage(access, m)) {
+        return Err(members::beyond_reach());
+    }
+    Ok(())
+}
+
 /// Moves each member in `ids` into `department_id` (those already there stay put).
 async fn move_members(
     app: &App,
@@ -370,8 +423,17 @@ pub async fn replace(
     expected: Option<u64>,
 ) -> ApiResult<Resource> {
     let input = GroupInput::parse(body)?;
-    let (department, members) = current(app, requester, endpoint, department_id, expected).await?;
-    apply(app, requester, endpoint, &department, &members, input).await
+    let (access, department, members) =
+        current(app, requester, endpoint, department_id, expected).await?;
+    apply(
+        app,
+        (requester, &access),
+        endpoint,
+        &department,
+        &members,
+        input,
+    )
+    .await
 }
 
 /// PATCH /Groups/{id}: the operations applied to the Group as it reads now (Entra's
@@ -384,11 +446,20 @@ pub async fn patch(
     request: &patch::PatchRequest,
     expected: Option<u64>,
 ) -> ApiResult<Resource> {
-    let (department, members) = current(app, requester, endpoint, department_id, expected).await?;
+    let (access, department, members) =
+        current(app, requester, endpoint, department_id, expected).await?;
     let mut json = group_json(&department, Some(&members), endpoint);
     patch::apply(&mut json, request, &super::discovery::canonical).map_err(super::patch_error)?;
     let input = GroupInput::parse(&json)?;
-    apply(app, requester, endpoint, &department, &members, input).await
+    apply(
+        app,
+        (requester, &access),
+        endpoint,
+        &department,
+        &members,
+        input,
+    )
+    .await
 }
 
 /// The department and its own members, for a caller who may change departments, if still at the
@@ -399,8 +470,8 @@ async fn current(
     endpoint: &Endpoint,
     department_id: Uuid,
     expected: Option<u64>,
-) -> ApiResult<(Department, Vec<Member>)> {
-    let (_, items) = authorize(
+) -> ApiResult<(Access, Department, Vec<Member>)> {
+    let (access, items) = authorize(
         app,
         requester,
         endpoint.tenant_id,
@@ -413,12 +484,13 @@ async fn current(
     if expected.is_some_and(|v| v != version(&department, &members)) {
         return Err(ApiError::PreconditionFailed);
     }
-    Ok((department, members))
+    Ok((access, department, members))
 }
 
+/// Writes what `input` changes of the Group: every member it moves in or out is checked first.
 async fn apply(
     app: &App,
-    requester: &Requester,
+    (requester, access): (&Requester, &Access),
     endpoint: &Endpoint,
     department: &Department,
     members: &[Member],
@@ -426,7 +498,14 @@ async fn apply(
 ) -> ApiResult<Resource> {
     let now: BTreeSet<Uuid> = members.iter().map(|m| m.id).collect();
     let added: BTreeSet<Uuid> = input.members.difference(&now).copied().collect();
-    users_of(app, endpoint, &added).await?;
+    let mut moving = users_of(app, endpoint, &added).await?;
+    moving.extend(
+        members
+            .iter()
+            .filter(|m| !input.members.contains(&m.id))
+            .cloned(),
+    );
+    movable(access, &moving)?;
     if input.display_name != department.name {
         departments::update(
             app,
@@ -495,11 +574,13 @@ pub async fn delete(
     endpoint: &Endpoint,
     department_id: Uuid,
 ) -> ApiResult<()> {
-    let (department, members) = current(app, requester, endpoint, department_id, None).await?;
+    let (access, department, members) =
+        current(app, requester, endpoint, department_id, None).await?;
     // A department with sub-departments stays (and so do its members).
     if department.child_count > 0 {
         return Err(ApiError::DepartmentNotEmpty);
     }
+    movable(&access, &members)?;
     let ids: BTreeSet<Uuid> = members.iter().map(|m| m.id).collect();
     to_root(app, requester, endpoint, &ids).await?;
     departments::delete(app, requester, endpoint.tenant_id, department.id).await

@@ -12,6 +12,7 @@ pub mod filter;
 pub mod groups;
 pub mod patch;
 pub mod tokens;
+pub mod user_list;
 pub mod users;
 
 use crate::error::ApiError;
@@ -135,9 +136,17 @@ pub async fn search(
         excluded_attributes: names("excludedAttributes")?,
     };
     let (start, count) = paging(&query)?;
-    let mut all = users::matching(app, requester, endpoint, &query).await?;
-    all.extend(groups::matching(app, requester, endpoint, &query).await?);
-    Ok(list_response(all, start, count))
+    // Users first, then Groups: the Users' page and total come from `user_list` (one page of the
+    // directory), the Groups' from the departments.
+    let users = user_list::page(app, requester, endpoint, &query, (start, count)).await?;
+    let window = (
+        start.saturating_sub(users.total).max(1),
+        count - users.resources.len(),
+    );
+    let (groups, found) = groups::page(app, requester, endpoint, &query, window).await?;
+    let mut resources = users.resources;
+    resources.extend(found);
+    Ok(page_response(users.total + groups, resources, start))
 }
 
 /// `startIndex` (1-based) and `count`, clamped as RFC 7644 §3.4.2.4 says: below 1 means 1, a
@@ -165,6 +174,11 @@ pub fn paging(query: &ListQuery) -> Result<(usize, usize), ApiError> {
 pub fn list_response(all: Vec<Value>, start: usize, count: usize) -> Value {
     let total = all.len();
     let page: Vec<Value> = all.into_iter().skip(start - 1).take(count).collect();
+    page_response(total, page, start)
+}
+
+/// A page already cut from a list of `total` resources, as `ListResponse`.
+pub fn page_response(total: usize, page: Vec<Value>, start: usize) -> Value {
     json!({
         "schemas": [LIST_SCHEMA],
         "totalResults": total,

@@ -2,6 +2,12 @@
 //! A token reads `scim.<token id>.<secret>`; only its SHA-256 is stored (it carries 256 random
 //! bits, so a fast hash is enough), under its id, so checking one is a single read batched with
 //! what the operation needs. Created, listed and revoked by `api_clients.write`, like API clients.
+//!
+//! A token carries permissions, chosen at creation from those its minter holds (SPEC §9.1; by
+//! default `members.read`, `members.write`, `departments.write`): SCIM requests act with them, so
+//! a token is never more than the person who made it. What the token "holds" in the targeting
+//! rule of SPEC §8.2 is exactly this set, and a token is never an owner: it acts only on members
+//! whose permissions it holds all of, and never on owners (see `members::policy::may_manage`).
 
 use crate::app::App;
 use crate::audit::{self, Change};
@@ -10,22 +16,13 @@ use crate::crypto;
 use crate::error::{ApiError, ApiResult, Checks};
 use crate::model::keys::{GSI1, Key, scim_tokens_of};
 use crate::model::roles::{Permission, Permissions};
-use crate::model::scim_token::ScimToken;
+use crate::model::scim_token::{ScimToken, default_permissions};
 use crate::model::{List, PageParams};
 use crate::store::{Condition, Query, SortRange, Transaction, from_item, to_item};
 use crate::validate;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
-
-/// What a SCIM token may do: provision members and the department tree, nothing else.
-pub fn permissions() -> Permissions {
-    Permissions::Only(vec![
-        Permission::MembersRead,
-        Permission::MembersWrite,
-        Permission::DepartmentsWrite,
-    ])
-}
 
 /// A presented token, never shown in logs.
 #[derive(Clone)]
@@ -70,6 +67,7 @@ pub struct ScimTokenView {
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     pub created_by: Uuid,
+    pub permissions: Permissions,
     /// Only in the answer to the creation: it is never shown again.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
@@ -83,6 +81,7 @@ impl From<&ScimToken> for ScimTokenView {
             label: t.label.clone(),
             created_at: t.created_at,
             created_by: t.created_by,
+            permissions: t.permissions(),
             token: None,
         }
     }
@@ -92,6 +91,9 @@ impl From<&ScimToken> for ScimTokenView {
 #[serde(deny_unknown_fields)]
 pub struct CreateScimToken {
     pub label: String,
+    /// What the token acts with; the default set when absent.
+    #[serde(default)]
+    pub permissions: Option<Permissions>,
 }
 
 pub async fn create(
@@ -112,6 +114,14 @@ pub async fn create(
     )
     .await?;
     tenant.feature_flags.require_api_access()?;
+    // A caller gives only what it holds (as for API clients): a token never does what its
+    // minter could not.
+    let permissions = input.permissions.unwrap_or_else(default_permissions);
+    if !access.caller.permissions().covers(&permissions) {
+        return Err(ApiError::Forbidden(
+            "a caller cannot give a SCIM token permissions it does not hold",
+        ));
+    }
     let id = Uuid::now_v7();
     let token = format!("scim.{id}.{}", crypto::new_token());
     let stored = ScimToken {
@@ -121,6 +131,7 @@ pub async fn create(
         token_hash: crypto::token_hash(&token),
         created_at: app.now(),
         created_by: access.caller.user_id,
+        permissions: Some(permissions),
     };
     let mut view = ScimTokenView::from(&stored);
     let mut tx = Transaction::new();

@@ -7,10 +7,10 @@
 
 use super::{
     ENTERPRISE_SCHEMA, Endpoint, ListQuery, Resource, USER_SCHEMA, filter, invalid_value, meta,
-    paging, parse_filter, patch, project,
+    paging, patch,
 };
 use crate::app::App;
-use crate::auth::{Access, Need, Requester, authorize, authorize_with_tenant};
+use crate::auth::{Need, Requester, authorize, authorize_with_tenant};
 use crate::departments::relative_path;
 use crate::error::{ApiError, ApiResult, Checks};
 use crate::members::{
@@ -18,19 +18,18 @@ use crate::members::{
     write_personal_change,
 };
 use crate::model::department::Department;
-use crate::model::keys::{GSI3, Key, directory_partition};
+use crate::model::keys::Key;
 use crate::model::member::{Member, MemberStatus, ScimName, ScimProfile, ScimValue};
 use crate::model::roles::Permission;
 use crate::model::user::EmailGuard;
-use crate::store::{Query, SortRange, from_item};
+use crate::store::from_item;
 use crate::validate;
 use serde_json::{Map, Value, json};
-use std::collections::HashMap;
 use uuid::Uuid;
 
 /// `userName` and `externalId` are at most this long (their guards' keys stay far below
 /// DynamoDB's sort-key limit).
-const MAX_IDENTIFIER: usize = 200;
+pub(super) const MAX_IDENTIFIER: usize = 200;
 /// At most this many `emails` and `phoneNumbers`.
 const MAX_VALUES: usize = 10;
 
@@ -383,115 +382,7 @@ pub async fn get(
     Ok(resource(&member, department.as_ref(), endpoint))
 }
 
-/// The members a filter can name, read through a guard when it pins `userName`, `externalId`
-/// or a work address; every member in the directory otherwise (in directory order).
-async fn candidates(
-    app: &App,
-    access: &Access,
-    filter: Option<&filter::Filter>,
-) -> ApiResult<Vec<Member>> {
-    let tenant_id = access.tenant_id;
-    let pinned_user_name = filter.and_then(|f| f.pinned("username", None));
-    let pinned_external = filter.and_then(|f| f.pinned("externalid", None));
-    let pinned_email = filter.and_then(|f| f.pinned("emails", Some("value")));
-    let member_by_guard = |key: Key| async move {
-        let guard: Option<ScimGuard> = app.store.get(&key).await?.map(from_item).transpose()?;
-        match guard {
-            Some(g) => {
-                Ok::<_, ApiError>(app.store.get(&Key::member(tenant_id, g.member_id)).await?)
-            }
-            None => Ok(None),
-        }
-    };
-    let member_by_address = |address: String| async move {
-        let guard: Option<EmailGuard> = app
-            .store
-            .get(&Key::email(&address.to_lowercase()))
-            .await?
-            .map(from_item)
-            .transpose()?;
-        match guard {
-            Some(g) => Ok::<_, ApiError>(crate::users::member_of(app, tenant_id, g.user_id).await?),
-            None => Ok(None),
-        }
-    };
-    let found: Option<Option<Member>> = if let Some(user_name) = pinned_user_name {
-        let by_guard = member_by_guard(Key::scim_user_name(tenant_id, user_name)).await?;
-        Some(match by_guard {
-            Some(item) => Some(from_item(item)?),
-            // A member nobody provisioned answers to its address as its userName.
-            None if user_name.contains('@') => member_by_address(user_name.to_string())
-                .await?
-                .filter(|m| m.scim.is_none()),
-            None => None,
-        })
-    } else if let Some(external_id) = pinned_external {
-        Some(
-            member_by_guard(Key::scim_external_id(tenant_id, external_id))
-                .await?
-                .map(from_item)
-                .transpose()?,
-        )
-    } else if let Some(address) = pinned_email {
-        Some(member_by_address(address.to_string()).await?)
-    } else {
-        None
-    };
-    if let Some(found) = found {
-        return Ok(found
-            .into_iter()
-            .filter(|m| m.status.in_directory())
-            .collect());
-    }
-    app.store
-        .query_all(Query::new(
-            Some(GSI3),
-            directory_partition(tenant_id),
-            SortRange::All,
-        ))
-        .await?
-        .into_iter()
-        .map(from_item)
-        .collect()
-}
-
-/// Every resource the query's filter matches, projected as it asks (its paging aside).
-pub(crate) async fn matching(
-    app: &App,
-    requester: &Requester,
-    endpoint: &Endpoint,
-    query: &ListQuery,
-) -> ApiResult<Vec<Value>> {
-    let filter = parse_filter(query.filter.as_deref())?;
-    let (access, _) = authorize(
-        app,
-        requester,
-        endpoint.tenant_id,
-        Need::Permission(Permission::MembersRead),
-        &[],
-    )
-    .await?;
-    let members = candidates(app, &access, filter.as_ref()).await?;
-    let departments: HashMap<Uuid, Department> = crate::departments::all(app, endpoint.tenant_id)
-        .await?
-        .into_iter()
-        .map(|d| (d.id, d))
-        .collect();
-    let matching: Vec<Value> = members
-        .iter()
-        .map(|m| user_json(m, departments.get(&m.department_id), endpoint))
-        .filter(|json| filter.as_ref().is_none_or(|f| f.matches(json)))
-        .map(|json| {
-            project(
-                json,
-                query.attributes.as_deref(),
-                query.excluded_attributes.as_deref(),
-            )
-        })
-        .collect();
-    Ok(matching)
-}
-
+/// A page of Users (see `user_list` for how a page is found without reading the tenant).
 pub async fn list(
     app: &App,
     requester: &Requester,
@@ -499,8 +390,8 @@ pub async fn list(
     query: &ListQuery,
 ) -> ApiResult<Value> {
     let (start, count) = paging(query)?;
-    let matching = matching(app, requester, endpoint, query).await?;
-    Ok(super::list_response(matching, start, count))
+    let page = super::user_list::page(app, requester, endpoint, query, (start, count)).await?;
+    Ok(super::page_response(page.total, page.resources, start))
 }
 
 /// POST /Users: a new member in the root department, or an existing account attached to the
@@ -604,8 +495,10 @@ pub async fn replace(
     apply(app, requester, &tenant, endpoint, &member, input).await
 }
 
-/// The member to change and its tenant, for a caller who may write members, if still at the
-/// `If-Match` version when one is sent.
+/// The member to change and its tenant, for a caller who may write members and act on this one
+/// (SPEC §8.2, the rule REST follows: only members whose permissions the token holds all of,
+/// never owners), if still at the `If-Match` version when one is sent. Checked before anything
+/// is planned, so a refused PUT or PATCH changes nothing, not even the account's name.
 async fn current(
     app: &App,
     requester: &Requester,
@@ -613,7 +506,7 @@ async fn current(
     member_id: Uuid,
     expected: Option<u64>,
 ) -> ApiResult<(crate::model::Tenant, Member)> {
-    let (_, tenant, items) = authorize_with_tenant(
+    let (access, tenant, items) = authorize_with_tenant(
         app,
         requester,
         endpoint.tenant_id,
@@ -624,6 +517,9 @@ async fn current(
     let member = user_of(items.into_iter().next().flatten())?;
     if expected.is_some_and(|v| v != member.version) {
         return Err(ApiError::PreconditionFailed);
+    }
+    if !members::may_manage(&access, &member) {
+        return Err(members::beyond_reach());
     }
     Ok((tenant, member))
 }
@@ -713,7 +609,7 @@ async fn identifiers_free(app: &App, member: &Member, profile: &ScimProfile) -> 
 }
 
 /// DELETE /Users/{id}: the member goes to the recycle bin (restorable until the tenant's
-/// retention ends), like a DELETE of the REST API.
+/// retention ends), like a DELETE of the REST API, under its rules (the targeting rule included).
 pub async fn delete(
     app: &App,
     requester: &Requester,

@@ -4,7 +4,10 @@
 //! What goes: the files under `tenants/<t>/`; the tenant's partition (departments, members and
 //! their guards, invitations, join links, jobs and their row markers) with what its items point
 //! at outside it (each member's search terms, each invitation's and join link's token); its
-//! audit log and login log; its API clients; last, the tenant item and its join-number guard.
+//! audit log and login log; its API clients and SCIM tokens (each one item, keyed by its id outside
+//! the partition, found through the tenant's gsi1 list; only a hash of a token's secret is stored,
+//! in that same item, so nothing else is left to answer for it); last, the tenant item and its
+//! join-number guard.
 //! What stays: users. A user is a person's own account, not the tenant's: they keep their other
 //! memberships, their address and their password, and one left with no membership can still sign
 //! in, accept an invitation or ask to join elsewhere.
@@ -22,7 +25,7 @@ use crate::joining::JoinLink;
 use crate::model::Member;
 use crate::model::keys::{
     GSI1, GSI4, Key, MEMBER_PREFIX, TENANT_PURGE_QUEUE, api_clients_of, audit_partition,
-    login_partition, tenant_partition,
+    login_partition, scim_tokens_of, tenant_partition,
 };
 use crate::model::tenant::Tenant;
 use crate::queue::{self, Conflicts, Due, DueQueue, Handled, Tally};
@@ -121,6 +124,7 @@ async fn purge(app: &App, tenant: &Tenant, budget: usize) -> ApiResult<Purged> {
         Query::new(None, audit_partition(tenant.id), SortRange::All),
         Query::new(None, login_partition(tenant.id), SortRange::All),
         Query::new(Some(GSI1), api_clients_of(tenant.id), SortRange::All),
+        Query::new(Some(GSI1), scim_tokens_of(tenant.id), SortRange::All),
     ];
     for query in partitions {
         let mut query = query;
