@@ -39,6 +39,8 @@ export ROSTER_SIGNING_KEY_SECRET="roster-signing-key-$RUN"
 export ROSTER_PUBLIC_KEYS_SECRET="roster-public-keys-$RUN"
 # The workload signs in and imports far more than production's abuse limits allow one address.
 export ROSTER_LIMIT_SIGN_IN_ACCOUNT=1000000
+export ROSTER_LIMIT_SIGN_IN_ACCOUNT_ADDRESS=1000000
+export ROSTER_LIMIT_CURRENT_PASSWORD=1000000
 export ROSTER_LIMIT_SIGN_IN_ADDRESS=1000000
 export ROSTER_LIMIT_PUBLIC_ADDRESS=1000000
 export RUST_LOG="${RUST_LOG:-warn}"

@@ -503,7 +503,8 @@ async fn a_person_who_joins_by_link_proves_the_address_then_signs_in() {
 // ---------------------------------------------------------------------------------------------
 
 #[tokio::test]
-async fn sign_in_is_throttled_at_the_eleventh_failure_and_recovers_after_retry_after() {
+async fn sign_in_from_one_address_is_throttled_at_the_eleventh_failure_and_recovers_after_retry_after()
+ {
     let clock = manual_clock();
     let env = Env::start_limited(clock.clone()).await;
     let t = env.tenant_with_owner("Throttle Co").await;
@@ -518,7 +519,8 @@ async fn sign_in_is_throttled_at_the_eleventh_failure_and_recovers_after_retry_a
         );
         answer.problem(401, "unauthorized");
     }
-    // The 11th is refused even with the right password, and so is the 12th.
+    // The 11th from the same address is refused even with the right password, and so is the
+    // 12th (another address is not: tests/sign_in_limits.rs).
     let throttled = env.try_login(&tia.email, &tia.password, None).await;
     Env::retry_after(&throttled);
     let throttled = env.try_login(&tia.email, &tia.password, Some(&t.id)).await;

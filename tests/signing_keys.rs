@@ -1,6 +1,6 @@
 //! Signing keys in Secrets Manager and their rotation (shared/src/signing_keys.rs), as clients see
-//! them: tokens name their key, the JWKS publishes the current and the previous key, a rotation
-//! fails no request, unknown key ids cost at most one re-read of the keys per window, rotation
+//! them: tokens name their key, the JWKS publishes the current and the previous key (for an hour
+//! after it stops signing, or until it is revoked), a rotation fails no request, unknown key ids cost at most one re-read of the keys per window, rotation
 //! steps are idempotent, and no private key reaches an answer or a log line.
 
 use base64::Engine;
@@ -8,7 +8,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use roster_functions::jobs::ROTATIONS;
 use roster_shared::app::Clock;
-use roster_shared::signing_keys::{self, StepReport};
+use roster_shared::signing_keys::{self, RETIRED_KEY_SECONDS, StepReport};
 use roster_shared::tokens::{
     Claims, Grant, JWKS_CACHE_SECONDS, KEY_CACHE_SECONDS, TokenKeys, UNKNOWN_KID_REREAD_SECONDS,
     generate_key,
@@ -149,6 +149,125 @@ async fn a_rotation_fails_no_request() {
         .problem(401, "unauthorized");
     me(&env, &later, &refreshed).await.ok(200);
     assert_eq!(kid_of(&admin_login(&env, &later).await), third);
+}
+
+/// A token signed now by the first signing key of `env` (its key before any rotation), with the
+/// claims of a genuine `token`.
+async fn by_first_key(env: &Env, token: &str) -> String {
+    TokenKeys::from_private(&env.private_key)
+        .expect("first key")
+        .issue(env.app.now(), &Grant::of(&claims_of(token)))
+        .await
+        .expect("token")
+}
+
+#[tokio::test]
+async fn a_key_is_published_for_an_hour_after_it_stops_signing() {
+    let clock = Clock::manual(OffsetDateTime::now_utc());
+    let env = Env::start_with(clock.clone()).await;
+    let t = env.tenant_with_owner("Hour Corp").await;
+    let first = kid_of(&t.owner_token);
+    let second = signing_keys::rotate(env.app).await.expect("rotation");
+    // This container learns the new key (and when the first one stopped signing).
+    let by_second = admin_login(&env, &env.another_container().await).await;
+    me(&env, &env.base, &by_second).await.ok(200);
+
+    clock.advance(RETIRED_KEY_SECONDS - 1);
+    let fresh = env.another_container().await;
+    for base in [env.base.as_str(), fresh.as_str()] {
+        assert_eq!(
+            jwks_kids(&env, base).await,
+            vec![second.clone(), first.clone()]
+        );
+        let token = by_first_key(&env, &by_second).await;
+        me(&env, base, &token).await.ok(200);
+    }
+    // Issuers signed with the new key long before: a token of the first key is at most a
+    // quarter of an hour old by now, and the last ones expire within the hour.
+    assert_eq!(kid_of(&admin_login(&env, &env.base).await), second);
+
+    clock.advance(1);
+    let later = env.another_container().await;
+    for base in [env.base.as_str(), fresh.as_str(), later.as_str()] {
+        assert_eq!(jwks_kids(&env, base).await, vec![second.clone()], "{base}");
+        let token = by_first_key(&env, &by_second).await;
+        me(&env, base, &token).await.problem(401, "unauthorized");
+        me(&env, base, &admin_login(&env, base).await).await.ok(200);
+    }
+}
+
+#[tokio::test]
+async fn revoking_the_previous_key_retires_it_at_once() {
+    let clock = Clock::manual(OffsetDateTime::now_utc());
+    let env = Env::start_with(clock.clone()).await;
+    let t = env.tenant_with_owner("Revoke Corp").await;
+    let first = kid_of(&t.owner_token);
+    let second = signing_keys::rotate(env.app).await.expect("rotation");
+    me(&env, &env.base, &t.owner_token).await.ok(200);
+    // A container that read the keys after the rotation, the first one still published.
+    let warm = env.another_container().await;
+    let by_second = admin_login(&env, &warm).await;
+    me(&env, &warm, &t.owner_token).await.ok(200);
+
+    // The rotation function's input, as an operator sends it after a rotation.
+    let event = json!({"SecretId": env.signing_key_secret, "RevokePrevious": true});
+    let report = signing_keys::handle_rotation(env.app, event)
+        .await
+        .expect("revocation");
+    assert!(report.changed);
+    assert_eq!(report.kid, second);
+    assert_eq!(jwks_kids(&env, &env.base).await, vec![second.clone()]);
+    me(&env, &env.base, &t.owner_token)
+        .await
+        .problem(401, "unauthorized");
+    let fresh = env.another_container().await;
+    assert_eq!(jwks_kids(&env, &fresh).await, vec![second.clone()]);
+    me(&env, &fresh, &t.owner_token)
+        .await
+        .problem(401, "unauthorized");
+    // The warm container re-reads the keys for a token of a key that no longer signs, at most
+    // once per window: within seconds it refuses it too.
+    clock.advance(UNKNOWN_KID_REREAD_SECONDS);
+    me(&env, &warm, &t.owner_token)
+        .await
+        .problem(401, "unauthorized");
+    me(&env, &warm, &by_second).await.ok(200);
+    // Revoking again changes nothing; a later rotation does not bring the key back.
+    let again = signing_keys::handle_rotation(
+        env.app,
+        json!({"SecretId": env.signing_key_secret, "RevokePrevious": true}),
+    )
+    .await
+    .expect("revocation");
+    assert!(!again.changed);
+    assert_ne!(first, second);
+
+    // `local-gateway rotate-key --revoke-previous`: the rotation, then the revocation.
+    let third = signing_keys::rotate(env.app).await.expect("rotation");
+    assert!(
+        signing_keys::revoke_previous(env.app)
+            .await
+            .expect("revocation")
+    );
+    assert_eq!(jwks_kids(&env, &env.base).await, vec![third.clone()]);
+    me(&env, &env.base, &by_second)
+        .await
+        .problem(401, "unauthorized");
+
+    // And a rotation whose last step carries the input.
+    let token = uuid::Uuid::now_v7().to_string();
+    for name in ["createSecret", "setSecret", "testSecret"] {
+        step(&env, &token, name).await.expect(name);
+    }
+    let event = json!({"SecretId": env.signing_key_secret, "ClientRequestToken": token,
+                       "Step": "finishSecret", "RevokePrevious": true});
+    let fourth = signing_keys::handle_rotation(env.app, event)
+        .await
+        .expect("finish");
+    assert_eq!(jwks_kids(&env, &env.base).await, vec![fourth.kid.clone()]);
+    let by_fourth = admin_login(&env, &env.base).await;
+    assert_eq!(kid_of(&by_fourth), fourth.kid);
+    me(&env, &env.base, &by_fourth).await.ok(200);
 }
 
 /// A token signed by a stranger's key under `kid`, with the claims of a genuine `token`.

@@ -56,12 +56,17 @@ pub(crate) fn env(name: &str) -> ApiResult<String> {
     std::env::var(name).map_err(|_| ApiError::internal(format!("{name} is not set")))
 }
 
-/// The limits in force: deployment settings, SPEC.md §8.1's defaults unless the environment
-/// (`ROSTER_LIMIT_*`) says otherwise.
+/// The limits in force: deployment settings, SPEC.md §8.1's and §9.1's defaults unless the
+/// environment (`ROSTER_LIMIT_*`) says otherwise.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
-    /// Failed sign-ins per account (by email, whether or not it exists).
+    /// Failed sign-ins per account (by email, whether or not it exists) from every address: the
+    /// account-wide ceiling.
     pub sign_in_account: u32,
+    /// Failed sign-ins per account from one source address.
+    pub sign_in_account_address: u32,
+    /// Failed `current_password` checks per signed-in account; the last one ends its sessions.
+    pub current_password: u32,
     /// Failed sign-ins per source address.
     pub sign_in_address: u32,
     /// Attempts per source address at each public door: join, invitation accept, password-reset
@@ -76,7 +81,9 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            sign_in_account: 10,
+            sign_in_account: 100,
+            sign_in_account_address: 10,
+            current_password: 10,
             sign_in_address: 100,
             public_address: 30,
             client_grant_address: 100,
@@ -97,6 +104,14 @@ impl Limits {
             Ok(())
         };
         read("ROSTER_LIMIT_SIGN_IN_ACCOUNT", &mut limits.sign_in_account)?;
+        read(
+            "ROSTER_LIMIT_SIGN_IN_ACCOUNT_ADDRESS",
+            &mut limits.sign_in_account_address,
+        )?;
+        read(
+            "ROSTER_LIMIT_CURRENT_PASSWORD",
+            &mut limits.current_password,
+        )?;
         read("ROSTER_LIMIT_SIGN_IN_ADDRESS", &mut limits.sign_in_address)?;
         read("ROSTER_LIMIT_PUBLIC_ADDRESS", &mut limits.public_address)?;
         read(
@@ -111,6 +126,8 @@ impl Limits {
     pub fn relaxed() -> Self {
         Self {
             sign_in_account: 10_000,
+            sign_in_account_address: 10_000,
+            current_password: 10_000,
             sign_in_address: 100_000,
             public_address: 100_000,
             client_grant_address: 100_000,

@@ -7,13 +7,18 @@
 //! across a window boundary gets no second allowance. An attempt is counted *before* the work it
 //! guards (a conditional increment), so concurrent attempts cannot all slip under the limit; where
 //! only failures count (sign-in, the client-credentials grant), a success takes its count back.
+//!
+//! Sign-in failures are counted per account and source address (10 refuse that address), per
+//! account (a ceiling of 100 refuses every address) and per address (100 refuse every account
+//! from it). An account's counters share one partition, so a completed password reset clears
+//! them all at once.
 
 use crate::app::App;
 pub use crate::config::Limits;
 use crate::crypto;
 use crate::error::{ApiError, ApiResult};
-use crate::model::keys::Key;
-use crate::store::{Condition, Item, Transaction, Update, num};
+use crate::model::keys::{Key, rate_partition, rate_window};
+use crate::store::{Condition, Item, Query, SortRange, Transaction, Update, key_of, num};
 use time::OffsetDateTime;
 
 /// What one counter counts: a door and who knocks at it.
@@ -21,19 +26,50 @@ use time::OffsetDateTime;
 pub struct Counter {
     door: &'static str,
     subject: String,
+    /// A part of the subject counted apart (an account's attempts from one address).
+    part: Option<String>,
     max: u32,
     window: i64,
 }
 
+const SIGN_IN_ACCOUNT: &str = "signin-account";
+
 impl Counter {
-    /// Failed sign-ins on one account. The email is hashed: counters need no readable address.
+    /// Failed sign-ins on one account from every address: the account-wide ceiling. The email
+    /// is hashed: counters need no readable address.
     pub fn sign_in_account(limits: &Limits, email: &str) -> Self {
         Self::new(
-            "signin-account",
-            crypto::sha256_base64url(email.as_bytes()),
+            SIGN_IN_ACCOUNT,
+            account(email),
             limits.sign_in_account,
             limits,
         )
+    }
+
+    /// Failed sign-ins on one account from one address.
+    pub fn sign_in_account_address(limits: &Limits, email: &str, source_ip: Option<&str>) -> Self {
+        Self {
+            part: Some(format!("addr#{}", address(source_ip))),
+            ..Self::new(
+                SIGN_IN_ACCOUNT,
+                account(email),
+                limits.sign_in_account_address,
+                limits,
+            )
+        }
+    }
+
+    /// Failed `current_password` checks of a signed-in account, from any address.
+    pub fn current_password(limits: &Limits, email: &str) -> Self {
+        Self {
+            part: Some("check".into()),
+            ..Self::new(
+                SIGN_IN_ACCOUNT,
+                account(email),
+                limits.current_password,
+                limits,
+            )
+        }
     }
 
     pub fn sign_in_address(limits: &Limits, source_ip: Option<&str>) -> Self {
@@ -73,6 +109,7 @@ impl Counter {
         Self {
             door,
             subject,
+            part: None,
             max,
             window: limits.window_seconds.max(1),
         }
@@ -85,9 +122,10 @@ impl Counter {
     /// The counter items this check reads: the current window's and the previous one's.
     pub fn keys(&self, now: OffsetDateTime) -> [Key; 2] {
         let window = self.window_of(now);
+        let part = self.part.as_deref();
         [
-            Key::rate_counter(self.door, &self.subject, window),
-            Key::rate_counter(self.door, &self.subject, window - 1),
+            Key::rate_counter(self.door, &self.subject, part, window),
+            Key::rate_counter(self.door, &self.subject, part, window - 1),
         ]
     }
 
@@ -117,6 +155,10 @@ impl Counter {
             retry_after: retry_after(self.max, counts, self.elapsed(now), self.window),
         }
     }
+}
+
+fn account(email: &str) -> String {
+    crypto::sha256_base64url(email.as_bytes())
 }
 
 fn address(source_ip: Option<&str>) -> String {
@@ -166,6 +208,8 @@ fn count_of(item: Option<&Item>) -> u32 {
 #[derive(Debug)]
 pub struct Attempt {
     counted: Vec<Key>,
+    /// Per counter: this attempt took the last place its window had.
+    filled: Vec<bool>,
     ttl: i64,
 }
 
@@ -177,6 +221,7 @@ impl Attempt {
         let now = app.now();
         let mut tx = Transaction::new();
         let mut counted = Vec::new();
+        let mut filled = Vec::new();
         let mut ttl = 0;
         for (i, counter) in counters.iter().enumerate() {
             let counts = Counts {
@@ -203,9 +248,19 @@ impl Attempt {
                 )),
             )?;
             counted.push(key);
+            filled.push(counts.current + 1 >= cap);
         }
         app.store.transact(tx).await?;
-        Ok(Self { counted, ttl })
+        Ok(Self {
+            counted,
+            filled,
+            ttl,
+        })
+    }
+
+    /// Whether this attempt took the last place the `i`th counter had: the next one is refused.
+    pub fn filled(&self, i: usize) -> bool {
+        self.filled.get(i).copied().unwrap_or(false)
     }
 
     /// Gives the counted attempts back within `tx` (the write the success makes anyway).
@@ -264,6 +319,24 @@ pub async fn count_failure(app: &App, counters: &[Counter]) -> ApiResult<()> {
     app.store.transact(tx).await
 }
 
+/// Clears every sign-in counter of the account `email` signs in to (its ceiling, its counts per
+/// address, its password checks): what a completed password reset does. Only the two windows a
+/// check weighs are read, however many older items wait for their TTL.
+pub async fn clear_account(app: &App, email: &str) -> ApiResult<()> {
+    let counter = Counter::sign_in_account(&app.config.limits, email);
+    let window = counter.window_of(app.now());
+    let counted = app
+        .store
+        .query_all(Query::new(
+            None,
+            rate_partition(counter.door, &counter.subject),
+            SortRange::Between(rate_window(window - 1), format!("{}~", rate_window(window))),
+        ))
+        .await?;
+    let keys = counted.iter().map(key_of).collect::<ApiResult<Vec<_>>>()?;
+    app.store.delete_many(&keys).await
+}
+
 /// Counts one attempt at a public door from the caller's address (two requests: the counters'
 /// read and the conditional increment).
 pub async fn count_attempt(app: &App, counter: Counter) -> ApiResult<()> {
@@ -274,6 +347,7 @@ pub async fn count_attempt(app: &App, counter: Counter) -> ApiResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashSet;
 
     const W: i64 = 900;
 
@@ -314,7 +388,7 @@ mod tests {
     #[test]
     fn a_counter_refuses_at_its_maximum() {
         let limits = Limits::default();
-        let counter = Counter::sign_in_account(&limits, "a@b.test");
+        let counter = Counter::sign_in_account_address(&limits, "a@b.test", Some("192.0.2.1"));
         let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
         let counts = |current| Counts {
             current,
@@ -334,5 +408,32 @@ mod tests {
         assert_ne!(key, previous);
         let [key, _] = Counter::sign_in_address(&limits, Some("192.0.2.1")).keys(now);
         assert!(key.pk.contains("192.0.2.1"));
+    }
+
+    #[test]
+    fn an_accounts_counters_share_its_partition_and_sort_by_window() {
+        let limits = Limits::default();
+        let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let [ceiling, previous] = Counter::sign_in_account(&limits, "a@b.test").keys(now);
+        let [from_one, _] =
+            Counter::sign_in_account_address(&limits, "a@b.test", Some("192.0.2.1")).keys(now);
+        let [from_another, _] =
+            Counter::sign_in_account_address(&limits, "a@b.test", Some("192.0.2.2")).keys(now);
+        let [checks, _] = Counter::current_password(&limits, "a@b.test").keys(now);
+        let [other, _] = Counter::sign_in_account(&limits, "c@d.test").keys(now);
+        for key in [&previous, &from_one, &from_another, &checks] {
+            assert_eq!(key.pk, ceiling.pk);
+        }
+        assert_ne!(other.pk, ceiling.pk);
+        let keys = [&ceiling, &from_one, &from_another, &checks];
+        assert_eq!(keys.iter().map(|k| &k.sk).collect::<HashSet<_>>().len(), 4);
+        // What clear_account reads: the previous window and every part of the current one.
+        let window = ceiling.sk.clone();
+        for key in keys {
+            assert!(
+                previous.sk < key.sk && key.sk < format!("{window}~"),
+                "{key:?}"
+            );
+        }
     }
 }

@@ -155,6 +155,14 @@ struct Verifiers {
 }
 
 impl Verifiers {
+    /// The verifying key of `kid` if the set publishes it at `now`, and whether it is the key
+    /// that signs now.
+    fn published(&self, kid: &str, now: i64) -> Option<(Arc<DecodingKey>, bool)> {
+        let entry = self.set.published(now).find(|k| k.key.kid == kid)?;
+        let key = self.by_kid.get(kid)?.clone();
+        Some((key, entry.stage == KeyStage::Current))
+    }
+
     fn new(set: PublicKeySet) -> ApiResult<Self> {
         let by_kid = set
             .keys
@@ -169,15 +177,21 @@ impl Verifiers {
     }
 }
 
-/// Issuers keep the current signing key, verifiers the public set, each re-read when older than
-/// this. A container may outlive a rotation: re-reading keeps what it signs with among the
-/// published keys (the previous key stays published for a whole rotation period, so an hour's lag
-/// fails nothing) and lets a key withdrawn from the set stop verifying. One request an hour.
+/// Verifiers keep the public set, re-read when older than this, so a key withdrawn from the set
+/// stops verifying. One request an hour; sooner for a token of a key that no longer signs (see
+/// [`UNKNOWN_KID_REREAD_SECONDS`]) or of a key the set does not know.
 pub const KEY_CACHE_SECONDS: i64 = 60 * 60;
+
+/// Issuers keep the current signing key, re-read when older than this: after a rotation the old
+/// key stops signing everywhere within it, and what it signed expires
+/// ([`ACCESS_TOKEN_SECONDS`]) well before it stops being published
+/// ([`crate::signing_keys::RETIRED_KEY_SECONDS`]), so a rotation fails no request.
+pub const SIGNER_CACHE_SECONDS: i64 = 10 * 60;
 
 /// A token whose `kid` the cached set lacks makes the verifier re-read the set (a rotation it
 /// has not seen), at most once per this many seconds: a flood of forged kids costs Secrets
-/// Manager one request per container per window.
+/// Manager one request per container per window. So does a token of a key that no longer signs
+/// when the set is older than this: the key may have been revoked since.
 pub const UNKNOWN_KID_REREAD_SECONDS: i64 = 10;
 
 /// The JWKS answers from a set at most this old: other verifiers fetch it when they meet a kid
@@ -201,7 +215,7 @@ impl Cached {
     async fn signer(&self, now: i64) -> ApiResult<Arc<Signer>> {
         let mut cached = self.signer.lock().await;
         if let Some((signer, read_at)) = cached.as_ref()
-            && now - read_at < KEY_CACHE_SECONDS
+            && now - read_at < SIGNER_CACHE_SECONDS
         {
             return Ok(signer.clone());
         }
@@ -231,30 +245,35 @@ impl Cached {
             .ok_or_else(|| ApiError::internal("no public keys"))
     }
 
-    /// The verifying key of `kid`, re-reading the set once per window when it is unknown.
+    /// The verifying key of `kid`, re-reading the set once per window when it is unknown, or
+    /// when it no longer signs and the set is older than a window (it may have been revoked).
     async fn verifier(&self, kid: &str, now: i64) -> ApiResult<Option<Arc<DecodingKey>>> {
         let mut cache = self.verifiers.lock().await;
         let just_read = self
             .refresh_if_stale(&mut cache, now, KEY_CACHE_SECONDS)
             .await?;
-        let find = |cache: &VerifierCache| {
-            cache
-                .verifiers
-                .as_ref()
-                .and_then(|v| v.by_kid.get(kid).cloned())
+        let find =
+            |cache: &VerifierCache| cache.verifiers.as_ref().and_then(|v| v.published(kid, now));
+        let found = find(&cache);
+        let settled = match &found {
+            Some((_, signs)) => *signs || now - cache.read_at < UNKNOWN_KID_REREAD_SECONDS,
+            None => false,
         };
-        if let Some(key) = find(&cache) {
-            return Ok(Some(key));
-        }
         let window_open = cache
             .unknown_kid_reread_at
             .is_none_or(|at| now - at >= UNKNOWN_KID_REREAD_SECONDS);
-        if just_read || !window_open {
-            return Ok(None);
+        if settled || just_read || !window_open {
+            return Ok(found.map(|(key, _)| key));
         }
         cache.unknown_kid_reread_at = Some(now);
         self.read(&mut cache, now).await?;
-        Ok(find(&cache))
+        Ok(find(&cache).map(|(key, _)| key))
+    }
+
+    /// Drops what was read, so the next use reads again.
+    async fn forget(&self) {
+        *self.signer.lock().await = None;
+        *self.verifiers.lock().await = VerifierCache::default();
     }
 
     /// Reads the set if there is none or it is `max_age` seconds old; returns whether it read.
@@ -373,6 +392,7 @@ impl TokenKeys {
             keys: vec![PublishedKey {
                 key: public,
                 stage: KeyStage::Current,
+                retired_at: None,
             }],
         };
         Ok(Self {
@@ -391,7 +411,15 @@ impl TokenKeys {
         }
     }
 
-    /// The JWKS document: every published key (current, then pending, then previous).
+    /// Forgets the keys read from the secrets (after this process revoked one), so the next
+    /// token issued or verified reads them again.
+    pub async fn forget_cached(&self) {
+        if let KeySource::Secrets(cached) = &*self.source {
+            cached.forget().await;
+        }
+    }
+
+    /// The JWKS document: every key published at `now` (current, then pending, then previous).
     pub async fn jwks(&self, now: OffsetDateTime) -> ApiResult<serde_json::Value> {
         let jwk = |k: &PublicKey| {
             serde_json::json!({
@@ -403,15 +431,14 @@ impl TokenKeys {
                 "x": k.x,
             })
         };
+        let now = now.unix_timestamp();
         let keys: Vec<serde_json::Value> = match &*self.source {
             KeySource::Fixed { verifiers, .. } => {
-                verifiers.set.keys.iter().map(|k| jwk(&k.key)).collect()
+                verifiers.set.published(now).map(|k| jwk(&k.key)).collect()
             }
             KeySource::Secrets(cached) => {
-                let verifiers = cached
-                    .verifiers(now.unix_timestamp(), JWKS_CACHE_SECONDS)
-                    .await?;
-                verifiers.set.keys.iter().map(|k| jwk(&k.key)).collect()
+                let verifiers = cached.verifiers(now, JWKS_CACHE_SECONDS).await?;
+                verifiers.set.published(now).map(|k| jwk(&k.key)).collect()
             }
         };
         Ok(serde_json::json!({ "keys": keys }))
@@ -459,7 +486,9 @@ impl TokenKeys {
             _ => return Err(ApiError::Unauthorized),
         };
         let key = match &*self.source {
-            KeySource::Fixed { verifiers, .. } => verifiers.by_kid.get(&kid).cloned(),
+            KeySource::Fixed { verifiers, .. } => verifiers
+                .published(&kid, now.unix_timestamp())
+                .map(|(key, _)| key),
             KeySource::Secrets(cached) => cached.verifier(&kid, now.unix_timestamp()).await?,
         };
         let key = key.ok_or(ApiError::Unauthorized)?;

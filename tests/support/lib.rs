@@ -78,7 +78,7 @@ fn endpoint() -> String {
 }
 
 /// The password the owner of every tenant from [`Env::tenant_with_owner`] sets.
-const OWNER_PASSWORD: &str = "owner-password-1";
+pub const OWNER_PASSWORD: &str = "owner-password-1";
 
 static SDK: OnceLock<aws_config::SdkConfig> = OnceLock::new();
 
@@ -599,6 +599,30 @@ impl Env {
             body["tenant_id"] = json!(t);
         }
         self.post("/v1/auth/login", None, body).await
+    }
+
+    /// [`Env::try_login`] from another source address: a loopback address (`127.0.0.2`, ...) the
+    /// connection is made from, which the gateway, like API Gateway, takes as the source address.
+    pub async fn try_login_from(
+        &self,
+        source: &str,
+        email: &str,
+        password: &str,
+        tenant_id: Option<&str>,
+    ) -> Answer {
+        let source: std::net::IpAddr = source.parse().expect("a source address");
+        let client = reqwest::Client::builder()
+            .local_address(source)
+            .build()
+            .expect("a client");
+        let mut body = json!({"email": email, "password": password});
+        if let Some(t) = tenant_id {
+            body["tenant_id"] = json!(t);
+        }
+        let request = client
+            .post(format!("{}/v1/auth/login", self.base))
+            .json(&body);
+        Self::answer(request.send().await.expect("request")).await
     }
 
     /// The token of the newest link to `{app_url}/{page}?token=` mailed to `to` (page e.g.

@@ -1,8 +1,10 @@
 //! The local stack's entry point (not deployed).
 //!
 //! - `local-gateway keygen`: prints a new Ed25519 signing key as ROSTER_JWT_* variables.
-//! - `local-gateway rotate-key`: rotates the signing key in Secrets Manager (the emulator, or AWS
-//!   with credentials) by the same four steps as the `rotate-signing-key` function.
+//! - `local-gateway rotate-key [--revoke-previous]`: rotates the signing key in Secrets Manager
+//!   (the emulator, or AWS with credentials) by the same four steps as the `rotate-signing-key`
+//!   function; the key that signed until then stays published for an hour, or, with
+//!   `--revoke-previous`, is retired at once (tokens it signed answer 401).
 //! - `local-gateway bootstrap-admin`: makes ROSTER_BOOTSTRAP_EMAIL a platform admin with
 //!   ROSTER_BOOTSTRAP_PASSWORD (against the emulator or, with AWS credentials, a real table).
 //! - `local-gateway check [--repair]`: runs the consistency checker on ROSTER_TABLE (the emulator,
@@ -29,6 +31,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             let app = App::from_env().await?;
             let kid = signing_keys::rotate(&app).await?;
             println!("signing key rotated: tokens are now signed with kid {kid}");
+            if args.iter().any(|a| a == "--revoke-previous") {
+                signing_keys::revoke_previous(&app).await?;
+                println!("the previous signing key is retired: tokens it signed answer 401");
+            }
             Ok(())
         }
         Some("bootstrap-admin") => {
@@ -60,7 +66,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         Some("serve") => serve(args.iter().any(|a| a == "--setup")).await,
         _ => {
             eprintln!(
-                "usage: local-gateway keygen | rotate-key | bootstrap-admin | check [--repair] | serve [--setup]"
+                "usage: local-gateway keygen | rotate-key [--revoke-previous] | bootstrap-admin | check [--repair] | serve [--setup]"
             );
             std::process::exit(2);
         }

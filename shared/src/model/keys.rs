@@ -26,7 +26,7 @@
 //! | job (task centre)    | `TENANT#<t>`               | `JOB#<j>`                        |                                          |                                         |
 //! | import row outcome   | `TENANT#<t>`               | `JOBROW#<j>#<row, 7 digits>`     |                                          |                                         |
 //! | import day counter   | `IMPORTQUOTA#<user#u or ip#a>` | `<yyyy-mm-dd>`               |                                          |                                         |
-//! | abuse-limit counter  | `RATE#<door>#<subject>`    | `<window number>`                |                                          |                                         |
+//! | abuse-limit counter  | `RATE#<door>#<subject>`    | `<window, 12 digits>[#<part>]`   |                                          |                                         |
 //! | API client           | `APICLIENT#<client>`       | `APICLIENT`                      | `APICLIENTS#<t>` / `<client>`            |                                         |
 //! | SCIM token           | `SCIMTOKEN#<token>`        | `SCIMTOKEN`                      | `SCIMTOKENS#<t>` / `<token>`             |                                         |
 //! | login-log entry      | `LOGINS#<t>`               | `<entry id, UUIDv7>`             | `LOGINSBY#<user>` / `<entry id>`         |                                         |
@@ -261,9 +261,18 @@ impl Key {
     }
 
     /// Attempts at one door (sign-in, join, ...) by one subject (an address, a hashed email) in
-    /// one fixed window (epoch seconds divided by the window length); expiring by TTL.
-    pub fn rate_counter(door: &str, subject: &str, window: i64) -> Self {
-        Self::new(format!("RATE#{door}#{subject}"), window.to_string())
+    /// one fixed window (epoch seconds divided by the window length, 12 digits so windows sort),
+    /// optionally narrowed to a part of the subject (an account's attempts from one address);
+    /// expiring by TTL.
+    pub fn rate_counter(door: &str, subject: &str, part: Option<&str>, window: i64) -> Self {
+        let window = rate_window(window);
+        Self::new(
+            rate_partition(door, subject),
+            match part {
+                Some(part) => format!("{window}#{part}"),
+                None => window,
+            },
+        )
     }
 
     /// The outbox's one partition: public answers that mail queue there (see `crate::outbox`).
@@ -336,6 +345,17 @@ pub fn tenant_partition(tenant_id: Uuid) -> String {
 
 pub fn audit_partition(tenant_id: Uuid) -> String {
     format!("AUDIT#{tenant_id}")
+}
+
+/// The abuse-limit counters of one subject at one door, every window and part.
+pub fn rate_partition(door: &str, subject: &str) -> String {
+    format!("RATE#{door}#{subject}")
+}
+
+/// A window number as counters' sort keys spell it: fixed width, so a range of windows is a
+/// range of keys.
+pub fn rate_window(window: i64) -> String {
+    format!("{window:012}")
 }
 
 /// gsi1 of a tenant: every tenant, for platform admins.

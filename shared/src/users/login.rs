@@ -42,9 +42,11 @@ pub struct LoginOutput {
 }
 
 /// Signs a user in. Unknown emails and wrong passwords get the same 401 after the same work.
-/// Every attempt is counted against the account and the source address before the password is
-/// checked (so concurrent guesses cannot slip under the limits); a right password takes its count
-/// back. Past a limit every attempt answers 429, the right password too. An account whose address
+/// Every attempt is counted against the account from its source address, the account from every
+/// address and the source address before the password is checked (so concurrent guesses cannot
+/// slip under the limits); a right password takes its count back. Past a limit every attempt
+/// answers 429, the right password too: a stranger's guesses shut out their own address, not the
+/// owner's, until the account-wide ceiling shuts out every address. An account whose address
 /// nobody proved answers 403 `email_unverified` to the right password and gets a verification
 /// link mailed.
 ///
@@ -117,9 +119,11 @@ impl Claim {
     ) -> ApiResult<(Self, ApiResult<Attempt>)> {
         let now = app.now();
         let limits = &app.config.limits;
+        let source_ip = requester.origin.source_ip.as_deref();
         let counters = [
+            Counter::sign_in_account_address(limits, email, source_ip),
             Counter::sign_in_account(limits, email),
-            Counter::sign_in_address(limits, requester.origin.source_ip.as_deref()),
+            Counter::sign_in_address(limits, source_ip),
         ];
         let mut keys = vec![Key::email(email)];
         for counter in &counters {

@@ -1,11 +1,11 @@
 //! The signed-in person's own profile: who they are, the membership their token acts in, all
 //! their memberships (GET /v1/me), and their edits (PATCH /v1/me).
 
+use super::password_check::check_current_password;
 use super::{UserView, commit_with_memberships, email_change, memberships, own_user};
 use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::{CallerKind, Requester};
-use crate::crypto;
 use crate::error::{ApiError, ApiResult, Checks};
 use crate::model::keys::Key;
 use crate::model::member::MemberStatus;
@@ -103,17 +103,18 @@ pub async fn update_me(app: &App, requester: &Requester, patch: MePatch) -> ApiR
     let copied_to_members = patch.name.is_some() || patch.phone.is_some();
     let edit = ProfileEdit::checked(patch)?;
     let new_email = edit.email.clone().filter(|e| *e != before.email);
+    let mut tx = Transaction::new();
     if new_email.is_some() {
         let password = edit.current_password.as_deref().unwrap_or_default();
-        if !crypto::verify_password(password, before.password_hash.as_deref()) {
-            return Err(ApiError::invalid(
-                "current_password",
-                "is required to change the email, and must be the current password",
-            ));
-        }
+        let wrong = ApiError::invalid(
+            "current_password",
+            "is required to change the email, and must be the current password",
+        );
+        check_current_password(app, requester, &before, password, wrong)
+            .await?
+            .give_back(&mut tx)?;
     }
     let mut after = edit.applied_to(&before);
-    let mut tx = Transaction::new();
     let profile_changed = after.name != before.name
         || after.phone != before.phone
         || after.language != before.language;

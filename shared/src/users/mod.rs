@@ -4,6 +4,7 @@
 pub mod email_change;
 mod login;
 mod me;
+mod password_check;
 pub mod proof;
 
 pub use login::{LoginInput, LoginOutput, login};
@@ -355,13 +356,17 @@ pub async fn change_password(
     );
     checks.finish()?;
     let (authorized, user) = own_user(app, requester, true).await?;
-    if !crypto::verify_password(&input.current_password, user.password_hash.as_deref()) {
-        return Err(ApiError::invalid(
-            "current_password",
-            "is not the current password",
-        ));
-    }
+    let wrong = ApiError::invalid("current_password", "is not the current password");
+    let attempt = password_check::check_current_password(
+        app,
+        requester,
+        &user,
+        &input.current_password,
+        wrong,
+    )
+    .await?;
     if input.current_password == input.new_password {
+        attempt.give_back_now(app).await?;
         return Err(ApiError::invalid(
             "new_password",
             "must differ from the current password",
@@ -369,6 +374,7 @@ pub async fn change_password(
     }
     let hash = crypto::hash_password(&input.new_password)?;
     let mut tx = Transaction::new();
+    attempt.give_back(&mut tx)?;
     let epoch = set_password(
         app,
         &mut tx,

@@ -140,6 +140,9 @@ async fn prove_with_link(
     )
     .await?;
     let (key, user) = linked_user(app, token).await?;
+    // Whoever reads the account's mail is its owner: the guesses counted against it are forgotten
+    // (before the link is spent, so a failure here leaves the link to be used again).
+    crate::limits::clear_account(app, &user.email).await?;
     let invalid = || ApiError::invalid("token", "is invalid, expired or already used");
     let now = app.now();
     let hash = crypto::hash_password(password)?;

@@ -18,149 +18,32 @@
 //! checks that the pending key signs what the published set verifies; `finishSecret` makes it
 //! `AWSCURRENT` (Secrets Manager moves `AWSPREVIOUS` to the old key, which stays published, so
 //! tokens it signed keep verifying) and republishes the set.
+//!
+//! The previous key is published for [`RETIRED_KEY_SECONDS`] after it stopped signing (the set
+//! records when, and verifiers and the JWKS leave it out after that); an operator retires it at
+//! once by removing its `AWSPREVIOUS` label ([`revoke_previous`], `RevokePrevious` in the
+//! rotation function's input). Entry points: [`rotation`].
 
 use crate::error::{ApiError, ApiResult};
 use crate::store::{RequestCounter, sdk_error};
-use aws_lc_rs::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
 use aws_sdk_secretsmanager::Client;
-use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::OnceLock;
+
+mod keys;
+mod rotation;
+pub use keys::{KeyStage, PublicKey, PublicKeySet, PublishedKey, SigningKey};
+pub use rotation::{RotationEvent, create_secrets, handle_rotation, revoke_previous, rotate};
 
 pub const CURRENT: &str = "AWSCURRENT";
 pub const PENDING: &str = "AWSPENDING";
 pub const PREVIOUS: &str = "AWSPREVIOUS";
 
-/// An Ed25519 private key and its public half. The private half leaves this type only to sign or
-/// to be stored: it has no `Debug`, `Display` or `Serialize` of it.
-pub struct SigningKey {
-    pkcs8: Vec<u8>,
-    public: PublicKey,
-}
-
-impl std::fmt::Debug for SigningKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey")
-            .field("kid", &self.public.kid)
-            .finish_non_exhaustive()
-    }
-}
-
-impl SigningKey {
-    pub fn generate() -> ApiResult<Self> {
-        let rng = aws_lc_rs::rand::SystemRandom::new();
-        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).map_err(ApiError::internal)?;
-        Self::from_pkcs8(pkcs8.as_ref().to_vec())
-    }
-
-    /// From base64 of the PKCS#8 DER (what the secret and ROSTER_JWT_PRIVATE_KEY hold).
-    pub fn from_pkcs8_base64(text: &str) -> ApiResult<Self> {
-        let der = STANDARD
-            .decode(text.trim())
-            .map_err(|_| ApiError::internal("a signing key is not base64"))?;
-        Self::from_pkcs8(der)
-    }
-
-    fn from_pkcs8(pkcs8: Vec<u8>) -> ApiResult<Self> {
-        let pair = Ed25519KeyPair::from_pkcs8(&pkcs8)
-            .map_err(|_| ApiError::internal("a signing key is not an Ed25519 PKCS#8 key"))?;
-        let public = PublicKey::from_x(&URL_SAFE_NO_PAD.encode(pair.public_key().as_ref()))?;
-        Ok(Self { pkcs8, public })
-    }
-
-    pub fn public(&self) -> &PublicKey {
-        &self.public
-    }
-
-    pub fn kid(&self) -> &str {
-        &self.public.kid
-    }
-
-    /// The PKCS#8 DER, for the JWT signer.
-    pub fn pkcs8_der(&self) -> &[u8] {
-        &self.pkcs8
-    }
-
-    pub fn pkcs8_base64(&self) -> String {
-        STANDARD.encode(&self.pkcs8)
-    }
-
-    fn sign(&self, message: &[u8]) -> ApiResult<Vec<u8>> {
-        let pair = Ed25519KeyPair::from_pkcs8(&self.pkcs8).map_err(ApiError::internal)?;
-        Ok(pair.sign(message).as_ref().to_vec())
-    }
-}
-
-/// An Ed25519 public key as a JWK carries it, with its key id.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PublicKey {
-    /// The first 16 characters of the base64url SHA-256 of the raw key: the same key always has
-    /// the same id, on every function and across rotations.
-    pub kid: String,
-    /// base64url of the raw 32 bytes (ROSTER_JWT_PUBLIC_KEY).
-    pub x: String,
-}
-
-impl PublicKey {
-    pub fn from_x(x: &str) -> ApiResult<Self> {
-        let raw = URL_SAFE_NO_PAD
-            .decode(x.trim())
-            .map_err(|_| ApiError::internal("a public key is not base64url"))?;
-        if raw.len() != 32 {
-            return Err(ApiError::internal("a public key is not an Ed25519 key"));
-        }
-        Ok(Self {
-            kid: crate::crypto::sha256_base64url(&raw)[..16].to_string(),
-            x: x.trim().to_string(),
-        })
-    }
-
-    fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
-        URL_SAFE_NO_PAD.decode(&self.x).is_ok_and(|raw| {
-            UnparsedPublicKey::new(&ED25519, raw)
-                .verify(message, signature)
-                .is_ok()
-        })
-    }
-}
-
-/// Where a key stands in the rotation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum KeyStage {
-    Current,
-    Pending,
-    Previous,
-}
-
-/// A public key verifiers accept.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PublishedKey {
-    #[serde(flatten)]
-    pub key: PublicKey,
-    pub stage: KeyStage,
-}
-
-/// The public-key secret's document: current first, then pending, then previous.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PublicKeySet {
-    pub keys: Vec<PublishedKey>,
-}
-
-impl PublicKeySet {
-    pub fn find(&self, kid: &str) -> Option<&PublicKey> {
-        self.keys.iter().map(|k| &k.key).find(|k| k.kid == kid)
-    }
-
-    pub fn current(&self) -> Option<&PublicKey> {
-        self.keys
-            .iter()
-            .find(|k| k.stage == KeyStage::Current)
-            .map(|k| &k.key)
-    }
-}
+/// A key stays published this long after it stops signing. Issuers re-read the current key
+/// every [`crate::tokens::SIGNER_CACHE_SECONDS`] and tokens live
+/// [`crate::tokens::ACCESS_TOKEN_SECONDS`], so every token it signed has expired by then.
+pub const RETIRED_KEY_SECONDS: i64 = 60 * 60;
 
 /// A version of the signing-key secret. The secret starts as `{}`, no key (template.yaml cannot
 /// make an Ed25519 key): its first rotation makes one.
@@ -293,9 +176,11 @@ impl KeySecrets {
     }
 
     /// Rebuilds the public set from the signing-key secret's stages and writes it if it changed;
-    /// returns whether it did.
-    async fn publish(&self) -> ApiResult<bool> {
+    /// returns whether it did. A previous key keeps the time it stopped signing, or takes `now`
+    /// (epoch seconds) when it stops now.
+    async fn publish(&self, now: i64) -> ApiResult<bool> {
         let stages = self.version_stages().await?;
+        let published = self.public_keys().await.ok();
         let mut keys = Vec::new();
         for (label, stage) in [
             (CURRENT, KeyStage::Current),
@@ -311,14 +196,22 @@ impl KeySecrets {
                 continue;
             }
             if let Some(key) = self.version(version_id).await? {
+                let retired_at = (stage == KeyStage::Previous).then(|| {
+                    published
+                        .as_ref()
+                        .and_then(|set| set.keys.iter().find(|k| k.key.kid == key.kid()))
+                        .and_then(|k| k.retired_at)
+                        .unwrap_or(now)
+                });
                 keys.push(PublishedKey {
                     key: key.public().clone(),
                     stage,
+                    retired_at,
                 });
             }
         }
         let set = PublicKeySet { keys };
-        if self.public_keys().await.ok().as_ref() == Some(&set) {
+        if published.as_ref() == Some(&set) {
             return Ok(false);
         }
         self.client()
@@ -334,7 +227,7 @@ impl KeySecrets {
     /// Creates both secrets where they do not exist and, if there is no current key yet, makes
     /// one by a rotation. For the local stack and the tests; on AWS, template.yaml declares the
     /// secrets and their rotation schedule rotates once at creation.
-    pub async fn ensure_created(&self) -> ApiResult<()> {
+    pub async fn ensure_created(&self, now: i64) -> ApiResult<()> {
         for (name, initial) in [
             (self.signing_key_secret()?, NO_KEY_YET.to_string()),
             (
@@ -358,14 +251,15 @@ impl KeySecrets {
             }
         }
         if self.current().await?.is_none() {
-            self.rotate().await?;
+            self.rotate(now).await?;
         }
         Ok(())
     }
 
     /// Runs the four rotation steps under a fresh ClientRequestToken, as Secrets Manager does on
-    /// schedule (`local-gateway rotate-key`); returns the new current key id.
-    pub async fn rotate(&self) -> ApiResult<String> {
+    /// schedule (`local-gateway rotate-key`); returns the new current key id. `now`: epoch
+    /// seconds, when the old key stops signing.
+    pub async fn rotate(&self, now: i64) -> ApiResult<String> {
         let token = uuid::Uuid::now_v7().to_string();
         let mut kid = String::new();
         for step in [
@@ -374,14 +268,19 @@ impl KeySecrets {
             RotationStep::TestSecret,
             RotationStep::FinishSecret,
         ] {
-            kid = self.rotation_step(&token, step).await?.kid;
+            kid = self.rotation_step(&token, step, now).await?.kid;
         }
         Ok(kid)
     }
 
-    /// One rotation step for the version `token`. Rerunning a step with the same token changes
-    /// nothing more (Secrets Manager retries steps).
-    pub async fn rotation_step(&self, token: &str, step: RotationStep) -> ApiResult<StepReport> {
+    /// One rotation step for the version `token`, at `now` (epoch seconds). Rerunning a step with
+    /// the same token changes nothing more (Secrets Manager retries steps).
+    pub async fn rotation_step(
+        &self,
+        token: &str,
+        step: RotationStep,
+        now: i64,
+    ) -> ApiResult<StepReport> {
         let stages = self.version_stages().await?;
         let staged = |label: &str| {
             stages
@@ -397,7 +296,7 @@ impl KeySecrets {
         let changed = match step {
             RotationStep::CreateSecret if already_current => false,
             RotationStep::CreateSecret => self.create_pending(token).await?,
-            RotationStep::SetSecret => self.publish().await?,
+            RotationStep::SetSecret => self.publish(now).await?,
             RotationStep::TestSecret => false,
             RotationStep::FinishSecret => {
                 let moved = match holder(&stages, CURRENT) {
@@ -415,7 +314,7 @@ impl KeySecrets {
                         true
                     }
                 };
-                self.publish().await? || moved
+                self.publish(now).await? || moved
             }
         };
         let key = self
@@ -427,9 +326,43 @@ impl KeySecrets {
         }
         tracing::info!(?step, kid = key.kid(), changed, "signing key rotation step");
         Ok(StepReport {
-            step,
+            step: Some(step),
             kid: key.kid().to_string(),
             changed,
+            revoked: None,
+        })
+    }
+
+    /// Retires the key that signed before the current one at once: its `AWSPREVIOUS` label goes
+    /// (so no later publication brings it back) and the set is published without it. Reports the
+    /// current key and the one revoked; a rerun changes nothing.
+    pub async fn revoke_previous(&self, now: i64) -> ApiResult<StepReport> {
+        let stages = self.version_stages().await?;
+        let current = holder(&stages, CURRENT)
+            .ok_or_else(|| ApiError::internal("no signing key yet: nothing to revoke"))?;
+        let mut revoked = None;
+        if let Some(previous) = holder(&stages, PREVIOUS).filter(|p| *p != current) {
+            revoked = self.version(previous).await?.map(|k| k.kid().to_string());
+            self.client()
+                .update_secret_version_stage()
+                .secret_id(self.signing_key_secret()?)
+                .version_stage(PREVIOUS)
+                .remove_from_version_id(previous)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+        }
+        let published = self.publish(now).await?;
+        let key = self
+            .version(current)
+            .await?
+            .ok_or_else(|| ApiError::internal("the current version holds no key"))?;
+        tracing::info!(kid = key.kid(), ?revoked, "previous signing key revoked");
+        Ok(StepReport {
+            step: None,
+            kid: key.kid().to_string(),
+            changed: revoked.is_some() || published,
+            revoked,
         })
     }
 
@@ -502,55 +435,19 @@ pub enum RotationStep {
     FinishSecret,
 }
 
-/// What Secrets Manager sends the rotation function.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct RotationEvent {
-    pub secret_id: String,
-    pub client_request_token: String,
-    pub step: RotationStep,
-}
-
 /// What a step did (key ids only, never key material).
 #[derive(Debug, Clone, Serialize)]
 pub struct StepReport {
-    pub step: RotationStep,
+    /// The rotation step; none for a revocation alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<RotationStep>,
+    /// The key that signs now (for a step: the version it was run for).
     pub kid: String,
     /// Whether the step wrote anything (false on a rerun).
     pub changed: bool,
-}
-
-/// The rotation function (`rotate-signing-key`): one step for the secret the event names, with
-/// the public-key secret of the function's configuration.
-pub async fn handle_rotation(app: &crate::App, event: serde_json::Value) -> ApiResult<StepReport> {
-    let event: RotationEvent = serde_json::from_value(event)
-        .map_err(|err| ApiError::internal(format!("not a rotation event: {err}")))?;
-    secrets_of(app)?
-        .for_signing_key(event.secret_id)
-        .rotation_step(&event.client_request_token, event.step)
-        .await
-}
-
-/// The secrets `app` reads its keys from; an error where the keys are fixed by the environment.
-fn secrets_of(app: &crate::App) -> ApiResult<&KeySecrets> {
-    app.keys
-        .secrets()
-        .ok_or_else(|| ApiError::internal("ROSTER_PUBLIC_KEYS_SECRET is not set"))
-}
-
-/// `local-gateway rotate-key`: the four rotation steps, as Secrets Manager runs them on schedule;
-/// returns the new current key id.
-pub async fn rotate(app: &crate::App) -> ApiResult<String> {
-    secrets_of(app)?.rotate().await
-}
-
-/// `local-gateway serve --setup` and the tests: both secrets and a first key in the emulator,
-/// where the keys come from secrets (nothing to do where they are fixed by the environment).
-pub async fn create_secrets(app: &crate::App) -> ApiResult<()> {
-    match app.keys.secrets() {
-        Some(secrets) => secrets.ensure_created().await,
-        None => Ok(()),
-    }
+    /// The key a revocation retired at once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked: Option<String>,
 }
 
 impl KeySecrets {
@@ -590,12 +487,36 @@ mod tests {
     }
 
     #[test]
+    fn a_previous_key_is_published_for_an_hour_after_it_stopped_signing() {
+        let key = |stage, retired_at| PublishedKey {
+            key: SigningKey::generate().unwrap().public().clone(),
+            stage,
+            retired_at,
+        };
+        let set = PublicKeySet {
+            keys: vec![
+                key(KeyStage::Current, None),
+                key(KeyStage::Previous, Some(1_000)),
+            ],
+        };
+        let at = |now| set.published(now).count();
+        assert_eq!(at(1_000 + RETIRED_KEY_SECONDS - 1), 2);
+        assert_eq!(at(1_000 + RETIRED_KEY_SECONDS), 1);
+        // A set written before the time was recorded keeps its previous key until republished.
+        let old: PublicKeySet = serde_json::from_value(serde_json::json!({"keys": [
+            {"kid": "k", "x": "x", "stage": "previous"}]}))
+        .unwrap();
+        assert_eq!(old.published(i64::MAX).count(), 1);
+    }
+
+    #[test]
     fn the_set_serialises_as_flat_keys_with_their_stage() {
         let key = SigningKey::generate().unwrap();
         let set = PublicKeySet {
             keys: vec![PublishedKey {
                 key: key.public().clone(),
                 stage: KeyStage::Current,
+                retired_at: None,
             }],
         };
         let json = serde_json::to_value(&set).unwrap();
