@@ -100,6 +100,7 @@ impl Counter {
         Self {
             door,
             subject,
+            part: None,
             max,
             window: 24 * 3600,
         }

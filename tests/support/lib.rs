@@ -468,6 +468,10 @@ impl Env {
     /// Mails the outbox worker sends (what public answers queue) are sent first, as the stream
     /// would have them sent by now.
     pub async fn mails_to(&self, to: &str) -> Vec<(String, String)> {
+        // One drain at a time: a drain that finds an item another is delivering must wait for
+        // that mail to be sent before the mails are read.
+        static DRAINING: std::sync::OnceLock<futures::lock::Mutex<()>> = std::sync::OnceLock::new();
+        let _one_at_a_time = DRAINING.get_or_init(Default::default).lock().await;
         roster_shared::outbox::drain(self.app)
             .await
             .expect("the outbox is delivered");
