@@ -23,6 +23,7 @@ pub mod members;
 pub mod model;
 pub mod queue;
 pub mod scim;
+pub mod sealing;
 pub mod setup;
 pub mod signing_keys;
 pub mod sms;

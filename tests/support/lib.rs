@@ -151,6 +151,7 @@ impl Env {
             limits,
             dynamodb_attempt_timeout,
             consistency_repair: false,
+            sealing_secret: Some(unique("roster-sealing")),
         };
         let counter = RequestCounter::default();
         let secret_requests = RequestCounter::default();
@@ -179,6 +180,7 @@ impl Env {
         signing_keys::create_secrets(app)
             .await
             .expect("signing keys");
+        app.sealing.ensure_created().await.expect("sealing secret");
         let private_key = app
             .keys
             .secrets()
@@ -389,6 +391,17 @@ impl Env {
 
     pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Answer {
         self.call(Method::POST, path, token, Some(body)).await
+    }
+
+    /// A POST with `Idempotency-Key: key` (SPEC.md §8.6), sent once.
+    pub async fn post_with_key(&self, path: &str, token: &str, key: &str, body: Value) -> Answer {
+        let request = self
+            .http
+            .post(format!("{}{}", self.base, path))
+            .bearer_auth(token)
+            .header("idempotency-key", key)
+            .json(&body);
+        Self::answer(request.send().await.expect("request")).await
     }
 
     pub async fn patch(&self, path: &str, token: &str, body: Value) -> Answer {
