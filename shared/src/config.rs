@@ -20,7 +20,7 @@ pub struct Config {
     /// (`ROSTER_CONSISTENCY_REPAIR=true`); it only reports by default.
     pub consistency_repair: bool,
     /// The Secrets Manager secret the keys that seal kept answers derive from
-    /// (`ROSTER_SEALING_SECRET`; see [`crate::sealing`]): given only to the functions that seal.
+    /// (`ROSTER_SEALING_SECRET`, see the `sealing` module): given only to the functions that seal.
     pub sealing_secret: Option<String>,
 }
 

@@ -518,6 +518,11 @@ impl Env {
     /// Creates a tenant as the platform admin, follows the owner's mail link to set a password and
     /// signs the owner in.
     pub async fn tenant_with_owner(&self, name: &str) -> Tenant {
+        self.tenant_of_kind(name, "customer").await
+    }
+
+    /// [`Env::tenant_with_owner`] for a tenant of `kind` (`customer` or `reseller`).
+    pub async fn tenant_of_kind(&self, name: &str, kind: &str) -> Tenant {
         let admin = self.admin_token().await;
         let owner_email = format!("{}@{}.test", unique("owner"), unique("corp"));
         let tenant = self
@@ -525,7 +530,7 @@ impl Env {
                 "/v1/tenants",
                 Some(&admin),
                 json!({
-                    "name": name, "kind": "customer", "plan": "paid",
+                    "name": name, "kind": kind, "plan": "paid",
                     "member_quota": 50, "seats_total": 5,
                     "owner_email": owner_email, "owner_name": "Olive Owner"
                 }),
