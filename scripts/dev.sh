@@ -20,8 +20,11 @@ if [ ! -f "$LOCAL/bootstrap-password" ]; then
 fi
 # The signing keys live in the emulator's Secrets Manager, as on AWS: `serve --setup` creates the
 # signing-key and public-key secrets with a first key; `local-gateway rotate-key` rotates it.
+# It creates the sealing secret too (a random value), which the keys that seal idempotent
+# creates' kept answers derive from.
 export ROSTER_SIGNING_KEY_SECRET="${ROSTER_SIGNING_KEY_SECRET:-roster-signing-key}"
 export ROSTER_PUBLIC_KEYS_SECRET="${ROSTER_PUBLIC_KEYS_SECRET:-roster-public-keys}"
+export ROSTER_SEALING_SECRET="${ROSTER_SEALING_SECRET:-roster-sealing}"
 export ROSTER_TABLE="${ROSTER_TABLE:-roster}"
 export ROSTER_BUCKET="${ROSTER_BUCKET:-roster-files}"
 export ROSTER_MAIL_FROM="${ROSTER_MAIL_FROM:-no-reply@roster.local}"

@@ -35,6 +35,7 @@ fi
 export_run_stack fuzz
 export ROSTER_SIGNING_KEY_SECRET="roster-signing-key-$RUN"
 export ROSTER_PUBLIC_KEYS_SECRET="roster-public-keys-$RUN"
+export ROSTER_SEALING_SECRET="roster-sealing-$RUN"
 export ROSTER_LIMIT_SIGN_IN_ACCOUNT=1000000
 export ROSTER_LIMIT_SIGN_IN_ACCOUNT_ADDRESS=1000000
 export ROSTER_LIMIT_CURRENT_PASSWORD=1000000

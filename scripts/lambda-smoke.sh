@@ -43,6 +43,7 @@ mkdir -p "$SMOKE_WORK_DIR"
 # them); only the token issuers are given the private key's secret (template.yaml).
 export ROSTER_SIGNING_KEY_SECRET="roster-signing-key-$RUN"
 export ROSTER_PUBLIC_KEYS_SECRET="roster-public-keys-$RUN"
+export ROSTER_SEALING_SECRET="roster-sealing-$RUN"
 export SMOKE_GATEWAY="$ROOT/target/debug/local-gateway"
 export RUST_LOG="${RUST_LOG:-info}"
 

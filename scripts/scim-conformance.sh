@@ -29,6 +29,7 @@ fi
 export_run_stack scim
 export ROSTER_SIGNING_KEY_SECRET="roster-signing-key-$RUN"
 export ROSTER_PUBLIC_KEYS_SECRET="roster-public-keys-$RUN"
+export ROSTER_SEALING_SECRET="roster-sealing-$RUN"
 export RUST_LOG="${RUST_LOG:-warn}"
 export ROSTER_GATEWAY_ADDR="127.0.0.1:$(free_port)"
 BASE_URL="http://$ROSTER_GATEWAY_ADDR"

@@ -37,6 +37,7 @@ GATEWAY="$ROOT/target/debug/local-gateway"
 export_run_stack soak
 export ROSTER_SIGNING_KEY_SECRET="roster-signing-key-$RUN"
 export ROSTER_PUBLIC_KEYS_SECRET="roster-public-keys-$RUN"
+export ROSTER_SEALING_SECRET="roster-sealing-$RUN"
 # The workload signs in and imports far more than production's abuse limits allow one address.
 export ROSTER_LIMIT_SIGN_IN_ACCOUNT=1000000
 export ROSTER_LIMIT_SIGN_IN_ACCOUNT_ADDRESS=1000000

@@ -72,6 +72,39 @@ fn template_declares_exactly_the_route_table() {
     assert_eq!(declared, table_routes());
 }
 
+/// The sealing secret (kept answers of idempotent creates) reaches exactly the functions of the
+/// routes that create: each has its name and may read it, no other function has either.
+#[test]
+fn only_the_creates_hold_the_sealing_secret() {
+    let template = yaml("template.yaml");
+    let creates: BTreeSet<String> = routes()
+        .iter()
+        .filter(|r| r.creates.is_some())
+        .map(|r| r.function.to_string())
+        .collect();
+    let (mut named, mut readers) = (BTreeSet::new(), BTreeSet::new());
+    for (_, resource) in template["Resources"].as_mapping().expect("Resources") {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let binary = text(&resource["Metadata"]["BuildProperties"]["Binary"]);
+        let properties = &resource["Properties"];
+        if !properties["Environment"]["Variables"]["ROSTER_SEALING_SECRET"].is_null() {
+            named.insert(binary.clone());
+        }
+        let policies = properties["Policies"].as_sequence().cloned();
+        let reads = policies
+            .unwrap_or_default()
+            .iter()
+            .any(|p| serde_yaml::to_string(p).is_ok_and(|t| t.contains("ReadSealingSecretPolicy")));
+        if reads {
+            readers.insert(binary);
+        }
+    }
+    assert_eq!(named, creates);
+    assert_eq!(readers, creates);
+}
+
 #[test]
 fn template_schedules_every_job() {
     let template = yaml("template.yaml");

@@ -140,7 +140,10 @@ async fn a_rotation_fails_no_request() {
     let later = env.another_container().await;
     let retired = TokenKeys::from_private(&env.private_key)
         .expect("first key")
-        .issue(clock.now(), &Grant::of(&claims_of(&refreshed)))
+        .issue(
+            clock.now(),
+            &Grant::renewing(&claims_of(&refreshed), None).expect("a platform grant"),
+        )
         .await
         .expect("token");
     assert_eq!(kid_of(&retired), first);

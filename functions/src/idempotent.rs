@@ -17,17 +17,18 @@ pub const REPLAYED: &str = "idempotent-replayed";
 const KEPT_HEADERS: [HeaderName; 3] = [header::CONTENT_TYPE, header::LOCATION, header::ETAG];
 
 /// Runs `handler` for `req`: once per idempotency key when the route creates and the caller sent
-/// one, else plainly. Errors come back as problem+json answers either way.
+/// one, else plainly. A retry gets the first answer only past the route's gate (the caller
+/// cleared again as a new request would be). Errors come back as problem+json answers either way.
 pub async fn run<F, Fut>(app: &'static App, req: Request, handler: F) -> ApiResult<Response<Body>>
 where
     F: Fn(&'static App, Request) -> Fut,
     Fut: Future<Output = ApiResult<Response<Body>>>,
 {
-    let creates = match req.request_context_ref() {
+    let gate = match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => {
-            ctx.route_key.as_deref().is_some_and(crate::routes::creates)
+            ctx.route_key.as_deref().and_then(crate::routes::creates)
         }
-        _ => false,
+        _ => None,
     };
     let sent = req
         .headers()
@@ -36,13 +37,17 @@ where
     // Every route that creates takes a signed token (the key belongs to its subject) or, on SCIM,
     // a SCIM token already checked against its hash (the key belongs to that token).
     let requester = requester(&req);
-    let caller = requester.token.map(|claims| claims.sub).or_else(|| {
-        requester
-            .scim
-            .as_ref()
-            .and_then(|presented| presented.token_id())
-    });
-    let (Some(sent), Some(caller), true) = (sent, caller, creates) else {
+    let caller = requester
+        .token
+        .as_ref()
+        .map(|claims| claims.sub)
+        .or_else(|| {
+            requester
+                .scim
+                .as_ref()
+                .and_then(|presented| presented.token_id())
+        });
+    let (Some(sent), Some(caller), Some(gate)) = (sent, caller, gate) else {
         return handler(app, req).await;
     };
     let key = IdempotencyKey::parse(sent)?;
@@ -52,6 +57,8 @@ where
         key: &key,
         tenant: path_id(&req, "tenant_id").ok(),
         caller,
+        requester: &requester,
+        gate,
         method: req.method().as_str(),
         path: &path,
         body: &body,

@@ -160,6 +160,7 @@ mod tests {
             dynamodb_attempt_timeout: roster_shared::config::dynamodb_attempt_timeout()
                 .expect("attempt timeout"),
             consistency_repair: false,
+            sealing_secret: None,
         };
         let keys = TokenKeys::from_private(&key.private_pkcs8_base64).expect("keys");
         Box::leak(Box::new(

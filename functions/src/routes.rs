@@ -6,6 +6,11 @@ use crate::handlers::{self, Answer};
 use http::Method;
 use lambda_http::Request;
 use roster_shared::App;
+use roster_shared::auth::Permission::{
+    ApiClientsWrite, DepartmentsWrite, ExportsRun, ImportsRun, InvitationsWrite, MembersRead,
+    MembersWrite,
+};
+use roster_shared::idempotency::Gate;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -20,8 +25,9 @@ pub struct Route {
     pub handler: Handler,
     /// Answers without a bearer token (a token, if sent, must still be valid).
     pub public: bool,
-    /// A POST that creates: it honours `Idempotency-Key` (SPEC.md §8.6).
-    pub creates: bool,
+    /// A POST that creates: it honours `Idempotency-Key` (SPEC.md §8.6), and a retry gets the
+    /// kept answer only past this gate, what the operation asks of its caller (SPEC.md §9.1).
+    pub creates: Option<Gate>,
 }
 
 macro_rules! route {
@@ -31,9 +37,9 @@ macro_rules! route {
             ..route!($method $path => $function, $handler)
         }
     };
-    (creates $method:ident $path:literal => $function:literal, $handler:path) => {
+    (creates($gate:expr) $method:ident $path:literal => $function:literal, $handler:path) => {
         Route {
-            creates: true,
+            creates: Some($gate),
             ..route!($method $path => $function, $handler)
         }
     };
@@ -44,7 +50,7 @@ macro_rules! route {
             function: $function,
             handler: |app, req| Box::pin($handler(app, req)),
             public: false,
-            creates: false,
+            creates: None,
         }
     };
 }
@@ -63,18 +69,18 @@ pub fn routes() -> Vec<Route> {
         route!(PATCH "/v1/me" => "update-me", handlers::me::update),
         route!(GET "/v1/me/login-log" => "list-my-logins", handlers::logins::mine),
         route!(POST "/v1/me/email/confirm" => "confirm-email-change", handlers::me::confirm_email),
-        route!(creates POST "/v1/tenants" => "create-tenant", handlers::tenants::create),
+        route!(creates(Gate::Operators) POST "/v1/tenants" => "create-tenant", handlers::tenants::create),
         route!(GET "/v1/tenants" => "list-tenants", handlers::tenants::list),
         route!(GET "/v1/tenants/{tenant_id}" => "get-tenant", handlers::tenants::get),
         route!(PATCH "/v1/tenants/{tenant_id}" => "update-tenant", handlers::tenants::update),
         route!(DELETE "/v1/tenants/{tenant_id}" => "delete-tenant", handlers::tenants::delete),
         route!(POST "/v1/tenants/{tenant_id}/restore" => "restore-tenant", handlers::tenants::restore),
         route!(GET "/v1/tenants/{tenant_id}/departments" => "list-departments", handlers::departments::list),
-        route!(creates POST "/v1/tenants/{tenant_id}/departments" => "create-department", handlers::departments::create),
+        route!(creates(Gate::Tenant(&[DepartmentsWrite])) POST "/v1/tenants/{tenant_id}/departments" => "create-department", handlers::departments::create),
         route!(GET "/v1/tenants/{tenant_id}/departments/{department_id}" => "get-department", handlers::departments::get),
         route!(PATCH "/v1/tenants/{tenant_id}/departments/{department_id}" => "update-department", handlers::departments::update),
         route!(DELETE "/v1/tenants/{tenant_id}/departments/{department_id}" => "delete-department", handlers::departments::delete),
-        route!(creates POST "/v1/tenants/{tenant_id}/members" => "create-member", handlers::members::create),
+        route!(creates(Gate::Tenant(&[MembersWrite])) POST "/v1/tenants/{tenant_id}/members" => "create-member", handlers::members::create),
         route!(GET "/v1/tenants/{tenant_id}/members" => "list-members", handlers::members::list),
         route!(GET "/v1/tenants/{tenant_id}/members/{member_id}" => "get-member", handlers::members::get),
         route!(PATCH "/v1/tenants/{tenant_id}/members/{member_id}" => "update-member", handlers::members::update),
@@ -90,13 +96,13 @@ pub fn routes() -> Vec<Route> {
         route!(POST "/v1/tenants/{tenant_id}/licences/renew" => "renew-licences", handlers::licences::renew),
         route!(PUT "/v1/tenants/{tenant_id}/members/{member_id}/licence" => "set-member-licence", handlers::licences::set_for_member),
         route!(DELETE "/v1/tenants/{tenant_id}/members/{member_id}/licence" => "revoke-member-licence", handlers::licences::revoke_for_member),
-        route!(creates POST "/v1/tenants/{tenant_id}/invitations" => "create-invitation", handlers::invitations::create),
+        route!(creates(Gate::Tenant(&[])) POST "/v1/tenants/{tenant_id}/invitations" => "create-invitation", handlers::invitations::create),
         route!(GET "/v1/tenants/{tenant_id}/invitations" => "list-invitations", handlers::invitations::list),
         route!(POST "/v1/tenants/{tenant_id}/invitations/{invitation_id}/resend" => "resend-invitation", handlers::invitations::resend),
         route!(DELETE "/v1/tenants/{tenant_id}/invitations/{invitation_id}" => "cancel-invitation", handlers::invitations::cancel),
         route!(public GET "/v1/invitations/{token}" => "preview-invitation", handlers::invitations::preview),
         route!(public POST "/v1/invitations/{token}/accept" => "accept-invitation", handlers::invitations::accept),
-        route!(creates POST "/v1/tenants/{tenant_id}/join-links" => "create-join-link", handlers::joining::create_link),
+        route!(creates(Gate::Tenant(&[InvitationsWrite])) POST "/v1/tenants/{tenant_id}/join-links" => "create-join-link", handlers::joining::create_link),
         route!(GET "/v1/tenants/{tenant_id}/join-links" => "list-join-links", handlers::joining::list_links),
         route!(DELETE "/v1/tenants/{tenant_id}/join-links/{join_link_id}" => "revoke-join-link", handlers::joining::revoke_link),
         route!(public GET "/v1/join/{code}" => "preview-join-link", handlers::joining::preview),
@@ -107,16 +113,16 @@ pub fn routes() -> Vec<Route> {
         route!(POST "/v1/tenants/{tenant_id}/join-requests/{request_id}/approve" => "approve-join-request", handlers::joining::approve),
         route!(POST "/v1/tenants/{tenant_id}/join-requests/{request_id}/reject" => "reject-join-request", handlers::joining::reject),
         route!(GET "/v1/tenants/{tenant_id}/imports/template" => "get-import-template", handlers::jobs::import_template),
-        route!(creates POST "/v1/tenants/{tenant_id}/imports" => "create-import", handlers::jobs::create_import),
+        route!(creates(Gate::Tenant(&[ImportsRun])) POST "/v1/tenants/{tenant_id}/imports" => "create-import", handlers::jobs::create_import),
         route!(POST "/v1/tenants/{tenant_id}/imports/{job_id}/start" => "start-import", handlers::jobs::start_import),
-        route!(creates POST "/v1/tenants/{tenant_id}/exports" => "create-export", handlers::jobs::create_export),
+        route!(creates(Gate::Tenant(&[ExportsRun, MembersRead])) POST "/v1/tenants/{tenant_id}/exports" => "create-export", handlers::jobs::create_export),
         route!(GET "/v1/tenants/{tenant_id}/jobs" => "list-jobs", handlers::jobs::list),
         route!(GET "/v1/tenants/{tenant_id}/jobs/{job_id}" => "get-job", handlers::jobs::get),
         route!(DELETE "/v1/tenants/{tenant_id}/jobs/{job_id}" => "delete-job", handlers::jobs::delete),
-        route!(creates POST "/v1/tenants/{tenant_id}/api-clients" => "create-api-client", handlers::api_clients::create),
+        route!(creates(Gate::TenantApi(&[ApiClientsWrite])) POST "/v1/tenants/{tenant_id}/api-clients" => "create-api-client", handlers::api_clients::create),
         route!(GET "/v1/tenants/{tenant_id}/api-clients" => "list-api-clients", handlers::api_clients::list),
         route!(DELETE "/v1/tenants/{tenant_id}/api-clients/{client_id}" => "delete-api-client", handlers::api_clients::delete),
-        route!(creates POST "/v1/tenants/{tenant_id}/scim-tokens" => "create-scim-token", handlers::scim::create_token),
+        route!(creates(Gate::TenantApi(&[ApiClientsWrite])) POST "/v1/tenants/{tenant_id}/scim-tokens" => "create-scim-token", handlers::scim::create_token),
         route!(GET "/v1/tenants/{tenant_id}/scim-tokens" => "list-scim-tokens", handlers::scim::list_tokens),
         route!(DELETE "/v1/tenants/{tenant_id}/scim-tokens/{token_id}" => "revoke-scim-token", handlers::scim::revoke_token),
         route!(GET "/scim/v2/{tenant_id}/ServiceProviderConfig" => "scim-service-provider-config", handlers::scim::service_provider_config),
@@ -126,13 +132,13 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/scim/v2/{tenant_id}/Schemas/{schema_id}" => "scim-get-schema", handlers::scim::get_schema),
         route!(POST "/scim/v2/{tenant_id}/.search" => "scim-search", handlers::scim::search),
         route!(GET "/scim/v2/{tenant_id}/Users" => "scim-list-users", handlers::scim::list_users),
-        route!(creates POST "/scim/v2/{tenant_id}/Users" => "scim-create-user", handlers::scim::create_user),
+        route!(creates(Gate::Tenant(&[MembersWrite])) POST "/scim/v2/{tenant_id}/Users" => "scim-create-user", handlers::scim::create_user),
         route!(GET "/scim/v2/{tenant_id}/Users/{user_id}" => "scim-get-user", handlers::scim::get_user),
         route!(PUT "/scim/v2/{tenant_id}/Users/{user_id}" => "scim-replace-user", handlers::scim::replace_user),
         route!(PATCH "/scim/v2/{tenant_id}/Users/{user_id}" => "scim-patch-user", handlers::scim::patch_user),
         route!(DELETE "/scim/v2/{tenant_id}/Users/{user_id}" => "scim-delete-user", handlers::scim::delete_user),
         route!(GET "/scim/v2/{tenant_id}/Groups" => "scim-list-groups", handlers::scim::list_groups),
-        route!(creates POST "/scim/v2/{tenant_id}/Groups" => "scim-create-group", handlers::scim::create_group),
+        route!(creates(Gate::Tenant(&[DepartmentsWrite])) POST "/scim/v2/{tenant_id}/Groups" => "scim-create-group", handlers::scim::create_group),
         route!(GET "/scim/v2/{tenant_id}/Groups/{group_id}" => "scim-get-group", handlers::scim::get_group),
         route!(PUT "/scim/v2/{tenant_id}/Groups/{group_id}" => "scim-replace-group", handlers::scim::replace_group),
         route!(PATCH "/scim/v2/{tenant_id}/Groups/{group_id}" => "scim-patch-group", handlers::scim::patch_group),
@@ -158,19 +164,19 @@ pub fn is_public(route_key: &str) -> bool {
         .any(|key| key == route_key)
 }
 
-/// Whether the operation behind a route key creates (and so honours `Idempotency-Key`).
-pub fn creates(route_key: &str) -> bool {
-    static CREATES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+/// The gate of the operation behind a route key if it creates (and so honours `Idempotency-Key`).
+pub fn creates(route_key: &str) -> Option<Gate> {
+    static CREATES: std::sync::OnceLock<Vec<(String, Gate)>> = std::sync::OnceLock::new();
     CREATES
         .get_or_init(|| {
             routes()
                 .iter()
-                .filter(|r| r.creates)
-                .map(|r| format!("{} {}", r.method, r.path))
+                .filter_map(|r| Some((format!("{} {}", r.method, r.path), r.creates?)))
                 .collect()
         })
         .iter()
-        .any(|key| key == route_key)
+        .find(|(key, _)| key == route_key)
+        .map(|(_, gate)| *gate)
 }
 
 /// What a request's method and path find in the table.

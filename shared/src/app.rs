@@ -5,6 +5,7 @@ pub use crate::config::Config;
 pub use crate::config::Limits;
 use crate::error::{ApiError, ApiResult};
 use crate::mail::Mailer;
+use crate::sealing::SealingSecret;
 use crate::store::{RequestCounter, Store};
 use crate::tokens::TokenKeys;
 pub use aws_config::{BehaviorVersion, SdkConfig};
@@ -46,6 +47,8 @@ pub struct App {
     pub store: Store,
     pub config: Config,
     pub keys: TokenKeys,
+    /// The deployment secret kept answers are sealed under (read on first use).
+    pub sealing: SealingSecret,
     pub clock: Clock,
     sdk: aws_config::SdkConfig,
     // Built on first use: a function that never sends mail or touches files does not even link
@@ -126,6 +129,7 @@ impl App {
         );
         Ok(Self {
             store,
+            sealing: SealingSecret::new(&sdk, config.sealing_secret.clone()),
             config,
             keys,
             clock: options.clock,

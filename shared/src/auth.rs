@@ -7,6 +7,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::model::keys::Key;
 pub use crate::model::roles::{Permission, Permissions, Role};
 use crate::model::scim_token::ScimToken;
+use crate::model::tenant::TenantStatus;
 use crate::model::{ApiClient, Member, MemberStatus, Tenant, User};
 pub use crate::scim::tokens::PresentedToken;
 use crate::store::{Item, from_item};
@@ -137,6 +138,9 @@ pub struct Authorized {
     pub caller: Caller,
     /// The verified token, to issue a fresh one like it (none for a SCIM token).
     pub claims: Option<Claims>,
+    /// The tenant a membership's or machine client's token acts in, as read with it (none for
+    /// platform, user and SCIM callers): never a deleting one.
+    pub home: Option<Tenant>,
     pub items: Vec<Option<Item>>,
 }
 
@@ -168,12 +172,35 @@ fn principal_key(claims: &Claims, password_change: bool) -> ApiResult<Key> {
     }
 }
 
+/// The tenant a token of a membership or a machine client acts in.
+fn home_of(claims: &Claims) -> Option<Uuid> {
+    match claims.scp {
+        TokenScope::Tenant | TokenScope::PasswordChange | TokenScope::ApiClient => claims.tid,
+        TokenScope::Platform | TokenScope::User => None,
+    }
+}
+
+/// The token's tenant, read with its principal, answers for it (SPEC.md §8.3, §9.1): while the
+/// tenant is deleting its members and clients act nowhere. Its own routes (`route`) answer 404;
+/// everything else (renewing the token, acting for a reseller's customers) answers as for a
+/// deleted tenant's membership, which is gone: 401. Being checked at every use, this also
+/// covers a token minted while its tenant was being set deleting (read active just before):
+/// it opens nothing until a restore, like every token issued before the deletion.
+fn home_in_use(item: Option<Item>, route: Option<Uuid>) -> ApiResult<Tenant> {
+    let tenant: Tenant = from_item(item.ok_or(ApiError::Unauthorized)?)?;
+    match tenant.status {
+        TenantStatus::Active => Ok(tenant),
+        TenantStatus::Deleting if route == Some(tenant.id) => Err(ApiError::NotFound),
+        TenantStatus::Deleting => Err(ApiError::Unauthorized),
+    }
+}
+
 pub use crate::model::tenant::ip_allowed;
 
 /// Verifies the bearer token and reads the caller's live record together with `keys` in one
 /// batched consistent read.
 pub async fn authenticate(app: &App, requester: &Requester, keys: &[Key]) -> ApiResult<Authorized> {
-    authenticate_scoped(app, requester, keys, false).await
+    authenticate_scoped(app, requester, keys, false, None).await
 }
 
 /// Like [`authenticate`], also accepting the token a `password_expired` sign-in hands out, which
@@ -183,14 +210,16 @@ pub async fn authenticate_for_password_change(
     requester: &Requester,
     keys: &[Key],
 ) -> ApiResult<Authorized> {
-    authenticate_scoped(app, requester, keys, true).await
+    authenticate_scoped(app, requester, keys, true, None).await
 }
 
+/// `route`: the tenant whose route is called, if any (see [`home_in_use`]).
 async fn authenticate_scoped(
     app: &App,
     requester: &Requester,
     keys: &[Key],
     password_change: bool,
+    route: Option<Uuid>,
 ) -> ApiResult<Authorized> {
     if let Some(presented) = &requester.scim {
         return authenticate_scim(app, requester, presented, keys).await;
@@ -199,19 +228,22 @@ async fn authenticate_scoped(
     if !claims.allows_address(requester.origin.source_ip.as_deref()) {
         return Err(ApiError::IpNotAllowed);
     }
-    // A person's user record rides in the same batch: its session epoch ends stale tokens
-    // without another round trip.
+    // A person's user record and the token's tenant ride in the same batch: the session epoch
+    // ends stale tokens, the tenant's status deleting ones, without another round trip.
     let person = claims.scp != TokenScope::ApiClient;
+    let home = home_of(&claims);
     let mut all = vec![principal_key(&claims, password_change)?];
     if person {
         all.push(Key::user(claims.sub));
     }
+    all.extend(home.map(Key::tenant));
     all.extend_from_slice(keys);
     let mut items = app.store.get_many(&all).await?;
     let principal = items.remove(0).ok_or(ApiError::Unauthorized)?;
     if person {
         session_alive(&claims, items.remove(0))?;
     }
+    let home_item = home.and_then(|_| items.remove(0));
     let kind = match claims.scp {
         TokenScope::Platform => CallerKind::Platform,
         TokenScope::ApiClient => {
@@ -239,6 +271,10 @@ async fn authenticate_scoped(
             CallerKind::Member(Box::new(member))
         }
     };
+    let home = match home {
+        Some(_) => Some(home_in_use(home_item, route)?),
+        None => None,
+    };
     Ok(Authorized {
         caller: Caller {
             user_id: claims.sub,
@@ -246,6 +282,7 @@ async fn authenticate_scoped(
             origin: requester.origin.clone(),
         },
         claims: Some(claims),
+        home,
         items,
     })
 }
@@ -272,6 +309,7 @@ async fn authenticate_scim(
             origin: requester.origin.clone(),
         },
         claims: None,
+        home: None,
         items,
     })
 }
@@ -318,71 +356,43 @@ pub async fn authorize(
     need: Need,
     keys: &[Key],
 ) -> ApiResult<(Access, Vec<Option<Item>>)> {
+    authorize_reaching(app, requester, tenant_id, need, keys, Reach::Live).await
+}
+
+/// How far into a deleting tenant a route lets its operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reach {
+    /// Platform admins only: a reseller acts for a deleting customer as for a deleted one
+    /// (SPEC.md §9.1), so nothing is issued or changed in it.
+    Live,
+    /// Its reseller's admins too: the tenant record itself, to see, delete and restore it.
+    Deleting,
+}
+
+async fn authorize_reaching(
+    app: &App,
+    requester: &Requester,
+    tenant_id: Uuid,
+    need: Need,
+    keys: &[Key],
+    reach: Reach,
+) -> ApiResult<(Access, Vec<Option<Item>>)> {
     let mut all = vec![Key::tenant(tenant_id)];
     all.extend_from_slice(keys);
     let Authorized {
         caller, mut items, ..
-    } = authenticate(app, requester, &all).await?;
+    } = authenticate_scoped(app, requester, &all, false, Some(tenant_id)).await?;
     let tenant_item = items.remove(0);
-    // Machine clients and resellers' admins took their token outside this tenant's rules: they
-    // are held to its allowlist as it stands now.
-    let held_to_allowlist = |tenant: &Tenant| {
-        if ip_allowed(
-            requester.origin.source_ip.as_deref(),
-            &tenant.settings.ip_allowlist,
-        ) {
-            Ok(())
-        } else {
-            Err(ApiError::IpNotAllowed)
-        }
-    };
-    let via_reseller = match &caller.kind {
-        CallerKind::Platform => {
-            if tenant_item.is_none() {
-                return Err(ApiError::NotFound);
-            }
-            false
-        }
-        CallerKind::Member(m) if m.tenant_id == tenant_id => false,
-        CallerKind::ApiClient(c) if c.tenant_id == tenant_id => {
-            let tenant: Tenant = from_item(tenant_item.clone().ok_or(ApiError::NotFound)?)?;
-            held_to_allowlist(&tenant)?;
-            // Switching the feature off ends the tokens already handed out, not only new ones.
-            tenant.feature_flags.require_api_access()?;
-            false
-        }
-        CallerKind::Scim(t) if t.tenant_id == tenant_id => {
-            let tenant: Tenant = from_item(tenant_item.clone().ok_or(ApiError::NotFound)?)?;
-            held_to_allowlist(&tenant)?;
-            tenant.feature_flags.require_api_access()?;
-            false
-        }
-        CallerKind::ApiClient(_)
-        | CallerKind::Scim(_)
-        | CallerKind::User
-        | CallerKind::System
-        | CallerKind::Job { .. } => {
-            return Err(ApiError::NotFound);
-        }
-        CallerKind::Member(m) => {
-            let tenant: Tenant = from_item(tenant_item.clone().ok_or(ApiError::NotFound)?)?;
-            let is_reseller_admin = tenant.parent_id == Some(m.tenant_id)
-                && m.effective_permissions().allows(Permission::CustomersWrite);
-            if !is_reseller_admin {
-                return Err(ApiError::NotFound);
-            }
-            held_to_allowlist(&tenant)?;
-            true
-        }
-    };
-    // A deleted tenant is gone for its members and clients; its operators still see it (to
-    // restore it).
+    let via_reseller = standing(&caller, requester, tenant_id, tenant_item.as_ref())?;
+    // A deleted tenant is gone for its members and clients (and their own tokens are refused
+    // with it, see `home_in_use`); its operators still see it (to restore it).
     let deleting = tenant_item
         .as_ref()
         .and_then(|t| t.get("status"))
         .and_then(|s| s.as_s().ok())
         .is_some_and(|s| s == "deleting");
-    if deleting && !(caller.is_platform() || via_reseller) {
+    let reaches = caller.is_platform() || (via_reseller && reach == Reach::Deleting);
+    if deleting && !reaches {
         return Err(ApiError::NotFound);
     }
     let access = Access {
@@ -403,6 +413,67 @@ pub async fn authorize(
     Ok((access, items))
 }
 
+/// Whether the caller acts in `tenant_id` at all (404 if not), and whether as the admin of the
+/// reseller that owns it.
+fn standing(
+    caller: &Caller,
+    requester: &Requester,
+    tenant_id: Uuid,
+    tenant_item: Option<&Item>,
+) -> ApiResult<bool> {
+    let tenant =
+        || -> ApiResult<Tenant> { from_item(tenant_item.cloned().ok_or(ApiError::NotFound)?) };
+    // Machine clients and resellers' admins took their token outside this tenant's rules: they
+    // are held to its allowlist as it stands now.
+    let held_to_allowlist = |tenant: &Tenant| {
+        if ip_allowed(
+            requester.origin.source_ip.as_deref(),
+            &tenant.settings.ip_allowlist,
+        ) {
+            Ok(())
+        } else {
+            Err(ApiError::IpNotAllowed)
+        }
+    };
+    match &caller.kind {
+        CallerKind::Platform => {
+            if tenant_item.is_none() {
+                return Err(ApiError::NotFound);
+            }
+            Ok(false)
+        }
+        CallerKind::Member(m) if m.tenant_id == tenant_id => Ok(false),
+        CallerKind::ApiClient(c) if c.tenant_id == tenant_id => {
+            let tenant = tenant()?;
+            held_to_allowlist(&tenant)?;
+            // Switching the feature off ends the tokens already handed out, not only new ones.
+            tenant.feature_flags.require_api_access()?;
+            Ok(false)
+        }
+        CallerKind::Scim(t) if t.tenant_id == tenant_id => {
+            let tenant = tenant()?;
+            held_to_allowlist(&tenant)?;
+            tenant.feature_flags.require_api_access()?;
+            Ok(false)
+        }
+        CallerKind::ApiClient(_)
+        | CallerKind::Scim(_)
+        | CallerKind::User
+        | CallerKind::System
+        | CallerKind::Job { .. } => Err(ApiError::NotFound),
+        CallerKind::Member(m) => {
+            let tenant = tenant()?;
+            let is_reseller_admin = tenant.parent_id == Some(m.tenant_id)
+                && m.effective_permissions().allows(Permission::CustomersWrite);
+            if !is_reseller_admin {
+                return Err(ApiError::NotFound);
+            }
+            held_to_allowlist(&tenant)?;
+            Ok(true)
+        }
+    }
+}
+
 /// Like [`authorize`] but also hands back the tenant item it read anyway.
 pub async fn authorize_with_tenant(
     app: &App,
@@ -411,9 +482,40 @@ pub async fn authorize_with_tenant(
     need: Need,
     keys: &[Key],
 ) -> ApiResult<(Access, Tenant, Vec<Option<Item>>)> {
+    with_tenant(app, requester, tenant_id, need, keys, Reach::Live).await
+}
+
+/// [`authorize_with_tenant`] for the routes of the tenant record itself (read, delete, restore):
+/// while it is deleting, its reseller's admins reach it too (SPEC.md §8.3), to see and restore it.
+pub async fn authorize_tenant_record(
+    app: &App,
+    requester: &Requester,
+    tenant_id: Uuid,
+    keys: &[Key],
+) -> ApiResult<(Access, Tenant, Vec<Option<Item>>)> {
+    with_tenant(
+        app,
+        requester,
+        tenant_id,
+        Need::Member,
+        keys,
+        Reach::Deleting,
+    )
+    .await
+}
+
+async fn with_tenant(
+    app: &App,
+    requester: &Requester,
+    tenant_id: Uuid,
+    need: Need,
+    keys: &[Key],
+    reach: Reach,
+) -> ApiResult<(Access, Tenant, Vec<Option<Item>>)> {
     let mut all = vec![Key::tenant(tenant_id)];
     all.extend_from_slice(keys);
-    let (access, mut items) = authorize(app, requester, tenant_id, need, &all).await?;
+    let (access, mut items) =
+        authorize_reaching(app, requester, tenant_id, need, &all, reach).await?;
     let tenant = from_item(items.remove(0).ok_or(ApiError::NotFound)?)?;
     Ok((access, tenant, items))
 }

@@ -21,6 +21,9 @@ pub struct Config {
     /// Whether the scheduled consistency check repairs what it finds
     /// (`ROSTER_CONSISTENCY_REPAIR=true`); it only reports by default.
     pub consistency_repair: bool,
+    /// The Secrets Manager secret the keys that seal kept answers derive from
+    /// (`ROSTER_SEALING_SECRET`, see the `sealing` module): given only to the functions that seal.
+    pub sealing_secret: Option<String>,
 }
 
 impl Config {
@@ -35,6 +38,7 @@ impl Config {
             dynamodb_attempt_timeout: dynamodb_attempt_timeout()?,
             consistency_repair: std::env::var("ROSTER_CONSISTENCY_REPAIR")
                 .is_ok_and(|v| v == "true"),
+            sealing_secret: std::env::var("ROSTER_SEALING_SECRET").ok(),
         })
     }
 }

@@ -9,15 +9,26 @@
 //! again. A request that dies between its create and keeping its answer (a Lambda killed at its
 //! timeout) holds the key until its lease ends; after that a retry runs again.
 //!
+//! A key that is held answers only a caller the route would let in now (SPEC.md §9.1, see
+//! [`Gate`]): a caller signed out, disabled, outside the allowlist or in a deleting tenant gets
+//! the refusal a new request would get, never the kept body.
+//!
 //! Kept answers may carry what is shown once (an API client's secret, a SCIM token): they are
-//! sealed with AES-256-GCM under a key derived from the idempotency key, which only the client
-//! holds and which is stored only as a hash, so the table never holds them readable.
+//! sealed (AES-256-GCM) under a key derived from the deployment's sealing secret
+//! ([`crate::sealing`]), bound to their record (its key is the associated data, so a sealed answer
+//! copied into another record does not open). The request a key stands for is kept as an HMAC
+//! under another key derived from the same secret, so the table holds no readable request either.
+
+mod gate;
+
+pub use gate::Gate;
 
 use crate::App;
+use crate::auth::Requester;
 use crate::error::{ApiError, ApiResult};
 use crate::model::keys::Key;
+use crate::sealing::Purpose;
 use crate::store::{Condition, Item, Transaction, num, s};
-use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use aws_lc_rs::digest;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
@@ -49,19 +60,26 @@ impl IdempotencyKey {
     }
 }
 
-/// Who sends the key and what it asks: the scope the key belongs to (tenant and caller) and the
-/// request it stands for.
+/// Who sends the key and what it asks: the scope the key belongs to (tenant and caller), the
+/// request it stands for, and what the route asks of its caller.
 pub struct Attempt<'a> {
     pub key: &'a IdempotencyKey,
     /// The tenant the request is about (its path's) or none, and the caller's subject.
     pub tenant: Option<uuid::Uuid>,
     pub caller: uuid::Uuid,
+    /// The caller as the entrypoint resolved it, cleared again by `gate` before a held key
+    /// answers.
+    pub requester: &'a Requester,
+    pub gate: Gate,
     pub method: &'a str,
     pub path: &'a str,
     pub body: &'a [u8],
 }
 
 impl Attempt<'_> {
+    /// The record's address: a hash of the scope, so the key itself is never stored. (A plain
+    /// hash: records kept before answers were sealed under the deployment secret are still found,
+    /// and their retries refused as another request rather than run twice.)
     fn record_key(&self) -> Key {
         let scope = format!(
             "{}\n{}\n{}",
@@ -74,23 +92,21 @@ impl Attempt<'_> {
         ))
     }
 
-    fn fingerprint(&self) -> String {
+    /// The request, as kept: its HMAC under the deployment's key for request fingerprints.
+    async fn fingerprint(&self, app: &App) -> ApiResult<String> {
+        app.sealing
+            .fingerprint(Purpose::IdempotentRequest, &self.request())
+            .await
+    }
+
+    fn request(&self) -> Vec<u8> {
         let mut request = Vec::with_capacity(self.body.len() + self.path.len() + 16);
         request.extend_from_slice(self.method.as_bytes());
         request.push(b' ');
         request.extend_from_slice(self.path.as_bytes());
         request.push(b'\n');
         request.extend_from_slice(self.body);
-        hex(digest::digest(&digest::SHA256, &request).as_ref())
-    }
-
-    /// The sealing key of kept answers: derived from the idempotency key (domain-separated from
-    /// the record's address, which is also a hash of it).
-    fn sealing_key(&self) -> ApiResult<LessSafeKey> {
-        let material = format!("roster idempotent answer\n{}", self.key.0);
-        let derived = digest::digest(&digest::SHA256, material.as_bytes());
-        let key = UnboundKey::new(&AES_256_GCM, derived.as_ref()).map_err(ApiError::internal)?;
-        Ok(LessSafeKey::new(key))
+        request
     }
 }
 
@@ -107,7 +123,8 @@ pub struct KeptAnswer {
 pub enum Claim {
     /// The key is this request's: run it, then [`keep`] or [`release`].
     Fresh(Lease),
-    /// The key already answered this request: answer the same again.
+    /// The key already answered this request, and the caller may still have it: answer the same
+    /// again.
     Replay(KeptAnswer),
 }
 
@@ -116,14 +133,14 @@ pub struct Lease {
     record: Key,
     lease_id: String,
     fingerprint: String,
-    sealing_key: LessSafeKey,
 }
 
-/// Claims the key for this request, or finds the answer it already gave.
+/// Claims the key for this request, or finds the answer it already gave (for a caller the route
+/// still lets in).
 pub async fn claim(app: &App, attempt: &Attempt<'_>) -> ApiResult<Claim> {
     let now = app.now().unix_timestamp();
     let record = attempt.record_key();
-    let fingerprint = attempt.fingerprint();
+    let fingerprint = attempt.fingerprint(app).await?;
     let lease_id = crate::crypto::new_token();
     let mut item: Item = record.to_item();
     item.insert("state".into(), s("running"));
@@ -144,12 +161,17 @@ pub async fn claim(app: &App, attempt: &Attempt<'_>) -> ApiResult<Claim> {
         record: record.clone(),
         lease_id: lease_id.clone(),
         fingerprint: fingerprint.clone(),
-        sealing_key: attempt.sealing_key()?,
     };
     if app.store.put_if(item, free).await? {
         return Ok(Claim::Fresh(lease));
     }
-    let held = app.store.get(&record).await?.unwrap_or_default();
+    // The key is held: whatever it holds is told only to a caller the route lets in now. The
+    // record is read in the same request as the caller's standing.
+    let held = attempt
+        .gate
+        .admit(app, attempt.requester, attempt.tenant, &record)
+        .await?
+        .unwrap_or_default();
     let text = |name: &str| match held.get(name) {
         Some(AttributeValue::S(v)) => Some(v.as_str()),
         _ => None,
@@ -165,7 +187,7 @@ pub async fn claim(app: &App, attempt: &Attempt<'_>) -> ApiResult<Claim> {
     }
     match (text("state"), held.get("answer")) {
         (Some("kept"), Some(AttributeValue::B(sealed))) => {
-            Ok(Claim::Replay(open(&lease.sealing_key, sealed.as_ref())?))
+            Ok(Claim::Replay(open(app, &record, sealed.as_ref()).await?))
         }
         _ => Err(ApiError::Conflict(
             "a request with this Idempotency-Key is still running; retry it in a moment".into(),
@@ -176,14 +198,12 @@ pub async fn claim(app: &App, attempt: &Attempt<'_>) -> ApiResult<Claim> {
 /// Keeps the answer for the key's retries (only while this request still holds it).
 pub async fn keep(app: &App, lease: Lease, answer: &KeptAnswer) -> ApiResult<()> {
     let now = app.now().unix_timestamp();
+    let sealed = seal(app, &lease.record, answer).await?;
     let mut item: Item = lease.record.to_item();
     item.insert("state".into(), s("kept"));
     item.insert("fingerprint".into(), s(&lease.fingerprint));
     item.insert("lease_id".into(), s(&lease.lease_id));
-    item.insert(
-        "answer".into(),
-        AttributeValue::B(seal(&lease.sealing_key, answer)?.into()),
-    );
+    item.insert("answer".into(), AttributeValue::B(sealed.into()));
     item.insert("ttl".into(), num(now + KEPT_SECONDS));
     let mut tx = Transaction::new();
     tx.put(item, Some((still_held(&lease), lost_hold())))?;
@@ -205,32 +225,24 @@ fn lost_hold() -> ApiError {
     ApiError::internal("the idempotency key was taken over while its request ran")
 }
 
-/// Seals an answer: a random nonce, then the ciphertext and tag.
-fn seal(key: &LessSafeKey, answer: &KeptAnswer) -> ApiResult<Vec<u8>> {
-    let mut data = serde_json::to_vec(answer).map_err(ApiError::internal)?;
-    let nonce_bytes = crate::crypto::random_bytes::<NONCE_LEN>();
-    key.seal_in_place_append_tag(
-        Nonce::assume_unique_for_key(nonce_bytes),
-        Aad::empty(),
-        &mut data,
-    )
-    .map_err(ApiError::internal)?;
-    let mut sealed = nonce_bytes.to_vec();
-    sealed.extend_from_slice(&data);
-    Ok(sealed)
+/// What a sealed answer is bound to: its record's address.
+fn binding(record: &Key) -> Vec<u8> {
+    format!("{}\n{}", record.pk, record.sk).into_bytes()
 }
 
-fn open(key: &LessSafeKey, sealed: &[u8]) -> ApiResult<KeptAnswer> {
-    if sealed.len() < NONCE_LEN {
-        return Err(ApiError::internal("a kept answer is too short"));
-    }
-    let (nonce, data) = sealed.split_at(NONCE_LEN);
-    let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(ApiError::internal)?;
-    let mut data = data.to_vec();
-    let plain = key
-        .open_in_place(nonce, Aad::empty(), &mut data)
-        .map_err(|_| ApiError::internal("a kept answer does not open with its key"))?;
-    serde_json::from_slice(plain).map_err(ApiError::internal)
+async fn seal(app: &App, record: &Key, answer: &KeptAnswer) -> ApiResult<Vec<u8>> {
+    let plain = serde_json::to_vec(answer).map_err(ApiError::internal)?;
+    app.sealing
+        .seal(Purpose::IdempotentAnswer, &binding(record), &plain)
+        .await
+}
+
+async fn open(app: &App, record: &Key, sealed: &[u8]) -> ApiResult<KeptAnswer> {
+    let plain = app
+        .sealing
+        .open(Purpose::IdempotentAnswer, &binding(record), sealed)
+        .await?;
+    serde_json::from_slice(&plain).map_err(ApiError::internal)
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -241,11 +253,17 @@ fn hex(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
 
-    fn attempt<'a>(key: &'a IdempotencyKey, body: &'a [u8]) -> Attempt<'a> {
+    fn attempt<'a>(
+        key: &'a IdempotencyKey,
+        requester: &'a Requester,
+        body: &'a [u8],
+    ) -> Attempt<'a> {
         Attempt {
             key,
             tenant: Some(uuid::Uuid::nil()),
             caller: uuid::Uuid::max(),
+            requester,
+            gate: Gate::Tenant(&[]),
             method: "POST",
             path: "/v1/tenants/x/members",
             body,
@@ -265,42 +283,28 @@ mod tests {
     }
 
     #[test]
-    fn the_record_belongs_to_tenant_and_caller_and_the_fingerprint_to_the_request() {
+    fn the_record_belongs_to_tenant_and_caller_and_the_request_is_all_of_it() {
         let key = IdempotencyKey::parse("k1").unwrap();
-        let first = attempt(&key, b"{\"a\":1}");
-        let mut other_caller = attempt(&key, b"{\"a\":1}");
+        let requester = Requester::default();
+        let first = attempt(&key, &requester, b"{\"a\":1}");
+        let mut other_caller = attempt(&key, &requester, b"{\"a\":1}");
         other_caller.caller = uuid::Uuid::nil();
-        let mut other_tenant = attempt(&key, b"{\"a\":1}");
+        let mut other_tenant = attempt(&key, &requester, b"{\"a\":1}");
         other_tenant.tenant = None;
         assert_ne!(first.record_key(), other_caller.record_key());
         assert_ne!(first.record_key(), other_tenant.record_key());
-        assert_eq!(
-            first.fingerprint(),
-            attempt(&key, b"{\"a\":1}").fingerprint()
-        );
-        assert_ne!(
-            first.fingerprint(),
-            attempt(&key, b"{\"a\":2}").fingerprint()
-        );
+        assert_eq!(first.request(), b"POST /v1/tenants/x/members\n{\"a\":1}");
         // The stored address says nothing of the key itself.
         assert!(!first.record_key().pk.contains("k1"));
     }
 
     #[test]
-    fn kept_answers_open_only_with_their_key() {
+    fn a_sealed_answer_is_bound_to_its_record() {
         let key = IdempotencyKey::parse("k1").unwrap();
-        let answer = KeptAnswer {
-            status: 201,
-            headers: vec![("content-type".into(), "application/json".into())],
-            body: b"{\"client_secret\":\"s3cret\"}".to_vec(),
-        };
-        let sealed = seal(&attempt(&key, b"").sealing_key().unwrap(), &answer).unwrap();
-        assert!(!String::from_utf8_lossy(&sealed).contains("s3cret"));
-        assert_eq!(
-            open(&attempt(&key, b"").sealing_key().unwrap(), &sealed).unwrap(),
-            answer
-        );
         let other = IdempotencyKey::parse("k2").unwrap();
-        assert!(open(&attempt(&other, b"").sealing_key().unwrap(), &sealed).is_err());
+        let requester = Requester::default();
+        let a = attempt(&key, &requester, b"").record_key();
+        let b = attempt(&other, &requester, b"").record_key();
+        assert_ne!(binding(&a), binding(&b));
     }
 }

@@ -24,6 +24,7 @@ pub mod model;
 pub mod outbox;
 pub mod queue;
 pub mod scim;
+pub mod sealing;
 pub mod setup;
 pub mod signing_keys;
 pub mod sms;

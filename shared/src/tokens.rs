@@ -4,6 +4,7 @@
 
 use crate::config::env;
 use crate::error::{ApiError, ApiResult};
+use crate::model::tenant::Tenant;
 use crate::signing_keys::{
     KeySecrets, KeyStage, PublicKey, PublicKeySet, PublishedKey, SigningKey,
 };
@@ -81,7 +82,9 @@ fn is_zero(n: &u64) -> bool {
 pub struct Grant {
     pub user_id: Uuid,
     pub scope: Option<TokenScope>,
-    pub tenant_id: Option<Uuid>,
+    /// The tenant the token acts in: set only by [`Grant::in_tenant`] and [`Grant::renewing`],
+    /// which ask the tenant first, so no token is minted into a deleting tenant (SPEC.md §9.1).
+    tenant_id: Option<Uuid>,
     pub member_id: Option<Uuid>,
     /// The addresses the token is usable from (empty: anywhere)...
     pub allowlist: Vec<String>,
@@ -100,18 +103,36 @@ impl Grant {
         }
     }
 
-    /// The grant a token was issued under, to issue a fresh one like it.
-    pub fn of(claims: &Claims) -> Self {
-        Self {
+    /// A grant in `tenant` (a membership's or a machine client's), while the tenant issues.
+    pub fn in_tenant(tenant: &Tenant, user_id: Uuid, scope: TokenScope) -> ApiResult<Self> {
+        tenant.issuing()?;
+        Ok(Self {
+            tenant_id: Some(tenant.id),
+            ..Self::new(user_id, scope)
+        })
+    }
+
+    /// The grant a token was issued under, to issue a fresh one like it. A token of a tenant is
+    /// renewed only while that tenant (`home`, as read now with the caller) issues.
+    pub fn renewing(claims: &Claims, home: Option<&Tenant>) -> ApiResult<Self> {
+        let tenant_id = match claims.tid {
+            None => None,
+            Some(tid) => {
+                let tenant = home.filter(|t| t.id == tid).ok_or(ApiError::Unauthorized)?;
+                tenant.issuing()?;
+                Some(tid)
+            }
+        };
+        Ok(Self {
             user_id: claims.sub,
             scope: Some(claims.scp),
-            tenant_id: claims.tid,
+            tenant_id,
             member_id: claims.mid,
             allowlist: claims.ipl.clone(),
             department_allowlist: claims.ipd.clone(),
             user_session: claims.sev,
             member_session: claims.mev,
-        }
+        })
     }
 }
 

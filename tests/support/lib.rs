@@ -154,6 +154,7 @@ impl Env {
             dynamodb_attempt_timeout,
             sms: roster_shared::config::SmsPolicy::default(),
             consistency_repair: false,
+            sealing_secret: Some(unique("roster-sealing")),
         };
         let counter = RequestCounter::default();
         let secret_requests = RequestCounter::default();
@@ -182,6 +183,7 @@ impl Env {
         signing_keys::create_secrets(app)
             .await
             .expect("signing keys");
+        app.sealing.ensure_created().await.expect("sealing secret");
         let private_key = app
             .keys
             .secrets()
@@ -394,6 +396,17 @@ impl Env {
         self.call(Method::POST, path, token, Some(body)).await
     }
 
+    /// A POST with `Idempotency-Key: key` (SPEC.md §8.6), sent once.
+    pub async fn post_with_key(&self, path: &str, token: &str, key: &str, body: Value) -> Answer {
+        let request = self
+            .http
+            .post(format!("{}{}", self.base, path))
+            .bearer_auth(token)
+            .header("idempotency-key", key)
+            .json(&body);
+        Self::answer(request.send().await.expect("request")).await
+    }
+
     pub async fn patch(&self, path: &str, token: &str, body: Value) -> Answer {
         self.call(Method::PATCH, path, Some(token), Some(body))
             .await
@@ -517,6 +530,11 @@ impl Env {
     /// Creates a tenant as the platform admin, follows the owner's mail link to set a password and
     /// signs the owner in.
     pub async fn tenant_with_owner(&self, name: &str) -> Tenant {
+        self.tenant_of_kind(name, "customer").await
+    }
+
+    /// [`Env::tenant_with_owner`] for a tenant of `kind` (`customer` or `reseller`).
+    pub async fn tenant_of_kind(&self, name: &str, kind: &str) -> Tenant {
         let admin = self.admin_token().await;
         let owner_email = format!("{}@{}.test", unique("owner"), unique("corp"));
         let tenant = self
@@ -524,7 +542,7 @@ impl Env {
                 "/v1/tenants",
                 Some(&admin),
                 json!({
-                    "name": name, "kind": "customer", "plan": "paid",
+                    "name": name, "kind": kind, "plan": "paid",
                     "member_quota": 50, "seats_total": 5,
                     "owner_email": owner_email, "owner_name": "Olive Owner"
                 }),

@@ -12,7 +12,8 @@
 //!   can first. Exits 1 while any finding is left.
 //! - `local-gateway serve [--setup]`: serves every route on ROSTER_GATEWAY_ADDR (default
 //!   127.0.0.1:8080); `--setup` first creates the table, bucket, sender identity, signing-key
-//!   secrets (with a first key) and the bootstrap admin in the emulator.
+//!   secrets (with a first key), the sealing secret (ROSTER_SEALING_SECRET) and the bootstrap
+//!   admin in the emulator.
 
 use roster_shared::{App, consistency, setup, signing_keys, tokens};
 use tokio::net::TcpListener;
@@ -91,6 +92,7 @@ async fn serve(with_setup: bool) -> Result<(), Box<dyn std::error::Error + Send 
         setup::create_table(app).await?;
         setup::create_bucket_and_sender(app).await?;
         signing_keys::create_secrets(app).await?;
+        app.sealing.ensure_created().await?;
         let (email, password) = bootstrap_credentials()?;
         setup::bootstrap_admin(app, &email, &password).await?;
         println!("Roster is running at {url}");

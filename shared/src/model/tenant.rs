@@ -248,6 +248,15 @@ impl Tenant {
         }
     }
 
+    /// Whether the tenant issues tokens and credentials: not while it is deleting (SPEC.md §9.1),
+    /// when a grant answers as for a deleted tenant, whose memberships and clients are gone (401).
+    pub fn issuing(&self) -> ApiResult<()> {
+        match self.status {
+            TenantStatus::Active => Ok(()),
+            TenantStatus::Deleting => Err(ApiError::Unauthorized),
+        }
+    }
+
     pub fn to_item(&self) -> ApiResult<Item> {
         let mut extra = vec![
             (GSI1.pk, ALL_TENANTS.to_string()),

@@ -203,6 +203,10 @@ fn may_create(
     }
     if parent_id.is_some() {
         let parent = parent.ok_or_else(|| ApiError::invalid("parent_id", "is not a tenant"))?;
+        // Nothing is hung under a deleting reseller: it is about to be gone (SPEC.md §9.1).
+        if parent.status == TenantStatus::Deleting {
+            return Err(ApiError::invalid("parent_id", "is a deleted tenant"));
+        }
         if parent.kind != TenantKind::Reseller {
             return Err(ApiError::invalid("parent_id", "must be a reseller tenant"));
         }
@@ -364,12 +368,19 @@ impl NewTenant {
             )?,
             absent(),
         )?;
+        // The parent is still a reseller, and not deleting, when the customer is written: a
+        // deletion between the read and this write refuses the create.
         if let Some(parent_id) = self.tenant.parent_id {
             tx.check(
                 &Key::tenant(parent_id),
-                Condition::new("attribute_exists(pk) AND kind = :reseller")
-                    .value(":reseller", s("reseller")),
-                ApiError::invalid("parent_id", "must be a reseller tenant"),
+                Condition::new(
+                    "attribute_exists(pk) AND kind = :reseller \
+                     AND (attribute_not_exists(#status) OR #status = :active)",
+                )
+                .name("#status", "status")
+                .value(":reseller", s("reseller"))
+                .value(":active", s("active")),
+                ApiError::invalid("parent_id", "must be a reseller tenant that is not deleted"),
             )?;
         }
         Ok(())

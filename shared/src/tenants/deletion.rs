@@ -11,7 +11,7 @@
 use super::TenantView;
 use crate::app::App;
 use crate::audit::{self, Change};
-use crate::auth::{Access, Need, Requester, authorize_with_tenant};
+use crate::auth::{Access, Requester, authorize_tenant_record};
 use crate::error::{ApiError, ApiResult};
 use crate::model::keys::{
     GSI2, GSI4, Key, TENANT_PURGE_QUEUE, customers_of, tenant_purge_position,
@@ -39,8 +39,7 @@ fn may_delete(access: &Access) -> ApiResult<()> {
 /// Marks the tenant `deleting` until `purge_after` (now + 7 days). A reseller with customers is
 /// refused: its customers would be left without their reseller.
 pub async fn delete(app: &App, requester: &Requester, tenant_id: Uuid) -> ApiResult<TenantView> {
-    let (access, before, _) =
-        authorize_with_tenant(app, requester, tenant_id, Need::Member, &[]).await?;
+    let (access, before, _) = authorize_tenant_record(app, requester, tenant_id, &[]).await?;
     may_delete(&access)?;
     if before.status == TenantStatus::Deleting {
         return Err(ApiError::Conflict(
@@ -90,11 +89,10 @@ pub async fn delete(app: &App, requester: &Requester, tenant_id: Uuid) -> ApiRes
 
 /// Brings a deleted tenant back as it was, before its purge time and before its purge began.
 pub async fn restore(app: &App, requester: &Requester, tenant_id: Uuid) -> ApiResult<TenantView> {
-    let (access, before, items) = authorize_with_tenant(
+    let (access, before, items) = authorize_tenant_record(
         app,
         requester,
         tenant_id,
-        Need::Member,
         &[Key::tenant_purge_mark(tenant_id)],
     )
     .await?;

@@ -132,12 +132,7 @@ pub async fn confirm(
     super::commit_with_memberships(app, tx, &after).await?;
     Ok(EmailChanged {
         user: UserView::from(&after),
-        token: FreshToken::like(
-            app,
-            authorized.claims.as_ref().ok_or(ApiError::Unauthorized)?,
-            epoch,
-        )
-        .await?,
+        token: FreshToken::like(app, &authorized, epoch).await?,
     })
 }
 

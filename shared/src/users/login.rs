@@ -73,10 +73,8 @@ pub async fn login(app: &App, requester: &Requester, input: LoginInput) -> ApiRe
         }
         (None, None) => {
             attempt.give_back_now(app).await?;
-            let grant = Grant {
-                user_session: user.session_epoch,
-                ..Grant::new(user.id, scope)
-            };
+            let mut grant = Grant::new(user.id, scope);
+            grant.user_session = user.session_epoch;
             app.keys.issue(app.now(), &grant).await?
         }
         (Some(m), _) => sign_in_member(app, requester, &attempt, &user, m).await?,
@@ -259,8 +257,8 @@ async fn sign_in_member(
     member: &Member,
 ) -> ApiResult<String> {
     let now = app.now();
-    let allowlist = match admit(app, requester, user, member, now).await? {
-        Ok(allowlist) => allowlist,
+    let grant = match admit(app, requester, user, member, now).await? {
+        Ok(grant) => grant,
         Err((failure, err)) => {
             log_attempt(app, requester, member, Some(failure), Some(attempt)).await?;
             return Err(err);
@@ -280,24 +278,25 @@ async fn sign_in_member(
     LoginEntry::new(now, requester, member, None).record(&mut tx)?;
     attempt.give_back(&mut tx)?;
     app.store.transact(tx).await?;
-    app.keys
-        .issue(now, &member_grant(user, member, allowlist))
-        .await
+    app.keys.issue(now, &grant).await
 }
 
-/// A member's token: usable from the addresses both allowlists (tenant's, department's) allow,
-/// alive while neither the user's nor the member's sessions end.
-fn member_grant(user: &User, member: &Member, allowlists: [Vec<String>; 2]) -> Grant {
+/// A member's token in `tenant` (while it issues): usable from the addresses both allowlists
+/// (tenant's, department's) allow, alive while neither the user's nor the member's sessions end.
+fn member_grant(
+    user: &User,
+    member: &Member,
+    tenant: &Tenant,
+    allowlists: [Vec<String>; 2],
+) -> ApiResult<Grant> {
     let [allowlist, department_allowlist] = allowlists;
-    Grant {
-        tenant_id: Some(member.tenant_id),
-        member_id: Some(member.id),
-        allowlist,
-        department_allowlist,
-        user_session: user.session_epoch,
-        member_session: member.session_epoch,
-        ..Grant::new(user.id, TokenScope::Tenant)
-    }
+    let mut grant = Grant::in_tenant(tenant, user.id, TokenScope::Tenant)?;
+    grant.member_id = Some(member.id);
+    grant.allowlist = allowlist;
+    grant.department_allowlist = department_allowlist;
+    grant.user_session = user.session_epoch;
+    grant.member_session = member.session_epoch;
+    Ok(grant)
 }
 
 /// What the tenant's rules say to a member who gave the right password.
@@ -345,16 +344,16 @@ fn admission(
     Admission::Admitted(allowlist)
 }
 
-/// Reads the member's tenant and department and applies [`admission`]: the allowlists the token
-/// carries, or the refusal to log and answer (an expired password answers with a token good
-/// only for changing it).
+/// Reads the member's tenant and department and applies [`admission`]: the grant of the token,
+/// or the refusal to log and answer (an expired password answers with a token good only for
+/// changing it).
 async fn admit(
     app: &App,
     requester: &Requester,
     user: &User,
     member: &Member,
     now: OffsetDateTime,
-) -> ApiResult<Result<[Vec<String>; 2], (LoginFailure, ApiError)>> {
+) -> ApiResult<Result<Grant, (LoginFailure, ApiError)>> {
     let mut batch = Batch::new();
     let tenant = batch.read::<Tenant>(Key::tenant(member.tenant_id));
     let department =
@@ -370,16 +369,14 @@ async fn admit(
     let source = requester.origin.source_ip.as_deref();
     Ok(
         match admission(&tenant, department.as_ref(), user, member, source, now) {
-            Admission::Admitted(allowlist) => Ok(allowlist),
+            Admission::Admitted(allowlist) => Ok(member_grant(user, member, &tenant, allowlist)?),
             Admission::Refused(LoginFailure::IpNotAllowed) => {
                 Err((LoginFailure::IpNotAllowed, ApiError::IpNotAllowed))
             }
             Admission::Refused(failure) => Err((failure, ApiError::AccountDisabled)),
             Admission::PasswordExpired(allowlist) => {
-                let grant = Grant {
-                    scope: Some(TokenScope::PasswordChange),
-                    ..member_grant(user, member, allowlist)
-                };
+                let mut grant = member_grant(user, member, &tenant, allowlist)?;
+                grant.scope = Some(TokenScope::PasswordChange);
                 let access_token = app.keys.issue(now, &grant).await?;
                 Err((
                     LoginFailure::PasswordExpired,

@@ -13,7 +13,7 @@ pub use me::{CurrentView, MePatch, MeUpdate, MeView, MembershipView, me, update_
 use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::Requester;
-use crate::auth::{CallerKind, authenticate, authenticate_for_password_change};
+use crate::auth::{Authorized, CallerKind, authenticate, authenticate_for_password_change};
 use crate::crypto;
 use crate::error::{ApiError, ApiResult, Checks};
 use crate::model::keys::{GSI1, Key, memberships_of};
@@ -23,7 +23,7 @@ pub use crate::model::user::{
     Delivery, EmailGuard, PlatformAdmin, StoredToken, TokenPurpose, User, new_session_epoch,
 };
 use crate::store::{Condition, Query, SortRange, Transaction, Update, from_item, num, s, to_item};
-use crate::tokens::{Claims, Grant, TokenScope};
+use crate::tokens::{Grant, TokenScope};
 use crate::validate;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
@@ -324,10 +324,15 @@ pub struct FreshToken {
 }
 
 impl FreshToken {
-    /// A token like `claims` (a password-change token becomes a member token), under the user's
-    /// new session epoch.
-    pub(crate) async fn like(app: &App, claims: &Claims, session_epoch: u64) -> ApiResult<Self> {
-        let mut grant = Grant::of(claims);
+    /// A token like the caller's (a password-change token becomes a member token), under the
+    /// user's new session epoch; into its tenant only while that tenant issues (SPEC.md §9.1).
+    pub(crate) async fn like(
+        app: &App,
+        authorized: &Authorized,
+        session_epoch: u64,
+    ) -> ApiResult<Self> {
+        let claims = authorized.claims.as_ref().ok_or(ApiError::Unauthorized)?;
+        let mut grant = Grant::renewing(claims, authorized.home.as_ref())?;
         grant.user_session = session_epoch;
         if grant.scope == Some(TokenScope::PasswordChange) {
             grant.scope = Some(TokenScope::Tenant);
@@ -400,12 +405,7 @@ pub async fn change_password(
         )?;
     }
     app.store.transact(tx).await?;
-    FreshToken::like(
-        app,
-        authorized.claims.as_ref().ok_or(ApiError::Unauthorized)?,
-        epoch,
-    )
-    .await
+    FreshToken::like(app, &authorized, epoch).await
 }
 
 /// The member a user is in a tenant, if any.
