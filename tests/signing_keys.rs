@@ -159,7 +159,10 @@ async fn a_rotation_fails_no_request() {
 async fn by_first_key(env: &Env, token: &str) -> String {
     TokenKeys::from_private(&env.private_key)
         .expect("first key")
-        .issue(env.app.now(), &Grant::of(&claims_of(token)))
+        .issue(
+            env.app.now(),
+            &Grant::renewing(&claims_of(token), None).expect("a grant without a tenant"),
+        )
         .await
         .expect("token")
 }
