@@ -107,6 +107,7 @@ pub fn routes() -> Vec<Route> {
         route!(DELETE "/v1/tenants/{tenant_id}/join-links/{join_link_id}" => "revoke-join-link", handlers::joining::revoke_link),
         route!(public GET "/v1/join/{code}" => "preview-join-link", handlers::joining::preview),
         route!(public POST "/v1/join/{code}" => "join", handlers::joining::join),
+        route!(POST "/v1/tenants/{tenant_id}/join-number/rotate" => "rotate-join-number", handlers::joining::rotate_number),
         route!(public GET "/v1/join/number/{number}" => "preview-join-number", handlers::joining::preview_number),
         route!(public POST "/v1/join/number/{number}" => "join-by-number", handlers::joining::join_by_number),
         route!(GET "/v1/tenants/{tenant_id}/join-requests" => "list-join-requests", handlers::joining::list_requests),

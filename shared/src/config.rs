@@ -80,6 +80,9 @@ pub struct Limits {
     pub client_grant_address: u32,
     /// The sliding window, in seconds.
     pub window_seconds: i64,
+    /// Pending join requests through public doors (join links, the join number) per tenant: they
+    /// hold no place in the member quota, so this caps what strangers can file.
+    pub pending_join_requests: u32,
 }
 
 impl Default for Limits {
@@ -92,6 +95,7 @@ impl Default for Limits {
             public_address: 30,
             client_grant_address: 100,
             window_seconds: 15 * 60,
+            pending_join_requests: 100,
         }
     }
 }
@@ -119,6 +123,10 @@ impl Limits {
         read("ROSTER_LIMIT_SIGN_IN_ADDRESS", &mut limits.sign_in_address)?;
         read("ROSTER_LIMIT_PUBLIC_ADDRESS", &mut limits.public_address)?;
         read(
+            "ROSTER_LIMIT_PENDING_JOIN_REQUESTS",
+            &mut limits.pending_join_requests,
+        )?;
+        read(
             "ROSTER_LIMIT_CLIENT_GRANT_ADDRESS",
             &mut limits.client_grant_address,
         )?;
@@ -135,6 +143,7 @@ impl Limits {
             sign_in_address: 100_000,
             public_address: 100_000,
             client_grant_address: 100_000,
+            pending_join_requests: 100_000,
             ..Self::default()
         }
     }

@@ -8,6 +8,12 @@ use lambda_http::Request;
 use roster_shared::App;
 use roster_shared::joining;
 
+/// POST /v1/tenants/{tenant_id}/join-number/rotate
+pub async fn rotate_number(app: &'static App, req: Request) -> Answer {
+    let tenant_id = path_id(&req, "tenant_id")?;
+    ok(&joining::rotate_number(app, &requester(&req), tenant_id).await?)
+}
+
 /// POST /v1/tenants/{tenant_id}/join-links
 pub async fn create_link(app: &'static App, req: Request) -> Answer {
     let tenant_id = path_id(&req, "tenant_id")?;

@@ -126,7 +126,12 @@ async fn recount_tenant(app: &App, tenant_id: Uuid) -> ApiResult<()> {
         let mut held = Condition::new("");
         for (i, (counter, stored, expected)) in differences.iter().enumerate() {
             update.push(format!("#c{i} = :e{i}"));
-            condition.push(format!("#c{i} = :s{i}"));
+            // A counter never written reads as 0.
+            condition.push(if *stored == 0 {
+                format!("(#c{i} = :s{i} OR attribute_not_exists(#c{i}))")
+            } else {
+                format!("#c{i} = :s{i}")
+            });
             set = set
                 .name(&format!("#c{i}"), counter)
                 .value(&format!(":e{i}"), num(*expected));

@@ -65,6 +65,7 @@ fn tenant_findings(tenant_id: Uuid, part: &TenantPart, now: i64, found: &mut Vec
 pub struct TenantCounts {
     pub member_count: u32,
     pub join_request_count: u32,
+    pub public_request_count: u32,
     pub invitation_count: u32,
     pub quota_used: u32,
     pub seats_used: u32,
@@ -78,6 +79,8 @@ impl TenantCounts {
         };
         let member_count = count(&|m| m.status.in_directory());
         let join_request_count = count(&|m| m.status == MemberStatus::Pending);
+        let public_request_count =
+            count(&|m| m.status == MemberStatus::Pending && m.public_request);
         let invitation_count =
             u32::try_from(part.invitations.iter().filter(|i| i.holds_quota).count())
                 .unwrap_or(u32::MAX);
@@ -90,8 +93,10 @@ impl TenantCounts {
         Self {
             member_count,
             join_request_count,
+            public_request_count,
             invitation_count,
-            quota_used: member_count + join_request_count + invitation_count,
+            // Public doors' requests hold no quota place until approved.
+            quota_used: member_count + join_request_count - public_request_count + invitation_count,
             seats_used: u32::try_from(seats).unwrap_or(u32::MAX),
             owner_count: count(&|m| m.owner && m.status == MemberStatus::Active),
         }
@@ -105,6 +110,11 @@ impl TenantCounts {
                 "join_request_count",
                 tenant.join_request_count,
                 self.join_request_count,
+            ),
+            (
+                "public_request_count",
+                tenant.public_request_count,
+                self.public_request_count,
             ),
             (
                 "invitation_count",

@@ -27,6 +27,8 @@ pub struct MemberFacts {
     pub user_id: Uuid,
     pub department_id: Uuid,
     pub status: MemberStatus,
+    /// A join request through a public door (a join link or the join number).
+    pub public_request: bool,
     pub owner: bool,
     pub seats: i64,
     pub version: u64,
@@ -65,6 +67,7 @@ impl MemberFacts {
             user_id: member.user_id,
             department_id: member.department_id,
             status: member.status,
+            public_request: crate::joining::is_public(&member),
             owner: member.role == Role::Owner,
             seats: member.licence.as_ref().map_or(0, |l| l.seats_held()),
             version: member.version,

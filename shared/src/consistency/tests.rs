@@ -66,6 +66,7 @@ impl World {
             member_count: 1,
             invitation_count: 0,
             join_request_count: 0,
+            public_request_count: 0,
             quota_used: 1,
             seats_total: 10,
             seats_used: 0,

@@ -373,6 +373,7 @@ pub(crate) mod fixtures {
             member_count: 1,
             invitation_count: 0,
             join_request_count: 0,
+            public_request_count: 0,
             quota_used: 1,
             seats_total: 0,
             seats_used: 0,

@@ -9,11 +9,11 @@ use crate::crypto;
 use crate::error::{ApiError, ApiResult, Checks};
 use crate::invitations::admission::{
     NewMemberFields, Newcomer, add_member_items, count_attempt, department_or_root, new_account,
-    new_member, open_token, person_caller, read_as_person, refuse_standing, take_quota_place,
+    new_member, open_token, person_caller, read_as_person, refuse_standing,
 };
 use crate::invitations::{Joined, branding_for};
+use crate::members::MemberView;
 use crate::outbox::{self, Intent};
-use crate::members::{MemberView, quota_exceeded};
 use crate::model::department::Department;
 use crate::model::keys::Key;
 use crate::model::member::{JoinRequestInfo, JoinVia, Member, MemberSource, MemberStatus};
@@ -157,9 +157,9 @@ pub enum JoinOutcome {
     },
 }
 
-/// Asks to join through a link: creates a pending join request holding a place in the quota and
-/// counts one use of the link, both under conditions, so neither the quota nor `max_uses` can be
-/// overrun by concurrent requests.
+/// Asks to join through a link: creates a pending join request under the tenant's cap of pending
+/// public requests (not in the member quota) and counts one use of the link, both under
+/// conditions, so neither the cap nor `max_uses` can be overrun by concurrent requests.
 ///
 /// A new person gets an unproven account (it cannot sign in until the address is proven by the
 /// verification link mailed with it). For an address that already has an account nothing is
@@ -231,15 +231,16 @@ async fn join_through(
         tenant_id: tenant.id,
         status: "verification_sent",
     };
+    let cap = app.config.limits.pending_join_requests;
     // Both answers to a new person queue one mail and send none, so their time is alike.
-    if decide(tenant, &asked, phone, owner_has_account)? == Decision::AskOwnerToSignIn {
+    if decide(tenant, cap, &asked, phone, owner_has_account)? == Decision::AskOwnerToSignIn {
         let email = user.email.clone();
         let tenant_id = tenant.id;
         outbox::queue_now(app, Intent::SignInToJoin { email, tenant_id }).await?;
         return Ok(sent);
     }
     let request = plan_request(tenant, &department, door, user, new_user, asked, now);
-    write_request(app, requester, tenant, &department, &request, now).await?;
+    write_request(app, requester, tenant, cap, &department, &request, now).await?;
     if request.new_user {
         return Ok(sent);
     }
@@ -305,16 +306,18 @@ fn check_request(input: &JoinInput, signed_in: bool) -> ApiResult<Asked> {
 /// What a request through an open link leads to.
 #[derive(Debug, PartialEq)]
 enum Decision {
-    /// A join request, holding a place in the quota.
+    /// A join request, under the cap of pending public requests.
     Request,
     /// Nothing but a mail: the address has an account, whose owner signs in and asks again.
     AskOwnerToSignIn,
 }
 
-/// The tenant's required fields (`phone`: from the request or the account), then a free place in
-/// the quota; an address that has an account, when nobody signed in, gets only a mail.
+/// The tenant's required fields (`phone`: from the request or the account), then room under the
+/// `cap` of pending public requests (the member quota is not asked: approval takes its place);
+/// an address that has an account, when nobody signed in, gets only a mail.
 fn decide(
     tenant: &Tenant,
+    cap: u32,
     asked: &Asked,
     phone: Option<&str>,
     owner_has_account: bool,
@@ -330,8 +333,8 @@ fn decide(
         checks.check(given, name, "is required by this organization's join rules");
     }
     checks.finish()?;
-    if tenant.quota_used >= tenant.member_quota {
-        return Err(quota_exceeded(tenant));
+    if tenant.public_request_count >= cap {
+        return Err(super::requests_capped(cap));
     }
     Ok(if owner_has_account {
         Decision::AskOwnerToSignIn
@@ -399,12 +402,13 @@ fn plan_request(
 }
 
 /// One transaction: a use of the link (conditioned on it still taking requests), the new account
-/// and its verification link, the pending member, its place in the quota, audit. Returns the
-/// verification mail to send.
+/// and its verification link, the pending member, its place under the tenant's `cap` of pending
+/// public requests, audit. Returns the verification mail to send.
 async fn write_request(
     app: &App,
     requester: &Requester,
     tenant: &Tenant,
+    cap: u32,
     department: &Department,
     request: &JoinRequest,
     now: OffsetDateTime,
@@ -433,7 +437,17 @@ async fn write_request(
         outbox::queue(app, &mut tx, Intent::Verification { email })?;
     }
     add_member_items(&mut tx, member, department, now)?;
-    take_quota_place(&mut tx, tenant, "join_request_count")?;
+    tx.update(
+        &Key::tenant(tenant.id),
+        Update::new("ADD join_request_count :one, public_request_count :one").value(":one", num(1)),
+        Some((
+            Condition::new(
+                "attribute_not_exists(public_request_count) OR public_request_count < :cap",
+            )
+            .value(":cap", num(cap)),
+            super::requests_capped(cap),
+        )),
+    )?;
     let change = Change {
         tenant_id: tenant.id,
         action: "join_request.create",
@@ -451,6 +465,8 @@ mod tests {
     use super::super::links::fixtures::link;
     use super::*;
     use crate::invitations::fixtures::{NOW, root, tenant};
+
+    const CAP: u32 = 100;
 
     fn code<T: std::fmt::Debug>(result: ApiResult<T>) -> Option<&'static str> {
         result.err().map(|e| e.code())
@@ -512,7 +528,8 @@ mod tests {
     fn the_tenants_required_fields_must_be_given() {
         let mut t = tenant();
         t.settings.join_rules.required_fields = vec![JoinField::Position, JoinField::Phone];
-        let Err(ApiError::Validation(missing)) = decide(&t, &nothing_asked(), Some("  "), false)
+        let Err(ApiError::Validation(missing)) =
+            decide(&t, CAP, &nothing_asked(), Some("  "), false)
         else {
             panic!("missing required fields were accepted");
         };
@@ -524,26 +541,32 @@ mod tests {
         };
         // The phone may come from the account.
         assert_eq!(
-            decide(&t, &given, Some("+1 555"), false).ok(),
+            decide(&t, CAP, &given, Some("+1 555"), false).ok(),
             Some(Decision::Request)
         );
     }
 
     #[test]
-    fn a_full_quota_refuses_after_the_required_fields() {
+    fn a_full_cap_of_public_requests_refuses_after_the_required_fields() {
         let mut t = tenant();
+        // The member quota is not a public door's business.
         t.quota_used = t.member_quota;
         assert_eq!(
-            code(decide(&t, &nothing_asked(), None, false)),
+            decide(&t, CAP, &nothing_asked(), None, false).ok(),
+            Some(Decision::Request)
+        );
+        t.public_request_count = CAP;
+        assert_eq!(
+            code(decide(&t, CAP, &nothing_asked(), None, false)),
             Some("quota_exceeded")
         );
         assert_eq!(
-            code(decide(&t, &nothing_asked(), None, true)),
+            code(decide(&t, CAP, &nothing_asked(), None, true)),
             Some("quota_exceeded")
         );
         t.settings.join_rules.required_fields = vec![JoinField::Location];
         assert_eq!(
-            code(decide(&t, &nothing_asked(), None, false)),
+            code(decide(&t, CAP, &nothing_asked(), None, false)),
             Some("validation_failed")
         );
     }
@@ -551,7 +574,7 @@ mod tests {
     #[test]
     fn an_address_with_an_account_gets_only_a_mail() {
         let t = tenant();
-        let decided = decide(&t, &nothing_asked(), None, true);
+        let decided = decide(&t, CAP, &nothing_asked(), None, true);
         assert_eq!(decided.ok(), Some(Decision::AskOwnerToSignIn));
     }
 

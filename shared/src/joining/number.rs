@@ -7,13 +7,17 @@
 //! finds a door). An unknown number and one whose tenant has the rule off answer the same 404.
 
 use crate::app::App;
-use crate::auth::Requester;
+use crate::audit::{self, Change};
+use crate::auth::{Need, Requester, authorize_with_tenant};
 use crate::crypto;
 use crate::error::{ApiError, ApiResult};
 use crate::invitations::admission::count_attempt;
 use crate::model::keys::Key;
+use crate::model::roles::Permission;
 use crate::model::tenant::Tenant;
-use crate::store::{Condition, Transaction, from_item, to_item};
+use crate::model::time::rfc3339;
+use crate::store::{Condition, Transaction, Update, from_item, num, s, to_item};
+use crate::tenants::TenantView;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -88,6 +92,90 @@ pub(crate) async fn open_number(
         return Err(ApiError::NotFound);
     }
     tenant.reachable()
+}
+
+/// What a rotation answers: the tenant's new number.
+#[derive(Debug, Serialize)]
+pub struct JoinNumberView {
+    pub join_number: String,
+}
+
+/// POST /v1/tenants/{t}/join-number/rotate (`settings.write`): draws a new number for the tenant.
+/// The tenant's number, the new number's guard and the old one's removal are one transaction
+/// conditioned on the tenant as read, so the old number stops opening the door at once, two
+/// rotations racing cannot both win (the loser answers 409 `conflict`), and a number another
+/// tenant holds is never taken (drawn again).
+pub async fn rotate(
+    app: &App,
+    requester: &Requester,
+    tenant_id: Uuid,
+) -> ApiResult<JoinNumberView> {
+    let (access, before, _) = authorize_with_tenant(
+        app,
+        requester,
+        tenant_id,
+        Need::Permission(Permission::SettingsWrite),
+        &[],
+    )
+    .await?;
+    let mut draws = 0;
+    loop {
+        let number = draw();
+        if before.join_number.as_deref() == Some(number.as_str()) {
+            continue;
+        }
+        draws += 1;
+        let mut after = before.clone();
+        after.join_number = Some(number.clone());
+        after.updated_at = app.now();
+        after.version += 1;
+        let mut tx = Transaction::new();
+        add_number_move(&mut tx, &before, &after)?;
+        let change = Change {
+            tenant_id,
+            action: "tenant.join_number_rotate",
+            target_type: "tenant",
+            target_id: tenant_id,
+            before: audit::snapshot(&TenantView::from(&before)),
+            after: audit::snapshot(&TenantView::from(&after)),
+        };
+        audit::record(app, &mut tx, &access.caller, change)?;
+        match app.store.transact(tx).await {
+            Ok(()) => {
+                return Ok(JoinNumberView {
+                    join_number: number,
+                });
+            }
+            Err(err) if was_taken(&err) && draws < DRAWS => {}
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+/// Moves the tenant from `before`'s number to `after`'s: the tenant (while at the version read),
+/// the new guard (refused when another tenant holds it) and the old guard's removal.
+fn add_number_move(tx: &mut Transaction, before: &Tenant, after: &Tenant) -> ApiResult<()> {
+    let changed = || ApiError::Conflict("the tenant changed at the same time; retry".into());
+    let new = after.join_number.as_deref().unwrap_or_default();
+    tx.update(
+        &Key::tenant(before.id),
+        Update::new("SET join_number = :number, updated_at = :now, version = :next")
+            .value(":number", s(new))
+            .value(":now", s(rfc3339(after.updated_at)))
+            .value(":next", num(after.version)),
+        Some((Condition::version_is(before.version), changed())),
+    )?;
+    add_guard(tx, new, before.id)?;
+    if let Some(old) = &before.join_number {
+        tx.delete(
+            &Key::join_number(old),
+            Some((
+                Condition::new("tenant_id = :tenant").value(":tenant", s(before.id.to_string())),
+                changed(),
+            )),
+        )?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

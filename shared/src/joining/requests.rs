@@ -197,7 +197,8 @@ pub struct ApproveInput {
 }
 
 /// Approves a pending request, or re-examines a rejected one: the person becomes an active
-/// member of the department. A rejected request takes a place in the quota again.
+/// member of the department. A request through a public door (which held no quota place) and a
+/// rejected one take a place in the quota now (409 `quota_exceeded` when it is full).
 pub async fn approve(
     app: &App,
     requester: &Requester,
@@ -214,7 +215,7 @@ pub async fn approve(
     let was_rejected = before.status == MemberStatus::Rejected;
     let mut tx = Transaction::new();
     put_decision(&mut tx, &after, &department.id_path, before.version)?;
-    count_approval(&mut tx, &tenant, &after, was_rejected)?;
+    count_approval(&mut tx, &tenant, &after, Held::of(&before))?;
     tx.update(
         &Key::department(tenant_id, department.id),
         Update::new("ADD member_count :one").value(":one", num(1)),
@@ -266,8 +267,7 @@ fn plan_approval(
             },
         ));
     };
-    let was_rejected = before.status == MemberStatus::Rejected;
-    if was_rejected && tenant.quota_used >= tenant.member_quota {
+    if Held::of(before) != Held::QuotaPlace && tenant.quota_used >= tenant.member_quota {
         return Err(quota_exceeded(tenant));
     }
     let mut after = decided(before, MemberStatus::Active, decided_by, None, now);
@@ -275,31 +275,83 @@ fn plan_approval(
     Ok((after, department))
 }
 
-/// A pending request's place in the quota passes to the member; a rejected one had given its
-/// place back and takes one again, within the quota.
+/// What a request holds while undecided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Held {
+    /// Pending through an invitation: the invitation's place in the quota.
+    QuotaPlace,
+    /// Pending through a join link or the join number: a place under the cap of public requests.
+    PublicPlace,
+    /// Rejected: nothing (its place was given back).
+    Nothing,
+}
+
+impl Held {
+    fn of(request: &Member) -> Self {
+        match (request.status, super::is_public(request)) {
+            (MemberStatus::Pending, false) => Self::QuotaPlace,
+            (MemberStatus::Pending, true) => Self::PublicPlace,
+            _ => Self::Nothing,
+        }
+    }
+
+    /// The tenant's counters a decision gives back, as `ADD` terms and the decrements the
+    /// condition checks.
+    fn given_back(self) -> (&'static str, Vec<(&'static str, i64)>) {
+        match self {
+            Self::QuotaPlace => (
+                "join_request_count :minus, quota_used :minus",
+                vec![("join_request_count", -1), ("quota_used", -1)],
+            ),
+            Self::PublicPlace => (
+                "join_request_count :minus, public_request_count :minus",
+                vec![("join_request_count", -1), ("public_request_count", -1)],
+            ),
+            Self::Nothing => ("", vec![]),
+        }
+    }
+}
+
+/// A pending invitation's request passes its place in the quota to the member; a public door's
+/// request gives its place under the cap back and, like a rejected one (which had given its
+/// place back), takes a quota place, within the quota.
 fn count_approval(
     tx: &mut Transaction,
     tenant: &Tenant,
     after: &Member,
-    was_rejected: bool,
+    held: Held,
 ) -> ApiResult<()> {
-    let (counters, condition) = if was_rejected {
-        (
-            Update::new("ADD member_count :one, quota_used :one, owner_count :owners"),
-            (
-                Condition::new("quota_used < member_quota"),
-                quota_exceeded(tenant),
-            ),
-        )
-    } else {
-        (
+    let (counters, condition) = match held {
+        Held::QuotaPlace => (
             Update::new("ADD member_count :one, join_request_count :minus, owner_count :owners")
                 .value(":minus", num(-1)),
             (
                 Condition::counters_cover(&[("join_request_count", -1)]),
                 ApiError::Conflict("the request was decided at the same time".into()),
             ),
-        )
+        ),
+        Held::PublicPlace => (
+            Update::new(
+                "ADD member_count :one, join_request_count :minus, \
+                 public_request_count :minus, quota_used :one, owner_count :owners",
+            )
+            .value(":minus", num(-1)),
+            (
+                Condition::counters_cover(&[
+                    ("join_request_count", -1),
+                    ("public_request_count", -1),
+                ])
+                .and(Condition::new("quota_used < member_quota")),
+                quota_exceeded(tenant),
+            ),
+        ),
+        Held::Nothing => (
+            Update::new("ADD member_count :one, quota_used :one, owner_count :owners"),
+            (
+                Condition::new("quota_used < member_quota"),
+                quota_exceeded(tenant),
+            ),
+        ),
     };
     let owners = num(i64::from(after.role == Role::Owner));
     tx.update(
@@ -337,8 +389,9 @@ pub struct RejectInput {
     pub reason: Option<String>,
 }
 
-/// Rejects a pending request with an optional reason; its place in the quota is given back. The
-/// person stays known to the tenant: inviting them again answers `previously_rejected`.
+/// Rejects a pending request with an optional reason; its place (in the quota, or under the cap
+/// of public requests) is given back. The person stays known to the tenant: inviting them again
+/// answers `previously_rejected`.
 pub async fn reject(
     app: &App,
     requester: &Requester,
@@ -355,11 +408,12 @@ pub async fn reject(
     let mut tx = Transaction::new();
     // Join requests have no tree position; the id path is not used for them.
     put_decision(&mut tx, &after, "", before.version)?;
+    let (given_back, taken) = Held::of(&before).given_back();
     tx.update(
         &Key::tenant(tenant_id),
-        Update::new("ADD join_request_count :minus, quota_used :minus").value(":minus", num(-1)),
+        Update::new(format!("ADD {given_back}")).value(":minus", num(-1)),
         Some((
-            Condition::counters_cover(&[("join_request_count", -1), ("quota_used", -1)]),
+            Condition::counters_cover(&taken),
             ApiError::Conflict("the request was decided at the same time".into()),
         )),
     )?;
@@ -469,15 +523,25 @@ mod tests {
     }
 
     #[test]
-    fn re_examining_a_rejected_request_needs_a_free_place() {
+    fn approving_a_rejected_or_public_request_needs_a_free_place() {
         let mut t = tenant();
         t.quota_used = t.member_quota;
         let rejected = request(&t, MemberStatus::Rejected);
         let refused = plan_approval(&t, &rejected, Some(root(&t)), false, Uuid::nil(), NOW);
         assert_eq!(code(refused), Some("quota_exceeded"));
-        // A pending request holds its place already.
-        let pending = request(&t, MemberStatus::Pending);
-        assert!(plan_approval(&t, &pending, Some(root(&t)), false, Uuid::nil(), NOW).is_ok());
+        // A request through a join link held no place while pending: it takes one now.
+        let public = request(&t, MemberStatus::Pending);
+        assert_eq!(Held::of(&public), Held::PublicPlace);
+        let refused = plan_approval(&t, &public, Some(root(&t)), false, Uuid::nil(), NOW);
+        assert_eq!(code(refused), Some("quota_exceeded"));
+        // One through an invitation holds the invitation's place already.
+        let mut invited = request(&t, MemberStatus::Pending);
+        if let Some(info) = invited.join_request.as_mut() {
+            info.via = JoinVia::Invitation;
+        }
+        assert_eq!(Held::of(&invited), Held::QuotaPlace);
+        assert!(plan_approval(&t, &invited, Some(root(&t)), false, Uuid::nil(), NOW).is_ok());
+        assert_eq!(Held::of(&rejected), Held::Nothing);
     }
 
     #[test]

@@ -201,8 +201,14 @@ pub struct Tenant {
     /// Pending join requests.
     #[serde(default, deserialize_with = "counter")]
     pub join_request_count: u32,
-    /// What the member quota counts: members + invitations + join requests, kept as one counter
-    /// because a DynamoDB condition compares attributes but cannot add them.
+    /// Of those, the ones that came through a public door (a join link or the join number): they
+    /// hold no place in the member quota, only one under the deployment's cap of pending public
+    /// requests, and take a quota place when approved.
+    #[serde(default, deserialize_with = "counter")]
+    pub public_request_count: u32,
+    /// What the member quota counts: members + invitations + join requests through an invitation
+    /// (not the public ones), kept as one counter because a DynamoDB condition compares
+    /// attributes but cannot add them.
     #[serde(deserialize_with = "counter")]
     pub quota_used: u32,
     pub seats_total: u32,

@@ -233,6 +233,7 @@ mod tests {
             member_count: 40,
             invitation_count: 5,
             join_request_count: 5,
+            public_request_count: 0,
             quota_used: 50,
             seats_total: 20,
             seats_used: 12,

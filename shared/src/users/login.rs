@@ -430,6 +430,7 @@ mod tests {
             member_count: 1,
             invitation_count: 0,
             join_request_count: 0,
+            public_request_count: 0,
             quota_used: 1,
             seats_total: 0,
             seats_used: 0,
