@@ -27,7 +27,11 @@ where
     for i in 0..n {
         for first in [i % 2 == 0, i % 2 == 1] {
             let start = Instant::now();
-            let status = if first { existing(i).await } else { missing(i).await };
+            let status = if first {
+                existing(i).await
+            } else {
+                missing(i).await
+            };
             let took = start.elapsed();
             assert!((200..300).contains(&status), "{door}: answered {status}");
             if first { a.push(took) } else { b.push(took) }
@@ -72,8 +76,18 @@ async fn public_answers_that_mail_take_the_same_time_for_any_address() {
     let mut alike = compare(
         "password-reset request",
         n,
-        |_| post("/v1/auth/password-reset/request", json!({"email": proven.email})),
-        |i| post("/v1/auth/password-reset/request", json!({"email": missing(i)})),
+        |_| {
+            post(
+                "/v1/auth/password-reset/request",
+                json!({"email": proven.email}),
+            )
+        },
+        |i| {
+            post(
+                "/v1/auth/password-reset/request",
+                json!({"email": missing(i)}),
+            )
+        },
     )
     .await;
     alike &= compare(

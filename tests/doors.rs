@@ -280,7 +280,9 @@ async fn arrive(env: &Env, s: &Stage, door: Door, victim: &str) {
             take_account(env, victim).await;
         }
         Door::ImportCreate => {
-            let job = env.import_create(home, &format!("email,name\n{victim},Vic\n")).await;
+            let job = env
+                .import_create(home, &format!("email,name\n{victim},Vic\n"))
+                .await;
             assert_eq!(job["counts"]["succeeded"], 1, "{job}");
             take_account(env, victim).await;
         }
@@ -346,7 +348,10 @@ async fn scim_create(env: &Env, home: &Tenant, victim: &str) {
             json!({"label": "Okta"}),
         )
         .await;
-    let token = created.ok(201)["token"].as_str().expect("token").to_string();
+    let token = created.ok(201)["token"]
+        .as_str()
+        .expect("token")
+        .to_string();
     let answer = env
         .http
         .post(format!("{}/scim/v2/{}/Users", env.base, home.id))
@@ -392,8 +397,18 @@ async fn assert_locked_out(env: &Env, s: &Stage, attack: Attack, held: Held, vic
         );
     }
     if let Some(own) = held.phone {
-        let answer = env.accept(&trojan_text(env, s, &own).await, None, json!({"email": victim, "name": "Mallory", "password": ATTACKER})).await;
-        assert_ne!(answer.status.as_u16(), 201, "{row}: trojan text: {answer:?}");
+        let answer = env
+            .accept(
+                &trojan_text(env, s, &own).await,
+                None,
+                json!({"email": victim, "name": "Mallory", "password": ATTACKER}),
+            )
+            .await;
+        assert_ne!(
+            answer.status.as_u16(),
+            201,
+            "{row}: trojan text: {answer:?}"
+        );
         for tenant in [None, Some(s.lair.id.as_str())] {
             env.try_login(victim, ATTACKER, tenant)
                 .await
@@ -401,7 +416,10 @@ async fn assert_locked_out(env: &Env, s: &Stage, attack: Attack, held: Held, vic
         }
     }
     // The victim signs in with their own password.
-    assert!(signs_in(&env.try_login(victim, VICTIM, None).await), "{row}");
+    assert!(
+        signs_in(&env.try_login(victim, VICTIM, None).await),
+        "{row}"
+    );
 }
 
 /// The password was right: signed in, or asked which of several tenants.
@@ -468,9 +486,13 @@ async fn a_texted_link_never_sets_or_proves_the_email_accounts_password() {
     let mailed = env.link_token_for(&victim, "invitations/accept").await;
     let texted = env.sms_token_for(&own).await;
     assert_ne!(mailed, texted, "one token per channel");
-    env.accept(&mailed, None, json!({"name": "New Hire", "password": VICTIM}))
-        .await
-        .ok(201);
+    env.accept(
+        &mailed,
+        None,
+        json!({"name": "New Hire", "password": VICTIM}),
+    )
+    .await
+    .ok(201);
     let token = env.login(&victim, VICTIM, Some(&b.id)).await;
     let me = env.get("/v1/me", &token).await;
     assert_eq!(me.ok(200)["user"]["email_verified"], true);

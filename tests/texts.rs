@@ -129,7 +129,10 @@ async fn only_mobile_numbers_of_allowed_countries_are_texted() {
     for (number, why) in [
         ("+442079460000", "a London landline"),
         ("+448001111111", "a freephone number"),
-        ("+33612345678", "a French mobile (France is not allowed here)"),
+        (
+            "+33612345678",
+            "a French mobile (France is not allowed here)",
+        ),
         ("+4477009", "too short for a UK mobile"),
     ] {
         let refused = invite_by_phone(&env, &t, number).await;

@@ -90,7 +90,9 @@ pub async fn handle_stream(app: &App, event: serde_json::Value) -> ApiResult<Out
     let records = event["Records"].as_array().cloned().unwrap_or_default();
     for record in records {
         let image = &record["dynamodb"]["NewImage"];
-        let id = image["id"]["S"].as_str().and_then(|v| Uuid::parse_str(v).ok());
+        let id = image["id"]["S"]
+            .as_str()
+            .and_then(|v| Uuid::parse_str(v).ok());
         match (image["kind"]["S"].as_str(), id) {
             (Some(KIND), Some(id)) => deliver(app, id, &mut report).await?,
             _ => report.skipped += 1,

@@ -96,13 +96,24 @@ mod tests {
         let policy = SmsPolicy::default();
         let sent = datetime!(2026-03-01 12:00 UTC);
         let code = |r: ApiResult<()>| r.err().map(|e| e.code());
-        assert_eq!(code(may_text_again(&policy, 1, sent, sent + time::Duration::seconds(60))), None);
+        assert_eq!(
+            code(may_text_again(
+                &policy,
+                1,
+                sent,
+                sent + time::Duration::seconds(60)
+            )),
+            None
+        );
         match may_text_again(&policy, 1, sent, sent + time::Duration::seconds(45)) {
             Err(ApiError::RateLimited { retry_after, .. }) => assert_eq!(retry_after, 15),
             other => panic!("not refused: {other:?}"),
         }
         let later = sent + time::Duration::hours(1);
         assert_eq!(code(may_text_again(&policy, 4, sent, later)), None);
-        assert_eq!(code(may_text_again(&policy, 5, sent, later)), Some("rate_limited"));
+        assert_eq!(
+            code(may_text_again(&policy, 5, sent, later)),
+            Some("rate_limited")
+        );
     }
 }

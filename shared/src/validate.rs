@@ -92,7 +92,10 @@ pub fn mobile(checks: &mut Checks, field: &str, value: &str, sms: &SmsPolicy) ->
         kind,
         Some(phonenumber::Type::Mobile | phonenumber::Type::FixedLineOrMobile)
     ) {
-        checks.fail(field, "must be a mobile number that can receive text messages");
+        checks.fail(
+            field,
+            "must be a mobile number that can receive text messages",
+        );
         return number;
     }
     let country = parsed.and_then(|n| n.country().id());

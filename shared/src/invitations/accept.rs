@@ -137,16 +137,7 @@ pub async fn accept(
         }
     };
     let acceptance = plan_acceptance(invitation, &tenant, &department, user, arrival, now);
-    write_acceptance(
-        app,
-        requester,
-        &tenant,
-        &department,
-        &acceptance,
-        hash,
-        now,
-    )
-    .await?;
+    write_acceptance(app, requester, &tenant, &department, &acceptance, hash, now).await?;
     Ok(JoinOutcome::Joined(Joined {
         tenant_id,
         member_id: acceptance.member.id,

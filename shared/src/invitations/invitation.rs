@@ -313,7 +313,10 @@ pub(super) fn add_tokens(
     links: &InvitationLinks,
 ) -> ApiResult<()> {
     let deliveries = [
-        (&links.mailed, Some(Delivery::Email(invitation.email.clone()))),
+        (
+            &links.mailed,
+            Some(Delivery::Email(invitation.email.clone())),
+        ),
         (&links.texted, invitation.phone.clone().map(Delivery::Phone)),
     ];
     for (token, delivered) in deliveries {

@@ -1,10 +1,10 @@
 //! What the sender (or an admin) does with invitations afterwards: list, resend, cancel.
 
 use super::invitation::{
-    InvitationGuard, InvitationLinks, add_tokens, hold_quota_place, link_expiry, now_bound, put_changed,
+    InvitationGuard, InvitationLinks, add_tokens, hold_quota_place, link_expiry, now_bound,
+    put_changed,
 };
 use super::mail::send_invitation_mail;
-use crate::sms::{count_text, may_text_again};
 use super::send::may_invite;
 use super::{Invitation, InvitationStatus, InvitationView};
 use crate::app::App;
@@ -17,6 +17,7 @@ use crate::model::keys::{GSI3, Key, invitations_partition};
 use crate::model::roles::Permission;
 use crate::model::tenant::Tenant;
 use crate::model::{List, PageParams};
+use crate::sms::{count_text, may_text_again};
 use crate::store::{Condition, Query, SortRange, Transaction, Update, from_item, num, s};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -340,7 +341,14 @@ mod tests {
             invitation_id: Uuid::now_v7(),
             ttl: NOW.unix_timestamp() + 60,
         };
-        match plan_resend(&t, &before, Some(&newer), Some(root(&t)), &mailed("tok"), NOW) {
+        match plan_resend(
+            &t,
+            &before,
+            Some(&newer),
+            Some(root(&t)),
+            &mailed("tok"),
+            NOW,
+        ) {
             Err(ApiError::InvitationPending { invitation_id }) => {
                 assert_eq!(invitation_id, newer.invitation_id)
             }
@@ -374,7 +382,8 @@ mod tests {
         before.holds_quota = false;
         let later = NOW + time::Duration::days(10);
         let (after, department) =
-            plan_resend(&t, &before, None, Some(root(&t)), &mailed("new"), later).expect("resendable");
+            plan_resend(&t, &before, None, Some(root(&t)), &mailed("new"), later)
+                .expect("resendable");
         assert_eq!(department.id, t.root_department_id);
         assert_eq!(after.token_hash, crate::crypto::token_hash("new"));
         assert_eq!(after.expires_at, later + time::Duration::days(7));

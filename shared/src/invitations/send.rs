@@ -6,12 +6,11 @@ use super::invitation::{
     InvitationGuard, InvitationLinks, add_tokens, hold_quota_place, link_expiry, place_given_up,
 };
 use super::mail::send_invitation_mail;
-use crate::config::SmsPolicy;
-use crate::sms::count_text;
 use super::{Invitation, InvitationStatus, InvitationView};
 use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::{Access, CallerKind, Need, Requester, authorize_with_tenant};
+use crate::config::SmsPolicy;
 use crate::error::{ApiError, ApiResult, Checks};
 use crate::members::quota_exceeded;
 use crate::model::department::Department;
@@ -19,6 +18,7 @@ use crate::model::keys::Key;
 use crate::model::roles::{Permission, Permissions, Role};
 use crate::model::tenant::Tenant;
 use crate::model::user::EmailGuard;
+use crate::sms::count_text;
 use crate::store::{Condition, Item, Transaction, from_item, num};
 use crate::validate;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -448,13 +448,29 @@ mod tests {
     fn an_expired_invitation_still_holding_a_place_hands_it_over() {
         let t = full(tenant());
         let old = invitation(&t);
-        let new = plan_invitation(&t, &root(&t), draft(), MEMBER, Some(&old), &mailed("tok"), NOW)
-            .expect("the old place is taken over");
+        let new = plan_invitation(
+            &t,
+            &root(&t),
+            draft(),
+            MEMBER,
+            Some(&old),
+            &mailed("tok"),
+            NOW,
+        )
+        .expect("the old place is taken over");
         assert_eq!(new.takes_place_of.map(|o| o.id), Some(old.id));
 
         let mut released = invitation(&t);
         released.holds_quota = false;
-        let refused = plan_invitation(&t, &root(&t), draft(), MEMBER, Some(&released), &mailed("tok"), NOW);
+        let refused = plan_invitation(
+            &t,
+            &root(&t),
+            draft(),
+            MEMBER,
+            Some(&released),
+            &mailed("tok"),
+            NOW,
+        );
         assert_eq!(refused.err().map(|e| e.code()), Some("quota_exceeded"));
     }
 
@@ -498,11 +514,17 @@ mod tests {
             input(Some("grace@example.com"), Some("+0123456789")),
         ] {
             assert_eq!(
-                check_draft(&bad, &SmsPolicy::default()).err().map(|e| e.code()),
+                check_draft(&bad, &SmsPolicy::default())
+                    .err()
+                    .map(|e| e.code()),
                 Some("validation_failed")
             );
         }
-        let by_phone = check_draft(&input(None, Some("+44 7700 900-123")), &SmsPolicy::default()).expect("valid");
+        let by_phone = check_draft(
+            &input(None, Some("+44 7700 900-123")),
+            &SmsPolicy::default(),
+        )
+        .expect("valid");
         assert_eq!(
             (by_phone.email.as_str(), by_phone.phone.as_deref()),
             ("", Some("+447700900123"))
@@ -512,11 +534,11 @@ mod tests {
             by_phone.guard_key(t),
             Key::invitation_phone(t, "+447700900123")
         );
-        let both =
-            check_draft(
-                &input(Some("Grace@Example.com"), Some("+447700900123")),
-                &SmsPolicy::default(),
-            ).expect("valid");
+        let both = check_draft(
+            &input(Some("Grace@Example.com"), Some("+447700900123")),
+            &SmsPolicy::default(),
+        )
+        .expect("valid");
         assert_eq!(
             both.guard_key(t),
             Key::invitation_email(t, "grace@example.com")

@@ -13,13 +13,13 @@ use crate::invitations::admission::{
 };
 use crate::invitations::{Joined, branding_for};
 use crate::members::MemberView;
-use crate::outbox::{self, Intent};
 use crate::model::department::Department;
 use crate::model::keys::Key;
 use crate::model::member::{JoinRequestInfo, JoinVia, Member, MemberSource, MemberStatus};
 use crate::model::roles::{Permissions, Role};
 use crate::model::tenant::{Branding, JoinField, Tenant};
 use crate::model::user::{EmailGuard, TokenPurpose, User};
+use crate::outbox::{self, Intent};
 use crate::store::{Condition, Transaction, Update, from_item, num};
 use crate::validate;
 use aws_sdk_dynamodb::types::AttributeValue;

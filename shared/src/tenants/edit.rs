@@ -95,8 +95,7 @@ fn may_patch(access: &Access, patch: &TenantPatch) -> ApiResult<()> {
     let quotas = patch.member_quota.is_some()
         || patch.seats_total.is_some()
         || patch.sms_daily_budget.is_some();
-    if (patch.plan.is_some() || quotas) && !operator
-    {
+    if (patch.plan.is_some() || quotas) && !operator {
         return Err(ApiError::Forbidden(
             "plan and quotas are set by platform or reseller admins",
         ));
@@ -148,7 +147,13 @@ fn patched(before: &Tenant, patch: TenantPatch, now: OffsetDateTime) -> ApiResul
         after.seats_total = seats.clamp(0, MAX_SEATS) as u32;
     }
     if let Some(budget) = patch.sms_daily_budget {
-        validate::range(&mut checks, "sms_daily_budget", budget, 0, MAX_SMS_DAILY_BUDGET);
+        validate::range(
+            &mut checks,
+            "sms_daily_budget",
+            budget,
+            0,
+            MAX_SMS_DAILY_BUDGET,
+        );
         after.sms_daily_budget = budget.clamp(0, MAX_SMS_DAILY_BUDGET) as u32;
     }
     if let Some(flags) = patch.feature_flags {

@@ -5,8 +5,8 @@
 //! link dies after 24 hours or with the user's sessions.
 
 use super::{
-    EmailGuard, FreshToken, StoredToken, TokenPurpose, User, UserView, UserLink, add_user_link, own_user,
-    rfc3339, session_is,
+    EmailGuard, FreshToken, StoredToken, TokenPurpose, User, UserLink, UserView, add_user_link,
+    own_user, rfc3339, session_is,
 };
 use crate::app::App;
 use crate::audit::{self, Change};
@@ -236,7 +236,9 @@ mod tests {
             ttl: None,
             session_epoch: Some(7),
             email: Some("new@example.com".into()),
-            delivered: Some(crate::model::user::Delivery::Email("new@example.com".into())),
+            delivered: Some(crate::model::user::Delivery::Email(
+                "new@example.com".into(),
+            )),
         };
         assert_eq!(
             address_moved_to(&link, &user, now).as_deref(),
