@@ -438,6 +438,14 @@ async fn run_row(env: &Env, door: Door, attack: Attack) {
     let s = stage(env).await;
     let victim = format!("{}@victim.test", unique("vic"));
     let held = prepare(env, &s, attack, &victim).await;
+    // Proof and reset doors open an account that exists: where the attack made none (a pending
+    // change reserves nothing), the victim first registers through a join link.
+    let proves_existing = matches!(door, Door::VerifyEmail | Door::Reset);
+    if proves_existing && matches!(attack, Attack::UnexpiredEmailChange) {
+        let code = env.join_code(&s.home).await;
+        let body = json!({"email": victim, "name": "Vic", "password": VICTIM});
+        env.join(&code, None, body).await.ok(202);
+    }
     arrive(env, &s, door, &victim).await;
     assert_locked_out(env, &s, attack, held, &victim).await;
 }

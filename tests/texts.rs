@@ -55,8 +55,11 @@ async fn an_invitation_is_texted_at_most_five_times_and_once_a_minute() {
     too_soon.problem(429, "rate_limited");
     let wait = Env::retry_after(&too_soon);
     assert!((1..=60).contains(&wait), "Retry-After {wait}");
-    for _ in 0..20 {
-        clock.advance(61);
+    // Twenty resends, a minute apart every fourth (the owner's token outlives the test).
+    for i in 0..20 {
+        if i % 4 == 0 {
+            clock.advance(61);
+        }
         let answer = resend(&env, &t, &invitation).await;
         if answer.status.as_u16() == 429 {
             answer.problem(429, "rate_limited");

@@ -103,7 +103,7 @@ pub fn mobile(checks: &mut Checks, field: &str, value: &str, sms: &SmsPolicy) ->
     if !sms.allows_country(country) {
         checks.fail(
             field,
-            &format!("texts to this country ({country}) are not enabled in this deployment"),
+            format!("texts to this country ({country}) are not enabled in this deployment"),
         );
     }
     number

@@ -512,6 +512,10 @@ mod tests {
             input(None, None),
             input(None, Some("07700 900123")),
             input(Some("grace@example.com"), Some("+0123456789")),
+            // Ofcom's range for drama: well formed, but no mobile answers it.
+            input(None, Some("+447700900123")),
+            // A landline cannot take a text.
+            input(None, Some("+442079460123")),
         ] {
             assert_eq!(
                 check_draft(&bad, &SmsPolicy::default())
@@ -521,21 +525,21 @@ mod tests {
             );
         }
         let by_phone = check_draft(
-            &input(None, Some("+44 7700 900-123")),
+            &input(None, Some("+44 7711 900-123")),
             &SmsPolicy::default(),
         )
         .expect("valid");
         assert_eq!(
             (by_phone.email.as_str(), by_phone.phone.as_deref()),
-            ("", Some("+447700900123"))
+            ("", Some("+447711900123"))
         );
         let t = Uuid::from_u128(1);
         assert_eq!(
             by_phone.guard_key(t),
-            Key::invitation_phone(t, "+447700900123")
+            Key::invitation_phone(t, "+447711900123")
         );
         let both = check_draft(
-            &input(Some("Grace@Example.com"), Some("+447700900123")),
+            &input(Some("Grace@Example.com"), Some("+447711900123")),
             &SmsPolicy::default(),
         )
         .expect("valid");
