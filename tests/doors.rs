@@ -7,15 +7,11 @@
 //!
 //! Plus the reproduction of the texted-link takeover that made this file.
 
-use roster_tests::{Answer, Env, Tenant, id, unique};
+use roster_tests::{Answer, Env, Tenant, id, mobile_number, unique};
 use serde_json::{Value, json};
 
 const ATTACKER: &str = "attackers-own-password";
 const VICTIM: &str = "victims-own-password";
-
-fn phone() -> String {
-    format!("+44771{:07}", uuid::Uuid::now_v7().as_u128() % 10_000_000)
-}
 
 /// How the attacker prepares the victim's address before the victim arrives.
 #[derive(Clone, Copy, Debug)]
@@ -137,7 +133,7 @@ async fn prepare(env: &Env, s: &Stage, attack: Attack, victim: &str) -> Held {
             held.sessions = sessions_of(env, victim, &[&s.lair.id]).await;
         }
         Attack::TrojanIdentifier => {
-            let own = phone();
+            let own = mobile_number();
             register_through_join_link(env, &s.lair, victim, Some(&own)).await;
             held.phone = Some(own);
         }
@@ -155,7 +151,7 @@ async fn prepare(env: &Env, s: &Stage, attack: Attack, victim: &str) -> Held {
             held.sessions.push(me.token);
         }
         Attack::NonVerifying => {
-            accept_own_text(env, &s.lair, victim, &phone()).await;
+            accept_own_text(env, &s.lair, victim, &mobile_number()).await;
             held.sessions = sessions_of(env, victim, &[&s.lair.id]).await;
         }
     }
@@ -242,13 +238,18 @@ async fn arrive(env: &Env, s: &Stage, door: Door, victim: &str) {
             accept_as_victim(env, &token, victim, false).await;
         }
         Door::SmsInvitation => {
-            let own = phone();
+            let own = mobile_number();
             invite(env, home, json!({"phone": own})).await;
             let token = env.sms_token_for(&own).await;
             accept_as_victim(env, &token, victim, true).await;
         }
         Door::EmailAndSmsInvitation => {
-            invite(env, home, json!({"email": victim, "phone": phone()})).await;
+            invite(
+                env,
+                home,
+                json!({"email": victim, "phone": mobile_number()}),
+            )
+            .await;
             let token = env.link_token_for(victim, "invitations/accept").await;
             accept_as_victim(env, &token, victim, false).await;
         }
@@ -478,7 +479,7 @@ async fn a_texted_link_never_sets_or_proves_the_email_accounts_password() {
     )
     .await
     .ok(201);
-    let own = phone();
+    let own = mobile_number();
     let accepted = accept_own_text(&env, &a, &victim, &own).await;
     assert_eq!(
         accepted.ok(202),

@@ -5,7 +5,7 @@
 use futures::future::join_all;
 use reqwest::Method;
 use roster_shared::app::Clock;
-use roster_tests::{Answer, Env, Tenant, id, unique};
+use roster_tests::{Answer, Env, Tenant, id, mobile_number, unique};
 use serde_json::{Value, json};
 
 fn email(prefix: &str) -> String {
@@ -1181,15 +1181,11 @@ async fn a_join_number_files_requests_for_approval_only_while_the_tenant_allows_
 }
 
 /// A fresh E.164 number (the emulator keeps every text message of the run).
-fn phone() -> String {
-    format!("+44771{:07}", uuid::Uuid::now_v7().as_u128() % 10_000_000)
-}
-
 #[tokio::test]
 async fn a_phone_invitation_goes_by_text_and_a_new_person_accepts_it_unproven() {
     let env = Env::start().await;
     let t = env.tenant_with_owner("Phone Co").await;
-    let number = phone();
+    let number = mobile_number();
     // Typed with spaces: stored and texted in E.164.
     let spaced = format!("{} {} {}", &number[..3], &number[3..7], &number[7..]);
     let created = invite(
@@ -1276,7 +1272,7 @@ async fn a_phone_invitation_is_accepted_by_whoever_signs_in_and_never_reveals_an
     let t = env.tenant_with_owner("Phone Two").await;
     let other = env.tenant_with_owner("Elsewhere").await;
     let olga = env.member_in(&other, "Olga", json!({})).await;
-    let number = phone();
+    let number = mobile_number();
     invite(
         &env,
         &t,
@@ -1316,7 +1312,7 @@ async fn a_phone_invitation_is_accepted_by_whoever_signs_in_and_never_reveals_an
 async fn an_invite_import_texts_the_rows_with_a_phone() {
     let env = Env::start().await;
     let t = env.tenant_with_owner("Phone Import").await;
-    let (only, both) = (phone(), phone());
+    let (only, both) = (mobile_number(), mobile_number());
     let mail = email("both");
     let file = format!(
         "email,name,phone\n,Only Phone,{only}\n{mail},Both,{both}\n,Twice,{only}\n,Bad,0770\n"

@@ -3,12 +3,8 @@
 //! any cap: 429 `rate_limited` with `Retry-After`, nothing stored, nothing sent.
 
 use roster_shared::app::Clock;
-use roster_tests::{Env, Tenant, id};
+use roster_tests::{Env, Tenant, id, mobile_number};
 use serde_json::json;
-
-fn phone() -> String {
-    format!("+44771{:07}", uuid::Uuid::now_v7().as_u128() % 10_000_000)
-}
 
 fn manual_clock() -> Clock {
     Clock::manual(time::OffsetDateTime::now_utc())
@@ -49,7 +45,7 @@ async fn an_invitation_is_texted_at_most_five_times_and_once_a_minute() {
     let clock = manual_clock();
     let env = Env::start_with(clock.clone()).await;
     let t = env.tenant_with_owner("Texting Co").await;
-    let number = phone();
+    let number = mobile_number();
     let invitation = id(invite_by_phone(&env, &t, &number).await.ok(201));
     let too_soon = resend(&env, &t, &invitation).await;
     too_soon.problem(429, "rate_limited");
@@ -76,7 +72,7 @@ async fn an_invitation_is_texted_at_most_five_times_and_once_a_minute() {
 #[tokio::test]
 async fn a_number_gets_at_most_five_texts_a_day_across_tenants() {
     let env = Env::start().await;
-    let number = phone();
+    let number = mobile_number();
     for i in 0..5 {
         let t = env.tenant_with_owner(&format!("Sender {i}")).await;
         invite_by_phone(&env, &t, &number).await.ok(201);
@@ -113,9 +109,9 @@ async fn a_tenant_texts_within_its_daily_budget() {
     .await
     .problem(403, "forbidden");
     env.set_limits(&t, json!({"sms_daily_budget": 2})).await;
-    invite_by_phone(&env, &t, &phone()).await.ok(201);
-    invite_by_phone(&env, &t, &phone()).await.ok(201);
-    let third = phone();
+    invite_by_phone(&env, &t, &mobile_number()).await.ok(201);
+    invite_by_phone(&env, &t, &mobile_number()).await.ok(201);
+    let third = mobile_number();
     let refused = invite_by_phone(&env, &t, &third).await;
     refused.problem(429, "rate_limited");
     assert!(Env::retry_after(&refused) > 0);

@@ -100,6 +100,12 @@ pub fn rfc3339(t: time::OffsetDateTime) -> String {
         .expect("RFC 3339")
 }
 
+/// A UK mobile number nobody else in the run gets (E.164; in a range libphonenumber takes for
+/// mobiles, so invitations may text it).
+pub fn mobile_number() -> String {
+    format!("+44771{:07}", uuid::Uuid::now_v7().as_u128() % 10_000_000)
+}
+
 /// The `id` of an answer's body (or of any object in it).
 #[track_caller]
 pub fn id(v: &Value) -> String {
