@@ -4,7 +4,7 @@
 //! the member to the root. Groups a provider creates go under the root; deleting one moves its
 //! members to the root first (a department with sub-departments is not deleted: 409).
 
-use super::user_list::FILTER_SCAN_CAP;
+use super::user_list::whole_directory;
 use super::{
     Endpoint, GROUP_SCHEMA, ListQuery, Resource, filter, invalid_value, meta, paging, parse_filter,
     patch, project,
@@ -15,7 +15,7 @@ use crate::departments::{self, CreateDepartment, DepartmentPatch};
 use crate::error::{ApiError, ApiResult};
 use crate::members::{self, MemberPatch};
 use crate::model::department::Department;
-use crate::model::keys::{GSI2, GSI3, Key, directory_partition, subtree_prefix, tree_partition};
+use crate::model::keys::{GSI2, Key, subtree_prefix, tree_partition};
 use crate::model::member::Member;
 use crate::model::roles::Permission;
 use crate::store::{Condition, Query, SortRange, Transaction, Update, from_item, num, s};
@@ -211,24 +211,8 @@ async fn members_by_department(
     app: &App,
     tenant: &crate::model::Tenant,
 ) -> ApiResult<HashMap<Uuid, Vec<Member>>> {
-    let too_many = || ApiError::Scim {
-        scim_type: "tooMany",
-        detail: format!(
-            "a filter on members is evaluated on directories of at most {FILTER_SCAN_CAP} members"
-        ),
-    };
-    if tenant.member_count as usize > FILTER_SCAN_CAP {
-        return Err(too_many());
-    }
-    let whole = Query::new(Some(GSI3), directory_partition(tenant.id), SortRange::All);
-    let items = app
-        .store
-        .query_up_to(whole, FILTER_SCAN_CAP)
-        .await?
-        .ok_or_else(too_many)?;
     let mut grouped: HashMap<Uuid, Vec<Member>> = HashMap::new();
-    for item in items {
-        let member: Member = from_item(item)?;
+    for member in whole_directory(app, tenant).await? {
         grouped
             .entry(member.department_id)
             .or_default()

@@ -326,6 +326,24 @@ async fn departments_of(
     Ok(found)
 }
 
+/// The tenant's whole directory, for a filter no key answers: only on a directory of at most
+/// [`FILTER_SCAN_CAP`] members (`tooMany` otherwise).
+pub(super) async fn whole_directory(
+    app: &App,
+    tenant: &crate::model::Tenant,
+) -> ApiResult<Vec<Member>> {
+    if tenant.member_count as usize > FILTER_SCAN_CAP {
+        return Err(too_many());
+    }
+    let whole = Query::new(Some(GSI3), directory_partition(tenant.id), SortRange::All);
+    let items = app
+        .store
+        .query_up_to(whole, FILTER_SCAN_CAP)
+        .await?
+        .ok_or_else(too_many)?;
+    items.into_iter().map(from_item).collect()
+}
+
 fn too_many() -> ApiError {
     ApiError::Scim {
         scim_type: "tooMany",
@@ -362,19 +380,7 @@ async fn filtered(
             (members, departments)
         }
         None => {
-            if tenant.member_count as usize > FILTER_SCAN_CAP {
-                return Err(too_many());
-            }
-            let whole = Query::new(Some(GSI3), directory_partition(tenant.id), SortRange::All);
-            let items = app
-                .store
-                .query_up_to(whole, FILTER_SCAN_CAP)
-                .await?
-                .ok_or_else(too_many)?;
-            let members = items
-                .into_iter()
-                .map(from_item)
-                .collect::<ApiResult<Vec<Member>>>()?;
+            let members = whole_directory(app, &tenant).await?;
             let departments = crate::departments::all(app, tenant.id)
                 .await?
                 .into_iter()
