@@ -403,7 +403,7 @@ pub async fn invoke(app: &App, function: &str, event: Value) -> ApiResult<()> {
         "job-dead-letters" => roster_shared::jobs::dead_letters::handle_event(app, event)
             .await
             .map(drop),
-        "mail-outbox" => roster_shared::outbox::handle_stream(app, event)
+        "mail-outbox" => roster_shared::outbox_worker::handle_stream(app, event)
             .await
             .map(drop),
         _ => Err(ApiError::internal(format!("no worker named {function}"))),

@@ -22,6 +22,7 @@ pub mod mail;
 pub mod members;
 pub mod model;
 pub mod outbox;
+pub mod outbox_worker;
 pub mod queue;
 pub mod scim;
 pub mod sealing;

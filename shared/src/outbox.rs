@@ -1,23 +1,20 @@
-//! Mail that public answers queue instead of sending (SPEC.md §9.1). A password-reset request, a
-//! verification resend or a join writes one outbox item in its transaction, whatever the address,
-//! and answers; the `mail-outbox` worker, fed from the table's stream, looks the address up, mints
-//! the link and sends the mail. So the answer costs the same whether or not the address has an
-//! account (its time tells nothing), and no link token is ever stored in the clear: the worker
-//! stores only its hash, as everywhere else.
+//! Work that public answers queue instead of doing (SPEC.md §9.1). A password-reset request, a
+//! verification resend or an anonymous join writes one outbox item, whatever the address, and
+//! answers; the `mail-outbox` worker (`outbox_worker`), fed from the table's stream, looks the
+//! address up and does the rest. So the answer does the same work whether or not the address
+//! has an account (its time tells nothing), and no link token is ever stored in the clear: the
+//! worker stores only its hash, as everywhere else.
 //!
-//! The worker spends an item by deleting it in the transaction that stores the link, so a
-//! redelivered record mails nothing twice; a mail whose send then fails is logged and lost (the
-//! person asks again), never sent with a link that was not stored.
+//! This module is the queue only: what an item says and how it is written. It knows no domain
+//! module, so every domain can queue and the worker can call every domain.
 
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
-use crate::mail::{Mail, html_escape};
 use crate::model::keys::Key;
-use crate::model::tenant::Tenant;
-use crate::model::user::{EmailGuard, TokenPurpose, User};
-use crate::store::{Condition, Query, SortRange, Transaction, from_item, to_item};
-use crate::users::{UserLink, add_user_link, password_link};
+use crate::model::user::User;
+use crate::store::{Condition, Transaction, to_item};
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// What the stream filter (template.yaml) matches the outbox's new items by.
@@ -26,11 +23,8 @@ pub const KIND: &str = "outbox_mail";
 /// Outbox items live a day at most: one the worker never saw is not worth sending later.
 const TTL_SECONDS: i64 = 24 * 3600;
 
-/// Reset links a user asks for themselves work for an hour.
-const RESET_LINK_HOURS: i64 = 1;
-
-/// What to mail, decided by the worker once it knows the address's account.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What to do, decided by the worker once it knows the address's account.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "intent", rename_all = "snake_case")]
 pub enum Intent {
     /// A password-reset link to the address's account, if it has one.
@@ -40,15 +34,41 @@ pub enum Intent {
     /// Someone asked to join `tenant_id` with an address that has an account: its owner is told
     /// to sign in and ask again.
     SignInToJoin { email: String, tenant_id: Uuid },
+    /// A new person asked to join through a public door: the worker files the request (or, when
+    /// the address has an account by then, mails its owner as for `SignInToJoin`).
+    Join(Box<QueuedJoin>),
 }
 
+/// A new person's request to join, checked by the answer (body, the tenant's required fields,
+/// room under the cap, the password hashed) and filed by the worker under the same conditions
+/// a synchronous request would meet.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QueuedJoin {
+    pub tenant_id: Uuid,
+    /// Where the request lands (the root when it has gone by then).
+    pub department_id: Uuid,
+    /// The join link it came through; none through the join number.
+    pub link_id: Option<Uuid>,
+    /// The account to create, unproven, its password already hashed.
+    pub user: User,
+    pub position: Option<String>,
+    pub work_number: Option<String>,
+    pub location: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub requested_at: OffsetDateTime,
+    /// Where the request came from, for the audit entry.
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// An outbox item as stored.
 #[derive(Debug, Serialize, Deserialize)]
-struct Queued {
-    kind: String,
-    id: Uuid,
+pub(crate) struct Queued {
+    pub kind: String,
+    pub id: Uuid,
     #[serde(flatten)]
-    intent: Intent,
-    ttl: i64,
+    pub intent: Intent,
+    pub ttl: i64,
 }
 
 /// Adds the outbox item for `intent` to `tx`.
@@ -76,173 +96,65 @@ pub(crate) async fn queue_now(app: &App, intent: Intent) -> ApiResult<()> {
     app.store.transact(tx).await
 }
 
-/// What the worker did with the records it was given.
-#[derive(Debug, Default, Serialize)]
-pub struct OutboxReport {
-    pub mailed: usize,
-    pub nothing_to_send: usize,
-    pub skipped: usize,
-}
-
-/// The worker: each stream record of a new outbox item (Lambda's event JSON) is delivered.
-pub async fn handle_stream(app: &App, event: serde_json::Value) -> ApiResult<OutboxReport> {
-    let mut report = OutboxReport::default();
-    let records = event["Records"].as_array().cloned().unwrap_or_default();
-    for record in records {
-        let image = &record["dynamodb"]["NewImage"];
-        let id = image["id"]["S"]
-            .as_str()
-            .and_then(|v| Uuid::parse_str(v).ok());
-        match (image["kind"]["S"].as_str(), id) {
-            (Some(KIND), Some(id)) => deliver(app, id, &mut report).await?,
-            _ => report.skipped += 1,
-        }
-    }
-    Ok(report)
-}
-
-/// Delivers every item still in the outbox, oldest first (the local stack and the tests, which
-/// do not play the stream to this worker).
-pub async fn drain(app: &App) -> ApiResult<OutboxReport> {
-    let mut report = OutboxReport::default();
-    let query = Query::new(None, Key::OUTBOX.into(), SortRange::All);
-    for item in app.store.query_all(query).await? {
-        let queued: Queued = from_item(item)?;
-        deliver(app, queued.id, &mut report).await?;
-    }
-    Ok(report)
-}
-
-/// Reads the item (gone: another delivery spent it), decides the mail, and spends the item in
-/// the transaction that stores the mail's link.
-async fn deliver(app: &App, id: Uuid, report: &mut OutboxReport) -> ApiResult<()> {
-    let key = Key::outbox_mail(id);
-    let Some(item) = app.store.get(&key).await? else {
-        report.skipped += 1;
-        return Ok(());
-    };
-    let queued: Queued = from_item(item)?;
-    let mut tx = Transaction::new();
-    tx.delete(
-        &key,
-        Some((Condition::exists(), ApiError::Conflict("spent".into()))),
-    )?;
-    let mail = match plan(app, &mut tx, &queued.intent).await? {
-        Some(mail) => mail,
-        None => {
-            report.nothing_to_send += 1;
-            return spend(app, tx).await;
-        }
-    };
-    spend(app, tx).await?;
-    if let Err(err) = app.mail().send(mail).await {
-        tracing::error!(outbox = %id, error = %err, "an outbox mail failed");
-        return Ok(());
-    }
-    report.mailed += 1;
-    Ok(())
-}
-
-/// Commits the spending transaction; a concurrent delivery that spent it first wins quietly.
-async fn spend(app: &App, tx: Transaction) -> ApiResult<()> {
-    match app.store.transact(tx).await {
-        Err(ApiError::Conflict(_)) => Ok(()),
-        other => other,
-    }
-}
-
-/// The mail `intent` comes to now, with its link added to `tx`; none when the address has no
-/// account to mail about.
-async fn plan(app: &App, tx: &mut Transaction, intent: &Intent) -> ApiResult<Option<Mail>> {
-    match intent {
-        Intent::ResetPassword { email } => match account_of(app, email).await? {
-            Some(user) => reset_mail(app, tx, &user).map(Some),
-            None => Ok(None),
-        },
-        Intent::Verification { email } => match account_of(app, email).await? {
-            Some(user) if !user.email_verified => {
-                crate::users::proof::add_verification(app, tx, &user).map(Some)
-            }
-            _ => Ok(None),
-        },
-        Intent::SignInToJoin { email, tenant_id } => {
-            let tenant = app.store.get(&Key::tenant(*tenant_id)).await?;
-            let tenant: Option<Tenant> = tenant.map(from_item).transpose()?;
-            Ok(tenant.map(|t| sign_in_to_join_mail(app, &t, email)))
-        }
-    }
-}
-
-/// The account an address names, if any.
-async fn account_of(app: &App, email: &str) -> ApiResult<Option<User>> {
-    let Some(guard) = app.store.get(&Key::email(email)).await? else {
-        return Ok(None);
-    };
-    let guard: EmailGuard = from_item(guard)?;
-    let user = app.store.get(&Key::user(guard.user_id)).await?;
-    user.map(from_item).transpose()
-}
-
-fn reset_mail(app: &App, tx: &mut Transaction, user: &User) -> ApiResult<Mail> {
-    let lifetime = time::Duration::hours(RESET_LINK_HOURS);
-    let link = UserLink::to_user(user, TokenPurpose::ResetPassword, lifetime);
-    let token = add_user_link(app, tx, link, None)?;
-    let link = password_link(app, &token);
-    Ok(Mail {
-        to: user.email.clone(),
-        subject: "Reset your Roster password".into(),
-        text: format!(
-            "Hello {},\n\nsomeone asked to reset the password of this address's Roster account.\nChoose a new password (the link works once, for one hour):\n{link}\n\nIf it was not you, ignore this mail: your password stays as it is.\n",
-            user.name
-        ),
-        html: format!(
-            "<p>Hello {},</p><p>someone asked to reset the password of this address's Roster account.</p><p><a href=\"{}\">Choose a new password</a> (the link works once, for one hour).</p><p>If it was not you, ignore this mail: your password stays as it is.</p>",
-            html_escape(&user.name),
-            html_escape(&link)
-        ),
-    })
-}
-
-/// To an address that has an account, when someone asked to join with it without signing in.
-fn sign_in_to_join_mail(app: &App, tenant: &Tenant, email: &str) -> Mail {
-    let sign_in = format!("{}/sign-in", app.config.app_url);
-    Mail {
-        to: email.to_string(),
-        subject: format!("Join {} on Roster", tenant.name),
-        text: format!(
-            "Hello,\n\nsomeone asked to join {} on Roster with this address, which already has an account. If it was you, sign in ({sign_in}) and open the join link again.\n\nIf it was not you, ignore this mail.\n",
-            tenant.name
-        ),
-        html: format!(
-            "<p>Hello,</p><p>someone asked to join <b>{}</b> on Roster with this address, which already has an account. If it was you, <a href=\"{}\">sign in</a> and open the join link again.</p><p>If it was not you, ignore this mail.</p>",
-            html_escape(&tenant.name),
-            html_escape(&sign_in)
-        ),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::from_item;
 
-    #[test]
-    fn an_outbox_item_names_its_intent_and_nothing_secret() {
+    fn round_trip(intent: Intent) -> (crate::store::Item, Intent) {
         let queued = Queued {
             kind: KIND.into(),
             id: Uuid::nil(),
-            intent: Intent::SignInToJoin {
-                email: "ada@example.com".into(),
-                tenant_id: Uuid::nil(),
-            },
+            intent,
             ttl: 1,
         };
         let item = to_item(&queued, &Key::outbox_mail(Uuid::nil()), &[]).expect("item");
         assert_eq!(item["kind"].as_s().ok().map(String::as_str), Some(KIND));
+        let back: Queued = from_item(item.clone()).expect("read back");
+        (item, back.intent)
+    }
+
+    #[test]
+    fn an_outbox_item_names_its_intent_and_nothing_secret() {
+        let intent = Intent::SignInToJoin {
+            email: "ada@example.com".into(),
+            tenant_id: Uuid::nil(),
+        };
+        let (item, back) = round_trip(intent);
         assert_eq!(
             item["intent"].as_s().ok().map(String::as_str),
             Some("sign_in_to_join")
         );
-        let back: Queued = from_item(item).expect("read back");
-        assert_eq!(back.intent, queued.intent);
+        assert!(matches!(back, Intent::SignInToJoin { email, .. } if email == "ada@example.com"));
+    }
+
+    #[test]
+    fn a_queued_join_keeps_the_account_it_will_create() {
+        let now = OffsetDateTime::from_unix_timestamp(1_700_000_000).expect("time");
+        let mut user = User::new(now, "ada@example.com".into(), "Ada".into(), "en".into());
+        user.password_hash = Some("$argon2id$hash".into());
+        let join = QueuedJoin {
+            tenant_id: Uuid::now_v7(),
+            department_id: Uuid::now_v7(),
+            link_id: None,
+            user,
+            position: Some("Engineer".into()),
+            work_number: None,
+            location: None,
+            requested_at: now,
+            source_ip: Some("192.0.2.1".into()),
+            user_agent: None,
+        };
+        let (item, back) = round_trip(Intent::Join(Box::new(join.clone())));
+        assert_eq!(item["intent"].as_s().ok().map(String::as_str), Some("join"));
+        let Intent::Join(back) = back else {
+            panic!("not a join: {back:?}")
+        };
+        assert_eq!(
+            (back.tenant_id, back.user.id, back.requested_at),
+            (join.tenant_id, join.user.id, now)
+        );
+        assert_eq!(back.user.password_hash, join.user.password_hash);
+        assert_eq!(back.position.as_deref(), Some("Engineer"));
     }
 }

@@ -1,28 +1,25 @@
 //! Opening a join code or the tenant's join number, their public preview, and asking to join
 //! through them.
 
+use super::filing::{RequestedFields, plan_request, write_request};
 use super::{JoinLink, JoinLinkState};
 use crate::app::App;
-use crate::audit::{self, Change};
 use crate::auth::Requester;
 use crate::crypto;
 use crate::error::{ApiError, ApiResult, Checks};
 use crate::invitations::admission::{
-    NewMemberFields, Newcomer, add_member_items, count_attempt, department_or_root, new_account,
-    new_member, open_token, person_caller, read_as_person, refuse_standing,
+    Newcomer, count_attempt, department_or_root, new_account, open_token, person_caller,
+    read_as_person, refuse_standing,
 };
 use crate::invitations::{Joined, branding_for};
-use crate::members::MemberView;
 use crate::model::department::Department;
 use crate::model::keys::Key;
-use crate::model::member::{JoinRequestInfo, JoinVia, Member, MemberSource, MemberStatus};
-use crate::model::roles::{Permissions, Role};
+use crate::model::member::MemberStatus;
 use crate::model::tenant::{Branding, JoinField, Tenant};
-use crate::model::user::{EmailGuard, TokenPurpose, User};
-use crate::outbox::{self, Intent};
-use crate::store::{Condition, Transaction, Update, from_item, num};
+use crate::model::user::TokenPurpose;
+use crate::outbox::{self, Intent, QueuedJoin};
+use crate::store::{Transaction, from_item};
 use crate::validate;
-use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -76,6 +73,14 @@ impl Door {
             Self::Number => None,
         }
         .unwrap_or(tenant.root_department_id)
+    }
+
+    /// The link requests through this door use (none through the join number).
+    fn link_id(&self) -> Option<Uuid> {
+        match self {
+            Self::Link(link) => Some(link.id),
+            Self::Number => None,
+        }
     }
 }
 
@@ -157,14 +162,13 @@ pub enum JoinOutcome {
     },
 }
 
-/// Asks to join through a link: creates a pending join request under the tenant's cap of pending
-/// public requests (not in the member quota) and counts one use of the link, both under
-/// conditions, so neither the cap nor `max_uses` can be overrun by concurrent requests.
+/// Asks to join through a link: a pending join request under the tenant's cap of pending public
+/// requests (not in the member quota), counting one use of the link (see [`super::filing`]).
 ///
-/// A new person gets an unproven account (it cannot sign in until the address is proven by the
-/// verification link mailed with it). For an address that already has an account nothing is
-/// created — its owner gets a mail asking them to sign in and join — and the answer, and the work
-/// done before it (the whole body checked, a password hashed), is the same.
+/// A new person's request is queued and filed by the outbox worker: they get an unproven account
+/// (it cannot sign in until the address is proven by the verification link mailed with it). For
+/// an address that already has an account nothing is created — its owner gets a mail asking them
+/// to sign in and join — and the answer, and the work done before it, is the same.
 pub async fn join(
     app: &App,
     requester: &Requester,
@@ -201,49 +205,27 @@ async fn join_through(
 ) -> ApiResult<JoinOutcome> {
     let now = app.now();
     let department_id = door.department_id(tenant);
-    let mut keys = vec![
+    let cap = app.config.limits.pending_join_requests;
+    if requester.token.is_none() {
+        return queue_new_person(app, requester, door, tenant, &input, asked).await;
+    }
+    let keys = [
         Key::department(tenant.id, department_id),
         Key::department(tenant.id, tenant.root_department_id),
     ];
-    if let Some(e) = &asked.email {
-        keys.push(Key::email(e));
-    }
     let (person, items) = read_as_person(app, requester, &keys).await?;
+    let user = person.ok_or(ApiError::Unauthorized)?;
     let mut items = items.into_iter();
     let department = department_or_root(items.next().flatten(), items.next().flatten())?;
-    let account: Option<EmailGuard> = items.next().flatten().map(from_item).transpose()?;
-    let (user, new_user) = match person {
-        Some(user) => {
-            refuse_standing(app, tenant.id, user.id, now).await?;
-            (user, false)
-        }
-        None => {
-            let email = asked.email.as_deref().unwrap_or_default();
-            // Built (checked, password hashed) whether or not the address has an account.
-            let user = new_account(tenant, email, &input.newcomer(), None, now)?;
-            (user, true)
-        }
-    };
+    refuse_standing(app, tenant.id, user.id, now).await?;
     // The tenant's required fields, from the request or (phone) the account.
     let phone = input.phone.as_deref().or(user.phone.as_deref());
-    let owner_has_account = new_user && account.is_some();
-    let sent = JoinOutcome::VerificationSent {
-        tenant_id: tenant.id,
-        status: "verification_sent",
-    };
-    let cap = app.config.limits.pending_join_requests;
-    // Both answers to a new person queue one mail and send none, so their time is alike.
-    if decide(tenant, cap, &asked, phone, owner_has_account)? == Decision::AskOwnerToSignIn {
-        let email = user.email.clone();
-        let tenant_id = tenant.id;
-        outbox::queue_now(app, Intent::SignInToJoin { email, tenant_id }).await?;
-        return Ok(sent);
-    }
-    let request = plan_request(tenant, &department, door, user, new_user, asked, now);
-    write_request(app, requester, tenant, cap, &department, &request, now).await?;
-    if request.new_user {
-        return Ok(sent);
-    }
+    check_rules(tenant, cap, &asked, phone)?;
+    let request = plan_request(tenant, &department, door.link_id(), user, asked.fields, now);
+    let mut tx = Transaction::new();
+    let caller = person_caller(requester, request.user.id);
+    write_request(app, &mut tx, cap, &department, &request, &caller, now)?;
+    app.store.transact(tx).await?;
     Ok(JoinOutcome::Joined(Joined {
         tenant_id: tenant.id,
         member_id: request.member.id,
@@ -253,14 +235,54 @@ async fn join_through(
     }))
 }
 
+/// A new person's request: checked (the body, the tenant's rules, room under the cap), the
+/// password hashed, and queued whole for the outbox worker, which files it or — when the address
+/// has an account — mails the owner to sign in and ask again. The answer reads nothing about
+/// the address, so it does the same work, and takes the same time, whoever has it.
+async fn queue_new_person(
+    app: &App,
+    requester: &Requester,
+    door: &Door,
+    tenant: &Tenant,
+    input: &JoinInput,
+    asked: Asked,
+) -> ApiResult<JoinOutcome> {
+    let now = app.now();
+    let email = asked.email.clone().unwrap_or_default();
+    let user = new_account(tenant, &email, &input.newcomer(), None, now)?;
+    let phone = input.phone.as_deref().or(user.phone.as_deref());
+    check_rules(
+        tenant,
+        app.config.limits.pending_join_requests,
+        &asked,
+        phone,
+    )?;
+    let fields = asked.fields;
+    let queued = QueuedJoin {
+        tenant_id: tenant.id,
+        department_id: door.department_id(tenant),
+        link_id: door.link_id(),
+        user,
+        position: fields.position,
+        work_number: fields.work_number,
+        location: fields.location,
+        requested_at: now,
+        source_ip: requester.origin.source_ip.clone(),
+        user_agent: requester.origin.user_agent.clone(),
+    };
+    outbox::queue_now(app, Intent::Join(Box::new(queued))).await?;
+    Ok(JoinOutcome::VerificationSent {
+        tenant_id: tenant.id,
+        status: "verification_sent",
+    })
+}
+
 /// What a request to join asks for, validated.
 #[derive(Debug)]
 struct Asked {
     /// A new person's address (absent when signed in).
     email: Option<String>,
-    position: Option<String>,
-    work_number: Option<String>,
-    location: Option<String>,
+    fields: RequestedFields,
 }
 
 /// The body's checks: a signed-in person joins as their account (no email, name or password);
@@ -297,37 +319,24 @@ fn check_request(input: &JoinInput, signed_in: bool) -> ApiResult<Asked> {
     checks.finish()?;
     Ok(Asked {
         email,
-        position,
-        work_number,
-        location,
+        fields: RequestedFields {
+            position,
+            work_number,
+            location,
+        },
     })
 }
 
-/// What a request through an open link leads to.
-#[derive(Debug, PartialEq)]
-enum Decision {
-    /// A join request, under the cap of pending public requests.
-    Request,
-    /// Nothing but a mail: the address has an account, whose owner signs in and asks again.
-    AskOwnerToSignIn,
-}
-
 /// The tenant's required fields (`phone`: from the request or the account), then room under the
-/// `cap` of pending public requests (the member quota is not asked: approval takes its place);
-/// an address that has an account, when nobody signed in, gets only a mail.
-fn decide(
-    tenant: &Tenant,
-    cap: u32,
-    asked: &Asked,
-    phone: Option<&str>,
-    owner_has_account: bool,
-) -> ApiResult<Decision> {
+/// `cap` of pending public requests (the member quota is not asked: approval takes its place).
+fn check_rules(tenant: &Tenant, cap: u32, asked: &Asked, phone: Option<&str>) -> ApiResult<()> {
     let mut checks = Checks::new();
+    let fields = &asked.fields;
     for field in &tenant.settings.join_rules.required_fields {
         let (name, given) = match field {
-            JoinField::Position => ("position", asked.position.is_some()),
-            JoinField::WorkNumber => ("work_number", asked.work_number.is_some()),
-            JoinField::Location => ("location", asked.location.is_some()),
+            JoinField::Position => ("position", fields.position.is_some()),
+            JoinField::WorkNumber => ("work_number", fields.work_number.is_some()),
+            JoinField::Location => ("location", fields.location.is_some()),
             JoinField::Phone => ("phone", phone.is_some_and(|p| !p.trim().is_empty())),
         };
         checks.check(given, name, "is required by this organization's join rules");
@@ -336,135 +345,14 @@ fn decide(
     if tenant.public_request_count >= cap {
         return Err(super::requests_capped(cap));
     }
-    Ok(if owner_has_account {
-        Decision::AskOwnerToSignIn
-    } else {
-        Decision::Request
-    })
-}
-
-/// A join request to write: the pending member, the person, and the link it came through (none
-/// through the join number).
-struct JoinRequest {
-    member: Member,
-    user: User,
-    /// The person's account is new (unproven; a verification link goes with it).
-    new_user: bool,
-    link_id: Option<Uuid>,
-}
-
-fn plan_request(
-    tenant: &Tenant,
-    department: &Department,
-    door: &Door,
-    user: User,
-    new_user: bool,
-    asked: Asked,
-    now: OffsetDateTime,
-) -> JoinRequest {
-    let fields = NewMemberFields {
-        role: Role::Member,
-        permissions: Permissions::none(),
-        position: asked.position,
-        work_number: asked.work_number,
-        location: asked.location,
-    };
-    let (via, source, link_id) = match door {
-        Door::Link(link) => (JoinVia::JoinLink, MemberSource::JoinLink, Some(link.id)),
-        Door::Number => (JoinVia::JoinNumber, MemberSource::JoinNumber, None),
-    };
-    let info = JoinRequestInfo {
-        via,
-        invitation_id: None,
-        join_link_id: link_id,
-        requested_at: now,
-        decided_at: None,
-        decided_by: None,
-        reason: None,
-    };
-    let status = MemberStatus::Pending;
-    let member = new_member(
-        tenant,
-        department,
-        &user,
-        fields,
-        status,
-        source,
-        Some(info),
-        now,
-    );
-    JoinRequest {
-        member,
-        user,
-        new_user,
-        link_id,
-    }
-}
-
-/// One transaction: a use of the link (conditioned on it still taking requests), the new account
-/// and its verification link, the pending member, its place under the tenant's `cap` of pending
-/// public requests, audit. Returns the verification mail to send.
-async fn write_request(
-    app: &App,
-    requester: &Requester,
-    tenant: &Tenant,
-    cap: u32,
-    department: &Department,
-    request: &JoinRequest,
-    now: OffsetDateTime,
-) -> ApiResult<()> {
-    let JoinRequest { member, user, .. } = request;
-    let mut tx = Transaction::new();
-    // First action: a link used up or revoked meanwhile answers as such.
-    if let Some(link_id) = request.link_id {
-        tx.update(
-            &Key::join_link(tenant.id, link_id),
-            Update::new("ADD uses :one").value(":one", num(1)),
-            Some((
-                Condition::new(
-                    "revoked = :false AND (attribute_not_exists(max_uses) OR uses < max_uses) \
-                     AND (attribute_not_exists(expires_epoch) OR expires_epoch > :now)",
-                )
-                .value(":false", AttributeValue::Bool(false))
-                .value(":now", num(now.unix_timestamp())),
-                ApiError::InvitationUsed,
-            )),
-        )?;
-    }
-    if request.new_user {
-        user.add_new(&mut tx)?;
-        let email = user.email.clone();
-        outbox::queue(app, &mut tx, Intent::Verification { email })?;
-    }
-    add_member_items(&mut tx, member, department, now)?;
-    tx.update(
-        &Key::tenant(tenant.id),
-        Update::new("ADD join_request_count :one, public_request_count :one").value(":one", num(1)),
-        Some((
-            Condition::new(
-                "attribute_not_exists(public_request_count) OR public_request_count < :cap",
-            )
-            .value(":cap", num(cap)),
-            super::requests_capped(cap),
-        )),
-    )?;
-    let change = Change {
-        tenant_id: tenant.id,
-        action: "join_request.create",
-        target_type: "member",
-        target_id: member.id,
-        before: None,
-        after: audit::snapshot(&MemberView::from(member)),
-    };
-    audit::record(app, &mut tx, &person_caller(requester, user.id), change)?;
-    app.store.transact(tx).await
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::links::fixtures::link;
     use super::*;
-    use crate::invitations::fixtures::{NOW, root, tenant};
+    use crate::invitations::fixtures::{NOW, tenant};
 
     const CAP: u32 = 100;
 
@@ -475,9 +363,7 @@ mod tests {
     fn nothing_asked() -> Asked {
         Asked {
             email: None,
-            position: None,
-            work_number: None,
-            location: None,
+            fields: RequestedFields::default(),
         }
     }
 
@@ -528,22 +414,21 @@ mod tests {
     fn the_tenants_required_fields_must_be_given() {
         let mut t = tenant();
         t.settings.join_rules.required_fields = vec![JoinField::Position, JoinField::Phone];
-        let Err(ApiError::Validation(missing)) =
-            decide(&t, CAP, &nothing_asked(), Some("  "), false)
+        let Err(ApiError::Validation(missing)) = check_rules(&t, CAP, &nothing_asked(), Some("  "))
         else {
             panic!("missing required fields were accepted");
         };
         let missing: Vec<&str> = missing.iter().map(|f| f.field.as_str()).collect();
         assert_eq!(missing, ["position", "phone"]);
         let given = Asked {
-            position: Some("Engineer".into()),
+            fields: RequestedFields {
+                position: Some("Engineer".into()),
+                ..RequestedFields::default()
+            },
             ..nothing_asked()
         };
         // The phone may come from the account.
-        assert_eq!(
-            decide(&t, CAP, &given, Some("+1 555"), false).ok(),
-            Some(Decision::Request)
-        );
+        assert!(check_rules(&t, CAP, &given, Some("+1 555")).is_ok());
     }
 
     #[test]
@@ -551,77 +436,29 @@ mod tests {
         let mut t = tenant();
         // The member quota is not a public door's business.
         t.quota_used = t.member_quota;
-        assert_eq!(
-            decide(&t, CAP, &nothing_asked(), None, false).ok(),
-            Some(Decision::Request)
-        );
+        assert!(check_rules(&t, CAP, &nothing_asked(), None).is_ok());
         t.public_request_count = CAP;
         assert_eq!(
-            code(decide(&t, CAP, &nothing_asked(), None, false)),
-            Some("quota_exceeded")
-        );
-        assert_eq!(
-            code(decide(&t, CAP, &nothing_asked(), None, true)),
+            code(check_rules(&t, CAP, &nothing_asked(), None)),
             Some("quota_exceeded")
         );
         t.settings.join_rules.required_fields = vec![JoinField::Location];
         assert_eq!(
-            code(decide(&t, CAP, &nothing_asked(), None, false)),
+            code(check_rules(&t, CAP, &nothing_asked(), None)),
             Some("validation_failed")
         );
     }
 
     #[test]
-    fn an_address_with_an_account_gets_only_a_mail() {
+    fn a_request_by_number_lands_in_the_root_and_a_link_in_its_department() {
         let t = tenant();
-        let decided = decide(&t, CAP, &nothing_asked(), None, true);
-        assert_eq!(decided.ok(), Some(Decision::AskOwnerToSignIn));
-    }
-
-    #[test]
-    fn a_request_is_a_pending_plain_member_naming_its_link() {
-        let t = tenant();
-        let l = link(t.id);
-        let user = User::new(NOW, "ada@example.com".into(), "Ada".into(), "en".into());
-        let asked = Asked {
-            location: Some("Berlin".into()),
-            ..nothing_asked()
-        };
-        let request = plan_request(
-            &t,
-            &root(&t),
-            &Door::Link(l.clone()),
-            user,
-            true,
-            asked,
-            NOW,
-        );
-        let m = &request.member;
-        assert_eq!(m.status, MemberStatus::Pending);
-        assert_eq!(m.role, Role::Member);
-        assert_eq!(m.source, MemberSource::JoinLink);
-        assert_eq!(m.location.as_deref(), Some("Berlin"));
-        assert_eq!(m.user_id, request.user.id);
-        let info = m.join_request.as_ref().expect("a join request");
-        assert_eq!(
-            (info.via, info.join_link_id),
-            (JoinVia::JoinLink, Some(l.id))
-        );
-        assert_eq!(request.link_id, Some(l.id));
-    }
-
-    #[test]
-    fn a_request_by_number_lands_in_the_root_and_names_no_link() {
-        let t = tenant();
-        let user = User::new(NOW, "ada@example.com".into(), "Ada".into(), "en".into());
-        let door = Door::Number;
-        assert_eq!(door.department_id(&t), t.root_department_id);
-        let request = plan_request(&t, &root(&t), &door, user, true, nothing_asked(), NOW);
-        let m = &request.member;
-        assert_eq!(m.status, MemberStatus::Pending);
-        assert_eq!(m.source, MemberSource::JoinNumber);
-        let info = m.join_request.as_ref().expect("a join request");
-        assert_eq!((info.via, info.join_link_id), (JoinVia::JoinNumber, None));
-        assert_eq!(request.link_id, None);
+        assert_eq!(Door::Number.department_id(&t), t.root_department_id);
+        assert_eq!(Door::Number.link_id(), None);
+        let mut l = link(t.id);
+        let department = Uuid::now_v7();
+        l.department_id = Some(department);
+        let door = Door::Link(l.clone());
+        assert_eq!(door.department_id(&t), department);
+        assert_eq!(door.link_id(), Some(l.id));
     }
 }

@@ -12,11 +12,13 @@
 //! number: preview and the request), [`number`] (the join number), [`requests`] (list, approve,
 //! reject).
 
+mod filing;
 mod join;
 mod links;
 pub mod number;
 mod requests;
 
+pub use filing::file_queued;
 pub use join::{
     JoinInput, JoinOutcome, JoinPreview, join, join_by_number, preview, preview_number,
 };
