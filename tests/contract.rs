@@ -1,10 +1,10 @@
-//! The contract checks: the route table in `functions/src/routes.rs` is the source of truth, and
-//! template.yaml, openapi.yaml, the binaries in `functions/src/bin/` and the sample events in
+//! The contract checks: the registry in `functions/src/registry.rs` is the source of truth, and
+//! template.yaml, openapi.yaml, the binaries in `functions/src/bin/`, the README and the sample events in
 //! `events/` must all agree with it.
 
-use roster_functions::jobs::{JOBS, ROTATIONS, STREAM_FILTERS, UPLOAD_FILTER, WORKERS};
 use roster_functions::lambda::dispatch;
-use roster_functions::routes::routes;
+use roster_functions::local_stack::{stream_filters, upload_filter};
+use roster_functions::registry::{JOBS, Job, OPERATIONS, Trigger};
 use roster_shared::model::keys::{INDEXES, TTL};
 use roster_tests::Env;
 use serde_yaml::Value as Yaml;
@@ -23,15 +23,17 @@ fn yaml(file: &str) -> Yaml {
 type RouteSet = BTreeSet<(String, String, String)>;
 
 fn table_routes() -> RouteSet {
-    routes()
+    OPERATIONS
         .iter()
-        .map(|r| {
-            (
-                r.function.to_string(),
-                r.method.to_string(),
-                r.path.to_string(),
-            )
-        })
+        .map(|r| (r.name.to_string(), r.method.to_string(), r.path.to_string()))
+        .collect()
+}
+
+/// The names of the jobs and workers with a trigger `wanted`.
+fn jobs_triggered(wanted: fn(&Trigger) -> bool) -> BTreeSet<String> {
+    JOBS.iter()
+        .filter(|j| j.has(wanted))
+        .map(|j: &&Job| j.name.to_string())
         .collect()
 }
 
@@ -77,10 +79,10 @@ fn template_declares_exactly_the_route_table() {
 #[test]
 fn only_the_creates_hold_the_sealing_secret() {
     let template = yaml("template.yaml");
-    let creates: BTreeSet<String> = routes()
+    let creates: BTreeSet<String> = OPERATIONS
         .iter()
         .filter(|r| r.creates.is_some())
-        .map(|r| r.function.to_string())
+        .map(|r| r.name.to_string())
         .collect();
     let (mut named, mut readers) = (BTreeSet::new(), BTreeSet::new());
     for (_, resource) in template["Resources"].as_mapping().expect("Resources") {
@@ -124,8 +126,7 @@ fn template_schedules_every_job() {
             scheduled.insert(binary);
         }
     }
-    let jobs: BTreeSet<String> = JOBS.iter().map(|j| j.to_string()).collect();
-    assert_eq!(scheduled, jobs);
+    assert_eq!(scheduled, jobs_triggered(|t| *t == Trigger::Schedule));
 }
 
 #[test]
@@ -148,7 +149,12 @@ fn template_triggers_every_worker_from_the_stack() {
             triggered.insert(binary);
         }
     }
-    let workers: BTreeSet<String> = WORKERS.iter().map(|w| w.to_string()).collect();
+    let workers = jobs_triggered(|t| {
+        matches!(
+            t,
+            Trigger::Stream(_) | Trigger::Upload { .. } | Trigger::DeadLetters
+        )
+    });
     assert_eq!(triggered, workers);
 }
 
@@ -157,7 +163,7 @@ fn template_triggers_every_worker_from_the_stack() {
 #[test]
 fn local_stack_filters_are_the_templates() {
     let template = yaml("template.yaml");
-    let mut stream_filters = BTreeSet::new();
+    let mut template_stream_filters = BTreeSet::new();
     let mut upload_filters = BTreeSet::new();
     for (_, resource) in template["Resources"].as_mapping().expect("Resources") {
         if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
@@ -175,7 +181,7 @@ fn local_stack_filters_are_the_templates() {
                         .as_sequence()
                         .expect("every stream trigger is filtered")
                     {
-                        stream_filters.insert((binary.clone(), text(&filter["Pattern"])));
+                        template_stream_filters.insert((binary.clone(), text(&filter["Pattern"])));
                     }
                 }
                 Some("S3") => {
@@ -195,15 +201,14 @@ fn local_stack_filters_are_the_templates() {
             }
         }
     }
-    let local: BTreeSet<(String, String)> = STREAM_FILTERS
-        .iter()
-        .map(|(f, p)| (f.to_string(), p.to_string()))
+    let local: BTreeSet<(String, String)> = stream_filters()
+        .map(|(job, p)| (job.name.to_string(), p.to_string()))
         .collect();
-    assert_eq!(stream_filters, local);
-    let (function, prefix, suffix) = UPLOAD_FILTER;
+    assert_eq!(template_stream_filters, local);
+    let (job, prefix, suffix) = upload_filter().expect("an upload worker");
     assert_eq!(
         upload_filters,
-        BTreeSet::from([(function.to_string(), prefix.to_string(), suffix.to_string())])
+        BTreeSet::from([(job.name.to_string(), prefix.to_string(), suffix.to_string())])
     );
 }
 
@@ -289,11 +294,25 @@ fn every_function_has_a_binary_and_a_sample_event() {
         .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().to_string()))
         .filter(|name| name != "local-gateway")
         .collect();
-    let mut functions: BTreeSet<String> = routes().iter().map(|r| r.function.to_string()).collect();
-    functions.extend(JOBS.iter().map(|j| j.to_string()));
-    functions.extend(WORKERS.iter().map(|w| w.to_string()));
-    functions.extend(ROTATIONS.iter().map(|r| r.to_string()));
+    let mut functions: BTreeSet<String> = OPERATIONS.iter().map(|r| r.name.to_string()).collect();
+    functions.extend(JOBS.iter().map(|j| j.name.to_string()));
     assert_eq!(bins, functions);
+    assert_eq!(functions.len(), OPERATIONS.len() + JOBS.len());
+    // Each binary serves its own registry entry, and nothing else.
+    for function in &functions {
+        let source =
+            std::fs::read_to_string(root().join(format!("functions/src/bin/{function}.rs")))
+                .expect("binary source");
+        let entry = format!("registry::{}", function.to_uppercase().replace('-', "_"));
+        assert!(source.contains(&entry), "{function}.rs serves {entry}");
+        assert!(
+            source.lines().count() <= 8,
+            "{function}.rs is more than a thin binary"
+        );
+    }
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README");
+    let count = format!("All {} functions", functions.len());
+    assert!(readme.contains(&count), "the README says \"{count}\"");
     for function in &functions {
         assert!(
             root().join(format!("events/{function}.json")).exists(),
@@ -307,24 +326,24 @@ fn every_function_has_a_binary_and_a_sample_event() {
 #[tokio::test]
 async fn sample_events_reach_their_handlers() {
     let env = Env::start().await;
-    for route in routes() {
-        let text = std::fs::read_to_string(root().join(format!("events/{}.json", route.function)))
+    for route in OPERATIONS.iter().copied() {
+        let text = std::fs::read_to_string(root().join(format!("events/{}.json", route.name)))
             .expect("event");
         let event: serde_json::Value = serde_json::from_str(&text).expect("event JSON");
         assert_eq!(
             event["routeKey"].as_str(),
-            Some(format!("{} {}", route.method, route.path).as_str()),
+            Some(route.route_key().as_str()),
             "routeKey of events/{}.json",
-            route.function
+            route.name
         );
         let request = lambda_http::request::from_str(&text)
-            .unwrap_or_else(|e| panic!("events/{}.json: {e}", route.function));
-        let response = dispatch(env.app, request, route.handler).await;
+            .unwrap_or_else(|e| panic!("events/{}.json: {e}", route.name));
+        let response = dispatch(env.app, request, route).await;
         let status = response.status().as_u16();
         assert!(
             (200..500).contains(&status),
             "events/{}.json answered {status}",
-            route.function
+            route.name
         );
     }
 }

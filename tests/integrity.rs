@@ -4,7 +4,7 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use reqwest::Method;
-use roster_functions::routes::routes;
+use roster_functions::registry::{Access, OPERATIONS};
 use roster_tests::{Env, Person, Tenant, id, unique};
 use serde_json::{Value, json};
 
@@ -248,7 +248,7 @@ async fn authenticated_routes_answer_401_before_reading_the_body() {
     let env = Env::start().await;
     let t = env.tenant_with_owner("Auth first").await;
     let mut checked = 0;
-    for route in routes().iter().filter(|r| !r.public) {
+    for route in OPERATIONS.iter().filter(|r| r.access != Access::Public) {
         let path = route
             .path
             .replace("{tenant_id}", &t.id)

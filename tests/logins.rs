@@ -215,7 +215,7 @@ async fn a_token_is_bound_to_the_allowlist_it_was_issued_under() {
     let response = roster_functions::lambda::dispatch(
         env.app,
         request,
-        roster_functions::handlers::departments::list,
+        &roster_functions::registry::LIST_DEPARTMENTS,
     )
     .await;
     assert_eq!(response.status().as_u16(), 403);

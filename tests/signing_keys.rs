@@ -6,7 +6,15 @@
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use roster_functions::jobs::ROTATIONS;
+use roster_functions::registry::{Access, JOBS, OPERATIONS, Trigger};
+
+/// The functions Secrets Manager invokes to rotate a secret.
+fn rotations() -> Vec<&'static str> {
+    JOBS.iter()
+        .filter(|j| j.has(|t| *t == Trigger::Rotation))
+        .map(|j| j.name)
+        .collect()
+}
 use roster_shared::app::Clock;
 use roster_shared::signing_keys::{self, RETIRED_KEY_SECONDS, StepReport};
 use roster_shared::tokens::{
@@ -528,7 +536,7 @@ fn only_the_issuers_and_the_rotation_read_the_signing_key() {
         let environment = yaml_text(&resource["Properties"]["Environment"]);
         let policies = yaml_text(&resource["Properties"]["Policies"]);
         let issuer = ISSUERS.contains(&binary);
-        let rotation = ROTATIONS.contains(&binary);
+        let rotation = rotations().contains(&binary);
         assert_eq!(
             environment.contains("ROSTER_SIGNING_KEY_SECRET: !Ref SigningKeySecret"),
             issuer,
@@ -551,9 +559,9 @@ fn only_the_issuers_and_the_rotation_read_the_signing_key() {
         } else {
             // Every function behind a route verifies tokens but SCIM's, which take the tenant's
             // SCIM token; a worker that takes none (the dead-letter function) needs no key at all.
-            let verifies = roster_functions::routes::routes()
+            let verifies = OPERATIONS
                 .iter()
-                .any(|route| route.function == binary && !route.path.starts_with("/scim/"));
+                .any(|route| route.name == binary && route.access != Access::Scim);
             assert!(
                 !verifies || policies.contains("!Ref ReadPublicSigningKeysPolicy"),
                 "{binary} reads the public keys"
@@ -577,7 +585,7 @@ fn only_the_issuers_and_the_rotation_read_the_signing_key() {
     assert!(schedules[0].contains(&format!("!GetAtt {rotation_function}.Arn")));
     assert!(schedules[0].contains("SecretId: !Ref SigningKeySecret"));
     // Its sample event is what Secrets Manager sends.
-    for rotation in ROTATIONS {
+    for rotation in rotations() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join(format!("../events/{rotation}.json"));
         let event: signing_keys::RotationEvent =

@@ -1,11 +1,11 @@
-//! The local HTTP gateway: serves every route of the route table on a local port by calling the
+//! The local HTTP gateway: serves every operation of the registry on a local port by calling the
 //! same handlers the Lambda binaries run, with the path parameters, query string and request
 //! context API Gateway would fill in, and the CORS answers template.yaml configures the HTTP API
 //! to give.
 
-use crate::http::{MAX_BODY_BYTES, error_for, is_scim_path};
+use crate::http::{Dialect, MAX_BODY_BYTES, error_for};
 use crate::lambda::dispatch;
-use crate::routes::{Match, Route, find, routes};
+use crate::registry::{Match, find};
 use bytes_body::collect_limited;
 use http::{HeaderValue, header};
 use hyper::body::Incoming;
@@ -25,11 +25,10 @@ type HyperResponse = hyper::Response<http_body_util::Full<hyper::body::Bytes>>;
 
 /// Serves until the task is dropped.
 pub async fn serve(app: &'static App, listener: TcpListener) -> std::io::Result<()> {
-    let routes: &'static [Route] = Box::leak(routes().into_boxed_slice());
     loop {
         let (stream, peer) = listener.accept().await?;
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| handle(app, routes, peer, req));
+            let service = hyper::service::service_fn(move |req| handle(app, peer, req));
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
@@ -39,7 +38,6 @@ pub async fn serve(app: &'static App, listener: TcpListener) -> std::io::Result<
 
 async fn handle(
     app: &'static App,
-    routes: &'static [Route],
     peer: SocketAddr,
     req: hyper::Request<Incoming>,
 ) -> Result<HyperResponse, Infallible> {
@@ -52,14 +50,14 @@ async fn handle(
     {
         return Ok(to_hyper(cors.preflight()));
     }
-    let scim = is_scim_path(parts.uri.path());
+    let dialect = Dialect::of_path(parts.uri.path());
     let Some(bytes) = collect_limited(body, MAX_BODY_BYTES + 1).await else {
         return Ok(to_hyper(error_for(
-            scim,
+            dialect,
             &ApiError::PayloadTooLarge(MAX_BODY_BYTES),
         )));
     };
-    let response = match find(routes, &parts.method, parts.uri.path()) {
+    let response = match find(&parts.method, parts.uri.path()) {
         Match::Found(route, params) => {
             let mut parts = parts.clone();
             // API Gateway tells functions the scheme it was reached by; so does the local one.
@@ -93,7 +91,7 @@ async fn handle(
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
             let mut context = ApiGatewayV2httpRequestContext::default();
-            context.route_key = Some(format!("{} {}", route.method, route.path));
+            context.route_key = Some(route.route_key());
             context.stage = Some("$default".into());
             context.request_id = Some(roster_shared::crypto::new_token());
             context.http = http_description;
@@ -101,11 +99,11 @@ async fn handle(
                 .with_path_parameters(params.into_iter().collect::<HashMap<_, _>>())
                 .with_query_string_parameters(query)
                 .with_request_context(RequestContext::ApiGatewayV2(context));
-            dispatch(app, request, route.handler).await
+            dispatch(app, request, route).await
         }
         Match::WrongMethod(allowed) => {
             let mut response = error_for(
-                scim,
+                dialect,
                 &ApiError::MethodNotAllowed("this path does not support this method"),
             );
             let allow = allowed
@@ -118,7 +116,7 @@ async fn handle(
             }
             response
         }
-        Match::Unknown => error_for(scim, &ApiError::NotFound),
+        Match::Unknown => error_for(dialect, &ApiError::NotFound),
     };
     Ok(to_hyper(cors.answer(response)))
 }

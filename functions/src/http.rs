@@ -27,9 +27,9 @@ pub fn bearer(req: &Request) -> Option<String> {
 /// The caller as the entrypoint resolves it before any handler logic: its bearer token verified
 /// (a forged or expired one answers 401 here, whatever the body says) and where it called from.
 /// Whether the token's account is still live is the domain's batched read.
-pub async fn resolve_requester(app: &App, req: &Request) -> ApiResult<Requester> {
-    // A SCIM route takes the tenant's SCIM token, never a signed one (and the reverse).
-    let (token, scim) = match (bearer(req), is_scim(req)) {
+pub async fn resolve_requester(app: &App, req: &Request, scim: bool) -> ApiResult<Requester> {
+    // A SCIM operation takes the tenant's SCIM token, never a signed one (and the reverse).
+    let (token, scim) = match (bearer(req), scim) {
         (Some(token), true) => (None, Some(PresentedToken::new(token))),
         (Some(token), false) => (Some(app.keys.verify(&token, app.now()).await?), None),
         (None, _) => (None, None),
@@ -237,21 +237,31 @@ fn log_cause(err: &ApiError) {
     }
 }
 
-/// Whether the request came in on a SCIM route (`/scim/v2/...`): its errors are SCIM's.
-pub fn is_scim(req: &Request) -> bool {
-    is_scim_path(req.uri().path())
-        || matches!(req.request_context_ref(), Some(RequestContext::ApiGatewayV2(ctx))
-            if ctx.route_key.as_deref().is_some_and(|k| k.split(' ').nth(1).is_some_and(is_scim_path)))
+/// How an operation's errors are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// `application/problem+json` (RFC 9457) with Roster's `code`.
+    Problem,
+    /// SCIM's error schema (RFC 7644 §3.12).
+    Scim,
 }
 
-pub fn is_scim_path(path: &str) -> bool {
-    path.starts_with("/scim/")
+impl Dialect {
+    /// For a path no operation serves (the local gateway's 404, 405 and 413): SCIM's under
+    /// `/scim/`, as a SCIM client expects there.
+    pub fn of_path(path: &str) -> Self {
+        if path.starts_with("/scim/") {
+            Self::Scim
+        } else {
+            Self::Problem
+        }
+    }
 }
 
-/// An error as the route's clients read them: a SCIM error document (RFC 7644 §3.12) on SCIM
-/// routes, problem+json elsewhere.
-pub fn error_for(scim: bool, err: &ApiError) -> Response<Body> {
-    if !scim {
+/// An error as the operation's clients read them: a SCIM error document (RFC 7644 §3.12) on
+/// SCIM operations, problem+json elsewhere.
+pub fn error_for(dialect: Dialect, err: &ApiError) -> Response<Body> {
+    if dialect == Dialect::Problem {
         return problem(err);
     }
     log_cause(err);
@@ -271,11 +281,11 @@ pub fn error_for(scim: bool, err: &ApiError) -> Response<Body> {
     response
 }
 
-/// Turns a handler's result into the answer, refusing oversized bodies first.
-pub fn respond(result: ApiResult<Response<Body>>) -> Response<Body> {
+/// Turns a handler's result into the answer, its error in the operation's dialect.
+pub fn respond(dialect: Dialect, result: ApiResult<Response<Body>>) -> Response<Body> {
     match result {
         Ok(response) => response,
-        Err(err) => problem(&err),
+        Err(err) => error_for(dialect, &err),
     }
 }
 

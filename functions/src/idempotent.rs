@@ -2,13 +2,12 @@
 //! runs once; its retries get the answer it gave. The rules are `roster_shared::idempotency`'s;
 //! this is where a request and its response become what they keep.
 
-use crate::http::{error_for, is_scim, path_id, requester};
+use crate::http::{error_for, path_id, requester};
+use crate::registry::Operation;
 use http::{HeaderName, HeaderValue, StatusCode, header};
-use lambda_http::request::RequestContext;
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 use roster_shared::idempotency::{self, Attempt, Claim, IdempotencyKey, KeptAnswer};
 use roster_shared::{ApiResult, App};
-use std::future::Future;
 
 pub const HEADER: &str = "idempotency-key";
 /// Marks an answer given again for a retry, as Stripe does.
@@ -16,20 +15,16 @@ pub const REPLAYED: &str = "idempotent-replayed";
 /// The headers of a create's answer a client reads, kept with its body.
 const KEPT_HEADERS: [HeaderName; 3] = [header::CONTENT_TYPE, header::LOCATION, header::ETAG];
 
-/// Runs `handler` for `req`: once per idempotency key when the route creates and the caller sent
-/// one, else plainly. A retry gets the first answer only past the route's gate (the caller
-/// cleared again as a new request would be). Errors come back as problem+json answers either way.
-pub async fn run<F, Fut>(app: &'static App, req: Request, handler: F) -> ApiResult<Response<Body>>
-where
-    F: Fn(&'static App, Request) -> Fut,
-    Fut: Future<Output = ApiResult<Response<Body>>>,
-{
-    let gate = match req.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(ctx)) => {
-            ctx.route_key.as_deref().and_then(crate::routes::creates)
-        }
-        _ => None,
-    };
+/// Runs `operation`'s handler for `req`: once per idempotency key when the operation creates
+/// and the caller sent one, else plainly. A retry gets the first answer only past the
+/// operation's gate (the caller cleared again as a new request would be).
+pub async fn run(
+    app: &'static App,
+    req: Request,
+    operation: &'static Operation,
+) -> ApiResult<Response<Body>> {
+    let handler = operation.handler;
+    let gate = operation.creates;
     let sent = req
         .headers()
         .get(HEADER)
@@ -67,11 +62,10 @@ where
         Claim::Replay(kept) => return Ok(replayed(kept)),
         Claim::Fresh(lease) => lease,
     };
-    // The answer kept is the one the route's clients read: a SCIM error on SCIM routes.
-    let scim = is_scim(&req);
+    // The answer kept is the one the operation's clients read: a SCIM error on SCIM routes.
     let response = match handler(app, req).await {
         Ok(response) => response,
-        Err(err) => error_for(scim, &err),
+        Err(err) => error_for(operation.dialect(), &err),
     };
     let status = response.status();
     // A request that failed for a passing reason wrote nothing: its retry runs again.

@@ -1,44 +1,41 @@
-//! Running one handler under the Lambda runtime (API Gateway HTTP API, payload v2).
+//! Running one operation under the Lambda runtime (API Gateway HTTP API, payload v2).
 
-use crate::http::{error_for, is_scim, precheck, resolve_requester, respond};
+use crate::http::{error_for, precheck, resolve_requester, respond};
+use crate::registry::{Access, Operation};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use roster_shared::auth::Requester;
 use roster_shared::{ApiError, ApiResult, App};
-use std::future::Future;
 use std::time::{Duration, Instant};
 
-/// Runs `handler` for every request. The SDK clients are created once, here, with no network call.
-pub async fn run<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
-where
-    F: Fn(&'static App, Request) -> Fut + Copy + Send + Sync + 'static,
-    Fut: Future<Output = ApiResult<Response<Body>>> + Send,
-{
+/// Serves `operation` for every request. The SDK clients are created once, here, with no
+/// network call. Only `operation`'s own handler is reached, so the binary links only it.
+pub async fn serve(operation: &'static Operation) -> Result<(), lambda_http::Error> {
     roster_shared::init_tracing();
     // One App per container for its whole life: leaking it gives handlers a plain `&'static`.
     let app: &'static App = Box::leak(Box::new(App::for_lambda().await?));
     lambda_http::run(lambda_http::service_fn(move |req: Request| async move {
-        Ok::<_, std::convert::Infallible>(dispatch(app, req, handler).await)
+        Ok::<_, std::convert::Infallible>(dispatch(app, req, operation).await)
     }))
     .await
 }
 
-/// The checks every request passes, then the handler, then errors as problem+json; then one
-/// log line for the request.
-pub async fn dispatch<F, Fut>(app: &'static App, mut req: Request, handler: F) -> Response<Body>
-where
-    F: Fn(&'static App, Request) -> Fut,
-    Fut: Future<Output = ApiResult<Response<Body>>>,
-{
+/// The checks every request passes (what `operation` says of its callers), then its handler,
+/// then errors in its dialect; then one log line for the request.
+pub async fn dispatch(
+    app: &'static App,
+    mut req: Request,
+    operation: &'static Operation,
+) -> Response<Body> {
     let started = Instant::now();
     let mut line = RequestLine::of(&req);
-    let scim = is_scim(&req);
+    let dialect = operation.dialect();
     let checked = match precheck(&req) {
-        Ok(()) => authentication_first(app, &req).await,
+        Ok(()) => authentication_first(app, &req, operation.access).await,
         Err(err) => Err(err),
     };
     let response = match checked {
-        Err(err) => error_for(scim, &err),
+        Err(err) => error_for(dialect, &err),
         Ok(requester) => {
             if line.tenant_id.is_none() {
                 line.tenant_id = requester
@@ -48,10 +45,7 @@ where
                     .map(|t| t.to_string());
             }
             req.extensions_mut().insert(requester);
-            match crate::idempotent::run(app, req, handler).await {
-                Err(err) if scim => error_for(true, &err),
-                result => respond(result),
-            }
+            respond(dialect, crate::idempotent::run(app, req, operation).await)
         }
     };
     line.log(response.status().as_u16(), started.elapsed());
@@ -107,14 +101,9 @@ impl RequestLine {
 /// missing, malformed, forged or expired token answers 401 whatever the body says, and a token
 /// sent to a public route must be valid too. The caller it resolves is what handlers hand to
 /// `shared`. (Whether the token's account is still live is the domain's batched read.)
-async fn authentication_first(app: &App, req: &Request) -> ApiResult<Requester> {
-    let requester = resolve_requester(app, req).await?;
-    let route_key = match req.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.route_key.clone(),
-        _ => None,
-    };
-    let public = route_key.as_deref().is_some_and(crate::routes::is_public);
-    if requester.token.is_none() && requester.scim.is_none() && !public {
+async fn authentication_first(app: &App, req: &Request, access: Access) -> ApiResult<Requester> {
+    let requester = resolve_requester(app, req, access == Access::Scim).await?;
+    if requester.token.is_none() && requester.scim.is_none() && access != Access::Public {
         return Err(ApiError::Unauthorized);
     }
     if let Some(presented) = &requester.scim {
@@ -174,6 +163,23 @@ mod tests {
             .build()
     }
 
+    /// A public operation whose handler answers 200 without reading anything.
+    static PUBLIC: Operation = Operation {
+        name: "login",
+        method: http::Method::POST,
+        path: "/v1/auth/login",
+        access: Access::Public,
+        creates: None,
+        handler: |_, _| {
+            Box::pin(async {
+                Response::builder()
+                    .status(200)
+                    .body(Body::Empty)
+                    .map_err(ApiError::internal)
+            })
+        },
+    };
+
     fn event(route_key: &str, path: &str, authorization: Option<&str>, body: &str) -> Request {
         let mut headers = serde_json::json!({"content-type": "application/json"});
         if let Some(value) = authorization {
@@ -201,12 +207,6 @@ mod tests {
             tracing::Level::INFO,
             move || sink.clone(),
         ));
-        let handler = |_: &'static App, _: Request| async {
-            Response::builder()
-                .status(200)
-                .body(Body::Empty)
-                .map_err(ApiError::internal)
-        };
         let secret_body = r#"{"email":"a@b.test","password":"hunter2-never-logged"}"#;
         let forged = event(
             "POST /v1/auth/login",
@@ -214,9 +214,9 @@ mod tests {
             Some("Bearer forged-token-never-logged"),
             secret_body,
         );
-        assert_eq!(dispatch(app, forged, handler).await.status(), 401);
+        assert_eq!(dispatch(app, forged, &PUBLIC).await.status(), 401);
         let public = event("POST /v1/auth/login", "/v1/auth/login", None, secret_body);
-        assert_eq!(dispatch(app, public, handler).await.status(), 200);
+        assert_eq!(dispatch(app, public, &PUBLIC).await.status(), 200);
 
         let text = String::from_utf8(captured.0.lock().expect("logs").clone()).expect("utf-8");
         assert!(!text.contains("never-logged"), "{text}");

@@ -1,5 +1,5 @@
 //! Roster's Lambda handlers. Each binary in `src/bin/` runs one handler under the Lambda runtime;
-//! the local gateway serves them all from the one route table in [`routes`].
+//! the local gateway serves them all from the one registry in [`registry`].
 
 pub mod gateway;
 pub mod handlers;
@@ -8,6 +8,6 @@ pub mod idempotent;
 pub mod jobs;
 pub mod lambda;
 pub mod local_stack;
-pub mod routes;
+pub mod registry;
 
 pub use roster_shared as shared;

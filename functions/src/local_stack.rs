@@ -9,7 +9,7 @@
 //! that kept its position while the gateway was stopped would: the workers are idempotent, so a
 //! record handed over twice changes nothing.
 
-use crate::jobs::{STREAM_FILTERS, UPLOAD_FILTER};
+use crate::registry::{CONSISTENCY_CHECK, JOB_DEAD_LETTERS, JOBS, Job, Trigger};
 use aws_sdk_dynamodbstreams::types::{AttributeValue, Record, ShardIteratorType};
 use aws_sdk_s3::types::{
     Event, FilterRule, FilterRuleName, NotificationConfiguration, NotificationConfigurationFilter,
@@ -112,21 +112,23 @@ impl LocalStack {
     }
 
     /// Runs until the task is dropped: the stream and uploads every half second, the scheduled
-    /// jobs every few seconds (the consistency check every minute).
+    /// jobs every three seconds (the consistency check, which scans the whole table, every
+    /// minute).
     pub async fn run(mut self) {
         let mut ticks = 0u32;
         loop {
             if let Err(err) = self.pass().await {
                 tracing::error!(error = %err, "the local stack could not read its sources");
             }
-            if ticks.is_multiple_of(6) {
-                run_schedules(self.app).await;
-            }
-            // The daily consistency check scans the whole table: locally once a minute.
-            if ticks.is_multiple_of(120)
-                && let Err(err) = roster_shared::consistency::run(self.app).await
-            {
-                tracing::error!(job = "consistency-check", error = %err, "a scheduled job failed");
+            for job in JOBS.iter().filter(|j| j.has(|t| *t == Trigger::Schedule)) {
+                let every = if std::ptr::eq(*job, &CONSISTENCY_CHECK) {
+                    120
+                } else {
+                    6
+                };
+                if ticks.is_multiple_of(every) {
+                    run_scheduled(self.app, job).await;
+                }
             }
             ticks = ticks.wrapping_add(1);
             tokio::time::sleep(Duration::from_millis(500)).await;
@@ -196,7 +198,7 @@ impl LocalStack {
     /// Each worker whose filter passes the record gets it alone (`BatchSize: 1`).
     async fn deliver_stream_record(&self, shard_id: &str, record: &Record, pass: &mut Pass) {
         let lambda_record = lambda_stream_record(record, &self.stream_arn, region(self.app));
-        for (function, pattern) in STREAM_FILTERS {
+        for (job, pattern) in stream_filters() {
             let Ok(pattern) = serde_json::from_str::<Value>(pattern) else {
                 continue;
             };
@@ -205,7 +207,7 @@ impl LocalStack {
             }
             pass.delivered += 1;
             let event = json!({ "Records": [lambda_record.clone()] });
-            if let Err(err) = self.invoke_with_retries(function, event).await {
+            if let Err(err) = self.invoke_with_retries(job.name, event).await {
                 pass.dead_lettered += 1;
                 let sequence = record
                     .dynamodb
@@ -215,7 +217,7 @@ impl LocalStack {
                 let letter = json!({
                     "version": "1.0",
                     "timestamp": roster_shared::model::time::rfc3339(self.app.now()),
-                    "requestContext": request_context(self.app, function, "RetryAttemptsExhausted"),
+                    "requestContext": request_context(self.app, job.name, "RetryAttemptsExhausted"),
                     "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
                     "DDBStreamBatchInfo": {
                         "shardId": shard_id,
@@ -225,7 +227,7 @@ impl LocalStack {
                         "streamArn": self.stream_arn,
                     },
                 });
-                self.dead_letter(function, &err, letter).await;
+                self.dead_letter(job.name, &err, letter).await;
             }
         }
     }
@@ -252,22 +254,21 @@ impl LocalStack {
                     .unwrap_or(Value::Null);
                 // S3 confirms a new notification target with a test event (no records): Lambda
                 // never sees it.
-                if event["Records"].is_array() {
+                if let (true, Some((uploads, _, _))) =
+                    (event["Records"].is_array(), upload_filter())
+                {
                     pass.delivered += 1;
-                    if let Err(err) = self
-                        .invoke_with_retries(UPLOAD_FILTER.0, event.clone())
-                        .await
-                    {
+                    if let Err(err) = self.invoke_with_retries(uploads.name, event.clone()).await {
                         pass.dead_lettered += 1;
                         let letter = json!({
                             "version": "1.0",
                             "timestamp": roster_shared::model::time::rfc3339(self.app.now()),
-                            "requestContext": request_context(self.app, UPLOAD_FILTER.0, "RetriesExhausted"),
+                            "requestContext": request_context(self.app, uploads.name, "RetriesExhausted"),
                             "requestPayload": event,
                             "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
                             "responsePayload": {"errorMessage": err.to_string(), "errorType": "ApiError"},
                         });
-                        self.dead_letter(UPLOAD_FILTER.0, &err, letter).await;
+                        self.dead_letter(uploads.name, &err, letter).await;
                     }
                 }
                 if let Some(handle) = message.receipt_handle {
@@ -307,7 +308,7 @@ impl LocalStack {
             "eventSource": "aws:sqs",
             "eventSourceARN": format!("arn:aws:sqs:{}:000000000000:roster-dead-letters", region(self.app)),
         }]});
-        if let Err(err) = self.invoke_with_retries("job-dead-letters", event).await {
+        if let Err(err) = self.invoke_with_retries(JOB_DEAD_LETTERS.name, event).await {
             tracing::error!(error = %err, "the dead-letter function failed; the letter stays in the archive");
         }
     }
@@ -325,7 +326,9 @@ async fn notify_uploads(app: &App, sqs: &aws_sdk_sqs::Client, queue_url: &str) -
         .attributes
         .and_then(|mut a| a.remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
         .ok_or_else(|| ApiError::internal("the upload queue has no ARN"))?;
-    let (_, prefix, suffix) = UPLOAD_FILTER;
+    let Some((_, prefix, suffix)) = upload_filter() else {
+        return Ok(());
+    };
     let rule =
         |name: FilterRuleName, value: &str| FilterRule::builder().name(name).value(value).build();
     let queue = QueueConfiguration::builder()
@@ -357,56 +360,46 @@ async fn notify_uploads(app: &App, sqs: &aws_sdk_sqs::Client, queue_url: &str) -
     Ok(())
 }
 
-/// What each schedule in template.yaml starts, all at once (locally time is short).
-pub async fn run_schedules(app: &App) {
-    let outcomes = [
-        (
-            "recycle-purge",
-            roster_shared::members::purge::run(app).await.err(),
-        ),
-        (
-            "invitation-expiry",
-            roster_shared::invitations::expiry::run(app).await.err(),
-        ),
-        (
-            "licence-expiry",
-            roster_shared::licences::expiry::run(app).await.err(),
-        ),
-        (
-            "department-move-run",
-            roster_shared::departments::moves::sweep(app).await.err(),
-        ),
-        (
-            "tenant-purge",
-            roster_shared::tenants::purge::run(app).await.err(),
-        ),
-    ];
-    for (job, err) in outcomes {
-        if let Some(err) = err {
-            tracing::error!(job, error = %err, "a scheduled job failed");
-        }
+/// The stream filters of the workers on the table's stream (a worker may have several).
+pub fn stream_filters() -> impl Iterator<Item = (&'static Job, &'static str)> {
+    JOBS.iter().flat_map(|job| {
+        job.triggers.iter().filter_map(move |t| match t {
+            Trigger::Stream(pattern) => Some((*job, *pattern)),
+            _ => None,
+        })
+    })
+}
+
+/// The worker the bucket notifies of uploads, and the key prefix and suffix of its filter.
+pub fn upload_filter() -> Option<(&'static Job, &'static str, &'static str)> {
+    JOBS.iter().find_map(|job| {
+        job.triggers.iter().find_map(|t| match t {
+            Trigger::Upload { prefix, suffix } => Some((*job, *prefix, *suffix)),
+            _ => None,
+        })
+    })
+}
+
+/// A scheduled job run as its schedule starts it (an EventBridge event); a failure is logged.
+async fn run_scheduled(app: &'static App, job: &Job) {
+    let event = json!({
+        "version": "0",
+        "detail-type": "Scheduled Event",
+        "source": "aws.scheduler",
+        "time": roster_shared::model::time::rfc3339(app.now()),
+        "region": region(app),
+        "detail": {},
+    });
+    if let Err(err) = (job.entry)(app, event).await {
+        tracing::error!(job = job.name, error = %err, "a scheduled job failed");
     }
 }
 
-/// The worker functions by binary name: the calls their `main` makes.
-pub async fn invoke(app: &App, function: &str, event: Value) -> ApiResult<()> {
-    match function {
-        "export-run" => roster_shared::jobs::export::handle_stream(app, event)
-            .await
-            .map(drop),
-        "import-run" => roster_shared::jobs::import::handle_event(app, event)
-            .await
-            .map(drop),
-        "department-move-run" => roster_shared::departments::moves::handle_event(app, event)
-            .await
-            .map(drop),
-        "job-dead-letters" => roster_shared::jobs::dead_letters::handle_event(app, event)
-            .await
-            .map(drop),
-        "mail-outbox" => roster_shared::outbox_worker::handle_stream(app, event)
-            .await
-            .map(drop),
-        _ => Err(ApiError::internal(format!("no worker named {function}"))),
+/// Calls a worker by its function name, as Lambda would: its registry entry.
+pub async fn invoke(app: &'static App, function: &str, event: Value) -> ApiResult<()> {
+    match crate::registry::job(function) {
+        Some(job) => (job.entry)(app, event).await.map(drop),
+        None => Err(ApiError::internal(format!("no worker named {function}"))),
     }
 }
 
@@ -521,9 +514,8 @@ mod tests {
     }
 
     fn filter(function: &str) -> Value {
-        let (_, pattern) = STREAM_FILTERS
-            .iter()
-            .find(|(f, _)| *f == function)
+        let (_, pattern) = stream_filters()
+            .find(|(job, _)| job.name == function)
             .expect("a filter");
         serde_json::from_str(pattern).expect("JSON")
     }

@@ -1,5 +1,5 @@
 //! POST /v1/invitations/{token}/accept
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    roster_functions::lambda::run(roster_functions::handlers::invitations::accept).await
+    roster_functions::lambda::serve(&roster_functions::registry::ACCEPT_INVITATION).await
 }

@@ -1,5 +1,5 @@
 //! POST /v1/tenants/{tenant_id}/members/bulk-status
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    roster_functions::lambda::run(roster_functions::handlers::members::bulk_status).await
+    roster_functions::lambda::serve(&roster_functions::registry::BULK_STATUS_MEMBERS).await
 }

@@ -1,5 +1,5 @@
 //! POST /v1/auth/password-reset
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    roster_functions::lambda::run(roster_functions::handlers::auth::complete_password_reset).await
+    roster_functions::lambda::serve(&roster_functions::registry::COMPLETE_PASSWORD_RESET).await
 }

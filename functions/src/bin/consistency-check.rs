@@ -3,5 +3,5 @@
 //! metric.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    roster_functions::jobs::run(roster_shared::consistency::run).await
+    roster_functions::jobs::serve(&roster_functions::registry::CONSISTENCY_CHECK).await
 }

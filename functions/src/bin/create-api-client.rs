@@ -1,5 +1,5 @@
 //! POST /v1/tenants/{tenant_id}/api-clients
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    roster_functions::lambda::run(roster_functions::handlers::api_clients::create).await
+    roster_functions::lambda::serve(&roster_functions::registry::CREATE_API_CLIENT).await
 }

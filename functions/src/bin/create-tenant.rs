@@ -1,5 +1,5 @@
 //! POST /v1/tenants
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    roster_functions::lambda::run(roster_functions::handlers::tenants::create).await
+    roster_functions::lambda::serve(&roster_functions::registry::CREATE_TENANT).await
 }

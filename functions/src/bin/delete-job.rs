@@ -1,5 +1,5 @@
 //! DELETE /v1/tenants/{tenant_id}/jobs/{job_id}
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    roster_functions::lambda::run(roster_functions::handlers::jobs::delete).await
+    roster_functions::lambda::serve(&roster_functions::registry::DELETE_JOB).await
 }

@@ -2,5 +2,5 @@
 //! died): rewrites a moved subtree's departments and members' tree keys in chunks.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    roster_functions::jobs::run_worker(roster_shared::departments::moves::handle_event).await
+    roster_functions::jobs::serve(&roster_functions::registry::DEPARTMENT_MOVE_RUN).await
 }

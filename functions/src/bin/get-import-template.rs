@@ -1,5 +1,5 @@
 //! GET /v1/tenants/{tenant_id}/imports/template
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    roster_functions::lambda::run(roster_functions::handlers::jobs::import_template).await
+    roster_functions::lambda::serve(&roster_functions::registry::GET_IMPORT_TEMPLATE).await
 }

@@ -1,5 +1,5 @@
 //! GET /.well-known/jwks.json
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    roster_functions::lambda::run(roster_functions::handlers::auth::jwks).await
+    roster_functions::lambda::serve(&roster_functions::registry::GET_JWKS).await
 }

@@ -2,5 +2,5 @@
 //! file's rows.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    roster_functions::jobs::run_worker(roster_shared::jobs::import::handle_event).await
+    roster_functions::jobs::serve(&roster_functions::registry::IMPORT_RUN).await
 }

@@ -2,5 +2,5 @@
 //! `failed`, with the reason.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    roster_functions::jobs::run_worker(roster_shared::jobs::dead_letters::handle_event).await
+    roster_functions::jobs::serve(&roster_functions::registry::JOB_DEAD_LETTERS).await
 }

@@ -1,5 +1,5 @@
 //! POST /v1/join/{code}
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    roster_functions::lambda::run(roster_functions::handlers::joining::join).await
+    roster_functions::lambda::serve(&roster_functions::registry::JOIN).await
 }

@@ -2,5 +2,5 @@
 //! seat returns to the pool.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    roster_functions::jobs::run(roster_shared::licences::expiry::run).await
+    roster_functions::jobs::serve(&roster_functions::registry::LICENCE_EXPIRY).await
 }

@@ -1,5 +1,5 @@
 //! GET /v1/tenants/{tenant_id}/api-clients
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    roster_functions::lambda::run(roster_functions::handlers::api_clients::list).await
+    roster_functions::lambda::serve(&roster_functions::registry::LIST_API_CLIENTS).await
 }

@@ -1,5 +1,5 @@
 //! GET /v1/me/login-log
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    roster_functions::lambda::run(roster_functions::handlers::logins::mine).await
+    roster_functions::lambda::serve(&roster_functions::registry::LIST_MY_LOGINS).await
 }

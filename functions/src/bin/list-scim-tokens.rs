@@ -1,5 +1,5 @@
 //! GET /v1/tenants/{tenant_id}/scim-tokens
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    roster_functions::lambda::run(roster_functions::handlers::scim::list_tokens).await
+    roster_functions::lambda::serve(&roster_functions::registry::LIST_SCIM_TOKENS).await
 }

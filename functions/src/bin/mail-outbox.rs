@@ -1,5 +1,5 @@
 //! Worker (the table's stream, new outbox items): mails what public answers queued.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    roster_functions::jobs::run_worker(roster_shared::outbox_worker::handle_stream).await
+    roster_functions::jobs::serve(&roster_functions::registry::MAIL_OUTBOX).await
 }

@@ -1,5 +1,5 @@
 //! GET /v1/invitations/{token}
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    roster_functions::lambda::run(roster_functions::handlers::invitations::preview).await
+    roster_functions::lambda::serve(&roster_functions::registry::PREVIEW_INVITATION).await
 }

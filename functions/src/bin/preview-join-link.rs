@@ -1,5 +1,5 @@
 //! GET /v1/join/{code}
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    roster_functions::lambda::run(roster_functions::handlers::joining::preview).await
+    roster_functions::lambda::serve(&roster_functions::registry::PREVIEW_JOIN_LINK).await
 }

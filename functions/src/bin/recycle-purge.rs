@@ -1,5 +1,5 @@
 //! Scheduled (EventBridge): purges recycle-bin entries past their retention.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    roster_functions::jobs::run(roster_shared::members::purge::run).await
+    roster_functions::jobs::serve(&roster_functions::registry::RECYCLE_PURGE).await
 }

@@ -1,5 +1,5 @@
 //! POST /v1/tenants/{tenant_id}/licences/renew
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    roster_functions::lambda::run(roster_functions::handlers::licences::renew).await
+    roster_functions::lambda::serve(&roster_functions::registry::RENEW_LICENCES).await
 }

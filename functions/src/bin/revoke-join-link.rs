@@ -1,5 +1,5 @@
 //! DELETE /v1/tenants/{tenant_id}/join-links/{join_link_id}
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    roster_functions::lambda::run(roster_functions::handlers::joining::revoke_link).await
+    roster_functions::lambda::serve(&roster_functions::registry::REVOKE_JOIN_LINK).await
 }

@@ -1,5 +1,5 @@
 //! DELETE /v1/tenants/{tenant_id}/members/{member_id}/licence
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    roster_functions::lambda::run(roster_functions::handlers::licences::revoke_for_member).await
+    roster_functions::lambda::serve(&roster_functions::registry::REVOKE_MEMBER_LICENCE).await
 }

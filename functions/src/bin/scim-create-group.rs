@@ -1,5 +1,5 @@
 //! POST /scim/v2/{tenant_id}/Groups
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    roster_functions::lambda::run(roster_functions::handlers::scim::create_group).await
+    roster_functions::lambda::serve(&roster_functions::registry::SCIM_CREATE_GROUP).await
 }

@@ -1,5 +1,5 @@
 //! DELETE /scim/v2/{tenant_id}/Groups/{group_id}
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    roster_functions::lambda::run(roster_functions::handlers::scim::delete_group).await
+    roster_functions::lambda::serve(&roster_functions::registry::SCIM_DELETE_GROUP).await
 }

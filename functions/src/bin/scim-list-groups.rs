@@ -1,5 +1,5 @@
 //! GET /scim/v2/{tenant_id}/Groups
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    roster_functions::lambda::run(roster_functions::handlers::scim::list_groups).await
+    roster_functions::lambda::serve(&roster_functions::registry::SCIM_LIST_GROUPS).await
 }

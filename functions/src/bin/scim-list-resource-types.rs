@@ -1,5 +1,5 @@
 //! GET /scim/v2/{tenant_id}/ResourceTypes
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    roster_functions::lambda::run(roster_functions::handlers::scim::list_resource_types).await
+    roster_functions::lambda::serve(&roster_functions::registry::SCIM_LIST_RESOURCE_TYPES).await
 }

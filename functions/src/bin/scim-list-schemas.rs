@@ -1,5 +1,5 @@
 //! GET /scim/v2/{tenant_id}/Schemas
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    roster_functions::lambda::run(roster_functions::handlers::scim::list_schemas).await
+    roster_functions::lambda::serve(&roster_functions::registry::SCIM_LIST_SCHEMAS).await
 }

@@ -1,5 +1,5 @@
 //! PATCH /scim/v2/{tenant_id}/Users/{user_id}
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    roster_functions::lambda::run(roster_functions::handlers::scim::patch_user).await
+    roster_functions::lambda::serve(&roster_functions::registry::SCIM_PATCH_USER).await
 }

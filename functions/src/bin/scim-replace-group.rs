@@ -1,5 +1,5 @@
 //! PUT /scim/v2/{tenant_id}/Groups/{group_id}
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    roster_functions::lambda::run(roster_functions::handlers::scim::replace_group).await
+    roster_functions::lambda::serve(&roster_functions::registry::SCIM_REPLACE_GROUP).await
 }

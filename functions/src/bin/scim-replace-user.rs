@@ -1,5 +1,5 @@
 //! PUT /scim/v2/{tenant_id}/Users/{user_id}
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    roster_functions::lambda::run(roster_functions::handlers::scim::replace_user).await
+    roster_functions::lambda::serve(&roster_functions::registry::SCIM_REPLACE_USER).await
 }

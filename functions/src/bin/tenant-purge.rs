@@ -1,5 +1,5 @@
 //! Scheduled (EventBridge): removes deleted tenants whose grace period is over.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    roster_functions::jobs::run(roster_shared::tenants::purge::run).await
+    roster_functions::jobs::serve(&roster_functions::registry::TENANT_PURGE).await
 }

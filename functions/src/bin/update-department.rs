@@ -1,5 +1,5 @@
 //! PATCH /v1/tenants/{tenant_id}/departments/{department_id}
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    roster_functions::lambda::run(roster_functions::handlers::departments::update).await
+    roster_functions::lambda::serve(&roster_functions::registry::UPDATE_DEPARTMENT).await
 }

@@ -1,5 +1,5 @@
 //! PATCH /v1/me
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    roster_functions::lambda::run(roster_functions::handlers::me::update).await
+    roster_functions::lambda::serve(&roster_functions::registry::UPDATE_ME).await
 }

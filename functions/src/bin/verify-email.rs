@@ -1,5 +1,5 @@
 //! POST /v1/auth/verify-email
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    roster_functions::lambda::run(roster_functions::handlers::auth::verify_email).await
+    roster_functions::lambda::serve(&roster_functions::registry::VERIFY_EMAIL).await
 }

@@ -2,7 +2,7 @@
 //! (SPEC.md §9.1): a caller whose session ended, who was disabled, whose address is no longer
 //! allowed or whose tenant is deleting gets what a new request would get, never the kept body.
 //!
-//! Each creating route names its gate in the route table; the gate is the authorization the
+//! Each creating operation names its gate in the registry; the gate is the authorization the
 //! route's own operation starts with (the same [`crate::auth`] functions, with the same need), so
 //! a replay refuses whom the operation would refuse at its door. What an operation decides later
 //! from the body (a department's settings, the permissions an API client is given) is not asked
