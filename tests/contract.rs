@@ -347,3 +347,23 @@ async fn sample_events_reach_their_handlers() {
         );
     }
 }
+
+/// Each job's and worker's sample event is one its entry takes (the typed event it asks for
+/// decodes from it), as Lambda would hand it over. What the run then finds (the sample names
+/// nothing in this table) may fail it, never the event's shape.
+#[tokio::test]
+async fn sample_events_reach_their_workers() {
+    let env = Env::start().await;
+    for job in JOBS.iter().copied() {
+        let text = std::fs::read_to_string(root().join(format!("events/{}.json", job.name)))
+            .expect("event");
+        let event: serde_json::Value = serde_json::from_str(&text).expect("event JSON");
+        if let Err(err) = (job.entry)(env.app, event).await {
+            assert!(
+                !format!("{err:?}").contains("does not take"),
+                "events/{}.json: {err}",
+                job.name
+            );
+        }
+    }
+}

@@ -16,6 +16,7 @@ use roster_shared::model::member::UserInTenant;
 use roster_shared::store::{
     Condition, Item, Query, SortRange, Transaction, Update, from_item, num, s, to_item,
 };
+use roster_shared::worker_events;
 use roster_tests::{Env, Tenant, id};
 use serde_json::json;
 use std::collections::HashMap;
@@ -526,15 +527,18 @@ async fn the_worker_takes_queued_moves_from_the_stream() {
     seed(&env, &t, &template, &sales, 150).await;
     let queued = move_to(&env, &t, &sales, &group).await;
     let job_id = id(queued.ok(202));
-    let record = json!({"Records": [{"eventName": "INSERT", "dynamodb": {"NewImage": {
-        "kind": {"S": "department_move"}, "status": {"S": "queued"},
-        "tenant_id": {"S": t.id}, "id": {"S": job_id}}}}]});
-    moves::handle_event(env.app, record.clone())
+    let fields =
+        json!({"kind": "department_move", "status": "queued", "tenant_id": t.id, "id": job_id});
+    let record = || {
+        let event = worker_events::stream_event("INSERT", &fields).expect("event");
+        worker_events::StreamOr::Stream(event)
+    };
+    moves::handle_event(env.app, record())
         .await
         .expect("worker");
     assert_eq!(env.job(&t, &job_id).await["status"], "completed");
     // A redelivered record finds the job done.
-    let again = moves::handle_event(env.app, record).await.expect("again");
+    let again = moves::handle_event(env.app, record()).await.expect("again");
     assert_eq!((again.runs, again.skipped), (0, 1));
     assert_consistent(&env, &t).await;
     assert_eq!(listed_in_subtree(&env, &t, &group).await, 151);
@@ -561,7 +565,7 @@ async fn the_worker_takes_queued_moves_from_the_stream() {
     )
     .unwrap();
     env.app.store.transact(tx).await.unwrap();
-    let swept = moves::handle_event(env.app, json!({"source": "aws.scheduler"}))
+    let swept = moves::handle_event(env.app, worker_events::StreamOr::Other(Default::default()))
         .await
         .expect("sweep");
     assert_eq!((swept.runs, swept.finished), (1, 1));

@@ -17,13 +17,8 @@ async fn export(env: &Env, t: &Tenant, body: Value) -> Value {
         .await;
     let job = queued.ok(202).clone();
     assert_eq!(job["status"], "queued");
-    let record = json!({"Records": [{
-        "eventName": "INSERT",
-        "dynamodb": {"NewImage": {
-            "kind": {"S": "export"}, "status": {"S": "queued"},
-            "tenant_id": {"S": t.id}, "id": {"S": job["id"]}
-        }}
-    }]});
+    let fields = json!({"kind": "export", "status": "queued", "tenant_id": t.id, "id": job["id"]});
+    let record = roster_shared::worker_events::stream_event("INSERT", &fields).expect("event");
     let report = roster_shared::jobs::export::handle_stream(env.app, record.clone())
         .await
         .expect("export");

@@ -205,8 +205,10 @@ async fn invite_mode_sends_invitations_and_reports_members() {
     );
     let job_id = upload(&env, &t, "invite", file.into_bytes(), "text/csv").await;
     // The upload's S3 event starts it without a start request.
-    let event = json!({"Records": [{"eventSource": "aws:s3", "s3": {"object": {
-        "key": format!("tenants/{}/jobs/{job_id}/upload.csv", t.id)}}}]});
+    let key = format!("tenants/{}/jobs/{job_id}/upload.csv", t.id);
+    let event = roster_shared::worker_events::StreamOr::Other(
+        roster_shared::worker_events::upload_event("roster-files", &[&key]),
+    );
     let report = roster_shared::jobs::import::handle_event(env.app, event)
         .await
         .unwrap();
@@ -342,8 +344,10 @@ async fn free_plan_tenants_import_at_most_100_rows_a_day() {
     env.start_import(&t, &third).await.ok(202);
     // The upload event path counts too: the job fails with the reason.
     let fourth = upload(&env, &t, "create", file(1), "text/csv").await;
-    let event = json!({"Records": [{"eventSource": "aws:s3", "s3": {"object": {
-        "key": format!("tenants/{}/jobs/{fourth}/upload.csv", t.id)}}}]});
+    let key = format!("tenants/{}/jobs/{fourth}/upload.csv", t.id);
+    let event = roster_shared::worker_events::StreamOr::Other(
+        roster_shared::worker_events::upload_event("roster-files", &[&key]),
+    );
     roster_shared::jobs::import::handle_event(env.app, event)
         .await
         .unwrap();

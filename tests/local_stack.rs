@@ -5,6 +5,7 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use roster_functions::local_stack::{LocalStack, Pass, invoke};
+use roster_shared::worker_events;
 use roster_shared::{ApiError, ApiResult, App};
 use roster_tests::Env;
 use serde_json::{Value, json};
@@ -122,13 +123,16 @@ async fn dead_letters_fail_only_unfinished_jobs_they_name() {
     env.play_import_record(&t, &done).await.expect("import");
     assert_eq!(env.job(&t, &done).await["status"], "completed");
 
-    let upload = |job: &str| json!({"s3": {"object": {"key": format!("tenants%2F{}%2Fjobs%2F{job}%2Fupload.csv", t.id)}}});
+    let upload = |job: &str| {
+        let key = format!("tenants%2F{}%2Fjobs%2F{job}%2Fupload.csv", t.id);
+        serde_json::to_value(worker_events::upload_record("roster-files", &key)).expect("record")
+    };
     let letter = json!({
         "requestContext": {"functionArn": "arn:aws:lambda:us-east-1:1:function:import-run", "condition": "RetriesExhausted"},
         "requestPayload": {"Records": [upload(&queued), upload(&done)]},
         "responsePayload": {"errorMessage": "the bucket is unavailable"},
     });
-    let sqs = |body: Value| json!({"Records": [{"messageId": "1", "body": body.to_string()}]});
+    let sqs = |body: Value| worker_events::sqs_event("1", body.to_string(), None);
     let report = handle_event(env.app, sqs(letter.clone()))
         .await
         .expect("dead letters");
@@ -163,7 +167,10 @@ async fn dead_letters_fail_only_unfinished_jobs_they_name() {
     // Another tenant's job in a forged key is not found under that tenant.
     let other = env.tenant_with_owner("Other").await;
     let forged = json!({
-        "requestPayload": {"Records": [{"s3": {"object": {"key": format!("tenants/{}/jobs/{queued}/upload.csv", other.id)}}}]},
+        "requestPayload": worker_events::upload_event(
+            "roster-files",
+            &[&format!("tenants/{}/jobs/{queued}/upload.csv", other.id)],
+        ),
     });
     let report = handle_event(env.app, sqs(forged)).await.expect("forged");
     assert_eq!((report.failed, report.untouched), (0, 1));

@@ -11,9 +11,17 @@ pub async fn serve(job: &'static Job) -> Result<(), lambda_http::Error> {
     let app: &'static App = Box::leak(Box::new(App::for_lambda().await?));
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
-            let report = (job.entry)(app, event.payload).await?;
-            tracing::info!(job = job.name, %report, "done");
-            Ok::<_, lambda_http::Error>(report)
+            match (job.entry)(app, event.payload).await {
+                Ok(report) => {
+                    tracing::info!(job = job.name, %report, "done");
+                    Ok(report)
+                }
+                Err(err) => {
+                    // The cause, which the error's message hides from callers, for the logs.
+                    tracing::error!(job = job.name, error = ?err, "failed");
+                    Err(lambda_http::Error::from(err))
+                }
+            }
         },
     ))
     .await

@@ -16,6 +16,9 @@ use aws_sdk_s3::types::{
     QueueConfiguration, S3KeyFilter,
 };
 use roster_shared::store::sdk_error;
+use roster_shared::worker_events::{
+    ScheduleEvent, StreamEvent, StreamRecord, UploadEvent, sqs_event, stream_record, upload_record,
+};
 use roster_shared::{ApiError, ApiResult, App};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -198,22 +201,26 @@ impl LocalStack {
     /// Each worker whose filter passes the record gets it alone (`BatchSize: 1`).
     async fn deliver_stream_record(&self, shard_id: &str, record: &Record, pass: &mut Pass) {
         let lambda_record = lambda_stream_record(record, &self.stream_arn, region(self.app));
+        // Lambda's filters match the record as JSON.
+        let as_json = serde_json::to_value(&lambda_record).unwrap_or(Value::Null);
         for (job, pattern) in stream_filters() {
             let Ok(pattern) = serde_json::from_str::<Value>(pattern) else {
                 continue;
             };
-            if !matches_filter(&pattern, &lambda_record) {
+            if !matches_filter(&pattern, &as_json) {
                 continue;
             }
             pass.delivered += 1;
-            let event = json!({ "Records": [lambda_record.clone()] });
-            if let Err(err) = self.invoke_with_retries(job.name, event).await {
+            let mut event = StreamEvent::default();
+            event.records = vec![lambda_record.clone()];
+            if let Err(err) = self.invoke_with_retries(job.name, to_json(&event)).await {
                 pass.dead_lettered += 1;
                 let sequence = record
                     .dynamodb
                     .as_ref()
                     .and_then(|d| d.sequence_number.clone())
                     .unwrap_or_default();
+                // Lambda's on-failure record, which no event library types.
                 let letter = json!({
                     "version": "1.0",
                     "timestamp": roster_shared::model::time::rfc3339(self.app.now()),
@@ -247,28 +254,23 @@ impl LocalStack {
                 return Ok(());
             }
             for message in messages {
-                let event: Value = message
-                    .body
-                    .as_deref()
-                    .and_then(|b| serde_json::from_str(b).ok())
-                    .unwrap_or(Value::Null);
                 // S3 confirms a new notification target with a test event (no records): Lambda
                 // never sees it.
-                if let (true, Some((uploads, _, _))) =
-                    (event["Records"].is_array(), upload_filter())
-                {
+                let uploads = message.body.as_deref().and_then(upload_event);
+                if let (Some(event), Some((worker, _, _))) = (uploads, upload_filter()) {
+                    let event = to_json(&event);
                     pass.delivered += 1;
-                    if let Err(err) = self.invoke_with_retries(uploads.name, event.clone()).await {
+                    if let Err(err) = self.invoke_with_retries(worker.name, event.clone()).await {
                         pass.dead_lettered += 1;
                         let letter = json!({
                             "version": "1.0",
                             "timestamp": roster_shared::model::time::rfc3339(self.app.now()),
-                            "requestContext": request_context(self.app, uploads.name, "RetriesExhausted"),
+                            "requestContext": request_context(self.app, worker.name, "RetriesExhausted"),
                             "requestPayload": event,
                             "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
                             "responsePayload": {"errorMessage": err.to_string(), "errorType": "ApiError"},
                         });
-                        self.dead_letter(uploads.name, &err, letter).await;
+                        self.dead_letter(worker.name, &err, letter).await;
                     }
                 }
                 if let Some(handle) = message.receipt_handle {
@@ -302,12 +304,16 @@ impl LocalStack {
     /// message.
     async fn dead_letter(&self, function: &str, err: &ApiError, letter: Value) {
         tracing::error!(function, error = %err, "worker gave up; event sent to the dead-letter queue");
-        let event = json!({"Records": [{
-            "messageId": roster_shared::crypto::new_token(),
-            "body": letter.to_string(),
-            "eventSource": "aws:sqs",
-            "eventSourceARN": format!("arn:aws:sqs:{}:000000000000:roster-dead-letters", region(self.app)),
-        }]});
+        let queue = format!(
+            "arn:aws:sqs:{}:000000000000:roster-dead-letters",
+            region(self.app)
+        );
+        let event = sqs_event(
+            &roster_shared::crypto::new_token(),
+            letter.to_string(),
+            Some(queue),
+        );
+        let event = to_json(&event);
         if let Err(err) = self.invoke_with_retries(JOB_DEAD_LETTERS.name, event).await {
             tracing::error!(error = %err, "the dead-letter function failed; the letter stays in the archive");
         }
@@ -382,14 +388,12 @@ pub fn upload_filter() -> Option<(&'static Job, &'static str, &'static str)> {
 
 /// A scheduled job run as its schedule starts it (an EventBridge event); a failure is logged.
 async fn run_scheduled(app: &'static App, job: &Job) {
-    let event = json!({
-        "version": "0",
-        "detail-type": "Scheduled Event",
-        "source": "aws.scheduler",
-        "time": roster_shared::model::time::rfc3339(app.now()),
-        "region": region(app),
-        "detail": {},
-    });
+    let mut event = ScheduleEvent::<Value>::default();
+    event.detail_type = "Scheduled Event".into();
+    event.source = "aws.scheduler".into();
+    event.region = Some(region(app).into());
+    event.detail = json!({});
+    let event = to_json(&event);
     if let Err(err) = (job.entry)(app, event).await {
         tracing::error!(job = job.name, error = %err, "a scheduled job failed");
     }
@@ -419,72 +423,50 @@ fn region(app: &App) -> &str {
         .unwrap_or("us-east-1")
 }
 
-/// A stream record as Lambda hands it to a function: the attribute values in DynamoDB JSON.
-pub fn lambda_stream_record(record: &Record, stream_arn: &str, region: &str) -> Value {
-    let images = |map: Option<&HashMap<String, AttributeValue>>| {
-        map.map(|m| {
-            Value::Object(
-                m.iter()
-                    .map(|(k, v)| (k.clone(), attribute_json(v)))
-                    .collect(),
-            )
-        })
+/// A stream record as Lambda hands it to a function.
+pub fn lambda_stream_record(record: &Record, stream_arn: &str, region: &str) -> StreamRecord {
+    let image = |map: Option<&HashMap<String, AttributeValue>>| {
+        serde_dynamo::Item::from(map.cloned().unwrap_or_default())
     };
-    let mut change = serde_json::Map::new();
+    let name = record.event_name.as_ref().map(|e| e.as_str()).unwrap_or("");
+    let mut lambda = stream_record(name, image(None));
     if let Some(d) = &record.dynamodb {
-        if let Some(at) = d.approximate_creation_date_time {
-            change.insert("ApproximateCreationDateTime".into(), json!(at.secs()));
-        }
-        for (name, map) in [
-            ("Keys", d.keys.as_ref()),
-            ("NewImage", d.new_image.as_ref()),
-            ("OldImage", d.old_image.as_ref()),
-        ] {
-            if let Some(image) = images(map) {
-                change.insert(name.into(), image);
-            }
-        }
-        if let Some(seq) = &d.sequence_number {
-            change.insert("SequenceNumber".into(), json!(seq));
-        }
-        if let Some(size) = d.size_bytes {
-            change.insert("SizeBytes".into(), json!(size));
-        }
-        if let Some(view) = &d.stream_view_type {
-            change.insert("StreamViewType".into(), json!(view.as_str()));
-        }
+        let change = &mut lambda.change;
+        change.keys = image(d.keys.as_ref());
+        change.new_image = image(d.new_image.as_ref());
+        change.old_image = image(d.old_image.as_ref());
+        change.sequence_number = d.sequence_number.clone();
+        change.size_bytes = d.size_bytes.unwrap_or_default();
     }
-    json!({
-        "eventID": record.event_id,
-        "eventName": record.event_name.as_ref().map(|e| e.as_str()),
-        "eventVersion": record.event_version.as_deref().unwrap_or("1.1"),
-        "eventSource": "aws:dynamodb",
-        "awsRegion": record.aws_region.as_deref().unwrap_or(region),
-        "dynamodb": change,
-        "eventSourceARN": stream_arn,
-    })
+    lambda.event_id = record.event_id.clone().unwrap_or_default();
+    lambda.event_version = Some(record.event_version.clone().unwrap_or("1.1".into()));
+    lambda.aws_region = record.aws_region.clone().unwrap_or(region.into());
+    lambda.event_source_arn = Some(stream_arn.into());
+    lambda
 }
 
-/// One attribute value in DynamoDB's JSON (`{"S": "..."}`, `{"N": "1"}`, ...).
-pub fn attribute_json(value: &AttributeValue) -> Value {
-    use base64::Engine;
-    let b64 =
-        |b: &aws_smithy_types::Blob| base64::engine::general_purpose::STANDARD.encode(b.as_ref());
-    match value {
-        AttributeValue::S(s) => json!({ "S": s }),
-        AttributeValue::N(n) => json!({ "N": n }),
-        AttributeValue::B(b) => json!({ "B": b64(b) }),
-        AttributeValue::Bool(b) => json!({ "BOOL": b }),
-        AttributeValue::Null(n) => json!({ "NULL": n }),
-        AttributeValue::Ss(v) => json!({ "SS": v }),
-        AttributeValue::Ns(v) => json!({ "NS": v }),
-        AttributeValue::Bs(v) => json!({ "BS": v.iter().map(b64).collect::<Vec<_>>() }),
-        AttributeValue::L(v) => json!({ "L": v.iter().map(attribute_json).collect::<Vec<_>>() }),
-        AttributeValue::M(m) => json!({
-            "M": m.iter().map(|(k, v)| (k.clone(), attribute_json(v))).collect::<serde_json::Map<_, _>>()
-        }),
-        _ => Value::Null,
+/// The upload notification in an SQS message's body, as the typed event Lambda would get from
+/// the bucket; none for anything else (S3's test event).
+fn upload_event(body: &str) -> Option<UploadEvent> {
+    // The emulator writes fewer fields than S3 does: the worker reads the bucket and key.
+    #[derive(serde::Deserialize)]
+    struct Notification {
+        #[serde(rename = "Records")]
+        records: Vec<Value>,
     }
+    let notification: Notification = serde_json::from_str(body).ok()?;
+    let mut event = UploadEvent::default();
+    for record in notification.records {
+        let bucket = record["s3"]["bucket"]["name"].as_str().unwrap_or_default();
+        let key = record["s3"]["object"]["key"].as_str()?;
+        event.records.push(upload_record(bucket, key));
+    }
+    Some(event)
+}
+
+/// An event as Lambda serializes it for a function.
+fn to_json<T: serde::Serialize>(event: &T) -> Value {
+    serde_json::to_value(event).unwrap_or(Value::Null)
 }
 
 /// Lambda's event filtering for the patterns template.yaml uses: an object matches when each of
@@ -565,20 +547,5 @@ mod tests {
             &moves,
             &json!({"eventName": "INSERT", "dynamodb": {}})
         ));
-    }
-
-    #[test]
-    fn attribute_values_are_written_as_dynamodb_json() {
-        let map = HashMap::from([("n".to_string(), AttributeValue::N("3".into()))]);
-        let value = AttributeValue::L(vec![
-            AttributeValue::S("a".into()),
-            AttributeValue::M(map),
-            AttributeValue::Bool(true),
-            AttributeValue::Ss(vec!["x".into()]),
-        ]);
-        assert_eq!(
-            attribute_json(&value),
-            json!({"L": [{"S": "a"}, {"M": {"n": {"N": "3"}}}, {"BOOL": true}, {"SS": ["x"]}]})
-        );
     }
 }

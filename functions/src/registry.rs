@@ -106,6 +106,12 @@ fn report<T: serde::Serialize>(value: ApiResult<T>) -> ApiResult<serde_json::Val
     serde_json::to_value(value?).map_err(roster_shared::ApiError::internal)
 }
 
+/// An event a worker cannot read fails its invocation (the event source retries it, then gives
+/// it to the dead-letter queue).
+fn not_an_event(err: serde_json::Error) -> roster_shared::ApiError {
+    roster_shared::ApiError::internal(format!("an event this worker does not take: {err}"))
+}
+
 macro_rules! operations {
     ($($static:ident = $access:ident $method:ident $path:literal => $name:literal, $handler:path $(, creates $gate:expr)?;)*) => {
         $(
@@ -142,7 +148,14 @@ macro_rules! jobs {
     };
     // A scheduled job takes no input: the event only starts it.
     (@entry scheduled $entry:path) => { |app, _event| Box::pin(async move { report($entry(app).await) }) };
-    (@entry event $entry:path) => { |app, event| Box::pin(async move { report($entry(app, event).await) }) };
+    // A worker takes its event typed (`roster_shared::worker_events`): the JSON Lambda hands
+    // over becomes the type its entry asks for.
+    (@entry event $entry:path) => {
+        |app, event| Box::pin(async move {
+            let event = serde_json::from_value(event).map_err(not_an_event)?;
+            report($entry(app, event).await)
+        })
+    };
 }
 
 operations! {

@@ -34,6 +34,7 @@ pub mod tenants;
 pub mod tokens;
 pub mod users;
 pub mod validate;
+pub mod worker_events;
 
 pub use app::App;
 pub use error::{ApiError, ApiResult};

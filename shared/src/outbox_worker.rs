@@ -17,6 +17,7 @@ use crate::model::user::{EmailGuard, TokenPurpose, User};
 use crate::outbox::{Intent, KIND, Queued, QueuedJoin};
 use crate::store::{Condition, Query, SortRange, Transaction, from_item};
 use crate::users::{UserLink, add_user_link, password_link};
+use crate::worker_events::{Named, StreamEvent};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -33,17 +34,14 @@ pub struct OutboxReport {
     pub skipped: usize,
 }
 
-/// The worker: each stream record of a new outbox item (Lambda's event JSON) is delivered.
-pub async fn handle_stream(app: &App, event: serde_json::Value) -> ApiResult<OutboxReport> {
+/// The worker: each stream record of a new outbox item is delivered.
+pub async fn handle_stream(app: &App, event: StreamEvent) -> ApiResult<OutboxReport> {
     let mut report = OutboxReport::default();
-    let records = event["Records"].as_array().cloned().unwrap_or_default();
-    for record in records {
-        let image = &record["dynamodb"]["NewImage"];
-        let id = image["id"]["S"]
-            .as_str()
-            .and_then(|v| Uuid::parse_str(v).ok());
-        match (image["kind"]["S"].as_str(), id) {
-            (Some(KIND), Some(id)) => deliver(app, id, &mut report).await?,
+    for record in &event.records {
+        match Named::of(record) {
+            Named {
+                kind, id: Some(id), ..
+            } if kind == KIND => deliver(app, id, &mut report).await?,
             _ => report.skipped += 1,
         }
     }

@@ -1015,10 +1015,10 @@ impl Env {
         t: &Tenant,
         job: &str,
     ) -> roster_shared::ApiResult<roster_shared::jobs::import::WorkerReport> {
-        let record = json!({"Records": [{"eventSource": "aws:dynamodb", "eventName": "MODIFY",
-            "dynamodb": {"NewImage": {"kind": {"S": "import"}, "status": {"S": "queued"},
-                                      "tenant_id": {"S": t.id}, "id": {"S": job}}}}]});
-        roster_shared::jobs::import::handle_event(self.app, record).await
+        let fields = json!({"kind": "import", "status": "queued", "tenant_id": t.id, "id": job});
+        let record = roster_shared::worker_events::stream_event("MODIFY", &fields)?;
+        let event = roster_shared::worker_events::StreamOr::Stream(record);
+        roster_shared::jobs::import::handle_event(self.app, event).await
     }
 
     /// Queues an export of all `t`'s members as CSV (by its owner); returns the job id.

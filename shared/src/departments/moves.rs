@@ -39,6 +39,7 @@ use crate::store::{
     Condition, Item, MAX_TRANSACTION_ACTIONS, Query, SortRange, Transaction, Update, from_item,
     num, s, to_item,
 };
+use crate::worker_events::{Named, Scheduled, StreamOr};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -601,24 +602,18 @@ pub struct WorkerReport {
 /// The move worker's entry: stream records of queued move jobs (template.yaml filters the stream
 /// to them), or, from its schedule, a sweep of every tenant's move lock that takes over jobs
 /// whose runs died.
-pub async fn handle_event(app: &App, event: serde_json::Value) -> ApiResult<WorkerReport> {
-    let Some(records) = event["Records"].as_array() else {
+pub async fn handle_event(app: &App, event: StreamOr<Scheduled>) -> ApiResult<WorkerReport> {
+    let StreamOr::Stream(event) = event else {
         return sweep(app).await;
     };
     let mut report = WorkerReport::default();
-    for record in records {
-        let image = &record["dynamodb"]["NewImage"];
-        let id = |name: &str| {
-            image[name]["S"]
-                .as_str()
-                .and_then(|v| Uuid::parse_str(v).ok())
-        };
-        match (image["kind"]["S"].as_str(), id("tenant_id"), id("id")) {
-            (Some("department_move"), Some(tenant_id), Some(job_id)) => {
+    for record in &event.records {
+        match Named::of(record).job("department_move") {
+            Some((tenant_id, job_id)) => {
                 let run = run(app, tenant_id, job_id, Budget::worker()).await?;
                 tally(&mut report, &run);
             }
-            _ => report.skipped += 1,
+            None => report.skipped += 1,
         }
     }
     Ok(report)

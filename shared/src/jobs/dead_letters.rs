@@ -16,6 +16,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::jobs::{Job, JobKind, JobStatus};
 use crate::model::keys::Key;
 use crate::store::{Transaction, from_item, sdk_error};
+use crate::worker_events::SqsEvent;
 use aws_sdk_dynamodbstreams::types::{AttributeValue, ShardIteratorType};
 use serde::Serialize;
 use serde_json::Value;
@@ -96,11 +97,13 @@ impl DeadLetter {
 /// The dead-letter function's entry: an SQS event whose messages are on-failure records. A
 /// message that cannot be handled now (the table or the stream failing) fails the invocation, so
 /// SQS delivers it again and, after its redrive limit, keeps it in the archive queue.
-pub async fn handle_event(app: &App, event: Value) -> ApiResult<DeadLetterReport> {
+pub async fn handle_event(app: &App, event: SqsEvent) -> ApiResult<DeadLetterReport> {
     let mut report = DeadLetterReport::default();
-    for message in event["Records"].as_array().into_iter().flatten() {
-        let body = message["body"]
-            .as_str()
+    for message in &event.records {
+        // Lambda's on-failure record, which no event library types.
+        let body = message
+            .body
+            .as_deref()
             .and_then(|text| serde_json::from_str::<Value>(text).ok())
             .unwrap_or(Value::Null);
         let (jobs, reason) = match DeadLetter::parse(&body) {

@@ -11,6 +11,7 @@ use crate::model::job::{ExportFormat, ExportSpec};
 use crate::model::keys::Key;
 use crate::model::time::rfc3339;
 use crate::store::{Condition, Transaction, Update, from_item, s};
+use crate::worker_events::{Named, StreamEvent};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -22,24 +23,11 @@ pub struct StreamReport {
 
 /// The export function's entry: DynamoDB stream records of new export jobs (template.yaml
 /// filters the stream to them). A redelivered record finds its job no longer queued.
-pub async fn handle_stream(app: &App, event: serde_json::Value) -> ApiResult<StreamReport> {
+pub async fn handle_stream(app: &App, event: StreamEvent) -> ApiResult<StreamReport> {
     let mut report = StreamReport::default();
-    let records = event["Records"].as_array().cloned().unwrap_or_default();
-    for record in records {
-        let image = &record["dynamodb"]["NewImage"];
-        let id = |name: &str| {
-            image[name]["S"]
-                .as_str()
-                .and_then(|v| Uuid::parse_str(v).ok())
-        };
-        match (image["kind"]["S"].as_str(), id("tenant_id"), id("id")) {
-            (Some("export"), Some(tenant_id), Some(job_id)) => {
-                if run(app, tenant_id, job_id).await? {
-                    report.exported += 1;
-                } else {
-                    report.skipped += 1;
-                }
-            }
+    for record in &event.records {
+        match Named::of(record).job("export") {
+            Some((tenant_id, job_id)) if run(app, tenant_id, job_id).await? => report.exported += 1,
             _ => report.skipped += 1,
         }
     }

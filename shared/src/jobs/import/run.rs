@@ -13,6 +13,7 @@ use crate::model::keys::Key;
 use crate::model::tenant::Tenant;
 use crate::model::time::rfc3339;
 use crate::store::{Transaction, Update, from_item, s};
+use crate::worker_events::{Named, StreamOr, UploadEvent};
 use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -25,20 +26,22 @@ pub struct WorkerReport {
 
 /// The import function's entry: S3 notifications of uploads (`tenants/<t>/jobs/<j>/upload.csv`)
 /// and stream records of started imports.
-pub async fn handle_event(app: &App, event: serde_json::Value) -> ApiResult<WorkerReport> {
+pub async fn handle_event(app: &App, event: StreamOr<UploadEvent>) -> ApiResult<WorkerReport> {
+    let jobs: Vec<Option<(Uuid, Uuid)>> = match &event {
+        StreamOr::Stream(stream) => stream
+            .records
+            .iter()
+            .map(|record| Named::of(record).job("import"))
+            .collect(),
+        StreamOr::Other(uploads) => uploads
+            .records
+            .iter()
+            .map(|record| record.s3.object.key.as_deref().and_then(upload_job))
+            .collect(),
+    };
     let mut report = WorkerReport::default();
-    for record in event["Records"].as_array().cloned().unwrap_or_default() {
-        let ids = if let Some(key) = record["s3"]["object"]["key"].as_str() {
-            upload_job(key)
-        } else {
-            let image = &record["dynamodb"]["NewImage"];
-            let id = |n: &str| image[n]["S"].as_str().and_then(|v| Uuid::parse_str(v).ok());
-            match image["kind"]["S"].as_str() {
-                Some("import") => id("tenant_id").zip(id("id")),
-                _ => None,
-            }
-        };
-        match ids {
+    for job in jobs {
+        match job {
             Some((tenant_id, job_id)) if run(app, tenant_id, job_id).await? => report.imported += 1,
             _ => report.skipped += 1,
         }
