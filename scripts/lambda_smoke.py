@@ -199,11 +199,16 @@ class Smoke(api.Client):
         email = f"{unique('joiner')}@people.test"
         self.api("POST", f"/v1/join/{code}", body={"email": email, "name": "Jo Joiner",
                  "password": "joiner-password-1", "phone": "+15555550100"}, expect=(201, 202))
-        pending = self.api("GET", self.tenant_path("/join-requests?status=pending&limit=100"), self.owner)
-        for request in pending["items"]:
-            if request["email"] == email:
-                return request["id"]
-        raise SmokeFailure(f"no pending join request of {email}: {pending}")
+        # The answer only queues the request; the outbox worker files it a moment later.
+        deadline = time.monotonic() + 20
+        while True:
+            pending = self.api("GET", self.tenant_path("/join-requests?status=pending&limit=100"), self.owner)
+            for request in pending["items"]:
+                if request["email"] == email:
+                    return request["id"]
+            if time.monotonic() > deadline:
+                raise SmokeFailure(f"no pending join request of {email}: {pending}")
+            time.sleep(0.2)
 
     def scim_ready(self):
         """The SCIM token the setup provisions with and the SCIM steps present (created once,
