@@ -41,7 +41,7 @@ import tempfile
 import threading
 import time
 
-import fuzz_setup
+from roster_py import api, tenant
 
 RUNS = int(os.environ.get("BENCH_RUNS", "15"))
 TIMEOUT_S = 10
@@ -198,23 +198,21 @@ def run_once(binary, port, events):
     return init, cold, warm
 
 
-def setup(gateway, emulator, admin_email, admin_password):
+def setup(argv):
     """Real data for the request part, made through a running local gateway."""
-    tenant_id, owner_email, password, token = fuzz_setup.tenant_with_owner(
-        gateway, emulator, admin_email, admin_password)
-    tenants = f"{gateway}/v1/tenants/{tenant_id}"
-    _, tenant = fuzz_setup.call("GET", tenants, token=token)
-    _, department = fuzz_setup.call("POST", f"{tenants}/departments", {
-        "name": "Engineering", "parent_id": tenant["root_department_id"],
-    }, token)
-    _, member = fuzz_setup.call("POST", f"{tenants}/members", {
+    client, owned = tenant.from_command_line(argv)
+    tenants = f"/v1/tenants/{owned.tenant['id']}"
+    department = client.api("POST", f"{tenants}/departments", owned.token, {
+        "name": "Engineering", "parent_id": owned.tenant["root_department_id"],
+    }, expect=(201,))
+    member = client.api("POST", f"{tenants}/members", owned.token, {
         "email": f"member-{secrets.token_hex(4)}@bench.test", "name": "Mia Member",
         "department_id": department["id"],
-    }, token)
+    }, expect=(201,))
     values = {
-        "BENCH_TENANT_ID": tenant_id, "BENCH_DEPARTMENT_ID": department["id"],
-        "BENCH_MEMBER_ID": member["id"], "BENCH_OWNER_EMAIL": owner_email,
-        "BENCH_OWNER_PASSWORD": password, "BENCH_OWNER_TOKEN": token,
+        "BENCH_TENANT_ID": owned.tenant["id"], "BENCH_DEPARTMENT_ID": department["id"],
+        "BENCH_MEMBER_ID": member["id"], "BENCH_OWNER_EMAIL": owned.email,
+        "BENCH_OWNER_PASSWORD": owned.password, "BENCH_OWNER_TOKEN": owned.token,
     }
     for name, value in values.items():
         print(f"{name}={shlex.quote(value)}")
@@ -248,7 +246,7 @@ def median(values):
 
 def main():
     if sys.argv[1:2] == ["setup"]:
-        setup(*sys.argv[2:6])
+        api.run(lambda: setup(sys.argv[2:6]))
         return
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RuntimeApi)
     server.daemon_threads = True

@@ -33,11 +33,12 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
 
 import boto3  # in the venv with moto
+
+from roster_py import api, mail, tenant
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EVENTS = os.path.join(ROOT, "events")
@@ -46,8 +47,7 @@ EVENTS = os.path.join(ROOT, "events")
 MOVE_ROWS = 100
 
 
-class SmokeFailure(Exception):
-    pass
+SmokeFailure = api.Failure  # the shared setup's failures fail the run alike
 
 
 def own_variables():
@@ -82,27 +82,6 @@ def lambda_env(variables, withheld):
     return env
 
 
-def http_call(method, url, body=None, token=None, raw=None, content_type="application/json"):
-    """(status, parsed JSON body or None, headers) of a plain HTTP request."""
-    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-    request = urllib.request.Request(url, data=data, method=method)
-    if data is not None:
-        request.add_header("content-type", content_type)
-    if token:
-        request.add_header("authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            payload = response.read()
-            status, headers = response.status, response.headers
-    except urllib.error.HTTPError as error:
-        payload = error.read()
-        status, headers = error.code, error.headers
-    try:
-        return status, (json.loads(payload) if payload else None), headers
-    except ValueError:
-        return status, payload.decode(errors="replace"), headers
-
-
 def free_port():
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -120,11 +99,12 @@ def unique(prefix):
     return f"{prefix}-{secrets.token_hex(4)}"
 
 
-class Smoke:
+class Smoke(api.Client):
+    """The run: a client of the setup gateway (phase 1) and the functions' invoker (phase 2)."""
+
     def __init__(self):
         self.env = os.environ
-        self.emulator = self.env["AWS_ENDPOINT_URL"]
-        self.app_url = self.env["ROSTER_APP_URL"].rstrip("/")
+        super().__init__(None, self.env["AWS_ENDPOINT_URL"])  # the gateway's base once it runs
         self.work = self.env["SMOKE_WORK_DIR"]
         self.dynamodb = boto3.client("dynamodb", region_name=self.env["AWS_REGION"], endpoint_url=self.emulator)
         self.gateway = None
@@ -160,62 +140,17 @@ class Smoke:
             self.gateway.wait(timeout=10)
             self.gateway = None
 
-    def api(self, method, path, token=None, body=None, expect=(200,), with_headers=False):
-        status, answer, headers = http_call(method, self.base + path, body, token)
-        if status not in expect:
-            raise SmokeFailure(f"setup: {method} {path} answered {status}: {answer}")
-        return (answer, headers) if with_headers else answer
-
-    def links_mailed(self, to, page):
-        """The tokens of the links to `{app_url}/{page}?token=` mailed to `to`, oldest first."""
-        prefix = f"{self.app_url}/{page}?token="
-        _, mails, _ = http_call("GET", f"{self.emulator}/_roster/sent-mail")
-        tokens = []
-        for mail in mails or []:
-            if to in (mail.get("to") or []) and prefix in mail.get("body", ""):
-                found = re.search(re.escape(prefix) + r"([A-Za-z0-9_-]+)", mail["body"])
-                if found:
-                    tokens.append(found.group(1))
-        return tokens
-
-    def mailed_token(self, to, page, after=0):
-        """The token of the newest link to `{app_url}/{page}?token=` mailed to `to`, once more
-        than `after` such links were mailed (the outbox worker mails on the stream, a moment
-        after the answer)."""
-        deadline = time.time() + 20
-        while True:
-            tokens = self.links_mailed(to, page)
-            if len(tokens) > after:
-                return tokens[-1]
-            if time.time() > deadline:
-                raise SmokeFailure(f"no mail to {to} with a link to {self.app_url}/{page}")
-            time.sleep(0.2)
-
-    def login(self, email, password, tenant_id=None):
-        body = {"email": email, "password": password}
-        if tenant_id:
-            body["tenant_id"] = tenant_id
-        return self.api("POST", "/v1/auth/login", body=body)["access_token"]
-
-    def set_password(self, email, password):
-        token = self.mailed_token(email, "set-password")
-        self.api("POST", "/v1/auth/password-reset", body={"token": token, "new_password": password},
-                 expect=(204,))
-
     def setup_tenant(self):
         self.admin = self.login(self.env["ROSTER_BOOTSTRAP_EMAIL"], self.env["ROSTER_BOOTSTRAP_PASSWORD"])
-        self.owner_email = f"{unique('owner')}@smoke.test"
-        tenant = self.api("POST", "/v1/tenants", self.admin, {
-            "name": "Smoke Corp", "kind": "customer", "plan": "paid", "member_quota": 1000,
-            "seats_total": 20, "owner_email": self.owner_email, "owner_name": "Olive Owner",
-            "feature_flags": {"licence_renewal": True, "api_access": True},
-            "settings": {"join_rules": {"join_by_number": True}},
-        }, expect=(201,))
-        self.tenant = tenant["id"]
-        self.join_number = tenant["join_number"]
-        self.root = tenant["root_department_id"]
-        self.set_password(self.owner_email, "owner-password-1")
-        self.owner = self.login(self.owner_email, "owner-password-1", self.tenant)
+        owned = tenant.tenant_with_owner(
+            self, self.admin, f"{unique('owner')}@smoke.test", "owner-password-1", name="Smoke Corp",
+            member_quota=1000, seats_total=20,
+            feature_flags={"licence_renewal": True, "api_access": True},
+            settings={"join_rules": {"join_by_number": True}})
+        self.tenant = owned.tenant["id"]
+        self.join_number = owned.tenant["join_number"]
+        self.root = owned.tenant["root_department_id"]
+        self.owner = owned.token
         self.sales = self.department("Sales")
 
     def tenant_path(self, rest=""):
@@ -236,7 +171,7 @@ class Smoke:
         """A member who set a password and signed in: dict with id, email, password, token."""
         member_id, email = self.member(name)
         password = f"{name.lower()}-password-1"
-        self.set_password(email, password)
+        tenant.set_password(self, email, password)
         return {"id": member_id, "email": email, "password": password,
                 "token": self.login(email, password, self.tenant)}
 
@@ -253,7 +188,7 @@ class Smoke:
         created = self.api("POST", self.tenant_path("/invitations"), self.owner,
                            {"email": email, "name": "Ivy Invitee", "department_id": self.sales},
                            expect=(201,))
-        return created["id"], self.mailed_token(email, "invitations/accept")
+        return created["id"], mail.mailed_token(self, email, "invitations/accept")
 
     def join_link(self):
         return self.api("POST", self.tenant_path("/join-links"), self.owner,
@@ -264,11 +199,16 @@ class Smoke:
         email = f"{unique('joiner')}@people.test"
         self.api("POST", f"/v1/join/{code}", body={"email": email, "name": "Jo Joiner",
                  "password": "joiner-password-1", "phone": "+15555550100"}, expect=(201, 202))
-        pending = self.api("GET", self.tenant_path("/join-requests?status=pending&limit=100"), self.owner)
-        for request in pending["items"]:
-            if request["email"] == email:
-                return request["id"]
-        raise SmokeFailure(f"no pending join request of {email}: {pending}")
+        # The answer only queues the request; the outbox worker files it a moment later.
+        deadline = time.monotonic() + 20
+        while True:
+            pending = self.api("GET", self.tenant_path("/join-requests?status=pending&limit=100"), self.owner)
+            for request in pending["items"]:
+                if request["email"] == email:
+                    return request["id"]
+            if time.monotonic() > deadline:
+                raise SmokeFailure(f"no pending join request of {email}: {pending}")
+            time.sleep(0.2)
 
     def scim_ready(self):
         """The SCIM token the setup provisions with and the SCIM steps present (created once,
@@ -281,12 +221,8 @@ class Smoke:
         """A SCIM request through the gateway, as the identity provider sends it (the SCIM token,
         application/scim+json)."""
         self.scim_ready()
-        path = f"/scim/v2/{self.tenant}{rest}"
-        status, answer, headers = http_call(method, self.base + path, body, self.scim_token,
-                                            content_type="application/scim+json")
-        if status not in expect:
-            raise SmokeFailure(f"setup: {method} {path} answered {status}: {answer}")
-        return (answer, headers) if with_headers else answer
+        return self.api(method, f"/scim/v2/{self.tenant}{rest}", self.scim_token, body, expect,
+                        "application/scim+json", with_headers)
 
     def scim_user_body(self, name):
         """scim-create-user's sample User for a fresh address (its userName) and externalId."""
@@ -498,7 +434,7 @@ class Smoke:
         return ("\r\n".join(lines) + "\r\n").encode()
 
     def upload(self, url, data):
-        status, answer, _ = http_call("PUT", url, raw=data, content_type="text/csv")
+        status, answer, _ = api.call("PUT", url, raw=data, content_type="text/csv")
         if status >= 300:
             raise SmokeFailure(f"the upload answered {status}: {answer}")
 
@@ -573,9 +509,9 @@ def steps():
     def reset_link(x):
         rita(x)
         # The link request-password-reset mails, asked for here through the gateway.
-        before = len(x.links_mailed(x.rita["email"], "set-password"))
+        before = len(mail.links_mailed(x, x.rita["email"], "set-password"))
         x.api("POST", "/v1/auth/password-reset/request", body={"email": x.rita["email"]}, expect=(202,))
-        x.reset_token = x.mailed_token(x.rita["email"], "set-password", after=before)
+        x.reset_token = mail.mailed_token(x, x.rita["email"], "set-password", after=before)
 
     @step("complete-password-reset", reset_link)
     def _(x):
@@ -591,7 +527,7 @@ def steps():
 
     def verify_link(x):
         _, email = x.member("Vera")
-        x.verify_token = x.mailed_token(email, "set-password")
+        x.verify_token = mail.mailed_token(x, email, "set-password")
 
     @step("verify-email", verify_link)
     def _(x):
@@ -604,7 +540,7 @@ def steps():
         x.eve_new_email = f"{unique('eve-new')}@people.test"
         x.api("PATCH", "/v1/me", x.eve["token"],
               {"email": x.eve_new_email, "current_password": x.eve["password"]}, expect=(202,))
-        x.confirm_token = x.mailed_token(x.eve_new_email, "confirm-email")
+        x.confirm_token = mail.mailed_token(x, x.eve_new_email, "confirm-email")
 
     @step("confirm-email-change", email_change)
     def _(x):
@@ -1189,14 +1125,14 @@ def steps():
                                  ExpressionAttributeValues={":pk": {"S": "OUTBOX"}})["Items"]
         if not items:
             raise SmokeFailure("mail-outbox: request-password-reset queued nothing")
-        before = len(x.links_mailed(x.rita["email"], "set-password"))
+        before = len(mail.links_mailed(x, x.rita["email"], "set-password"))
         event = copy.deepcopy(x.sample("mail-outbox"))
         record = event["Records"][0]
         record["awsRegion"] = x.env["AWS_REGION"]
         record["dynamodb"]["Keys"] = {"pk": items[-1]["pk"], "sk": items[-1]["sk"]}
         record["dynamodb"]["NewImage"] = items[-1]
         report = x.worker("mail-outbox", event, "a queued reset mail")
-        if report.get("mailed") != 1 or len(x.links_mailed(x.rita["email"], "set-password")) <= before:
+        if report.get("mailed") != 1 or len(mail.links_mailed(x, x.rita["email"], "set-password")) <= before:
             raise SmokeFailure(f"mail-outbox did not mail the reset link: {report}")
 
     @step("job-dead-letters", movers)

@@ -14,19 +14,9 @@ from httpx2 import Client
 from scim2_client.engines.httpx2 import SyncSCIMClient
 from scim2_tester import Status, check_server
 
-import fuzz_setup
+from roster_py import api, tenant
 
 FAILED = {Status.ERROR, Status.CRITICAL}
-
-
-def scim_token(gateway, tenant_id, owner_token):
-    _, created = fuzz_setup.call(
-        "POST",
-        f"{gateway}/v1/tenants/{tenant_id}/scim-tokens",
-        {"label": "scim2-tester"},
-        owner_token,
-    )
-    return created["token"]
 
 
 def one_line(text):
@@ -38,8 +28,10 @@ def main(argv):
         print(__doc__, file=sys.stderr)
         return 2
     gateway = argv[1]
-    tenant_id, _, _, owner_token = fuzz_setup.tenant_with_owner(*argv[1:5])
-    token = scim_token(gateway, tenant_id, owner_token)
+    client, owned = tenant.from_command_line(argv[1:5])
+    tenant_id = owned.tenant["id"]
+    token = client.api("POST", f"/v1/tenants/{tenant_id}/scim-tokens", owned.token,
+                       {"label": "scim2-tester"}, expect=(201,))["token"]
     # A trailing slash keeps the base's path when the client joins relative paths onto it.
     http = Client(
         base_url=f"{gateway}/scim/v2/{tenant_id}/",
@@ -74,4 +66,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(api.run(lambda: main(sys.argv)))

@@ -11,14 +11,15 @@ import collections
 import json
 import os
 import random
-import re
 import sys
 import threading
 import time
 import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
+
+from roster_py import api, mail
+from roster_py.tenant import tenant_with_owner
 
 GATEWAY, EMULATOR = sys.argv[1], sys.argv[2]
 SECONDS, MAX_REQUESTS, CLIENTS = float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
@@ -41,101 +42,55 @@ def budget_left():
         return stats["requests"] < MAX_REQUESTS and time.monotonic() < deadline
 
 
-def call(method, path, token=None, body=None, base=GATEWAY, content_type="application/json", raw=None):
-    """One logical request: retried on 503 (same Idempotency-Key) and on a refused connection."""
-    key = str(uuid.uuid4()) if method == "POST" else None
-    for attempt in range(60):
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        request = urllib.request.Request(base + path if base else path, data=data, method=method)
-        if data is not None:
-            request.add_header("content-type", content_type)
-        if token:
-            request.add_header("authorization", f"Bearer {token}")
-        if key and base == GATEWAY:
-            request.add_header("idempotency-key", key)
+def send(method, url, **request):
+    """One logical request (api.call's arguments): retried on 503 (same Idempotency-Key) and on a
+    refused connection; counted."""
+    key = str(uuid.uuid4()) if method == "POST" and url.startswith(GATEWAY + "/") else None
+    for _ in range(60):
         with lock:
             stats["requests"] += 1
         try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                status, text = response.status, response.read()
-        except urllib.error.HTTPError as err:
-            status, text = err.code, err.read()
-        except (urllib.error.URLError, ConnectionError, TimeoutError) as err:
+            answer = api.call(method, url, headers={"idempotency-key": key} if key else None, **request)
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
             with lock:
                 stats["connection_errors"] += 1
             time.sleep(0.5)
             continue
+        status, body = answer.status, answer.body
         with lock:
             statuses[status] += 1
         if status == 503:
             with lock:
                 stats["unavailable_503"] += 1
-            time.sleep(min(float(dict_header(text, "retry_after") or 1), 2))
+            retry_after = body.get("retry_after") if isinstance(body, dict) else None
+            time.sleep(min(float(retry_after or 1), 2))
             continue
         if status >= 500:
             with lock:
                 stats["server_errors_5xx"] += 1
-                failures.append(f"{method} {path} -> {status}: {text[:300]!r}")
-        try:
-            answer = json.loads(text) if text else None
-        except ValueError:
-            answer = None
-        if 400 <= status < 500 and isinstance(answer, dict):
+                failures.append(f"{method} {url.removeprefix(GATEWAY)} -> {status}: {str(body)[:300]!r}")
+        if 400 <= status < 500 and isinstance(body, dict):
             with lock:
-                problems[f"{status} {answer.get('code')}"] += 1
-        return status, answer
-    return 599, None
+                problems[f"{status} {body.get('code')}"] += 1
+        return answer
+    return api.Answer(599, None, None)
 
 
-def dict_header(text, name):
-    try:
-        return json.loads(text).get(name)
-    except (ValueError, AttributeError):
-        return None
+gateway = api.Client(GATEWAY, EMULATOR, send)
 
 
-def mail_token(to, page=None):
-    """The token of the newest link to `page` (any page when None) mailed to `to`."""
-    status, mails = call("GET", "/_roster/sent-mail", base=EMULATOR)
-    prefix = f"/{page}?token=" if page else "token="
-    for mail in reversed(mails or []):
-        if to in mail.get("to", []) and prefix in mail.get("body", ""):
-            body = mail["body"]
-            start = body.index(prefix) + len(prefix)
-            return re.match(r"[A-Za-z0-9_-]+", body[start:]).group(0)
-    return None
-
-
-def login(email, password, tenant_id=None):
-    body = {"email": email, "password": password}
-    if tenant_id:
-        body["tenant_id"] = tenant_id
-    status, answer = call("POST", "/v1/auth/login", body=body)
-    if status != 200:
-        raise RuntimeError(f"sign-in of {email} answered {status}: {answer}")
-    return answer["access_token"]
+def call(method, path, token=None, body=None, base=GATEWAY, **request):
+    """(status, body) of send to `base + path`."""
+    status, answer, _ = send(method, base + path, token=token, body=body, **request)
+    return status, answer
 
 
 def new_tenant(admin, n):
-    owner = f"owner-{uuid.uuid4().hex[:10]}@soak{n}.test"
-    status, tenant = call("POST", "/v1/tenants", admin, {
-        "name": f"Soak {n}", "kind": "customer", "plan": "paid", "member_quota": 400,
-        "seats_total": 40, "owner_email": owner, "owner_name": "Soak Owner",
-    })
-    if status != 201:
-        raise RuntimeError(f"tenant create answered {status}: {tenant}")
-    token = None
-    for _ in range(20):
-        token = mail_token(owner)
-        if token:
-            break
-        time.sleep(0.5)
-    password = "soak-owner-password-1"
-    call("POST", "/v1/auth/password-reset", body={"token": token, "new_password": password})
-    return {
-        "id": tenant["id"], "root": tenant["root_department_id"],
-        "token": login(owner, password, tenant["id"]), "members": [], "departments": [tenant["root_department_id"]],
-    }
+    owned = tenant_with_owner(
+        gateway, admin, f"owner-{uuid.uuid4().hex[:10]}@soak{n}.test", "soak-owner-password-1",
+        name=f"Soak {n}", member_quota=400, seats_total=40, owner_name="Soak Owner")
+    root = owned.tenant["root_department_id"]
+    return {"id": owned.tenant["id"], "root": root, "token": owned.token, "members": [], "departments": [root]}
 
 
 def client(number, tenant):
@@ -174,7 +129,7 @@ def client(number, tenant):
             email = f"i-{uuid.uuid4().hex[:12]}@soak.test"
             status, _ = call("POST", f"{base}/invitations", token,
                              {"email": email, "department_id": tenant["root"]})
-            link = mail_token(email, "invitations/accept") if status == 201 else None
+            link = mail.mailed_token(gateway, email, "invitations/accept", wait=0) if status == 201 else None
             if link:
                 call("POST", f"/v1/invitations/{link}/accept",
                      body={"name": "Invited Soaker", "password": "soak-invitee-password-1"})
@@ -202,7 +157,7 @@ def client(number, tenant):
 
 
 def main():
-    admin = login(os.environ["ROSTER_BOOTSTRAP_EMAIL"], os.environ["ROSTER_BOOTSTRAP_PASSWORD"])
+    admin = gateway.login(os.environ["ROSTER_BOOTSTRAP_EMAIL"], os.environ["ROSTER_BOOTSTRAP_PASSWORD"])
     tenants = [new_tenant(admin, n) for n in range(max(1, CLIENTS // 2))]
     threads = [
         threading.Thread(target=client, args=(n, tenants[n % len(tenants)]), daemon=True)
@@ -224,4 +179,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    api.run(main)
