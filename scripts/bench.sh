@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Lambda benchmarks: builds every function binary and a hello-world lambda_http baseline with the
-# release profile, then reports via scripts/bench_init.py each one's stripped size (target <= 12 MiB),
-# init time against hello-world's (target <= 1.5x), and for a few handlers (BENCH_REQUESTS) a cold
+# release profile, then reports via scripts/bench_init.py each one's stripped size (target <= 6 MiB),
+# init time against hello-world's (target <= 1.2x), and for a few handlers (BENCH_REQUESTS) a cold
 # and a warm request against the local emulator with real data (target: cold <= warm + init + 2 ms).
 # Exits non-zero if a target is missed. BENCH_RUNS (default 15) sets the runs per binary;
 # BENCH_BINARIES=DIR measures the binaries in DIR (hello-world among them) instead of building.
