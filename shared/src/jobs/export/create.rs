@@ -40,9 +40,8 @@ pub async fn create(
     input: CreateExport,
 ) -> ApiResult<JobView> {
     check(&input)?;
-    let department = department_of(&input);
     let mut batch = Batch::new();
-    let department = department.map(|d| batch.read_item(Key::department(tenant_id, d)));
+    let department = department_of(&input).map(|d| batch.read_item(Key::department(tenant_id, d)));
     let (access, _, mut read) = authorize_with_tenant(
         app,
         requester,
