@@ -14,7 +14,7 @@ pub use crate::model::ApiClient;
 use crate::model::keys::{GSI1, Key, api_clients_of};
 use crate::model::roles::{Permission, Permissions};
 use crate::model::{List, PageParams, Tenant};
-use crate::store::{Condition, Query, SortRange, Transaction, from_item, to_item};
+use crate::store::{Batch, Condition, Query, SortRange, Transaction, from_item, to_item};
 use crate::tokens::{ACCESS_TOKEN_SECONDS, Grant, TokenScope};
 use crate::validate;
 use serde::{Deserialize, Serialize};
@@ -78,7 +78,7 @@ pub async fn create(
         requester,
         tenant_id,
         Need::Permission(Permission::ApiClientsWrite),
-        &[],
+        Batch::new(),
     )
     .await?;
     tenant.feature_flags.require_api_access()?;
@@ -143,7 +143,7 @@ pub async fn list(
         requester,
         tenant_id,
         Need::Permission(Permission::ApiClientsWrite),
-        &[],
+        Batch::new(),
     )
     .await?;
     tenant.feature_flags.require_api_access()?;
@@ -160,22 +160,18 @@ pub async fn delete(
     tenant_id: Uuid,
     client_id: Uuid,
 ) -> ApiResult<()> {
-    let (access, tenant, items) = authorize_with_tenant(
+    let mut batch = Batch::new();
+    let client = batch.read::<ApiClient>(Key::api_client(client_id));
+    let (access, tenant, mut read) = authorize_with_tenant(
         app,
         requester,
         tenant_id,
         Need::Permission(Permission::ApiClientsWrite),
-        &[Key::api_client(client_id)],
+        batch,
     )
     .await?;
     tenant.feature_flags.require_api_access()?;
-    let client: ApiClient = from_item(
-        items
-            .into_iter()
-            .next()
-            .flatten()
-            .ok_or(ApiError::NotFound)?,
-    )?;
+    let client = read.take(client)?.ok_or(ApiError::NotFound)?;
     if client.tenant_id != tenant_id {
         return Err(ApiError::NotFound);
     }

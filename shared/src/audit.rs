@@ -8,7 +8,7 @@ use crate::error::{ApiResult, Checks};
 use crate::model::keys::{GSI1, Key, audit_by_actor, audit_partition};
 use crate::model::roles::Permission;
 use crate::model::{List, PageParams};
-use crate::store::{Filter, Item, Query, SortRange, Transaction, from_item, s, to_item};
+use crate::store::{Batch, Filter, Item, Query, SortRange, Transaction, from_item, s, to_item};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -213,7 +213,7 @@ pub async fn list(
         requester,
         tenant_id,
         Need::Permission(Permission::AuditRead),
-        &[],
+        Batch::new(),
     )
     .await?;
 

@@ -10,7 +10,7 @@ use crate::model::scim_token::ScimToken;
 use crate::model::tenant::TenantStatus;
 use crate::model::{ApiClient, Member, MemberStatus, Tenant, User};
 pub use crate::scim::tokens::PresentedToken;
-use crate::store::{Item, from_item};
+use crate::store::{Batch, BatchRead, Slot};
 use crate::tokens::{Claims, TokenScope};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -133,7 +133,7 @@ impl Access {
     }
 }
 
-/// The caller and the items read with its membership, in the order asked.
+/// The caller and the records read with its membership, each taken by the slot it was asked for.
 pub struct Authorized {
     pub caller: Caller,
     /// The verified token, to issue a fresh one like it (none for a SCIM token).
@@ -141,7 +141,7 @@ pub struct Authorized {
     /// The tenant a membership's or machine client's token acts in, as read with it (none for
     /// platform, user and SCIM callers): never a deleting one.
     pub home: Option<Tenant>,
-    pub items: Vec<Option<Item>>,
+    pub read: BatchRead,
 }
 
 /// The part of a user record every request checks: the session epoch its tokens must carry.
@@ -151,25 +151,85 @@ struct Sessions {
     session_epoch: u64,
 }
 
+/// A record whose existence is all that is checked.
+#[derive(Deserialize)]
+struct Exists {}
+
 /// A token of a person is alive while the user's session epoch (and, for a membership token, the
 /// member's) is still the one it was issued under.
-fn session_alive(claims: &Claims, user: Option<Item>) -> ApiResult<()> {
-    let user: Sessions = from_item(user.ok_or(ApiError::Unauthorized)?)?;
+fn session_alive(claims: &Claims, user: Option<Sessions>) -> ApiResult<()> {
+    let user = user.ok_or(ApiError::Unauthorized)?;
     if user.session_epoch != claims.sev {
         return Err(ApiError::Unauthorized);
     }
     Ok(())
 }
 
-fn principal_key(claims: &Claims, password_change: bool) -> ApiResult<Key> {
-    match (claims.scp, claims.tid, claims.mid) {
-        (TokenScope::Platform, _, _) => Ok(Key::platform_admin(claims.sub)),
-        (TokenScope::Tenant, Some(t), Some(m)) => Ok(Key::member(t, m)),
-        (TokenScope::PasswordChange, Some(t), Some(m)) if password_change => Ok(Key::member(t, m)),
-        (TokenScope::ApiClient, Some(_), _) => Ok(Key::api_client(claims.sub)),
-        (TokenScope::User, _, _) => Ok(Key::user(claims.sub)),
-        _ => Err(ApiError::Unauthorized),
-    }
+/// The live record a token stands for, as asked of the batch.
+enum Principal {
+    Platform(Slot<Exists>),
+    Member(Slot<Member>),
+    ApiClient(Slot<ApiClient>),
+    User(Slot<Exists>),
+}
+
+fn principal(claims: &Claims, password_change: bool, batch: &mut Batch) -> ApiResult<Principal> {
+    Ok(match (claims.scp, claims.tid, claims.mid) {
+        (TokenScope::Platform, _, _) => {
+            Principal::Platform(batch.read(Key::platform_admin(claims.sub)))
+        }
+        (TokenScope::Tenant, Some(t), Some(m)) => Principal::Member(batch.read(Key::member(t, m))),
+        (TokenScope::PasswordChange, Some(t), Some(m)) if password_change => {
+            Principal::Member(batch.read(Key::member(t, m)))
+        }
+        (TokenScope::ApiClient, Some(_), _) => {
+            Principal::ApiClient(batch.read(Key::api_client(claims.sub)))
+        }
+        (TokenScope::User, _, _) => Principal::User(batch.read(Key::user(claims.sub))),
+        _ => return Err(ApiError::Unauthorized),
+    })
+}
+
+/// The caller a token's principal makes, once it is read: refused when it no longer answers for
+/// the token.
+fn caller_kind(
+    claims: &Claims,
+    principal: Principal,
+    read: &mut BatchRead,
+) -> ApiResult<CallerKind> {
+    Ok(match principal {
+        Principal::Platform(slot) => {
+            read.take(slot)?.ok_or(ApiError::Unauthorized)?;
+            CallerKind::Platform
+        }
+        Principal::User(slot) => {
+            read.take(slot)?.ok_or(ApiError::Unauthorized)?;
+            CallerKind::User
+        }
+        Principal::ApiClient(slot) => {
+            let client = read.take(slot)?.ok_or(ApiError::Unauthorized)?;
+            if Some(client.tenant_id) != claims.tid {
+                return Err(ApiError::Unauthorized);
+            }
+            CallerKind::ApiClient(Box::new(client))
+        }
+        Principal::Member(slot) => {
+            let member = read.take(slot)?.ok_or(ApiError::Unauthorized)?;
+            if member.user_id != claims.sub {
+                return Err(ApiError::Unauthorized);
+            }
+            match member.status {
+                MemberStatus::Active => {}
+                MemberStatus::Disabled => return Err(ApiError::AccountDisabled),
+                _ => return Err(ApiError::Unauthorized),
+            }
+            // Disabled or deleted since the token was issued: it stays dead once enabled again.
+            if member.session_epoch != claims.mev {
+                return Err(ApiError::Unauthorized);
+            }
+            CallerKind::Member(Box::new(member))
+        }
+    })
 }
 
 /// The tenant a token of a membership or a machine client acts in.
@@ -186,8 +246,8 @@ fn home_of(claims: &Claims) -> Option<Uuid> {
 /// deleted tenant's membership, which is gone: 401. Being checked at every use, this also
 /// covers a token minted while its tenant was being set deleting (read active just before):
 /// it opens nothing until a restore, like every token issued before the deletion.
-fn home_in_use(item: Option<Item>, route: Option<Uuid>) -> ApiResult<Tenant> {
-    let tenant: Tenant = from_item(item.ok_or(ApiError::Unauthorized)?)?;
+fn home_in_use(tenant: Option<Tenant>, route: Option<Uuid>) -> ApiResult<Tenant> {
+    let tenant = tenant.ok_or(ApiError::Unauthorized)?;
     match tenant.status {
         TenantStatus::Active => Ok(tenant),
         TenantStatus::Deleting if route == Some(tenant.id) => Err(ApiError::NotFound),
@@ -197,10 +257,10 @@ fn home_in_use(item: Option<Item>, route: Option<Uuid>) -> ApiResult<Tenant> {
 
 pub use crate::model::tenant::ip_allowed;
 
-/// Verifies the bearer token and reads the caller's live record together with `keys` in one
+/// Verifies the bearer token and reads the caller's live record together with `batch` in one
 /// batched consistent read.
-pub async fn authenticate(app: &App, requester: &Requester, keys: &[Key]) -> ApiResult<Authorized> {
-    authenticate_scoped(app, requester, keys, false, None).await
+pub async fn authenticate(app: &App, requester: &Requester, batch: Batch) -> ApiResult<Authorized> {
+    authenticate_scoped(app, requester, batch, false, None).await
 }
 
 /// Like [`authenticate`], also accepting the token a `password_expired` sign-in hands out, which
@@ -208,21 +268,21 @@ pub async fn authenticate(app: &App, requester: &Requester, keys: &[Key]) -> Api
 pub async fn authenticate_for_password_change(
     app: &App,
     requester: &Requester,
-    keys: &[Key],
+    batch: Batch,
 ) -> ApiResult<Authorized> {
-    authenticate_scoped(app, requester, keys, true, None).await
+    authenticate_scoped(app, requester, batch, true, None).await
 }
 
 /// `route`: the tenant whose route is called, if any (see [`home_in_use`]).
 async fn authenticate_scoped(
     app: &App,
     requester: &Requester,
-    keys: &[Key],
+    mut batch: Batch,
     password_change: bool,
     route: Option<Uuid>,
 ) -> ApiResult<Authorized> {
     if let Some(presented) = &requester.scim {
-        return authenticate_scim(app, requester, presented, keys).await;
+        return authenticate_scim(app, requester, presented, batch).await;
     }
     let claims = requester.claims()?.clone();
     if !claims.allows_address(requester.origin.source_ip.as_deref()) {
@@ -230,49 +290,19 @@ async fn authenticate_scoped(
     }
     // A person's user record and the token's tenant ride in the same batch: the session epoch
     // ends stale tokens, the tenant's status deleting ones, without another round trip.
-    let person = claims.scp != TokenScope::ApiClient;
-    let home = home_of(&claims);
-    let mut all = vec![principal_key(&claims, password_change)?];
-    if person {
-        all.push(Key::user(claims.sub));
+    let principal = principal(&claims, password_change, &mut batch)?;
+    let sessions = (claims.scp != TokenScope::ApiClient)
+        .then(|| batch.read::<Sessions>(Key::user(claims.sub)));
+    let home = home_of(&claims).map(|tenant_id| batch.read::<Tenant>(Key::tenant(tenant_id)));
+    let mut read = batch.run(&app.store).await?;
+    // An ended session is refused before the principal's standing: a stale token of a since
+    // disabled member is 401, not `account_disabled`.
+    if let Some(slot) = sessions {
+        session_alive(&claims, read.take(slot)?)?;
     }
-    all.extend(home.map(Key::tenant));
-    all.extend_from_slice(keys);
-    let mut items = app.store.get_many(&all).await?;
-    let principal = items.remove(0).ok_or(ApiError::Unauthorized)?;
-    if person {
-        session_alive(&claims, items.remove(0))?;
-    }
-    let home_item = home.and_then(|_| items.remove(0));
-    let kind = match claims.scp {
-        TokenScope::Platform => CallerKind::Platform,
-        TokenScope::ApiClient => {
-            let client: ApiClient = from_item(principal)?;
-            if Some(client.tenant_id) != claims.tid {
-                return Err(ApiError::Unauthorized);
-            }
-            CallerKind::ApiClient(Box::new(client))
-        }
-        TokenScope::User => CallerKind::User,
-        _ => {
-            let member: Member = from_item(principal)?;
-            if member.user_id != claims.sub {
-                return Err(ApiError::Unauthorized);
-            }
-            match member.status {
-                MemberStatus::Active => {}
-                MemberStatus::Disabled => return Err(ApiError::AccountDisabled),
-                _ => return Err(ApiError::Unauthorized),
-            }
-            // Disabled or deleted since the token was issued: it stays dead once enabled again.
-            if member.session_epoch != claims.mev {
-                return Err(ApiError::Unauthorized);
-            }
-            CallerKind::Member(Box::new(member))
-        }
-    };
+    let kind = caller_kind(&claims, principal, &mut read)?;
     let home = match home {
-        Some(_) => Some(home_in_use(home_item, route)?),
+        Some(slot) => Some(home_in_use(read.take(slot)?, route)?),
         None => None,
     };
     Ok(Authorized {
@@ -283,22 +313,21 @@ async fn authenticate_scoped(
         },
         claims: Some(claims),
         home,
-        items,
+        read,
     })
 }
 
-/// A SCIM token: its stored record, read with `keys`, must hold the presented token's hash.
+/// A SCIM token: its stored record, read with `batch`, must hold the presented token's hash.
 async fn authenticate_scim(
     app: &App,
     requester: &Requester,
     presented: &PresentedToken,
-    keys: &[Key],
+    mut batch: Batch,
 ) -> ApiResult<Authorized> {
     let token_id = presented.token_id().ok_or(ApiError::Unauthorized)?;
-    let mut all = vec![Key::scim_token(token_id)];
-    all.extend_from_slice(keys);
-    let mut items = app.store.get_many(&all).await?;
-    let stored: ScimToken = from_item(items.remove(0).ok_or(ApiError::Unauthorized)?)?;
+    let token = batch.read::<ScimToken>(Key::scim_token(token_id));
+    let mut read = batch.run(&app.store).await?;
+    let stored = read.take(token)?.ok_or(ApiError::Unauthorized)?;
     if !presented.proves(&stored) {
         return Err(ApiError::Unauthorized);
     }
@@ -310,18 +339,18 @@ async fn authenticate_scim(
         },
         claims: None,
         home: None,
-        items,
+        read,
     })
 }
 
 /// The person behind any sign-in token (platform, tenant or user scope) and their live user
-/// record, read consistently with `keys` in one batch: what accepting an invitation or asking to
-/// join needs, whatever tenant the token was issued for. Machine clients are refused.
+/// record, read consistently with `batch` in one request: what accepting an invitation or asking
+/// to join needs, whatever tenant the token was issued for. Machine clients are refused.
 pub async fn authenticate_person(
     app: &App,
     requester: &Requester,
-    keys: &[Key],
-) -> ApiResult<(User, Vec<Option<Item>>)> {
+    mut batch: Batch,
+) -> ApiResult<(User, BatchRead)> {
     let claims = requester.claims()?.clone();
     if !claims.allows_address(requester.origin.source_ip.as_deref()) {
         return Err(ApiError::IpNotAllowed);
@@ -334,18 +363,17 @@ pub async fn authenticate_person(
             "only a person can do this, not a machine client",
         ));
     }
-    let mut all = vec![Key::user(claims.sub)];
-    all.extend_from_slice(keys);
-    let mut items = app.store.get_many(&all).await?;
-    let user: User = from_item(items.remove(0).ok_or(ApiError::Unauthorized)?)?;
+    let user = batch.read::<User>(Key::user(claims.sub));
+    let mut read = batch.run(&app.store).await?;
+    let user = read.take(user)?.ok_or(ApiError::Unauthorized)?;
     if user.session_epoch != claims.sev {
         return Err(ApiError::Unauthorized);
     }
-    Ok((user, items))
+    Ok((user, read))
 }
 
-/// Authenticates the caller and clears them for `need` in `tenant_id`, reading `keys` in the same
-/// request. Another tenant's ids answer 404, never 403, so callers learn nothing about them.
+/// Authenticates the caller and clears them for `need` in `tenant_id`, reading `batch` in the
+/// same request. Another tenant's ids answer 404, never 403, so callers learn nothing about them.
 ///
 /// A reseller's admin acting in a customer tenant also needs the customer's tenant item to see its
 /// parent; it is read in the same batch, so the cost is still one request.
@@ -354,9 +382,11 @@ pub async fn authorize(
     requester: &Requester,
     tenant_id: Uuid,
     need: Need,
-    keys: &[Key],
-) -> ApiResult<(Access, Vec<Option<Item>>)> {
-    authorize_reaching(app, requester, tenant_id, need, keys, Reach::Live).await
+    batch: Batch,
+) -> ApiResult<(Access, BatchRead)> {
+    let (access, _, read) =
+        authorize_reaching(app, requester, tenant_id, need, batch, Reach::Live).await?;
+    Ok((access, read))
 }
 
 /// How far into a deleting tenant a route lets its operators.
@@ -369,28 +399,27 @@ enum Reach {
     Deleting,
 }
 
+/// [`authorize`], also answering the tenant record it read (none when it is not there and the
+/// caller is its own member).
 async fn authorize_reaching(
     app: &App,
     requester: &Requester,
     tenant_id: Uuid,
     need: Need,
-    keys: &[Key],
+    mut batch: Batch,
     reach: Reach,
-) -> ApiResult<(Access, Vec<Option<Item>>)> {
-    let mut all = vec![Key::tenant(tenant_id)];
-    all.extend_from_slice(keys);
+) -> ApiResult<(Access, Option<Tenant>, BatchRead)> {
+    let tenant = batch.read::<Tenant>(Key::tenant(tenant_id));
     let Authorized {
-        caller, mut items, ..
-    } = authenticate_scoped(app, requester, &all, false, Some(tenant_id)).await?;
-    let tenant_item = items.remove(0);
-    let via_reseller = standing(&caller, requester, tenant_id, tenant_item.as_ref())?;
+        caller, mut read, ..
+    } = authenticate_scoped(app, requester, batch, false, Some(tenant_id)).await?;
+    let tenant = read.take(tenant)?;
+    let via_reseller = standing(&caller, requester, tenant_id, tenant.as_ref())?;
     // A deleted tenant is gone for its members and clients (and their own tokens are refused
     // with it, see `home_in_use`); its operators still see it (to restore it).
-    let deleting = tenant_item
+    let deleting = tenant
         .as_ref()
-        .and_then(|t| t.get("status"))
-        .and_then(|s| s.as_s().ok())
-        .is_some_and(|s| s == "deleting");
+        .is_some_and(|t| t.status == TenantStatus::Deleting);
     let reaches = caller.is_platform() || (via_reseller && reach == Reach::Deleting);
     if deleting && !reaches {
         return Err(ApiError::NotFound);
@@ -410,7 +439,7 @@ async fn authorize_reaching(
             "the caller lacks the permission this operation needs",
         ));
     }
-    Ok((access, items))
+    Ok((access, tenant, read))
 }
 
 /// Whether the caller acts in `tenant_id` at all (404 if not), and whether as the admin of the
@@ -419,10 +448,9 @@ fn standing(
     caller: &Caller,
     requester: &Requester,
     tenant_id: Uuid,
-    tenant_item: Option<&Item>,
+    tenant: Option<&Tenant>,
 ) -> ApiResult<bool> {
-    let tenant =
-        || -> ApiResult<Tenant> { from_item(tenant_item.cloned().ok_or(ApiError::NotFound)?) };
+    let tenant = || tenant.ok_or(ApiError::NotFound);
     // Machine clients and resellers' admins took their token outside this tenant's rules: they
     // are held to its allowlist as it stands now.
     let held_to_allowlist = |tenant: &Tenant| {
@@ -437,22 +465,20 @@ fn standing(
     };
     match &caller.kind {
         CallerKind::Platform => {
-            if tenant_item.is_none() {
-                return Err(ApiError::NotFound);
-            }
+            tenant()?;
             Ok(false)
         }
         CallerKind::Member(m) if m.tenant_id == tenant_id => Ok(false),
         CallerKind::ApiClient(c) if c.tenant_id == tenant_id => {
             let tenant = tenant()?;
-            held_to_allowlist(&tenant)?;
+            held_to_allowlist(tenant)?;
             // Switching the feature off ends the tokens already handed out, not only new ones.
             tenant.feature_flags.require_api_access()?;
             Ok(false)
         }
         CallerKind::Scim(t) if t.tenant_id == tenant_id => {
             let tenant = tenant()?;
-            held_to_allowlist(&tenant)?;
+            held_to_allowlist(tenant)?;
             tenant.feature_flags.require_api_access()?;
             Ok(false)
         }
@@ -468,21 +494,21 @@ fn standing(
             if !is_reseller_admin {
                 return Err(ApiError::NotFound);
             }
-            held_to_allowlist(&tenant)?;
+            held_to_allowlist(tenant)?;
             Ok(true)
         }
     }
 }
 
-/// Like [`authorize`] but also hands back the tenant item it read anyway.
+/// Like [`authorize`] but also hands back the tenant record it read anyway.
 pub async fn authorize_with_tenant(
     app: &App,
     requester: &Requester,
     tenant_id: Uuid,
     need: Need,
-    keys: &[Key],
-) -> ApiResult<(Access, Tenant, Vec<Option<Item>>)> {
-    with_tenant(app, requester, tenant_id, need, keys, Reach::Live).await
+    batch: Batch,
+) -> ApiResult<(Access, Tenant, BatchRead)> {
+    with_tenant(app, requester, tenant_id, need, batch, Reach::Live).await
 }
 
 /// [`authorize_with_tenant`] for the routes of the tenant record itself (read, delete, restore):
@@ -491,14 +517,14 @@ pub async fn authorize_tenant_record(
     app: &App,
     requester: &Requester,
     tenant_id: Uuid,
-    keys: &[Key],
-) -> ApiResult<(Access, Tenant, Vec<Option<Item>>)> {
+    batch: Batch,
+) -> ApiResult<(Access, Tenant, BatchRead)> {
     with_tenant(
         app,
         requester,
         tenant_id,
         Need::Member,
-        keys,
+        batch,
         Reach::Deleting,
     )
     .await
@@ -509,13 +535,10 @@ async fn with_tenant(
     requester: &Requester,
     tenant_id: Uuid,
     need: Need,
-    keys: &[Key],
+    batch: Batch,
     reach: Reach,
-) -> ApiResult<(Access, Tenant, Vec<Option<Item>>)> {
-    let mut all = vec![Key::tenant(tenant_id)];
-    all.extend_from_slice(keys);
-    let (access, mut items) =
-        authorize_reaching(app, requester, tenant_id, need, &all, reach).await?;
-    let tenant = from_item(items.remove(0).ok_or(ApiError::NotFound)?)?;
-    Ok((access, tenant, items))
+) -> ApiResult<(Access, Tenant, BatchRead)> {
+    let (access, tenant, read) =
+        authorize_reaching(app, requester, tenant_id, need, batch, reach).await?;
+    Ok((access, tenant.ok_or(ApiError::NotFound)?, read))
 }

@@ -18,7 +18,7 @@ use crate::model::keys::{JOB_PREFIX, Key, tenant_partition};
 use crate::model::roles::Permission;
 use crate::model::time::rfc3339;
 use crate::model::{List, PageParams};
-use crate::store::{Condition, Query, SortRange, Transaction, from_item, s};
+use crate::store::{Batch, Condition, Query, SortRange, Transaction, from_item, s};
 use aws_sdk_s3::presigning::PresigningConfig;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -97,7 +97,7 @@ pub async fn list(
     page: PageParams,
 ) -> ApiResult<List<JobView>> {
     let (access, _, _) =
-        authorize_with_tenant(app, requester, tenant_id, Need::Member, &[]).await?;
+        authorize_with_tenant(app, requester, tenant_id, Need::Member, Batch::new()).await?;
     if !may_see_jobs(&access) {
         return Err(ApiError::Forbidden(
             "the task centre needs imports.run, exports.run or departments.write",
@@ -132,24 +132,16 @@ async fn read(
     tenant_id: Uuid,
     job_id: Uuid,
 ) -> ApiResult<(Access, Job, Option<crate::departments::moves::MoveSpec>)> {
-    let (access, items) = crate::auth::authorize(
-        app,
-        requester,
-        tenant_id,
-        Need::Member,
-        &[Key::job(tenant_id, job_id)],
-    )
-    .await?;
+    let mut batch = Batch::new();
+    let job = batch.read_item(Key::job(tenant_id, job_id));
+    let (access, mut read) =
+        crate::auth::authorize(app, requester, tenant_id, Need::Member, batch).await?;
     if !may_see_jobs(&access) {
         return Err(ApiError::Forbidden(
             "the task centre needs imports.run, exports.run or departments.write",
         ));
     }
-    let item = items
-        .into_iter()
-        .next()
-        .flatten()
-        .ok_or(ApiError::NotFound)?;
+    let item = read.take_item(job).ok_or(ApiError::NotFound)?;
     let spec = crate::departments::moves::spec_of(&item)?;
     let job: Job = from_item(item)?;
     if job.ttl <= app.now().unix_timestamp() {

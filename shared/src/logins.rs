@@ -8,7 +8,7 @@ use crate::error::ApiResult;
 use crate::model::keys::{GSI1, Key, login_partition, logins_of};
 use crate::model::roles::Permission;
 use crate::model::{List, PageParams};
-use crate::store::{Query, SortRange, Transaction, from_item, to_item};
+use crate::store::{Batch, Query, SortRange, Transaction, from_item, to_item};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -113,7 +113,7 @@ pub async fn for_tenant(
         requester,
         tenant_id,
         Need::Permission(Permission::AuditRead),
-        &[],
+        Batch::new(),
     )
     .await?;
     let mut query = Query::new(None, login_partition(tenant_id), SortRange::All).page(&page);
@@ -128,7 +128,7 @@ pub async fn mine(
     requester: &Requester,
     page: PageParams,
 ) -> ApiResult<List<LoginEntry>> {
-    let caller = authenticate(app, requester, &[]).await?.caller;
+    let caller = authenticate(app, requester, Batch::new()).await?.caller;
     let mut query = Query::new(Some(GSI1), logins_of(caller.user_id), SortRange::All).page(&page);
     query.newest_first = true;
     let result = app.store.query(query).await?;

@@ -144,7 +144,7 @@ async fn discovered(app: &'static App, req: &Request) -> ApiResult<Endpoint> {
         &requester(req),
         endpoint.tenant_id,
         roster_shared::auth::Need::Permission(roster_shared::auth::Permission::MembersRead),
-        &[],
+        roster_shared::store::Batch::new(),
     )
     .await?;
     Ok(endpoint)

@@ -4,7 +4,7 @@ use super::moves::{MoveLock, check_lock};
 use super::settings::settings_write_needed;
 use super::{
     Count, Department, DepartmentSettings, DepartmentSettingsPatch, DepartmentView, MAX_DEPTH,
-    NameGuard, StillAt, add_to_count, changed_concurrently, department, name_taken,
+    NameGuard, StillAt, add_to_count, changed_concurrently, name_taken,
 };
 use crate::app::App;
 use crate::audit::{self, Change};
@@ -12,7 +12,7 @@ use crate::auth::{Need, Requester, authorize};
 use crate::error::{ApiError, ApiResult, Checks};
 use crate::model::keys::Key;
 use crate::model::roles::Permission;
-use crate::store::{Condition, Transaction, to_item};
+use crate::store::{Batch, Condition, Transaction, to_item};
 use crate::validate;
 use serde::Deserialize;
 use time::OffsetDateTime;
@@ -42,24 +42,24 @@ pub async fn create(
         patch.apply(&mut checks, &mut settings);
     }
     checks.finish()?;
-    let (access, items) = authorize(
+    let mut batch = Batch::new();
+    let parent = batch.read::<Department>(Key::department(tenant_id, input.parent_id));
+    let lock = batch.read::<MoveLock>(Key::department_move(tenant_id));
+    let (access, mut read) = authorize(
         app,
         requester,
         tenant_id,
         Need::Permission(Permission::DepartmentsWrite),
-        &[
-            Key::department(tenant_id, input.parent_id),
-            Key::department_move(tenant_id),
-        ],
+        batch,
     )
     .await?;
     if settings.ip_allowlist.is_some() {
         settings_write_needed(access.allows(Permission::SettingsWrite))?;
     }
-    let mut items = items.into_iter();
-    let parent = department(items.next().flatten())
-        .map_err(|_| ApiError::invalid("parent_id", "is not a department of this tenant"))?;
-    let lock = MoveLock::of(items.next().flatten())?;
+    let parent = read
+        .take(parent)?
+        .ok_or_else(|| ApiError::invalid("parent_id", "is not a department of this tenant"))?;
+    let lock = read.take(lock)?;
 
     let created = child_of(&parent, name, settings, lock.as_ref(), app.now())?;
 

@@ -1,14 +1,14 @@
 //! Deleting an empty department.
 
 use super::moves::{MoveLock, check_lock};
-use super::{Count, Department, DepartmentView, StillAt, add_to_count, department};
+use super::{Count, Department, DepartmentView, StillAt, add_to_count};
 use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::{Need, Requester, authorize};
 use crate::error::{ApiError, ApiResult};
 use crate::model::keys::Key;
 use crate::model::roles::Permission;
-use crate::store::{Condition, Transaction, num};
+use crate::store::{Batch, Condition, Transaction, num};
 use uuid::Uuid;
 
 /// Deletes an empty department; the root never.
@@ -18,20 +18,19 @@ pub async fn delete(
     tenant_id: Uuid,
     department_id: Uuid,
 ) -> ApiResult<()> {
-    let (access, items) = authorize(
+    let mut batch = Batch::new();
+    let dept = batch.read::<Department>(Key::department(tenant_id, department_id));
+    let lock = batch.read::<MoveLock>(Key::department_move(tenant_id));
+    let (access, mut read) = authorize(
         app,
         requester,
         tenant_id,
         Need::Permission(Permission::DepartmentsWrite),
-        &[
-            Key::department(tenant_id, department_id),
-            Key::department_move(tenant_id),
-        ],
+        batch,
     )
     .await?;
-    let mut items = items.into_iter();
-    let dept = department(items.next().flatten())?;
-    let lock = MoveLock::of(items.next().flatten())?;
+    let dept = read.take(dept)?.ok_or(ApiError::NotFound)?;
+    let lock = read.take(lock)?;
     let parent_id = deletable(&dept, lock.as_ref())?;
 
     let mut tx = Transaction::new();

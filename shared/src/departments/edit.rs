@@ -7,7 +7,7 @@ use super::reshape::{rewrite_subtree, start_move};
 use super::tree::Tree;
 use super::{
     Count, Department, DepartmentSettingsPatch, DepartmentView, NameGuard, StillAt, add_to_count,
-    changed_concurrently, department, name_taken,
+    changed_concurrently, name_taken,
 };
 use crate::app::App;
 use crate::audit::{self, Change};
@@ -16,7 +16,7 @@ use crate::error::{ApiError, ApiResult, Checks};
 use crate::model::job::JobView;
 use crate::model::keys::Key;
 use crate::model::roles::Permission;
-use crate::store::{Condition, Transaction, Update, num, s, to_item};
+use crate::store::{Batch, Condition, Transaction, Update, num, s, to_item};
 use crate::validate;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -122,26 +122,23 @@ impl Read {
         department_id: Uuid,
         parent_id: Option<Uuid>,
     ) -> ApiResult<Self> {
-        let mut keys = vec![
-            Key::department(tenant_id, department_id),
-            Key::department_move(tenant_id),
-        ];
-        if let Some(parent_id) = parent_id {
-            keys.push(Key::department(tenant_id, parent_id));
-        }
-        let (access, items) = authorize(
+        let mut batch = Batch::new();
+        let before = batch.read::<Department>(Key::department(tenant_id, department_id));
+        let lock = batch.read::<MoveLock>(Key::department_move(tenant_id));
+        let new_parent =
+            parent_id.map(|id| batch.read::<Department>(Key::department(tenant_id, id)));
+        let (access, mut read) = authorize(
             app,
             requester,
             tenant_id,
             Need::Permission(Permission::DepartmentsWrite),
-            &keys,
+            batch,
         )
         .await?;
-        let mut items = items.into_iter();
-        let before = department(items.next().flatten())?;
-        let lock = MoveLock::of(items.next().flatten())?;
-        let new_parent = match parent_id {
-            Some(_) => Some(department(items.next().flatten()).map_err(|_| {
+        let before = read.take(before)?.ok_or(ApiError::NotFound)?;
+        let lock = read.take(lock)?;
+        let new_parent = match new_parent {
+            Some(slot) => Some(read.take(slot)?.ok_or_else(|| {
                 ApiError::invalid("parent_id", "is not a department of this tenant")
             })?),
             None => None,

@@ -35,8 +35,7 @@ pub use view::DepartmentView;
 pub use crate::model::department::{Department, DepartmentSettings, MAX_DEPTH};
 pub use crate::model::tenant::ContactVisibility;
 
-use crate::error::{ApiError, ApiResult};
-use crate::store::{Item, from_item};
+use crate::error::ApiError;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -61,8 +60,4 @@ fn too_deep() -> ApiError {
         "parent_id",
         format!("departments nest at most {MAX_DEPTH} levels deep"),
     )
-}
-
-fn department(item: Option<Item>) -> ApiResult<Department> {
-    from_item(item.ok_or(ApiError::NotFound)?)
 }

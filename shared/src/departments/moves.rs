@@ -71,10 +71,6 @@ fn names(id_path: &str, id: Uuid) -> bool {
 }
 
 impl MoveLock {
-    pub fn of(item: Option<Item>) -> ApiResult<Option<Self>> {
-        item.map(from_item).transpose()
-    }
-
     pub fn for_job(job_id: Uuid, spec: &MoveSpec, tenant_id: Uuid) -> Self {
         Self {
             job_id,

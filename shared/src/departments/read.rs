@@ -1,13 +1,13 @@
 //! Reading the tree: one page of it, one department, all of it (for jobs), and a department's
 //! path as files carry it.
 
-use super::{Department, DepartmentView, department};
+use super::{Department, DepartmentView};
 use crate::app::App;
 use crate::auth::{Need, Requester, authorize};
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::model::keys::{DEPARTMENT_PREFIX, Key, tenant_partition};
 use crate::model::{List, PageParams};
-use crate::store::{Query, SortRange, from_item};
+use crate::store::{Batch, Query, SortRange, from_item};
 use uuid::Uuid;
 
 /// The tree, flat, in creation order, one page at a time.
@@ -17,7 +17,7 @@ pub async fn list(
     tenant_id: Uuid,
     page: PageParams,
 ) -> ApiResult<List<DepartmentView>> {
-    authorize(app, requester, tenant_id, Need::Member, &[]).await?;
+    authorize(app, requester, tenant_id, Need::Member, Batch::new()).await?;
     let query = Query::new(
         None,
         tenant_partition(tenant_id),
@@ -36,17 +36,11 @@ pub async fn get(
     tenant_id: Uuid,
     department_id: Uuid,
 ) -> ApiResult<DepartmentView> {
-    let (_, items) = authorize(
-        app,
-        requester,
-        tenant_id,
-        Need::Member,
-        &[Key::department(tenant_id, department_id)],
-    )
-    .await?;
-    Ok(DepartmentView::from(&department(
-        items.into_iter().next().flatten(),
-    )?))
+    let mut batch = Batch::new();
+    let department = batch.read::<Department>(Key::department(tenant_id, department_id));
+    let (_, mut read) = authorize(app, requester, tenant_id, Need::Member, batch).await?;
+    let department = read.take(department)?.ok_or(ApiError::NotFound)?;
+    Ok(DepartmentView::from(&department))
 }
 
 /// Every department of the tenant, read once (one query).

@@ -12,7 +12,7 @@ use crate::App;
 use crate::auth::{CallerKind, Need, Permission, Requester, authenticate, authorize_with_tenant};
 use crate::error::{ApiError, ApiResult};
 use crate::model::keys::Key;
-use crate::store::Item;
+use crate::store::{Batch, Item, Slot};
 use uuid::Uuid;
 
 /// What a new request of a creating route must pass.
@@ -37,9 +37,10 @@ impl Gate {
         tenant: Option<Uuid>,
         record: &Key,
     ) -> ApiResult<Option<Item>> {
-        let keys = std::slice::from_ref(record);
+        let mut batch = Batch::new();
+        let held = batch.read_item(record.clone());
         let (permissions, api) = match self {
-            Self::Operators => return operators(app, requester, keys).await,
+            Self::Operators => return operators(app, requester, batch, held).await,
             Self::Tenant(permissions) => (permissions, false),
             Self::TenantApi(permissions) => (permissions, true),
         };
@@ -48,8 +49,8 @@ impl Gate {
             Some(first) => Need::Permission(*first),
             None => Need::Member,
         };
-        let (access, tenant, mut items) =
-            authorize_with_tenant(app, requester, tenant_id, need, keys).await?;
+        let (access, tenant, mut read) =
+            authorize_with_tenant(app, requester, tenant_id, need, batch).await?;
         if !permissions.iter().all(|p| access.allows(*p)) {
             return Err(ApiError::Forbidden(
                 "the caller lacks the permission this operation needs",
@@ -58,13 +59,18 @@ impl Gate {
         if api {
             tenant.feature_flags.require_api_access()?;
         }
-        Ok(items.pop().flatten())
+        Ok(read.take_item(held))
     }
 }
 
 /// Whoever may create tenants: a platform admin, or an admin of a reseller.
-async fn operators(app: &App, requester: &Requester, keys: &[Key]) -> ApiResult<Option<Item>> {
-    let mut authorized = authenticate(app, requester, keys).await?;
+async fn operators(
+    app: &App,
+    requester: &Requester,
+    batch: Batch,
+    held: Slot<Item>,
+) -> ApiResult<Option<Item>> {
+    let mut authorized = authenticate(app, requester, batch).await?;
     let operator = match &authorized.caller.kind {
         CallerKind::Platform => true,
         CallerKind::Member(m) => m.effective_permissions().allows(Permission::CustomersWrite),
@@ -79,5 +85,5 @@ async fn operators(app: &App, requester: &Requester, keys: &[Key]) -> ApiResult<
             "only platform admins and reseller admins create tenants",
         ));
     }
-    Ok(authorized.items.pop().flatten())
+    Ok(authorized.read.take_item(held))
 }

@@ -21,7 +21,7 @@ use crate::model::member::{JoinRequestInfo, JoinVia, Member, MemberSource, Membe
 use crate::model::roles::Role;
 use crate::model::tenant::Tenant;
 use crate::model::user::{EmailGuard, User};
-use crate::store::{Condition, Transaction, Update, from_item, num, s};
+use crate::store::{Batch, Condition, Transaction, Update, from_item, num, s};
 use crate::users::proof::proves_email;
 use crate::validate;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -88,15 +88,12 @@ pub async fn accept(
     count_attempt(app, requester, "accept").await?;
     let link = open_link(app, token).await?;
     let (tenant_id, hash) = (link.tenant_id, link.hash.as_str());
-    let keys = [
-        Key::invitation(tenant_id, link.invitation_id),
-        Key::tenant(tenant_id),
-    ];
-    let (person, items) = read_as_person(app, requester, &keys).await?;
-    let mut items = items.into_iter();
-    let invitation: Invitation = from_item(items.next().flatten().ok_or(ApiError::NotFound)?)?;
-    let tenant =
-        from_item::<Tenant>(items.next().flatten().ok_or(ApiError::NotFound)?)?.reachable()?;
+    let mut batch = Batch::new();
+    let invitation = batch.read::<Invitation>(Key::invitation(tenant_id, link.invitation_id));
+    let tenant = batch.read::<Tenant>(Key::tenant(tenant_id));
+    let (person, mut read) = read_as_person(app, requester, batch).await?;
+    let invitation = read.take(invitation)?.ok_or(ApiError::NotFound)?;
+    let tenant = read.take(tenant)?.ok_or(ApiError::NotFound)?.reachable()?;
     let now = app.now();
     live(&invitation, hash, now)?;
     check_body(person.is_some(), invitation.by_phone_only(), &input)?;

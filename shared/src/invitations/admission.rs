@@ -16,7 +16,9 @@ use crate::model::member::{
 use crate::model::roles::{Permissions, Role};
 use crate::model::tenant::Tenant;
 use crate::model::user::{StoredToken, TokenPurpose, User};
-use crate::store::{Condition, Item, Transaction, Update, from_item, num, s, to_item};
+use crate::store::{
+    Batch, BatchRead, Condition, Item, Transaction, Update, from_item, num, s, to_item,
+};
 use crate::users::member_of;
 use crate::validate;
 use time::OffsetDateTime;
@@ -55,18 +57,18 @@ pub(crate) async fn open_token(
     }
 }
 
-/// Reads `keys`, as the signed-in person when the request carries a token (then also the
+/// Reads `batch`, as the signed-in person when the request carries a token (then also the
 /// person's account), anonymously otherwise.
 pub(crate) async fn read_as_person(
     app: &App,
     requester: &Requester,
-    keys: &[Key],
-) -> ApiResult<(Option<User>, Vec<Option<Item>>)> {
+    batch: Batch,
+) -> ApiResult<(Option<User>, BatchRead)> {
     if requester.token.is_some() {
-        let (user, items) = authenticate_person(app, requester, keys).await?;
-        Ok((Some(user), items))
+        let (user, read) = authenticate_person(app, requester, batch).await?;
+        Ok((Some(user), read))
     } else {
-        Ok((None, app.store.get_many(keys).await?))
+        Ok((None, batch.run(&app.store).await?))
     }
 }
 

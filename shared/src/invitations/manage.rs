@@ -18,7 +18,7 @@ use crate::model::roles::Permission;
 use crate::model::tenant::Tenant;
 use crate::model::{List, PageParams};
 use crate::sms::{count_text, may_text_again};
-use crate::store::{Condition, Query, SortRange, Transaction, Update, from_item, num, s};
+use crate::store::{Batch, Condition, Query, SortRange, Transaction, Update, from_item, num, s};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -44,7 +44,7 @@ pub async fn list(
         }
     };
     let (access, tenant, _) =
-        authorize_with_tenant(app, requester, tenant_id, Need::Member, &[]).await?;
+        authorize_with_tenant(app, requester, tenant_id, Need::Member, Batch::new()).await?;
     if !may_invite(&access, &tenant) {
         return Err(ApiError::Forbidden(
             "the caller lacks the permission this operation needs",
@@ -94,16 +94,11 @@ async fn managed(
     tenant_id: Uuid,
     invitation_id: Uuid,
 ) -> ApiResult<Managed> {
-    let (access, tenant, items) = authorize_with_tenant(
-        app,
-        requester,
-        tenant_id,
-        Need::Member,
-        &[Key::invitation(tenant_id, invitation_id)],
-    )
-    .await?;
-    let item = items.into_iter().next().flatten();
-    let invitation: Invitation = from_item(item.ok_or(ApiError::NotFound)?)?;
+    let mut batch = Batch::new();
+    let invitation = batch.read::<Invitation>(Key::invitation(tenant_id, invitation_id));
+    let (access, tenant, mut read) =
+        authorize_with_tenant(app, requester, tenant_id, Need::Member, batch).await?;
+    let invitation = read.take(invitation)?.ok_or(ApiError::NotFound)?;
     let own = access.caller.user_id == invitation.invited_by;
     if !(access.allows(Permission::InvitationsWrite) || (own && may_invite(&access, &tenant))) {
         return Err(ApiError::Forbidden(

@@ -19,7 +19,7 @@ use crate::model::roles::{Permission, Permissions, Role};
 use crate::model::tenant::Tenant;
 use crate::model::user::EmailGuard;
 use crate::sms::count_text;
-use crate::store::{Condition, Item, Transaction, from_item, num};
+use crate::store::{Batch, Condition, Item, Transaction, from_item, num};
 use crate::validate;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Deserialize;
@@ -133,16 +133,14 @@ pub async fn create(
     input: CreateInvitation,
 ) -> ApiResult<InvitationView> {
     let draft = check_draft(&input, &app.config.sms)?;
-    let mut keys = vec![
-        Key::department(tenant_id, input.department_id),
-        draft.guard_key(tenant_id),
-    ];
+    let mut batch = Batch::new();
+    let department = batch.read::<Department>(Key::department(tenant_id, input.department_id));
+    let guard = batch.read_item(draft.guard_key(tenant_id));
     // By phone only, no account can be looked up before someone accepts.
-    if !draft.email.is_empty() {
-        keys.push(Key::email(&draft.email));
-    }
-    let (access, tenant, items) =
-        authorize_with_tenant(app, requester, tenant_id, Need::Member, &keys).await?;
+    let account =
+        (!draft.email.is_empty()).then(|| batch.read::<EmailGuard>(Key::email(&draft.email)));
+    let (access, tenant, mut read) =
+        authorize_with_tenant(app, requester, tenant_id, Need::Member, batch).await?;
     if !may_invite(&access, &tenant) {
         return Err(ApiError::Forbidden(
             "the caller lacks the permission this operation needs",
@@ -153,16 +151,17 @@ pub async fn create(
             "a caller cannot grant a role or permissions it does not hold",
         ));
     }
-    let mut items = items.into_iter();
-    let Some(department) = items.next().flatten() else {
+    let Some(department) = read.take(department)? else {
         return Err(ApiError::invalid(
             "department_id",
             "is not a department of this tenant",
         ));
     };
-    let department: Department = from_item(department)?;
-    let guard = items.next().flatten();
-    let account: Option<EmailGuard> = items.next().flatten().map(from_item).transpose()?;
+    let guard = read.take_item(guard);
+    let account = match account {
+        Some(slot) => read.take(slot)?,
+        None => None,
+    };
     let tx = Transaction::new();
     send(
         app,

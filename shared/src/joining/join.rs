@@ -18,7 +18,7 @@ use crate::model::member::MemberStatus;
 use crate::model::tenant::{Branding, JoinField, Tenant};
 use crate::model::user::TokenPurpose;
 use crate::outbox::{self, Intent, QueuedJoin};
-use crate::store::{Transaction, from_item};
+use crate::store::{Batch, Transaction, from_item};
 use crate::validate;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -209,14 +209,12 @@ async fn join_through(
     if requester.token.is_none() {
         return queue_new_person(app, requester, door, tenant, &input, asked).await;
     }
-    let keys = [
-        Key::department(tenant.id, department_id),
-        Key::department(tenant.id, tenant.root_department_id),
-    ];
-    let (person, items) = read_as_person(app, requester, &keys).await?;
+    let mut batch = Batch::new();
+    let department = batch.read_item(Key::department(tenant.id, department_id));
+    let root = batch.read_item(Key::department(tenant.id, tenant.root_department_id));
+    let (person, mut read) = read_as_person(app, requester, batch).await?;
     let user = person.ok_or(ApiError::Unauthorized)?;
-    let mut items = items.into_iter();
-    let department = department_or_root(items.next().flatten(), items.next().flatten())?;
+    let department = department_or_root(read.take_item(department), read.take_item(root))?;
     refuse_standing(app, tenant.id, user.id, now).await?;
     // The tenant's required fields, from the request or (phone) the account.
     let phone = input.phone.as_deref().or(user.phone.as_deref());

@@ -10,7 +10,7 @@ use crate::model::keys::{JOIN_LINK_PREFIX, Key, tenant_partition};
 use crate::model::roles::Permission;
 use crate::model::user::{StoredToken, TokenPurpose};
 use crate::model::{List, PageParams};
-use crate::store::{Condition, Query, SortRange, Transaction, Update, from_item, s, to_item};
+use crate::store::{Batch, Condition, Query, SortRange, Transaction, Update, s, to_item};
 use crate::validate;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
@@ -158,20 +158,19 @@ pub async fn create_link(
 ) -> ApiResult<JoinLinkView> {
     let now = app.now();
     let label = check_new_link(&input, now)?;
-    let keys: Vec<Key> = input
+    let mut batch = Batch::new();
+    let department = input
         .department_id
-        .map(|d| Key::department(tenant_id, d))
-        .into_iter()
-        .collect();
-    let (access, _, items) = authorize_with_tenant(
+        .map(|d| batch.read_item(Key::department(tenant_id, d)));
+    let (access, _, mut read) = authorize_with_tenant(
         app,
         requester,
         tenant_id,
         Need::Permission(Permission::InvitationsWrite),
-        &keys,
+        batch,
     )
     .await?;
-    if input.department_id.is_some() && items.first().cloned().flatten().is_none() {
+    if department.is_some_and(|slot| read.take_item(slot).is_none()) {
         return Err(ApiError::invalid(
             "department_id",
             "is not a department of this tenant",
@@ -289,7 +288,7 @@ pub async fn list_links(
         requester,
         tenant_id,
         Need::Permission(Permission::InvitationsWrite),
-        &[],
+        Batch::new(),
     )
     .await?;
     let now = app.now();
@@ -312,16 +311,17 @@ pub async fn revoke_link(
     tenant_id: Uuid,
     join_link_id: Uuid,
 ) -> ApiResult<()> {
-    let (access, _, items) = authorize_with_tenant(
+    let mut batch = Batch::new();
+    let link = batch.read::<JoinLink>(Key::join_link(tenant_id, join_link_id));
+    let (access, _, mut read) = authorize_with_tenant(
         app,
         requester,
         tenant_id,
         Need::Permission(Permission::InvitationsWrite),
-        &[Key::join_link(tenant_id, join_link_id)],
+        batch,
     )
     .await?;
-    let item = items.into_iter().next().flatten();
-    let before: JoinLink = from_item(item.ok_or(ApiError::NotFound)?)?;
+    let before = read.take(link)?.ok_or(ApiError::NotFound)?;
     if before.revoked {
         return Ok(());
     }

@@ -16,7 +16,7 @@ use crate::model::keys::Key;
 use crate::model::roles::Permission;
 use crate::model::tenant::Tenant;
 use crate::model::time::rfc3339;
-use crate::store::{Condition, Transaction, Update, from_item, num, s, to_item};
+use crate::store::{Batch, Condition, Transaction, Update, from_item, num, s, to_item};
 use crate::tenants::TenantView;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -115,7 +115,7 @@ pub async fn rotate(
         requester,
         tenant_id,
         Need::Permission(Permission::SettingsWrite),
-        &[],
+        Batch::new(),
     )
     .await?;
     let mut draws = 0;

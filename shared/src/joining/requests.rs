@@ -14,7 +14,7 @@ use crate::model::member::{JoinVia, Member, MemberSource, MemberStatus};
 use crate::model::roles::{Permission, Role};
 use crate::model::tenant::Tenant;
 use crate::model::{List, PageParams};
-use crate::store::{Condition, Query, SortRange, Transaction, Update, from_item, num, s};
+use crate::store::{Batch, Condition, Query, SortRange, Transaction, Update, from_item, num, s};
 use crate::validate;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -94,7 +94,7 @@ pub async fn list_requests(
         requester,
         tenant_id,
         Need::Permission(Permission::MembersWrite),
-        &[],
+        Batch::new(),
     )
     .await?;
     let query = Query::new(Some(GSI3), join_requests_partition(tenant_id), range).page(&page);
@@ -112,16 +112,17 @@ async fn request_of(
     request_id: Uuid,
     department_id: Option<Uuid>,
 ) -> ApiResult<(Access, Tenant, Member, Option<Department>)> {
-    let (access, tenant, items) = authorize_with_tenant(
+    let mut batch = Batch::new();
+    let member = batch.read::<Member>(Key::member(tenant_id, request_id));
+    let (access, tenant, mut read) = authorize_with_tenant(
         app,
         requester,
         tenant_id,
         Need::Permission(Permission::MembersWrite),
-        &[Key::member(tenant_id, request_id)],
+        batch,
     )
     .await?;
-    let item = items.into_iter().next().flatten();
-    let member: Member = from_item(item.ok_or(ApiError::NotFound)?)?;
+    let member = read.take(member)?.ok_or(ApiError::NotFound)?;
     undecided(&member)?;
     let department = app
         .store

@@ -31,7 +31,7 @@ use crate::model::member::{Member, MemberStatus};
 use crate::model::roles::Permission;
 use crate::model::tenant::Tenant;
 use crate::model::time::{rfc3339, whole_seconds};
-use crate::store::{Query, SortRange, from_item};
+use crate::store::{Batch, Query, Slot, SortRange};
 use crate::tenants::Seats;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
@@ -56,7 +56,7 @@ pub async fn summary(
     tenant_id: Uuid,
 ) -> ApiResult<LicenceSummary> {
     let (_, tenant, _) =
-        authorize_with_tenant(app, requester, tenant_id, Need::Member, &[]).await?;
+        authorize_with_tenant(app, requester, tenant_id, Need::Member, Batch::new()).await?;
     let now = app.now();
     let expiring = app
         .store
@@ -137,33 +137,34 @@ async fn load(
     tenant_id: Uuid,
     ids: &[Uuid],
 ) -> ApiResult<(Access, Tenant, Vec<Result<Member, LicenceConflict>>)> {
-    let keys: Vec<Key> = ids.iter().map(|m| Key::member(tenant_id, *m)).collect();
-    let (access, tenant, items) = authorize_with_tenant(
+    let mut batch = Batch::new();
+    let slots: Vec<Slot<Member>> = ids
+        .iter()
+        .map(|m| batch.read(Key::member(tenant_id, *m)))
+        .collect();
+    let (access, tenant, mut read) = authorize_with_tenant(
         app,
         requester,
         tenant_id,
         Need::Permission(Permission::LicencesWrite),
-        &keys,
+        batch,
     )
     .await?;
     let mut members = Vec::with_capacity(ids.len());
-    for (id, item) in ids.iter().zip(items) {
+    for (id, slot) in ids.iter().zip(slots) {
         let conflict = |reason| {
             Err(LicenceConflict {
                 member_id: *id,
                 reason,
             })
         };
-        members.push(match item {
+        members.push(match read.take(slot)? {
             None => conflict("unknown"),
-            Some(item) => {
-                let member: Member = from_item(item)?;
-                match member.status {
-                    MemberStatus::Deleted => conflict("deleted"),
-                    MemberStatus::Pending | MemberStatus::Rejected => conflict("not_a_member"),
-                    _ => Ok(member),
-                }
-            }
+            Some(member) => match member.status {
+                MemberStatus::Deleted => conflict("deleted"),
+                MemberStatus::Pending | MemberStatus::Rejected => conflict("not_a_member"),
+                _ => Ok(member),
+            },
         });
     }
     Ok((access, tenant, members))

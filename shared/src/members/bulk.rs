@@ -14,7 +14,7 @@ use crate::model::keys::{GSI2, Key, tree_position};
 use crate::model::roles::{Permission, Role};
 use crate::model::time::rfc3339;
 use crate::store::{
-    Condition, Item, MAX_TRANSACTION_ACTIONS, Transaction, Update, from_item, num, s,
+    Batch, Condition, Item, MAX_TRANSACTION_ACTIONS, Slot, Transaction, Update, from_item, num, s,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -86,33 +86,35 @@ async fn load(
     requester: &Requester,
     tenant_id: Uuid,
     ids: &[Uuid],
-    extra: Option<Key>,
+    department: Option<Key>,
 ) -> ApiResult<(
     crate::auth::Access,
     crate::model::tenant::Tenant,
     Vec<(Member, String)>,
-    Option<Item>,
+    Option<Department>,
 )> {
-    let mut keys: Vec<Key> = ids.iter().map(|m| Key::member(tenant_id, *m)).collect();
-    let has_extra = extra.is_some();
-    keys.extend(extra);
-    let (access, tenant, mut items) = authorize_with_tenant(
+    let mut batch = Batch::new();
+    let slots: Vec<Slot<Item>> = ids
+        .iter()
+        .map(|m| batch.read_item(Key::member(tenant_id, *m)))
+        .collect();
+    let department = department.map(|key| batch.read::<Department>(key));
+    let (access, tenant, mut read) = authorize_with_tenant(
         app,
         requester,
         tenant_id,
         Need::Permission(Permission::MembersWrite),
-        &keys,
+        batch,
     )
     .await?;
-    let extra_item = if has_extra {
-        items.pop().flatten()
-    } else {
-        None
+    let department = match department {
+        Some(slot) => read.take(slot)?,
+        None => None,
     };
     let mut failures = Vec::new();
     let mut members = Vec::new();
-    for (i, (id, item)) in ids.iter().zip(items).enumerate() {
-        match editable(&access, i, *id, item)? {
+    for (i, (id, slot)) in ids.iter().zip(slots).enumerate() {
+        match editable(&access, i, *id, read.take_item(slot))? {
             Ok(member) => members.push(member),
             Err(failure) => failures.push(failure),
         }
@@ -120,7 +122,7 @@ async fn load(
     if !failures.is_empty() {
         return Err(ApiError::Validation(failures));
     }
-    Ok((access, tenant, members, extra_item))
+    Ok((access, tenant, members, department))
 }
 
 /// The `i`th member asked for, with its department's id path, if the caller may edit it; else
@@ -186,10 +188,10 @@ pub async fn update(
         .map(|d| Key::department(tenant_id, d));
     let (access, _, members, department) =
         load(app, requester, tenant_id, &ids, department_key).await?;
-    let department: Option<Department> = match input.set.department_id {
-        Some(_) => Some(from_item(department.ok_or_else(|| {
+    let department = match input.set.department_id {
+        Some(_) => Some(department.ok_or_else(|| {
             ApiError::invalid("set.department_id", "is not a department of this tenant")
-        })?)?),
+        })?),
         None => None,
     };
     let now = rfc3339(app.now());

@@ -19,7 +19,7 @@ use crate::model::member::ScimProfile;
 use crate::model::roles::{Permission, Permissions, Role};
 use crate::model::tenant::{NewMemberPassword, Tenant};
 use crate::model::user::{EmailGuard, TokenPurpose, User};
-use crate::store::{Condition, Transaction, from_item, num, to_item};
+use crate::store::{Batch, Condition, Transaction, num, to_item};
 use crate::users::{add_password_token, claim_address};
 use crate::validate;
 use serde::Deserialize;
@@ -134,20 +134,19 @@ pub async fn create(
     let new = NewMember::validate(&mut checks, input);
     checks.finish()?;
 
-    let (access, tenant, items) = authorize_with_tenant(
+    let mut batch = Batch::new();
+    let department = batch.read::<Department>(Key::department(tenant_id, department_id));
+    let existing = batch.read::<EmailGuard>(Key::email(&new.email));
+    let (access, tenant, mut read) = authorize_with_tenant(
         app,
         requester,
         tenant_id,
         Need::Permission(Permission::MembersWrite),
-        &[
-            Key::department(tenant_id, department_id),
-            Key::email(&new.email),
-        ],
+        batch,
     )
     .await?;
-    let mut items = items.into_iter();
-    let department = department_of(items.next().flatten(), "department_id")?;
-    let existing: Option<EmailGuard> = items.next().flatten().map(from_item).transpose()?;
+    let department = department_of(read.take(department)?, "department_id")?;
+    let existing = read.take(existing)?;
     if !may_grant(&access, new.role, &new.permissions) {
         return Err(cannot_grant());
     }

@@ -15,7 +15,7 @@ use crate::model::department::Department;
 use crate::model::keys::Key;
 use crate::model::member::ScimProfile;
 use crate::model::roles::{Permission, Permissions, Role};
-use crate::store::{Condition, Transaction};
+use crate::store::{Batch, Condition, Transaction};
 use crate::validate;
 use serde::Deserialize;
 use time::OffsetDateTime;
@@ -91,25 +91,25 @@ pub async fn update(
         validate::range(&mut checks, "directory_number", n, 1, 10_000);
     }
     checks.finish()?;
-    let mut keys = vec![Key::member(tenant_id, member_id)];
-    if let Some(d) = patch.department_id {
-        keys.push(Key::department(tenant_id, d));
-    }
-    let (access, _, items) = authorize_with_tenant(
+    let mut batch = Batch::new();
+    let member = batch.read_item(Key::member(tenant_id, member_id));
+    let new_department = patch
+        .department_id
+        .map(|d| batch.read::<Department>(Key::department(tenant_id, d)));
+    let (access, _, mut read) = authorize_with_tenant(
         app,
         requester,
         tenant_id,
         Need::Permission(Permission::MembersWrite),
-        &keys,
+        batch,
     )
     .await?;
-    let mut items = items.into_iter();
-    let (before, placement) = placed_member(items.next().flatten())?;
+    let (before, placement) = placed_member(read.take_item(member))?;
     if expected.is_some_and(|v| v != before.version) {
         return Err(ApiError::PreconditionFailed);
     }
-    let new_department = match patch.department_id {
-        Some(_) => Some(department_of(items.next().flatten(), "department_id")?),
+    let new_department = match new_department {
+        Some(slot) => Some(department_of(read.take(slot)?, "department_id")?),
         None => None,
     };
     let plan = plan_update(

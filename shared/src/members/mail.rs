@@ -13,7 +13,7 @@ use crate::model::keys::Key;
 use crate::model::roles::Permission;
 use crate::model::tenant::Tenant;
 use crate::model::user::{TokenPurpose, User};
-use crate::store::{Transaction, from_item};
+use crate::store::{Batch, Transaction, from_item};
 use crate::users::{add_password_token, password_link};
 use uuid::Uuid;
 
@@ -84,15 +84,17 @@ pub async fn send_password_reset(
     tenant_id: Uuid,
     member_id: Uuid,
 ) -> ApiResult<()> {
-    let (access, tenant, items) = authorize_with_tenant(
+    let mut batch = Batch::new();
+    let member = batch.read_item(Key::member(tenant_id, member_id));
+    let (access, tenant, mut read) = authorize_with_tenant(
         app,
         requester,
         tenant_id,
         Need::Permission(Permission::MembersWrite),
-        &[Key::member(tenant_id, member_id)],
+        batch,
     )
     .await?;
-    let member = member_of(items.into_iter().next().flatten())?;
+    let member = member_of(read.take_item(member))?;
     if !may_manage(&access, &member) {
         return Err(beyond_reach());
     }

@@ -9,14 +9,8 @@ use crate::model::keys::GSI2;
 use crate::store::{Item, from_item};
 
 /// The department named by a request's `field`, which must be one of the tenant's.
-pub(super) fn department_of(item: Option<Item>, field: &str) -> ApiResult<Department> {
-    match item {
-        Some(item) => from_item(item),
-        None => Err(ApiError::invalid(
-            field,
-            "is not a department of this tenant",
-        )),
-    }
+pub(super) fn department_of(department: Option<Department>, field: &str) -> ApiResult<Department> {
+    department.ok_or_else(|| ApiError::invalid(field, "is not a department of this tenant"))
 }
 
 /// A member not in the recycle bin.

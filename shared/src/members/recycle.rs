@@ -14,7 +14,7 @@ use crate::model::keys::{GSI3, Key, recycle_bin_partition};
 use crate::model::roles::{Permission, Role};
 use crate::model::tenant::Tenant;
 use crate::model::{List, PageParams};
-use crate::store::{Condition, Filter, Query, SortRange, Transaction, Update, from_item, num, s};
+use crate::store::{Batch, Condition, Filter, Query, SortRange, Transaction, Update, num, s};
 use serde::Deserialize;
 use std::collections::HashMap;
 use time::OffsetDateTime;
@@ -67,15 +67,17 @@ pub async fn delete(
     tenant_id: Uuid,
     member_id: Uuid,
 ) -> ApiResult<()> {
-    let (access, tenant, items) = authorize_with_tenant(
+    let mut batch = Batch::new();
+    let member = batch.read_item(Key::member(tenant_id, member_id));
+    let (access, tenant, mut read) = authorize_with_tenant(
         app,
         requester,
         tenant_id,
         Need::Permission(Permission::MembersWrite),
-        &[Key::member(tenant_id, member_id)],
+        batch,
     )
     .await?;
-    let (before, department) = placed_member(items.into_iter().next().flatten())?;
+    let (before, department) = placed_member(read.take_item(member))?;
     if !may_manage(&access, &before) {
         return Err(beyond_reach());
     }
@@ -152,7 +154,7 @@ pub async fn recycle_bin(
         requester,
         tenant_id,
         Need::Permission(Permission::MembersWrite),
-        &[],
+        Batch::new(),
     )
     .await?;
     let mut query =
@@ -201,24 +203,23 @@ pub async fn restore(
     member_id: Uuid,
     input: RestoreInput,
 ) -> ApiResult<MemberView> {
-    let (access, tenant, items) = authorize_with_tenant(
+    let mut batch = Batch::new();
+    let before = batch.read::<Member>(Key::member(tenant_id, member_id));
+    let department = batch.read::<Department>(Key::department(tenant_id, input.department_id));
+    let (access, tenant, mut read) = authorize_with_tenant(
         app,
         requester,
         tenant_id,
         Need::Permission(Permission::MembersWrite),
-        &[
-            Key::member(tenant_id, member_id),
-            Key::department(tenant_id, input.department_id),
-        ],
+        batch,
     )
     .await?;
-    let mut items = items.into_iter();
-    let before: Member = from_item(items.next().flatten().ok_or(ApiError::NotFound)?)?;
+    let before = read.take(before)?.ok_or(ApiError::NotFound)?;
     let now = app.now();
     if !in_recycle_bin(&before, now) {
         return Err(ApiError::NotFound);
     }
-    let department = department_of(items.next().flatten(), "department_id")?;
+    let department = department_of(read.take(department)?, "department_id")?;
     if !may_manage(&access, &before) {
         return Err(beyond_reach());
     }

@@ -34,7 +34,7 @@ use crate::model::licence::LicenceFilter;
 use crate::model::member::{SearchTerm, search_terms};
 use crate::model::roles::Role;
 use crate::model::{List, PageParams};
-use crate::store::{Item, Query, SortRange, cursor_after, cursor_position, from_item};
+use crate::store::{Batch, Item, Query, SortRange, cursor_after, cursor_position, from_item};
 use crate::validate;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -411,23 +411,19 @@ pub async fn search(
 ) -> ApiResult<List<Listing>> {
     let filters = Filters::parse(&params)?;
     let now = app.now();
-    let keys: Vec<Key> = filters
+    let mut batch = Batch::new();
+    let department = filters
         .department_id
-        .map(|d| Key::department(tenant_id, d))
-        .into_iter()
-        .collect();
-    let (access, tenant, items) =
-        authorize_with_tenant(app, requester, tenant_id, Need::Member, &keys).await?;
+        .map(|d| batch.read::<Department>(Key::department(tenant_id, d)));
+    let (access, tenant, mut read) =
+        authorize_with_tenant(app, requester, tenant_id, Need::Member, batch).await?;
     let reader = Reader::of(&access)?;
     if filters.admin_only() && !reader.is_admin() {
         return Err(directory::needs_members_read());
     }
     let rules = ContactRules::load(app, reader, &tenant).await?;
-    let department = match filters.department_id {
-        Some(_) => Some(department_of(
-            items.into_iter().next().flatten(),
-            "department_id",
-        )?),
+    let department = match department {
+        Some(slot) => Some(department_of(read.take(slot)?, "department_id")?),
         None => None,
     };
     let scope = Scope {

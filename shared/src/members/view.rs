@@ -10,7 +10,7 @@ use crate::model::department::Department;
 use crate::model::keys::Key;
 use crate::model::licence::LicenceView;
 use crate::model::roles::{Permissions, Role};
-use crate::store::from_item;
+use crate::store::{Batch, from_item};
 use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -95,16 +95,12 @@ pub async fn get(
     tenant_id: Uuid,
     member_id: Uuid,
 ) -> ApiResult<Listing> {
-    let (access, tenant, items) = authorize_with_tenant(
-        app,
-        requester,
-        tenant_id,
-        Need::Member,
-        &[Key::member(tenant_id, member_id)],
-    )
-    .await?;
+    let mut batch = Batch::new();
+    let member = batch.read_item(Key::member(tenant_id, member_id));
+    let (access, tenant, mut read) =
+        authorize_with_tenant(app, requester, tenant_id, Need::Member, batch).await?;
     let reader = Reader::of(&access)?;
-    let member = member_of(items.into_iter().next().flatten())?;
+    let member = member_of(read.take_item(member))?;
     let rules = match reader {
         Reader::Admin => ContactRules::for_admin(),
         // A colleague's entry follows the rule of the member's department.

@@ -18,7 +18,7 @@ use crate::model::department::Department;
 use crate::model::keys::{GSI2, Key, subtree_prefix, tree_partition};
 use crate::model::member::Member;
 use crate::model::roles::Permission;
-use crate::store::{Condition, Query, SortRange, Transaction, Update, from_item, num, s};
+use crate::store::{Batch, Condition, Query, SortRange, Transaction, Update, from_item, num, s};
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap};
 use uuid::Uuid;
@@ -167,15 +167,17 @@ pub async fn get(
     endpoint: &Endpoint,
     department_id: Uuid,
 ) -> ApiResult<Resource> {
-    let (_, items) = authorize(
+    let mut batch = Batch::new();
+    let department = batch.read_item(Key::department(endpoint.tenant_id, department_id));
+    let (_, mut read) = authorize(
         app,
         requester,
         endpoint.tenant_id,
         Need::Permission(Permission::MembersRead),
-        &[Key::department(endpoint.tenant_id, department_id)],
+        batch,
     )
     .await?;
-    let department = group_of(items.into_iter().next().flatten())?;
+    let department = group_of(read.take_item(department))?;
     resource(app, &department, endpoint).await
 }
 
@@ -239,7 +241,7 @@ pub(crate) async fn page(
         requester,
         endpoint.tenant_id,
         Need::Permission(Permission::MembersRead),
-        &[],
+        Batch::new(),
     )
     .await?;
     let departments = departments::all(app, endpoint.tenant_id)
@@ -303,7 +305,7 @@ pub async fn create(
         requester,
         endpoint.tenant_id,
         Need::Permission(Permission::DepartmentsWrite),
-        &[],
+        Batch::new(),
     )
     .await?;
     movable(&access, &users_of(app, endpoint, &input.members).await?)?;
@@ -455,15 +457,17 @@ async fn current(
     department_id: Uuid,
     expected: Option<u64>,
 ) -> ApiResult<(Access, Department, Vec<Member>)> {
-    let (access, items) = authorize(
+    let mut batch = Batch::new();
+    let department = batch.read_item(Key::department(endpoint.tenant_id, department_id));
+    let (access, mut read) = authorize(
         app,
         requester,
         endpoint.tenant_id,
         Need::Permission(Permission::DepartmentsWrite),
-        &[Key::department(endpoint.tenant_id, department_id)],
+        batch,
     )
     .await?;
-    let department = group_of(items.into_iter().next().flatten())?;
+    let department = group_of(read.take_item(department))?;
     let members = own_members(app, &department).await?;
     if expected.is_some_and(|v| v != version(&department, &members)) {
         return Err(ApiError::PreconditionFailed);

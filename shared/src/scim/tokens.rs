@@ -18,7 +18,7 @@ use crate::model::keys::{GSI1, Key, scim_tokens_of};
 use crate::model::roles::{Permission, Permissions};
 use crate::model::scim_token::{ScimToken, default_permissions};
 use crate::model::{List, PageParams};
-use crate::store::{Condition, Query, SortRange, Transaction, from_item, to_item};
+use crate::store::{Batch, Condition, Query, SortRange, Transaction, from_item, to_item};
 use crate::validate;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -110,7 +110,7 @@ pub async fn create(
         requester,
         tenant_id,
         Need::Permission(Permission::ApiClientsWrite),
-        &[],
+        Batch::new(),
     )
     .await?;
     tenant.feature_flags.require_api_access()?;
@@ -178,7 +178,7 @@ pub async fn list(
         requester,
         tenant_id,
         Need::Permission(Permission::ApiClientsWrite),
-        &[],
+        Batch::new(),
     )
     .await?;
     tenant.feature_flags.require_api_access()?;
@@ -214,21 +214,17 @@ pub async fn revoke(
     tenant_id: Uuid,
     token_id: Uuid,
 ) -> ApiResult<()> {
-    let (access, _, items) = authorize_with_tenant(
+    let mut batch = Batch::new();
+    let stored = batch.read::<ScimToken>(Key::scim_token(token_id));
+    let (access, _, mut read) = authorize_with_tenant(
         app,
         requester,
         tenant_id,
         Need::Permission(Permission::ApiClientsWrite),
-        &[Key::scim_token(token_id)],
+        batch,
     )
     .await?;
-    let stored: ScimToken = from_item(
-        items
-            .into_iter()
-            .next()
-            .flatten()
-            .ok_or(ApiError::NotFound)?,
-    )?;
+    let stored = read.take(stored)?.ok_or(ApiError::NotFound)?;
     if stored.tenant_id != tenant_id {
         return Err(ApiError::NotFound);
     }

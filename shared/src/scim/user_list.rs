@@ -41,7 +41,7 @@ use crate::model::keys::{GSI3, Key, directory_partition, tenant_partition};
 use crate::model::member::Member;
 use crate::model::roles::Permission;
 use crate::model::user::EmailGuard;
-use crate::store::{Condition, Query, SortRange, from_item, to_item};
+use crate::store::{Batch, Condition, Query, SortRange, from_item, to_item};
 use crate::validate::MAX_EMAIL;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -161,17 +161,16 @@ async fn directory_page(
     let tenant_id = endpoint.tenant_id;
     // The cursor kept for this page is read with the caller's token, in the same batch.
     let token_id = requester.scim.as_ref().and_then(PresentedToken::token_id);
-    let kept_key: Vec<Key> = token_id
+    let mut batch = Batch::new();
+    let kept = token_id
         .filter(|_| start > 1)
-        .map(|t| Key::scim_page(tenant_id, t, start))
-        .into_iter()
-        .collect();
-    let (_, tenant, items) = authorize_with_tenant(
+        .map(|t| batch.read::<KeptCursor>(Key::scim_page(tenant_id, t, start)));
+    let (_, tenant, mut read) = authorize_with_tenant(
         app,
         requester,
         tenant_id,
         Need::Permission(Permission::MembersRead),
-        &kept_key,
+        batch,
     )
     .await?;
     let total = tenant.member_count as usize;
@@ -179,12 +178,10 @@ async fn directory_page(
         return Ok((total, Vec::new()));
     }
     let now = app.now().unix_timestamp();
-    let kept: Option<KeptCursor> = items
-        .into_iter()
-        .next()
-        .flatten()
-        .map(from_item)
-        .transpose()?;
+    let kept = match kept {
+        Some(slot) => read.take(slot)?,
+        None => None,
+    };
     let position = match kept.filter(|k| k.ttl > now) {
         _ if start == 1 => Position::After(None),
         Some(kept) => Position::After(Some(kept.cursor)),
@@ -367,7 +364,7 @@ async fn filtered(
         requester,
         endpoint.tenant_id,
         Need::Permission(Permission::MembersRead),
-        &[],
+        Batch::new(),
     )
     .await?;
     let (members, departments) = match pinned(app, tenant.id, filter).await? {

@@ -22,7 +22,7 @@ use crate::model::keys::Key;
 use crate::model::member::{Member, MemberStatus, ScimName, ScimProfile, ScimValue};
 use crate::model::roles::Permission;
 use crate::model::user::EmailGuard;
-use crate::store::from_item;
+use crate::store::{Batch, from_item};
 use crate::validate;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
@@ -369,15 +369,17 @@ pub async fn get(
     endpoint: &Endpoint,
     member_id: Uuid,
 ) -> ApiResult<Resource> {
-    let (_, items) = authorize(
+    let mut batch = Batch::new();
+    let member = batch.read_item(Key::member(endpoint.tenant_id, member_id));
+    let (_, mut read) = authorize(
         app,
         requester,
         endpoint.tenant_id,
         Need::Permission(Permission::MembersRead),
-        &[Key::member(endpoint.tenant_id, member_id)],
+        batch,
     )
     .await?;
-    let member = user_of(items.into_iter().next().flatten())?;
+    let member = user_of(read.take_item(member))?;
     let department = department(app, &member).await?;
     Ok(resource(&member, department.as_ref(), endpoint))
 }
@@ -405,28 +407,30 @@ pub async fn create(
 ) -> ApiResult<Resource> {
     let input = UserInput::parse(body, None)?;
     let tenant_id = endpoint.tenant_id;
-    let mut keys = vec![
-        Key::email(&input.email),
-        Key::scim_user_name(tenant_id, &input.profile.user_name),
-    ];
-    keys.extend(
+    let mut batch = Batch::new();
+    let existing = batch.read::<EmailGuard>(Key::email(&input.email));
+    let mut guards =
+        vec![batch.read_item(Key::scim_user_name(tenant_id, &input.profile.user_name))];
+    guards.extend(
         input
             .profile
             .external_id
             .as_deref()
-            .map(|e| Key::scim_external_id(tenant_id, e)),
+            .map(|e| batch.read_item(Key::scim_external_id(tenant_id, e))),
     );
-    let (access, tenant, items) = authorize_with_tenant(
+    let (access, tenant, mut read) = authorize_with_tenant(
         app,
         requester,
         tenant_id,
         Need::Permission(Permission::MembersWrite),
-        &keys,
+        batch,
     )
     .await?;
-    let mut items = items.into_iter();
-    let existing: Option<EmailGuard> = items.next().flatten().map(from_item).transpose()?;
-    if items.any(|guard| guard.is_some()) {
+    let existing = read.take(existing)?;
+    if guards
+        .into_iter()
+        .any(|guard| read.take_item(guard).is_some())
+    {
         return Err(ApiError::Scim {
             scim_type: "uniqueness",
             detail: "another member of the tenant has this userName or externalId".into(),
@@ -506,15 +510,17 @@ async fn current(
     member_id: Uuid,
     expected: Option<u64>,
 ) -> ApiResult<(crate::model::Tenant, Member)> {
-    let (access, tenant, items) = authorize_with_tenant(
+    let mut batch = Batch::new();
+    let member = batch.read_item(Key::member(endpoint.tenant_id, member_id));
+    let (access, tenant, mut read) = authorize_with_tenant(
         app,
         requester,
         endpoint.tenant_id,
         Need::Permission(Permission::MembersWrite),
-        &[Key::member(endpoint.tenant_id, member_id)],
+        batch,
     )
     .await?;
-    let member = user_of(items.into_iter().next().flatten())?;
+    let member = user_of(read.take_item(member))?;
     if expected.is_some_and(|v| v != member.version) {
         return Err(ApiError::PreconditionFailed);
     }

@@ -17,7 +17,7 @@ use crate::model::tenant::{
     FeatureFlags, FeatureFlagsPatch, Plan, Tenant, TenantKind, TenantSettings, TenantStatus,
 };
 use crate::model::user::{EmailGuard, TokenPurpose, User};
-use crate::store::{Condition, Transaction, from_item, s, to_item};
+use crate::store::{Batch, Condition, Transaction, s, to_item};
 use crate::tokens::{Claims, TokenScope};
 use crate::users::{add_password_token, claim_address};
 use crate::validate;
@@ -54,18 +54,15 @@ pub async fn create(
     let parent_id = parent_of(requester.claims()?, asked.parent_id);
 
     // One read: the caller, whoever holds the owner's address, and the parent.
-    let mut keys = vec![Key::email(&asked.owner_email)];
-    if let Some(parent) = parent_id {
-        keys.push(Key::tenant(parent));
-    }
-    let authorized = authenticate(app, requester, &keys).await?;
-    let mut items = authorized.items.into_iter();
-    let existing_user = items
-        .next()
-        .flatten()
-        .map(from_item::<EmailGuard>)
-        .transpose()?;
-    let parent: Option<Tenant> = items.next().flatten().map(from_item).transpose()?;
+    let mut batch = Batch::new();
+    let existing_user = batch.read::<EmailGuard>(Key::email(&asked.owner_email));
+    let parent = parent_id.map(|parent| batch.read::<Tenant>(Key::tenant(parent)));
+    let mut authorized = authenticate(app, requester, batch).await?;
+    let existing_user = authorized.read.take(existing_user)?;
+    let parent = match parent {
+        Some(slot) => authorized.read.take(slot)?,
+        None => None,
+    };
 
     may_create(&authorized.caller.kind, &asked, parent_id, parent.as_ref())?;
     let mut new = NewTenant::plan(app.now(), asked, parent_id, existing_user);

@@ -18,7 +18,7 @@ use crate::model::keys::{
 };
 use crate::model::tenant::{Tenant, TenantKind, TenantStatus};
 use crate::model::time::{rfc3339, whole_seconds};
-use crate::store::{Condition, Query, SortRange, Transaction, Update, num, s};
+use crate::store::{Batch, Condition, Query, SortRange, Transaction, Update, num, s};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
@@ -39,7 +39,8 @@ fn may_delete(access: &Access) -> ApiResult<()> {
 /// Marks the tenant `deleting` until `purge_after` (now + 7 days). A reseller with customers is
 /// refused: its customers would be left without their reseller.
 pub async fn delete(app: &App, requester: &Requester, tenant_id: Uuid) -> ApiResult<TenantView> {
-    let (access, before, _) = authorize_tenant_record(app, requester, tenant_id, &[]).await?;
+    let (access, before, _) =
+        authorize_tenant_record(app, requester, tenant_id, Batch::new()).await?;
     may_delete(&access)?;
     if before.status == TenantStatus::Deleting {
         return Err(ApiError::Conflict(
@@ -89,19 +90,16 @@ pub async fn delete(app: &App, requester: &Requester, tenant_id: Uuid) -> ApiRes
 
 /// Brings a deleted tenant back as it was, before its purge time and before its purge began.
 pub async fn restore(app: &App, requester: &Requester, tenant_id: Uuid) -> ApiResult<TenantView> {
-    let (access, before, items) = authorize_tenant_record(
-        app,
-        requester,
-        tenant_id,
-        &[Key::tenant_purge_mark(tenant_id)],
-    )
-    .await?;
+    let mut batch = Batch::new();
+    let purge_mark = batch.read_item(Key::tenant_purge_mark(tenant_id));
+    let (access, before, mut read) =
+        authorize_tenant_record(app, requester, tenant_id, batch).await?;
     may_delete(&access)?;
     let now = app.now();
     if before.status != TenantStatus::Deleting {
         return Err(ApiError::Conflict("the tenant is not deleted".into()));
     }
-    let purge_began = items.into_iter().next().flatten().is_some();
+    let purge_began = read.take_item(purge_mark).is_some();
     if purge_began || before.purge_after.is_none_or(|at| at <= now) {
         return Err(ApiError::Conflict(
             "the tenant is past its purge time and can no longer be restored".into(),

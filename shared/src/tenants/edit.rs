@@ -9,7 +9,7 @@ use crate::joining::number;
 use crate::model::keys::Key;
 use crate::model::roles::Permission;
 use crate::model::tenant::{FeatureFlagsPatch, Plan, Tenant};
-use crate::store::{Condition, Transaction, Update, num, s};
+use crate::store::{Batch, Condition, Transaction, Update, num, s};
 use crate::validate;
 use serde::Deserialize;
 use time::OffsetDateTime;
@@ -48,7 +48,7 @@ pub async fn update(
     expected: Option<u64>,
 ) -> ApiResult<TenantView> {
     let (access, before, _) =
-        authorize_with_tenant(app, requester, tenant_id, Need::Member, &[]).await?;
+        authorize_with_tenant(app, requester, tenant_id, Need::Member, Batch::new()).await?;
     may_patch(&access, &patch)?;
     if expected.is_some_and(|v| v != before.version) {
         return Err(ApiError::PreconditionFailed);

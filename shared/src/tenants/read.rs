@@ -8,12 +8,13 @@ use crate::model::keys::{ALL_TENANTS, GSI1, GSI2, customers_of};
 use crate::model::roles::Permission;
 use crate::model::tenant::Tenant;
 use crate::model::{List, PageParams};
-use crate::store::{Query, SortRange};
+use crate::store::{Batch, Query, SortRange};
 use uuid::Uuid;
 
 /// One tenant, for any member of it, its reseller's admins and platform admins.
 pub async fn get(app: &App, requester: &Requester, tenant_id: Uuid) -> ApiResult<TenantView> {
-    let (access, tenant, _) = authorize_tenant_record(app, requester, tenant_id, &[]).await?;
+    let (access, tenant, _) =
+        authorize_tenant_record(app, requester, tenant_id, Batch::new()).await?;
     Ok(TenantView::seen_by(&tenant, &access))
 }
 
@@ -23,7 +24,7 @@ pub async fn list(
     requester: &Requester,
     page: PageParams,
 ) -> ApiResult<List<TenantView>> {
-    let authorized = authenticate(app, requester, &[]).await?;
+    let authorized = authenticate(app, requester, Batch::new()).await?;
     let query = match &authorized.caller.kind {
         CallerKind::Platform => Query::new(Some(GSI1), ALL_TENANTS.into(), SortRange::All),
         CallerKind::Member(m) if m.effective_permissions().allows(Permission::CustomersWrite) => {

@@ -22,7 +22,9 @@ pub use crate::model::time::{rfc3339, whole_seconds};
 pub use crate::model::user::{
     Delivery, EmailGuard, PlatformAdmin, StoredToken, TokenPurpose, User, new_session_epoch,
 };
-use crate::store::{Condition, Query, SortRange, Transaction, Update, from_item, num, s, to_item};
+use crate::store::{
+    Batch, Condition, Query, SortRange, Transaction, Update, from_item, num, s, to_item,
+};
 use crate::tokens::{Grant, TokenScope};
 use crate::validate;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -201,18 +203,15 @@ async fn own_user(
     password_change: bool,
 ) -> ApiResult<(crate::auth::Authorized, User)> {
     let claims = requester.claims()?;
-    let keys = [Key::user(claims.sub)];
+    let mut batch = Batch::new();
+    let user = batch.read::<User>(Key::user(claims.sub));
     let mut authorized = if password_change {
-        authenticate_for_password_change(app, requester, &keys).await?
+        authenticate_for_password_change(app, requester, batch).await?
     } else {
-        authenticate(app, requester, &keys).await?
+        authenticate(app, requester, batch).await?
     };
-    let item = authorized
-        .items
-        .pop()
-        .flatten()
-        .ok_or(ApiError::Unauthorized)?;
-    Ok((authorized, from_item(item)?))
+    let user = authorized.read.take(user)?.ok_or(ApiError::Unauthorized)?;
+    Ok((authorized, user))
 }
 
 pub fn password_link(app: &App, token: &str) -> String {

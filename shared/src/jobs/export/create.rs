@@ -11,7 +11,7 @@ use crate::model::job::{ExportFormat, ExportScope, ExportSpec};
 use crate::model::keys::Key;
 use crate::model::member::fold;
 use crate::model::roles::Permission;
-use crate::store::{Condition, Transaction};
+use crate::store::{Batch, Condition, Transaction};
 use serde::Deserialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -40,17 +40,14 @@ pub async fn create(
     input: CreateExport,
 ) -> ApiResult<JobView> {
     check(&input)?;
-    let department = department_of(&input);
-    let keys: Vec<Key> = department
-        .map(|d| Key::department(tenant_id, d))
-        .into_iter()
-        .collect();
-    let (access, _, items) = authorize_with_tenant(
+    let mut batch = Batch::new();
+    let department = department_of(&input).map(|d| batch.read_item(Key::department(tenant_id, d)));
+    let (access, _, mut read) = authorize_with_tenant(
         app,
         requester,
         tenant_id,
         Need::Permission(Permission::ExportsRun),
-        &keys,
+        batch,
     )
     .await?;
     // A file of the directory carries the admin view (roles, licences, status): it needs what
@@ -58,7 +55,7 @@ pub async fn create(
     if !access.allows(Permission::MembersRead) {
         return Err(crate::members::directory::needs_members_read());
     }
-    if !keys.is_empty() && items.first().cloned().flatten().is_none() {
+    if department.is_some_and(|slot| read.take_item(slot).is_none()) {
         return Err(ApiError::invalid(
             "department_id",
             "is not a department of this tenant",

@@ -10,7 +10,7 @@ use crate::invitations;
 use crate::jobs::{JOB_RETENTION_DAYS, Job, JobCounts, JobKind, JobStatus, JobView, LINK_SECONDS};
 use crate::model::job::{ImportMode, ImportSpec};
 use crate::model::roles::{Permission, Permissions};
-use crate::store::{Condition, Transaction};
+use crate::store::{Batch, Condition, Transaction};
 use aws_sdk_s3::presigning::PresigningConfig;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -49,7 +49,7 @@ pub async fn create(
         requester,
         tenant_id,
         Need::Permission(Permission::ImportsRun),
-        &[],
+        Batch::new(),
     )
     .await?;
     let now = app.now();

@@ -34,6 +34,7 @@ use crate::auth::{Need, authorize_with_tenant};
 use crate::error::{ApiError, ApiResult};
 pub use crate::model::job::{CheckedUpload, ImportMode, ImportSpec};
 use crate::model::roles::Permission;
+use crate::store::Batch;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -73,7 +74,7 @@ pub async fn template_for(app: &App, requester: &Requester, tenant_id: Uuid) -> 
         requester,
         tenant_id,
         Need::Permission(Permission::ImportsRun),
-        &[],
+        Batch::new(),
     )
     .await?;
     Ok(template())

@@ -10,7 +10,7 @@ use crate::jobs::{Job, JobStatus, JobView};
 use crate::model::keys::Key;
 use crate::model::roles::Permission;
 use crate::model::tenant::{Plan, Tenant};
-use crate::store::{Condition, Transaction, Update, from_item, num, s};
+use crate::store::{Batch, Condition, Transaction, Update, num, s};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -72,21 +72,17 @@ pub async fn start(
     tenant_id: Uuid,
     job_id: Uuid,
 ) -> ApiResult<JobView> {
-    let (_, tenant, items) = authorize_with_tenant(
+    let mut batch = Batch::new();
+    let job = batch.read::<Job>(Key::job(tenant_id, job_id));
+    let (_, tenant, mut read) = authorize_with_tenant(
         app,
         requester,
         tenant_id,
         Need::Permission(Permission::ImportsRun),
-        &[Key::job(tenant_id, job_id)],
+        batch,
     )
     .await?;
-    let mut job: Job = from_item(
-        items
-            .into_iter()
-            .next()
-            .flatten()
-            .ok_or(ApiError::NotFound)?,
-    )?;
+    let mut job = read.take(job)?.ok_or(ApiError::NotFound)?;
     let Some(spec) = job.import.clone() else {
         return Err(ApiError::NotFound);
     };
