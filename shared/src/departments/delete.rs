@@ -1,11 +1,14 @@
 //! Deleting an empty department.
 
-use super::moves::{MoveLock, check_lock};
-use super::{Count, Department, DepartmentView, StillAt, add_to_count, department};
+use super::counts::{Count, StillAt, add_to_count};
+use super::guards::department;
+use super::lock::{MoveLock, check_lock};
+use super::view::DepartmentView;
 use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::{Need, Requester, authorize};
 use crate::error::{ApiError, ApiResult};
+use crate::model::department::Department;
 use crate::model::keys::Key;
 use crate::model::roles::Permission;
 use crate::store::{Condition, Transaction, num};
