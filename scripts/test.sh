@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
-# The whole test suite from a fresh clone: installs the emulator if missing, starts it on a free
-# port, runs every cargo test against it, lints template.yaml, runs the concurrency and bulk tests
-# again under injected faults (scripts/fault-run.sh), runs a small set of functions under
-# the Lambda runtime emulator (scripts/lambda-smoke.sh), fuzzes the API against openapi.yaml
-# (scripts/fuzz.sh), checks SCIM with scim2-tester (scripts/scim-conformance.sh), and stops what
-# it started.
+# The whole test suite from a fresh clone: checks formatting, clippy and the code's shape
+# (scripts/shape.py: no module circle, no function over 80 lines, no module over 600 lines of
+# code), installs the emulator if missing, starts it on a free port, runs every cargo test
+# against it, lints template.yaml, runs the concurrency and bulk tests again under injected
+# faults (scripts/fault-run.sh), runs a small set of functions under the Lambda runtime emulator
+# (scripts/lambda-smoke.sh), fuzzes the API against openapi.yaml (scripts/fuzz.sh), checks SCIM
+# with scim2-tester (scripts/scim-conformance.sh), and stops what it started.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-ensure_venv
 FULL_SUITE=$(( $# == 0 ))
+# The whole suite fails fast on formatting, lints and shape, before any emulator or test build.
+if [ "$FULL_SUITE" = 1 ]; then
+  cargo fmt --all --check
+  cargo clippy --workspace --all-targets --locked -- -D warnings
+  python3 scripts/shape.py --self-test
+  python3 scripts/shape.py --check
+fi
+ensure_venv
 PORT="$(free_port)"
 trap stop_emulator EXIT
 start_emulator "$PORT"

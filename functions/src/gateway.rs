@@ -5,7 +5,7 @@
 
 use crate::http::{Dialect, MAX_BODY_BYTES, error_for};
 use crate::lambda::dispatch;
-use crate::registry::{Match, find};
+use crate::registry::{Match, Operation, find};
 use bytes_body::collect_limited;
 use http::{HeaderValue, header};
 use hyper::body::Incoming;
@@ -59,46 +59,7 @@ async fn handle(
     };
     let response = match find(&parts.method, parts.uri.path()) {
         Match::Found(route, params) => {
-            let mut parts = parts.clone();
-            // API Gateway tells functions the scheme it was reached by; so does the local one.
-            parts
-                .headers
-                .entry("x-forwarded-proto")
-                .or_insert(HeaderValue::from_static("http"));
-            let mut request = http::Request::from_parts(
-                parts.clone(),
-                if bytes.is_empty() {
-                    Body::Empty
-                } else {
-                    Body::Binary(bytes.to_vec())
-                },
-            );
-            let query: HashMap<String, Vec<String>> = form_urlencoded::parse(
-                parts.uri.query().unwrap_or("").as_bytes(),
-            )
-            .fold(HashMap::new(), |mut map, (k, v)| {
-                map.entry(k.into_owned()).or_default().push(v.into_owned());
-                map
-            });
-            let mut http_description = ApiGatewayV2httpRequestContextHttpDescription::default();
-            http_description.method = parts.method.clone();
-            http_description.path = Some(parts.uri.path().to_string());
-            http_description.protocol = Some("HTTP/1.1".into());
-            http_description.source_ip = Some(peer.ip().to_string());
-            http_description.user_agent = parts
-                .headers
-                .get(header::USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
-            let mut context = ApiGatewayV2httpRequestContext::default();
-            context.route_key = Some(route.route_key());
-            context.stage = Some("$default".into());
-            context.request_id = Some(roster_shared::crypto::new_token());
-            context.http = http_description;
-            request = request
-                .with_path_parameters(params.into_iter().collect::<HashMap<_, _>>())
-                .with_query_string_parameters(query)
-                .with_request_context(RequestContext::ApiGatewayV2(context));
+            let request = api_gateway_request(parts, bytes, route, params, peer);
             dispatch(app, request, route).await
         }
         Match::WrongMethod(allowed) => {
@@ -119,6 +80,58 @@ async fn handle(
         Match::Unknown => error_for(dialect, &ApiError::NotFound),
     };
     Ok(to_hyper(cors.answer(response)))
+}
+
+/// The request as API Gateway hands it to a function: the path parameters, query string and
+/// request context (route key, source address) filled in.
+fn api_gateway_request(
+    parts: http::request::Parts,
+    bytes: hyper::body::Bytes,
+    route: &Operation,
+    params: Vec<(String, String)>,
+    peer: SocketAddr,
+) -> lambda_http::Request {
+    let mut parts = parts;
+    // API Gateway tells functions the scheme it was reached by; so does the local one.
+    parts
+        .headers
+        .entry("x-forwarded-proto")
+        .or_insert(HeaderValue::from_static("http"));
+    let mut request = http::Request::from_parts(
+        parts.clone(),
+        if bytes.is_empty() {
+            Body::Empty
+        } else {
+            Body::Binary(bytes.to_vec())
+        },
+    );
+    let query: HashMap<String, Vec<String>> = form_urlencoded::parse(
+        parts.uri.query().unwrap_or("").as_bytes(),
+    )
+    .fold(HashMap::new(), |mut map, (k, v)| {
+        map.entry(k.into_owned()).or_default().push(v.into_owned());
+        map
+    });
+    let mut http_description = ApiGatewayV2httpRequestContextHttpDescription::default();
+    http_description.method = parts.method.clone();
+    http_description.path = Some(parts.uri.path().to_string());
+    http_description.protocol = Some("HTTP/1.1".into());
+    http_description.source_ip = Some(peer.ip().to_string());
+    http_description.user_agent = parts
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let mut context = ApiGatewayV2httpRequestContext::default();
+    context.route_key = Some(route.route_key());
+    context.stage = Some("$default".into());
+    context.request_id = Some(roster_shared::crypto::new_token());
+    context.http = http_description;
+    request = request
+        .with_path_parameters(params.into_iter().collect::<HashMap<_, _>>())
+        .with_query_string_parameters(query)
+        .with_request_context(RequestContext::ApiGatewayV2(context));
+    request
 }
 
 /// What template.yaml's `CorsConfiguration` allows (tests/contract.rs checks they agree).

@@ -5,7 +5,7 @@
 use crate::app::App;
 use crate::crypto;
 use crate::error::{ApiError, ApiResult};
-use crate::model::keys::{INDEXES, Key, PK, SK, TTL};
+use crate::model::keys::{INDEXES, Index, Key, PK, SK, TTL};
 use crate::model::user::{EmailGuard, PlatformAdmin, User};
 use crate::store::{Transaction, from_item, sdk_error, to_item};
 use aws_sdk_dynamodb::types::{
@@ -27,20 +27,6 @@ pub async fn create_table(app: &App) -> ApiResult<()> {
     {
         return Ok(());
     }
-    let key = |name: &str, kind: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .map_err(ApiError::internal)
-    };
-    let attr = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .map_err(ApiError::internal)
-    };
     let mut request = client
         .create_table()
         .table_name(app.table())
@@ -52,27 +38,15 @@ pub async fn create_table(app: &App) -> ApiResult<()> {
                 .build()
                 .map_err(ApiError::internal)?,
         )
-        .key_schema(key(PK, KeyType::Hash)?)
-        .key_schema(key(SK, KeyType::Range)?)
-        .attribute_definitions(attr(PK)?)
-        .attribute_definitions(attr(SK)?);
+        .key_schema(key_element(PK, KeyType::Hash)?)
+        .key_schema(key_element(SK, KeyType::Range)?)
+        .attribute_definitions(string_attribute(PK)?)
+        .attribute_definitions(string_attribute(SK)?);
     for index in INDEXES {
         request = request
-            .attribute_definitions(attr(index.pk)?)
-            .attribute_definitions(attr(index.sk)?)
-            .global_secondary_indexes(
-                GlobalSecondaryIndex::builder()
-                    .index_name(index.name)
-                    .key_schema(key(index.pk, KeyType::Hash)?)
-                    .key_schema(key(index.sk, KeyType::Range)?)
-                    .projection(
-                        Projection::builder()
-                            .projection_type(ProjectionType::All)
-                            .build(),
-                    )
-                    .build()
-                    .map_err(ApiError::internal)?,
-            );
+            .attribute_definitions(string_attribute(index.pk)?)
+            .attribute_definitions(string_attribute(index.sk)?)
+            .global_secondary_indexes(global_index(&index)?);
     }
     match request.send().await {
         Ok(_) => {}
@@ -97,6 +71,37 @@ pub async fn create_table(app: &App) -> ApiResult<()> {
         .await
         .map_err(sdk_error)?;
     Ok(())
+}
+
+fn key_element(name: &str, kind: KeyType) -> ApiResult<KeySchemaElement> {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(kind)
+        .build()
+        .map_err(ApiError::internal)
+}
+
+fn string_attribute(name: &str) -> ApiResult<AttributeDefinition> {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .map_err(ApiError::internal)
+}
+
+/// An index as keys.rs lays it out, projecting every attribute.
+fn global_index(index: &Index) -> ApiResult<GlobalSecondaryIndex> {
+    GlobalSecondaryIndex::builder()
+        .index_name(index.name)
+        .key_schema(key_element(index.pk, KeyType::Hash)?)
+        .key_schema(key_element(index.sk, KeyType::Range)?)
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::All)
+                .build(),
+        )
+        .build()
+        .map_err(ApiError::internal)
 }
 
 /// Creates the bucket and the verified sender identity (local emulator only).

@@ -5,9 +5,8 @@
 use crate::config::env;
 use crate::error::{ApiError, ApiResult};
 use crate::model::tenant::Tenant;
-use crate::signing_keys::{
-    KeySecrets, KeyStage, PublicKey, PublicKeySet, PublishedKey, SigningKey,
-};
+use crate::signing_keys::keys::{KeyStage, PublicKey, PublicKeySet, PublishedKey, SigningKey};
+use crate::signing_keys::secrets::KeySecrets;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;

@@ -8,7 +8,9 @@ use crate::http::{
 };
 use http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
-use roster_shared::scim::{self, Endpoint, ListQuery, Resource, discovery, groups, users};
+use roster_shared::scim::{
+    self, Endpoint, ListQuery, Resource, discovery, groups, user_list, users,
+};
 use roster_shared::{ApiError, ApiResult, App};
 use serde_json::Value;
 
@@ -188,7 +190,7 @@ pub async fn get_schema(app: &'static App, req: Request) -> Answer {
 /// GET /scim/v2/{tenant_id}/Users
 pub async fn list_users(app: &'static App, req: Request) -> Answer {
     let endpoint = endpoint(&req)?;
-    let list = users::list(app, &requester(&req), &endpoint, &list_query(&req)).await?;
+    let list = user_list::list(app, &requester(&req), &endpoint, &list_query(&req)).await?;
     scim_json(StatusCode::OK, &list)
 }
 

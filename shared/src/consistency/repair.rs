@@ -10,9 +10,9 @@
 //! - A guard or term naming nothing is deleted while it still names the same holder and that
 //!   holder is still absent (or unchanged).
 
+use super::finding::{Finding, Fix};
 use super::rules::{TenantCounts, department_counts};
 use super::snapshot::Snapshot;
-use super::{Finding, Fix};
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::model::keys::{DEPARTMENT_PREFIX, Key, MEMBER_PREFIX, tenant_partition};
@@ -93,25 +93,7 @@ fn write(fix: &Fix) -> ApiResult<Transaction> {
 /// Sets the tenant's counters and its departments' to what they count (see the module's comment
 /// for why the order of the reads makes this safe).
 async fn recount_tenant(app: &App, tenant_id: Uuid) -> ApiResult<()> {
-    let mut snapshot = Snapshot::default();
-    let partition = || tenant_partition(tenant_id);
-    let counters_first = [
-        Query::new(None, partition(), SortRange::Prefix("TENANT".into())),
-        Query::new(
-            None,
-            partition(),
-            SortRange::Prefix(DEPARTMENT_PREFIX.into()),
-        ),
-    ];
-    let counted = [
-        Query::new(None, partition(), SortRange::Prefix(MEMBER_PREFIX.into())),
-        Query::new(None, partition(), SortRange::Prefix("INVITE#".into())),
-    ];
-    for query in counters_first.into_iter().chain(counted) {
-        for item in app.store.query_all(query).await? {
-            snapshot.add(item);
-        }
-    }
+    let snapshot = read_counted(app, tenant_id).await?;
     let Some(part) = snapshot.tenants.get(&tenant_id) else {
         return Ok(());
     };
@@ -120,34 +102,10 @@ async fn recount_tenant(app: &App, tenant_id: Uuid) -> ApiResult<()> {
     };
     let differences = TenantCounts::of(part).differences(tenant);
     if !differences.is_empty() {
-        let mut update = Vec::new();
-        let mut condition = Vec::new();
-        let mut set = Update::new("");
-        let mut held = Condition::new("");
-        for (i, (counter, stored, expected)) in differences.iter().enumerate() {
-            update.push(format!("#c{i} = :e{i}"));
-            // A counter never written reads as 0.
-            condition.push(if *stored == 0 {
-                format!("(#c{i} = :s{i} OR attribute_not_exists(#c{i}))")
-            } else {
-                format!("#c{i} = :s{i}")
-            });
-            set = set
-                .name(&format!("#c{i}"), counter)
-                .value(&format!(":e{i}"), num(*expected));
-            held = held
-                .name(&format!("#c{i}"), counter)
-                .value(&format!(":s{i}"), num(*stored));
-        }
-        set.expression = format!("SET {}", update.join(", "));
-        held.expression = condition.join(" AND ");
-        let mut tx = Transaction::new();
-        tx.update(
-            &Key::tenant(tenant_id),
-            set,
-            Some((held, ApiError::Conflict("counted meanwhile".into()))),
-        )?;
-        let outcome = app.store.transact(tx).await;
+        let outcome = app
+            .store
+            .transact(set_counters(tenant_id, &differences)?)
+            .await;
         log_recount(outcome, "tenant", tenant_id)?;
     }
     for department in &part.departments {
@@ -172,6 +130,64 @@ async fn recount_tenant(app: &App, tenant_id: Uuid) -> ApiResult<()> {
         log_recount(outcome, "department", department.id)?;
     }
     Ok(())
+}
+
+/// The tenant's counters (the tenant and its departments) first, then what they count (members
+/// and invitations).
+async fn read_counted(app: &App, tenant_id: Uuid) -> ApiResult<Snapshot> {
+    let mut snapshot = Snapshot::default();
+    let partition = || tenant_partition(tenant_id);
+    let counters_first = [
+        Query::new(None, partition(), SortRange::Prefix("TENANT".into())),
+        Query::new(
+            None,
+            partition(),
+            SortRange::Prefix(DEPARTMENT_PREFIX.into()),
+        ),
+    ];
+    let counted = [
+        Query::new(None, partition(), SortRange::Prefix(MEMBER_PREFIX.into())),
+        Query::new(None, partition(), SortRange::Prefix("INVITE#".into())),
+    ];
+    for query in counters_first.into_iter().chain(counted) {
+        for item in app.store.query_all(query).await? {
+            snapshot.add(item);
+        }
+    }
+    Ok(snapshot)
+}
+
+/// Sets each differing counter of the tenant to what it counts, while every one still holds
+/// what was read.
+fn set_counters(tenant_id: Uuid, differences: &[(&str, u32, u32)]) -> ApiResult<Transaction> {
+    let mut update = Vec::new();
+    let mut condition = Vec::new();
+    let mut set = Update::new("");
+    let mut held = Condition::new("");
+    for (i, (counter, stored, expected)) in differences.iter().enumerate() {
+        update.push(format!("#c{i} = :e{i}"));
+        // A counter never written reads as 0.
+        condition.push(if *stored == 0 {
+            format!("(#c{i} = :s{i} OR attribute_not_exists(#c{i}))")
+        } else {
+            format!("#c{i} = :s{i}")
+        });
+        set = set
+            .name(&format!("#c{i}"), counter)
+            .value(&format!(":e{i}"), num(*expected));
+        held = held
+            .name(&format!("#c{i}"), counter)
+            .value(&format!(":s{i}"), num(*stored));
+    }
+    set.expression = format!("SET {}", update.join(", "));
+    held.expression = condition.join(" AND ");
+    let mut tx = Transaction::new();
+    tx.update(
+        &Key::tenant(tenant_id),
+        set,
+        Some((held, ApiError::Conflict("counted meanwhile".into()))),
+    )?;
+    Ok(tx)
 }
 
 fn log_recount(outcome: ApiResult<()>, what: &str, id: Uuid) -> ApiResult<()> {

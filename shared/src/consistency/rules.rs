@@ -1,15 +1,16 @@
 //! The invariants, as pure functions of a snapshot: each broken one is a finding that names the
 //! item, what it holds and what it should hold, and the repair that fixes it when there is one.
 
+use super::finding::{Finding, Fix, put_guard};
+use super::guards::guards;
 use super::snapshot::{Guard, MemberFacts, Snapshot, TenantPart};
-use super::{Finding, Fix};
 use crate::model::department::Department;
 use crate::model::keys::{Key, tree_position};
 use crate::model::member::{MemberStatus, SearchTerm};
 use crate::model::tenant::Tenant;
 use crate::model::user::EmailGuard;
 use crate::store::to_item;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// Every finding of `snapshot` at `now` (epoch seconds): what expires by then counts as gone.
@@ -239,273 +240,176 @@ fn departments(tenant: &Tenant, part: &TenantPart, found: &mut Vec<Finding>) {
     }
 }
 
+/// Each listed member sits in a department that exists, under its tree key, with the licence
+/// index keys its licence asks for, and holds its guards and search terms.
 fn members(tenant: &Tenant, part: &TenantPart, now: i64, found: &mut Vec<Finding>) {
     let departments: HashMap<Uuid, &Department> =
         part.departments.iter().map(|d| (d.id, d)).collect();
-    let user_guards: HashMap<&Key, &Guard> = part.user_guards.iter().map(|g| (&g.key, g)).collect();
-    let scim_guards: HashMap<&Key, &Guard> = part.scim_guards.iter().map(|g| (&g.key, g)).collect();
-    let terms: HashMap<&Key, &Guard> = part.search_terms.iter().map(|g| (&g.key, g)).collect();
+    let held = Held {
+        user_guards: part.user_guards.iter().map(|g| (&g.key, g)).collect(),
+        scim_guards: part.scim_guards.iter().map(|g| (&g.key, g)).collect(),
+        terms: part.search_terms.iter().map(|g| (&g.key, g)).collect(),
+    };
     for member in &part.members {
         let key = Key::member(tenant.id, member.id);
-        let listed = member.status.in_directory();
-        let expected_tree = match departments.get(&member.department_id) {
-            Some(department) => listed.then(|| tree_position(&department.id_path, member.id)),
-            None if listed => {
-                found.push(Finding::new(
-                    "member.department",
-                    Some(tenant.id),
-                    &key,
-                    format!("department {} does not exist", member.department_id),
-                ));
-                continue;
-            }
-            None => None,
-        };
-        if member.tree_key != expected_tree {
-            found.push(Finding::new(
-                "member.tree_key",
-                Some(tenant.id),
-                &key,
-                format!(
-                    "tree key {:?}, should be {expected_tree:?}",
-                    member.tree_key
-                ),
-            ));
+        if !member_place(tenant.id, &departments, member, &key, found) {
+            continue;
         }
-        if member.licence_keys != member.expected_licence_keys {
+        member_user_guard(tenant.id, &held, member, &key, now, found);
+        member_scim_guards(tenant.id, &held, member, &key, found);
+        member_terms(tenant.id, &held, member, &key, found);
+    }
+}
+
+/// The guards and search terms of a tenant, by key.
+struct Held<'a> {
+    user_guards: HashMap<&'a Key, &'a Guard>,
+    scim_guards: HashMap<&'a Key, &'a Guard>,
+    terms: HashMap<&'a Key, &'a Guard>,
+}
+
+/// The member's department, tree key and licence index keys; false when a listed member's
+/// department does not exist (nothing else of it is checked then).
+fn member_place(
+    tenant_id: Uuid,
+    departments: &HashMap<Uuid, &Department>,
+    member: &MemberFacts,
+    key: &Key,
+    found: &mut Vec<Finding>,
+) -> bool {
+    let listed = member.status.in_directory();
+    let expected_tree = match departments.get(&member.department_id) {
+        Some(department) => listed.then(|| tree_position(&department.id_path, member.id)),
+        None if listed => {
             found.push(Finding::new(
-                "member.licence_queue",
-                Some(tenant.id),
-                &key,
-                format!(
-                    "licence index keys {:?}, should be {:?}",
-                    member.licence_keys, member.expected_licence_keys
-                ),
+                "member.department",
+                Some(tenant_id),
+                key,
+                format!("department {} does not exist", member.department_id),
             ));
+            return false;
         }
-        // A binned member's guard may expire with it before the purge removes the member.
-        let guard_may_be_gone =
-            member.status == MemberStatus::Deleted && member.ttl.is_some_and(|ttl| ttl <= now);
-        let user_guard = Key::user_in_tenant(tenant.id, member.user_id);
-        match user_guards.get(&user_guard) {
-            Some(g) if g.holder == Some(member.id) => {}
-            Some(g) => found.push(Finding::new(
-                "guard.user_in_tenant",
-                Some(tenant.id),
-                &user_guard,
-                format!("names {:?}, not member {}", g.holder, member.id),
-            )),
-            None if guard_may_be_gone => {}
-            None => found.push(
-                Finding::new(
-                    "guard.user_in_tenant",
-                    Some(tenant.id),
-                    &user_guard,
-                    format!("missing for member {}", member.id),
-                )
-                .fix(
-                    put_guard(&user_guard, "member_id", member.id, &key, member.version).expiring(
-                        member
-                            .ttl
-                            .filter(|_| member.status == MemberStatus::Deleted),
-                    ),
-                ),
+        None => None,
+    };
+    if member.tree_key != expected_tree {
+        found.push(Finding::new(
+            "member.tree_key",
+            Some(tenant_id),
+            key,
+            format!(
+                "tree key {:?}, should be {expected_tree:?}",
+                member.tree_key
             ),
-        }
-        for guard_key in &member.scim_guards {
-            if scim_guards.get(guard_key).and_then(|g| g.holder) != Some(member.id) {
-                found.push(
-                    Finding::new(
-                        "guard.scim",
-                        Some(tenant.id),
-                        guard_key,
-                        format!("does not name member {}", member.id),
-                    )
-                    .fix_if(!scim_guards.contains_key(guard_key), || {
-                        put_guard(guard_key, "member_id", member.id, &key, member.version)
-                    }),
-                );
-            }
-        }
-        for term_key in &member.term_keys {
-            if terms.get(term_key).and_then(|t| t.holder) != Some(member.id) {
-                let term = member
-                    .term_places
-                    .clone()
-                    .map(|[directory, name]| SearchTerm {
-                        member_id: member.id,
-                        directory_place: Some(directory),
-                        name_place: Some(name),
-                    });
-                let mut finding = Finding::new(
-                    "search.term",
-                    Some(tenant.id),
-                    term_key,
-                    format!("missing for member {}", member.id),
-                );
-                if let Some(item) = term.and_then(|term| to_item(&term, term_key, &[]).ok()) {
-                    finding = finding.fix(Fix::Put {
-                        item,
-                        target: key.clone(),
-                        target_version: member.version,
-                    });
-                }
-                found.push(finding);
-            }
+        ));
+    }
+    if member.licence_keys != member.expected_licence_keys {
+        found.push(Finding::new(
+            "member.licence_queue",
+            Some(tenant_id),
+            key,
+            format!(
+                "licence index keys {:?}, should be {:?}",
+                member.licence_keys, member.expected_licence_keys
+            ),
+        ));
+    }
+    true
+}
+
+/// The member's guard of its user in the tenant names it.
+fn member_user_guard(
+    tenant_id: Uuid,
+    held: &Held,
+    member: &MemberFacts,
+    key: &Key,
+    now: i64,
+    found: &mut Vec<Finding>,
+) {
+    // A binned member's guard may expire with it before the purge removes the member.
+    let binned = member.status == MemberStatus::Deleted;
+    let guard_may_be_gone = binned && member.ttl.is_some_and(|ttl| ttl <= now);
+    let user_guard = Key::user_in_tenant(tenant_id, member.user_id);
+    match held.user_guards.get(&user_guard) {
+        Some(g) if g.holder == Some(member.id) => {}
+        Some(g) => found.push(Finding::new(
+            "guard.user_in_tenant",
+            Some(tenant_id),
+            &user_guard,
+            format!("names {:?}, not member {}", g.holder, member.id),
+        )),
+        None if guard_may_be_gone => {}
+        None => found.push(
+            Finding::new(
+                "guard.user_in_tenant",
+                Some(tenant_id),
+                &user_guard,
+                format!("missing for member {}", member.id),
+            )
+            .fix(
+                put_guard(&user_guard, "member_id", member.id, key, member.version)
+                    .expiring(member.ttl.filter(|_| binned)),
+            ),
+        ),
+    }
+}
+
+/// Each SCIM guard of the member names it.
+fn member_scim_guards(
+    tenant_id: Uuid,
+    held: &Held,
+    member: &MemberFacts,
+    key: &Key,
+    found: &mut Vec<Finding>,
+) {
+    for guard_key in &member.scim_guards {
+        if held.scim_guards.get(guard_key).and_then(|g| g.holder) != Some(member.id) {
+            found.push(
+                Finding::new(
+                    "guard.scim",
+                    Some(tenant_id),
+                    guard_key,
+                    format!("does not name member {}", member.id),
+                )
+                .fix_if(!held.scim_guards.contains_key(guard_key), || {
+                    put_guard(guard_key, "member_id", member.id, key, member.version)
+                }),
+            );
         }
     }
 }
 
-/// Guards and search terms that name nothing, or something that does not hold them.
-fn guards(tenant_id: Uuid, part: &TenantPart, now: i64, found: &mut Vec<Finding>) {
-    let members: HashMap<Uuid, &MemberFacts> = part.members.iter().map(|m| (m.id, m)).collect();
-    let departments: HashMap<Uuid, &Department> =
-        part.departments.iter().map(|d| (d.id, d)).collect();
-    let live = |g: &Guard| g.ttl.is_none_or(|ttl| ttl > now);
-    let orphan = |rule: &str, guard: &Guard, target: Key, version: Option<u64>, why: String| {
-        Finding::new(rule, Some(tenant_id), &guard.key, why).fix(Fix::Delete {
-            key: guard.key.clone(),
-            holder_attr: guard.holder_attr,
-            holder: guard.holder,
-            target,
-            target_version: version,
-        })
-    };
-    for guard in part.user_guards.iter().filter(|g| live(g)) {
-        let member = guard.holder.and_then(|id| members.get(&id));
-        let target = Key::member(tenant_id, guard.holder.unwrap_or_default());
-        match member {
-            Some(m) if Key::user_in_tenant(tenant_id, m.user_id) == guard.key => {}
-            Some(m) => found.push(orphan(
-                "guard.user_in_tenant",
-                guard,
-                target,
-                Some(m.version),
-                format!("names member {} of another user", m.id),
-            )),
-            None => found.push(orphan(
-                "guard.user_in_tenant",
-                guard,
-                target,
-                None,
-                "names no member".into(),
-            )),
-        }
-    }
-    for guard in &part.scim_guards {
-        let member = guard.holder.and_then(|id| members.get(&id));
-        let target = Key::member(tenant_id, guard.holder.unwrap_or_default());
-        match member {
-            Some(m) if m.scim_guards.contains(&guard.key) => {}
-            other => found.push(orphan(
-                "guard.scim",
-                guard,
-                target,
-                other.map(|m| m.version),
-                "names no member holding it".into(),
-            )),
-        }
-    }
-    for guard in &part.name_guards {
-        let department = guard.holder.and_then(|id| departments.get(&id));
-        let target = Key::department(tenant_id, guard.holder.unwrap_or_default());
-        match department {
-            Some(d)
-                if d.parent_id
-                    .is_some_and(|p| Key::sibling_name(tenant_id, p, &d.name) == guard.key) => {}
-            other => found.push(orphan(
-                "guard.department_name",
-                guard,
-                target,
-                other.map(|d| d.version),
-                "names no department of that name and parent".into(),
-            )),
-        }
-    }
-    let name_guards: HashMap<&Key, &Guard> = part.name_guards.iter().map(|g| (&g.key, g)).collect();
-    for department in &part.departments {
-        let Some(parent_id) = department.parent_id else {
-            continue;
-        };
-        let guard_key = Key::sibling_name(tenant_id, parent_id, &department.name);
-        match name_guards.get(&guard_key) {
-            Some(g) if g.holder == Some(department.id) => {}
-            Some(g) => found.push(Finding::new(
-                "guard.department_name",
-                Some(tenant_id),
-                &guard_key,
-                format!("names {:?}, not department {}", g.holder, department.id),
-            )),
-            None => found.push(
-                Finding::new(
-                    "guard.department_name",
-                    Some(tenant_id),
-                    &guard_key,
-                    format!("missing for department {}", department.id),
-                )
-                .fix(put_guard(
-                    &guard_key,
-                    "department_id",
-                    department.id,
-                    &department.key(),
-                    department.version,
-                )),
-            ),
-        }
-    }
-    let invitations: HashMap<Uuid, _> = part.invitations.iter().map(|i| (i.id, i)).collect();
-    for guard in part.invitation_guards.iter().filter(|g| live(g)) {
-        let invitation = guard.holder.and_then(|id| invitations.get(&id));
-        let target = Key::invitation(tenant_id, guard.holder.unwrap_or_default());
-        match invitation {
-            Some(i) if i.pending && i.guard == guard.key => {}
-            other => found.push(orphan(
-                "guard.invitation",
-                guard,
-                target,
-                other.map(|i| i.version),
-                "names no pending invitation for its address".into(),
-            )),
-        }
-    }
-    let invitation_guards: HashMap<&Key, &Guard> =
-        part.invitation_guards.iter().map(|g| (&g.key, g)).collect();
-    for invitation in part
-        .invitations
-        .iter()
-        .filter(|i| i.pending && i.expires_epoch > now)
-    {
-        if invitation_guards
-            .get(&invitation.guard)
-            .and_then(|g| g.holder)
-            != Some(invitation.id)
-        {
-            found.push(Finding::new(
-                "guard.invitation",
-                Some(tenant_id),
-                &invitation.guard,
-                format!("does not name pending invitation {}", invitation.id),
-            ));
-        }
-    }
-    let member_terms: HashSet<(&Key, Uuid)> = part
-        .members
-        .iter()
-        .flat_map(|m| m.term_keys.iter().map(move |k| (k, m.id)))
-        .collect();
-    for term in &part.search_terms {
-        let held = term
-            .holder
-            .is_some_and(|id| member_terms.contains(&(&term.key, id)));
-        if !held {
-            let member = term.holder.and_then(|id| members.get(&id));
-            found.push(orphan(
+/// Each search term of the member names it.
+fn member_terms(
+    tenant_id: Uuid,
+    held: &Held,
+    member: &MemberFacts,
+    key: &Key,
+    found: &mut Vec<Finding>,
+) {
+    for term_key in &member.term_keys {
+        if held.terms.get(term_key).and_then(|t| t.holder) != Some(member.id) {
+            let term = member
+                .term_places
+                .clone()
+                .map(|[directory, name]| SearchTerm {
+                    member_id: member.id,
+                    directory_place: Some(directory),
+                    name_place: Some(name),
+                });
+            let mut finding = Finding::new(
                 "search.term",
-                term,
-                Key::member(tenant_id, term.holder.unwrap_or_default()),
-                member.map(|m| m.version),
-                "names no listed member with this term".into(),
-            ));
+                Some(tenant_id),
+                term_key,
+                format!("missing for member {}", member.id),
+            );
+            if let Some(item) = term.and_then(|term| to_item(&term, term_key, &[]).ok()) {
+                finding = finding.fix(Fix::Put {
+                    item,
+                    target: key.clone(),
+                    target_version: member.version,
+                });
+            }
+            found.push(finding);
         }
     }
 }
@@ -578,15 +482,5 @@ fn user_findings(snapshot: &Snapshot, found: &mut Vec<Finding>) {
                 }),
             ),
         }
-    }
-}
-
-fn put_guard(key: &Key, attr: &str, holder: Uuid, target: &Key, target_version: u64) -> Fix {
-    let mut item = key.to_item();
-    item.insert(attr.to_string(), crate::store::s(holder.to_string()));
-    Fix::Put {
-        item,
-        target: target.clone(),
-        target_version,
     }
 }

@@ -1,11 +1,13 @@
 use super::*;
 use crate::model::department::{Department, DepartmentSettings};
-use crate::model::item::to_item;
+use crate::model::item::{Item, to_item};
+use crate::model::keys::Key;
 use crate::model::member::{Member, MemberSource, MemberStatus, Person, UserInTenant};
 use crate::model::roles::{Permissions, Role};
 use crate::model::tenant::{FeatureFlags, Plan, Tenant, TenantKind, TenantSettings, TenantStatus};
 use crate::model::user::{EmailGuard, User};
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 const NOW: i64 = 1_800_000_000;
 

@@ -1,15 +1,16 @@
 //! Creating a sub-department.
 
-use super::moves::{MoveLock, check_lock};
+use super::counts::{Count, StillAt, add_to_count};
+use super::guards::{NameGuard, changed_concurrently, name_taken};
+use super::lock::{MoveLock, check_lock};
+use super::settings::DepartmentSettingsPatch;
 use super::settings::settings_write_needed;
-use super::{
-    Count, Department, DepartmentSettings, DepartmentSettingsPatch, DepartmentView, MAX_DEPTH,
-    NameGuard, StillAt, add_to_count, changed_concurrently, name_taken,
-};
+use super::view::DepartmentView;
 use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::{Need, Requester, authorize};
 use crate::error::{ApiError, ApiResult, Checks};
+use crate::model::department::{Department, DepartmentSettings, MAX_DEPTH};
 use crate::model::keys::Key;
 use crate::model::roles::Permission;
 use crate::store::{Batch, Condition, Transaction, to_item};

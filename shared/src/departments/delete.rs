@@ -1,11 +1,13 @@
 //! Deleting an empty department.
 
-use super::moves::{MoveLock, check_lock};
-use super::{Count, Department, DepartmentView, StillAt, add_to_count};
+use super::counts::{Count, StillAt, add_to_count};
+use super::lock::{MoveLock, check_lock};
+use super::view::DepartmentView;
 use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::{Need, Requester, authorize};
 use crate::error::{ApiError, ApiResult};
+use crate::model::department::Department;
 use crate::model::keys::Key;
 use crate::model::roles::Permission;
 use crate::store::{Batch, Condition, Transaction, num};

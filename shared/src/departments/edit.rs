@@ -1,18 +1,19 @@
 //! Changing a department: rename, move and settings. Read (one batch), decide (`plan`), write
 //! (one transaction: the department, and its subtree when it fits; otherwise a move job).
 
-use super::moves::{self, MoveLock, check_lock};
+use super::counts::{Count, StillAt, add_to_count};
+use super::guards::{NameGuard, changed_concurrently, name_taken};
+use super::lock::{MoveLock, check_lock, members_below};
 use super::plan::{Asked, Edit, fits_one_transaction};
 use super::reshape::{rewrite_subtree, start_move};
+use super::settings::DepartmentSettingsPatch;
 use super::tree::Tree;
-use super::{
-    Count, Department, DepartmentSettingsPatch, DepartmentView, NameGuard, StillAt, add_to_count,
-    changed_concurrently, name_taken,
-};
+use super::view::DepartmentView;
 use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::{Access, Need, Requester, authorize};
 use crate::error::{ApiError, ApiResult, Checks};
+use crate::model::department::Department;
 use crate::model::job::JobView;
 use crate::model::keys::Key;
 use crate::model::roles::Permission;
@@ -82,7 +83,7 @@ pub async fn update(
     // One transaction: the above, the move lock's check, the descendants and the members.
     if fits_one_transaction(tx.len(), below.len(), members_total) {
         let members = if members_total > 0 {
-            moves::members_below(app, tenant_id, &edit.before.id_path).await?
+            members_below(app, tenant_id, &edit.before.id_path).await?
         } else {
             Vec::new()
         };

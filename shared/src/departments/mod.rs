@@ -14,6 +14,8 @@ mod counts;
 mod create;
 mod delete;
 mod edit;
+mod guards;
+mod lock;
 pub mod moves;
 mod plan;
 mod read;
@@ -22,42 +24,13 @@ mod settings;
 mod tree;
 mod view;
 
-pub(crate) use counts::{Count, StillAt, add_to_count};
 pub use create::{CreateDepartment, create};
 pub use delete::delete;
 pub use edit::{DepartmentPatch, Updated, update};
 pub(crate) use read::all;
 pub use read::{get, list, relative_path};
-pub(crate) use reshape::rewrite_descendant;
 pub use settings::DepartmentSettingsPatch;
 pub use view::DepartmentView;
 
 pub use crate::model::department::{Department, DepartmentSettings, MAX_DEPTH};
 pub use crate::model::tenant::ContactVisibility;
-
-use crate::error::ApiError;
-use serde::{Deserialize, Serialize};
-use uuid::Uuid;
-
-/// The guard that keeps sibling names unique (case-insensitively).
-#[derive(Debug, Serialize, Deserialize)]
-struct NameGuard {
-    department_id: Uuid,
-}
-
-fn name_taken(name: &str) -> ApiError {
-    ApiError::Conflict(format!(
-        "a department named \"{name}\" already exists under this parent"
-    ))
-}
-
-fn changed_concurrently() -> ApiError {
-    ApiError::Conflict("the department changed at the same time; read it again and retry".into())
-}
-
-fn too_deep() -> ApiError {
-    ApiError::invalid(
-        "parent_id",
-        format!("departments nest at most {MAX_DEPTH} levels deep"),
-    )
-}

@@ -2,11 +2,13 @@
 //! parent, paths and settings; whether that reshapes the subtree below; where each descendant
 //! goes; and whether it all fits one transaction or a move job finishes it.
 
-use super::moves::{MoveLock, Placement};
+use super::guards::too_deep;
+use super::lock::{MoveLock, Placement, index_agrees};
+use super::settings::DepartmentSettingsPatch;
 use super::settings::settings_write_needed;
 use super::tree::{Placed, Tree};
-use super::{Department, DepartmentSettingsPatch, MAX_DEPTH, too_deep};
 use crate::error::{ApiError, ApiResult, Checks};
+use crate::model::department::{Department, MAX_DEPTH};
 use crate::store::MAX_TRANSACTION_ACTIONS;
 use std::collections::HashMap;
 use time::OffsetDateTime;
@@ -130,7 +132,7 @@ impl Edit {
             .map(|d| (d.before.id, d.before.member_count))
             .collect();
         counts.insert(self.before.id, self.before.member_count);
-        super::moves::index_agrees(members, &counts)
+        index_agrees(members, &counts)
     }
 
     /// The audit action.

@@ -1,10 +1,11 @@
 //! Reading the tree: one page of it, one department, all of it (for jobs), and a department's
 //! path as files carry it.
 
-use super::{Department, DepartmentView};
+use super::view::DepartmentView;
 use crate::app::App;
 use crate::auth::{Need, Requester, authorize};
 use crate::error::{ApiError, ApiResult};
+use crate::model::department::Department;
 use crate::model::keys::{DEPARTMENT_PREFIX, Key, tenant_partition};
 use crate::model::{List, PageParams};
 use crate::store::{Batch, Query, SortRange, from_item};

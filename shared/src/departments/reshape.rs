@@ -2,14 +2,16 @@
 //! members' new tree keys in the department's own transaction, or the move job that finishes
 //! them (`moves`).
 
-use super::moves::{self, MoveLock, MoveSpec, Placement};
+use super::guards::changed_concurrently;
+use super::lock::{MoveLock, Placement};
 use super::plan::Edit;
 use super::tree::Placed;
-use super::{Department, changed_concurrently};
 use crate::app::App;
 use crate::auth::Access;
 use crate::error::{ApiError, ApiResult};
+use crate::model::department::Department;
 use crate::model::job::{JOB_RETENTION_DAYS, Job, JobCounts, JobKind, JobStatus, JobView};
+use crate::model::job::{MoveSpec, job_item};
 use crate::model::keys::subtree_prefix;
 use crate::store::{Condition, MAX_TRANSACTION_ACTIONS, Transaction, Update, num, s};
 use std::collections::HashMap;
@@ -98,7 +100,7 @@ pub(super) fn start_move(
         if placed_now { below.len() as u64 } else { 0 },
     );
     tx.put(
-        moves::job_item(&job, &spec)?,
+        job_item(&job, &spec)?,
         Some((Condition::absent(), ApiError::internal("job id collision"))),
     )?;
     tx.put(

@@ -1,7 +1,7 @@
 //! The rules of a department's settings (overrides of the tenant's), as a client changes them.
 
-use super::DepartmentSettings;
 use crate::error::{ApiError, ApiResult, Checks};
+use crate::model::department::DepartmentSettings;
 use crate::model::tenant::{Branding, ContactVisibility};
 use crate::validate;
 use serde::Deserialize;

@@ -2,9 +2,9 @@
 //! subtree follow the stored `parent_id`s, never the id path strings: an id path is what the
 //! members' tree keys are built from, and is rewritten from the parent ids when it disagrees.
 
-use super::Department;
 use crate::app::App;
 use crate::error::ApiResult;
+use crate::model::department::Department;
 use crate::model::keys::{DEPARTMENT_PREFIX, tenant_partition};
 use crate::store::{Query, SortRange, from_item};
 use std::collections::{HashMap, HashSet, VecDeque};

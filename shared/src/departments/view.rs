@@ -1,6 +1,6 @@
 //! A department as clients see it.
 
-use super::{Department, DepartmentSettings};
+use crate::model::department::{Department, DepartmentSettings};
 use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;

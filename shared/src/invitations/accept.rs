@@ -6,13 +6,13 @@ use super::admission::{
     NewMemberFields, Newcomer, add_member_items, count_attempt, department_or_root, new_account,
     new_member, person_caller, read_as_person, refuse_standing,
 };
+use super::invitation::{Invitation, InvitationStatus};
 use super::preview::{live, open_link};
-use super::{Invitation, InvitationStatus};
 use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::Requester;
 use crate::error::{ApiError, ApiResult, Checks};
-use crate::joining::JoinOutcome;
+use crate::joining::outcome::{JoinOutcome, Joined};
 use crate::mail::{Mail, html_escape};
 use crate::members::{MemberView, quota_exceeded};
 use crate::model::department::Department;
@@ -25,9 +25,8 @@ use crate::store::{Batch, Condition, Transaction, Update, from_item, num, s};
 use crate::users::proof::proves_email;
 use crate::validate;
 use aws_sdk_dynamodb::types::AttributeValue;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 /// What a new person gives when accepting; an existing account (signed in) gives nothing.
 #[derive(Debug, Default, Deserialize)]
@@ -52,17 +51,6 @@ impl AcceptInvitation {
             phone: self.phone.as_deref(),
         }
     }
-}
-
-/// The outcome of joining a tenant: a member (active) or a join request (pending).
-#[derive(Debug, Serialize)]
-pub struct Joined {
-    pub tenant_id: Uuid,
-    pub member_id: Uuid,
-    pub user_id: Uuid,
-    pub status: MemberStatus,
-    /// True when a new account was created (sign in with the password just chosen).
-    pub account_created: bool,
 }
 
 /// Accepts an invitation. Signed in (any token of the person), the invitation must be for the
@@ -220,7 +208,7 @@ async fn accept_by_phone(
 /// and this address without signing in; `link` is the texted one for an invitation by phone only
 /// (an invitation naming the address mailed it a link of its own).
 fn sign_in_to_accept_mail(app: &App, tenant: &Tenant, email: &str, link: Option<&str>) -> Mail {
-    let link = link.map(|token| super::invitation_link(app, token));
+    let link = link.map(|token| super::mail::invitation_link(app, token));
     let (open_text, open_html) = match &link {
         Some(link) => (
             format!("sign in and open the invitation again:\n{link}"),
@@ -606,6 +594,7 @@ mod tests {
     use super::*;
     use crate::invitations::invitation::fixtures::{NOW, invitation, root, tenant};
     use crate::model::roles::Permissions;
+    use uuid::Uuid;
 
     fn person(email: &str) -> User {
         User::new(NOW, email.into(), "Ada".into(), "en".into())

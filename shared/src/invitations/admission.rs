@@ -7,7 +7,7 @@ use crate::app::App;
 use crate::auth::{Caller, CallerKind, Requester, authenticate_person};
 use crate::crypto;
 use crate::error::{ApiError, ApiResult, Checks};
-use crate::members::quota_exceeded;
+use crate::members::counts::quota_exceeded;
 use crate::model::department::Department;
 use crate::model::keys::Key;
 use crate::model::member::{

@@ -4,7 +4,7 @@
 //! each release is conditioned on the invitation still holding its place. An item of the queue
 //! that cannot be read is logged (by its key) and passed over.
 
-use super::Invitation;
+use super::invitation::Invitation;
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::model::keys::{GSI4, INVITATION_EXPIRY_QUEUE, Key};

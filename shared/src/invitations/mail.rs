@@ -1,7 +1,7 @@
 //! The invitation mail and the tenant's (or department's) look that Roster's mails to joining
 //! people share.
 
-use super::Invitation;
+use super::invitation::Invitation;
 use super::invitation::InvitationLinks;
 use crate::app::App;
 use crate::auth::Caller;

@@ -1,23 +1,23 @@
 //! What the sender (or an admin) does with invitations afterwards: list, resend, cancel.
 
+use super::invitation::{Invitation, InvitationStatus, InvitationView};
 use super::invitation::{
     InvitationGuard, InvitationLinks, add_tokens, hold_quota_place, link_expiry, now_bound,
     put_changed,
 };
 use super::mail::send_invitation_mail;
 use super::send::may_invite;
-use super::{Invitation, InvitationStatus, InvitationView};
 use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::{Access, Need, Requester, authorize_with_tenant};
 use crate::error::{ApiError, ApiResult};
+use crate::limits::{count_text, may_text_again};
 use crate::members::quota_exceeded;
 use crate::model::department::Department;
 use crate::model::keys::{GSI3, Key, invitations_partition};
 use crate::model::roles::Permission;
 use crate::model::tenant::Tenant;
 use crate::model::{List, PageParams};
-use crate::sms::{count_text, may_text_again};
 use crate::store::{Batch, Condition, Query, SortRange, Transaction, Update, from_item, num, s};
 use time::OffsetDateTime;
 use uuid::Uuid;

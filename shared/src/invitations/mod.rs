@@ -25,7 +25,8 @@ mod manage;
 mod preview;
 mod send;
 
-pub use accept::{AcceptInvitation, Joined, accept};
+pub use crate::joining::outcome::Joined;
+pub use accept::{AcceptInvitation, accept};
 #[cfg(test)]
 pub(crate) use invitation::fixtures;
 pub(crate) use invitation::invitee_guard;

@@ -1,8 +1,8 @@
 //! Opening an invitation link, and the public preview behind it.
 
-use super::Invitation;
-use super::InvitationStatus;
 use super::admission::open_token;
+use super::invitation::Invitation;
+use super::invitation::InvitationStatus;
 use super::mail::branding_for;
 use crate::app::App;
 use crate::crypto;

@@ -2,23 +2,23 @@
 //! and the items it is stored as.
 
 use super::admission::refuse_standing;
+use super::invitation::{Invitation, InvitationStatus, InvitationView};
 use super::invitation::{
     InvitationGuard, InvitationLinks, add_tokens, hold_quota_place, link_expiry, place_given_up,
 };
 use super::mail::send_invitation_mail;
-use super::{Invitation, InvitationStatus, InvitationView};
 use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::{Access, CallerKind, Need, Requester, authorize_with_tenant};
 use crate::config::SmsPolicy;
 use crate::error::{ApiError, ApiResult, Checks};
+use crate::limits::count_text;
 use crate::members::quota_exceeded;
 use crate::model::department::Department;
 use crate::model::keys::Key;
 use crate::model::roles::{Permission, Permissions, Role};
 use crate::model::tenant::Tenant;
 use crate::model::user::EmailGuard;
-use crate::sms::count_text;
 use crate::store::{Batch, Condition, Item, Transaction, from_item, num};
 use crate::validate;
 use aws_sdk_dynamodb::types::AttributeValue;

@@ -123,7 +123,7 @@ pub(super) fn write_request(
                 "attribute_not_exists(public_request_count) OR public_request_count < :cap",
             )
             .value(":cap", num(cap)),
-            super::requests_capped(cap),
+            super::public::requests_capped(cap),
         )),
     )?;
     let change = Change {

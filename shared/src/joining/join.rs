@@ -2,7 +2,8 @@
 //! through them.
 
 use super::filing::{RequestedFields, plan_request, write_request};
-use super::{JoinLink, JoinLinkState};
+use super::links::{JoinLink, JoinLinkState};
+use super::outcome::{JoinOutcome, Joined};
 use crate::app::App;
 use crate::auth::Requester;
 use crate::crypto;
@@ -11,7 +12,7 @@ use crate::invitations::admission::{
     Newcomer, count_attempt, department_or_root, new_account, open_token, person_caller,
     read_as_person, refuse_standing,
 };
-use crate::invitations::{Joined, branding_for};
+use crate::invitations::branding_for;
 use crate::model::department::Department;
 use crate::model::keys::Key;
 use crate::model::member::MemberStatus;
@@ -147,19 +148,6 @@ impl JoinInput {
             phone: self.phone.as_deref(),
         }
     }
-}
-
-/// What a request to join answers. A signed-in person learns the request made for them; an
-/// anonymous one learns only that mail went to the address, whether or not it has an account, so
-/// the answer tells nobody which addresses are registered.
-#[derive(Debug, Serialize)]
-#[serde(untagged)]
-pub enum JoinOutcome {
-    Joined(Joined),
-    VerificationSent {
-        tenant_id: Uuid,
-        status: &'static str,
-    },
 }
 
 /// Asks to join through a link: a pending join request under the tenant's cap of pending public
@@ -341,7 +329,7 @@ fn check_rules(tenant: &Tenant, cap: u32, asked: &Asked, phone: Option<&str>) ->
     }
     checks.finish()?;
     if tenant.public_request_count >= cap {
-        return Err(super::requests_capped(cap));
+        return Err(super::public::requests_capped(cap));
     }
     Ok(())
 }

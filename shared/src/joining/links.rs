@@ -1,6 +1,5 @@
 //! Join links: creating one (its code shown once), listing, revoking, and the state a link is in.
 
-use super::MAX_USES;
 use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::{Need, Requester, authorize_with_tenant};
@@ -16,6 +15,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
+
+/// The most uses a link may allow.
+pub const MAX_USES: i64 = 100_000;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct JoinLink {

@@ -16,34 +16,17 @@ mod filing;
 mod join;
 mod links;
 pub mod number;
+pub(crate) mod outcome;
+mod public;
 mod requests;
 
 pub use filing::file_queued;
-pub use join::{
-    JoinInput, JoinOutcome, JoinPreview, join, join_by_number, preview, preview_number,
-};
+pub use join::{JoinInput, JoinPreview, join, join_by_number, preview, preview_number};
 pub use links::{
-    CreateJoinLink, JoinLink, JoinLinkState, JoinLinkView, create_link, join_url, list_links,
-    revoke_link,
+    CreateJoinLink, JoinLink, JoinLinkState, JoinLinkView, MAX_USES, create_link, join_url,
+    list_links, revoke_link,
 };
 pub use number::{JoinNumberView, rotate as rotate_number};
+pub use outcome::JoinOutcome;
+pub(crate) use public::is_public;
 pub use requests::{ApproveInput, JoinRequestView, RejectInput, approve, list_requests, reject};
-
-pub const MAX_USES: i64 = 100_000;
-
-/// A public door's request when the tenant already has `cap` pending ones.
-pub(crate) fn requests_capped(cap: u32) -> crate::error::ApiError {
-    crate::error::ApiError::QuotaExceeded(format!(
-        "the organization has {cap} pending join requests, as many as it takes; \
-         ask again once they are decided"
-    ))
-}
-
-/// Whether a join request came through a public door (holding no quota place while pending).
-pub(crate) fn is_public(member: &crate::model::member::Member) -> bool {
-    use crate::model::member::JoinVia;
-    member
-        .join_request
-        .as_ref()
-        .is_some_and(|info| matches!(info.via, JoinVia::JoinLink | JoinVia::JoinNumber))
-}

@@ -17,7 +17,7 @@ use crate::model::roles::Permission;
 use crate::model::tenant::Tenant;
 use crate::model::time::rfc3339;
 use crate::store::{Batch, Condition, Transaction, Update, from_item, num, s, to_item};
-use crate::tenants::TenantView;
+use crate::tenants::view::TenantView;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 

@@ -289,7 +289,7 @@ enum Held {
 
 impl Held {
     fn of(request: &Member) -> Self {
-        match (request.status, super::is_public(request)) {
+        match (request.status, super::public::is_public(request)) {
             (MemberStatus::Pending, false) => Self::QuotaPlace,
             (MemberStatus::Pending, true) => Self::PublicPlace,
             _ => Self::Nothing,

@@ -2,7 +2,6 @@
 //! changes, the tenant's seat counter and one audit entry; what an earlier transaction wrote is
 //! put back when a later one fails, so a request takes effect entirely or not at all.
 
-use super::LicenceResult;
 use super::conditions::{active_without_licence, holds, holds_exactly, write_licence};
 use super::plan::{Change, Plan, Pool};
 use crate::app::App;
@@ -12,8 +11,20 @@ use crate::error::{ApiError, ApiResult, LicenceConflict};
 use crate::model::keys::Key;
 use crate::model::tenant::Tenant;
 use crate::store::{Condition, MAX_TRANSACTION_ACTIONS, Transaction, Update, num};
+use crate::tenants::Seats;
+use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
+
+/// What a licence change answers.
+#[derive(Debug, Serialize)]
+pub struct LicenceResult {
+    /// Members changed by this request.
+    pub member_ids: Vec<Uuid>,
+    /// Members left out because of `skip_conflicts`, with the reason.
+    pub skipped: Vec<LicenceConflict>,
+    pub seats: Seats,
+}
 
 /// One member's change: the update, the state it expects, the state it leaves (what putting it
 /// back is conditioned on), the update that puts it back, and the seats it moves.

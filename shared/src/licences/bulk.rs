@@ -1,15 +1,61 @@
 //! The bulk requests: assign, revoke and renew licences of many members. Each reads the members
 //! named, plans the request (`plan`), and writes the plan (`apply`).
 
-use super::apply::apply;
-use super::plan::{Pool, Request, plan};
-use super::{AssignInput, LicenceResult, RenewInput, RevokeInput, load, unique_ids};
+use super::apply::{LicenceResult, apply};
+use super::plan::{MAX_PERIOD_DAYS, Pool, Request, plan};
+use super::read::load;
 use crate::app::App;
 use crate::auth::Requester;
 use crate::error::{ApiError, ApiResult, Checks};
 use crate::model::time::{rfc3339, whole_seconds};
+use serde::Deserialize;
 use serde_json::json;
+use time::OffsetDateTime;
 use uuid::Uuid;
+
+/// The most members one request names.
+pub const MAX_BULK: usize = 1000;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignInput {
+    pub member_ids: Vec<Uuid>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    #[serde(default)]
+    pub skip_conflicts: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeInput {
+    pub member_ids: Vec<Uuid>,
+    #[serde(default)]
+    pub skip_conflicts: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenewInput {
+    pub member_ids: Vec<Uuid>,
+    pub period_days: i64,
+    #[serde(default)]
+    pub skip_conflicts: bool,
+}
+
+/// The ids named, each once (1 to [`MAX_BULK`] of them).
+fn unique_ids(checks: &mut Checks, ids: &[Uuid]) -> Vec<Uuid> {
+    if ids.is_empty() || ids.len() > MAX_BULK {
+        checks.fail("member_ids", format!("must hold 1 to {MAX_BULK} ids"));
+    }
+    let mut unique = Vec::with_capacity(ids.len());
+    for id in ids {
+        if !unique.contains(id) {
+            unique.push(*id);
+        }
+    }
+    unique
+}
 
 /// Assigns licences expiring at `expires_at` to active members without one.
 pub async fn assign(
@@ -124,5 +170,5 @@ pub async fn renew(
 }
 
 fn validate_period(checks: &mut Checks, days: i64) {
-    crate::validate::range(checks, "period_days", days, 1, super::MAX_PERIOD_DAYS);
+    crate::validate::range(checks, "period_days", days, 1, MAX_PERIOD_DAYS);
 }

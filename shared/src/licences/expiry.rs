@@ -5,12 +5,13 @@
 //! that expired. An item of the queue that cannot be read is logged (by its key) and passed over:
 //! it never holds up the other tenants' licences.
 
-use super::{Licence, holds, remove_licence, set_licence};
+use super::conditions::{holds, remove_licence, set_licence};
 use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::{Caller, CallerKind, Origin};
 use crate::error::{ApiError, ApiResult};
 use crate::model::keys::{GSI7, Key, LICENCE_DUE_QUEUE};
+use crate::model::licence::Licence;
 use crate::model::member::Member;
 use crate::model::time::rfc3339;
 use crate::queue::{self, Conflicts, Due, DueQueue, Handled, Tally};

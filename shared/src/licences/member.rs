@@ -2,8 +2,8 @@
 
 use super::apply::seat_update;
 use super::conditions::{holds, remove_licence, set_licence};
-use super::load;
 use super::plan::{Pool, plan_for_member};
+use super::read::load;
 use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::Requester;

@@ -15,30 +15,25 @@ mod conditions;
 pub mod expiry;
 mod member;
 pub mod plan;
+mod read;
 
-pub use bulk::{assign, renew, revoke};
+pub use apply::LicenceResult;
+pub use bulk::{AssignInput, MAX_BULK, RenewInput, RevokeInput, assign, renew, revoke};
 pub use member::{SetLicence, revoke_for_member, set_for_member};
+pub use plan::MAX_PERIOD_DAYS;
 
-use self::conditions::{holds, remove_licence, set_licence};
 use crate::app::App;
 use crate::auth::Requester;
-use crate::auth::{Access, Need, authorize_with_tenant};
-use crate::error::{ApiResult, Checks, LicenceConflict};
-use crate::model::keys::{GSI6, Key, licences_partition};
+use crate::auth::{Need, authorize_with_tenant};
+use crate::error::ApiResult;
+use crate::model::keys::{GSI6, licences_partition};
 pub use crate::model::licence::{EXPIRING_DAYS, Licence, Renewal};
 pub use crate::model::licence::{LicenceFilter, LicenceView};
-use crate::model::member::{Member, MemberStatus};
-use crate::model::roles::Permission;
-use crate::model::tenant::Tenant;
 use crate::model::time::{rfc3339, whole_seconds};
-use crate::store::{Batch, Query, Slot, SortRange};
-use crate::tenants::Seats;
-use serde::{Deserialize, Serialize};
-use time::{Duration, OffsetDateTime};
+use crate::store::{Batch, Query, SortRange};
+use serde::Serialize;
+use time::Duration;
 use uuid::Uuid;
-
-pub const MAX_BULK: usize = 1000;
-pub const MAX_PERIOD_DAYS: i64 = 3650;
 
 #[derive(Debug, Serialize)]
 pub struct LicenceSummary {
@@ -80,99 +75,10 @@ pub async fn summary(
     })
 }
 
-#[derive(Debug, Serialize)]
-pub struct LicenceResult {
-    /// Members changed by this request.
-    pub member_ids: Vec<Uuid>,
-    /// Members left out because of `skip_conflicts`, with the reason.
-    pub skipped: Vec<LicenceConflict>,
-    pub seats: Seats,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AssignInput {
-    pub member_ids: Vec<Uuid>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub expires_at: OffsetDateTime,
-    #[serde(default)]
-    pub skip_conflicts: bool,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RevokeInput {
-    pub member_ids: Vec<Uuid>,
-    #[serde(default)]
-    pub skip_conflicts: bool,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RenewInput {
-    pub member_ids: Vec<Uuid>,
-    pub period_days: i64,
-    #[serde(default)]
-    pub skip_conflicts: bool,
-}
-
-fn unique_ids(checks: &mut Checks, ids: &[Uuid]) -> Vec<Uuid> {
-    if ids.is_empty() || ids.len() > MAX_BULK {
-        checks.fail("member_ids", format!("must hold 1 to {MAX_BULK} ids"));
-    }
-    let mut unique = Vec::with_capacity(ids.len());
-    for id in ids {
-        if !unique.contains(id) {
-            unique.push(*id);
-        }
-    }
-    unique
-}
-
-/// The members named, read with the caller and the tenant (batches of 100 keys); each is a
-/// member, or the reason it cannot be one here.
-async fn load(
-    app: &App,
-    requester: &Requester,
-    tenant_id: Uuid,
-    ids: &[Uuid],
-) -> ApiResult<(Access, Tenant, Vec<Result<Member, LicenceConflict>>)> {
-    let mut batch = Batch::new();
-    let slots: Vec<Slot<Member>> = ids
-        .iter()
-        .map(|m| batch.read(Key::member(tenant_id, *m)))
-        .collect();
-    let (access, tenant, mut read) = authorize_with_tenant(
-        app,
-        requester,
-        tenant_id,
-        Need::Permission(Permission::LicencesWrite),
-        batch,
-    )
-    .await?;
-    let mut members = Vec::with_capacity(ids.len());
-    for (id, slot) in ids.iter().zip(slots) {
-        let conflict = |reason| {
-            Err(LicenceConflict {
-                member_id: *id,
-                reason,
-            })
-        };
-        members.push(match read.take(slot)? {
-            None => conflict("unknown"),
-            Some(member) => match member.status {
-                MemberStatus::Deleted => conflict("deleted"),
-                MemberStatus::Pending | MemberStatus::Rejected => conflict("not_a_member"),
-                _ => Ok(member),
-            },
-        });
-    }
-    Ok((access, tenant, members))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use time::OffsetDateTime;
 
     #[test]
     fn the_filter_tells_none_active_and_expiring_apart() {

@@ -2,7 +2,6 @@
 //! holds before and after, the members left out and why, and the seats the request moves. No
 //! store here: the request's writes are built from the plan.
 
-use super::MAX_PERIOD_DAYS;
 use crate::error::{ApiError, ApiResult, LicenceConflict};
 use crate::model::keys::Key;
 use crate::model::licence::{Licence, Renewal};
@@ -11,6 +10,9 @@ use crate::model::tenant::Tenant;
 use crate::tenants::Seats;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
+
+/// The longest licence period, in days.
+pub const MAX_PERIOD_DAYS: i64 = 3650;
 
 /// What a bulk request does to each member's licence.
 #[derive(Debug, Clone, Copy)]

@@ -3,7 +3,10 @@
 //! transactions within DynamoDB's 100 actions. If a later transaction loses a race, the earlier
 //! ones are put back, so the request still takes effect entirely or not at all.
 
-use super::{Member, MemberStatus, StatusInput, last_owner, may_manage, org_text};
+use super::counts::last_owner;
+use super::create::org_text;
+use super::edit::StatusInput;
+use super::policy::may_manage;
 use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::Requester;
@@ -11,6 +14,7 @@ use crate::auth::{Need, authorize_with_tenant};
 use crate::error::{ApiError, ApiResult, Checks, FieldError};
 use crate::model::department::Department;
 use crate::model::keys::{GSI2, Key, tree_position};
+use crate::model::member::{Member, MemberStatus};
 use crate::model::roles::{Permission, Role};
 use crate::model::time::rfc3339;
 use crate::store::{

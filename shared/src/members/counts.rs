@@ -2,11 +2,11 @@
 //! the last-owner rule) and seats in use, and each department's member count (for safe deletes).
 //! Each write is conditioned so no counter goes below zero and the last owner stays.
 
-use super::{Member, MemberStatus};
 use crate::error::{ApiError, ApiResult};
 use crate::model::department::Department;
 use crate::model::keys::Key;
 use crate::model::licence::Licence;
+use crate::model::member::{Member, MemberStatus};
 use crate::model::roles::Role;
 use crate::model::tenant::Tenant;
 use crate::store::{Condition, Transaction, Update, num, s};

@@ -3,11 +3,12 @@
 //! names and places, and email and phone only where the contact visibility in force for the
 //! member's department allows; anyone else reads nothing.
 
-use super::{Member, MemberView};
+use super::view::MemberView;
 use crate::app::App;
 use crate::auth::{Access, CallerKind};
 use crate::error::{ApiError, ApiResult};
 use crate::model::department::Department;
+use crate::model::member::Member;
 use crate::model::roles::{Permission, Role};
 use crate::model::tenant::{ContactVisibility, Tenant};
 use serde::Serialize;

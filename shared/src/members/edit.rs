@@ -6,7 +6,7 @@ use super::counts::{Placement, active_owner_change, add_owner_count, move_depart
 use super::create::org_text;
 use super::policy::{beyond_reach, cannot_grant, may_grant, may_manage};
 use super::records::{department_of, placed_member};
-use super::{Member, MemberStatus, MemberView};
+use super::view::MemberView;
 use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::{Access, Need, Requester, authorize_with_tenant};
@@ -14,6 +14,7 @@ use crate::error::{ApiError, ApiResult, Checks};
 use crate::model::department::Department;
 use crate::model::keys::Key;
 use crate::model::member::ScimProfile;
+use crate::model::member::{Member, MemberStatus};
 use crate::model::roles::{Permission, Permissions, Role};
 use crate::store::{Batch, Condition, Transaction};
 use crate::validate;

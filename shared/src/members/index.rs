@@ -1,9 +1,9 @@
 //! What makes a member findable: its search terms, and the copies of the user's name, email and
 //! phone that follow the user's record (with the directory and name-order keys built from them).
 
-use super::Member;
 use crate::error::{ApiError, ApiResult};
 use crate::model::keys::Key;
+use crate::model::member::Member;
 use crate::model::member::SearchTerm;
 use crate::store::{Condition, Item, Transaction, Update, s, to_item};
 use aws_sdk_dynamodb::types::AttributeValue;

@@ -1,7 +1,6 @@
 //! The mails members get from member operations: the welcome mail of a new member and the
 //! password reset an admin sends.
 
-use super::Member;
 use super::policy::{beyond_reach, may_manage};
 use super::records::member_of;
 use crate::app::App;
@@ -10,6 +9,7 @@ use crate::auth::{Need, Requester, authorize_with_tenant};
 use crate::error::{ApiError, ApiResult};
 use crate::mail::{Mail, html_escape};
 use crate::model::keys::Key;
+use crate::model::member::Member;
 use crate::model::roles::Permission;
 use crate::model::tenant::Tenant;
 use crate::model::user::{TokenPurpose, User};

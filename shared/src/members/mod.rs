@@ -4,7 +4,7 @@
 //!
 //! One file per use case, each reading what it needs, deciding in a pure function and writing
 //! one transaction:
-//! - `view`: the admin view of a member and reading one member (`get`);
+//! - `view`: the admin view of a member; `read`: reading one member (`get`);
 //! - `policy`: who may grant what and manage whom;
 //! - `create`: validating and writing a new member (also for imports);
 //! - `edit`: one member's organisation fields, role, permissions and status;
@@ -17,7 +17,7 @@
 //! - `bulk`, `directory`, `purge`: bulk edits, what a reader sees, the recycle bin's purge job.
 
 pub mod bulk;
-mod counts;
+pub(crate) mod counts;
 mod create;
 pub mod directory;
 mod edit;
@@ -26,6 +26,7 @@ mod mail;
 mod policy;
 mod provisioned;
 pub mod purge;
+mod read;
 mod records;
 mod recycle;
 mod search;
@@ -35,9 +36,10 @@ pub use create::{CreateMember, create};
 pub use directory::{ContactRules, DirectoryEntry, Listing, Reader};
 pub use edit::{MemberPatch, StatusInput, update};
 pub use mail::send_password_reset;
+pub use read::get;
 pub use recycle::{RestoreInput, delete, recycle_bin, restore};
 pub use search::{MemberSearch, MemberSort, SORTED_SCOPE_CAP, SORTED_SEARCH_CAP, search};
-pub use view::{MemberView, get};
+pub use view::MemberView;
 
 pub use crate::model::member::{
     DEFAULT_DIRECTORY_NUMBER, JoinRequestInfo, JoinVia, Member, MemberSource, MemberStatus, Person,
@@ -49,6 +51,3 @@ pub(crate) use create::{NewMember, insert, provision};
 pub(crate) use index::ScimGuard;
 pub(crate) use policy::{beyond_reach, may_grant, may_manage, role_and_permissions};
 pub(crate) use provisioned::{PersonalFields, plan_personal_change, write_personal_change};
-
-use counts::last_owner;
-use create::org_text;

@@ -1,8 +1,8 @@
 //! Who may do what to members: pure rules over a resolved caller (SPEC §8.2).
 
-use super::Member;
 use crate::auth::Access;
 use crate::error::{ApiError, Checks};
+use crate::model::member::Member;
 use crate::model::roles::{Permissions, Role};
 
 /// Whether the caller may give `role` and `permissions`: owners (and operators) give anything;

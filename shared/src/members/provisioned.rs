@@ -4,11 +4,11 @@
 //! proven it either, so a tenant's provider can never redirect the sign-in of an account someone
 //! else holds. A new address gets a fresh set-password link; the old address's links die.
 
-use super::Member;
 use super::mail::{MailSecret, welcome_mail};
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::model::keys::Key;
+use crate::model::member::Member;
 use crate::model::tenant::Tenant;
 use crate::model::user::{EmailGuard, TokenPurpose, User, new_session_epoch};
 use crate::store::{Condition, Transaction, from_item, s, to_item};

@@ -4,10 +4,10 @@
 //! being the expired bin entry it read. An entry that cannot be read (or whose user-in-tenant
 //! guard cannot) is logged by its key and left for later: it holds up no other tenant.
 
-use super::UserInTenant;
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::model::keys::{GSI4, Key, PURGE_QUEUE};
+use crate::model::member::UserInTenant;
 use crate::queue::{self, Conflicts, Due, DueQueue, Handled, Tally};
 use crate::store::{Condition, Transaction, num, readable, s};
 use serde::{Deserialize, Serialize};

@@ -1,11 +1,11 @@
 //! Members and departments from the items an operation read, refused the way every member
 //! operation refuses them.
 
-use super::Member;
 use super::counts::Placement;
 use crate::error::{ApiError, ApiResult};
 use crate::model::department::Department;
 use crate::model::keys::GSI2;
+use crate::model::member::Member;
 use crate::store::{Item, from_item};
 
 /// The department named by a request's `field`, which must be one of the tenant's.

@@ -4,13 +4,14 @@
 use super::counts::{Placement, add_member_counts, quota_exceeded};
 use super::policy::{beyond_reach, may_manage};
 use super::records::{department_of, placed_member};
-use super::{Member, MemberStatus, MemberView};
+use super::view::MemberView;
 use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::{Access, Need, Requester, authorize_with_tenant};
 use crate::error::{ApiError, ApiResult};
 use crate::model::department::Department;
 use crate::model::keys::{GSI3, Key, recycle_bin_partition};
+use crate::model::member::{Member, MemberStatus};
 use crate::model::roles::{Permission, Role};
 use crate::model::tenant::Tenant;
 use crate::model::{List, PageParams};

@@ -20,7 +20,6 @@
 
 use super::directory::{self, ContactRules, Listing, Reader};
 use super::records::department_of;
-use super::{DEFAULT_DIRECTORY_NUMBER, Member, MemberSource, MemberStatus, fold};
 use crate::app::App;
 use crate::auth::{Need, Requester, authorize_with_tenant};
 use crate::error::{ApiError, ApiResult, Checks};
@@ -31,6 +30,7 @@ use crate::model::keys::{
     tree_partition,
 };
 use crate::model::licence::LicenceFilter;
+use crate::model::member::{DEFAULT_DIRECTORY_NUMBER, Member, MemberSource, MemberStatus, fold};
 use crate::model::member::{SearchTerm, search_terms};
 use crate::model::roles::Role;
 use crate::model::{List, PageParams};

@@ -39,6 +39,41 @@ pub fn default_permissions() -> Permissions {
     ])
 }
 
+/// A presented token, never shown in logs.
+#[derive(Clone)]
+pub struct PresentedToken(String);
+
+impl PresentedToken {
+    pub fn new(token: String) -> Self {
+        Self(token)
+    }
+
+    /// The token id it names, when it has the shape of a SCIM token at all.
+    pub fn token_id(&self) -> Option<Uuid> {
+        let rest = self.0.strip_prefix("scim.")?;
+        let (id, secret) = rest.split_once('.')?;
+        (!secret.is_empty() && self.0.len() <= 256).then_some(())?;
+        Uuid::parse_str(id).ok()
+    }
+
+    /// Whether this is the token `stored` holds the hash of (in constant time).
+    pub(crate) fn proves(&self, stored: &ScimToken) -> bool {
+        let presented = crate::crypto::token_hash(&self.0);
+        presented.len() == stored.token_hash.len()
+            && presented
+                .bytes()
+                .zip(stored.token_hash.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    }
+}
+
+impl std::fmt::Debug for PresentedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PresentedToken(..)")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,10 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+/// The largest member quota and number of seats a tenant may be given.
+pub const MAX_MEMBER_QUOTA: i64 = 1_000_000;
+pub const MAX_SEATS: i64 = 1_000_000;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TenantKind {

@@ -2,7 +2,9 @@
 //! its schemas publish only the attributes Roster stores and reads back as sent, so an identity
 //! provider (or a conformance tester) that follows them never loses a value.
 
-use super::{ENTERPRISE_SCHEMA, Endpoint, GROUP_SCHEMA, LIST_SCHEMA, MAX_RESULTS, USER_SCHEMA};
+use super::protocol::{
+    ENTERPRISE_SCHEMA, Endpoint, GROUP_SCHEMA, LIST_SCHEMA, MAX_RESULTS, USER_SCHEMA,
+};
 use crate::error::{ApiError, ApiResult};
 use serde_json::{Value, json};
 
@@ -93,6 +95,16 @@ fn multi_valued(name: &str, description: &str, required: bool, kinds: &[&str]) -
 }
 
 fn schemas(endpoint: &Endpoint) -> Vec<Value> {
+    let location = |id: &str| format!("{}/Schemas/{id}", endpoint.base_url);
+    vec![
+        user_schema(&location(USER_SCHEMA)),
+        enterprise_schema(&location(ENTERPRISE_SCHEMA)),
+        group_schema(&location(GROUP_SCHEMA)),
+    ]
+}
+
+/// The User schema: a member of the tenant.
+fn user_schema(location: &str) -> Value {
     let mut user_name = attribute(
         "userName",
         "string",
@@ -101,7 +113,41 @@ fn schemas(endpoint: &Endpoint) -> Vec<Value> {
         "Unique in the tenant; the member's email when it is an address",
     );
     user_name["uniqueness"] = json!("server");
-    let location = |id: &str| format!("{}/Schemas/{id}", endpoint.base_url);
+    json!({
+        "schemas": [SCHEMA_SCHEMA],
+        "id": USER_SCHEMA,
+        "name": "User",
+        "description": "A member of the tenant",
+        "attributes": [
+            user_name,
+            {
+                "name": "name",
+                "type": "complex",
+                "multiValued": false,
+                "description": "The member's name, as the identity provider sent it",
+                "required": false,
+                "mutability": "readWrite",
+                "returned": "default",
+                "uniqueness": "none",
+                "subAttributes": [
+                    attribute("formatted", "string", false, "readWrite", "The full name"),
+                    attribute("familyName", "string", false, "readWrite", "The family name"),
+                    attribute("givenName", "string", false, "readWrite", "The given name"),
+                ]
+            },
+            attribute("displayName", "string", false, "readWrite", "The member's name in the directory"),
+            attribute("title", "string", false, "readWrite", "The member's position"),
+            // Every member is active or disabled: the attribute always has a value.
+            attribute("active", "boolean", true, "readWrite", "false: the member is disabled"),
+            multi_valued("emails", "The member's addresses; the primary one is the account's", true, &["work", "home", "other"]),
+            multi_valued("phoneNumbers", "The member's phone numbers; the primary one is the member's phone", false, &["work", "mobile", "home", "other"]),
+        ],
+        "meta": {"resourceType": "Schema", "location": location}
+    })
+}
+
+/// The enterprise extension: a member's work number and department.
+fn enterprise_schema(location: &str) -> Value {
     let mut department = attribute(
         "department",
         "string",
@@ -110,6 +156,21 @@ fn schemas(endpoint: &Endpoint) -> Vec<Value> {
         "The member's department path below the root (Sales/EMEA); changed through Groups",
     );
     department["returned"] = json!("default");
+    json!({
+        "schemas": [SCHEMA_SCHEMA],
+        "id": ENTERPRISE_SCHEMA,
+        "name": "EnterpriseUser",
+        "description": "Enterprise attributes of a member",
+        "attributes": [
+            attribute("employeeNumber", "string", false, "readWrite", "The member's work number"),
+            department,
+        ],
+        "meta": {"resourceType": "Schema", "location": location}
+    })
+}
+
+/// The Group schema: a department of the tenant and its own members.
+fn group_schema(location: &str) -> Value {
     let mut member_id = attribute("value", "string", false, "immutable", "The member's id");
     member_id["caseExact"] = json!(true);
     let mut member_kind = attribute("type", "string", false, "immutable", "User");
@@ -127,61 +188,17 @@ fn schemas(endpoint: &Endpoint) -> Vec<Value> {
         "uniqueness": "none",
         "subAttributes": [member_id, member_kind, member_ref]
     });
-    vec![
-        json!({
-            "schemas": [SCHEMA_SCHEMA],
-            "id": USER_SCHEMA,
-            "name": "User",
-            "description": "A member of the tenant",
-            "attributes": [
-                user_name,
-                {
-                    "name": "name",
-                    "type": "complex",
-                    "multiValued": false,
-                    "description": "The member's name, as the identity provider sent it",
-                    "required": false,
-                    "mutability": "readWrite",
-                    "returned": "default",
-                    "uniqueness": "none",
-                    "subAttributes": [
-                        attribute("formatted", "string", false, "readWrite", "The full name"),
-                        attribute("familyName", "string", false, "readWrite", "The family name"),
-                        attribute("givenName", "string", false, "readWrite", "The given name"),
-                    ]
-                },
-                attribute("displayName", "string", false, "readWrite", "The member's name in the directory"),
-                attribute("title", "string", false, "readWrite", "The member's position"),
-                // Every member is active or disabled: the attribute always has a value.
-                attribute("active", "boolean", true, "readWrite", "false: the member is disabled"),
-                multi_valued("emails", "The member's addresses; the primary one is the account's", true, &["work", "home", "other"]),
-                multi_valued("phoneNumbers", "The member's phone numbers; the primary one is the member's phone", false, &["work", "mobile", "home", "other"]),
-            ],
-            "meta": {"resourceType": "Schema", "location": location(USER_SCHEMA)}
-        }),
-        json!({
-            "schemas": [SCHEMA_SCHEMA],
-            "id": ENTERPRISE_SCHEMA,
-            "name": "EnterpriseUser",
-            "description": "Enterprise attributes of a member",
-            "attributes": [
-                attribute("employeeNumber", "string", false, "readWrite", "The member's work number"),
-                department,
-            ],
-            "meta": {"resourceType": "Schema", "location": location(ENTERPRISE_SCHEMA)}
-        }),
-        json!({
-            "schemas": [SCHEMA_SCHEMA],
-            "id": GROUP_SCHEMA,
-            "name": "Group",
-            "description": "A department of the tenant",
-            "attributes": [
-                attribute("displayName", "string", true, "readWrite", "The department's name"),
-                members,
-            ],
-            "meta": {"resourceType": "Schema", "location": location(GROUP_SCHEMA)}
-        }),
-    ]
+    json!({
+        "schemas": [SCHEMA_SCHEMA],
+        "id": GROUP_SCHEMA,
+        "name": "Group",
+        "description": "A department of the tenant",
+        "attributes": [
+            attribute("displayName", "string", true, "readWrite", "The department's name"),
+            members,
+        ],
+        "meta": {"resourceType": "Schema", "location": location}
+    })
 }
 
 fn list(resources: Vec<Value>) -> Value {

@@ -4,11 +4,11 @@
 //! the member to the root. Groups a provider creates go under the root; deleting one moves its
 //! members to the root first (a department with sub-departments is not deleted: 409).
 
-use super::user_list::whole_directory;
-use super::{
-    Endpoint, GROUP_SCHEMA, ListQuery, Resource, filter, invalid_value, meta, paging, parse_filter,
-    patch, project,
+use super::protocol::{
+    Endpoint, GROUP_SCHEMA, ListQuery, Resource, invalid_value, meta, paging, parse_filter, project,
 };
+use super::user_list::whole_directory;
+use super::{filter, patch};
 use crate::app::App;
 use crate::auth::{Access, Need, Requester, authorize, authorize_with_tenant};
 use crate::departments::{self, CreateDepartment, DepartmentPatch};
@@ -289,7 +289,7 @@ pub async fn list(
 ) -> ApiResult<Value> {
     let (start, count) = paging(query)?;
     let (total, resources) = page(app, requester, endpoint, query, (start, count)).await?;
-    Ok(super::page_response(total, resources, start))
+    Ok(super::protocol::page_response(total, resources, start))
 }
 
 /// POST /Groups: a department under the root, then its members moved into it.
@@ -435,7 +435,7 @@ pub async fn patch(
     let (access, department, members) =
         current(app, requester, endpoint, department_id, expected).await?;
     let mut json = group_json(&department, Some(&members), endpoint);
-    patch::apply(&mut json, request, &super::discovery::canonical).map_err(super::patch_error)?;
+    patch::apply(&mut json, request, &super::discovery::canonical).map_err(patch::patch_error)?;
     let input = GroupInput::parse(&json)?;
     apply(
         app,

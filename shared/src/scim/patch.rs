@@ -6,6 +6,7 @@
 //! value listing the members to take out.
 
 use super::filter::{self, AttrPath, SyntaxError};
+use crate::error::ApiError;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -46,12 +47,16 @@ impl From<SyntaxError> for PatchError {
 /// At most this many operations in one request.
 pub const MAX_OPERATIONS: usize = 100;
 
+/// How a resource's schema spells an attribute's name (`givenname` → `givenName`), given the
+/// name of the attribute it belongs to; `None` for an unknown attribute.
+pub type Canonical = dyn Fn(Option<&str>, &str) -> Option<&'static str>;
+
 /// Applies `request` to `resource`. `canonical` gives an attribute's name as the schema spells it
 /// (`givenname` → `givenName`) and refuses unknown ones.
 pub fn apply(
     resource: &mut Value,
     request: &PatchRequest,
-    canonical: &dyn Fn(Option<&str>, &str) -> Option<&'static str>,
+    canonical: &Canonical,
 ) -> Result<(), PatchError> {
     if !request.schemas.iter().any(|s| s == PATCH_OP) {
         return Err(PatchError::InvalidSyntax(format!(
@@ -64,81 +69,108 @@ pub fn apply(
         )));
     }
     for operation in &request.operations {
-        let op = operation.op.to_ascii_lowercase();
-        match (op.as_str(), operation.path.as_deref()) {
-            ("add" | "replace", None) => {
-                let Some(Value::Object(attrs)) = &operation.value else {
-                    return Err(PatchError::InvalidValue(
-                        "an operation without a path needs an object value".into(),
-                    ));
-                };
-                for (name, value) in attrs {
-                    if name.contains(":extension:") && !name.contains('.') && value.is_object() {
-                        // A whole extension object: each of its attributes in turn.
-                        for (sub, v) in value
-                            .as_object()
-                            .into_iter()
-                            .flatten()
-                            .filter(|(k, _)| !k.eq_ignore_ascii_case("schemas"))
-                        {
-                            let path = filter::parse_path(&format!("{name}:{sub}"))?;
-                            set(resource, &path, v.clone(), &op, canonical)?;
-                        }
-                        continue;
-                    }
-                    let path = filter::parse_path(name)?;
-                    set(resource, &path, value.clone(), &op, canonical)?;
-                }
+        apply_operation(resource, operation, canonical)?;
+    }
+    Ok(())
+}
+
+fn apply_operation(
+    resource: &mut Value,
+    operation: &Operation,
+    canonical: &Canonical,
+) -> Result<(), PatchError> {
+    let op = operation.op.to_ascii_lowercase();
+    match (op.as_str(), operation.path.as_deref()) {
+        ("add" | "replace", None) => {
+            let Some(Value::Object(attrs)) = &operation.value else {
+                return Err(PatchError::InvalidValue(
+                    "an operation without a path needs an object value".into(),
+                ));
+            };
+            set_attributes(resource, attrs, &op, canonical)?;
+        }
+        // The whole extension object named by its schema URN.
+        ("add" | "replace", Some(path)) if is_extension(path) => {
+            let Some(Value::Object(attrs)) = &operation.value else {
+                return Err(PatchError::InvalidValue(
+                    "an extension's value is an object".into(),
+                ));
+            };
+            set_extension(resource, path, attrs, &op, canonical)?;
+        }
+        ("remove", Some(path)) if is_extension(path) => {
+            if let Some(root) = resource.as_object_mut() {
+                root.retain(|k, _| !k.eq_ignore_ascii_case(path));
             }
-            // The whole extension object named by its schema URN.
-            ("add" | "replace", Some(path)) if is_extension(path) => {
-                let Some(Value::Object(attrs)) = &operation.value else {
-                    return Err(PatchError::InvalidValue(
-                        "an extension's value is an object".into(),
-                    ));
-                };
-                for (sub, v) in attrs
-                    .iter()
-                    .filter(|(k, _)| !k.eq_ignore_ascii_case("schemas"))
-                {
-                    let path = filter::parse_path(&format!("{path}:{sub}"))?;
-                    set(resource, &path, v.clone(), &op, canonical)?;
-                }
-            }
-            ("remove", Some(path)) if is_extension(path) => {
-                if let Some(root) = resource.as_object_mut() {
-                    root.retain(|k, _| !k.eq_ignore_ascii_case(path));
-                }
-            }
-            ("add" | "replace", Some(path)) => {
-                let path = filter::parse_path(path)?;
-                let value = operation
-                    .value
-                    .clone()
-                    .ok_or_else(|| PatchError::InvalidValue("a value is required".into()))?;
-                set(resource, &path, value, &op, canonical)?;
-            }
-            ("remove", Some(path)) => {
-                let path = filter::parse_path(path)?;
-                remove(resource, &path, operation.value.as_ref(), canonical)?;
-            }
-            ("remove", None) => {
-                return Err(PatchError::NoTarget("remove needs a path".into()));
+        }
+        ("add" | "replace", Some(path)) => {
+            let path = filter::parse_path(path)?;
+            let value = operation
+                .value
+                .clone()
+                .ok_or_else(|| PatchError::InvalidValue("a value is required".into()))?;
+            set(resource, &path, value, &op, canonical)?;
+        }
+        ("remove", Some(path)) => {
+            let path = filter::parse_path(path)?;
+            remove(resource, &path, operation.value.as_ref(), canonical)?;
+        }
+        ("remove", None) => {
+            return Err(PatchError::NoTarget("remove needs a path".into()));
+        }
+        _ => {
+            return Err(PatchError::InvalidSyntax(format!(
+                "unknown op '{}'",
+                operation.op
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// An operation without a path: each attribute of its value in turn (plain, dotted or
+/// schema-qualified; a whole extension object attribute by attribute).
+fn set_attributes(
+    resource: &mut Value,
+    attrs: &Map<String, Value>,
+    op: &str,
+    canonical: &Canonical,
+) -> Result<(), PatchError> {
+    for (name, value) in attrs {
+        match value {
+            Value::Object(extension) if name.contains(":extension:") && !name.contains('.') => {
+                set_extension(resource, name, extension, op, canonical)?;
             }
             _ => {
-                return Err(PatchError::InvalidSyntax(format!(
-                    "unknown op '{}'",
-                    operation.op
-                )));
+                let path = filter::parse_path(name)?;
+                set(resource, &path, value.clone(), op, canonical)?;
             }
         }
     }
     Ok(())
 }
 
+/// Each attribute of an extension's object (its `schemas` left out).
+fn set_extension(
+    resource: &mut Value,
+    schema: &str,
+    attrs: &Map<String, Value>,
+    op: &str,
+    canonical: &Canonical,
+) -> Result<(), PatchError> {
+    for (sub, v) in attrs
+        .iter()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case("schemas"))
+    {
+        let path = filter::parse_path(&format!("{schema}:{sub}"))?;
+        set(resource, &path, v.clone(), op, canonical)?;
+    }
+    Ok(())
+}
+
 /// Whether a path is an extension schema's URN itself (`urn:…:enterprise:2.0:User`).
 fn is_extension(path: &str) -> bool {
-    path.eq_ignore_ascii_case(super::ENTERPRISE_SCHEMA)
+    path.eq_ignore_ascii_case(super::protocol::ENTERPRISE_SCHEMA)
 }
 
 /// The object the path's attribute lives in, created when absent (an extension's object).
@@ -177,7 +209,7 @@ fn set(
     path: &AttrPath,
     value: Value,
     op: &str,
-    canonical: &dyn Fn(Option<&str>, &str) -> Option<&'static str>,
+    canonical: &Canonical,
 ) -> Result<(), PatchError> {
     let schema = path.schema.as_deref();
     let attr_name = canonical(schema, &path.attr)
@@ -185,38 +217,7 @@ fn set(
     let map = container(resource, schema)?;
     let key = key_in(map, &path.attr, attr_name);
     match (&path.filter, &path.sub) {
-        (None, None) => {
-            let current = map.get_mut(&key);
-            match (op, current, value) {
-                // add to a multi-valued attribute appends (new values only).
-                ("add", Some(Value::Array(items)), Value::Array(new)) => {
-                    for v in new {
-                        if !items.contains(&v) {
-                            items.push(v);
-                        }
-                    }
-                }
-                ("add", Some(Value::Array(items)), v) => {
-                    if !items.contains(&v) {
-                        items.push(v);
-                    }
-                }
-                // add or replace on a complex attribute merges its sub-attributes.
-                (_, Some(Value::Object(current)), Value::Object(new)) => {
-                    for (k, v) in new {
-                        let k = current
-                            .keys()
-                            .find(|c| c.eq_ignore_ascii_case(&k))
-                            .cloned()
-                            .unwrap_or(k);
-                        current.insert(k, v);
-                    }
-                }
-                (_, _, v) => {
-                    map.insert(key, v);
-                }
-            }
-        }
+        (None, None) => set_value(map, key, value, op),
         (None, Some(sub)) => {
             let sub_name = canonical(Some(attr_name), sub)
                 .ok_or_else(|| PatchError::InvalidPath(format!("unknown attribute '{sub}'")))?;
@@ -249,40 +250,89 @@ fn set(
                     path.attr
                 )));
             };
-            let mut found = false;
-            for item in items.iter_mut().filter(|i| f.matches(i)) {
-                found = true;
-                match (sub, item) {
-                    (Some(sub), Value::Object(inner)) => {
-                        let sub_name = canonical(Some(attr_name), sub).ok_or_else(|| {
-                            PatchError::InvalidPath(format!("unknown attribute '{sub}'"))
-                        })?;
-                        let k = key_in(inner, sub, sub_name);
-                        inner.insert(k, value.clone());
-                    }
-                    (None, item) => *item = value.clone(),
-                    _ => {}
+            let sub = sub.as_deref();
+            let attr = (path.attr.as_str(), attr_name);
+            set_filtered(items, attr, f, sub, value, op, canonical)?;
+        }
+    }
+    Ok(())
+}
+
+/// An attribute set whole: add to a multi-valued one appends (new values only), add or replace
+/// on a complex one merges its sub-attributes, anything else replaces it.
+fn set_value(map: &mut Map<String, Value>, key: String, value: Value, op: &str) {
+    match (op, map.get_mut(&key), value) {
+        ("add", Some(Value::Array(items)), Value::Array(new)) => {
+            for v in new {
+                if !items.contains(&v) {
+                    items.push(v);
                 }
             }
-            if !found {
-                // Entra adds a typed value by its filter path: `emails[type eq "work"].value`.
-                match (filter_equality(f), sub) {
-                    (Some((field, selector)), Some(sub)) => {
-                        let mut new = Map::new();
-                        new.insert(field, Value::String(selector));
-                        let sub_name = canonical(Some(attr_name), sub).unwrap_or("value");
-                        new.insert(sub_name.to_string(), value);
-                        items.push(Value::Object(new));
-                    }
-                    _ if op == "add" => items.push(value),
-                    _ => {
-                        return Err(PatchError::NoTarget(format!(
-                            "no value of '{}' matches",
-                            path.attr
-                        )));
-                    }
-                }
+        }
+        ("add", Some(Value::Array(items)), v) => {
+            if !items.contains(&v) {
+                items.push(v);
             }
+        }
+        (_, Some(Value::Object(current)), Value::Object(new)) => {
+            for (k, v) in new {
+                let k = current
+                    .keys()
+                    .find(|c| c.eq_ignore_ascii_case(&k))
+                    .cloned()
+                    .unwrap_or(k);
+                current.insert(k, v);
+            }
+        }
+        (_, _, v) => {
+            map.insert(key, v);
+        }
+    }
+}
+
+/// The values of a multi-valued attribute that match a filter (or their `sub`-attribute) set;
+/// where none matches, a value the filter describes is added (`attr`: as the path names it, as
+/// the schema spells it).
+fn set_filtered(
+    items: &mut Vec<Value>,
+    (attr, attr_name): (&str, &'static str),
+    f: &filter::Filter,
+    sub: Option<&str>,
+    value: Value,
+    op: &str,
+    canonical: &Canonical,
+) -> Result<(), PatchError> {
+    let mut found = false;
+    for item in items.iter_mut().filter(|i| f.matches(i)) {
+        found = true;
+        match (sub, item) {
+            (Some(sub), Value::Object(inner)) => {
+                let sub_name = canonical(Some(attr_name), sub)
+                    .ok_or_else(|| PatchError::InvalidPath(format!("unknown attribute '{sub}'")))?;
+                let k = key_in(inner, sub, sub_name);
+                inner.insert(k, value.clone());
+            }
+            (None, item) => *item = value.clone(),
+            _ => {}
+        }
+    }
+    if found {
+        return Ok(());
+    }
+    // Entra adds a typed value by its filter path: `emails[type eq "work"].value`.
+    match (filter_equality(f), sub) {
+        (Some((field, selector)), Some(sub)) => {
+            let mut new = Map::new();
+            new.insert(field, Value::String(selector));
+            let sub_name = canonical(Some(attr_name), sub).unwrap_or("value");
+            new.insert(sub_name.to_string(), value);
+            items.push(Value::Object(new));
+        }
+        _ if op == "add" => items.push(value),
+        _ => {
+            return Err(PatchError::NoTarget(format!(
+                "no value of '{attr}' matches"
+            )));
         }
     }
     Ok(())
@@ -302,7 +352,7 @@ fn remove(
     resource: &mut Value,
     path: &AttrPath,
     value: Option<&Value>,
-    canonical: &dyn Fn(Option<&str>, &str) -> Option<&'static str>,
+    canonical: &Canonical,
 ) -> Result<(), PatchError> {
     let schema = path.schema.as_deref();
     canonical(schema, &path.attr)
@@ -357,6 +407,17 @@ fn remove(
         }
     }
     Ok(())
+}
+
+/// A PATCH that cannot be applied, as SCIM's error body names it.
+pub(crate) fn patch_error(e: PatchError) -> ApiError {
+    let (scim_type, detail) = match e {
+        PatchError::InvalidPath(d) => ("invalidPath", d),
+        PatchError::NoTarget(d) => ("noTarget", d),
+        PatchError::InvalidValue(d) => ("invalidValue", d),
+        PatchError::InvalidSyntax(d) => ("invalidSyntax", d),
+    };
+    ApiError::Scim { scim_type, detail }
 }
 
 #[cfg(test)]

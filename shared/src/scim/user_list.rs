@@ -30,8 +30,9 @@
 //! on a larger one (RFC 7644 §3.12). A value longer than its attribute can ever be (so no key
 //! could hold it) answers 400 `invalidFilter` before anything is read.
 
+use super::filter;
+use super::protocol::{Endpoint, ListQuery, page_response, paging, parse_filter, project};
 use super::users::{MAX_IDENTIFIER, user_json};
-use super::{Endpoint, ListQuery, filter, parse_filter, project};
 use crate::app::App;
 use crate::auth::{Need, PresentedToken, Requester, authorize_with_tenant};
 use crate::error::{ApiError, ApiResult};
@@ -444,6 +445,18 @@ async fn pinned(
         Some(address) => Ok(Some(by_address(address.to_string()).await?)),
         None => Ok(None),
     }
+}
+
+/// A page of Users (see above for how a page is found without reading the tenant).
+pub async fn list(
+    app: &App,
+    requester: &Requester,
+    endpoint: &Endpoint,
+    query: &ListQuery,
+) -> ApiResult<Value> {
+    let (start, count) = paging(query)?;
+    let page = page(app, requester, endpoint, query, (start, count)).await?;
+    Ok(page_response(page.total, page.resources, start))
 }
 
 #[cfg(test)]

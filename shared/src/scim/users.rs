@@ -5,10 +5,8 @@
 //! `employeeNumber` (work number) and `department` (the department's path, read-only: membership
 //! moves through Groups). Members in the recycle bin and join requests are not Users.
 
-use super::{
-    ENTERPRISE_SCHEMA, Endpoint, ListQuery, Resource, USER_SCHEMA, filter, invalid_value, meta,
-    paging, patch,
-};
+use super::protocol::{ENTERPRISE_SCHEMA, Endpoint, Resource, USER_SCHEMA, invalid_value, meta};
+use super::{filter, patch};
 use crate::app::App;
 use crate::auth::{Need, Requester, authorize, authorize_with_tenant};
 use crate::departments::relative_path;
@@ -22,7 +20,7 @@ use crate::model::keys::Key;
 use crate::model::member::{Member, MemberStatus, ScimName, ScimProfile, ScimValue};
 use crate::model::roles::Permission;
 use crate::model::user::EmailGuard;
-use crate::store::{Batch, from_item};
+use crate::store::{Batch, Item, Slot, from_item};
 use crate::validate;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
@@ -105,28 +103,8 @@ impl UserInput {
         if !body.is_object() {
             return Err(invalid_value("a User is a JSON object"));
         }
-        let user_name =
-            string(body, "userName")?.ok_or_else(|| invalid_value("userName is required"))?;
-        let external_id = string(body, "externalId")?;
-        if user_name.chars().count() > MAX_IDENTIFIER
-            || external_id
-                .as_ref()
-                .is_some_and(|e| e.chars().count() > MAX_IDENTIFIER)
-        {
-            return Err(invalid_value(format!(
-                "userName and externalId are at most {MAX_IDENTIFIER} characters"
-            )));
-        }
-        let name = match filter::member(body, "name") {
-            None | Some(Value::Null) => None,
-            Some(n @ Value::Object(_)) => Some(ScimName {
-                formatted: string(n, "formatted")?,
-                family_name: string(n, "familyName")?,
-                given_name: string(n, "givenName")?,
-            })
-            .filter(|n| *n != ScimName::default()),
-            Some(_) => return Err(invalid_value("name must be an object")),
-        };
+        let (user_name, external_id) = identifiers(body)?;
+        let name = scim_name(body)?;
         let display_name = string(body, "displayName")?;
         let emails = values(body, "emails")?;
         let phone_numbers = values(body, "phoneNumbers")?;
@@ -142,61 +120,19 @@ impl UserInput {
         let employee_number = string(&enterprise, "employeeNumber")?;
 
         let mut checks = Checks::new();
-        // The account's address: the primary email, else the first, else a userName that is one.
-        let address = principal(&emails)
-            .map(|e| ("emails", e.value.clone()))
-            .or_else(|| {
-                user_name
-                    .contains('@')
-                    .then(|| ("userName", user_name.clone()))
-            });
-        let email = match address {
-            Some((field, address)) => validate::email(&mut checks, field, &address),
-            None => {
-                return Err(invalid_value(
-                    "an address is required: in emails, or as a userName that is one",
-                ));
-            }
-        };
-        for e in &emails {
-            validate::email(&mut checks, "emails", &e.value);
-        }
-        let full_name = display_name
-            .clone()
-            .or_else(|| name.as_ref().and_then(|n| n.formatted.clone()))
-            .or_else(|| {
-                let n = name.as_ref()?;
-                let joined = [n.given_name.as_deref(), n.family_name.as_deref()]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                Some(joined).filter(|j| !j.is_empty())
-            })
-            .or_else(|| current_name.map(str::to_string))
+        let email = account_address(&mut checks, &emails, &user_name)?;
+        let full_name = full_name(display_name.as_deref(), name.as_ref(), current_name)
             .unwrap_or_else(|| email.clone());
         let name_checked =
             validate::text(&mut checks, "displayName", &full_name, validate::MAX_NAME);
+        let short = |checks: &mut Checks, field: &str, text: Option<&str>| {
+            validate::optional_text(checks, field, text, validate::MAX_SHORT_TEXT)
+        };
         let phone = principal(&phone_numbers).map(|p| p.value.clone());
-        let phone = validate::optional_text(
-            &mut checks,
-            "phoneNumbers",
-            phone.as_deref(),
-            validate::MAX_SHORT_TEXT,
-        );
+        let phone = short(&mut checks, "phoneNumbers", phone.as_deref());
         let title = string(body, "title")?;
-        let title = validate::optional_text(
-            &mut checks,
-            "title",
-            title.as_deref(),
-            validate::MAX_SHORT_TEXT,
-        );
-        let employee_number = validate::optional_text(
-            &mut checks,
-            "employeeNumber",
-            employee_number.as_deref(),
-            validate::MAX_SHORT_TEXT,
-        );
+        let title = short(&mut checks, "title", title.as_deref());
+        let employee_number = short(&mut checks, "employeeNumber", employee_number.as_deref());
         for n in name
             .iter()
             .flat_map(|n| [&n.formatted, &n.family_name, &n.given_name])
@@ -223,6 +159,43 @@ impl UserInput {
         })
     }
 
+    /// Reads, in `batch`, the account of the email, then the guards of `userName` and
+    /// `externalId` in the tenant.
+    fn read_guards(
+        &self,
+        tenant_id: Uuid,
+        batch: &mut Batch,
+    ) -> (Slot<EmailGuard>, Vec<Slot<Item>>) {
+        let existing = batch.read(Key::email(&self.email));
+        let mut guards =
+            vec![batch.read_item(Key::scim_user_name(tenant_id, &self.profile.user_name))];
+        guards.extend(
+            self.profile
+                .external_id
+                .as_deref()
+                .map(|e| batch.read_item(Key::scim_external_id(tenant_id, e))),
+        );
+        (existing, guards)
+    }
+
+    /// The member a new User becomes, in `department_id`.
+    fn new_member(&self, department_id: Uuid) -> CreateMember {
+        CreateMember {
+            email: self.email.clone(),
+            name: self.name.clone(),
+            department_id,
+            position: self.title.clone(),
+            work_number: self.employee_number.clone(),
+            location: None,
+            phone: self.phone.clone(),
+            directory_number: None,
+            role: None,
+            permissions: None,
+            password: None,
+            language: None,
+        }
+    }
+
     fn personal(&self) -> PersonalFields {
         PersonalFields {
             email: self.email.clone(),
@@ -230,6 +203,86 @@ impl UserInput {
             phone: self.phone.clone(),
         }
     }
+}
+
+/// `userName` (required) and `externalId`, each at most [`MAX_IDENTIFIER`] characters.
+fn identifiers(body: &Value) -> ApiResult<(String, Option<String>)> {
+    let user_name =
+        string(body, "userName")?.ok_or_else(|| invalid_value("userName is required"))?;
+    let external_id = string(body, "externalId")?;
+    if user_name.chars().count() > MAX_IDENTIFIER
+        || external_id
+            .as_ref()
+            .is_some_and(|e| e.chars().count() > MAX_IDENTIFIER)
+    {
+        return Err(invalid_value(format!(
+            "userName and externalId are at most {MAX_IDENTIFIER} characters"
+        )));
+    }
+    Ok((user_name, external_id))
+}
+
+/// The `name` object, when it names anything.
+fn scim_name(body: &Value) -> ApiResult<Option<ScimName>> {
+    match filter::member(body, "name") {
+        None | Some(Value::Null) => Ok(None),
+        Some(n @ Value::Object(_)) => Ok(Some(ScimName {
+            formatted: string(n, "formatted")?,
+            family_name: string(n, "familyName")?,
+            given_name: string(n, "givenName")?,
+        })
+        .filter(|n| *n != ScimName::default())),
+        Some(_) => Err(invalid_value("name must be an object")),
+    }
+}
+
+/// The account's address: the primary email, else the first, else a userName that is one.
+fn account_address(
+    checks: &mut Checks,
+    emails: &[ScimValue],
+    user_name: &str,
+) -> ApiResult<String> {
+    let address = principal(emails)
+        .map(|e| ("emails", e.value.clone()))
+        .or_else(|| {
+            user_name
+                .contains('@')
+                .then(|| ("userName", user_name.to_string()))
+        });
+    let email = match address {
+        Some((field, address)) => validate::email(checks, field, &address),
+        None => {
+            return Err(invalid_value(
+                "an address is required: in emails, or as a userName that is one",
+            ));
+        }
+    };
+    for e in emails {
+        validate::email(checks, "emails", &e.value);
+    }
+    Ok(email)
+}
+
+/// The member's name: `displayName`, else `name.formatted`, else the given and family names,
+/// else the name it has (`current_name`).
+fn full_name(
+    display_name: Option<&str>,
+    name: Option<&ScimName>,
+    current_name: Option<&str>,
+) -> Option<String> {
+    display_name
+        .map(str::to_string)
+        .or_else(|| name.and_then(|n| n.formatted.clone()))
+        .or_else(|| {
+            let n = name?;
+            let joined = [n.given_name.as_deref(), n.family_name.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ");
+            Some(joined).filter(|j| !j.is_empty())
+        })
+        .or_else(|| current_name.map(str::to_string))
 }
 
 /// A member as a SCIM User. What the provider sent is read back as sent while it still says
@@ -242,49 +295,12 @@ pub(crate) fn user_json(
 ) -> Value {
     let profile = member.scim.clone().unwrap_or_default();
     let location = endpoint.location("Users", member.id);
-    let emails = if principal(&profile.emails)
-        .is_some_and(|e| e.value.eq_ignore_ascii_case(&member.email))
-    {
-        profile.emails.clone()
-    } else {
-        vec![ScimValue {
-            value: member.email.clone(),
-            kind: Some("work".into()),
-            primary: Some(true),
-        }]
-    };
-    let phones = match &member.phone {
-        Some(phone) if principal(&profile.phone_numbers).is_some_and(|p| p.value == *phone) => {
-            profile.phone_numbers.clone()
-        }
-        Some(phone) => vec![ScimValue {
-            value: phone.clone(),
-            kind: Some("work".into()),
-            primary: Some(true),
-        }],
-        None => Vec::new(),
-    };
-    let listed = |list: &[ScimValue]| -> Value {
-        list.iter()
-            .map(|v| {
-                let mut o = Map::new();
-                o.insert("value".into(), json!(v.value));
-                if let Some(k) = &v.kind {
-                    o.insert("type".into(), json!(k));
-                }
-                if let Some(p) = v.primary {
-                    o.insert("primary".into(), json!(p));
-                }
-                Value::Object(o)
-            })
-            .collect()
-    };
     let mut user = json!({
         "schemas": [USER_SCHEMA, ENTERPRISE_SCHEMA],
         "id": member.id,
         "userName": if profile.user_name.is_empty() { member.email.clone() } else { profile.user_name.clone() },
         "active": member.status == MemberStatus::Active,
-        "emails": listed(&emails),
+        "emails": listed(&emails_of(member, &profile)),
         "meta": meta("User", member.created_at, member.updated_at, member.version, &location),
     });
     if let Some(external_id) = &profile.external_id {
@@ -307,6 +323,7 @@ pub(crate) fn user_json(
         }
         user["name"] = Value::Object(o);
     }
+    let phones = phones_of(member, &profile);
     if !phones.is_empty() {
         user["phoneNumbers"] = listed(&phones);
     }
@@ -324,6 +341,53 @@ pub(crate) fn user_json(
         user[ENTERPRISE_SCHEMA] = Value::Object(enterprise);
     }
     user
+}
+
+/// The emails as the provider sent them while their principal one is the member's address;
+/// otherwise the member's address alone.
+fn emails_of(member: &Member, profile: &ScimProfile) -> Vec<ScimValue> {
+    if principal(&profile.emails).is_some_and(|e| e.value.eq_ignore_ascii_case(&member.email)) {
+        profile.emails.clone()
+    } else {
+        vec![ScimValue {
+            value: member.email.clone(),
+            kind: Some("work".into()),
+            primary: Some(true),
+        }]
+    }
+}
+
+/// The phone numbers as the provider sent them while their principal one is the member's phone;
+/// otherwise the member's phone alone, if any.
+fn phones_of(member: &Member, profile: &ScimProfile) -> Vec<ScimValue> {
+    match &member.phone {
+        Some(phone) if principal(&profile.phone_numbers).is_some_and(|p| p.value == *phone) => {
+            profile.phone_numbers.clone()
+        }
+        Some(phone) => vec![ScimValue {
+            value: phone.clone(),
+            kind: Some("work".into()),
+            primary: Some(true),
+        }],
+        None => Vec::new(),
+    }
+}
+
+/// A multi-valued attribute (emails, phone numbers) as SCIM writes it.
+fn listed(list: &[ScimValue]) -> Value {
+    list.iter()
+        .map(|v| {
+            let mut o = Map::new();
+            o.insert("value".into(), json!(v.value));
+            if let Some(k) = &v.kind {
+                o.insert("type".into(), json!(k));
+            }
+            if let Some(p) = v.primary {
+                o.insert("primary".into(), json!(p));
+            }
+            Value::Object(o)
+        })
+        .collect()
 }
 
 fn resource(member: &Member, department: Option<&Department>, endpoint: &Endpoint) -> Resource {
@@ -384,18 +448,6 @@ pub async fn get(
     Ok(resource(&member, department.as_ref(), endpoint))
 }
 
-/// A page of Users (see `user_list` for how a page is found without reading the tenant).
-pub async fn list(
-    app: &App,
-    requester: &Requester,
-    endpoint: &Endpoint,
-    query: &ListQuery,
-) -> ApiResult<Value> {
-    let (start, count) = paging(query)?;
-    let page = super::user_list::page(app, requester, endpoint, query, (start, count)).await?;
-    Ok(super::page_response(page.total, page.resources, start))
-}
-
 /// POST /Users: a new member in the root department, or an existing account attached to the
 /// tenant (SPEC §8.1: a proven account keeps its password; an unproven one gets a set-password
 /// link). A `userName` or `externalId` another member holds answers 409 `uniqueness`.
@@ -408,16 +460,7 @@ pub async fn create(
     let input = UserInput::parse(body, None)?;
     let tenant_id = endpoint.tenant_id;
     let mut batch = Batch::new();
-    let existing = batch.read::<EmailGuard>(Key::email(&input.email));
-    let mut guards =
-        vec![batch.read_item(Key::scim_user_name(tenant_id, &input.profile.user_name))];
-    guards.extend(
-        input
-            .profile
-            .external_id
-            .as_deref()
-            .map(|e| batch.read_item(Key::scim_external_id(tenant_id, e))),
-    );
+    let (existing, guards) = input.read_guards(tenant_id, &mut batch);
     let (access, tenant, mut read) = authorize_with_tenant(
         app,
         requester,
@@ -448,20 +491,7 @@ pub async fn create(
         &tenant,
         &root,
         existing,
-        CreateMember {
-            email: input.email.clone(),
-            name: input.name.clone(),
-            department_id: root.id,
-            position: input.title.clone(),
-            work_number: input.employee_number.clone(),
-            location: None,
-            phone: input.phone.clone(),
-            directory_number: None,
-            role: None,
-            permissions: None,
-            password: None,
-            language: None,
-        },
+        input.new_member(root.id),
         input.profile.clone(),
     )
     .await?;
@@ -543,7 +573,7 @@ pub async fn patch(
     let (tenant, member) = current(app, requester, endpoint, member_id, expected).await?;
     let department = department(app, &member).await?;
     let mut json = user_json(&member, department.as_ref(), endpoint);
-    patch::apply(&mut json, request, &super::discovery::canonical).map_err(super::patch_error)?;
+    patch::apply(&mut json, request, &super::discovery::canonical).map_err(patch::patch_error)?;
     let input = UserInput::parse(&json, Some(&member.name))?;
     apply(app, requester, &tenant, endpoint, &member, input).await
 }

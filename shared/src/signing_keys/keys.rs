@@ -1,12 +1,16 @@
 //! The keys themselves: an Ed25519 signing key, its public half as a JWK carries it, and the
 //! published set verifiers read.
 
-use super::RETIRED_KEY_SECONDS;
 use crate::error::{ApiError, ApiResult};
 use aws_lc_rs::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde::{Deserialize, Serialize};
+
+/// A key stays published this long after it stops signing. Issuers re-read the current key
+/// every [`crate::tokens::SIGNER_CACHE_SECONDS`] and tokens live
+/// [`crate::tokens::ACCESS_TOKEN_SECONDS`], so every token it signed has expired by then.
+pub const RETIRED_KEY_SECONDS: i64 = 60 * 60;
 
 /// An Ed25519 private key and its public half. The private half leaves this type only to sign or
 /// to be stored: it has no `Debug`, `Display` or `Serialize` of it.

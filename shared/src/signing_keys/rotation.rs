@@ -2,7 +2,7 @@
 //! operator's `RevokePrevious`), `local-gateway rotate-key [--revoke-previous]`, and the secrets'
 //! creation for the local stack and the tests.
 
-use super::{KeySecrets, RotationStep, StepReport};
+use super::secrets::{KeySecrets, RotationStep, StepReport};
 use crate::error::{ApiError, ApiResult};
 use serde::Deserialize;
 
@@ -35,7 +35,10 @@ fn not_an_event(err: impl std::fmt::Display) -> ApiError {
 
 /// The rotation function (`rotate-signing-key`): one step for the secret the event names, with
 /// the public-key secret of the function's configuration, and the revocation it asks for.
-pub async fn handle_rotation(app: &crate::App, event: serde_json::Value) -> ApiResult<StepReport> {
+pub async fn handle_rotation(
+    app: &crate::app::App,
+    event: serde_json::Value,
+) -> ApiResult<StepReport> {
     let secrets = secrets_of(app)?;
     let now = app.now().unix_timestamp();
     if event.get("Step").is_none() {
@@ -70,7 +73,7 @@ pub async fn handle_rotation(app: &crate::App, event: serde_json::Value) -> ApiR
 }
 
 /// The secrets `app` reads its keys from; an error where the keys are fixed by the environment.
-fn secrets_of(app: &crate::App) -> ApiResult<&KeySecrets> {
+fn secrets_of(app: &crate::app::App) -> ApiResult<&KeySecrets> {
     app.keys
         .secrets()
         .ok_or_else(|| ApiError::internal("ROSTER_PUBLIC_KEYS_SECRET is not set"))
@@ -78,7 +81,7 @@ fn secrets_of(app: &crate::App) -> ApiResult<&KeySecrets> {
 
 /// `local-gateway rotate-key`: the four rotation steps, as Secrets Manager runs them on schedule;
 /// returns the new current key id.
-pub async fn rotate(app: &crate::App) -> ApiResult<String> {
+pub async fn rotate(app: &crate::app::App) -> ApiResult<String> {
     secrets_of(app)?.rotate(app.now().unix_timestamp()).await
 }
 
@@ -86,7 +89,7 @@ pub async fn rotate(app: &crate::App) -> ApiResult<String> {
 /// the current one stops being published at once, and this process forgets the keys it cached
 /// (other containers re-read within [`crate::tokens::UNKNOWN_KID_REREAD_SECONDS`] when they meet
 /// a token of a key that no longer signs). Returns whether anything changed.
-pub async fn revoke_previous(app: &crate::App) -> ApiResult<bool> {
+pub async fn revoke_previous(app: &crate::app::App) -> ApiResult<bool> {
     let report = secrets_of(app)?
         .revoke_previous(app.now().unix_timestamp())
         .await?;
@@ -96,7 +99,7 @@ pub async fn revoke_previous(app: &crate::App) -> ApiResult<bool> {
 
 /// `local-gateway serve --setup` and the tests: both secrets and a first key in the emulator,
 /// where the keys come from secrets (nothing to do where they are fixed by the environment).
-pub async fn create_secrets(app: &crate::App) -> ApiResult<()> {
+pub async fn create_secrets(app: &crate::app::App) -> ApiResult<()> {
     match app.keys.secrets() {
         Some(secrets) => secrets.ensure_created(app.now().unix_timestamp()).await,
         None => Ok(()),

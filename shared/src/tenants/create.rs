@@ -3,7 +3,8 @@
 //! yet, a new user), written in one transaction.
 
 use super::mail::send_owner_mail;
-use super::{MAX_MEMBER_QUOTA, MAX_SEATS, TenantSettingsPatch, TenantView};
+use super::settings::TenantSettingsPatch;
+use super::view::TenantView;
 use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::{Caller, CallerKind, Requester, authenticate};
@@ -16,6 +17,7 @@ use crate::model::roles::{Permission, Permissions, Role};
 use crate::model::tenant::{
     FeatureFlags, FeatureFlagsPatch, Plan, Tenant, TenantKind, TenantSettings, TenantStatus,
 };
+use crate::model::tenant::{MAX_MEMBER_QUOTA, MAX_SEATS};
 use crate::model::user::{EmailGuard, TokenPurpose, User};
 use crate::store::{Batch, Condition, Transaction, s, to_item};
 use crate::tokens::{Claims, TokenScope};

@@ -8,7 +8,7 @@
 //! The purge ([`super::purge`]) first stamps the tenant, so a restore racing it loses (its write
 //! is conditioned on the tenant as read).
 
-use super::TenantView;
+use super::view::TenantView;
 use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::{Access, Requester, authorize_tenant_record};

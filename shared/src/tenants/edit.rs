@@ -1,6 +1,7 @@
 //! Changing a tenant: name, plan, quotas, feature flags and settings, each by whom may.
 
-use super::{MAX_MEMBER_QUOTA, MAX_SEATS, TenantSettingsPatch, TenantView};
+use super::settings::TenantSettingsPatch;
+use super::view::TenantView;
 use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::{Access, Need, Requester, authorize_with_tenant};
@@ -9,6 +10,7 @@ use crate::joining::number;
 use crate::model::keys::Key;
 use crate::model::roles::Permission;
 use crate::model::tenant::{FeatureFlagsPatch, Plan, Tenant};
+use crate::model::tenant::{MAX_MEMBER_QUOTA, MAX_SEATS};
 use crate::store::{Batch, Condition, Transaction, Update, num, s};
 use crate::validate;
 use serde::Deserialize;

@@ -13,7 +13,7 @@ mod mail;
 pub mod purge;
 mod read;
 mod settings;
-mod view;
+pub(crate) mod view;
 
 pub use create::{CreateTenant, create};
 pub use deletion::{delete, restore};
@@ -23,9 +23,6 @@ pub use settings::TenantSettingsPatch;
 pub use view::{Seats, TenantView};
 
 pub use crate::model::tenant::{
-    Branding, ContactVisibility, FeatureFlags, JoinField, JoinRules, NewMemberPassword, Plan,
-    Tenant, TenantKind, TenantSettings, TenantStatus,
+    Branding, ContactVisibility, FeatureFlags, JoinField, JoinRules, MAX_MEMBER_QUOTA, MAX_SEATS,
+    NewMemberPassword, Plan, Tenant, TenantKind, TenantSettings, TenantStatus,
 };
-
-pub const MAX_MEMBER_QUOTA: i64 = 1_000_000;
-pub const MAX_SEATS: i64 = 1_000_000;

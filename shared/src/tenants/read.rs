@@ -1,6 +1,6 @@
 //! Reading tenants: one, or the list a caller may see.
 
-use super::TenantView;
+use super::view::TenantView;
 use crate::app::App;
 use crate::auth::{CallerKind, Requester, authenticate, authorize_tenant_record};
 use crate::error::{ApiError, ApiResult};

@@ -4,10 +4,7 @@
 //! free for anyone until the change is applied, and applying answers 409 if it was taken — and the
 //! link dies after 24 hours or with the user's sessions.
 
-use super::{
-    EmailGuard, FreshToken, StoredToken, TokenPurpose, User, UserLink, UserView, add_user_link,
-    own_user, rfc3339, session_is,
-};
+use super::account::{FreshToken, UserLink, UserView, add_user_link, own_user, session_is};
 use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::CallerKind;
@@ -16,6 +13,8 @@ use crate::crypto;
 use crate::error::{ApiError, ApiResult, Checks};
 use crate::mail::{Mail, html_escape};
 use crate::model::keys::Key;
+use crate::model::time::rfc3339;
+use crate::model::user::{EmailGuard, StoredToken, TokenPurpose, User};
 use crate::store::{Condition, Transaction, Update, num, s, to_item};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
@@ -110,7 +109,7 @@ pub async fn confirm(
         .ok_or_else(invalid)?;
     let now = app.now();
     let new_email = address_moved_to(&stored, &user, now).ok_or_else(invalid)?;
-    let epoch = super::new_session_epoch();
+    let epoch = crate::model::user::new_session_epoch();
     let mut tx = Transaction::new();
     let after = add_address_move(app, &mut tx, &user, &key, new_email, epoch)?;
     if let CallerKind::Member(m) = &authorized.caller.kind {
@@ -129,7 +128,7 @@ pub async fn confirm(
         )?;
     }
     // Members carry the user's email (directory and search): they follow.
-    super::commit_with_memberships(app, tx, &after).await?;
+    super::account::commit_with_memberships(app, tx, &after).await?;
     Ok(EmailChanged {
         user: UserView::from(&after),
         token: FreshToken::like(app, &authorized, epoch).await?,

@@ -2,7 +2,8 @@
 //! the token is for. Each step is a function; the rules (which membership, whether the tenant
 //! admits it) are pure and tested beside the code.
 
-use super::{member_of, memberships, proof};
+use super::account::{member_of, memberships};
+use super::proof;
 use crate::app::App;
 use crate::auth::Requester;
 use crate::crypto;

@@ -1,8 +1,9 @@
 //! The signed-in person's own profile: who they are, the membership their token acts in, all
 //! their memberships (GET /v1/me), and their edits (PATCH /v1/me).
 
+use super::account::{UserView, commit_with_memberships, memberships, own_user};
+use super::email_change;
 use super::password_check::check_current_password;
-use super::{UserView, commit_with_memberships, email_change, memberships, own_user};
 use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::{CallerKind, Requester};

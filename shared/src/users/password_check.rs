@@ -4,13 +4,14 @@
 //! (from the caller's address and account-wide), and the account's own count of wrong checks ends
 //! every session of the user at its last allowed one, however many addresses the guesses came from.
 
-use super::{User, new_session_epoch, rfc3339};
 use crate::app::App;
 use crate::auth::Requester;
 use crate::crypto;
 use crate::error::{ApiError, ApiResult};
 use crate::limits::{self, Attempt, Counter};
 use crate::model::keys::Key;
+use crate::model::time::rfc3339;
+use crate::model::user::{User, new_session_epoch};
 use crate::store::{Condition, Transaction, Update, num, s};
 
 /// Checks `password` against `user`'s, counted before the check like a sign-in. The right one

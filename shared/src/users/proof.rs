@@ -9,9 +9,7 @@
 //! The public doors here answer alike whether or not an address has an account, and count every
 //! attempt against the caller's address.
 
-use super::{
-    Delivery, StoredToken, TokenPurpose, User, UserLink, add_user_link, memberships, set_password,
-};
+use super::account::{UserLink, add_user_link, memberships, set_password};
 use crate::app::App;
 use crate::auth::Requester;
 use crate::crypto;
@@ -19,6 +17,7 @@ use crate::error::{ApiError, ApiResult, Checks};
 use crate::limits::{Counter, count_attempt};
 use crate::mail::{Mail, html_escape};
 use crate::model::keys::Key;
+use crate::model::user::{Delivery, StoredToken, TokenPurpose, User};
 use crate::outbox::{self, Intent};
 use crate::store::{Condition, Transaction, Update, from_item, num, s};
 use aws_sdk_dynamodb::types::AttributeValue;

@@ -1,7 +1,6 @@
 //! Creating an export job: the request checked against its scope, and the job queued for the
 //! export function.
 
-use super::MAX_SELECTED;
 use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::{Need, Requester, authorize_with_tenant};
@@ -15,6 +14,9 @@ use crate::store::{Batch, Condition, Transaction};
 use serde::Deserialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
+
+/// The most ids a chosen-ids export names.
+pub const MAX_SELECTED: usize = 1000;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

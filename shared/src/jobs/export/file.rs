@@ -1,9 +1,8 @@
 //! The file's rows: one a member, its cells as text (formula-like cells escaped in CSV), written
 //! as CSV or XLSX into the multipart upload.
 
-use super::multipart::Multipart;
+use super::multipart::{Multipart, PART_BYTES};
 use super::source::Source;
-use super::{COLUMNS, PART_BYTES};
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::model::member::Member;
@@ -11,6 +10,26 @@ use crate::model::time::rfc3339;
 use std::collections::HashMap;
 use std::io::Read;
 use uuid::Uuid;
+
+/// The export's columns, in order.
+pub const COLUMNS: [&str; 16] = [
+    "id",
+    "email",
+    "name",
+    "phone",
+    "department",
+    "position",
+    "work_number",
+    "location",
+    "directory_number",
+    "role",
+    "status",
+    "source",
+    "licence",
+    "licence_expires_at",
+    "created_at",
+    "last_login_at",
+];
 
 /// A cell a spreadsheet would read as a formula (= + - @, or a leading tab/CR) gets a leading
 /// apostrophe, so an exported file cannot run anything when opened.

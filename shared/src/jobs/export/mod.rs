@@ -10,36 +10,11 @@ mod multipart;
 mod run;
 mod source;
 
-pub use create::{CreateExport, create};
-pub use file::escape_formula;
+pub use create::{CreateExport, MAX_SELECTED, create};
+pub use file::{COLUMNS, escape_formula};
 pub use run::{StreamReport, handle_stream, run};
 
 pub use crate::model::job::{ExportFormat, ExportScope, ExportSpec};
-
-/// DynamoDB returns at most 1 MB per page anyway; members are well under 1 KB.
-const PAGE: u32 = 1000;
-/// S3 parts are at least 5 MiB (but the last); 8 MiB keeps a handful in flight at most.
-const PART_BYTES: usize = 8 * 1024 * 1024;
-pub const MAX_SELECTED: usize = 1000;
-
-pub const COLUMNS: [&str; 16] = [
-    "id",
-    "email",
-    "name",
-    "phone",
-    "department",
-    "position",
-    "work_number",
-    "location",
-    "directory_number",
-    "role",
-    "status",
-    "source",
-    "licence",
-    "licence_expires_at",
-    "created_at",
-    "last_login_at",
-];
 
 #[cfg(test)]
 mod tests {

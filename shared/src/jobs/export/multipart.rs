@@ -1,10 +1,12 @@
 //! An S3 multipart upload fed a slice at a time.
 
-use super::PART_BYTES;
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+
+/// S3 parts are at least 5 MiB (but the last); 8 MiB keeps a handful in flight at most.
+pub(super) const PART_BYTES: usize = 8 * 1024 * 1024;
 
 /// An S3 multipart upload fed a slice at a time; a part goes out whenever 8 MiB are buffered.
 pub(super) struct Multipart<'a> {

@@ -2,7 +2,8 @@
 //! of that email, its department (by path), its role, its directory number and its name. And what
 //! a run does with a row, given the markers of earlier runs.
 
-use super::{Row, RowOutcome, reason_of};
+use super::file::Row;
+use super::result::{RowOutcome, reason_of};
 use crate::error::Checks;
 use crate::members::CreateMember;
 use crate::model::department::Department;

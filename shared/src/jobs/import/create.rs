@@ -1,7 +1,7 @@
 //! Creating an import job: the job record, awaiting its upload, and the presigned URL the file
 //! is uploaded to.
 
-use super::{CONTENT_TYPE, MAX_FILE_BYTES};
+use super::file::{CONTENT_TYPE, MAX_FILE_BYTES};
 use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::{Access, Need, Requester, authorize_with_tenant};

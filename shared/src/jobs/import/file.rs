@@ -1,10 +1,45 @@
 //! The uploaded file: checked once (presence, type, size, which object it is), then read as
 //! exactly that object and parsed.
 
-use super::{COLUMNS, CONTENT_TYPE, MAX_FILE_BYTES, Row};
 use crate::app::App;
 use crate::error::{ApiError, ApiResult, Checks};
 use crate::model::job::CheckedUpload;
+use std::collections::HashMap;
+
+/// The largest file an import takes.
+pub const MAX_FILE_BYTES: i64 = 20 * 1024 * 1024;
+
+/// The file's columns, in order.
+pub const COLUMNS: [&str; 11] = [
+    "email",
+    "name",
+    "department",
+    "position",
+    "work_number",
+    "location",
+    "phone",
+    "directory_number",
+    "role",
+    "language",
+    "password",
+];
+pub(super) const CONTENT_TYPE: &str = "text/csv";
+
+/// The CSV template: the header and one example row.
+pub fn template() -> String {
+    let mut out = String::from('\u{feff}');
+    out.push_str(&COLUMNS.join(","));
+    out.push_str("\r\nada.lovelace@example.com,Ada Lovelace,Sales/EMEA,Engineer,E-1024,London,+44 20 7946 0000,100,member,en,\r\n");
+    out
+}
+
+/// One row of the file, as read.
+#[derive(Debug, Clone)]
+pub(super) struct Row {
+    /// 1-based, the header being row 1 (what a spreadsheet shows).
+    pub number: usize,
+    pub fields: HashMap<String, String>,
+}
 
 /// The uploaded file: present, CSV, within the size limit, with the required columns and at
 /// least one row. Its rows and the object they were read from, or the reason it cannot be
@@ -159,7 +194,6 @@ fn parse(bytes: &[u8]) -> ApiResult<Vec<Row>> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::template;
     use super::*;
 
     #[test]

@@ -25,48 +25,18 @@ mod run;
 mod start;
 
 pub use create::{CreateImport, ImportCreated, create};
-pub use run::{WorkerReport, handle_event, run, upload_job};
-pub use start::start;
+pub use file::{COLUMNS, MAX_FILE_BYTES, template};
+pub use run::{MAX_STALLED_RUNS, WorkerReport, handle_event, run, upload_job};
+pub use start::{FREE_ROWS_PER_DAY, start};
 
 use crate::app::App;
 use crate::auth::Requester;
 use crate::auth::{Need, authorize_with_tenant};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 pub use crate::model::job::{CheckedUpload, ImportMode, ImportSpec};
 use crate::model::roles::Permission;
 use crate::store::Batch;
-use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use uuid::Uuid;
-
-pub const MAX_FILE_BYTES: i64 = 20 * 1024 * 1024;
-pub const FREE_ROWS_PER_DAY: i64 = 100;
-pub const COLUMNS: [&str; 11] = [
-    "email",
-    "name",
-    "department",
-    "position",
-    "work_number",
-    "location",
-    "phone",
-    "directory_number",
-    "role",
-    "language",
-    "password",
-];
-const CONTENT_TYPE: &str = "text/csv";
-/// Rows read (accounts looked up) per batch.
-const BATCH: usize = 100;
-/// Interrupted runs in a row that finish no row before the job is given up as failed.
-pub const MAX_STALLED_RUNS: u32 = 5;
-
-/// The CSV template: the header and one example row.
-pub fn template() -> String {
-    let mut out = String::from('\u{feff}');
-    out.push_str(&COLUMNS.join(","));
-    out.push_str("\r\nada.lovelace@example.com,Ada Lovelace,Sales/EMEA,Engineer,E-1024,London,+44 20 7946 0000,100,member,en,\r\n");
-    out
-}
 
 pub async fn template_for(app: &App, requester: &Requester, tenant_id: Uuid) -> ApiResult<String> {
     authorize_with_tenant(
@@ -78,36 +48,4 @@ pub async fn template_for(app: &App, requester: &Requester, tenant_id: Uuid) -> 
     )
     .await?;
     Ok(template())
-}
-
-/// One row of the file, as read.
-#[derive(Debug, Clone)]
-struct Row {
-    /// 1-based, the header being row 1 (what a spreadsheet shows).
-    number: usize,
-    fields: HashMap<String, String>,
-}
-
-/// What happened to one row, kept as its marker.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct RowOutcome {
-    row: usize,
-    email: String,
-    /// created, invited or failed
-    outcome: String,
-    #[serde(default)]
-    reason: Option<String>,
-    ttl: i64,
-}
-
-/// A refused row's reason, as the result file gives it.
-fn reason_of(err: &ApiError) -> String {
-    match err {
-        ApiError::Validation(fields) => fields
-            .iter()
-            .map(|f| format!("{} {}", f.field, f.message))
-            .collect::<Vec<_>>()
-            .join("; "),
-        other => format!("{}: {other}", other.code()),
-    }
 }

@@ -1,12 +1,36 @@
 //! The result file: every finished row with its outcome and reason, in row order, and the
 //! counts it adds up to.
 
-use super::RowOutcome;
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::jobs::export::escape_formula;
 use crate::jobs::{Job, JobCounts};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+
+/// What happened to one row, kept as its marker.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct RowOutcome {
+    pub row: usize,
+    pub email: String,
+    /// created, invited or failed
+    pub outcome: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+    pub ttl: i64,
+}
+
+/// A refused row's reason, as the result file gives it.
+pub(super) fn reason_of(err: &ApiError) -> String {
+    match err {
+        ApiError::Validation(fields) => fields
+            .iter()
+            .map(|f| format!("{} {}", f.field, f.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => format!("{}: {other}", other.code()),
+    }
+}
 
 /// The result CSV (with a BOM) of `total` rows, of which `done` are finished, and its counts.
 pub(super) fn result_file(

@@ -3,8 +3,8 @@
 //! marker of its own.
 
 use super::check::{Checked, DepartmentsByPath, RowStep, first_rows, row_step};
-use super::result::{result_file, upload_result};
-use super::{BATCH, Row, RowOutcome, reason_of};
+use super::file::Row;
+use super::result::{RowOutcome, reason_of, result_file, upload_result};
 use crate::app::App;
 use crate::auth::{Access, Caller, CallerKind, Origin};
 use crate::error::{ApiError, ApiResult, Checks};
@@ -20,6 +20,9 @@ use crate::model::tenant::Tenant;
 use crate::model::user::EmailGuard;
 use crate::store::{Condition, Item, Query, SortRange, Transaction, from_item, to_item};
 use std::collections::HashMap;
+
+/// Rows read (accounts looked up) per batch.
+const BATCH: usize = 100;
 
 /// What a row's marker is conditioned on failing with: the row was imported by another run.
 const ALREADY_IMPORTED: &str = "row already imported";

@@ -2,9 +2,9 @@
 //! run itself, and giving an interrupted run's claim back.
 
 use super::file::read_file;
+use super::result::reason_of;
 use super::rows::import_rows;
 use super::start::charge;
-use super::{MAX_STALLED_RUNS, reason_of};
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::jobs::{Job, JobCounts, JobStatus, is_stale, still_as_read};
@@ -17,6 +17,9 @@ use crate::worker_events::{Named, StreamOr, UploadEvent};
 use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
+
+/// Interrupted runs in a row that finish no row before the job is given up as failed.
+pub const MAX_STALLED_RUNS: u32 = 5;
 
 #[derive(Debug, Default, Serialize)]
 pub struct WorkerReport {

@@ -1,7 +1,6 @@
 //! Starting an uploaded import: the file is checked and counted against the free plan's daily
 //! limits, and the job is queued for the import function.
 
-use super::FREE_ROWS_PER_DAY;
 use super::file::read_file;
 use crate::app::App;
 use crate::auth::{Need, Requester, authorize_with_tenant};
@@ -13,6 +12,9 @@ use crate::model::tenant::{Plan, Tenant};
 use crate::store::{Batch, Condition, Transaction, Update, num, s};
 use time::OffsetDateTime;
 use uuid::Uuid;
+
+/// Rows a free-plan tenant may import per user and per source IP per day.
+pub const FREE_ROWS_PER_DAY: i64 = 100;
 
 /// The daily counters start again at midnight UTC.
 fn seconds_to_midnight(now: OffsetDateTime) -> u64 {
