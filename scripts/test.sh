@@ -4,7 +4,8 @@
 # code), installs the emulator if missing, starts it on a free port, runs every cargo test
 # against it, lints template.yaml, runs the concurrency and bulk tests again under injected
 # faults (scripts/fault-run.sh), runs a small set of functions under the Lambda runtime emulator
-# (scripts/lambda-smoke.sh), fuzzes the API against openapi.yaml (scripts/fuzz.sh), checks SCIM
+# (scripts/lambda-smoke.sh), fuzzes the API against openapi.yaml (scripts/fuzz.sh), runs an admin's
+# day through a Python client generated from it (scripts/generated-client.sh), checks SCIM
 # with scim2-tester (scripts/scim-conformance.sh), and stops what it started.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -44,6 +45,7 @@ if [ "$FULL_SUITE" = 1 ]; then
   scripts/fault-run.sh
   scripts/lambda-smoke.sh login create-export export-run recycle-purge consistency-check
   scripts/fuzz.sh
+  scripts/generated-client.sh
   scripts/scim-conformance.sh
 fi
 echo "all tests passed"
