@@ -193,32 +193,88 @@ async fn a_token_is_bound_to_the_allowlist_it_was_issued_under() {
     let token = env.owner_login(&t).await;
     env.get(&depts, &token).await.ok(200);
     // The same token presented from another address (as API Gateway would report it) is refused.
-    let tenant_id = t.id.clone();
-    let request = lambda_http::http::Request::builder()
+    let response = list_departments_from(&env, &t.id, &token, "198.51.100.7", &[]).await;
+    assert_eq!(response.status().as_u16(), 403);
+    let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+    assert_eq!(body["code"], "ip_not_allowed");
+}
+
+/// The departments of `tenant_id` listed as API Gateway hands the request to the function:
+/// connected from `source_ip`, with `headers`.
+async fn list_departments_from(
+    env: &Env,
+    tenant_id: &str,
+    token: &str,
+    source_ip: &str,
+    headers: &[(&str, &str)],
+) -> lambda_http::Response<lambda_http::Body> {
+    use lambda_http::RequestExt;
+    use lambda_http::aws_lambda_events::apigw::{
+        ApiGatewayV2httpRequestContext, ApiGatewayV2httpRequestContextHttpDescription,
+    };
+    let mut request = lambda_http::http::Request::builder()
         .method("GET")
         .uri(format!("/v1/tenants/{tenant_id}/departments"))
-        .header("authorization", format!("Bearer {token}"))
-        .body(lambda_http::Body::Empty)
-        .unwrap();
-    use lambda_http::RequestExt;
-    let mut http = lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContextHttpDescription::default();
-    http.source_ip = Some("198.51.100.7".into());
-    let mut context =
-        lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext::default();
+        .header("authorization", format!("Bearer {token}"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let mut http = ApiGatewayV2httpRequestContextHttpDescription::default();
+    http.source_ip = Some(source_ip.into());
+    let mut context = ApiGatewayV2httpRequestContext::default();
     context.http = http;
     let request = request
+        .body(lambda_http::Body::Empty)
+        .unwrap()
         .with_path_parameters(std::collections::HashMap::from([(
             "tenant_id".to_string(),
-            tenant_id,
+            tenant_id.to_string(),
         )]))
         .with_request_context(lambda_http::request::RequestContext::ApiGatewayV2(context));
-    let response = roster_functions::lambda::dispatch(
+    roster_functions::lambda::dispatch(
         env.app,
         request,
         &roster_functions::registry::LIST_DEPARTMENTS,
     )
-    .await;
-    assert_eq!(response.status().as_u16(), 403);
-    let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
-    assert_eq!(body["code"], "ip_not_allowed");
+    .await
+}
+
+#[tokio::test]
+async fn through_the_console_distribution_the_viewer_address_counts_and_a_forged_one_never_does() {
+    let env = Env::start().await;
+    let t = env.tenant_with_owner("Edge").await;
+    let depts = format!("/v1/tenants/{}/departments", t.id);
+    env.patch(
+        &format!("{depts}/{}", t.root),
+        &t.owner_token,
+        json!({"settings": {"ip_allowlist": ["127.0.0.0/8", "192.0.2.0/24"]}}),
+    )
+    .await
+    .ok(200);
+    let token = env.owner_login(&t).await;
+    let edge = "130.176.0.1";
+    let secret = roster_tests::EDGE_SECRET;
+    let status = |response: lambda_http::Response<lambda_http::Body>| response.status().as_u16();
+
+    // CloudFront appended the viewer's allowed address and proved itself with the edge secret.
+    let viewer = [("x-forwarded-for", "192.0.2.7"), ("x-roster-edge", secret)];
+    assert_eq!(
+        status(list_departments_from(&env, &t.id, &token, edge, &viewer).await),
+        200
+    );
+    // The same hops without the secret, or with a guess, are the edge's own address: refused.
+    let unproven = [("x-forwarded-for", "192.0.2.7")];
+    assert_eq!(
+        status(list_departments_from(&env, &t.id, &token, edge, &unproven).await),
+        403
+    );
+    let guessed = [("x-forwarded-for", "192.0.2.7"), ("x-roster-edge", "guess")];
+    assert_eq!(
+        status(list_departments_from(&env, &t.id, &token, edge, &guessed).await),
+        403
+    );
+    // A direct caller writing an allowed address into X-Forwarded-For is still itself.
+    let forged = [("x-forwarded-for", "192.0.2.7")];
+    let direct = list_departments_from(&env, &t.id, &token, "198.51.100.7", &forged).await;
+    assert_eq!(status(direct), 403);
 }

@@ -6,6 +6,7 @@ use http::{HeaderValue, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use roster_shared::auth::{Origin, PresentedToken, Requester};
+use roster_shared::client_address::{EDGE_SECRET_HEADER, Hops, client_address};
 use roster_shared::model::PageParams;
 use roster_shared::{ApiError, ApiResult, App};
 use serde::Serialize;
@@ -34,10 +35,17 @@ pub async fn resolve_requester(app: &App, req: &Request, scim: bool) -> ApiResul
         (Some(token), false) => (Some(app.keys.verify(&token, app.now()).await?), None),
         (None, _) => (None, None),
     };
-    let source_ip = match req.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let connected = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.as_deref(),
         _ => None,
     };
+    let hops = Hops {
+        source_ip: connected,
+        forwarded_for: header("x-forwarded-for"),
+        edge_secret: header(EDGE_SECRET_HEADER),
+    };
+    let source_ip = client_address(hops, app.config.edge_secret.as_deref());
     let user_agent = req
         .headers()
         .get(header::USER_AGENT)

@@ -150,6 +150,7 @@ mod tests {
                 .expect("attempt timeout"),
             consistency_repair: false,
             sealing_secret: None,
+            edge_secret: None,
         };
         let keys = TokenKeys::from_private(&key.private_pkcs8_base64).expect("keys");
         Box::leak(Box::new(

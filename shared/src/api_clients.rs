@@ -240,7 +240,7 @@ pub async fn token(
     let presented = crypto::token_hash(&input.client_secret);
     let client = client.filter(|c| {
         input.client_secret.len() <= 256
-            && constant_time_eq(presented.as_bytes(), c.secret_hash.as_bytes())
+            && crate::crypto::constant_time_eq(presented.as_bytes(), c.secret_hash.as_bytes())
     });
     let Some(client) = client else {
         limits::count_failure(app, &failures).await?;
@@ -263,8 +263,4 @@ pub async fn token(
         token_type: "Bearer",
         expires_in: ACCESS_TOKEN_SECONDS,
     })
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

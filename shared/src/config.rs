@@ -24,6 +24,9 @@ pub struct Config {
     /// The Secrets Manager secret the keys that seal kept answers derive from
     /// (`ROSTER_SEALING_SECRET`, see the `sealing` module): given only to the functions that seal.
     pub sealing_secret: Option<String>,
+    /// The secret CloudFront adds to the requests it passes on (`ROSTER_EDGE_SECRET`, see the
+    /// `client_address` module); without it no request is believed to come through the edge.
+    pub edge_secret: Option<String>,
 }
 
 impl Config {
@@ -39,6 +42,9 @@ impl Config {
             consistency_repair: std::env::var("ROSTER_CONSISTENCY_REPAIR")
                 .is_ok_and(|v| v == "true"),
             sealing_secret: std::env::var("ROSTER_SEALING_SECRET").ok(),
+            edge_secret: std::env::var("ROSTER_EDGE_SECRET")
+                .ok()
+                .filter(|secret| !secret.is_empty()),
         })
     }
 }

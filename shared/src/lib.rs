@@ -5,6 +5,7 @@ pub mod api_clients;
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod client_address;
 pub mod config;
 pub mod consistency;
 pub mod crypto;

@@ -80,6 +80,9 @@ fn endpoint() -> String {
 /// The password the owner of every tenant from [`Env::tenant_with_owner`] sets.
 pub const OWNER_PASSWORD: &str = "owner-password-1";
 
+/// The secret the tests' CloudFront would add to the requests it passes on (`ROSTER_EDGE_SECRET`).
+pub const EDGE_SECRET: &str = "roster-test-edge-secret-0123456789abcdef";
+
 static SDK: OnceLock<aws_config::SdkConfig> = OnceLock::new();
 
 /// 503s the harness retried in a run under faults.
@@ -161,6 +164,7 @@ impl Env {
             sms: roster_shared::config::SmsPolicy::default(),
             consistency_repair: false,
             sealing_secret: Some(unique("roster-sealing")),
+            edge_secret: Some(EDGE_SECRET.into()),
         };
         let counter = RequestCounter::default();
         let secret_requests = RequestCounter::default();
