@@ -375,15 +375,8 @@ fn plan_acceptance(
     now: OffsetDateTime,
 ) -> Acceptance {
     let status = joins_as(&invitation, tenant);
-    let join_request = (status == MemberStatus::Pending).then_some(JoinRequestInfo {
-        via: JoinVia::Invitation,
-        invitation_id: Some(invitation.id),
-        join_link_id: None,
-        requested_at: now,
-        decided_at: None,
-        decided_by: None,
-        reason: None,
-    });
+    let join_request = (status == MemberStatus::Pending)
+        .then(|| JoinRequestInfo::pending(JoinVia::Invitation, Some(invitation.id), None, now));
     let fields = NewMemberFields {
         role: invitation.role,
         permissions: invitation.permissions.clone(),

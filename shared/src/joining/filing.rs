@@ -58,15 +58,7 @@ pub(super) fn plan_request(
         Some(_) => (JoinVia::JoinLink, MemberSource::JoinLink),
         None => (JoinVia::JoinNumber, MemberSource::JoinNumber),
     };
-    let info = JoinRequestInfo {
-        via,
-        invitation_id: None,
-        join_link_id: link_id,
-        requested_at: now,
-        decided_at: None,
-        decided_by: None,
-        reason: None,
-    };
+    let info = JoinRequestInfo::pending(via, None, link_id, now);
     let status = MemberStatus::Pending;
     let member = new_member(
         tenant,

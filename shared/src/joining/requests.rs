@@ -463,15 +463,12 @@ mod tests {
         let user = User::new(NOW, "ada@example.com".into(), "Ada".into(), "en".into());
         Member {
             status,
-            join_request: Some(JoinRequestInfo {
-                via: JoinVia::JoinLink,
-                invitation_id: None,
-                join_link_id: Some(Uuid::now_v7()),
-                requested_at: NOW,
-                decided_at: None,
-                decided_by: None,
-                reason: None,
-            }),
+            join_request: Some(JoinRequestInfo::pending(
+                JoinVia::JoinLink,
+                None,
+                Some(Uuid::now_v7()),
+                NOW,
+            )),
             ..Member::new(
                 tenant.id,
                 tenant.root_department_id,

@@ -78,6 +78,27 @@ pub struct JoinRequestInfo {
     pub reason: Option<String>,
 }
 
+impl JoinRequestInfo {
+    /// A request made `now` through an invitation or a join link (or the join number: neither),
+    /// awaiting its decision.
+    pub fn pending(
+        via: JoinVia,
+        invitation_id: Option<Uuid>,
+        join_link_id: Option<Uuid>,
+        now: OffsetDateTime,
+    ) -> Self {
+        Self {
+            via,
+            invitation_id,
+            join_link_id,
+            requested_at: now,
+            decided_at: None,
+            decided_by: None,
+            reason: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MemberSource {
