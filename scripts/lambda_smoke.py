@@ -491,6 +491,51 @@ def steps():
     def _(x):
         x.http("list-my-logins", 200, token=x.ada["token"], query={"limit": 50})
 
+    def sessions(x):
+        # Three more sessions of one person, their refresh tokens in the body: one to refresh,
+        # one to sign out of, one to end from the list.
+        x.sid = x.person("Sid")
+        x.sid_sessions = []
+        for _ in range(3):
+            signed = x.api("POST", "/v1/auth/login", body={
+                "email": x.sid["email"], "password": x.sid["password"], "tenant_id": x.tenant,
+                "refresh": "body"})
+            x.sid_sessions.append(signed)
+        listed = x.api("GET", "/v1/me/sessions", x.sid["token"])["items"]
+        x.sid_ended = listed[0]["id"]  # the newest: the third sign-in's
+
+    def with_refresh_cookie(x, function, token):
+        event = x.http_event(function, body={})
+        event["cookies"] = [f"__Secure-roster_refresh={token}"]
+        return event
+
+    @step("refresh-session", sessions)
+    def _(x):
+        answer = x.invoke("refresh-session",
+                          with_refresh_cookie(x, "refresh-session", x.sid_sessions[0]["refresh_token"]))
+        cookies = answer.get("cookies") or []
+        if answer.get("statusCode") != 200 or not any(
+                c.startswith("__Secure-roster_refresh=") and "HttpOnly" in c for c in cookies):
+            raise SmokeFailure(f"refresh-session: expected 200 with the next refresh cookie, got {answer}")
+        print(f"  ok  {'refresh-session':<24} 200  (the cookie of a sign-in)", flush=True)
+
+    @step("logout", sessions)
+    def _(x):
+        answer = x.invoke("logout", with_refresh_cookie(x, "logout", x.sid_sessions[1]["refresh_token"]))
+        if answer.get("statusCode") != 204:
+            raise SmokeFailure(f"logout: expected 204, got {answer}")
+        print(f"  ok  {'logout':<24} 204  (the cookie of a sign-in)", flush=True)
+
+    @step("list-my-sessions", sessions)
+    def _(x):
+        listed = x.http("list-my-sessions", 200, token=x.sid["token"], query={"limit": 50})
+        if not any(s["current"] for s in listed["items"]):
+            raise SmokeFailure(f"list-my-sessions: the caller's own session is not listed: {listed}")
+
+    @step("end-my-session", sessions)
+    def _(x):
+        x.http("end-my-session", 204, token=x.sid["token"], params={"session_id": x.sid_ended})
+
     def pat(x):
         x.pat = x.person("Pat")
 

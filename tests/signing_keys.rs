@@ -511,8 +511,9 @@ fn yaml_text(value: &serde_yaml::Value) -> String {
 /// reads the public keys and nothing of the private ones.
 #[test]
 fn only_the_issuers_and_the_rotation_read_the_signing_key() {
-    const ISSUERS: [&str; 4] = [
+    const ISSUERS: [&str; 5] = [
         "login",
+        "refresh-session",
         "change-password",
         "confirm-email-change",
         "issue-client-token",

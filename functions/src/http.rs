@@ -186,6 +186,52 @@ pub fn no_content() -> ApiResult<Response<Body>> {
         .map_err(ApiError::internal)
 }
 
+/// The cookie a person's refresh token travels in (SPEC.md §9.4). `__Secure-`: browsers take it
+/// only with `Secure` from an https origin, so no plain-http page can plant or overwrite it.
+pub const REFRESH_COOKIE: &str = "__Secure-roster_refresh";
+
+/// The cookie's path. SPEC.md §9.4 scopes it to `/v1/auth/refresh`; it is widened to `/v1/auth`,
+/// and no further, because signing out (`POST /v1/auth/logout`) must name the session to end: a
+/// browser whose access token has expired (or that never kept one past a reload) can still end
+/// its session on the server, not just forget it, and a stolen access token alone cannot sign
+/// its owner out. The other `/v1/auth` routes never read the cookie; `SameSite=Strict` keeps it
+/// off every cross-site request and `HttpOnly` away from scripts.
+pub const REFRESH_COOKIE_PATH: &str = "/v1/auth";
+
+/// The refresh token of the request's cookie, if it sent one.
+pub fn refresh_cookie(req: &Request) -> Option<String> {
+    req.headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == REFRESH_COOKIE)
+        .map(|(_, value)| value.trim_matches('"').to_string())
+        .filter(|value| !value.is_empty())
+}
+
+/// `response` setting the refresh cookie to `token` for `max_age` seconds (0: clearing it).
+pub fn with_refresh_cookie(
+    mut response: Response<Body>,
+    token: &str,
+    max_age: i64,
+) -> ApiResult<Response<Body>> {
+    let cookie = format!(
+        "{REFRESH_COOKIE}={token}; Path={REFRESH_COOKIE_PATH}; Max-Age={}; HttpOnly; Secure; \
+         SameSite=Strict",
+        max_age.max(0)
+    );
+    let value = HeaderValue::from_str(&cookie).map_err(ApiError::internal)?;
+    response.headers_mut().append(header::SET_COOKIE, value);
+    Ok(response)
+}
+
+/// `response` clearing the refresh cookie.
+pub fn clearing_refresh_cookie(response: Response<Body>) -> ApiResult<Response<Body>> {
+    with_refresh_cookie(response, "", 0)
+}
+
 /// A JSON answer with an ETag (the item's version), for resources clients update with If-Match.
 pub fn with_etag(mut response: Response<Body>, version: u64) -> Response<Body> {
     if let Ok(value) = HeaderValue::from_str(&etag(version)) {

@@ -166,10 +166,14 @@ operations! {
     REQUEST_PASSWORD_RESET = public POST "/v1/auth/password-reset/request" => "request-password-reset", handlers::auth::request_password_reset;
     VERIFY_EMAIL = public POST "/v1/auth/verify-email" => "verify-email", handlers::auth::verify_email;
     RESEND_VERIFICATION = public POST "/v1/auth/verify-email/resend" => "resend-verification", handlers::auth::resend_verification;
+    REFRESH_SESSION = public POST "/v1/auth/refresh" => "refresh-session", handlers::sessions::refresh;
+    LOGOUT = public POST "/v1/auth/logout" => "logout", handlers::sessions::logout;
     GET_JWKS = public GET "/.well-known/jwks.json" => "get-jwks", handlers::auth::jwks;
     GET_ME = token GET "/v1/me" => "get-me", handlers::me::get;
     UPDATE_ME = token PATCH "/v1/me" => "update-me", handlers::me::update;
     LIST_MY_LOGINS = token GET "/v1/me/login-log" => "list-my-logins", handlers::logins::mine;
+    LIST_MY_SESSIONS = token GET "/v1/me/sessions" => "list-my-sessions", handlers::sessions::list;
+    END_MY_SESSION = token DELETE "/v1/me/sessions/{session_id}" => "end-my-session", handlers::sessions::end;
     CONFIRM_EMAIL_CHANGE = token POST "/v1/me/email/confirm" => "confirm-email-change", handlers::me::confirm_email;
     CREATE_TENANT = token POST "/v1/tenants" => "create-tenant", handlers::tenants::create, creates Gate::Operators;
     LIST_TENANTS = token GET "/v1/tenants" => "list-tenants", handlers::tenants::list;

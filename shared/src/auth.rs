@@ -155,6 +155,22 @@ struct Sessions {
 #[derive(Deserialize)]
 struct Exists {}
 
+/// The part of a session every request of its access tokens checks: whose it is and when it
+/// ends (an ended session's item is deleted; DynamoDB deletes an idle one late).
+#[derive(Deserialize)]
+struct OpenSession {
+    user_id: Uuid,
+    ttl: i64,
+}
+
+/// A token issued in a session (`sid`) is alive while its session is: not ended, not run out.
+fn session_open(app: &App, claims: &Claims, session: Option<OpenSession>) -> ApiResult<()> {
+    match session {
+        Some(s) if s.user_id == claims.sub && s.ttl > app.now().unix_timestamp() => Ok(()),
+        _ => Err(ApiError::Unauthorized),
+    }
+}
+
 /// A token of a person is alive while the user's session epoch (and, for a membership token, the
 /// member's) is still the one it was issued under.
 fn session_alive(claims: &Claims, user: Option<Sessions>) -> ApiResult<()> {
@@ -293,12 +309,18 @@ async fn authenticate_scoped(
     let principal = principal(&claims, password_change, &mut batch)?;
     let sessions = (claims.scp != TokenScope::ApiClient)
         .then(|| batch.read::<Sessions>(Key::user(claims.sub)));
+    let session = claims
+        .sid
+        .map(|sid| batch.read::<OpenSession>(Key::session(sid)));
     let home = home_of(&claims).map(|tenant_id| batch.read::<Tenant>(Key::tenant(tenant_id)));
     let mut read = batch.run(&app.store).await?;
     // An ended session is refused before the principal's standing: a stale token of a since
     // disabled member is 401, not `account_disabled`.
     if let Some(slot) = sessions {
         session_alive(&claims, read.take(slot)?)?;
+    }
+    if let Some(slot) = session {
+        session_open(app, &claims, read.take(slot)?)?;
     }
     let kind = caller_kind(&claims, principal, &mut read)?;
     let home = match home {
@@ -364,10 +386,16 @@ pub async fn authenticate_person(
         ));
     }
     let user = batch.read::<User>(Key::user(claims.sub));
+    let session = claims
+        .sid
+        .map(|sid| batch.read::<OpenSession>(Key::session(sid)));
     let mut read = batch.run(&app.store).await?;
     let user = read.take(user)?.ok_or(ApiError::Unauthorized)?;
     if user.session_epoch != claims.sev {
         return Err(ApiError::Unauthorized);
+    }
+    if let Some(slot) = session {
+        session_open(app, &claims, read.take(slot)?)?;
     }
     Ok((user, read))
 }

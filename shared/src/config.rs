@@ -84,6 +84,9 @@ pub struct Limits {
     pub public_address: u32,
     /// Failed client-credentials grants per source address.
     pub client_grant_address: u32,
+    /// Failed session refreshes per source address (a refresh token unknown, spent, ended or of
+    /// an ended account).
+    pub refresh_address: u32,
     /// The sliding window, in seconds.
     pub window_seconds: i64,
     /// Pending join requests through public doors (join links, the join number) per tenant: they
@@ -100,6 +103,7 @@ impl Default for Limits {
             sign_in_address: 100,
             public_address: 30,
             client_grant_address: 100,
+            refresh_address: 100,
             window_seconds: 15 * 60,
             pending_join_requests: 100,
         }
@@ -136,6 +140,7 @@ impl Limits {
             "ROSTER_LIMIT_CLIENT_GRANT_ADDRESS",
             &mut limits.client_grant_address,
         )?;
+        read("ROSTER_LIMIT_REFRESH_ADDRESS", &mut limits.refresh_address)?;
         Ok(limits)
     }
 
@@ -149,6 +154,7 @@ impl Limits {
             sign_in_address: 100_000,
             public_address: 100_000,
             client_grant_address: 100_000,
+            refresh_address: 100_000,
             pending_join_requests: 100_000,
             ..Self::default()
         }

@@ -27,6 +27,7 @@ pub mod outbox_worker;
 pub mod queue;
 pub mod scim;
 pub mod sealing;
+pub mod sessions;
 pub mod setup;
 pub mod signing_keys;
 pub mod sms;

@@ -92,6 +92,16 @@ impl Counter {
         )
     }
 
+    /// Failed session refreshes from one address.
+    pub fn refresh_address(limits: &Limits, source_ip: Option<&str>) -> Self {
+        Self::new(
+            "refresh-address",
+            address(source_ip),
+            limits.refresh_address,
+            limits,
+        )
+    }
+
     /// Attempts at one public door (`join`, `accept`, `reset-request`, ...) from one address.
     pub fn public(limits: &Limits, door: &'static str, source_ip: Option<&str>) -> Self {
         Self::new(door, address(source_ip), limits.public_address, limits)

@@ -62,6 +62,10 @@ pub struct Claims {
     /// The same for the membership the token acts in (an admin disabled or deleted it).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub mev: u64,
+    /// The session (a person's sign-in, SPEC.md §9.4) the token was issued in: once it has ended
+    /// (signed out, ended from the session list, its refresh token reused), the token is dead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<Uuid>,
 }
 
 impl Claims {
@@ -91,6 +95,8 @@ pub struct Grant {
     pub department_allowlist: Vec<String>,
     pub user_session: u64,
     pub member_session: u64,
+    /// The session the token belongs to (none: a token of no session, e.g. a machine client's).
+    pub session: Option<Uuid>,
 }
 
 impl Grant {
@@ -109,6 +115,11 @@ impl Grant {
             tenant_id: Some(tenant.id),
             ..Self::new(user_id, scope)
         })
+    }
+
+    /// The tenant the token acts in.
+    pub fn tenant_id(&self) -> Option<Uuid> {
+        self.tenant_id
     }
 
     /// The grant a token was issued under, to issue a fresh one like it. A token of a tenant is
@@ -131,6 +142,7 @@ impl Grant {
             department_allowlist: claims.ipd.clone(),
             user_session: claims.sev,
             member_session: claims.mev,
+            session: claims.sid,
         })
     }
 }
@@ -491,6 +503,7 @@ impl TokenKeys {
             jti: Uuid::now_v7(),
             sev: grant.user_session,
             mev: grant.member_session,
+            sid: grant.session,
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(signer.kid.clone());

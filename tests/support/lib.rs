@@ -17,6 +17,7 @@ use std::sync::OnceLock;
 use uuid::Uuid;
 
 pub mod scim;
+pub mod sessions;
 
 pub struct Env {
     pub base: String,

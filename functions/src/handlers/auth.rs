@@ -1,5 +1,5 @@
 use super::Answer;
-use crate::http::{accepted, json_body, no_content, ok, requester};
+use crate::http::{accepted, json_body, no_content, ok, requester, with_refresh_cookie};
 use lambda_http::Request;
 use roster_shared::App;
 use roster_shared::users::{self, proof};
@@ -7,13 +7,20 @@ use roster_shared::users::{self, proof};
 /// POST /v1/auth/login
 pub async fn login(app: &'static App, req: Request) -> Answer {
     let input = json_body(&req)?;
-    ok(&users::login(app, &requester(&req), input).await?)
+    let signed_in = users::login(app, &requester(&req), input).await?;
+    let refresh = &signed_in.refresh;
+    with_refresh_cookie(ok(&signed_in)?, &refresh.token, refresh.max_age)
 }
 
 /// POST /v1/auth/password
 pub async fn change_password(app: &'static App, req: Request) -> Answer {
     let input = json_body(&req)?;
-    ok(&users::change_password(app, &requester(&req), input).await?)
+    let changed = users::change_password(app, &requester(&req), input).await?;
+    match &changed.refresh {
+        // The change completed a `password_expired` sign-in: its session starts.
+        Some(refresh) => with_refresh_cookie(ok(&changed)?, &refresh.token, refresh.max_age),
+        None => ok(&changed),
+    }
 }
 
 /// POST /v1/auth/password-reset

@@ -12,6 +12,7 @@ pub mod logins;
 pub mod me;
 pub mod members;
 pub mod scim;
+pub mod sessions;
 pub mod tenants;
 
 use lambda_http::{Body, Response};

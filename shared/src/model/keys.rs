@@ -32,6 +32,8 @@
 //! | login-log entry      | `LOGINS#<t>`               | `<entry id, UUIDv7>`             | `LOGINSBY#<user>` / `<entry id>`         |                                         |
 //! | audit entry          | `AUDIT#<t>`                | `<audit id, UUIDv7>`             | `AUDITBY#<t>#<actor>` / `<audit id>`     |                                         |
 //! | queued public mail   | `OUTBOX`                   | `MAIL#<id, UUIDv7>`              |                                          |                                         |
+//! | session (sign-in)    | `SESSION#<s>`              | `SESSION`                        | `SESSIONS#<user>` / `<s>`                |                                         |
+//! | spent refresh token  | `SESSION#<s>`              | `SPENT#<sha256 of token>`        |                                          |                                         |
 //! | idempotency record   | `IDEMPOTENCY#<sha256 of tenant, caller, key>` | `IDEMPOTENCY`  |                                          |                                         |
 //!
 //! A member also carries `gsi3pk`/`gsi3sk`: `DIR#<t>` / `<directory number, 5 digits>#<folded name>#<m>`
@@ -56,6 +58,15 @@
 //! `INVITEEXPIRY` / `<expires_at>#<t>#<i>` (the invitation-expiry job's queue, all tenants).
 //! One-time tokens (`TOKEN#`) point at what they open: a user (password links), an invitation
 //! or a join link; only the SHA-256 of a token is ever stored.
+//!
+//! A session is what one sign-in started (SPEC.md §9.4): its item holds the SHA-256 of its one
+//! current refresh token, the epochs it lives under and its `ttl` (12 hours after its last use,
+//! 7 days after the sign-in at most). A refresh spends the token: the session takes the next one's
+//! hash and a spent marker (`SPENT#`, kept by TTL until the session's end) records the old one in
+//! the session's partition, so a spent token presented again is known for a reuse, not taken for
+//! a forgery, and ends the session. Access tokens name their session (`sid`), and the request that
+//! checks them reads the session item in the batch it makes anyway; an ended session's item is
+//! deleted. gsi1 lists a user's sessions, newest first.
 //!
 //! Why this shape:
 //! - A tenant's departments, members and guards share its partition, so the tree is one query and a
@@ -325,6 +336,17 @@ impl Key {
         Self::new(format!("IDEMPOTENCY#{scope_hash}"), "IDEMPOTENCY")
     }
 
+    /// A person's session (see the layout above).
+    pub fn session(session_id: Uuid) -> Self {
+        Self::new(session_partition(session_id), "SESSION")
+    }
+
+    /// The marker of a refresh token of the session that was spent (rotated); `token_hash` is
+    /// the token's hex SHA-256.
+    pub fn spent_refresh(session_id: Uuid, token_hash: &str) -> Self {
+        Self::new(session_partition(session_id), format!("SPENT#{token_hash}"))
+    }
+
     pub fn login_entry(tenant_id: Uuid, entry_id: Uuid) -> Self {
         Self::new(login_partition(tenant_id), entry_id.to_string())
     }
@@ -478,6 +500,15 @@ pub fn scim_tokens_of(tenant_id: Uuid) -> String {
 
 pub fn api_clients_of(tenant_id: Uuid) -> String {
     format!("APICLIENTS#{tenant_id}")
+}
+
+fn session_partition(session_id: Uuid) -> String {
+    format!("SESSION#{session_id}")
+}
+
+/// gsi1 partition of one user's sessions (sorted by session id, UUIDv7: oldest first).
+pub fn sessions_of(user_id: Uuid) -> String {
+    format!("SESSIONS#{user_id}")
 }
 
 /// A tenant's sign-ins, newest last by id.

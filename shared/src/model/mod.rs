@@ -12,6 +12,7 @@ pub mod member;
 pub mod page;
 pub mod roles;
 pub mod scim_token;
+pub mod session;
 pub mod tenant;
 pub mod time;
 pub mod user;

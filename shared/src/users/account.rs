@@ -12,6 +12,7 @@ use crate::model::time::rfc3339;
 use crate::model::user::{
     Delivery, EmailGuard, StoredToken, TokenPurpose, User, new_session_epoch,
 };
+use crate::sessions::issue::{IssuedRefresh, RefreshDelivery};
 use crate::store::{
     Batch, Condition, Query, SortRange, Transaction, Update, from_item, num, s, to_item,
 };
@@ -302,27 +303,56 @@ pub struct FreshToken {
     pub access_token: String,
     pub token_type: &'static str,
     pub expires_in: i64,
+    /// The refresh token of a session the answer starts, when the client asked for it in the
+    /// body.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// The refresh token of a session the answer starts, for the entrypoint's cookie.
+    #[serde(skip)]
+    pub refresh: Option<IssuedRefresh>,
 }
 
 impl FreshToken {
-    /// A token like the caller's (a password-change token becomes a member token), under the
-    /// user's new session epoch; into its tenant only while that tenant issues (SPEC.md §9.1).
-    pub(crate) async fn like(
-        app: &App,
-        authorized: &Authorized,
-        session_epoch: u64,
-    ) -> ApiResult<Self> {
+    /// The grant of a token like the caller's (a password-change token becomes a member token,
+    /// a token of a session stays in it), under the user's new session epoch; into its tenant
+    /// only while that tenant issues (SPEC.md §9.1).
+    pub(crate) fn grant_like(authorized: &Authorized, session_epoch: u64) -> ApiResult<Grant> {
         let claims = authorized.claims.as_ref().ok_or(ApiError::Unauthorized)?;
         let mut grant = Grant::renewing(claims, authorized.home.as_ref())?;
         grant.user_session = session_epoch;
         if grant.scope == Some(TokenScope::PasswordChange) {
             grant.scope = Some(TokenScope::Tenant);
         }
+        Ok(grant)
+    }
+
+    /// The answer of a fresh token for `grant`, and of the session it starts (`refresh`, if any).
+    pub(crate) async fn issue(
+        app: &App,
+        grant: &Grant,
+        refresh: Option<IssuedRefresh>,
+        delivery: RefreshDelivery,
+    ) -> ApiResult<Self> {
         Ok(Self {
-            access_token: app.keys.issue(app.now(), &grant).await?,
+            access_token: app.keys.issue(app.now(), grant).await?,
             token_type: "Bearer",
             expires_in: crate::tokens::ACCESS_TOKEN_SECONDS,
+            refresh_token: refresh
+                .as_ref()
+                .filter(|_| delivery == RefreshDelivery::Body)
+                .map(|r| r.token.clone()),
+            refresh,
         })
+    }
+
+    /// A token like the caller's, in the caller's session (if it has one).
+    pub(crate) async fn like(
+        app: &App,
+        authorized: &Authorized,
+        session_epoch: u64,
+    ) -> ApiResult<Self> {
+        let grant = Self::grant_like(authorized, session_epoch)?;
+        Self::issue(app, &grant, None, RefreshDelivery::Cookie).await
     }
 }
 

@@ -127,6 +127,10 @@ pub async fn confirm(
             },
         )?;
     }
+    // The caller's own session goes on under the new epoch; every other one ends.
+    if let Some(session) = authorized.claims.as_ref().and_then(|c| c.sid) {
+        crate::sessions::issue::carry_over(&mut tx, session, user.id, epoch)?;
+    }
     // Members carry the user's email (directory and search): they follow.
     super::account::commit_with_memberships(app, tx, &after).await?;
     Ok(EmailChanged {

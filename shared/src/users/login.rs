@@ -16,6 +16,7 @@ use crate::model::member::{Member, MemberStatus};
 use crate::model::tenant::{Tenant, ip_allowed};
 use crate::model::time::rfc3339;
 use crate::model::user::{EmailGuard, User};
+use crate::sessions::issue::{self, IssuedRefresh, NewSession, RefreshDelivery};
 use crate::store::{Batch, Condition, Transaction, Update, from_item, s};
 use crate::tokens::{ACCESS_TOKEN_SECONDS, Grant, TokenScope};
 use crate::validate;
@@ -30,8 +31,12 @@ pub struct LoginInput {
     pub password: String,
     #[serde(default)]
     pub tenant_id: Option<Uuid>,
+    /// `body`: the refresh token is answered in the body too (non-browser clients).
+    #[serde(default)]
+    pub refresh: RefreshDelivery,
 }
 
+/// A signed-in session's answer (sign-in and refresh alike).
 #[derive(Debug, Serialize)]
 pub struct LoginOutput {
     pub access_token: String,
@@ -40,6 +45,34 @@ pub struct LoginOutput {
     pub tenant_id: Option<Uuid>,
     pub member_id: Option<Uuid>,
     pub platform_admin: bool,
+    /// Only when the client asked for it in the body.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// The session's refresh token, for the entrypoint's cookie.
+    #[serde(skip)]
+    pub refresh: IssuedRefresh,
+}
+
+impl LoginOutput {
+    /// The answer of a session's fresh `access_token` for `grant`, with its refresh token in the
+    /// body too when the client asked.
+    pub fn new(
+        access_token: String,
+        grant: &Grant,
+        refresh: IssuedRefresh,
+        delivery: RefreshDelivery,
+    ) -> Self {
+        Self {
+            access_token,
+            token_type: "Bearer",
+            expires_in: ACCESS_TOKEN_SECONDS,
+            tenant_id: grant.tenant_id(),
+            member_id: grant.member_id,
+            platform_admin: grant.scope == Some(TokenScope::Platform),
+            refresh_token: (delivery == RefreshDelivery::Body).then(|| refresh.token.clone()),
+            refresh,
+        }
+    }
 }
 
 /// Signs a user in. Unknown emails and wrong passwords get the same 401 after the same work.
@@ -55,6 +88,10 @@ pub struct LoginOutput {
 /// token for it. A member's sign-in then passes the tenant's rules — IP allowlist (the tenant's
 /// and the department's), account status, password age — and every attempt on a known
 /// membership lands in the tenant's sign-in log.
+///
+/// Every sign-in starts a session (SPEC.md §9.4), written with the sign-in's own transaction:
+/// the access token names it, and its refresh token goes back for the cookie (and in the body
+/// when `refresh` asks).
 pub async fn login(app: &App, requester: &Requester, input: LoginInput) -> ApiResult<LoginOutput> {
     let email = checked_email(&input)?;
     let (claim, counted) = Claim::read(app, requester, &email, input.tenant_id).await?;
@@ -67,27 +104,30 @@ pub async fn login(app: &App, requester: &Requester, input: LoginInput) -> ApiRe
         Some(_) => (claim.logged().cloned(), TokenScope::Platform),
         None => chosen_membership(app, &attempt, &user).await?,
     };
-    let access_token = match (&member, input.tenant_id) {
+    let (grant, session) = match (&member, input.tenant_id) {
         (None, Some(_)) => {
             attempt.give_back_now(app).await?;
             return Err(ApiError::Unauthorized);
         }
         (None, None) => {
-            attempt.give_back_now(app).await?;
             let mut grant = Grant::new(user.id, scope);
             grant.user_session = user.session_epoch;
-            app.keys.issue(app.now(), &grant).await?
+            let session = issue::start(app, requester, &mut grant)?;
+            let mut tx = Transaction::new();
+            attempt.give_back(&mut tx)?;
+            session.add(&mut tx)?;
+            app.store.transact(tx).await?;
+            (grant, session)
         }
         (Some(m), _) => sign_in_member(app, requester, &attempt, &user, m).await?,
     };
-    Ok(LoginOutput {
+    let access_token = app.keys.issue(app.now(), &grant).await?;
+    Ok(LoginOutput::new(
         access_token,
-        token_type: "Bearer",
-        expires_in: ACCESS_TOKEN_SECONDS,
-        tenant_id: member.as_ref().map(|m| m.tenant_id),
-        member_id: member.as_ref().map(|m| m.id),
-        platform_admin: member.is_none() && scope == TokenScope::Platform,
-    })
+        &grant,
+        session.refresh,
+        input.refresh,
+    ))
 }
 
 fn checked_email(input: &LoginInput) -> ApiResult<String> {
@@ -249,16 +289,16 @@ fn only_live(memberships: Vec<Member>) -> ApiResult<Option<Member>> {
 }
 
 /// Signs a member in once the tenant's rules admit them: records the sign-in, gives the
-/// attempt back and issues the membership's token.
+/// attempt back and starts the session of the membership's token (its grant).
 async fn sign_in_member(
     app: &App,
     requester: &Requester,
     attempt: &Attempt,
     user: &User,
     member: &Member,
-) -> ApiResult<String> {
+) -> ApiResult<(Grant, NewSession)> {
     let now = app.now();
-    let grant = match admit(app, requester, user, member, now).await? {
+    let mut grant = match admit(app, requester, user, member, now).await? {
         Ok(grant) => grant,
         Err((failure, err)) => {
             log_attempt(app, requester, member, Some(failure), Some(attempt)).await?;
@@ -278,8 +318,10 @@ async fn sign_in_member(
     )?;
     LoginEntry::new(now, requester, member, None).record(&mut tx)?;
     attempt.give_back(&mut tx)?;
+    let session = issue::start(app, requester, &mut grant)?;
+    session.add(&mut tx)?;
     app.store.transact(tx).await?;
-    app.keys.issue(now, &grant).await
+    Ok((grant, session))
 }
 
 /// A member's token in `tenant` (while it issues): usable from the addresses both allowlists
@@ -347,8 +389,8 @@ fn admission(
 
 /// Reads the member's tenant and department and applies [`admission`]: the grant of the token,
 /// or the refusal to log and answer (an expired password answers with a token good only for
-/// changing it).
-async fn admit(
+/// changing it). A session's refresh passes the same rules.
+pub(crate) async fn admit(
     app: &App,
     requester: &Requester,
     user: &User,

@@ -15,6 +15,7 @@ pub use account::{
 pub(crate) use account::{
     UserLink, add_user_link, claim_address, commit_with_memberships, set_password,
 };
+pub(crate) use login::admit;
 pub use login::{LoginInput, LoginOutput, login};
 pub use me::{CurrentView, MePatch, MeUpdate, MeView, MembershipView, me, update_me};
 
@@ -28,6 +29,7 @@ pub use crate::model::time::{rfc3339, whole_seconds};
 pub use crate::model::user::{
     Delivery, EmailGuard, PlatformAdmin, StoredToken, TokenPurpose, User, new_session_epoch,
 };
+use crate::sessions::issue::{self, RefreshDelivery};
 use crate::store::Transaction;
 use crate::validate;
 use serde::Deserialize;
@@ -37,10 +39,15 @@ use serde::Deserialize;
 pub struct ChangePasswordInput {
     pub current_password: String,
     pub new_password: String,
+    /// Where the refresh token of the session a `password_expired` sign-in completes goes.
+    #[serde(default)]
+    pub refresh: RefreshDelivery,
 }
 
 /// Changes the caller's own password after checking the current one. Every other session and
-/// every outstanding link of the user ends; the caller gets a fresh token.
+/// every outstanding link of the user ends; the caller gets a fresh token, and the caller's own
+/// session (if its token has one) goes on under the new session epoch. A caller with the token of
+/// a `password_expired` sign-in completes that sign-in: its session starts here.
 pub async fn change_password(
     app: &App,
     requester: &Requester,
@@ -83,6 +90,9 @@ pub async fn change_password(
         false,
         ApiError::Unauthorized,
     )?;
+    let mut grant = FreshToken::grant_like(&authorized, epoch)?;
+    let claims = authorized.claims.as_ref();
+    let refresh = issue::through_password_change(app, requester, &mut tx, claims, &mut grant)?;
     if let CallerKind::Member(m) = &authorized.caller.kind {
         audit::record(
             app,
@@ -99,5 +109,5 @@ pub async fn change_password(
         )?;
     }
     app.store.transact(tx).await?;
-    FreshToken::like(app, &authorized, epoch).await
+    FreshToken::issue(app, &grant, refresh, input.refresh).await
 }
