@@ -278,3 +278,35 @@ async fn through_the_console_distribution_the_viewer_address_counts_and_a_forged
     let direct = list_departments_from(&env, &t.id, &token, "198.51.100.7", &forged).await;
     assert_eq!(status(direct), 403);
 }
+
+#[tokio::test]
+async fn a_person_in_several_tenants_is_offered_them_by_name_after_the_right_password_only() {
+    let env = Env::start().await;
+    let first = env.tenant_with_owner("Zephyr Works").await;
+    let second = env.tenant_with_owner("Acme Mills").await;
+    let pat = env.member_in(&first, "Pat", json!({})).await;
+    env.post(
+        &format!("/v1/tenants/{}/members", second.id),
+        Some(&second.owner_token),
+        json!({"email": pat.email, "name": "Pat", "department_id": second.root}),
+    )
+    .await
+    .ok(201);
+
+    let wrong = env.try_login(&pat.email, "not-pats-password", None).await;
+    wrong.problem(401, "unauthorized");
+    assert!(wrong.body.get("tenants").is_none(), "{}", wrong.body);
+
+    let choose = env.try_login(&pat.email, &pat.password, None).await;
+    choose.problem(400, "validation_failed");
+    assert_eq!(choose.body["errors"][0]["field"], "tenant_id");
+    assert_eq!(
+        choose.body["tenants"],
+        json!([
+            {"id": second.id, "name": "Acme Mills"},
+            {"id": first.id, "name": "Zephyr Works"},
+        ])
+    );
+    // Either choice signs in to that tenant.
+    env.login(&pat.email, &pat.password, Some(&second.id)).await;
+}

@@ -20,10 +20,21 @@ impl FieldError {
     }
 }
 
+/// A tenant a person may sign in to, offered when they must choose one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TenantChoice {
+    pub id: uuid::Uuid,
+    pub name: String,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("the request is invalid")]
     Validation(Vec<FieldError>),
+    /// A sign-in with the right password, without `tenant_id`, by a person in several tenants:
+    /// `validation_failed` on `tenant_id`, with the tenants to choose from.
+    #[error("the account belongs to several tenants: choose one")]
+    ChooseTenant(Vec<TenantChoice>),
     #[error("authentication is required or the credentials are invalid")]
     Unauthorized,
     #[error("{0}")]
@@ -118,7 +129,7 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::Validation(_) => StatusCode::BAD_REQUEST,
+            Self::Validation(_) | Self::ChooseTenant(_) => StatusCode::BAD_REQUEST,
             Self::Scim { scim_type, .. } => match *scim_type {
                 "uniqueness" => StatusCode::CONFLICT,
                 "invalidVers" => StatusCode::PRECONDITION_FAILED,
@@ -156,7 +167,7 @@ impl ApiError {
     /// The stable machine code clients switch on.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Validation(_) => "validation_failed",
+            Self::Validation(_) | Self::ChooseTenant(_) => "validation_failed",
             Self::Scim { scim_type, .. } => match *scim_type {
                 "uniqueness" => "conflict",
                 "invalidVers" => "precondition_failed",
@@ -194,7 +205,7 @@ impl ApiError {
 
     fn title(&self) -> &'static str {
         match self {
-            Self::Validation(_) | Self::Scim { .. } => "Validation failed",
+            Self::Validation(_) | Self::ChooseTenant(_) | Self::Scim { .. } => "Validation failed",
             Self::Unauthorized => "Unauthorized",
             Self::Forbidden(_) => "Forbidden",
             Self::AccountDisabled => "Account disabled",
@@ -250,6 +261,14 @@ impl ApiError {
             detail,
             errors: match self {
                 Self::Validation(errors) => Some(errors.clone()),
+                Self::ChooseTenant(_) => Some(vec![FieldError::new(
+                    "tenant_id",
+                    "is required: the account belongs to several tenants",
+                )]),
+                _ => None,
+            },
+            tenants: match self {
+                Self::ChooseTenant(tenants) => Some(tenants.clone()),
                 _ => None,
             },
             access_token: match self {
@@ -282,6 +301,9 @@ pub struct Problem {
     pub detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldError>>,
+    /// With a sign-in that must name its tenant (`errors` on `tenant_id`): the person's tenants.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenants: Option<Vec<TenantChoice>>,
     /// With `password_expired`: a token that only allows POST /v1/auth/password.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access_token: Option<String>,

@@ -7,7 +7,7 @@ use super::proof;
 use crate::app::App;
 use crate::auth::Requester;
 use crate::crypto;
-use crate::error::{ApiError, ApiResult, Checks};
+use crate::error::{ApiError, ApiResult, Checks, TenantChoice};
 use crate::limits::{Attempt, Counter};
 use crate::logins::{LoginEntry, LoginFailure};
 use crate::model::department::Department;
@@ -265,7 +265,7 @@ async fn chosen_membership(
     {
         return Ok((None, TokenScope::Platform));
     }
-    match only_live(memberships(app, user.id).await?) {
+    match only_live(app, memberships(app, user.id).await?).await {
         Ok(Some(only)) => Ok((Some(only), TokenScope::Platform)),
         Ok(None) => Ok((None, TokenScope::User)),
         Err(err) => {
@@ -275,17 +275,33 @@ async fn chosen_membership(
     }
 }
 
-/// The one membership a person can act in (not a join request, not deleted), if there is one.
-fn only_live(memberships: Vec<Member>) -> ApiResult<Option<Member>> {
-    let mut live = memberships.into_iter().filter(|m| m.status.in_directory());
-    match (live.next(), live.next()) {
-        (only, None) => Ok(only),
-        (Some(_), Some(_)) => Err(ApiError::invalid(
-            "tenant_id",
-            "is required: the account belongs to several tenants",
-        )),
-        (None, Some(_)) => Ok(None),
+/// The one membership a person can act in (not a join request, not deleted), if there is one;
+/// with several, the person (who gave the right password) is offered their tenants by name.
+async fn only_live(app: &App, memberships: Vec<Member>) -> ApiResult<Option<Member>> {
+    let mut live: Vec<Member> = memberships
+        .into_iter()
+        .filter(|m| m.status.in_directory())
+        .collect();
+    if live.len() <= 1 {
+        return Ok(live.pop());
     }
+    let mut batch = Batch::new();
+    let slots: Vec<_> = live
+        .iter()
+        .map(|m| batch.read::<Tenant>(Key::tenant(m.tenant_id)))
+        .collect();
+    let mut read = batch.run(&app.store).await?;
+    let mut tenants = Vec::with_capacity(slots.len());
+    for slot in slots {
+        if let Some(tenant) = read.take(slot)? {
+            tenants.push(TenantChoice {
+                id: tenant.id,
+                name: tenant.name,
+            });
+        }
+    }
+    tenants.sort_by(|a, b| a.name.cmp(&b.name));
+    Err(ApiError::ChooseTenant(tenants))
 }
 
 /// Signs a member in once the tenant's rules admit them: records the sign-in, gives the
