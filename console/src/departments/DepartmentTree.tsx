@@ -12,7 +12,9 @@ interface Props {
 
 export function DepartmentTree({ departments, selected, onSelect }: Props) {
   const roots = useMemo(() => buildTree(departments), [departments]);
-  const [expanded, setExpanded] = useState<Set<string>>(() => new Set(roots.map((r) => r.department.id)));
+  // Open unless closed: departments that appear later (loaded, added) show at once.
+  const [collapsed, setCollapsed] = useState<Set<string>>(() => new Set());
+  const expanded = useMemo(() => new Set(departments.map((d) => d.id).filter((id) => !collapsed.has(id))), [departments, collapsed]);
   const rows = useMemo(() => visibleRows(roots, expanded), [roots, expanded]);
   const [focused, setFocused] = useState<string | null>(null);
   const refs = useRef(new Map<string, HTMLDivElement>());
@@ -24,10 +26,10 @@ export function DepartmentTree({ departments, selected, onSelect }: Props) {
     refs.current.get(id)?.focus();
   };
   const toggle = (id: string, open?: boolean) =>
-    setExpanded((current) => {
+    setCollapsed((current) => {
       const next = new Set(current);
-      if (open ?? !next.has(id)) next.add(id);
-      else next.delete(id);
+      if (open ?? next.has(id)) next.delete(id);
+      else next.add(id);
       return next;
     });
 
