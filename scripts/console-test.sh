@@ -45,7 +45,8 @@ trap stop_console_stack EXIT
 
 GATEWAY="${CONSOLE_GATEWAY:-}"
 if [ -z "$GATEWAY" ]; then
-  cargo build --locked --quiet -p roster-functions --bin local-gateway
+  # As fuzz.sh builds it (the same features, so the suite builds it once).
+  cargo build --locked --quiet --workspace --bin local-gateway
   GATEWAY="$ROOT/target/debug/local-gateway"
 fi
 

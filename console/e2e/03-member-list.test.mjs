@@ -6,7 +6,7 @@ import { after, before, test } from "node:test";
 import { addMember, assertClean, closeBrowser, expectOk, importMembers, newPage, shoot, signInUI, tenantWithOwner } from "./support.mjs";
 
 // How many members the scroll test imports: SPEC §9.6 says 10,000, but the emulator imports
-// about 8 rows a second on two cores (10,000 would take over 20 minutes), so the suite uses 400
+// 8 to 20 rows a second on two cores (10,000 would take 10 to 20 minutes), so the suite uses 400
 // (five pages) unless CONSOLE_SCROLL_MEMBERS asks for more; what it checks (pages read by cursor
 // as the list scrolls, rows in the page bounded whatever the length) does not depend on it.
 const MEMBERS = Number(process.env.CONSOLE_SCROLL_MEMBERS ?? 400);

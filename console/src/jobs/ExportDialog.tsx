@@ -52,7 +52,7 @@ export function ExportDialog({ tenantId, department, selectedIds, query, onClose
               <input type="checkbox" checked={descendants} onChange={(e) => setDescendants(e.target.checked)} /> With its sub-departments
             </label>
           )}
-          {radio("selected", `Selected members (${selectedIds.length})`, selectedIds.length === 0)}
+          {radio("selected", `Selected members (${selectedIds.length})`, selectedIds.length === 0 || selectedIds.length > 1000)}
           {radio("query", query ? `Search results for “${query}”` : "Search results", !query)}
         </fieldset>
         <fieldset>

@@ -124,7 +124,8 @@ export default function TaskCentre({ tenantId }: { tenantId: string }) {
                         ? `${job.counts.succeeded} done${job.counts.failed ? `, ${job.counts.failed} failed` : ""}${job.counts.total ? ` of ${job.counts.total}` : ""}`
                         : "—"}
                     </td>
-                    <td className="actions">
+                    <td>
+                      <div className="row-actions">
                       {job.status === "completed" && job.kind !== "department_move" &&
                         (links[job.id] ? (
                           <a href={links[job.id]} target="_blank" rel="noopener noreferrer">
@@ -140,6 +141,7 @@ export default function TaskCentre({ tenantId }: { tenantId: string }) {
                           Remove
                         </button>
                       )}
+                      </div>
                     </td>
                   </tr>
                 );

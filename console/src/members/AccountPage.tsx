@@ -20,6 +20,9 @@ import { MemberPanel } from "./MemberPanel";
 import { MemberTable } from "./MemberTable";
 import { useMemberPages } from "./useMemberPages";
 
+/** The most ids a bulk route takes (SPEC §3). */
+const MAX_BULK = 1000;
+
 type Open = null | "add" | "assign" | "renew" | "bulk-edit" | "export" | { department: DepartmentAction };
 
 export default function AccountPage({ tenantId }: { tenantId: string }) {
@@ -67,6 +70,7 @@ export default function AccountPage({ tenantId }: { tenantId: string }) {
   const list = useMemberPages(tenantId, query, version);
 
   const selected = [...selection.values()];
+  const tooMany = selection.size > MAX_BULK;
   const accounts = selected.map((m) => ({ id: m.id, name: m.name, email: m.email }));
   const refreshList = () => setVersion((v) => v + 1);
   const say = (message: string) => {
@@ -144,21 +148,22 @@ export default function AccountPage({ tenantId }: { tenantId: string }) {
         {selection.size > 0 && (
           <div className="toolbar bulk" role="group" aria-label="Selected members">
             <span>{selection.size} selected</span>
-            <button type="button" onClick={() => setOpen("assign")}>
+            {selection.size > MAX_BULK && <span className="field-error">Bulk actions take at most {MAX_BULK} members at a time.</span>}
+            <button type="button" disabled={tooMany} onClick={() => setOpen("assign")}>
               Assign licences
             </button>
             {tenant.feature_flags.licence_renewal && (
-              <button type="button" onClick={() => setOpen("renew")}>
+              <button type="button" disabled={tooMany} onClick={() => setOpen("renew")}>
                 Renew licences
               </button>
             )}
-            <button type="button" onClick={() => void setStatus("active")}>
+            <button type="button" disabled={tooMany} onClick={() => void setStatus("active")}>
               Enable
             </button>
-            <button type="button" onClick={() => void setStatus("disabled")}>
+            <button type="button" disabled={tooMany} onClick={() => void setStatus("disabled")}>
               Disable
             </button>
-            <button type="button" onClick={() => setOpen("bulk-edit")}>
+            <button type="button" disabled={tooMany} onClick={() => setOpen("bulk-edit")}>
               Edit department, position, location
             </button>
             <button type="button" onClick={() => setSelection(new Map())}>
