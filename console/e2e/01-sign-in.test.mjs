@@ -15,7 +15,12 @@ test("a wrong password, an unproven address, an expired password: each has its s
   await addMember(owner, { email, name: "Lia Lind", role: "admin", password: given });
   const page = await newPage();
 
-  await page.goto("/");
+  const response = await page.goto("/");
+  // The served policy: scripts from the console's own origin only, never inline, never eval.
+  const csp = response.headers()["content-security-policy"];
+  assert.match(csp, /default-src 'self'/);
+  assert.match(csp, /script-src 'self';/);
+  assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
   await page.getByRole("heading", { name: "Sign in to Roster" }).waitFor();
   await shoot(page, "sign-in");
 
@@ -54,6 +59,12 @@ test("a wrong password, an unproven address, an expired password: each has its s
   await page.getByRole("button", { name: "Change password" }).click();
   await page.getByRole("tree", { name: "Departments" }).waitFor();
   await page.getByRole("table", { name: "Members" }).waitFor();
+  // The token lives in memory only: nothing in the browser's storage, no readable cookie.
+  const stored = await page.evaluate(() => ({ local: localStorage.length, session: sessionStorage.length, cookie: document.cookie }));
+  assert.deepEqual(stored, { local: 0, session: 0, cookie: "" });
+  // A reload forgets it (until refresh sessions, SPEC §9.4).
+  await page.reload();
+  await page.getByRole("heading", { name: "Sign in to Roster" }).waitFor();
   assert.ok(await login(email, "lia-own-password-2", owner.tenant.id));
   assertClean(page);
   await page.context().close();
