@@ -6,7 +6,8 @@
 # serving the built console) and drives Debian's Chromium through every screen with
 # playwright-core (console/e2e/): one test per seed story, axe-core on every screen, screenshots
 # in .local/console-shots/. Installs chromium with apt-get when it is missing.
-# `scripts/console-test.sh --serve` stops after starting the stack (for trying the console by hand).
+# `scripts/console-test.sh --serve` stops after starting the stack (for trying the console by hand);
+# other arguments name the browser test files to run (e.g. e2e/01-sign-in.test.mjs).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -79,5 +80,7 @@ if [ "$SERVE_ONLY" = 1 ]; then
 fi
 
 cd "$ROOT/console"
-node --test --test-concurrency=1 --test-reporter=spec "$@" e2e/
+# Extra arguments name the test files to run (e2e/ by default) and node --test options.
+if [ "$#" -eq 0 ]; then set -- e2e/; fi
+node --test --test-concurrency=1 --test-reporter=spec "$@"
 echo "console tests passed"

@@ -61,6 +61,13 @@ test("an admin builds, renames, moves and prunes the department tree", async () 
   const departments = await expectOk(200, "GET", `/v1/tenants/${owner.tenant.id}/departments`, { token: owner.token });
   assert.equal(departments.items.find((d) => d.name === "Europe").path, "Tree Corp/Support/Europe");
 
+  // Dragging a department onto another opens the same dialog, with that parent chosen.
+  await tree.getByRole("treeitem", { name: "Sales", exact: true }).dragTo(tree.getByRole("treeitem", { name: "Support", exact: true }));
+  dialog = page.getByRole("dialog", { name: "Move Sales" });
+  const chosen = await dialog.getByLabel("New parent department").evaluate((select) => select.selectedOptions[0].textContent);
+  assert.equal(chosen, "Tree Corp/Support");
+  await dialog.getByRole("button", { name: "Cancel" }).click();
+
   // Member counts, and a department with a member cannot be deleted.
   const sales = departments.items.find((d) => d.name === "Sales");
   await addMember(owner, { email: `${unique("sam")}@console.test`, name: "Sam Sales", department_id: sales.id });

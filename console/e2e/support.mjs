@@ -187,3 +187,29 @@ export async function signInUI(page, email, password) {
   await page.getByLabel("Password", { exact: true }).fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
 }
+
+/** How many members the list says it has loaded ("N members loaded"). */
+export const loadedMembers = (page) =>
+  page.evaluate(() => Number(/(\d+) members? loaded/.exec(document.querySelector(".table-foot")?.textContent ?? "")?.[1] ?? 0));
+
+/** How many member rows are in the page (the virtual window, spacers left out). */
+export const renderedMembers = (page) => page.evaluate(() => document.querySelectorAll('table[aria-label="Members"] tbody tr:not(.spacer)').length);
+
+/** Scrolls the member list to the end of what is loaded until `want` members are, as a person would. */
+export async function scrollMembersUntil(page, want) {
+  const scroller = page.getByRole("region", { name: "Member list, scrollable" });
+  for (let i = 0; i < want / 100 + 20 && (await loadedMembers(page)) < want; i++) {
+    await scroller.evaluate((el) => el.scrollTo(0, el.scrollHeight));
+    await page.waitForFunction(() => !document.querySelector(".table-foot")?.textContent?.includes("Loading"), null, { timeout: 120000 });
+    await page.waitForTimeout(100);
+  }
+}
+
+/** Records the member list pages the page asks for. */
+export function memberPageRequests(page) {
+  const urls = [];
+  page.on("request", (r) => {
+    if (/\/v1\/tenants\/[^/]+\/members\?/.test(r.url())) urls.push(r.url());
+  });
+  return urls;
+}

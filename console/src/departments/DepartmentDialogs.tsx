@@ -16,12 +16,14 @@ interface Props {
   onClose: () => void;
   /** After a change: what to say, and the department to select (a new one, or the parent of a deleted one). */
   onChanged: (message: string, select?: string) => void;
+  /** The new parent to offer first (a department dropped on another). */
+  parentId?: string;
 }
 
-export function DepartmentDialog({ action, tenantId, department, departments, onClose, onChanged }: Props) {
+export function DepartmentDialog({ action, tenantId, department, departments, onClose, onChanged, parentId }: Props) {
   const targets = moveTargets(departments, department.id);
   const [name, setName] = useState(action === "rename" ? department.name : "");
-  const [parent, setParent] = useState(targets[0]?.id ?? "");
+  const [parent, setParent] = useState(targets.find((d) => d.id === parentId)?.id ?? targets[0]?.id ?? "");
   const [problem, setProblem] = useState<Problem | null>(null);
   const [busy, setBusy] = useState(false);
 

@@ -2,15 +2,19 @@
 // member count; selecting one filters the member list. Keyboard as WAI-ARIA's tree pattern:
 // arrows move and open/close, Home/End jump, Enter or Space selects.
 import { useMemo, useRef, useState, type KeyboardEvent } from "react";
-import { buildTree, visibleRows, type Department } from "./tree";
+import { buildTree, subtree, visibleRows, type Department } from "./tree";
 
 interface Props {
   departments: Department[];
   selected: string | null;
   onSelect: (id: string) => void;
+  /** A department dropped on another (drag and drop; the Move dialog does the same by keyboard). */
+  onDropMove?: (id: string, parentId: string) => void;
 }
 
-export function DepartmentTree({ departments, selected, onSelect }: Props) {
+export function DepartmentTree({ departments, selected, onSelect, onDropMove }: Props) {
+  const [dragged, setDragged] = useState<string | null>(null);
+  const blocked = useMemo(() => (dragged ? subtree(departments, dragged) : new Set<string>()), [dragged, departments]);
   const roots = useMemo(() => buildTree(departments), [departments]);
   // Open unless closed: departments that appear later (loaded, added) show at once.
   const [collapsed, setCollapsed] = useState<Set<string>>(() => new Set());
@@ -93,6 +97,20 @@ export function DepartmentTree({ departments, selected, onSelect }: Props) {
             onClick={() => {
               setFocused(d.id);
               onSelect(d.id);
+            }}
+            draggable={Boolean(onDropMove && d.parent_id)}
+            onDragStart={(e) => {
+              e.dataTransfer.setData("text/plain", d.id);
+              setDragged(d.id);
+            }}
+            onDragEnd={() => setDragged(null)}
+            onDragOver={(e) => {
+              if (dragged && !blocked.has(d.id)) e.preventDefault();
+            }}
+            onDrop={(e) => {
+              e.preventDefault();
+              if (dragged && !blocked.has(d.id)) onDropMove?.(dragged, d.id);
+              setDragged(null);
             }}
             onKeyDown={(e) => onKeyDown(e, index)}
           >

@@ -23,7 +23,7 @@ import { useMemberPages } from "./useMemberPages";
 /** The most ids a bulk route takes (SPEC §3). */
 const MAX_BULK = 1000;
 
-type Open = null | "add" | "assign" | "renew" | "bulk-edit" | "export" | { department: DepartmentAction };
+type Open = null | "add" | "assign" | "renew" | "bulk-edit" | "export" | { department: DepartmentAction; parentId?: string };
 
 export default function AccountPage({ tenantId }: { tenantId: string }) {
   const [tenant, setTenant] = useState<Tenant | null>(null);
@@ -62,7 +62,9 @@ export default function AccountPage({ tenantId }: { tenantId: string }) {
 
   const byId = useMemo(() => new Map(departments.map((d) => [d.id, d])), [departments]);
   const department = selectedDepartment ? (byId.get(selectedDepartment) ?? null) : null;
-  const wholeTenant = department?.parent_id === null && includeDescendants;
+  // The root with its sub-departments is the whole directory (one query from the first render on,
+  // whether or not the tenant and its departments have loaded yet).
+  const wholeTenant = (!selectedDepartment || selectedDepartment === tenant?.root_department_id) && includeDescendants;
   const query = useMemo(
     () => toQuery(filters, wholeTenant ? null : selectedDepartment, includeDescendants),
     [filters, selectedDepartment, includeDescendants, wholeTenant],
@@ -102,7 +104,15 @@ export default function AccountPage({ tenantId }: { tenantId: string }) {
     <div className="account">
       <aside className="departments" aria-labelledby="departments-title">
         <h2 id="departments-title">Departments</h2>
-        <DepartmentTree departments={departments} selected={selectedDepartment} onSelect={setSelectedDepartment} />
+        <DepartmentTree
+          departments={departments}
+          selected={selectedDepartment}
+          onSelect={setSelectedDepartment}
+          onDropMove={(id, parentId) => {
+            setSelectedDepartment(id);
+            setOpen({ department: "move", parentId });
+          }}
+        />
         <div className="actions vertical" role="group" aria-label="Department actions">
           <button type="button" disabled={!department} onClick={() => setOpen({ department: "add" })}>
             Add sub-department
@@ -260,6 +270,7 @@ export default function AccountPage({ tenantId }: { tenantId: string }) {
       {open && typeof open === "object" && department && (
         <DepartmentDialog
           action={open.department}
+          parentId={open.parentId}
           tenantId={tenantId}
           department={department}
           departments={departments}

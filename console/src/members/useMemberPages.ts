@@ -16,7 +16,12 @@ export function useMemberPages(tenantId: string, query: MemberQuery, version = 0
   const latest = useRef(query);
   latest.current = query;
 
+  // A new query (or version) starts over; the first render's query is already the one loaded.
+  const shown = useRef(`${tenantId}|${key}|${version}`);
   useEffect(() => {
+    const now = `${tenantId}|${key}|${version}`;
+    if (shown.current === now) return;
+    shown.current = now;
     setPages((p) => restart(p));
     setProblem(null);
   }, [tenantId, key, version]);
@@ -32,6 +37,7 @@ export function useMemberPages(tenantId: string, query: MemberQuery, version = 0
     try {
       const page = await listMembers(tenantId, latest.current, now.cursor);
       setPages((p) => received(p, generation, page));
+      setProblem(null);
     } catch (error) {
       setPages((p) => failed(p, generation));
       if (error instanceof ProblemError) setProblem(error.problem);

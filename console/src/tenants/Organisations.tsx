@@ -16,6 +16,7 @@ type Me = Awaited<ReturnType<typeof getMe>>;
 export default function Organisations() {
   const session = useSession();
   const [tenants, setTenants] = useState<Tenant[] | null>(null);
+  const [cursor, setCursor] = useState<string | null>(null);
   const [me, setMe] = useState<Me | null>(null);
   const [problem, setProblem] = useState<Problem | null>(null);
   const [switchTo, setSwitchTo] = useState<string | null>(null);
@@ -25,7 +26,11 @@ export default function Organisations() {
       if (error instanceof ProblemError) setProblem(error.problem);
     };
     getMe().then(setMe, fail);
-    if (session?.platformAdmin) listTenants().then((page) => setTenants(page.items), fail);
+    if (session?.platformAdmin)
+      listTenants().then((page) => {
+        setTenants(page.items);
+        setCursor(page.next_cursor);
+      }, fail);
   }, [session?.platformAdmin]);
 
   const memberships = me?.memberships.filter((m) => m.status === "active") ?? [];
@@ -69,6 +74,22 @@ export default function Organisations() {
                 ))}
               </tbody>
             </table>
+          )}
+          {cursor && (
+            <button
+              type="button"
+              onClick={() =>
+                listTenants(cursor).then(
+                  (page) => {
+                    setTenants((current) => [...(current ?? []), ...page.items]);
+                    setCursor(page.next_cursor);
+                  },
+                  (error) => error instanceof ProblemError && setProblem(error.problem),
+                )
+              }
+            >
+              Load more
+            </button>
           )}
         </section>
       )}
