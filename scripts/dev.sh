@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs Roster locally: the emulator, the table, bucket and sender identity, and the local HTTP
-# gateway on every route, with a bootstrap platform admin it prints. Ctrl-C stops everything.
+# gateway on every route and the web console (console/, built here), with a bootstrap platform
+# admin it prints. Ctrl-C stops everything.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -13,6 +14,16 @@ export_emulator_env "$PORT"
 
 cargo build --locked --workspace --bin local-gateway
 GATEWAY="$ROOT/target/debug/local-gateway"
+
+# The web console, served by the gateway at / (its pinned packages installed the first time).
+(
+  cd "$ROOT/console"
+  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    npm ci --no-audit --no-fund
+  fi
+  npm run --silent build
+)
+export ROSTER_CONSOLE_DIR="$ROOT/console/dist"
 
 if [ ! -f "$LOCAL/bootstrap-password" ]; then
   python3 -c 'import secrets; print(secrets.token_urlsafe(18))' > "$LOCAL/bootstrap-password"
@@ -28,8 +39,9 @@ export ROSTER_SEALING_SECRET="${ROSTER_SEALING_SECRET:-roster-sealing}"
 export ROSTER_TABLE="${ROSTER_TABLE:-roster}"
 export ROSTER_BUCKET="${ROSTER_BUCKET:-roster-files}"
 export ROSTER_MAIL_FROM="${ROSTER_MAIL_FROM:-no-reply@roster.local}"
-export ROSTER_APP_URL="${ROSTER_APP_URL:-http://localhost:3000}"
 export ROSTER_GATEWAY_ADDR="${ROSTER_GATEWAY_ADDR:-127.0.0.1:8080}"
+# Mailed links (set password, verify email) open the console served by the gateway.
+export ROSTER_APP_URL="${ROSTER_APP_URL:-http://$ROSTER_GATEWAY_ADDR}"
 export ROSTER_BOOTSTRAP_EMAIL="${ROSTER_BOOTSTRAP_EMAIL:-admin@roster.local}"
 ROSTER_BOOTSTRAP_PASSWORD="$(cat "$LOCAL/bootstrap-password")"
 export ROSTER_BOOTSTRAP_PASSWORD

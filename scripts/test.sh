@@ -6,7 +6,9 @@
 # faults (scripts/fault-run.sh), runs a small set of functions under the Lambda runtime emulator
 # (scripts/lambda-smoke.sh), fuzzes the API against openapi.yaml (scripts/fuzz.sh), runs an admin's
 # day through a Python client generated from it (scripts/generated-client.sh), checks SCIM
-# with scim2-tester (scripts/scim-conformance.sh), and stops what it started.
+# with scim2-tester (scripts/scim-conformance.sh), tests the web console (scripts/console-test.sh:
+# its generated client, component tests, first-load size, and Chromium through every screen on a
+# local gateway serving it), and stops what it started.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -47,5 +49,6 @@ if [ "$FULL_SUITE" = 1 ]; then
   scripts/fuzz.sh
   scripts/generated-client.sh
   scripts/scim-conformance.sh
+  scripts/console-test.sh
 fi
 echo "all tests passed"

@@ -1,8 +1,10 @@
 //! The local HTTP gateway: serves every operation of the registry on a local port by calling the
 //! same handlers the Lambda binaries run, with the path parameters, query string and request
 //! context API Gateway would fill in, and the CORS answers template.yaml configures the HTTP API
-//! to give.
+//! to give. With `ROSTER_CONSOLE_DIR` set, it also serves the web console's build
+//! ([`ConsoleFiles`]) on the paths that are not the API's.
 
+use crate::console_files::ConsoleFiles;
 use crate::http::{Dialect, MAX_BODY_BYTES, error_for};
 use crate::lambda::dispatch;
 use crate::registry::{Match, Operation, find};
@@ -19,6 +21,7 @@ use roster_shared::{ApiError, App};
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::OnceLock;
 use tokio::net::TcpListener;
 
 type HyperResponse = hyper::Response<http_body_util::Full<hyper::body::Bytes>>;
@@ -50,6 +53,9 @@ async fn handle(
     {
         return Ok(to_hyper(cors.preflight()));
     }
+    if let Some(page) = console().and_then(|c| c.answer(&parts.method, parts.uri.path())) {
+        return Ok(to_hyper(page));
+    }
     let dialect = Dialect::of_path(parts.uri.path());
     let Some(bytes) = collect_limited(body, MAX_BODY_BYTES + 1).await else {
         return Ok(to_hyper(error_for(
@@ -80,6 +86,12 @@ async fn handle(
         Match::Unknown => error_for(dialect, &ApiError::NotFound),
     };
     Ok(to_hyper(cors.answer(response)))
+}
+
+/// The console's build, read from the environment once (`None`: the gateway serves the API only).
+fn console() -> Option<&'static ConsoleFiles> {
+    static CONSOLE: OnceLock<Option<ConsoleFiles>> = OnceLock::new();
+    CONSOLE.get_or_init(ConsoleFiles::from_env).as_ref()
 }
 
 /// The request as API Gateway hands it to a function: the path parameters, query string and

@@ -1,6 +1,7 @@
 //! Roster's Lambda handlers. Each binary in `src/bin/` runs one handler under the Lambda runtime;
 //! the local gateway serves them all from the one registry in [`registry`].
 
+pub mod console_files;
 pub mod gateway;
 pub mod handlers;
 pub mod http;
