@@ -1,7 +1,7 @@
 // Seed story: signing in, with every answer the sign-in gives (SPEC §3, §8.1, §9.1).
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { addMember, assertClean, closeBrowser, http, login, mailedToken, newPage, shoot, signInUI, tenantWithOwner, unique } from "./support.mjs";
+import { addMember, assertClean, closeBrowser, expectOk, http, login, mailedToken, newPage, shoot, signInUI, tenantWithOwner, unique } from "./support.mjs";
 
 let owner;
 before(async () => {
@@ -59,13 +59,51 @@ test("a wrong password, an unproven address, an expired password: each has its s
   await page.getByRole("button", { name: "Change password" }).click();
   await page.getByRole("tree", { name: "Departments" }).waitFor();
   await page.getByRole("table", { name: "Members" }).waitFor();
-  // The token lives in memory only: nothing in the browser's storage, no readable cookie.
+  assert.ok(await login(email, "lia-own-password-2", owner.tenant.id));
+  assertClean(page);
+  await page.context().close();
+});
+
+test("the session survives a reload in an HttpOnly cookie, and ends on sign-out or from elsewhere", async () => {
+  const { email, password, tenant } = await tenantWithOwner("Session Corp");
+  const page = await newPage();
+  await signInUI(page, email, password);
+  await page.getByRole("table", { name: "Members" }).waitFor();
+  // The access token lives in memory only: nothing in the browser's storage, no readable cookie.
   const stored = await page.evaluate(() => ({ local: localStorage.length, session: sessionStorage.length, cookie: document.cookie }));
   assert.deepEqual(stored, { local: 0, session: 0, cookie: "" });
-  // A reload forgets it (until refresh sessions, SPEC §9.4).
+  // The refresh token is a cookie no script reads, sent only to /v1/auth, never cross-site.
+  const cookie = (await page.context().cookies()).find((c) => c.name === "__Secure-roster_refresh");
+  assert.ok(cookie, "the refresh cookie is set");
+  assert.deepEqual([cookie.httpOnly, cookie.secure, cookie.sameSite, cookie.path], [true, true, "Strict", "/v1/auth"]);
+
+  // A reload keeps the session: the cookie is spent for a fresh token (and the next cookie).
+  const refreshes = [];
+  page.on("response", (r) => r.url().endsWith("/v1/auth/refresh") && refreshes.push(r.status()));
+  await page.reload();
+  await page.getByRole("table", { name: "Members" }).waitFor();
+  await page.getByRole("banner").getByText(email).waitFor();
+  assert.deepEqual(refreshes, [200]);
+  const next = (await page.context().cookies()).find((c) => c.name === "__Secure-roster_refresh");
+  assert.notEqual(next.value, cookie.value, "the refresh token rotated");
+
+  // Sign out ends the session on the server: the old cookie, replayed, refreshes nothing.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("heading", { name: "Sign in to Roster" }).waitFor();
+  const replay = await http("POST", "/v1/auth/refresh", { headers: { cookie: `__Secure-roster_refresh=${next.value}` } });
+  assert.equal(replay.status, 401);
   await page.reload();
   await page.getByRole("heading", { name: "Sign in to Roster" }).waitFor();
-  assert.ok(await login(email, "lia-own-password-2", owner.tenant.id));
+
+  // A session ended from elsewhere (the person's other device): the next request answers 401,
+  // the cookie refreshes nothing, and the console says the session ended.
+  await signInUI(page, email, password);
+  await page.getByRole("table", { name: "Members" }).waitFor();
+  const other = await login(email, password, tenant.id);
+  const sessions = await expectOk(200, "GET", "/v1/me/sessions", { token: other });
+  for (const s of sessions.items.filter((s) => !s.current)) await expectOk(204, "DELETE", `/v1/me/sessions/${s.id}`, { token: other });
+  await page.getByRole("link", { name: "Task centre" }).click();
+  await page.getByText("Your session ended. Sign in again.").waitFor();
   assertClean(page);
   await page.context().close();
 });
@@ -131,11 +169,12 @@ test("a person in several organisations picks one, and switches", async () => {
   await addMember(other, { email: owner.email, name: "Olive Owner" });
   const page = await newPage();
   await signInUI(page, owner.email, owner.password);
-  const field = page.getByLabel("Organisation ID");
-  await field.waitFor();
+  const choice = page.getByRole("group", { name: "Organisation" });
+  await choice.waitFor();
   await page.getByText("Your account belongs to several organisations").waitFor();
+  assert.equal(await page.getByRole("button", { name: "Sign in" }).isDisabled(), true, "nothing chosen yet");
   await shoot(page, "sign-in-choose-organisation");
-  await field.fill(other.tenant.id);
+  await choice.getByRole("radio", { name: "Second Org" }).check();
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByRole("heading", { name: "Second Org" }).waitFor();
 

@@ -8,17 +8,21 @@ import { session } from "../auth/session";
 
 export type { paths, components } from "./schema";
 
+const COOKIE_ROUTES = ["/v1/auth/refresh", "/v1/auth/logout"];
+
 const auth: Middleware = {
   onRequest({ request }) {
     const token = session.token();
-    if (token && !request.headers.has("authorization")) {
+    // Refresh and sign-out prove the session with its cookie; a 401 there is not the token's.
+    const cookieOnly = COOKIE_ROUTES.some((path) => new URL(request.url).pathname === path);
+    if (token && !cookieOnly && !request.headers.has("authorization")) {
       request.headers.set("authorization", `Bearer ${token}`);
     }
     return request;
   },
   onResponse({ request, response }) {
-    // A token that stopped working (expired, or every session ended): back to sign-in.
-    if (response.status === 401 && request.headers.has("authorization") && session.token()) {
+    // A token that stopped working: renewed from the refresh cookie, or back to sign-in.
+    if (response.status === 401 && session.token() && request.headers.get("authorization") === `Bearer ${session.token()}`) {
       session.expired();
     }
     return response;

@@ -63,14 +63,14 @@ describe("sign-in outcomes", () => {
       kind: "wait",
       seconds: 60,
     });
-    expect(
-      signInOutcome(
-        toProblem(400, {
-          code: "validation_failed",
-          errors: [{ field: "tenant_id", message: "is required: the account belongs to several tenants" }],
-        }),
-      ).kind,
-    ).toBe("choose_tenant");
+    const tenants = [
+      { id: "7c1c8a52-7d1f-4b7e-9a55-0d0c3f7f2a01", name: "Acme" },
+      { id: "0b8e1f8e-33a4-4c55-8f0e-6a9d2b1c4d02", name: "Globex" },
+    ];
+    const several = { code: "validation_failed", errors: [{ field: "tenant_id", message: "is required" }] };
+    expect(signInOutcome(toProblem(400, { ...several, tenants }))).toEqual({ kind: "choose_tenant", tenants });
+    // Without the tenants to choose from there is nothing to pick: the field error is shown.
+    expect(signInOutcome(toProblem(400, several)).kind).toBe("refused");
     const disabled = signInOutcome(toProblem(403, { code: "account_disabled", detail: "the account is disabled" }));
     expect(disabled.kind).toBe("refused");
   });

@@ -5,6 +5,7 @@ import type { components } from "./schema";
 
 export type ErrorCode = components["schemas"]["ErrorCode"];
 export type LicenceConflict = components["schemas"]["LicenceConflict"];
+export type TenantChoice = NonNullable<components["schemas"]["Problem"]["tenants"]>[number];
 
 export interface Problem {
   status: number;
@@ -18,6 +19,8 @@ export interface Problem {
   conflicts?: LicenceConflict[];
   accessToken?: string;
   memberId?: string;
+  /** The tenants a person in several may sign in to, by name (sign-in's `validation_failed`). */
+  tenants?: TenantChoice[];
 }
 
 /** Thrown by `call` for any answer that is not a success. */
@@ -74,6 +77,7 @@ export function toProblem(status: number, body: unknown, headers?: Headers): Pro
     conflicts: Array.isArray(doc.conflicts) ? (doc.conflicts as LicenceConflict[]) : undefined,
     accessToken: typeof doc.access_token === "string" ? doc.access_token : undefined,
     memberId: typeof doc.member_id === "string" ? doc.member_id : undefined,
+    tenants: Array.isArray(doc.tenants) ? (doc.tenants as TenantChoice[]) : undefined,
   };
 }
 

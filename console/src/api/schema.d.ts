@@ -33,8 +33,76 @@ export interface paths {
          *     after 100 failures from one source address within 15 minutes (whatever the accounts),
          *     that address is refused. A completed password reset or email verification clears an
          *     account's counters. Throttled attempts appear in the sign-in log.
+         *
+         *     The right password of a person in several tenants, without `tenant_id`, answers
+         *     `400 validation_failed` on `tenant_id` with `tenants` (each tenant's `id` and `name`) to
+         *     choose from; a wrong password never lists them.
+         *
+         *     Every sign-in starts a session: the answer sets its refresh token as the
+         *     `__Secure-roster_refresh` cookie (see `POST /v1/auth/refresh`), and also answers it as
+         *     `refresh_token` when the request says `"refresh": "body"`.
          */
         post: operations["login"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Refresh a session
+         * @description Spends the session's refresh token (the `__Secure-roster_refresh` cookie, or
+         *     `refresh_token` in the body for clients that keep it themselves) for a fresh access
+         *     token, answered as sign-in answers it, and the session's next refresh token: set as the
+         *     cookie, and in the body too when the request says `"refresh": "body"` or sent the token
+         *     in the body. A refresh token is good once. Presenting one that was already spent ends
+         *     the whole session: the newest refresh token and the session's access tokens answer `401`
+         *     from then on (of two refreshes racing with one token, one succeeds and the session
+         *     ends).
+         *
+         *     A session ends 12 hours after its last use (sign-in or refresh) and 7 days after the
+         *     sign-in, however much it is used; a password change or reset, an email change, proving
+         *     the address, and an admin's disable or delete of the membership end it too, as does a
+         *     deleted tenant. A refresh passes the tenant's sign-in rules as they are now
+         *     (`403 ip_not_allowed`, `account_disabled`, `password_expired`). An unknown, spent,
+         *     ended or expired refresh token answers `401` and clears the cookie; failed refreshes
+         *     are limited per source address (`429 rate_limited` with `Retry-After`).
+         */
+        post: operations["refresh-session"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign out
+         * @description Ends the session of the refresh token presented (the `__Secure-roster_refresh` cookie,
+         *     or `refresh_token` in the body): its refresh token and its access tokens answer `401`
+         *     from then on. The cookie is cleared. No token, or one of no live session, ends nothing
+         *     and answers the same, so signing out twice is no error. A client that holds only an
+         *     access token ends its session with `DELETE /v1/me/sessions/{session_id}` (the one listed
+         *     as `current`).
+         */
+        post: operations["logout"];
         delete?: never;
         options?: never;
         head?: never;
@@ -56,6 +124,12 @@ export interface paths {
          *     this operation only. Answers a fresh access token for the caller (acting as the
          *     calling token did); every other token of the user answers `401` afterwards, and the
          *     user's outstanding set-password and reset links stop working.
+         *
+         *     The caller's own session (of the calling token's sign-in) goes on under the new password:
+         *     its refresh token still refreshes, while every other session's stops. With the token of
+         *     a `password_expired` sign-in, the change completes that sign-in: the answer starts its
+         *     session and sets its refresh cookie (and answers `refresh_token` when the request says
+         *     `"refresh": "body"`), as sign-in does.
          *
          *     A wrong `current_password` (`400 validation_failed`) counts as a failed sign-in of the
          *     account from the caller's address; the 10th wrong one within 15 minutes ends every
@@ -1175,6 +1249,56 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/me/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's sessions, newest first
+         * @description Every live session of the caller's account (across tenants): when it started, when it
+         *     was last used (signed in or refreshed), from which address and user agent, when it ends
+         *     unless used again, and whether it is the session of the calling token (`current`).
+         *     Sessions that ended (signed out, ended here, a reused refresh token, expired, or ended
+         *     by a password change, an email change or an admin) are not listed. Machine clients have
+         *     no sessions (`403 forbidden`).
+         */
+        get: operations["list-my-sessions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/sessions/{session_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A session of the caller's (another person's answers 404). */
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * End one of the caller's sessions
+         * @description Its refresh token and its access tokens answer `401` from then on; the caller may end
+         *     the session of the calling token too. A session that is not the caller's, or that
+         *     already ended, answers `404`.
+         */
+        delete: operations["end-my-session"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/me/login-log": {
         parameters: {
             query?: never;
@@ -1926,6 +2050,16 @@ export interface components {
             conflicts?: components["schemas"]["LicenceConflict"][];
             /** @description With `rate_limited` and `unavailable` only: seconds until another attempt may pass (as `Retry-After`). */
             retry_after?: number;
+            /**
+             * @description With the `validation_failed` of a sign-in that must name its `tenant_id` (the right
+             *     password of a person in several tenants) only: those tenants, by name, to choose
+             *     from and sign in again with `tenant_id`.
+             */
+            tenants?: {
+                /** Format: uuid */
+                id: string;
+                name: string;
+            }[];
         };
         /** Format: uuid */
         Uuid: string;
@@ -1997,6 +2131,27 @@ export interface components {
              * @description The tenant the token acts in; optional for members of exactly one tenant.
              */
             tenant_id?: string | null;
+            refresh?: components["schemas"]["RefreshDelivery"];
+        };
+        /**
+         * @description Where the session's refresh token goes: always the `__Secure-roster_refresh` cookie;
+         *     `body` answers it as `refresh_token` too (clients that are not browsers).
+         * @default cookie
+         * @enum {string}
+         */
+        RefreshDelivery: "cookie" | "body";
+        RefreshRequest: {
+            /** @description The refresh token, for clients that keep it themselves (browsers send the cookie). */
+            refresh_token?: string | null;
+            /**
+             * @description `body`: the next refresh token is answered in the body too (the default when `refresh_token` is sent).
+             * @enum {string|null}
+             */
+            refresh?: "cookie" | "body" | null;
+        };
+        LogoutRequest: {
+            /** @description The refresh token of the session to end, for clients that keep it themselves. */
+            refresh_token?: string | null;
         };
         LoginResponse: {
             /** @description EdDSA-signed JWT. */
@@ -2019,10 +2174,36 @@ export interface components {
              */
             member_id: string | null;
             platform_admin: boolean;
+            /**
+             * @description The session's refresh token, only when the request asked for it in the body (it is
+             *     always set as the `__Secure-roster_refresh` cookie).
+             */
+            refresh_token?: string;
+        };
+        Session: {
+            id: components["schemas"]["Uuid"];
+            /**
+             * Format: uuid
+             * @description The tenant its access tokens act in; `null` for platform and user-scope sessions.
+             */
+            tenant_id: string | null;
+            created_at: components["schemas"]["Timestamp"];
+            last_used_at: components["schemas"]["Timestamp"];
+            expires_at: components["schemas"]["Timestamp"];
+            /** @description The source address it was last used from. */
+            ip_address: string | null;
+            user_agent: string | null;
+            /** @description The session of the token that asks. */
+            current: boolean;
+        };
+        SessionList: {
+            items: components["schemas"]["Session"][];
+            next_cursor: components["schemas"]["Cursor"];
         };
         ChangePasswordRequest: {
             current_password: string;
             new_password: components["schemas"]["NewPassword"];
+            refresh?: components["schemas"]["RefreshDelivery"];
         };
         PasswordChanged: {
             /** @description A fresh EdDSA-signed JWT for the caller; every other token of the user answers 401. */
@@ -2034,6 +2215,11 @@ export interface components {
              * @example 900
              */
             expires_in: number;
+            /**
+             * @description The refresh token of the session a `password_expired` sign-in completes, only when
+             *     the request asked for it with `"refresh": "body"`.
+             */
+            refresh_token?: string;
         };
         PasswordResetRequest: {
             /** @description The token from a set-password or password-reset mail. Single use. */
@@ -3979,6 +4165,12 @@ export interface components {
     };
     parameters: {
         /**
+         * @description The session's refresh token, as sign-in and refresh set it (`HttpOnly; Secure;
+         *     SameSite=Strict; Path=/v1/auth`): browsers send it by themselves. A refresh token in
+         *     the body wins over the cookie.
+         */
+        RefreshCookie: string;
+        /**
          * @description A key the client chooses (1 to 255 visible ASCII characters, a UUID is good) so the create
          *     may be retried safely after a `503` or a lost response: the same key with the same request
          *     within 24 hours answers the first response again (with `Idempotent-Replayed: true`) and
@@ -4063,6 +4255,15 @@ export interface components {
     };
     requestBodies: never;
     headers: {
+        /**
+         * @description The session's refresh token:
+         *     `__Secure-roster_refresh=<token>; Path=/v1/auth; Max-Age=<seconds until the session's
+         *     end>; HttpOnly; Secure; SameSite=Strict`. Scripts never see it; the browser sends it
+         *     to `POST /v1/auth/refresh` and `POST /v1/auth/logout` only.
+         */
+        SetRefreshCookie: string;
+        /** @description Clears the refresh cookie. */
+        ClearRefreshCookie: "__Secure-roster_refresh=; Path=/v1/auth; Max-Age=0; HttpOnly; Secure; SameSite=Strict";
         /** @description The version of the resource, for `If-Match`. */
         ETag: string;
         /** @description Seconds to wait before the next attempt may pass. */
@@ -4089,9 +4290,10 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Signed in. */
+            /** @description Signed in; a new session. */
             200: {
                 headers: {
+                    "Set-Cookie": components["headers"]["SetRefreshCookie"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4103,6 +4305,91 @@ export interface operations {
             403: components["responses"]["SignInRefused"];
             413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    "refresh-session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: {
+                /**
+                 * @description The session's refresh token, as sign-in and refresh set it (`HttpOnly; Secure;
+                 *     SameSite=Strict; Path=/v1/auth`): browsers send it by themselves. A refresh token in
+                 *     the body wins over the cookie.
+                 */
+                "__Secure-roster_refresh"?: components["parameters"]["RefreshCookie"];
+            };
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RefreshRequest"];
+            };
+        };
+        responses: {
+            /** @description A fresh access token; the session's next refresh token. */
+            200: {
+                headers: {
+                    "Set-Cookie": components["headers"]["SetRefreshCookie"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoginResponse"];
+                };
+            };
+            400: components["responses"]["ValidationFailed"];
+            /**
+             * @description `unauthorized`: no refresh token, or one that refreshes nothing (unknown, spent,
+             *     ended or expired); the cookie is cleared.
+             */
+            401: {
+                headers: {
+                    "Set-Cookie": components["headers"]["ClearRefreshCookie"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: components["responses"]["SignInRefused"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    logout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: {
+                /**
+                 * @description The session's refresh token, as sign-in and refresh set it (`HttpOnly; Secure;
+                 *     SameSite=Strict; Path=/v1/auth`): browsers send it by themselves. A refresh token in
+                 *     the body wins over the cookie.
+                 */
+                "__Secure-roster_refresh"?: components["parameters"]["RefreshCookie"];
+            };
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["LogoutRequest"];
+            };
+        };
+        responses: {
+            /** @description Signed out. */
+            204: {
+                headers: {
+                    "Set-Cookie": components["headers"]["ClearRefreshCookie"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["ValidationFailed"];
+            413: components["responses"]["PayloadTooLarge"];
             500: components["responses"]["Internal"];
             503: components["responses"]["Unavailable"];
         };
@@ -4123,6 +4410,11 @@ export interface operations {
             /** @description The password was changed; a fresh access token for the caller. */
             200: {
                 headers: {
+                    /**
+                     * @description Only when the change completes a `password_expired` sign-in: the new session's
+                     *     refresh token, as sign-in sets it.
+                     */
+                    "Set-Cookie"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5965,6 +6257,63 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    "list-my-sessions": {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+                /** @description Opaque cursor from the previous page's `next_cursor`. */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of sessions. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionList"];
+                };
+            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    "end-my-session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A session of the caller's (another person's answers 404). */
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The session ended. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             500: components["responses"]["Internal"];
             503: components["responses"]["Unavailable"];
         };

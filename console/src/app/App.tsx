@@ -3,7 +3,8 @@
 import { Suspense, lazy, useEffect } from "react";
 import SignIn from "../auth/SignIn";
 import { ForgotPassword, SetPassword, VerifyEmail } from "../auth/PasswordPages";
-import { session, useSession } from "../auth/session";
+import { signOut } from "../auth/actions";
+import { useSession } from "../auth/session";
 import { Link, match, navigate, useLocation } from "./router";
 
 const AccountPage = lazy(() => import("../members/AccountPage"));
@@ -94,8 +95,8 @@ function Shell({ children }: { children: React.ReactNode }) {
         <span className="who">{current?.email}</span>
         <button
           type="button"
-          onClick={() => {
-            session.end("signed_out");
+          onClick={async () => {
+            await signOut();
             navigate("/sign-in", { replace: true });
           }}
         >

@@ -2,7 +2,7 @@
 // verification mail is on its way), an expired password (change it here), too many attempts
 // (wait, with Retry-After), several organisations (choose one), and the other refusals' detail.
 import { useState, type FormEvent } from "react";
-import { ProblemError, waitText, type Problem } from "../api/problem";
+import { ProblemError, waitText, type Problem, type TenantChoice } from "../api/problem";
 import { Link, navigate, useLocation } from "../app/router";
 import { Field, Notice, ProblemAlert } from "../shared/ui";
 import { changeExpiredPassword, resendVerification, signIn } from "./actions";
@@ -19,8 +19,9 @@ export default function SignIn() {
   const { query } = useLocation();
   const [email, setEmail] = useState(query.get("email") ?? "");
   const [password, setPassword] = useState("");
+  // A link may name the organisation (?tenant=); a person in several is offered theirs by name.
   const [tenantId, setTenantId] = useState(query.get("tenant") ?? "");
-  const [askTenant, setAskTenant] = useState(Boolean(query.get("tenant")));
+  const [choices, setChoices] = useState<TenantChoice[] | null>(null);
   const [outcome, setOutcome] = useState<SignInOutcome | null>(null);
   const [busy, setBusy] = useState(false);
   const [waitUntil, setWaitUntil] = useState<number | null>(null);
@@ -32,13 +33,16 @@ export default function SignIn() {
     setBusy(true);
     setOutcome(null);
     try {
-      const login = await signIn(email, password, askTenant ? tenantId.trim() : undefined);
+      const login = await signIn(email, password, tenantId || undefined);
       navigate(homeOf(login), { replace: true });
     } catch (error) {
       if (!(error instanceof ProblemError)) throw error;
       const next = signInOutcome(error.problem);
       if (next.kind === "wait") setWaitUntil(Date.now() + next.seconds * 1000);
-      if (next.kind === "choose_tenant") setAskTenant(true);
+      if (next.kind === "choose_tenant") {
+        setChoices(next.tenants);
+        if (!next.tenants.some((t) => t.id === tenantId)) setTenantId("");
+      }
       setOutcome(next);
     } finally {
       setBusy(false);
@@ -54,7 +58,7 @@ export default function SignIn() {
         email={email}
         current={password}
         changeToken={outcome.changeToken}
-        tenantId={askTenant ? tenantId.trim() : undefined}
+        tenantId={tenantId || undefined}
       />
     );
   }
@@ -73,14 +77,25 @@ export default function SignIn() {
           value={password}
           onChange={(e) => setPassword(e.target.value)}
         />
-        {askTenant && (
-          <Field
-            label="Organisation ID"
-            value={tenantId}
-            onChange={(e) => setTenantId(e.target.value)}
-            error={outcome?.kind === "choose_tenant" ? `Your account belongs to several organisations: ${outcome.message.replace(/^is required: /, "")}.` : undefined}
-            hint="The organisation to sign in to, as in the link your organisation sent you."
-          />
+        {choices && (
+          <fieldset className="choices" aria-describedby="choose-tenant-why">
+            <legend>Organisation</legend>
+            <p id="choose-tenant-why" className={tenantId ? "hint" : "field-error"}>
+              Your account belongs to several organisations: choose the one to sign in to.
+            </p>
+            {choices.map((choice) => (
+              <label key={choice.id} className="choice">
+                <input
+                  type="radio"
+                  name="tenant"
+                  value={choice.id}
+                  checked={tenantId === choice.id}
+                  onChange={() => setTenantId(choice.id)}
+                />
+                {choice.name}
+              </label>
+            ))}
+          </fieldset>
         )}
         {outcome?.kind === "wrong_credentials" && (
           <div role="alert" className="alert">
@@ -95,7 +110,7 @@ export default function SignIn() {
           </div>
         )}
         {outcome?.kind === "refused" && <ProblemAlert problem={outcome.problem} fields={["email", "password"]} />}
-        <button type="submit" className="primary" disabled={busy || waiting > 0}>
+        <button type="submit" className="primary" disabled={busy || waiting > 0 || (choices !== null && !tenantId)}>
           Sign in
         </button>
       </form>

@@ -1,12 +1,12 @@
 // What the sign-in screen does next for each refusal of POST /v1/auth/login (SPEC §3, §8.1).
-import type { Problem } from "../api/problem";
+import type { Problem, TenantChoice } from "../api/problem";
 
 export type SignInOutcome =
   | { kind: "wrong_credentials" }
   | { kind: "verify_email" }
   | { kind: "change_password"; changeToken: string }
   | { kind: "wait"; seconds: number }
-  | { kind: "choose_tenant"; message: string }
+  | { kind: "choose_tenant"; tenants: TenantChoice[] }
   | { kind: "refused"; problem: Problem };
 
 export function signInOutcome(problem: Problem): SignInOutcome {
@@ -16,8 +16,8 @@ export function signInOutcome(problem: Problem): SignInOutcome {
     return { kind: "change_password", changeToken: problem.accessToken };
   }
   if (problem.status === 429) return { kind: "wait", seconds: problem.retryAfter ?? 60 };
-  if (problem.code === "validation_failed" && problem.fields.tenant_id) {
-    return { kind: "choose_tenant", message: problem.fields.tenant_id };
+  if (problem.code === "validation_failed" && problem.fields.tenant_id && problem.tenants?.length) {
+    return { kind: "choose_tenant", tenants: problem.tenants };
   }
   return { kind: "refused", problem };
 }
