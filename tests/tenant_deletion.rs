@@ -269,6 +269,29 @@ async fn the_purge_removes_every_item_and_file_of_the_tenant_and_nothing_else_ev
     )
     .await
     .ok(202);
+    // A session that was refreshed: its item and the marker of the token it spent.
+    let session = env
+        .session(&t.owner_email, roster_tests::OWNER_PASSWORD, &t.id)
+        .await;
+    let refreshed = env.refresh_by_cookie(&session.refresh).await;
+    let session_id = env
+        .get(
+            "/v1/me/sessions",
+            &roster_tests::sessions::session_of(&refreshed).access,
+        )
+        .await
+        .ok(200)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == true)
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .unwrap();
+    assert_eq!(
+        items_naming(&env, &session_id).await.len(),
+        2,
+        "the session and its spent token"
+    );
     env.enable_api_access(&t).await;
     env.post(
         &format!("/v1/tenants/{}/api-clients", t.id),
@@ -342,6 +365,8 @@ async fn the_purge_removes_every_item_and_file_of_the_tenant_and_nothing_else_ev
     assert_eq!((second.purged, second.unfinished), (1, 0), "{second:?}");
     let left = items_naming(&env, &t.id).await;
     assert!(left.is_empty(), "left behind: {left:?}");
+    let left = items_naming(&env, &session_id).await;
+    assert!(left.is_empty(), "left behind of a session: {left:?}");
     assert!(files_of(&env, &t).await.is_empty());
     env.get(&format!("/v1/tenants/{}", t.id), &admin)
         .await

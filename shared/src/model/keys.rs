@@ -32,7 +32,7 @@
 //! | login-log entry      | `LOGINS#<t>`               | `<entry id, UUIDv7>`             | `LOGINSBY#<user>` / `<entry id>`         |                                         |
 //! | audit entry          | `AUDIT#<t>`                | `<audit id, UUIDv7>`             | `AUDITBY#<t>#<actor>` / `<audit id>`     |                                         |
 //! | queued public mail   | `OUTBOX`                   | `MAIL#<id, UUIDv7>`              |                                          |                                         |
-//! | session (sign-in)    | `SESSION#<s>`              | `SESSION`                        | `SESSIONS#<user>` / `<s>`                |                                         |
+//! | session (sign-in)    | `SESSION#<s>`              | `SESSION`                        | `SESSIONS#<user>` / `<s>`                | `SESSIONSIN#<t>` / `<s>` (tenant scope) |
 //! | spent refresh token  | `SESSION#<s>`              | `SPENT#<sha256 of token>`        |                                          |                                         |
 //! | idempotency record   | `IDEMPOTENCY#<sha256 of tenant, caller, key>` | `IDEMPOTENCY`  |                                          |                                         |
 //!
@@ -66,7 +66,7 @@
 //! the session's partition, so a spent token presented again is known for a reuse, not taken for
 //! a forgery, and ends the session. Access tokens name their session (`sid`), and the request that
 //! checks them reads the session item in the batch it makes anyway; an ended session's item is
-//! deleted. gsi1 lists a user's sessions, newest first.
+//! deleted. gsi1 lists a user's sessions, newest first; gsi2 a tenant's (its purge removes them).
 //!
 //! Why this shape:
 //! - A tenant's departments, members and guards share its partition, so the tree is one query and a
@@ -341,6 +341,11 @@ impl Key {
         Self::new(session_partition(session_id), "SESSION")
     }
 
+    /// Whether this is the key of a session's item (not of a marker in its partition).
+    pub fn is_session(&self) -> bool {
+        self.pk.starts_with(SESSION_PREFIX) && self.sk == "SESSION"
+    }
+
     /// The marker of a refresh token of the session that was spent (rotated); `token_hash` is
     /// the token's hex SHA-256.
     pub fn spent_refresh(session_id: Uuid, token_hash: &str) -> Self {
@@ -359,6 +364,7 @@ impl Key {
 pub const DEPARTMENT_PREFIX: &str = "DEPT#";
 pub const MEMBER_PREFIX: &str = "MEMBER#";
 pub const JOIN_LINK_PREFIX: &str = "JOINLINK#";
+const SESSION_PREFIX: &str = "SESSION#";
 pub const JOB_PREFIX: &str = "JOB#";
 
 pub fn tenant_partition(tenant_id: Uuid) -> String {
@@ -503,12 +509,17 @@ pub fn api_clients_of(tenant_id: Uuid) -> String {
 }
 
 fn session_partition(session_id: Uuid) -> String {
-    format!("SESSION#{session_id}")
+    format!("{SESSION_PREFIX}{session_id}")
 }
 
 /// gsi1 partition of one user's sessions (sorted by session id, UUIDv7: oldest first).
 pub fn sessions_of(user_id: Uuid) -> String {
     format!("SESSIONS#{user_id}")
+}
+
+/// gsi2 partition of the sessions acting in one tenant (the tenant purge removes them).
+pub fn sessions_in(tenant_id: Uuid) -> String {
+    format!("SESSIONSIN#{tenant_id}")
 }
 
 /// A tenant's sign-ins, newest last by id.

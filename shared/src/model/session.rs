@@ -6,7 +6,7 @@
 use crate::crypto;
 use crate::error::ApiResult;
 use crate::model::item::{Item, to_item};
-use crate::model::keys::{GSI1, Key, sessions_of};
+use crate::model::keys::{GSI1, GSI2, Key, sessions_in, sessions_of};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -68,16 +68,19 @@ impl Session {
         (self.last_used_at + time::Duration::seconds(IDLE_SECONDS)).min(self.expires_at)
     }
 
-    /// The item, with its index attributes (a user's sessions on gsi1).
+    /// The item, with its index attributes (a user's sessions on gsi1, a tenant's on gsi2).
     pub fn item(&self) -> ApiResult<Item> {
-        to_item(
-            self,
-            &Key::session(self.id),
-            &[
-                (GSI1.pk, sessions_of(self.user_id)),
-                (GSI1.sk, self.id.to_string()),
-            ],
-        )
+        let mut indexes = vec![
+            (GSI1.pk, sessions_of(self.user_id)),
+            (GSI1.sk, self.id.to_string()),
+        ];
+        if let Some(tenant_id) = self.tenant_id {
+            indexes.extend([
+                (GSI2.pk, sessions_in(tenant_id)),
+                (GSI2.sk, self.id.to_string()),
+            ]);
+        }
+        to_item(self, &Key::session(self.id), &indexes)
     }
 
     /// The key of the membership a tenant session acts as.

@@ -6,8 +6,9 @@
 //! at outside it (each member's search terms, each invitation's and join link's token); its
 //! audit log and login log; its API clients and SCIM tokens (each one item, keyed by its id outside
 //! the partition, found through the tenant's gsi1 list; only a hash of a token's secret is stored,
-//! in that same item, so nothing else is left to answer for it); last, the tenant item and its
-//! join-number guard.
+//! in that same item, so nothing else is left to answer for it); the sessions acting in it (found
+//! through the tenant's gsi2 list), each with the spent-token markers of its partition; last, the
+//! tenant item and its join-number guard.
 //! What stays: users. A user is a person's own account, not the tenant's: they keep their other
 //! memberships, their address and their password, and one left with no membership can still sign
 //! in, accept an invitation or ask to join elsewhere.
@@ -24,8 +25,8 @@ use crate::invitations::Invitation;
 use crate::joining::JoinLink;
 use crate::model::Member;
 use crate::model::keys::{
-    GSI1, GSI4, Key, MEMBER_PREFIX, TENANT_PURGE_QUEUE, api_clients_of, audit_partition,
-    login_partition, scim_tokens_of, tenant_partition,
+    GSI1, GSI2, GSI4, Key, MEMBER_PREFIX, TENANT_PURGE_QUEUE, api_clients_of, audit_partition,
+    login_partition, scim_tokens_of, sessions_in, tenant_partition,
 };
 use crate::model::tenant::Tenant;
 use crate::queue::{self, Conflicts, Due, DueQueue, Handled, Tally};
@@ -125,6 +126,7 @@ async fn purge(app: &App, tenant: &Tenant, budget: usize) -> ApiResult<Purged> {
         Query::new(None, login_partition(tenant.id), SortRange::All),
         Query::new(Some(GSI1), api_clients_of(tenant.id), SortRange::All),
         Query::new(Some(GSI1), scim_tokens_of(tenant.id), SortRange::All),
+        Query::new(Some(GSI2), sessions_in(tenant.id), SortRange::All),
     ];
     for query in partitions {
         let mut query = query;
@@ -134,7 +136,7 @@ async fn purge(app: &App, tenant: &Tenant, budget: usize) -> ApiResult<Purged> {
                 return Ok(done);
             }
             let page = app.store.query(query.clone()).await?;
-            let keys = doomed(tenant, page.items)?;
+            let keys = with_spent_markers(app, doomed(tenant, page.items)?).await?;
             done.items_deleted += keys.len();
             app.store.delete_many(&keys).await?;
             match page.next_cursor {
@@ -211,6 +213,28 @@ fn doomed(tenant: &Tenant, items: Vec<Item>) -> ApiResult<Vec<Key>> {
     }
     outside.extend(own);
     Ok(outside)
+}
+
+/// `keys` with, before each session's item, the rest of its partition (the markers of the
+/// refresh tokens it spent), so a run stopped between them leaves nothing unreachable.
+async fn with_spent_markers(app: &App, keys: Vec<Key>) -> ApiResult<Vec<Key>> {
+    let mut all = Vec::with_capacity(keys.len());
+    for key in keys {
+        if key.is_session() {
+            let markers = app
+                .store
+                .query_all(Query::new(None, key.pk.clone(), SortRange::All))
+                .await?;
+            for marker in markers {
+                let marker = key_of(&marker)?;
+                if marker != key {
+                    all.push(marker);
+                }
+            }
+        }
+        all.push(key);
+    }
+    Ok(all)
 }
 
 /// The files under `tenants/<t>/`, 1,000 to a DeleteObjects; how many were deleted.
