@@ -149,6 +149,10 @@ export async function closeBrowser() {
 export async function newPage() {
   const context = await (await openBrowser()).newContext({ baseURL: BASE, viewport: { width: 1440, height: 900 }, acceptDownloads: true });
   const page = await context.newPage();
+  // The emulator answers one request at a time: a step that lands behind the local stack's
+  // consistency check (a scan of the whole table, every minute) waits for it, longer on a busy
+  // machine than playwright's 30 s default.
+  page.setDefaultTimeout(90000);
   page.problems = [];
   page.on("console", (message) => {
     if (message.type() === "error" && /Content Security Policy|Refused to/i.test(message.text())) page.problems.push(message.text());
