@@ -132,30 +132,35 @@ pub struct Event {
     pub data: Value,
 }
 
-/// A pending event as stored: its data as JSON text, so any shape fits one attribute.
+/// One event of a pending item: its id is taken when the change is made.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Entry {
+    pub id: Uuid,
+    #[serde(rename = "type")]
+    pub event_type: EventType,
+    pub data: Value,
+}
+
+/// Pending events as stored: the events one change (or one chunk of a bulk change) made, in the
+/// order it made them, as JSON text (any shape fits one attribute), and how many of them the
+/// sequencer has numbered so far (a batch larger than one transaction is numbered in several).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Pending {
     pub kind: String,
     pub id: Uuid,
-    pub event_type: EventType,
     pub tenant_id: Uuid,
     #[serde(with = "time::serde::rfc3339")]
     pub occurred_at: OffsetDateTime,
     pub actor: EventActor,
-    pub data: String,
+    pub events: String,
+    #[serde(default)]
+    pub numbered: usize,
     pub ttl: i64,
 }
 
 impl Pending {
-    pub(crate) fn event(&self) -> ApiResult<Event> {
-        Ok(Event {
-            id: self.id,
-            event_type: self.event_type,
-            tenant_id: self.tenant_id,
-            occurred_at: self.occurred_at,
-            actor: self.actor.clone(),
-            data: serde_json::from_str(&self.data).map_err(ApiError::internal)?,
-        })
+    pub(crate) fn entries(&self) -> ApiResult<Vec<Entry>> {
+        serde_json::from_str(&self.events).map_err(ApiError::internal)
     }
 }
 
@@ -169,15 +174,39 @@ pub fn record(
     event_type: EventType,
     data: &impl Serialize,
 ) -> ApiResult<()> {
+    let data = serde_json::to_value(data).map_err(ApiError::internal)?;
+    record_many(app, tx, caller, tenant_id, vec![(event_type, data)])
+}
+
+/// Adds the events of one change to `tx` as one item, whatever their number: a bulk change's
+/// chunk costs its transaction one action for all its events.
+pub fn record_many(
+    app: &App,
+    tx: &mut Transaction,
+    caller: &Caller,
+    tenant_id: Uuid,
+    events: Vec<(EventType, Value)>,
+) -> ApiResult<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let entries: Vec<Entry> = events
+        .into_iter()
+        .map(|(event_type, data)| Entry {
+            id: Uuid::now_v7(),
+            event_type,
+            data,
+        })
+        .collect();
     let now = app.now();
     let pending = Pending {
         kind: PENDING_KIND.into(),
-        id: Uuid::now_v7(),
-        event_type,
+        id: entries[0].id,
         tenant_id,
         occurred_at: now,
         actor: EventActor::of(caller),
-        data: serde_json::to_string(data).map_err(ApiError::internal)?,
+        events: serde_json::to_string(&entries).map_err(ApiError::internal)?,
+        numbered: 0,
         ttl: now.unix_timestamp() + RETENTION_SECONDS,
     };
     let item = to_item(
@@ -217,18 +246,30 @@ mod tests {
     }
 
     #[test]
-    fn a_pending_event_keeps_its_data_as_json_text() {
+    fn pending_events_keep_their_data_as_json_text_in_order() {
+        let entries = vec![
+            Entry {
+                id: Uuid::now_v7(),
+                event_type: EventType::MemberCreated,
+                data: serde_json::json!({"id": "m", "tags": [1, 2]}),
+            },
+            Entry {
+                id: Uuid::now_v7(),
+                event_type: EventType::MemberDisabled,
+                data: serde_json::json!({"id": "m"}),
+            },
+        ];
         let pending = Pending {
             kind: PENDING_KIND.into(),
-            id: Uuid::now_v7(),
-            event_type: EventType::MemberCreated,
+            id: entries[0].id,
             tenant_id: Uuid::now_v7(),
             occurred_at: OffsetDateTime::UNIX_EPOCH,
             actor: EventActor {
                 kind: "user".into(),
                 id: Uuid::nil(),
             },
-            data: r#"{"id":"m","tags":[1,2]}"#.into(),
+            events: serde_json::to_string(&entries).unwrap(),
+            numbered: 0,
             ttl: 1,
         };
         let item = to_item(
@@ -238,11 +279,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(item["kind"].as_s().unwrap(), PENDING_KIND);
-        assert_eq!(item["event_type"].as_s().unwrap(), "member.created");
-        let event = pending.event().unwrap();
-        assert_eq!(event.data["tags"][1], 2);
-        let json = serde_json::to_value(&event).unwrap();
+        let read: Pending = crate::store::from_item(item).unwrap();
+        let back = read.entries().unwrap();
+        assert_eq!(back.len(), 2);
+        assert_eq!(back[0].data["tags"][1], 2);
+        let json = serde_json::to_value(&back[0]).unwrap();
         assert_eq!(json["type"], "member.created");
-        assert_eq!(json["actor"]["type"], "user");
+        assert_eq!(read.actor.kind, "user");
+        assert_eq!(back[1].event_type, EventType::MemberDisabled);
     }
 }

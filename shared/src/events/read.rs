@@ -133,13 +133,13 @@ async fn read(app: &App, tenant_id: Option<Uuid>, wanted: Wanted) -> ApiResult<E
             let logged: Logged = from_item(item)?;
             cursor = logged.seq;
             looked_at += 1;
-            let kept = logged.pending.ttl > now;
+            let kept = logged.ttl > now;
             let asked = wanted
                 .types
                 .as_ref()
-                .is_none_or(|types| types.contains(&logged.pending.event_type));
+                .is_none_or(|types| types.contains(&logged.event_type));
             if kept && asked {
-                items.push(logged.pending.event()?);
+                items.push(logged.event()?);
             }
             if items.len() == wanted.limit || looked_at == LOOK_AT {
                 break;

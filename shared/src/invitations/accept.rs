@@ -12,6 +12,8 @@ use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::Requester;
 use crate::error::{ApiError, ApiResult, Checks};
+use crate::events::{self, EventType};
+use crate::joining::JoinRequestView;
 use crate::joining::outcome::{JoinOutcome, Joined};
 use crate::mail::{Mail, html_escape};
 use crate::members::{MemberView, quota_exceeded};
@@ -523,6 +525,23 @@ fn audit_acceptance(
         after: audit::snapshot(&after.view(now)),
     };
     audit::record(app, tx, &caller, accepted)?;
+    let tenant_id = before.tenant_id;
+    let event = EventType::InvitationAccepted;
+    events::record(app, tx, &caller, tenant_id, event, &after.view(now))?;
+    if acceptance.is_join_request() {
+        let request = JoinRequestView::from(member);
+        events::record(
+            app,
+            tx,
+            &caller,
+            tenant_id,
+            EventType::JoinRequestCreated,
+            &request,
+        )?;
+    } else {
+        let view = MemberView::from(member);
+        events::record(app, tx, &caller, tenant_id, EventType::MemberCreated, &view)?;
+    }
     let joined = Change {
         tenant_id: before.tenant_id,
         action: if acceptance.is_join_request() {

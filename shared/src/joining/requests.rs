@@ -5,6 +5,7 @@ use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::{Access, Need, Requester, authorize_with_tenant};
 use crate::error::{ApiError, ApiResult, Checks};
+use crate::events::{self, EventType};
 use crate::invitations::{branded_html, branding_for};
 use crate::mail::{Mail, html_escape};
 use crate::members::{MemberView, quota_exceeded};
@@ -240,6 +241,24 @@ pub async fn approve(
         after: audit::snapshot(&view),
     };
     audit::record(app, &mut tx, &access.caller, change)?;
+    let request = JoinRequestView::from(&after);
+    let caller = &access.caller;
+    events::record(
+        app,
+        &mut tx,
+        caller,
+        tenant_id,
+        EventType::JoinRequestApproved,
+        &request,
+    )?;
+    events::record(
+        app,
+        &mut tx,
+        caller,
+        tenant_id,
+        EventType::MemberCreated,
+        &view,
+    )?;
     app.store.transact(tx).await?;
     let mail = approval_mail(app, &tenant, &department, &after);
     if let Err(err) = app.mail().send(mail).await {
@@ -428,6 +447,8 @@ pub async fn reject(
         after: audit::snapshot(&view),
     };
     audit::record(app, &mut tx, &access.caller, change)?;
+    let event = EventType::JoinRequestRejected;
+    events::record(app, &mut tx, &access.caller, tenant_id, event, &view)?;
     app.store.transact(tx).await?;
     Ok(view)
 }
