@@ -10,6 +10,8 @@ use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::{Caller, CallerKind, Origin};
 use crate::error::{ApiError, ApiResult};
+use crate::events::{self, EventType};
+use crate::members::MemberView;
 use crate::model::keys::{GSI7, Key, LICENCE_DUE_QUEUE};
 use crate::model::licence::Licence;
 use crate::model::member::Member;
@@ -136,6 +138,18 @@ async fn expire(
                 .map(|n| json!({"expires_at": rfc3339(n.expires_at)})),
         },
     )?;
+    // A renewal taking over is the member's licence moving to its next term.
+    let event = match next {
+        Some(_) => EventType::MemberUpdated,
+        None => EventType::LicenceExpired,
+    };
+    let after = Member {
+        licence: next.clone(),
+        updated_at: now,
+        ..member.clone()
+    };
+    let view = MemberView::from(&after);
+    events::record(app, &mut tx, &system(), member.tenant_id, event, &view)?;
     app.store.transact(tx).await?;
     Ok(next.is_some())
 }
