@@ -8,7 +8,7 @@
 use super::conditions::{holds, remove_licence, set_licence};
 use crate::app::App;
 use crate::audit::{self, Change};
-use crate::auth::{Caller, CallerKind, Origin};
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::events::{self, EventType};
 use crate::members::MemberView;
@@ -21,7 +21,6 @@ use crate::store::{Condition, Transaction, Update, num};
 use serde::Serialize;
 use serde_json::json;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 #[derive(Debug, Default, Serialize)]
 pub struct ExpiryReport {
@@ -122,7 +121,7 @@ async fn expire(
     audit::record(
         app,
         &mut tx,
-        &system(),
+        &Caller::system(),
         Change {
             tenant_id: member.tenant_id,
             action: if next.is_some() {
@@ -149,15 +148,14 @@ async fn expire(
         ..member.clone()
     };
     let view = MemberView::from(&after);
-    events::record(app, &mut tx, &system(), member.tenant_id, event, &view)?;
+    events::record(
+        app,
+        &mut tx,
+        &Caller::system(),
+        member.tenant_id,
+        event,
+        &view,
+    )?;
     app.store.transact(tx).await?;
     Ok(next.is_some())
-}
-
-fn system() -> Caller {
-    Caller {
-        user_id: Uuid::nil(),
-        kind: CallerKind::System,
-        origin: Origin::default(),
-    }
 }
