@@ -107,6 +107,8 @@ async fn member_and_department_changes_are_read_in_order_with_the_resource_as_th
 async fn a_type_filter_and_a_small_limit_still_move_the_cursor_past_everything_read() {
     let env = Env::start().await;
     let t = env.tenant_with_owner("Filter Co").await;
+    env.deliver_events().await;
+    let (_, start) = env.events_after(&t, "").await;
     for name in ["A", "B", "C"] {
         let dept = env.department_in(&t, name).await;
         env.member_under(&t, name, &dept, json!({})).await;
@@ -115,7 +117,7 @@ async fn a_type_filter_and_a_small_limit_still_move_the_cursor_past_everything_r
     let base = format!("/v1/tenants/{}/events", t.id);
     let page = env
         .get(
-            &format!("{base}?types=member.created&limit=2"),
+            &format!("{base}?types=member.created&limit=2&after={start}"),
             &t.owner_token,
         )
         .await;
@@ -298,4 +300,248 @@ async fn a_reader_keeping_its_cursor_sees_every_event_once_while_writers_and_seq
     env.deliver_events().await;
     let (rest, _) = env.events_after(t, start).await;
     assert_eq!(rest.len(), WRITERS * EACH, "the log holds each event once");
+}
+
+/// The events of one tenant after `cursor`, numbered first.
+async fn since(env: &Env, t: &Tenant, cursor: &str) -> (Vec<Value>, String) {
+    env.deliver_events().await;
+    env.events_after(t, cursor).await
+}
+
+#[tokio::test]
+async fn invitations_joins_licences_bulk_edits_clients_tokens_jobs_and_the_tenant_emit() {
+    let env = Env::start().await;
+    let t = env.tenant_with_owner("Everything Co").await;
+    let (first, mut cursor) = since(&env, &t, "").await;
+    assert_eq!(
+        types(&first),
+        ["tenant.created", "department.created", "member.created"]
+    );
+    assert_eq!(first[2]["data"]["email"], t.owner_email.as_str());
+    let base = format!("/v1/tenants/{}", t.id);
+
+    // An invitation accepted: the invitation, then the member it made.
+    let email = format!("{}@people.test", unique("inv"));
+    let token = env.invite(&t, &email).await;
+    env.accept(
+        &token,
+        None,
+        json!({"name": "Ina", "password": "ina-password-1"}),
+    )
+    .await
+    .ok(201);
+    let (got, next) = since(&env, &t, &cursor).await;
+    assert_eq!(
+        types(&got),
+        [
+            "invitation.created",
+            "invitation.accepted",
+            "member.created"
+        ]
+    );
+    assert_eq!(got[1]["data"]["status"], "accepted");
+    assert_eq!(got[2]["data"]["email"], email.as_str());
+    cursor = next;
+
+    // A cancelled invitation; a join request approved, another rejected.
+    let other = format!("{}@people.test", unique("can"));
+    env.invite(&t, &other).await;
+    let invitations = env
+        .get(&format!("{base}/invitations"), &t.owner_token)
+        .await;
+    let pending = invitations.ok(200)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["email"] == other.as_str())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    env.delete(&format!("{base}/invitations/{pending}"), &t.owner_token)
+        .await
+        .ok(204);
+    let code = env.join_code(&t).await;
+    for who in ["jo", "rex"] {
+        env.join(
+            &code,
+            None,
+            json!({"email": format!("{}@people.test", unique(who)), "name": who,
+                   "password": "joiner-password-1"}),
+        )
+        .await
+        .ok(202);
+    }
+    env.deliver_outbox().await;
+    let requests = env
+        .get(&format!("{base}/join-requests"), &t.owner_token)
+        .await;
+    let ids: Vec<String> = requests.ok(200)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    env.post(
+        &format!("{base}/join-requests/{}/approve", ids[0]),
+        Some(&t.owner_token),
+        json!({}),
+    )
+    .await
+    .ok(200);
+    env.post(
+        &format!("{base}/join-requests/{}/reject", ids[1]),
+        Some(&t.owner_token),
+        json!({}),
+    )
+    .await
+    .ok(200);
+    let (got, next) = since(&env, &t, &cursor).await;
+    let got_types = types(&got);
+    assert_eq!(
+        got_types
+            .iter()
+            .filter(|t| !t.starts_with("join_request") && !t.starts_with("member"))
+            .copied()
+            .collect::<Vec<_>>(),
+        ["invitation.created", "invitation.cancelled"]
+    );
+    assert_eq!(
+        got_types
+            .iter()
+            .filter(|t| t.starts_with("join_request") || t.starts_with("member"))
+            .copied()
+            .collect::<Vec<_>>(),
+        [
+            "join_request.created",
+            "join_request.created",
+            "join_request.approved",
+            "member.created",
+            "join_request.rejected"
+        ]
+    );
+    cursor = next;
+
+    // Licences and bulk edits: one event per member, in one item per chunk.
+    let members = env.add_members(&t, 3).await;
+    let (_, next) = since(&env, &t, &cursor).await;
+    cursor = next;
+    let expires = time::OffsetDateTime::now_utc() + time::Duration::days(60);
+    let expires = expires
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    env.post(
+        &format!("{base}/licences/assign"),
+        Some(&t.owner_token),
+        json!({"member_ids": &members, "expires_at": expires}),
+    )
+    .await
+    .ok(200);
+    env.post(
+        &format!("{base}/licences/revoke"),
+        Some(&t.owner_token),
+        json!({"member_ids": &members[0..1]}),
+    )
+    .await
+    .ok(200);
+    env.post(
+        &format!("{base}/members/bulk-status"),
+        Some(&t.owner_token),
+        json!({"member_ids": &members, "status": "disabled"}),
+    )
+    .await
+    .ok(200);
+    env.post(
+        &format!("{base}/members/bulk-update"),
+        Some(&t.owner_token),
+        json!({"member_ids": &members, "set": {"position": "Crew"}}),
+    )
+    .await
+    .ok(200);
+    let (got, next) = since(&env, &t, &cursor).await;
+    assert_eq!(
+        types(&got),
+        [
+            "member.licence.assigned",
+            "member.licence.assigned",
+            "member.licence.assigned",
+            "member.licence.revoked",
+            "member.disabled",
+            "member.disabled",
+            "member.disabled",
+            "member.updated",
+            "member.updated",
+            "member.updated",
+        ]
+    );
+    assert!(got[0]["data"]["licence"].is_object());
+    assert!(got[3]["data"]["licence"].is_null());
+    assert_eq!(got[9]["data"]["position"], "Crew");
+    assert_eq!(got[9]["data"]["status"], "disabled");
+    let shown = env
+        .get(&format!("{base}/members/{}", members[2]), &t.owner_token)
+        .await;
+    assert_eq!(
+        got[9]["data"],
+        *shown.ok(200),
+        "the member as the API shows it"
+    );
+    cursor = next;
+
+    // API clients and SCIM tokens (never their secrets), an export, the tenant itself.
+    env.enable_api_access(&t).await;
+    let client = env
+        .post(
+            &format!("{base}/api-clients"),
+            Some(&t.owner_token),
+            json!({"name": "HR sync", "permissions": ["members.read"]}),
+        )
+        .await;
+    let client = client.ok(201).clone();
+    env.delete(
+        &format!(
+            "{base}/api-clients/{}",
+            client["id"].as_str().unwrap()
+        ),
+        &t.owner_token,
+    )
+    .await
+    .ok(204);
+    let scim = env
+        .post(
+            &format!("{base}/scim-tokens"),
+            Some(&t.owner_token),
+            json!({"label": "Okta"}),
+        )
+        .await;
+    let scim = scim.ok(201).clone();
+    env.delete(
+        &format!("{base}/scim-tokens/{}", scim["id"].as_str().unwrap()),
+        &t.owner_token,
+    )
+    .await
+    .ok(204);
+    env.patch(&base, &t.owner_token, json!({"name": "Everything Ltd"}))
+        .await
+        .ok(200);
+    let (got, _) = since(&env, &t, &cursor).await;
+    let got_types = types(&got);
+    assert_eq!(
+        got_types,
+        [
+            "tenant.updated",
+            "api_client.created",
+            "api_client.deleted",
+            "scim_token.created",
+            "scim_token.deleted",
+            "tenant.updated"
+        ]
+    );
+    let text = serde_json::to_string(&got).unwrap();
+    assert!(!text.contains(client["client_secret"].as_str().unwrap()));
+    assert!(!text.contains(scim["token"].as_str().unwrap()));
+    assert_eq!(got[5]["data"]["name"], "Everything Ltd");
 }

@@ -59,6 +59,15 @@ pub(crate) struct Logged {
     pub actor: EventActor,
     pub data: String,
     pub ttl: i64,
+    /// In a tenant's log: the event's number in the platform's (the tenant purge removes both).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_seq: Option<u64>,
+}
+
+/// The key of the platform log's copy of a tenant log's item.
+pub(crate) fn platform_copy(item: crate::store::Item) -> ApiResult<Option<Key>> {
+    let logged: Logged = from_item(item)?;
+    Ok(logged.platform_seq.map(|seq| Key::event(None, seq)))
 }
 
 impl Logged {
@@ -197,8 +206,9 @@ async fn number(app: &App, tenant_id: Uuid, batch: &[(Pending, Vec<Entry>)]) -> 
         for entry in &entries[take.from..take.to] {
             tenant_seq += 1;
             platform_seq += 1;
-            put_logged(&mut tx, Some(tenant_id), tenant_seq, pending, entry)?;
-            put_logged(&mut tx, None, platform_seq, pending, entry)?;
+            let in_tenant = (Some(tenant_id), tenant_seq, Some(platform_seq));
+            put_logged(&mut tx, in_tenant, pending, entry)?;
+            put_logged(&mut tx, (None, platform_seq, None), pending, entry)?;
         }
         keep_progress(&mut tx, pending, take)?;
     }
@@ -246,10 +256,11 @@ fn advance(tx: &mut Transaction, tenant_id: Option<Uuid>, from: u64, by: u64) ->
     )
 }
 
+/// Puts `entry` as event `seq` of a log (a tenant's, or the platform's: `None`), with its number
+/// in the platform's log when that is another.
 fn put_logged(
     tx: &mut Transaction,
-    tenant_id: Option<Uuid>,
-    seq: u64,
+    (tenant_id, seq, platform_seq): (Option<Uuid>, u64, Option<u64>),
     pending: &Pending,
     entry: &Entry,
 ) -> ApiResult<()> {
@@ -263,6 +274,7 @@ fn put_logged(
         actor: pending.actor.clone(),
         data: entry.data.to_string(),
         ttl: pending.ttl,
+        platform_seq,
     };
     tx.put(
         to_item(&logged, &Key::event(tenant_id, seq), &[])?,
