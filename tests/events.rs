@@ -502,10 +502,7 @@ async fn invitations_joins_licences_bulk_edits_clients_tokens_jobs_and_the_tenan
         .await;
     let client = client.ok(201).clone();
     env.delete(
-        &format!(
-            "{base}/api-clients/{}",
-            client["id"].as_str().unwrap()
-        ),
+        &format!("{base}/api-clients/{}", client["id"].as_str().unwrap()),
         &t.owner_token,
     )
     .await

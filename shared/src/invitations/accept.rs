@@ -595,8 +595,22 @@ async fn take_over_unproven(
         .value(":one", num(1)),
         Some((Condition::exists(), changed())),
     )?;
+    let person = crate::auth::Caller {
+        user_id: user.id,
+        kind: crate::auth::CallerKind::User,
+        origin: Default::default(),
+    };
     for member in crate::users::memberships(app, user.id).await? {
         member.follow_user(tx, &user.name, &user.email, true, user.phone.as_deref())?;
+        let followed = Member {
+            name: user.name.clone(),
+            email_verified: true,
+            phone: user.phone.clone(),
+            ..member
+        };
+        let view = MemberView::from(&followed);
+        let event = EventType::MemberUpdated;
+        events::record(app, tx, &person, followed.tenant_id, event, &view)?;
     }
     Ok(())
 }
