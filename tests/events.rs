@@ -150,6 +150,8 @@ async fn a_type_filter_and_a_small_limit_still_move_the_cursor_past_everything_r
     for (query, field) in [
         ("types=member.exploded", "types"),
         ("after=abc", "after"),
+        ("after=", "after"),
+        ("after=+1", "after"),
         ("after=12345678901234567", "after"),
         ("limit=0", "limit"),
     ] {
@@ -197,7 +199,7 @@ async fn only_events_readers_of_the_tenant_read_its_events_and_only_platform_adm
     // The platform's log holds both tenants' events, numbered on their own.
     let admin = env.admin_token().await;
     let mut all = Vec::new();
-    let mut cursor = String::new();
+    let mut cursor = "0".to_string();
     loop {
         let page = env
             .get(&format!("/v1/events?after={cursor}&limit=200"), &admin)
@@ -315,9 +317,17 @@ async fn invitations_joins_licences_bulk_edits_clients_tokens_jobs_and_the_tenan
     let (first, mut cursor) = since(&env, &t, "").await;
     assert_eq!(
         types(&first),
-        ["tenant.created", "department.created", "member.created"]
+        [
+            "tenant.created",
+            "department.created",
+            "member.created",
+            "member.updated"
+        ]
     );
     assert_eq!(first[2]["data"]["email"], t.owner_email.as_str());
+    // The owner set a password by the mailed link, which proved the address.
+    assert_eq!(first[2]["data"]["email_verified"], false);
+    assert_eq!(first[3]["data"]["email_verified"], true);
     let base = format!("/v1/tenants/{}", t.id);
 
     // An invitation accepted: the invitation, then the member it made.

@@ -522,9 +522,14 @@ impl Env {
         let mut events = Vec::new();
         let mut cursor = after.to_string();
         loop {
+            let after = if cursor.is_empty() {
+                String::new()
+            } else {
+                format!("?after={cursor}")
+            };
             let page = self
                 .get(
-                    &format!("/v1/tenants/{}/events?after={cursor}", t.id),
+                    &format!("/v1/tenants/{}/events{after}", t.id),
                     &t.owner_token,
                 )
                 .await;

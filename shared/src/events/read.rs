@@ -80,10 +80,16 @@ pub async fn for_platform(
 fn wanted(filter: EventFilter) -> ApiResult<Wanted> {
     let mut checks = Checks::new();
     let limit = PageParams::new(filter.limit.as_deref(), None)?.limit as usize;
-    let after = match filter.after.as_deref().filter(|a| !a.is_empty()) {
+    let after = match filter.after.as_deref() {
         None => 0,
         Some(raw) => match raw.parse::<u64>() {
-            Ok(n) if raw.len() <= 16 => n,
+            Ok(n)
+                if !raw.is_empty()
+                    && raw.len() <= 16
+                    && raw.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                n
+            }
             _ => {
                 checks.fail("after", "must be the next_cursor of an earlier answer");
                 0
