@@ -128,14 +128,8 @@ pub async fn create(
             after: audit::snapshot(&view),
         },
     )?;
-    events::record(
-        app,
-        &mut tx,
-        &access.caller,
-        tenant_id,
-        EventType::ApiClientCreated,
-        &view,
-    )?;
+    let event = EventType::ApiClientCreated;
+    events::record(app, &mut tx, &access.caller, tenant_id, event, &view)?;
     app.store.transact(tx).await?;
     view.client_secret = Some(secret);
     Ok(view)

@@ -105,7 +105,7 @@ fn wanted(filter: EventFilter) -> ApiResult<Wanted> {
                 .filter_map(|name| {
                     let parsed = EventType::parse(name.trim());
                     if parsed.is_none() {
-                        checks.fail("types", &format!("`{}` is not an event type", name.trim()));
+                        checks.fail("types", format!("`{}` is not an event type", name.trim()));
                     }
                     parsed
                 })

@@ -128,7 +128,7 @@ pub(super) fn write_request(
         after: audit::snapshot(&MemberView::from(member)),
     };
     audit::record(app, tx, caller, change)?;
-    let request = super::JoinRequestView::from(member);
+    let request = crate::members::view::JoinRequestView::from(member);
     events::record(
         app,
         tx,

@@ -7,7 +7,7 @@ use crate::auth::{Caller, Requester};
 use crate::crypto;
 use crate::error::{ApiError, ApiResult};
 use crate::events::{self, EventType};
-use crate::members::MemberView;
+use crate::members::view::MemberView;
 use crate::model::keys::{GSI1, Key, memberships_of};
 use crate::model::member::{Member, UserInTenant};
 use crate::model::time::rfc3339;

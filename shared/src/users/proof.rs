@@ -18,7 +18,7 @@ use crate::error::{ApiError, ApiResult, Checks};
 use crate::events::{self, EventType};
 use crate::limits::{Counter, count_attempt};
 use crate::mail::{Mail, html_escape};
-use crate::members::MemberView;
+use crate::members::view::MemberView;
 use crate::model::keys::Key;
 use crate::model::member::Member;
 use crate::model::user::{Delivery, StoredToken, TokenPurpose, User};
