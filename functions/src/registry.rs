@@ -252,6 +252,8 @@ operations! {
     SCIM_DELETE_GROUP = scim DELETE "/scim/v2/{tenant_id}/Groups/{group_id}" => "scim-delete-group", handlers::scim::delete_group;
     LIST_AUDIT_LOG = token GET "/v1/tenants/{tenant_id}/audit-log" => "list-audit-log", handlers::audit::list;
     LIST_LOGIN_LOG = token GET "/v1/tenants/{tenant_id}/login-log" => "list-login-log", handlers::logins::for_tenant;
+    LIST_EVENTS = token GET "/v1/tenants/{tenant_id}/events" => "list-events", handlers::events::for_tenant;
+    LIST_PLATFORM_EVENTS = token GET "/v1/events" => "list-platform-events", handlers::events::for_platform;
 }
 
 jobs! {
@@ -272,6 +274,10 @@ jobs! {
     ] event roster_shared::departments::moves::handle_event;
     JOB_DEAD_LETTERS = "job-dead-letters" [Trigger::DeadLetters] event roster_shared::jobs::dead_letters::handle_event;
     MAIL_OUTBOX = "mail-outbox" [Trigger::Stream(r#"{"eventName": ["INSERT"], "dynamodb": {"NewImage": {"kind": {"S": ["outbox_mail"]}}}}"#)] event roster_shared::outbox_worker::handle_stream;
+    EVENT_SEQUENCER = "event-sequencer" [
+        Trigger::Stream(r#"{"eventName": ["INSERT"], "dynamodb": {"NewImage": {"kind": {"S": ["event_pending"]}}}}"#),
+        Trigger::Schedule
+    ] event roster_shared::events::sequencer::handle_event;
     ROTATE_SIGNING_KEY = "rotate-signing-key" [Trigger::Rotation] event roster_shared::signing_keys::handle_rotation;
 }
 

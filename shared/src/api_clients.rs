@@ -9,6 +9,7 @@ use crate::auth::Requester;
 use crate::auth::{Need, authorize_with_tenant};
 use crate::crypto;
 use crate::error::{ApiError, ApiResult, Checks};
+use crate::events::{self, EventType};
 use crate::limits::{self, Counter};
 pub use crate::model::ApiClient;
 use crate::model::keys::{GSI1, Key, api_clients_of};
@@ -127,6 +128,8 @@ pub async fn create(
             after: audit::snapshot(&view),
         },
     )?;
+    let event = EventType::ApiClientCreated;
+    events::record(app, &mut tx, &access.caller, tenant_id, event, &view)?;
     app.store.transact(tx).await?;
     view.client_secret = Some(secret);
     Ok(view)
@@ -192,6 +195,15 @@ pub async fn delete(
             before: audit::snapshot(&ApiClientView::from(&client)),
             after: None,
         },
+    )?;
+    let view = ApiClientView::from(&client);
+    events::record(
+        app,
+        &mut tx,
+        &access.caller,
+        tenant_id,
+        EventType::ApiClientDeleted,
+        &view,
     )?;
     app.store.transact(tx).await
 }

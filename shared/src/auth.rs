@@ -61,6 +61,17 @@ pub struct Caller {
     pub origin: Origin,
 }
 
+impl Caller {
+    /// Roster itself: what a schedule or a worker does on nobody's behalf.
+    pub fn system() -> Self {
+        Self {
+            user_id: Uuid::nil(),
+            kind: CallerKind::System,
+            origin: Origin::default(),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum CallerKind {
     Platform,

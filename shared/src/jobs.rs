@@ -10,7 +10,9 @@ use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::Requester;
 use crate::auth::{Access, Need, authorize_with_tenant};
+use crate::auth::{Caller, CallerKind};
 use crate::error::{ApiError, ApiResult};
+use crate::events::{self, EventType};
 pub use crate::model::job::{
     ImportView, JOB_RETENTION_DAYS, Job, JobCounts, JobKind, JobStatus, JobView,
 };
@@ -43,6 +45,25 @@ pub fn still_as_read(job: &Job) -> ApiResult<Condition> {
             .value(":read_status", status)
             .value(":read", s(rfc3339(job.updated_at))),
     )
+}
+
+/// Adds a finished import's or export's event to `tx`, made for the person who started it: the
+/// job as clients list it (without a download link, which would expire; its detail gives one).
+pub(crate) fn record_outcome(app: &App, tx: &mut Transaction, job: &Job) -> ApiResult<()> {
+    let event = match (job.kind, job.status) {
+        (JobKind::Import, JobStatus::Completed) => EventType::ImportCompleted,
+        (JobKind::Import, JobStatus::Failed) => EventType::ImportFailed,
+        (JobKind::Export, JobStatus::Completed) => EventType::ExportCompleted,
+        (JobKind::Export, JobStatus::Failed) => EventType::ExportFailed,
+        _ => return Ok(()),
+    };
+    let runner = Caller {
+        user_id: job.created_by,
+        kind: CallerKind::Job { for_admin: false },
+        origin: Default::default(),
+    };
+    let view = JobView::of(job, None);
+    events::record(app, tx, &runner, job.tenant_id, event, &view)
 }
 
 /// Counts a failed job in CloudWatch (the `Roster/JobsFailed` metric the failed-jobs alarm

@@ -11,6 +11,7 @@ pub mod consistency;
 pub mod crypto;
 pub mod departments;
 pub mod error;
+pub mod events;
 pub mod https;
 pub mod idempotency;
 pub mod invitations;

@@ -509,6 +509,39 @@ impl Env {
             .expect("the outbox is delivered");
     }
 
+    /// Numbers every pending event into its logs, as the stream would have had the sequencer do
+    /// by now.
+    pub async fn deliver_events(&self) {
+        roster_shared::events::sequencer::sweep(self.app)
+            .await
+            .expect("the events are numbered");
+    }
+
+    /// Every event of `t` after `after` (following `has_more`), and the cursor to go on from.
+    pub async fn events_after(&self, t: &Tenant, after: &str) -> (Vec<Value>, String) {
+        let mut events = Vec::new();
+        let mut cursor = after.to_string();
+        loop {
+            let after = if cursor.is_empty() {
+                String::new()
+            } else {
+                format!("?after={cursor}")
+            };
+            let page = self
+                .get(
+                    &format!("/v1/tenants/{}/events{after}", t.id),
+                    &t.owner_token,
+                )
+                .await;
+            let body = page.ok(200);
+            events.extend(body["items"].as_array().expect("items").iter().cloned());
+            cursor = body["next_cursor"].as_str().expect("cursor").to_string();
+            if body["has_more"] != true {
+                return (events, cursor);
+            }
+        }
+    }
+
     /// Mails the outbox worker sends (what public answers queue) are sent first, as the stream
     /// would have them sent by now.
     pub async fn mails_to(&self, to: &str) -> Vec<(String, String)> {

@@ -4,6 +4,7 @@ pub mod api_clients;
 pub mod audit;
 pub mod auth;
 pub mod departments;
+pub mod events;
 pub mod invitations;
 pub mod jobs;
 pub mod joining;

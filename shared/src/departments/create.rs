@@ -10,6 +10,7 @@ use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::{Need, Requester, authorize};
 use crate::error::{ApiError, ApiResult, Checks};
+use crate::events::{self, EventType};
 use crate::model::department::{Department, DepartmentSettings, MAX_DEPTH};
 use crate::model::keys::Key;
 use crate::model::roles::Permission;
@@ -81,6 +82,8 @@ pub async fn create(
             after: audit::snapshot(&view),
         },
     )?;
+    let event = EventType::DepartmentCreated;
+    events::record(app, &mut tx, &access.caller, tenant_id, event, &view)?;
     app.store.transact(tx).await?;
     Ok(view)
 }

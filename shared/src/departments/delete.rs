@@ -7,6 +7,7 @@ use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::{Need, Requester, authorize};
 use crate::error::{ApiError, ApiResult};
+use crate::events::{self, EventType};
 use crate::model::department::Department;
 use crate::model::keys::Key;
 use crate::model::roles::Permission;
@@ -67,6 +68,15 @@ pub async fn delete(
             before: audit::snapshot(&DepartmentView::from(&dept)),
             after: None,
         },
+    )?;
+    let view = DepartmentView::from(&dept);
+    events::record(
+        app,
+        &mut tx,
+        &access.caller,
+        tenant_id,
+        EventType::DepartmentDeleted,
+        &view,
     )?;
     app.store.transact(tx).await
 }

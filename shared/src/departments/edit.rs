@@ -13,6 +13,7 @@ use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::{Access, Need, Requester, authorize};
 use crate::error::{ApiError, ApiResult, Checks};
+use crate::events::{self, EventType};
 use crate::model::department::Department;
 use crate::model::job::JobView;
 use crate::model::keys::Key;
@@ -266,5 +267,12 @@ fn record_edit(
             before: audit::snapshot(&DepartmentView::from(&edit.before)),
             after: audit::snapshot(view),
         },
-    )
+    )?;
+    let event = if edit.moved() {
+        EventType::DepartmentMoved
+    } else {
+        EventType::DepartmentUpdated
+    };
+    let tenant_id = edit.before.tenant_id;
+    events::record(app, tx, &access.caller, tenant_id, event, view)
 }

@@ -12,8 +12,10 @@ use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::Requester;
 use crate::error::{ApiError, ApiResult, Checks};
+use crate::events::{self, EventType};
 use crate::joining::outcome::{JoinOutcome, Joined};
 use crate::mail::{Mail, html_escape};
+use crate::members::view::JoinRequestView;
 use crate::members::{MemberView, quota_exceeded};
 use crate::model::department::Department;
 use crate::model::keys::Key;
@@ -523,6 +525,23 @@ fn audit_acceptance(
         after: audit::snapshot(&after.view(now)),
     };
     audit::record(app, tx, &caller, accepted)?;
+    let tenant_id = before.tenant_id;
+    let event = EventType::InvitationAccepted;
+    events::record(app, tx, &caller, tenant_id, event, &after.view(now))?;
+    if acceptance.is_join_request() {
+        let request = JoinRequestView::from(member);
+        events::record(
+            app,
+            tx,
+            &caller,
+            tenant_id,
+            EventType::JoinRequestCreated,
+            &request,
+        )?;
+    } else {
+        let view = MemberView::from(member);
+        events::record(app, tx, &caller, tenant_id, EventType::MemberCreated, &view)?;
+    }
     let joined = Change {
         tenant_id: before.tenant_id,
         action: if acceptance.is_join_request() {
@@ -576,8 +595,22 @@ async fn take_over_unproven(
         .value(":one", num(1)),
         Some((Condition::exists(), changed())),
     )?;
+    let person = crate::auth::Caller {
+        user_id: user.id,
+        kind: crate::auth::CallerKind::User,
+        origin: Default::default(),
+    };
     for member in crate::users::memberships(app, user.id).await? {
         member.follow_user(tx, &user.name, &user.email, true, user.phone.as_deref())?;
+        let followed = Member {
+            name: user.name.clone(),
+            email_verified: true,
+            phone: user.phone.clone(),
+            ..member
+        };
+        let view = MemberView::from(&followed);
+        let event = EventType::MemberUpdated;
+        events::record(app, tx, &person, followed.tenant_id, event, &view)?;
     }
     Ok(())
 }

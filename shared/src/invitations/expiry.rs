@@ -6,7 +6,9 @@
 
 use super::invitation::Invitation;
 use crate::app::App;
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::events::{self, EventType};
 use crate::model::keys::{GSI4, INVITATION_EXPIRY_QUEUE, Key};
 use crate::queue::{self, Conflicts, Due, DueQueue, Handled, Tally};
 use crate::store::{Condition, Transaction, Update, num, s};
@@ -89,6 +91,16 @@ async fn release(app: &App, invitation: &Invitation, now: OffsetDateTime) -> Api
             Condition::counters_cover(&[("invitation_count", -1), ("quota_used", -1)]),
             ApiError::Conflict("the tenant's invitation count is out of step".into()),
         )),
+    )?;
+    let view = invitation.view(now);
+    let event = EventType::InvitationExpired;
+    events::record(
+        app,
+        &mut tx,
+        &Caller::system(),
+        invitation.tenant_id,
+        event,
+        &view,
     )?;
     app.store.transact(tx).await
 }

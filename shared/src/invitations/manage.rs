@@ -11,6 +11,7 @@ use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::{Access, Need, Requester, authorize_with_tenant};
 use crate::error::{ApiError, ApiResult};
+use crate::events::{self, EventType};
 use crate::limits::{count_text, may_text_again};
 use crate::members::quota_exceeded;
 use crate::model::department::Department;
@@ -257,8 +258,11 @@ pub async fn cancel(
             )),
         )?;
     }
-    let change = changed("invitation.cancel", &before, &after.view(now), now);
+    let view = after.view(now);
+    let change = changed("invitation.cancel", &before, &view, now);
     audit::record(app, &mut tx, &access.caller, change)?;
+    let event = EventType::InvitationCancelled;
+    events::record(app, &mut tx, &access.caller, tenant_id, event, &view)?;
     app.store.transact(tx).await
 }
 

@@ -12,6 +12,7 @@ use crate::audit::{self, Change};
 use crate::auth::{Access, CallerKind, Need, Requester, authorize_with_tenant};
 use crate::config::SmsPolicy;
 use crate::error::{ApiError, ApiResult, Checks};
+use crate::events::{self, EventType};
 use crate::limits::count_text;
 use crate::members::quota_exceeded;
 use crate::model::department::Department;
@@ -364,6 +365,8 @@ fn add_invitation(
             after: audit::snapshot(&view),
         },
     )?;
+    let event = EventType::InvitationCreated;
+    events::record(app, tx, &access.caller, tenant_id, event, &view)?;
     Ok(view)
 }
 

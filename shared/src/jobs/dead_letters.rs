@@ -235,6 +235,7 @@ async fn fail(app: &App, tenant_id: Uuid, job_id: Uuid, reason: &str) -> ApiResu
             ApiError::Conflict("the job changed".into()),
         )),
     )?;
+    crate::jobs::record_outcome(app, &mut tx, &job)?;
     match app.store.transact(tx).await {
         Ok(()) => {
             crate::jobs::record_failure(&job);

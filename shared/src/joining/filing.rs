@@ -8,6 +8,7 @@ use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::{Caller, CallerKind, Origin};
 use crate::error::{ApiError, ApiResult};
+use crate::events::{self, EventType};
 use crate::invitations::admission::{NewMemberFields, add_member_items, new_member};
 use crate::members::MemberView;
 use crate::model::department::Department;
@@ -126,7 +127,16 @@ pub(super) fn write_request(
         before: None,
         after: audit::snapshot(&MemberView::from(member)),
     };
-    audit::record(app, tx, caller, change)
+    audit::record(app, tx, caller, change)?;
+    let request = crate::members::view::JoinRequestView::from(member);
+    events::record(
+        app,
+        tx,
+        caller,
+        tenant_id,
+        EventType::JoinRequestCreated,
+        &request,
+    )
 }
 
 /// Adds to `tx` what a new person's queued request files: their account (unproven; the caller

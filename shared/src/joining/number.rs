@@ -11,6 +11,7 @@ use crate::audit::{self, Change};
 use crate::auth::{Need, Requester, authorize_with_tenant};
 use crate::crypto;
 use crate::error::{ApiError, ApiResult};
+use crate::events::{self, EventType};
 use crate::invitations::admission::count_attempt;
 use crate::model::keys::Key;
 use crate::model::roles::Permission;
@@ -140,6 +141,15 @@ pub async fn rotate(
             after: audit::snapshot(&TenantView::from(&after)),
         };
         audit::record(app, &mut tx, &access.caller, change)?;
+        let view = TenantView::from(&after);
+        events::record(
+            app,
+            &mut tx,
+            &access.caller,
+            tenant_id,
+            EventType::TenantUpdated,
+            &view,
+        )?;
         match app.store.transact(tx).await {
             Ok(()) => {
                 return Ok(JoinNumberView {

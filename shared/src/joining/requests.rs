@@ -5,76 +5,22 @@ use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::{Access, Need, Requester, authorize_with_tenant};
 use crate::error::{ApiError, ApiResult, Checks};
+use crate::events::{self, EventType};
 use crate::invitations::{branded_html, branding_for};
 use crate::mail::{Mail, html_escape};
+pub use crate::members::view::JoinRequestView;
 use crate::members::{MemberView, quota_exceeded};
 use crate::model::department::Department;
 use crate::model::keys::{GSI3, Key, join_requests_partition};
-use crate::model::member::{JoinVia, Member, MemberSource, MemberStatus};
+use crate::model::member::{Member, MemberStatus};
 use crate::model::roles::{Permission, Role};
 use crate::model::tenant::Tenant;
 use crate::model::{List, PageParams};
 use crate::store::{Batch, Condition, Query, SortRange, Transaction, Update, from_item, num, s};
 use crate::validate;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
-
-/// A join request as admins see it: the member it will become, and how it came.
-#[derive(Debug, Serialize)]
-pub struct JoinRequestView {
-    pub id: Uuid,
-    pub tenant_id: Uuid,
-    pub user_id: Uuid,
-    pub email: String,
-    pub name: String,
-    pub phone: Option<String>,
-    pub department_id: Uuid,
-    pub position: Option<String>,
-    pub work_number: Option<String>,
-    pub location: Option<String>,
-    pub role: Role,
-    /// pending, rejected — or active once approved.
-    pub status: MemberStatus,
-    pub source: MemberSource,
-    pub via: Option<JoinVia>,
-    pub invitation_id: Option<Uuid>,
-    pub join_link_id: Option<Uuid>,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub requested_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub decided_at: Option<OffsetDateTime>,
-    pub decided_by: Option<Uuid>,
-    pub reason: Option<String>,
-}
-
-impl From<&Member> for JoinRequestView {
-    fn from(m: &Member) -> Self {
-        let info = m.join_request.as_ref();
-        Self {
-            id: m.id,
-            tenant_id: m.tenant_id,
-            user_id: m.user_id,
-            email: m.email.clone(),
-            name: m.name.clone(),
-            phone: m.phone.clone(),
-            department_id: m.department_id,
-            position: m.position.clone(),
-            work_number: m.work_number.clone(),
-            location: m.location.clone(),
-            role: m.role,
-            status: m.status,
-            source: m.source,
-            via: info.map(|i| i.via),
-            invitation_id: info.and_then(|i| i.invitation_id),
-            join_link_id: info.and_then(|i| i.join_link_id),
-            requested_at: info.map(|i| i.requested_at),
-            decided_at: info.and_then(|i| i.decided_at),
-            decided_by: info.and_then(|i| i.decided_by),
-            reason: info.and_then(|i| i.reason.clone()),
-        }
-    }
-}
 
 /// Pending and rejected requests (`status` narrows to one), oldest first: one index query.
 pub async fn list_requests(
@@ -240,6 +186,24 @@ pub async fn approve(
         after: audit::snapshot(&view),
     };
     audit::record(app, &mut tx, &access.caller, change)?;
+    let request = JoinRequestView::from(&after);
+    let caller = &access.caller;
+    events::record(
+        app,
+        &mut tx,
+        caller,
+        tenant_id,
+        EventType::JoinRequestApproved,
+        &request,
+    )?;
+    events::record(
+        app,
+        &mut tx,
+        caller,
+        tenant_id,
+        EventType::MemberCreated,
+        &view,
+    )?;
     app.store.transact(tx).await?;
     let mail = approval_mail(app, &tenant, &department, &after);
     if let Err(err) = app.mail().send(mail).await {
@@ -428,6 +392,8 @@ pub async fn reject(
         after: audit::snapshot(&view),
     };
     audit::record(app, &mut tx, &access.caller, change)?;
+    let event = EventType::JoinRequestRejected;
+    events::record(app, &mut tx, &access.caller, tenant_id, event, &view)?;
     app.store.transact(tx).await?;
     Ok(view)
 }
@@ -455,7 +421,7 @@ fn plan_rejection(
 mod tests {
     use super::*;
     use crate::invitations::fixtures::{NOW, root, tenant};
-    use crate::model::member::{JoinRequestInfo, Person};
+    use crate::model::member::{JoinRequestInfo, JoinVia, MemberSource, Person};
     use crate::model::roles::Permissions;
     use crate::model::user::User;
 

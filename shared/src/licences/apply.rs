@@ -8,12 +8,13 @@ use crate::app::App;
 use crate::audit::{self, Change as AuditChange};
 use crate::auth::Access;
 use crate::error::{ApiError, ApiResult, LicenceConflict};
+use crate::events::{self, EventType};
 use crate::model::keys::Key;
 use crate::model::tenant::Tenant;
 use crate::store::{Condition, MAX_TRANSACTION_ACTIONS, Transaction, Update, num};
 use crate::tenants::Seats;
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 /// What a licence change answers.
@@ -36,6 +37,8 @@ struct Edit {
     written: Condition,
     backward: Update,
     seats: i64,
+    event: (EventType, Value),
+    undo_event: (EventType, Value),
 }
 
 impl Edit {
@@ -53,6 +56,8 @@ impl Edit {
             written: holds_exactly(change.after.as_ref())?,
             backward: write(change.before.as_ref())?,
             seats: change.seats,
+            event: change.event.clone(),
+            undo_event: change.undo_event.clone(),
         })
     }
 }
@@ -73,12 +78,13 @@ pub(super) async fn apply(
         .iter()
         .map(|c| Edit::of(c, tenant.id, stamp))
         .collect::<ApiResult<Vec<_>>>()?;
-    let per_tx = MAX_TRANSACTION_ACTIONS - 2;
+    // Each chunk: its members, the seat counter, the audit entry, the events (one item).
+    let per_tx = MAX_TRANSACTION_ACTIONS - 3;
     let mut applied: Vec<&[Edit]> = Vec::new();
     for chunk in edits.chunks(per_tx) {
         let tx = chunk_transaction(app, access, tenant, chunk, action, &what)?;
         if let Err(err) = app.store.transact(tx).await {
-            undo(app, tenant, &applied).await;
+            undo(app, access, tenant, &applied).await;
             return Err(err);
         }
         applied.push(chunk);
@@ -131,6 +137,8 @@ fn chunk_transaction(
             })),
         },
     )?;
+    let events = chunk.iter().map(|e| e.event.clone()).collect();
+    events::record_many(app, &mut tx, &access.caller, tenant.id, events)?;
     Ok(tx)
 }
 
@@ -164,11 +172,11 @@ pub(super) fn seat_update(tx: &mut Transaction, tenant: &Tenant, delta: i64) -> 
 /// Puts applied chunks back after a later one failed. Each member is put back only while it is
 /// still as this request left it: one changed meanwhile (by another request or the expiry job)
 /// keeps its new state and is left out, with its seats, and the rest of its chunk is put back.
-async fn undo(app: &App, tenant: &Tenant, applied: &[&[Edit]]) {
+async fn undo(app: &App, access: &Access, tenant: &Tenant, applied: &[&[Edit]]) {
     for chunk in applied {
         let mut left: Vec<&Edit> = chunk.iter().collect();
         while !left.is_empty() {
-            match undo_edits(app, tenant, &left).await {
+            match undo_edits(app, access, tenant, &left).await {
                 Ok(()) => break,
                 Err(ApiError::LicenceConflict { conflicts }) => {
                     for c in &conflicts {
@@ -195,13 +203,19 @@ async fn undo(app: &App, tenant: &Tenant, applied: &[&[Edit]]) {
 
 /// One transaction putting `edits` back, with their seats. A member no longer as written fails
 /// it with a `LicenceConflict` naming that member.
-async fn undo_edits(app: &App, tenant: &Tenant, edits: &[&Edit]) -> ApiResult<()> {
+async fn undo_edits(app: &App, access: &Access, tenant: &Tenant, edits: &[&Edit]) -> ApiResult<()> {
     app.store
-        .transact_undo(|| undo_transaction(tenant, edits))
+        .transact_undo(|| undo_transaction(app, access, tenant, edits))
         .await
 }
 
-fn undo_transaction(tenant: &Tenant, edits: &[&Edit]) -> ApiResult<Transaction> {
+/// Puts `edits` back: an undo is a change too, with the events of the members put back.
+fn undo_transaction(
+    app: &App,
+    access: &Access,
+    tenant: &Tenant,
+    edits: &[&Edit],
+) -> ApiResult<Transaction> {
     let mut tx = Transaction::new();
     for e in edits {
         tx.update(
@@ -220,5 +234,7 @@ fn undo_transaction(tenant: &Tenant, edits: &[&Edit]) -> ApiResult<Transaction> 
     }
     let delta: i64 = edits.iter().map(|e| e.seats).sum();
     seat_update(&mut tx, tenant, -delta)?;
+    let events = edits.iter().map(|e| e.undo_event.clone()).collect();
+    events::record_many(app, &mut tx, &access.caller, tenant.id, events)?;
     Ok(tx)
 }

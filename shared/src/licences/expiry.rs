@@ -8,8 +8,10 @@
 use super::conditions::{holds, remove_licence, set_licence};
 use crate::app::App;
 use crate::audit::{self, Change};
-use crate::auth::{Caller, CallerKind, Origin};
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::events::{self, EventType};
+use crate::members::MemberView;
 use crate::model::keys::{GSI7, Key, LICENCE_DUE_QUEUE};
 use crate::model::licence::Licence;
 use crate::model::member::Member;
@@ -19,7 +21,6 @@ use crate::store::{Condition, Transaction, Update, num};
 use serde::Serialize;
 use serde_json::json;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 #[derive(Debug, Default, Serialize)]
 pub struct ExpiryReport {
@@ -120,7 +121,7 @@ async fn expire(
     audit::record(
         app,
         &mut tx,
-        &system(),
+        &Caller::system(),
         Change {
             tenant_id: member.tenant_id,
             action: if next.is_some() {
@@ -136,14 +137,25 @@ async fn expire(
                 .map(|n| json!({"expires_at": rfc3339(n.expires_at)})),
         },
     )?;
+    // A renewal taking over is the member's licence moving to its next term.
+    let event = match next {
+        Some(_) => EventType::MemberUpdated,
+        None => EventType::LicenceExpired,
+    };
+    let after = Member {
+        licence: next.clone(),
+        updated_at: now,
+        ..member.clone()
+    };
+    let view = MemberView::from(&after);
+    events::record(
+        app,
+        &mut tx,
+        &Caller::system(),
+        member.tenant_id,
+        event,
+        &view,
+    )?;
     app.store.transact(tx).await?;
     Ok(next.is_some())
-}
-
-fn system() -> Caller {
-    Caller {
-        user_id: Uuid::nil(),
-        kind: CallerKind::System,
-        origin: Origin::default(),
-    }
 }

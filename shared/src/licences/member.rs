@@ -8,6 +8,7 @@ use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::Requester;
 use crate::error::{ApiError, ApiResult, Checks, LicenceConflict};
+use crate::events::{self, EventType};
 use crate::members::MemberView;
 use crate::model::licence::LicenceView;
 use crate::model::member::Member;
@@ -89,6 +90,13 @@ pub async fn set_for_member(
             after: audit::snapshot(&view.licence),
         },
     )?;
+    // A new expiry for a licence held is an update of the member.
+    let event = if taking {
+        EventType::LicenceAssigned
+    } else {
+        EventType::MemberUpdated
+    };
+    events::record(app, &mut tx, &access.caller, tenant_id, event, &view)?;
     app.store.transact(tx).await?;
     Ok(view)
 }
@@ -132,5 +140,13 @@ pub async fn revoke_for_member(
             after: None,
         },
     )?;
+    let after = Member {
+        licence: None,
+        updated_at: app.now(),
+        ..before.clone()
+    };
+    let view = MemberView::from(&after);
+    let event = EventType::LicenceRevoked;
+    events::record(app, &mut tx, &access.caller, tenant_id, event, &view)?;
     app.store.transact(tx).await
 }

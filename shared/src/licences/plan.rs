@@ -3,11 +3,14 @@
 //! store here: the request's writes are built from the plan.
 
 use crate::error::{ApiError, ApiResult, LicenceConflict};
+use crate::events::EventType;
+use crate::members::MemberView;
 use crate::model::keys::Key;
 use crate::model::licence::{Licence, Renewal};
 use crate::model::member::{Member, MemberStatus};
 use crate::model::tenant::Tenant;
 use crate::tenants::Seats;
+use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
@@ -64,6 +67,10 @@ pub struct Change {
     pub after: Option<Licence>,
     /// Seats it takes (positive) or gives back (negative).
     pub seats: i64,
+    /// Its event, with the member as the API shows it once written.
+    pub event: (EventType, Value),
+    /// The event of putting it back (a later chunk of the request failed).
+    pub undo_event: (EventType, Value),
 }
 
 #[derive(Debug)]
@@ -169,9 +176,24 @@ fn change(request: Request, m: &Member, now: OffsetDateTime) -> Option<Change> {
         }
         (Request::Revoke | Request::Renew { .. }, None) => return None,
     };
+    let (done, undone) = match request {
+        Request::Assign { .. } => (EventType::LicenceAssigned, EventType::LicenceRevoked),
+        Request::Revoke => (EventType::LicenceRevoked, EventType::LicenceAssigned),
+        Request::Renew { .. } => (EventType::LicenceRenewed, EventType::MemberUpdated),
+    };
+    let shown = |licence: &Option<Licence>| {
+        let member = Member {
+            licence: licence.clone(),
+            updated_at: now,
+            ..m.clone()
+        };
+        serde_json::to_value(MemberView::from(&member)).unwrap_or_default()
+    };
     Some(Change {
         member_id: m.id,
         key: m.key(),
+        event: (done, shown(&after)),
+        undo_event: (undone, shown(&m.licence)),
         before: m.licence.clone(),
         after,
         seats,

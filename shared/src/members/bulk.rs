@@ -3,15 +3,18 @@
 //! transactions within DynamoDB's 100 actions. If a later transaction loses a race, the earlier
 //! ones are put back, so the request still takes effect entirely or not at all.
 
+use super::MemberView;
 use super::counts::last_owner;
 use super::create::org_text;
 use super::edit::StatusInput;
+use super::edit::update_event;
 use super::policy::may_manage;
 use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::Requester;
 use crate::auth::{Need, authorize_with_tenant};
 use crate::error::{ApiError, ApiResult, Checks, FieldError};
+use crate::events::{self, EventType};
 use crate::model::department::Department;
 use crate::model::keys::{GSI2, Key, tree_position};
 use crate::model::member::{Member, MemberStatus};
@@ -21,8 +24,9 @@ use crate::store::{
     Batch, Condition, Item, MAX_TRANSACTION_ACTIONS, Slot, Transaction, Update, from_item, num, s,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 pub const MAX_BULK: usize = 1000;
@@ -73,7 +77,8 @@ fn check_ids(checks: &mut Checks, ids: &[Uuid]) -> Vec<Uuid> {
     unique
 }
 
-/// One member's change: its key, its version, the update and the update that puts it back.
+/// One member's change: its key, its version, the update and the update that puts it back,
+/// with the event of each.
 struct Edit {
     member_id: Uuid,
     key: Key,
@@ -81,6 +86,8 @@ struct Edit {
     backward: Update,
     version: u64,
     old_department: Uuid,
+    event: (EventType, Value),
+    undo_event: (EventType, Value),
 }
 
 /// Reads the members (with the caller, in batches of 100) and checks each; any failure refuses
@@ -198,7 +205,7 @@ pub async fn update(
         })?),
         None => None,
     };
-    let now = rfc3339(app.now());
+    let now = app.now();
     let set = FieldValues {
         department: department.as_ref(),
         position: position.as_ref(),
@@ -206,7 +213,7 @@ pub async fn update(
     };
     let edits: Vec<Edit> = members
         .iter()
-        .filter_map(|(m, id_path)| field_edit(m, id_path, &set, &now))
+        .filter_map(|(m, id_path)| field_edit(m, id_path, &set, now))
         .collect();
     let result = BulkResult {
         updated: edits.len(),
@@ -244,7 +251,7 @@ pub async fn status(
     let (edits, owner_delta) = status_edits(
         &members,
         status,
-        &rfc3339(app.now()),
+        app.now(),
         crate::model::user::new_session_epoch,
     );
     if i64::from(tenant.owner_count) + owner_delta < 1 {
@@ -277,12 +284,14 @@ struct FieldValues<'a> {
 
 /// The edit that gives `m` (in the department at `id_path`) the values `set`, only for the
 /// fields that differ; `None` when it has them all already.
-fn field_edit(m: &Member, id_path: &str, set: &FieldValues, now: &str) -> Option<Edit> {
+fn field_edit(m: &Member, id_path: &str, set: &FieldValues, now: OffsetDateTime) -> Option<Edit> {
+    let mut after = m.clone();
     let mut sets: Vec<&str> = Vec::new();
     let mut forward = Vec::new();
     let mut backward = Vec::new();
     if let Some(d) = set.department.filter(|d| d.id != m.department_id) {
         sets.push("department_id = :dept, gsi2sk = :tree");
+        after.department_id = d.id;
         forward.push((":dept", s(d.id.to_string())));
         forward.push((":tree", s(tree_position(&d.id_path, m.id))));
         backward.push((":dept", s(m.department_id.to_string())));
@@ -290,15 +299,17 @@ fn field_edit(m: &Member, id_path: &str, set: &FieldValues, now: &str) -> Option
     }
     if let Some(p) = set.position.filter(|p| **p != m.position) {
         sets.push("#position = :position");
+        after.position = p.clone();
         forward.push((":position", opt(p)));
         backward.push((":position", opt(&m.position)));
     }
     if let Some(l) = set.location.filter(|l| **l != m.location) {
         sets.push("#location = :location");
+        after.location = l.clone();
         forward.push((":location", opt(l)));
         backward.push((":location", opt(&m.location)));
     }
-    (!sets.is_empty()).then(|| edit(m, now, &sets, forward, &sets, backward))
+    (!sets.is_empty()).then(|| edit(m, &after, now, (&sets, forward), (&sets, backward)))
 }
 
 /// The edits that give the members `status` (those that have it already are left alone), and
@@ -307,7 +318,7 @@ fn field_edit(m: &Member, id_path: &str, set: &FieldValues, now: &str) -> Option
 fn status_edits(
     members: &[(Member, String)],
     status: MemberStatus,
-    now: &str,
+    now: OffsetDateTime,
     mut new_session_epoch: impl FnMut() -> u64,
 ) -> (Vec<Edit>, i64) {
     let target = s(status_word(status));
@@ -330,13 +341,20 @@ fn status_edits(
         } else {
             m.session_epoch
         };
+        let after = Member {
+            status,
+            session_epoch: sessions,
+            ..m.clone()
+        };
         edits.push(edit(
             m,
+            &after,
             now,
-            &["#status = :status", "session_epoch = :sessions"],
-            vec![(":status", target.clone()), (":sessions", num(sessions))],
-            &["#status = :status"],
-            vec![(":status", before)],
+            (
+                &["#status = :status", "session_epoch = :sessions"],
+                vec![(":status", target.clone()), (":sessions", num(sessions))],
+            ),
+            (&["#status = :status"], vec![(":status", before)]),
         ));
     }
     (edits, owner_delta)
@@ -359,14 +377,26 @@ fn opt(value: &Option<String>) -> aws_sdk_dynamodb::types::AttributeValue {
     }
 }
 
-fn edit(
-    m: &Member,
-    now: &str,
-    forward: &[&str],
-    forward_values: Vec<(&str, aws_sdk_dynamodb::types::AttributeValue)>,
-    backward: &[&str],
-    backward_values: Vec<(&str, aws_sdk_dynamodb::types::AttributeValue)>,
-) -> Edit {
+/// What a side of an edit sets, and the values it sets.
+type Sets<'a> = (
+    &'a [&'a str],
+    Vec<(&'a str, aws_sdk_dynamodb::types::AttributeValue)>,
+);
+
+/// The edit of `m` into `after` at `now`, and back; each side with its event (the member as the
+/// API shows it once that side is written).
+fn edit(m: &Member, after: &Member, now: OffsetDateTime, forward: Sets, backward: Sets) -> Edit {
+    let shown = |member: &Member| {
+        let view = MemberView::from(&Member {
+            updated_at: now,
+            ..member.clone()
+        });
+        serde_json::to_value(view).unwrap_or_default()
+    };
+    let event = (update_event(m.status, after.status), shown(after));
+    let undo_event = (update_event(after.status, m.status), shown(m));
+    let now = rfc3339(now);
+    let ((forward, forward_values), (backward, backward_values)) = (forward, backward);
     let build = |sets: &[&str],
                  values: Vec<(&str, aws_sdk_dynamodb::types::AttributeValue)>,
                  version: u64| {
@@ -377,7 +407,7 @@ fn edit(
         .name("#position", "position")
         .name("#location", "location")
         .name("#status", "status")
-        .value(":now", s(now))
+        .value(":now", s(&now))
         .value(":next", num(version));
         for (k, v) in values {
             c = c.value(k, v);
@@ -394,6 +424,8 @@ fn edit(
         backward: build(backward, backward_values, m.version + 2),
         version: m.version,
         old_department: m.department_id,
+        event,
+        undo_event,
     }
 }
 
@@ -432,8 +464,10 @@ async fn apply(
                 ),
             },
         )?;
+        let events = chunk.iter().map(|e| e.event.clone()).collect();
+        events::record_many(app, &mut tx, &access.caller, tenant_id, events)?;
         if let Err(err) = app.store.transact(tx).await {
-            undo(app, tenant_id, &applied, &move_to, owner_delta).await;
+            undo(app, access, tenant_id, &applied, &move_to, owner_delta).await;
             return Err(err);
         }
         applied.push(chunk);
@@ -442,7 +476,7 @@ async fn apply(
 }
 
 /// Groups the edits so each transaction fits: members + old departments + new department (when
-/// `moving`) + owner counter + audit entry.
+/// `moving`) + owner counter + audit entry + the chunk's events (one item).
 fn chunked(edits: Vec<Edit>, moving: bool) -> Vec<Vec<Edit>> {
     let mut chunks: Vec<Vec<Edit>> = Vec::new();
     let mut current: Vec<Edit> = Vec::new();
@@ -452,7 +486,7 @@ fn chunked(edits: Vec<Edit>, moving: bool) -> Vec<Vec<Edit>> {
             .chain(std::iter::once(&e))
             .map(|x| x.old_department)
             .collect();
-        let extra = if moving { departments.len() + 1 } else { 0 } + 2;
+        let extra = if moving { departments.len() + 1 } else { 0 } + 3;
         if current.len() + 1 + extra > MAX_TRANSACTION_ACTIONS {
             chunks.push(std::mem::take(&mut current));
         }
@@ -529,9 +563,11 @@ fn add_forward(
 }
 
 /// Puts applied chunks back after a later one failed (best effort: each undo is conditioned on
-/// the version it wrote, so it never overwrites someone else's change).
+/// the version it wrote, so it never overwrites someone else's change). An undo is a change too:
+/// readers of the events, who may have seen the chunk's, see each member put back.
 async fn undo(
     app: &App,
+    access: &crate::auth::Access,
     tenant_id: Uuid,
     applied: &[&Vec<Edit>],
     move_to: &Option<(Uuid, String)>,
@@ -542,6 +578,8 @@ async fn undo(
         let backward = || {
             let mut tx = Transaction::new();
             add_backward(&mut tx, tenant_id, chunk, move_to, owners)?;
+            let events = chunk.iter().map(|e| e.undo_event.clone()).collect();
+            events::record_many(app, &mut tx, &access.caller, tenant_id, events)?;
             Ok(tx)
         };
         if let Err(err) = app.store.transact_undo(backward).await {
@@ -600,7 +638,7 @@ mod tests {
     use crate::model::roles::Permissions;
     use time::OffsetDateTime;
 
-    const NOW: &str = "2026-01-01T00:00:00Z";
+    const NOW: OffsetDateTime = OffsetDateTime::UNIX_EPOCH;
 
     fn department(id: u128) -> Department {
         let id = Uuid::from_u128(id);
@@ -731,12 +769,12 @@ mod tests {
 
     #[test]
     fn each_transaction_stays_within_its_actions() {
-        // Without a move: 98 members + owner counter + audit entry.
+        // Without a move: 97 members + owner counter + audit entry + the events.
         let sizes: Vec<usize> = chunked(edits(200, 1), false).iter().map(Vec::len).collect();
-        assert_eq!(sizes, vec![98, 98, 4]);
+        assert_eq!(sizes, vec![97, 97, 6]);
         // A move also counts the departments left and the one joined.
         let sizes: Vec<usize> = chunked(edits(200, 2), true).iter().map(Vec::len).collect();
-        assert_eq!(sizes, vec![95, 95, 10]);
+        assert_eq!(sizes, vec![94, 94, 12]);
         assert!(chunked(Vec::new(), true).is_empty());
     }
 

@@ -11,6 +11,7 @@ use crate::audit::{self, Change};
 use crate::auth::{Caller, CallerKind, Need, Requester, authorize_with_tenant};
 use crate::crypto;
 use crate::error::{ApiError, ApiResult, Checks};
+use crate::events::{self, EventType};
 use crate::invitations::admission::standing_refusal;
 use crate::mail::Mail;
 use crate::model::department::Department;
@@ -455,7 +456,8 @@ fn add_member(
             before: None,
             after: audit::snapshot(view),
         },
-    )
+    )?;
+    events::record(app, tx, caller, tenant.id, EventType::MemberCreated, view)
 }
 
 #[cfg(test)]

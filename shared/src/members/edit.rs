@@ -11,6 +11,7 @@ use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::{Access, Need, Requester, authorize_with_tenant};
 use crate::error::{ApiError, ApiResult, Checks};
+use crate::events::{self, EventType};
 use crate::model::department::Department;
 use crate::model::keys::Key;
 use crate::model::member::ScimProfile;
@@ -265,8 +266,19 @@ async fn write_update(
             after: audit::snapshot(&view),
         },
     )?;
+    let event = update_event(before.status, after.status);
+    events::record(app, &mut tx, &access.caller, tenant_id, event, &view)?;
     app.store.transact(tx).await?;
     Ok(view)
+}
+
+/// The event of a change to a member: its disabling or enabling, else an update.
+pub(crate) fn update_event(before: MemberStatus, after: MemberStatus) -> EventType {
+    match (before, after) {
+        (MemberStatus::Active, MemberStatus::Disabled) => EventType::MemberDisabled,
+        (MemberStatus::Disabled, MemberStatus::Active) => EventType::MemberEnabled,
+        _ => EventType::MemberUpdated,
+    }
 }
 
 #[cfg(test)]

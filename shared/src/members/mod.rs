@@ -30,7 +30,7 @@ mod read;
 mod records;
 mod recycle;
 mod search;
-mod view;
+pub mod view;
 
 pub use create::{CreateMember, create};
 pub use directory::{ContactRules, DirectoryEntry, Listing, Reader};

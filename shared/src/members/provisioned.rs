@@ -6,6 +6,7 @@
 
 use super::mail::{MailSecret, welcome_mail};
 use crate::app::App;
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::model::keys::Key;
 use crate::model::member::Member;
@@ -105,6 +106,7 @@ fn taken() -> ApiError {
 /// copy, and for a new address a set-password link mailed to it (links mailed to the old one die).
 pub(crate) async fn write_personal_change(
     app: &App,
+    caller: &Caller,
     tenant: &Tenant,
     member: &Member,
     change: PersonalChange,
@@ -118,7 +120,7 @@ pub(crate) async fn write_personal_change(
     let unchanged =
         after.name == before.name && after.email == before.email && after.phone == before.phone;
     if unchanged {
-        return commit_with_memberships(app, tx, &after).await;
+        return commit_with_memberships(app, caller, tx, &after).await;
     }
     after.updated_at = app.now();
     after.version += 1;
@@ -164,7 +166,7 @@ pub(crate) async fn write_personal_change(
             ApiError::Conflict("the account changed at the same time; retry".into()),
         )),
     )?;
-    commit_with_memberships(app, tx, &after).await?;
+    commit_with_memberships(app, caller, tx, &after).await?;
     if let Some(token) = link {
         let readdressed = Member {
             email: after.email.clone(),

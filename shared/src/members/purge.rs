@@ -5,14 +5,17 @@
 //! guard cannot) is logged by its key and left for later: it holds up no other tenant.
 
 use crate::app::App;
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::events::{self, EventType};
+use crate::members::MemberView;
 use crate::model::keys::{GSI4, Key, PURGE_QUEUE};
+use crate::model::member::Member;
 use crate::model::member::UserInTenant;
 use crate::queue::{self, Conflicts, Due, DueQueue, Handled, Tally};
 use crate::store::{Condition, Transaction, num, readable, s};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 #[derive(Debug, Default, Serialize)]
 pub struct PurgeReport {
@@ -21,16 +24,6 @@ pub struct PurgeReport {
     pub skipped: usize,
     /// Entries left because they (or their guard) could not be read (logged with their key).
     pub unreadable: usize,
-}
-
-#[derive(Debug, Deserialize)]
-struct BinEntry {
-    id: Uuid,
-    tenant_id: Uuid,
-    user_id: Uuid,
-    /// A provisioned member's SCIM identifiers: their guards go with it.
-    #[serde(default)]
-    scim: Option<crate::model::member::ScimProfile>,
 }
 
 /// What the job did with one bin entry.
@@ -65,7 +58,7 @@ fn due(now: OffsetDateTime) -> DueQueue {
 /// Purges every bin entry whose purge time has passed, oldest first, one page at a time.
 pub async fn run(app: &App) -> ApiResult<PurgeReport> {
     let now = app.now();
-    queue::drain(app, &due(now), |entry: BinEntry| async move {
+    queue::drain(app, &due(now), |entry: Member| async move {
         Ok(if purge_one(app, &entry, now.unix_timestamp()).await? {
             Purged::Purged
         } else {
@@ -77,7 +70,7 @@ pub async fn run(app: &App) -> ApiResult<PurgeReport> {
 
 /// Purges one entry; false when its guard cannot be read (the entry is left as it is: deleting
 /// the member without knowing whose the guard is could leave the email blocked for good).
-async fn purge_one(app: &App, entry: &BinEntry, now: i64) -> ApiResult<bool> {
+async fn purge_one(app: &App, entry: &Member, now: i64) -> ApiResult<bool> {
     let guard_key = Key::user_in_tenant(entry.tenant_id, entry.user_id);
     let guard = match app.store.get(&guard_key).await? {
         None => None,
@@ -124,6 +117,16 @@ async fn purge_one(app: &App, entry: &BinEntry, now: i64) -> ApiResult<bool> {
             )),
         )?;
     }
+    let view = MemberView::from(entry);
+    let event = EventType::MemberPurged;
+    events::record(
+        app,
+        &mut tx,
+        &Caller::system(),
+        entry.tenant_id,
+        event,
+        &view,
+    )?;
     app.store.transact(tx).await?;
     Ok(true)
 }

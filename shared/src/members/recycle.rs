@@ -9,6 +9,7 @@ use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::{Access, Need, Requester, authorize_with_tenant};
 use crate::error::{ApiError, ApiResult};
+use crate::events::{self, EventType};
 use crate::model::department::Department;
 use crate::model::keys::{GSI3, Key, recycle_bin_partition};
 use crate::model::member::{Member, MemberStatus};
@@ -138,6 +139,15 @@ async fn write_deletion(
             before: audit::snapshot(&MemberView::from(before)),
             after: audit::snapshot(&MemberView::from(&after)),
         },
+    )?;
+    let view = MemberView::from(&after);
+    events::record(
+        app,
+        &mut tx,
+        &access.caller,
+        tenant.id,
+        EventType::MemberDeleted,
+        &view,
     )?;
     app.store.transact(tx).await
 }
@@ -278,6 +288,14 @@ async fn write_restore(
             before: audit::snapshot(&MemberView::from(before)),
             after: audit::snapshot(&view),
         },
+    )?;
+    events::record(
+        app,
+        &mut tx,
+        &access.caller,
+        tenant.id,
+        EventType::MemberRestored,
+        &view,
     )?;
     app.store.transact(tx).await?;
     Ok(view)

@@ -34,6 +34,10 @@
 //! | queued public mail   | `OUTBOX`                   | `MAIL#<id, UUIDv7>`              |                                          |                                         |
 //! | session (sign-in)    | `SESSION#<s>`              | `SESSION`                        | `SESSIONS#<user>` / `<s>`                | `SESSIONSIN#<t>` / `<s>` (tenant scope) |
 //! | spent refresh token  | `SESSION#<s>`              | `SPENT#<sha256 of token>`        |                                          |                                         |
+//! | pending event        | `EVENTQ#<t>`               | `<event id, UUIDv7>`             |                                          |                                         |
+//! | event (tenant's log) | `EVENTS#<t>`               | `<seq, 16 digits>`               |                                          |                                         |
+//! | event (platform log) | `EVENTS#ALL`               | `<seq, 16 digits>`               |                                          |                                         |
+//! | event sequence       | `EVENTSEQ#<t>` or `EVENTSEQ#ALL` | `EVENTSEQ`                 |                                          |                                         |
 //! | idempotency record   | `IDEMPOTENCY#<sha256 of tenant, caller, key>` | `IDEMPOTENCY`  |                                          |                                         |
 //!
 //! A member also carries `gsi3pk`/`gsi3sk`: `DIR#<t>` / `<directory number, 5 digits>#<folded name>#<m>`
@@ -67,6 +71,14 @@
 //! a forgery, and ends the session. Access tokens name their session (`sid`), and the request that
 //! checks them reads the session item in the batch it makes anyway; an ended session's item is
 //! deleted. gsi1 lists a user's sessions, newest first; gsi2 a tenant's (its purge removes them).
+//!
+//! An event (SPEC.md §9.2) is written with its change as a pending item, in the change's own
+//! transaction; the event sequencer, fed from the stream, moves pending items into the tenant's
+//! log and the platform's, each numbered by a sequence it moves in the same transaction, so a
+//! log item `n` exists only once every item below it does and a reader's cursor never skips one.
+//! A pending item also carries `gsi4pk`/`gsi4sk`: `EVENTQ#<shard>` / `<event id>#<t>` (the
+//! sequencer's sweep of items the stream did not bring; 16 shards by tenant, so one queue key
+//! never takes every write). Events live 30 days (`ttl`).
 //!
 //! Why this shape:
 //! - A tenant's departments, members and guards share its partition, so the tree is one query and a
@@ -294,6 +306,22 @@ impl Key {
         Self::new(Self::OUTBOX.to_string(), format!("MAIL#{id}"))
     }
 
+    /// An event written with its change, until the sequencer numbers it.
+    pub fn pending_event(tenant_id: Uuid, event_id: Uuid) -> Self {
+        Self::new(pending_events_of(tenant_id), event_id.to_string())
+    }
+
+    /// Event `seq` of a log: a tenant's, or the platform's (`None`).
+    pub fn event(tenant_id: Option<Uuid>, seq: u64) -> Self {
+        Self::new(event_log(tenant_id), event_seq(seq))
+    }
+
+    /// The sequence of a log: its last event's number.
+    pub fn event_sequence(tenant_id: Option<Uuid>) -> Self {
+        let of = tenant_id.map_or_else(|| "ALL".to_string(), |t| t.to_string());
+        Self::new(format!("EVENTSEQ#{of}"), "EVENTSEQ")
+    }
+
     /// API clients are found by client id alone when they ask for a token.
     pub fn api_client(client_id: Uuid) -> Self {
         Self::new(format!("APICLIENT#{client_id}"), "APICLIENT")
@@ -515,6 +543,37 @@ fn session_partition(session_id: Uuid) -> String {
 /// gsi1 partition of one user's sessions (sorted by session id, UUIDv7: oldest first).
 pub fn sessions_of(user_id: Uuid) -> String {
     format!("SESSIONS#{user_id}")
+}
+
+/// A tenant's events waiting for their number.
+pub fn pending_events_of(tenant_id: Uuid) -> String {
+    format!("EVENTQ#{tenant_id}")
+}
+
+/// A log of events: a tenant's, or the platform's (`None`).
+pub fn event_log(tenant_id: Option<Uuid>) -> String {
+    match tenant_id {
+        Some(t) => format!("EVENTS#{t}"),
+        None => "EVENTS#ALL".into(),
+    }
+}
+
+/// An event's number as its sort key (fixed width, so string order is number order).
+pub fn event_seq(seq: u64) -> String {
+    format!("{seq:016}")
+}
+
+/// Shards of the sequencer's sweep queue.
+pub const EVENT_SWEEP_SHARDS: u8 = 16;
+
+/// gsi4 partition of a pending event in the sweep queue (the tenant's shard).
+pub fn event_sweep_queue(tenant_id: Uuid) -> String {
+    let shard = tenant_id.as_bytes()[15] % EVENT_SWEEP_SHARDS;
+    event_sweep_shard(shard)
+}
+
+pub fn event_sweep_shard(shard: u8) -> String {
+    format!("EVENTQ#{shard:02}")
 }
 
 /// gsi2 partition of the sessions acting in one tenant (the tenant purge removes them).

@@ -26,6 +26,10 @@ pub enum Permission {
     ApiClientsWrite,
     #[serde(rename = "customers.write")]
     CustomersWrite,
+    #[serde(rename = "events.read")]
+    EventsRead,
+    #[serde(rename = "webhooks.write")]
+    WebhooksWrite,
 }
 
 /// `"all"` or a chosen list, as clients send and read it.

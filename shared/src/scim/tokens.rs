@@ -14,6 +14,7 @@ use crate::audit::{self, Change};
 use crate::auth::{Need, Requester, authorize_with_tenant};
 use crate::crypto;
 use crate::error::{ApiError, ApiResult, Checks};
+use crate::events::{self, EventType};
 use crate::model::keys::{GSI1, Key, scim_tokens_of};
 use crate::model::roles::{Permission, Permissions};
 pub use crate::model::scim_token::PresentedToken;
@@ -128,6 +129,14 @@ pub async fn create(
             after: audit::snapshot(&view),
         },
     )?;
+    events::record(
+        app,
+        &mut tx,
+        &access.caller,
+        tenant_id,
+        EventType::ScimTokenCreated,
+        &view,
+    )?;
     app.store.transact(tx).await?;
     view.token = Some(token);
     Ok(view)
@@ -211,6 +220,15 @@ pub async fn revoke(
             before: audit::snapshot(&ScimTokenView::from(&stored)),
             after: None,
         },
+    )?;
+    let view = ScimTokenView::from(&stored);
+    events::record(
+        app,
+        &mut tx,
+        &access.caller,
+        tenant_id,
+        EventType::ScimTokenDeleted,
+        &view,
     )?;
     app.store.transact(tx).await
 }

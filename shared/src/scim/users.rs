@@ -8,7 +8,7 @@
 use super::protocol::{ENTERPRISE_SCHEMA, Endpoint, Resource, USER_SCHEMA, invalid_value, meta};
 use super::{filter, patch};
 use crate::app::App;
-use crate::auth::{Need, Requester, authorize, authorize_with_tenant};
+use crate::auth::{Caller, Need, Requester, authorize, authorize_with_tenant};
 use crate::departments::relative_path;
 use crate::error::{ApiError, ApiResult, Checks};
 use crate::members::{
@@ -524,9 +524,9 @@ pub async fn replace(
     body: &Value,
     expected: Option<u64>,
 ) -> ApiResult<Resource> {
-    let (tenant, member) = current(app, requester, endpoint, member_id, expected).await?;
+    let (caller, tenant, member) = current(app, requester, endpoint, member_id, expected).await?;
     let input = UserInput::parse(body, Some(&member.name))?;
-    apply(app, requester, &tenant, endpoint, &member, input).await
+    apply(app, requester, &caller, &tenant, endpoint, &member, input).await
 }
 
 /// The member to change and its tenant, for a caller who may write members and act on this one
@@ -539,7 +539,7 @@ async fn current(
     endpoint: &Endpoint,
     member_id: Uuid,
     expected: Option<u64>,
-) -> ApiResult<(crate::model::Tenant, Member)> {
+) -> ApiResult<(Caller, crate::model::Tenant, Member)> {
     let mut batch = Batch::new();
     let member = batch.read_item(Key::member(endpoint.tenant_id, member_id));
     let (access, tenant, mut read) = authorize_with_tenant(
@@ -557,7 +557,7 @@ async fn current(
     if !members::may_manage(&access, &member) {
         return Err(members::beyond_reach());
     }
-    Ok((tenant, member))
+    Ok((access.caller, tenant, member))
 }
 
 /// PATCH /Users/{id}: the operations applied to the User as it reads now, then the result
@@ -570,12 +570,12 @@ pub async fn patch(
     request: &patch::PatchRequest,
     expected: Option<u64>,
 ) -> ApiResult<Resource> {
-    let (tenant, member) = current(app, requester, endpoint, member_id, expected).await?;
+    let (caller, tenant, member) = current(app, requester, endpoint, member_id, expected).await?;
     let department = department(app, &member).await?;
     let mut json = user_json(&member, department.as_ref(), endpoint);
     patch::apply(&mut json, request, &super::discovery::canonical).map_err(patch::patch_error)?;
     let input = UserInput::parse(&json, Some(&member.name))?;
-    apply(app, requester, &tenant, endpoint, &member, input).await
+    apply(app, requester, &caller, &tenant, endpoint, &member, input).await
 }
 
 /// Writes what `input` changes of `member`: everything is checked first (the account's fields
@@ -585,6 +585,7 @@ pub async fn patch(
 async fn apply(
     app: &App,
     requester: &Requester,
+    caller: &Caller,
     tenant: &crate::model::Tenant,
     endpoint: &Endpoint,
     member: &Member,
@@ -623,7 +624,7 @@ async fn apply(
         .await?;
     }
     if let Some(change) = personal {
-        write_personal_change(app, tenant, member, change).await?;
+        write_personal_change(app, caller, tenant, member, change).await?;
     }
     read_back(app, endpoint.tenant_id, member.id, endpoint).await
 }

@@ -8,8 +8,11 @@ use super::view::TenantView;
 use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::{Caller, CallerKind, Requester, authenticate};
+use crate::departments::DepartmentView;
 use crate::error::{ApiError, ApiResult, Checks};
+use crate::events::{self, EventType};
 use crate::joining::number;
+use crate::members::MemberView;
 use crate::model::department::{Department, DepartmentSettings};
 use crate::model::keys::Key;
 use crate::model::member::{Member, MemberSource, Person, UserInTenant};
@@ -77,6 +80,7 @@ pub async fn create(
         let set_password_token = new.add_owner_link(app, &mut tx)?;
         let view = TenantView::from(&new.tenant);
         record_creation(app, &mut tx, &authorized.caller, &new.tenant, &view)?;
+        new.record_events(app, &mut tx, &authorized.caller, &view)?;
         match app.store.transact(tx).await {
             Ok(()) => break (view, set_password_token),
             Err(err) if number::was_taken(&err) && draws < number::DRAWS => {
@@ -259,6 +263,22 @@ struct NewTenant {
 }
 
 impl NewTenant {
+    /// The new tenant's first events: the tenant, its root department, its owner.
+    fn record_events(
+        &self,
+        app: &App,
+        tx: &mut Transaction,
+        caller: &Caller,
+        view: &TenantView,
+    ) -> ApiResult<()> {
+        let id = self.tenant.id;
+        events::record(app, tx, caller, id, EventType::TenantCreated, view)?;
+        let root = DepartmentView::from(&self.root);
+        events::record(app, tx, caller, id, EventType::DepartmentCreated, &root)?;
+        let owner = MemberView::from(&self.owner);
+        events::record(app, tx, caller, id, EventType::MemberCreated, &owner)
+    }
+
     /// The tenant with one member (its owner, in the root department named like the tenant) and
     /// nothing else counted yet.
     fn plan(

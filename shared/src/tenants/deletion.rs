@@ -13,6 +13,7 @@ use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::{Access, Requester, authorize_tenant_record};
 use crate::error::{ApiError, ApiResult};
+use crate::events::{self, EventType};
 use crate::model::keys::{
     GSI2, GSI4, Key, TENANT_PURGE_QUEUE, customers_of, tenant_purge_position,
 };
@@ -174,7 +175,14 @@ fn record(
             before: audit::snapshot(&TenantView::from(before)),
             after: audit::snapshot(&TenantView::from(after)),
         },
-    )
+    )?;
+    let event = if action == "tenant.restore" {
+        EventType::TenantRestored
+    } else {
+        EventType::TenantDeleting
+    };
+    let view = TenantView::from(after);
+    events::record(app, tx, &access.caller, before.id, event, &view)
 }
 
 /// Whether a deleted tenant's grace period is over at `now`.

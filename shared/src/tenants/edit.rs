@@ -6,6 +6,7 @@ use crate::app::App;
 use crate::audit::{self, Change};
 use crate::auth::{Access, Need, Requester, authorize_with_tenant};
 use crate::error::{ApiError, ApiResult, Checks};
+use crate::events::{self, EventType};
 use crate::joining::number;
 use crate::model::keys::Key;
 use crate::model::roles::Permission;
@@ -81,6 +82,15 @@ pub async fn update(
                 before: audit::snapshot(&TenantView::from(&before)),
                 after: audit::snapshot(&TenantView::from(&after)),
             },
+        )?;
+        let view = TenantView::from(&after);
+        events::record(
+            app,
+            &mut tx,
+            &access.caller,
+            tenant_id,
+            EventType::TenantUpdated,
+            &view,
         )?;
         match app.store.transact(tx).await {
             Ok(()) => break,

@@ -7,7 +7,8 @@
 //! audit log and login log; its API clients and SCIM tokens (each one item, keyed by its id outside
 //! the partition, found through the tenant's gsi1 list; only a hash of a token's secret is stored,
 //! in that same item, so nothing else is left to answer for it); the sessions acting in it (found
-//! through the tenant's gsi2 list), each with the spent-token markers of its partition; last, the
+//! through the tenant's gsi2 list), each with the spent-token markers of its partition; its events
+//! (pending, its log with each event's copy in the platform's log, its sequence); last, the
 //! tenant item and its join-number guard.
 //! What stays: users. A user is a person's own account, not the tenant's: they keep their other
 //! memberships, their address and their password, and one left with no membership can still sign
@@ -21,12 +22,13 @@
 use super::deletion;
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
+use crate::events::sequencer::platform_copy;
 use crate::invitations::Invitation;
 use crate::joining::JoinLink;
 use crate::model::Member;
 use crate::model::keys::{
     GSI1, GSI2, GSI4, Key, MEMBER_PREFIX, TENANT_PURGE_QUEUE, api_clients_of, audit_partition,
-    login_partition, scim_tokens_of, sessions_in, tenant_partition,
+    event_log, login_partition, pending_events_of, scim_tokens_of, sessions_in, tenant_partition,
 };
 use crate::model::tenant::Tenant;
 use crate::queue::{self, Conflicts, Due, DueQueue, Handled, Tally};
@@ -127,6 +129,13 @@ async fn purge(app: &App, tenant: &Tenant, budget: usize) -> ApiResult<Purged> {
         Query::new(Some(GSI1), api_clients_of(tenant.id), SortRange::All),
         Query::new(Some(GSI1), scim_tokens_of(tenant.id), SortRange::All),
         Query::new(Some(GSI2), sessions_in(tenant.id), SortRange::All),
+        Query::new(None, pending_events_of(tenant.id), SortRange::All),
+        Query::new(None, event_log(Some(tenant.id)), SortRange::All),
+        Query::new(
+            None,
+            Key::event_sequence(Some(tenant.id)).pk,
+            SortRange::All,
+        ),
     ];
     for query in partitions {
         let mut query = query;
@@ -208,6 +217,8 @@ fn doomed(tenant: &Tenant, items: Vec<Item>) -> ApiResult<Vec<Key>> {
                 let link: JoinLink = from_item(item)?;
                 outside.push(Key::token(&link.code_hash));
             }
+        } else if key.pk == event_log(Some(tenant.id)) {
+            outside.extend(platform_copy(item)?);
         }
         own.push(key);
     }

@@ -2,10 +2,12 @@
 //! its password and sessions, and its memberships.
 
 use crate::app::App;
-use crate::auth::Requester;
 use crate::auth::{Authorized, authenticate, authenticate_for_password_change};
+use crate::auth::{Caller, Requester};
 use crate::crypto;
 use crate::error::{ApiError, ApiResult};
+use crate::events::{self, EventType};
+use crate::members::view::MemberView;
 use crate::model::keys::{GSI1, Key, memberships_of};
 use crate::model::member::{Member, UserInTenant};
 use crate::model::time::rfc3339;
@@ -393,9 +395,11 @@ pub async fn memberships(app: &App, user_id: Uuid) -> ApiResult<Vec<Member>> {
 /// Commits `tx` together with every membership's copy of `user`'s name, email, proof and phone
 /// that differs from the user, in as many transactions as the copies need (a user may belong to
 /// many tenants). The first transaction is `tx` itself; copies already up to date are skipped, so
-/// a rerun after a failure finishes what it left.
+/// a rerun after a failure finishes what it left. Each copy carries its member's event, made by
+/// `caller`.
 pub(crate) async fn commit_with_memberships(
     app: &App,
+    caller: &Caller,
     mut tx: Transaction,
     user: &User,
 ) -> ApiResult<()> {
@@ -415,6 +419,16 @@ pub(crate) async fn commit_with_memberships(
             user.email_verified,
             user.phone.as_deref(),
         )?;
+        let followed = Member {
+            name: user.name.clone(),
+            email: user.email.clone(),
+            email_verified: user.email_verified,
+            phone: user.phone.clone(),
+            ..member
+        };
+        let view = MemberView::from(&followed);
+        let event = EventType::MemberUpdated;
+        events::record(app, &mut follow, caller, followed.tenant_id, event, &view)?;
         if tx.len() + follow.len() > crate::store::MAX_TRANSACTION_ACTIONS {
             app.store.transact(tx).await?;
             tx = Transaction::new();

@@ -132,7 +132,7 @@ pub async fn confirm(
         crate::sessions::issue::carry_over(&mut tx, session, user.id, epoch)?;
     }
     // Members carry the user's email (directory and search): they follow.
-    super::account::commit_with_memberships(app, tx, &after).await?;
+    super::account::commit_with_memberships(app, &authorized.caller, tx, &after).await?;
     Ok(EmailChanged {
         user: UserView::from(&after),
         token: FreshToken::like(app, &authorized, epoch).await?,

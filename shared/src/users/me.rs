@@ -152,7 +152,7 @@ pub async fn update_me(app: &App, requester: &Requester, patch: MePatch) -> ApiR
     // Members carry the user's name and phone (directory and search): they follow. Asked for
     // again, copies a failed earlier run left behind catch up too.
     if copied_to_members {
-        commit_with_memberships(app, tx, &after).await?;
+        commit_with_memberships(app, &authorized.caller, tx, &after).await?;
     } else {
         app.store.transact(tx).await?;
     }

@@ -12,11 +12,15 @@
 use super::account::{UserLink, add_user_link, memberships, set_password};
 use crate::app::App;
 use crate::auth::Requester;
+use crate::auth::{Caller, CallerKind};
 use crate::crypto;
 use crate::error::{ApiError, ApiResult, Checks};
+use crate::events::{self, EventType};
 use crate::limits::{Counter, count_attempt};
 use crate::mail::{Mail, html_escape};
+use crate::members::view::MemberView;
 use crate::model::keys::Key;
+use crate::model::member::Member;
 use crate::model::user::{Delivery, StoredToken, TokenPurpose, User};
 use crate::outbox::{self, Intent};
 use crate::store::{Condition, Transaction, Update, from_item, num, s};
@@ -207,12 +211,27 @@ async fn add_proof(app: &App, tx: &mut Transaction, user: &User) -> ApiResult<()
             invalid(),
         )),
     )?;
+    // The person proved it: their memberships' events name them.
+    let person = Caller {
+        user_id: user.id,
+        kind: CallerKind::User,
+        origin: Default::default(),
+    };
     for member in memberships(app, user.id).await? {
         tx.update(
             &member.key(),
             Update::new("SET email_verified = :true").value(":true", AttributeValue::Bool(true)),
             Some((Condition::exists(), invalid())),
         )?;
+        if !member.email_verified {
+            let proven = Member {
+                email_verified: true,
+                ..member
+            };
+            let view = MemberView::from(&proven);
+            let event = EventType::MemberUpdated;
+            events::record(app, tx, &person, proven.tenant_id, event, &view)?;
+        }
     }
     Ok(())
 }

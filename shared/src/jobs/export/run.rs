@@ -94,6 +94,7 @@ pub async fn run(app: &App, tenant_id: Uuid, job_id: Uuid) -> ApiResult<bool> {
             ApiError::Conflict("the job changed while it ran".into()),
         )),
     )?;
+    crate::jobs::record_outcome(app, &mut tx, &job)?;
     app.store.transact(tx).await?;
     if job.status == JobStatus::Failed {
         crate::jobs::record_failure(&job);

@@ -100,6 +100,7 @@ pub async fn run(app: &App, tenant_id: Uuid, job_id: Uuid) -> ApiResult<bool> {
     }
     let mut tx = Transaction::new();
     tx.put(job.to_item()?, None)?;
+    crate::jobs::record_outcome(app, &mut tx, &job)?;
     // A job failed here failed on its file (the client's to fix): no alarm.
     app.store.transact(tx).await?;
     if carries_passwords && job.status == JobStatus::Completed {
@@ -266,6 +267,7 @@ async fn release(app: &App, mut job: Job, claimed_at: OffsetDateTime, progressed
                 ApiError::Conflict("taken by another run".into()),
             )),
         )?;
+        crate::jobs::record_outcome(app, &mut tx, &job)?;
         app.store.transact(tx).await
     }
     .await;
