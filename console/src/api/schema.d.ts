@@ -1225,6 +1225,55 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tenants/{tenant_id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant's id. Another tenant's id answers 404. */
+                tenant_id: components["parameters"]["TenantId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * The tenant's events, oldest first after a cursor
+         * @description Needs `events.read`. Every change to the tenant (by a route, a job, a worker or SCIM)
+         *     writes its event in the same transaction, and events are numbered in the order they
+         *     become readable: a client that passes each answer's `next_cursor` as the next `after`
+         *     sees every event once, in order, even while changes are being made. An answer with
+         *     `has_more: false` has read to the end of the log; ask again later from its
+         *     `next_cursor`. The same events are delivered to webhooks.
+         */
+        get: operations["list-events"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every tenant's events, oldest first after a cursor (platform admins)
+         * @description Platform admins only (`403 forbidden` for anyone else). The platform's log has its own
+         *     numbering: a cursor of a tenant's log means nothing here.
+         */
+        get: operations["list-platform-events"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/token": {
         parameters: {
             query?: never;
@@ -2112,7 +2161,7 @@ export interface components {
         /** @enum {string} */
         Role: "owner" | "admin" | "member";
         /** @enum {string} */
-        Permission: "members.read" | "members.write" | "departments.write" | "invitations.write" | "licences.write" | "imports.run" | "exports.run" | "settings.write" | "audit.read" | "api_clients.write" | "customers.write";
+        Permission: "members.read" | "members.write" | "departments.write" | "invitations.write" | "licences.write" | "imports.run" | "exports.run" | "settings.write" | "audit.read" | "api_clients.write" | "customers.write" | "events.read" | "webhooks.write";
         /** @description `"all"` or a chosen list of permissions. */
         Permissions: "all" | components["schemas"]["Permission"][];
         /**
@@ -2741,6 +2790,42 @@ export interface components {
             source_ip: string | null;
             user_agent: string | null;
             at: components["schemas"]["Timestamp"];
+        };
+        /**
+         * @description What happened; each type's `data` is described under `webhooks`.
+         * @enum {string}
+         */
+        EventType: "member.created" | "member.updated" | "member.disabled" | "member.enabled" | "member.deleted" | "member.restored" | "member.purged" | "member.licence.assigned" | "member.licence.revoked" | "member.licence.renewed" | "member.licence.expired" | "department.created" | "department.updated" | "department.moved" | "department.deleted" | "invitation.created" | "invitation.accepted" | "invitation.cancelled" | "invitation.expired" | "join_request.created" | "join_request.approved" | "join_request.rejected" | "tenant.created" | "tenant.updated" | "tenant.deleting" | "tenant.restored" | "tenant.purged" | "import.completed" | "import.failed" | "export.completed" | "export.failed" | "api_client.created" | "api_client.deleted" | "scim_token.created" | "scim_token.deleted" | "webhook_endpoint.disabled";
+        EventActor: {
+            /** @enum {string} */
+            type: "user" | "api_client" | "scim_token" | "system";
+            /**
+             * Format: uuid
+             * @description The user, API client, SCIM token or (for `system`) the nil id.
+             */
+            id: string;
+        };
+        Event: {
+            /**
+             * Format: uuid
+             * @description Unique and time-sortable (UUIDv7); webhook receivers dedupe by it (`webhook-id`).
+             */
+            id: string;
+            type: components["schemas"]["EventType"];
+            /** Format: uuid */
+            tenant_id: string;
+            /** Format: date-time */
+            occurred_at: string;
+            actor: components["schemas"]["EventActor"];
+            /** @description The resource as the API shows it after the change (before it, for a removal). */
+            data: Record<string, never>;
+        };
+        EventPage: {
+            items: components["schemas"]["Event"][];
+            /** @description The `after` of the next read (never null, so a client keeps its place). */
+            next_cursor: string;
+            /** @description Whether the log held more events after `next_cursor` when this answer was read. */
+            has_more: boolean;
         };
         AuditEntryList: {
             items: components["schemas"]["AuditEntry"][];
@@ -6226,6 +6311,80 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    "list-events": {
+        parameters: {
+            query?: {
+                /**
+                 * @description The `next_cursor` of the previous answer: only events after it. Without it, the log
+                 *     from its oldest kept event (events are kept 30 days).
+                 */
+                after?: string;
+                /** @description Only events of these types, comma-separated (the cursor still moves past the others). */
+                types?: components["schemas"]["EventType"][];
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+            };
+            header?: never;
+            path: {
+                /** @description The tenant's id. Another tenant's id answers 404. */
+                tenant_id: components["parameters"]["TenantId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The events after the cursor, oldest first, and where the next read goes on from. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventPage"];
+                };
+            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    "list-platform-events": {
+        parameters: {
+            query?: {
+                /**
+                 * @description The `next_cursor` of the previous answer: only events after it. Without it, the log
+                 *     from its oldest kept event (events are kept 30 days).
+                 */
+                after?: string;
+                /** @description Only events of these types, comma-separated (the cursor still moves past the others). */
+                types?: components["schemas"]["EventType"][];
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The events after the cursor, oldest first, and where the next read goes on from. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventPage"];
+                };
+            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             500: components["responses"]["Internal"];
             503: components["responses"]["Unavailable"];
         };
