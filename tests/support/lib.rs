@@ -166,6 +166,7 @@ impl Env {
             consistency_repair: false,
             sealing_secret: Some(unique("roster-sealing")),
             edge_secret: Some(EDGE_SECRET.into()),
+            webhooks_allow_local: true,
         };
         let counter = RequestCounter::default();
         let secret_requests = RequestCounter::default();
