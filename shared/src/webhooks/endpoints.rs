@@ -83,10 +83,9 @@ fn url(checks: &mut Checks, field: &str, raw: &str, allow_local: bool) -> String
         Some(_) if authority.contains('@') => checks.fail(field, "must not carry a user name"),
         Some(host) => {
             let literal = host.trim_start_matches('[').trim_end_matches(']');
-            if let Ok(ip) = literal.parse::<std::net::IpAddr>() {
-                if !allowed(ip, allow_local) {
-                    checks.fail(field, "must not point at a private or reserved address");
-                }
+            let ip = literal.parse::<std::net::IpAddr>();
+            if ip.is_ok_and(|ip| !allowed(ip, allow_local)) {
+                checks.fail(field, "must not point at a private or reserved address");
             }
         }
     }

@@ -9,11 +9,14 @@
 pub mod address;
 pub mod delivery;
 pub mod endpoints;
+pub mod health;
+pub mod log;
 pub mod send;
 pub mod signing;
+pub mod worker;
 
 use crate::error::ApiResult;
-use crate::events::EventType;
+use crate::events::{Event, EventType};
 use crate::model::keys::Key;
 use crate::store::{Item, to_item};
 use serde::{Deserialize, Serialize};
@@ -43,10 +46,15 @@ pub struct Endpoint {
     pub description: Option<String>,
     pub enabled: bool,
     /// Why Roster disabled it (deliveries failing for days), if it did.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled_reason: Option<String>,
-    /// Since when every attempt has failed (none while deliveries succeed).
-    #[serde(default, with = "time::serde::rfc3339::option")]
+    /// Since when every attempt has failed (none while deliveries succeed). Absent rather than
+    /// null when none, so the first failure's `if_not_exists` sets it.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
     pub failing_since: Option<OffsetDateTime>,
     pub secrets: Vec<SigningSecret>,
     #[serde(with = "time::serde::rfc3339")]
@@ -66,9 +74,12 @@ impl Endpoint {
         to_item(self, &self.key(), &[])
     }
 
-    /// Whether it hears events of `event_type`.
-    pub fn hears(&self, event_type: EventType) -> bool {
-        self.enabled && (self.event_types.is_empty() || self.event_types.contains(&event_type))
+    /// Whether it hears `event`: enabled, of a type it asked for, and made since it was added
+    /// (a late stream record does not bring it the tenant's past).
+    pub fn hears(&self, event: &Event) -> bool {
+        self.enabled
+            && (self.event_types.is_empty() || self.event_types.contains(&event.event_type))
+            && event.occurred_at >= self.created_at
     }
 
     /// The secrets that sign at `now`: the current one and any rotated out less than 24 hours ago.
