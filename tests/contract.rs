@@ -4,7 +4,7 @@
 
 use roster_functions::lambda::dispatch;
 use roster_functions::local_stack::{stream_filters, upload_filter};
-use roster_functions::registry::{JOBS, Job, OPERATIONS, Trigger};
+use roster_functions::registry::{JOBS, Job, OPENS_WEBHOOK_SECRETS, OPERATIONS, Trigger};
 use roster_shared::model::keys::{INDEXES, TTL};
 use roster_tests::Env;
 use serde_yaml::Value as Yaml;
@@ -74,8 +74,9 @@ fn template_declares_exactly_the_route_table() {
     assert_eq!(declared, table_routes());
 }
 
-/// The sealing secret (kept answers of idempotent creates) reaches exactly the functions of the
-/// routes that create: each has its name and may read it, no other function has either.
+/// The sealing secret (kept answers of idempotent creates, webhook signing secrets) reaches
+/// exactly the functions of the routes that create and those that use webhook secrets: each has
+/// its name and may read it, no other function has either.
 #[test]
 fn only_the_creates_hold_the_sealing_secret() {
     let template = yaml("template.yaml");
@@ -83,6 +84,7 @@ fn only_the_creates_hold_the_sealing_secret() {
         .iter()
         .filter(|r| r.creates.is_some())
         .map(|r| r.name.to_string())
+        .chain(OPENS_WEBHOOK_SECRETS.iter().map(|name| name.to_string()))
         .collect();
     let (mut named, mut readers) = (BTreeSet::new(), BTreeSet::new());
     for (_, resource) in template["Resources"].as_mapping().expect("Resources") {

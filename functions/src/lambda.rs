@@ -151,6 +151,7 @@ mod tests {
             consistency_repair: false,
             sealing_secret: None,
             edge_secret: None,
+            webhooks_allow_local: false,
         };
         let keys = TokenKeys::from_private(&key.private_pkcs8_base64).expect("keys");
         Box::leak(Box::new(

@@ -52,6 +52,20 @@ pub struct Pass {
     pub delivered: usize,
     /// Events given up after every attempt and sent to the dead-letter function.
     pub dead_lettered: usize,
+    /// Events handed to each worker, by its name.
+    pub delivered_to: std::collections::BTreeMap<&'static str, usize>,
+}
+
+impl Pass {
+    /// Events handed to `worker`.
+    pub fn to(&self, worker: &str) -> usize {
+        self.delivered_to.get(worker).copied().unwrap_or(0)
+    }
+
+    fn handed(&mut self, worker: &'static str) {
+        self.delivered += 1;
+        *self.delivered_to.entry(worker).or_default() += 1;
+    }
 }
 
 pub struct LocalStack {
@@ -210,7 +224,7 @@ impl LocalStack {
             if !matches_filter(&pattern, &as_json) {
                 continue;
             }
-            pass.delivered += 1;
+            pass.handed(job.name);
             let mut event = StreamEvent::default();
             event.records = vec![lambda_record.clone()];
             if let Err(err) = self.invoke_with_retries(job.name, to_json(&event)).await {
@@ -259,7 +273,7 @@ impl LocalStack {
                 let uploads = message.body.as_deref().and_then(upload_event);
                 if let (Some(event), Some((worker, _, _))) = (uploads, upload_filter()) {
                     let event = to_json(&event);
-                    pass.delivered += 1;
+                    pass.handed(worker.name);
                     if let Err(err) = self.invoke_with_retries(worker.name, event.clone()).await {
                         pass.dead_lettered += 1;
                         let letter = json!({

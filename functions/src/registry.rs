@@ -12,7 +12,7 @@ use http::Method;
 use lambda_http::Request;
 use roster_shared::auth::Permission::{
     ApiClientsWrite, DepartmentsWrite, ExportsRun, ImportsRun, InvitationsWrite, MembersRead,
-    MembersWrite,
+    MembersWrite, WebhooksWrite,
 };
 use roster_shared::idempotency::Gate;
 use roster_shared::{ApiResult, App};
@@ -100,6 +100,15 @@ impl Job {
         self.triggers.iter().any(wanted)
     }
 }
+
+/// Functions that seal or open webhook signing secrets besides the creates (which seal kept
+/// answers): they alone are given the sealing secret (tests/contract.rs).
+pub static OPENS_WEBHOOK_SECRETS: &[&str] = &[
+    "rotate-webhook-secret",
+    "retry-webhook-delivery",
+    "webhook-dispatch",
+    "webhook-retry",
+];
 
 /// A report as the invocation's JSON result.
 fn report<T: serde::Serialize>(value: ApiResult<T>) -> ApiResult<serde_json::Value> {
@@ -254,6 +263,14 @@ operations! {
     LIST_LOGIN_LOG = token GET "/v1/tenants/{tenant_id}/login-log" => "list-login-log", handlers::logins::for_tenant;
     LIST_EVENTS = token GET "/v1/tenants/{tenant_id}/events" => "list-events", handlers::events::for_tenant;
     LIST_PLATFORM_EVENTS = token GET "/v1/events" => "list-platform-events", handlers::events::for_platform;
+    CREATE_WEBHOOK = token POST "/v1/tenants/{tenant_id}/webhooks" => "create-webhook", handlers::webhooks::create, creates Gate::Tenant(&[WebhooksWrite]);
+    LIST_WEBHOOKS = token GET "/v1/tenants/{tenant_id}/webhooks" => "list-webhooks", handlers::webhooks::list;
+    GET_WEBHOOK = token GET "/v1/tenants/{tenant_id}/webhooks/{webhook_id}" => "get-webhook", handlers::webhooks::get;
+    UPDATE_WEBHOOK = token PATCH "/v1/tenants/{tenant_id}/webhooks/{webhook_id}" => "update-webhook", handlers::webhooks::update;
+    DELETE_WEBHOOK = token DELETE "/v1/tenants/{tenant_id}/webhooks/{webhook_id}" => "delete-webhook", handlers::webhooks::delete;
+    ROTATE_WEBHOOK_SECRET = token POST "/v1/tenants/{tenant_id}/webhooks/{webhook_id}/rotate-secret" => "rotate-webhook-secret", handlers::webhooks::rotate_secret;
+    LIST_WEBHOOK_DELIVERIES = token GET "/v1/tenants/{tenant_id}/webhooks/{webhook_id}/deliveries" => "list-webhook-deliveries", handlers::webhooks::deliveries;
+    RETRY_WEBHOOK_DELIVERY = token POST "/v1/tenants/{tenant_id}/webhooks/{webhook_id}/deliveries/{delivery_id}/retry" => "retry-webhook-delivery", handlers::webhooks::retry_delivery;
 }
 
 jobs! {
@@ -278,6 +295,8 @@ jobs! {
         Trigger::Stream(r#"{"eventName": ["INSERT"], "dynamodb": {"NewImage": {"kind": {"S": ["event_pending"]}}}}"#),
         Trigger::Schedule
     ] event roster_shared::events::sequencer::handle_event;
+    WEBHOOK_DISPATCH = "webhook-dispatch" [Trigger::Stream(r#"{"eventName": ["INSERT"], "dynamodb": {"NewImage": {"kind": {"S": ["event"]}}}}"#)] event roster_shared::webhooks::worker::handle_stream;
+    WEBHOOK_RETRY = "webhook-retry" [Trigger::Schedule] scheduled roster_shared::webhooks::worker::retry_due;
     ROTATE_SIGNING_KEY = "rotate-signing-key" [Trigger::Rotation] event roster_shared::signing_keys::handle_rotation;
 }
 

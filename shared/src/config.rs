@@ -27,6 +27,9 @@ pub struct Config {
     /// The secret CloudFront adds to the requests it passes on (`ROSTER_EDGE_SECRET`, see the
     /// `client_address` module); without it no request is believed to come through the edge.
     pub edge_secret: Option<String>,
+    /// Whether webhooks may go to `http` URLs and loopback addresses
+    /// (`ROSTER_WEBHOOKS_ALLOW_LOCAL=true`): the local stack and its tests only.
+    pub webhooks_allow_local: bool,
 }
 
 impl Config {
@@ -42,6 +45,8 @@ impl Config {
             consistency_repair: std::env::var("ROSTER_CONSISTENCY_REPAIR")
                 .is_ok_and(|v| v == "true"),
             sealing_secret: std::env::var("ROSTER_SEALING_SECRET").ok(),
+            webhooks_allow_local: std::env::var("ROSTER_WEBHOOKS_ALLOW_LOCAL")
+                .is_ok_and(|v| v == "true"),
             edge_secret: std::env::var("ROSTER_EDGE_SECRET")
                 .ok()
                 .filter(|secret| !secret.is_empty()),

@@ -63,7 +63,7 @@ const CIPHER_SUITES: [rustls::CipherSuite; 7] = [
     rustls::CipherSuite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 ];
 
-fn tls_config() -> Result<rustls::ClientConfig, rustls::Error> {
+pub(crate) fn tls_config() -> Result<rustls::ClientConfig, rustls::Error> {
     let mut provider = rustls::crypto::aws_lc_rs::default_provider();
     provider
         .cipher_suites

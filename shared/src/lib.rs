@@ -37,6 +37,7 @@ pub mod tenants;
 pub mod tokens;
 pub mod users;
 pub mod validate;
+pub mod webhooks;
 pub mod worker_events;
 
 pub use app::App;

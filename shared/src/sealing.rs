@@ -27,6 +27,8 @@ pub enum Purpose {
     IdempotentAnswer,
     /// Fingerprinting the request an idempotency key stands for.
     IdempotentRequest,
+    /// A webhook endpoint's signing secret, kept to sign with (so it cannot be hashed).
+    WebhookSecret,
 }
 
 impl Purpose {
@@ -34,6 +36,7 @@ impl Purpose {
         match self {
             Self::IdempotentAnswer => b"roster/idempotency/answer/v1",
             Self::IdempotentRequest => b"roster/idempotency/request/v1",
+            Self::WebhookSecret => b"roster/webhooks/secret/v1",
         }
     }
 }

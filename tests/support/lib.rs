@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use std::sync::OnceLock;
 use uuid::Uuid;
 
+pub mod receiver;
 pub mod scim;
 pub mod sessions;
 
@@ -166,6 +167,7 @@ impl Env {
             consistency_repair: false,
             sealing_secret: Some(unique("roster-sealing")),
             edge_secret: Some(EDGE_SECRET.into()),
+            webhooks_allow_local: true,
         };
         let counter = RequestCounter::default();
         let secret_requests = RequestCounter::default();
@@ -515,6 +517,47 @@ impl Env {
         roster_shared::events::sequencer::sweep(self.app)
             .await
             .expect("the events are numbered");
+    }
+
+    /// The keys of the items with a string attribute containing `needle` (a full scan).
+    pub async fn items_containing(&self, needle: &str) -> Vec<String> {
+        let mut found = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .app
+                .store
+                .client()
+                .scan()
+                .table_name(self.app.table())
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("scan");
+            for item in page.items() {
+                if item
+                    .values()
+                    .any(|v| v.as_s().is_ok_and(|s| s.contains(needle)))
+                {
+                    let pk = item.get("pk").and_then(|v| v.as_s().ok()).cloned();
+                    found.push(pk.unwrap_or_default());
+                }
+            }
+            match page.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return found,
+            }
+        }
+    }
+
+    /// Gives every event of `t` to its webhook endpoints (numbering them first), as the stream
+    /// would have by now.
+    pub async fn deliver_webhooks(&self, t: &Tenant) {
+        self.deliver_events().await;
+        let tenant_id = t.id.parse().expect("tenant id");
+        roster_shared::webhooks::worker::dispatch_log(self.app, tenant_id)
+            .await
+            .expect("the webhooks are dispatched");
     }
 
     /// Every event of `t` after `after` (following `has_more`), and the cursor to go on from.

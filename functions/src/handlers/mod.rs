@@ -15,6 +15,7 @@ pub mod members;
 pub mod scim;
 pub mod sessions;
 pub mod tenants;
+pub mod webhooks;
 
 use lambda_http::{Body, Response};
 use roster_shared::ApiResult;

@@ -29,8 +29,10 @@ const PENDING_PER_READ: u32 = 32;
 /// Attempts at numbering a batch while other sequencers move the same sequence.
 const ATTEMPTS: usize = 20;
 
-/// What the stream filter (template.yaml) matches log items by (webhook delivery, EventBridge).
+/// What the stream filter (template.yaml) matches the tenants' log items by (webhook delivery,
+/// EventBridge); the platform log's copies are of their own kind, so each event is sent once.
 pub const LOGGED_KIND: &str = "event";
+const PLATFORM_COPY_KIND: &str = "platform_event";
 
 #[derive(Debug, Default, Serialize)]
 pub struct SequencerReport {
@@ -264,8 +266,13 @@ fn put_logged(
     pending: &Pending,
     entry: &Entry,
 ) -> ApiResult<()> {
+    let kind = if tenant_id.is_some() {
+        LOGGED_KIND
+    } else {
+        PLATFORM_COPY_KIND
+    };
     let logged = Logged {
-        kind: LOGGED_KIND.into(),
+        kind: kind.into(),
         seq,
         id: entry.id,
         event_type: entry.event_type,

@@ -34,6 +34,8 @@
 //! | queued public mail   | `OUTBOX`                   | `MAIL#<id, UUIDv7>`              |                                          |                                         |
 //! | session (sign-in)    | `SESSION#<s>`              | `SESSION`                        | `SESSIONS#<user>` / `<s>`                | `SESSIONSIN#<t>` / `<s>` (tenant scope) |
 //! | spent refresh token  | `SESSION#<s>`              | `SPENT#<sha256 of token>`        |                                          |                                         |
+//! | webhook endpoint     | `TENANT#<t>`               | `WEBHOOK#<w>`                    |                                          |                                         |
+//! | webhook delivery     | `DELIVERIES#<t>`           | `<w>#<event id>`                 |                                          |                                         |
 //! | pending event        | `EVENTQ#<t>`               | `<event id, UUIDv7>`             |                                          |                                         |
 //! | event (tenant's log) | `EVENTS#<t>`               | `<seq, 16 digits>`               |                                          |                                         |
 //! | event (platform log) | `EVENTS#ALL`               | `<seq, 16 digits>`               |                                          |                                         |
@@ -71,6 +73,9 @@
 //! a forgery, and ends the session. Access tokens name their session (`sid`), and the request that
 //! checks them reads the session item in the batch it makes anyway; an ended session's item is
 //! deleted. gsi1 lists a user's sessions, newest first; gsi2 a tenant's (its purge removes them).
+//!
+//! A webhook delivery waiting for its next attempt carries `gsi4pk`/`gsi4sk`: `WEBHOOKDUE` /
+//! `<next attempt at>#<t>#<w>#<event id>` (the retry job's queue).
 //!
 //! An event (SPEC.md §9.2) is written with its change as a pending item, in the change's own
 //! transaction; the event sequencer, fed from the stream, moves pending items into the tenant's
@@ -304,6 +309,22 @@ impl Key {
     /// A mail a public answer queued; the outbox worker spends (deletes) it.
     pub fn outbox_mail(id: Uuid) -> Self {
         Self::new(Self::OUTBOX.to_string(), format!("MAIL#{id}"))
+    }
+
+    /// A tenant's webhook endpoint.
+    pub fn webhook(tenant_id: Uuid, endpoint_id: Uuid) -> Self {
+        Self::new(
+            tenant_partition(tenant_id),
+            format!("{WEBHOOK_PREFIX}{endpoint_id}"),
+        )
+    }
+
+    /// One event's delivery to one endpoint, with its attempts.
+    pub fn delivery(tenant_id: Uuid, endpoint_id: Uuid, event_id: Uuid) -> Self {
+        Self::new(
+            deliveries_of(tenant_id),
+            format!("{endpoint_id}#{event_id}"),
+        )
     }
 
     /// An event written with its change, until the sequencer numbers it.
@@ -544,6 +565,17 @@ fn session_partition(session_id: Uuid) -> String {
 pub fn sessions_of(user_id: Uuid) -> String {
     format!("SESSIONS#{user_id}")
 }
+
+pub const WEBHOOK_PREFIX: &str = "WEBHOOK#";
+
+/// A tenant's webhook deliveries (an endpoint's are one `begins_with` away).
+pub fn deliveries_of(tenant_id: Uuid) -> String {
+    format!("DELIVERIES#{tenant_id}")
+}
+
+/// gsi4 partition of the deliveries waiting for their next attempt (the retry job's queue, all
+/// tenants).
+pub const WEBHOOK_RETRY_QUEUE: &str = "WEBHOOKDUE";
 
 /// A tenant's events waiting for their number.
 pub fn pending_events_of(tenant_id: Uuid) -> String {

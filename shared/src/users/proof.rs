@@ -163,8 +163,28 @@ async fn prove_with_link(
         )),
     )?;
     set_password(app, &mut tx, &user, &hash, true, must_change, invalid())?;
-    if !user.email_verified {
-        add_proof(app, &mut tx, &user).await?;
+    let copies = if user.email_verified {
+        Vec::new()
+    } else {
+        add_proof(app, &mut tx, &user).await?
+    };
+    commit_with_copies(app, tx, copies).await
+}
+
+/// Commits `tx` with the memberships' copies, as many per transaction as fit (a person may
+/// belong to many tenants): the first carries the link's spending, so a link proves once; a
+/// copy a later transaction failed to write is the consistency check's to repair.
+async fn commit_with_copies(
+    app: &App,
+    mut tx: Transaction,
+    copies: Vec<Transaction>,
+) -> ApiResult<()> {
+    for copy in copies {
+        if tx.len() + copy.len() > crate::store::MAX_TRANSACTION_ACTIONS {
+            app.store.transact(tx).await?;
+            tx = Transaction::new();
+        }
+        tx.append(copy);
     }
     app.store.transact(tx).await
 }
@@ -199,8 +219,9 @@ async fn linked_user(app: &App, token: &str) -> ApiResult<(Key, User)> {
     Ok((key, user))
 }
 
-/// Adds to `tx` the proof of `user`'s address: on the email guard and on every membership's copy.
-async fn add_proof(app: &App, tx: &mut Transaction, user: &User) -> ApiResult<()> {
+/// Adds to `tx` the proof of `user`'s address on its email guard; the proof of every
+/// membership's copy, each with its event, comes back to be committed after.
+async fn add_proof(app: &App, tx: &mut Transaction, user: &User) -> ApiResult<Vec<Transaction>> {
     let invalid = || ApiError::invalid("token", "is invalid, expired or already used");
     let proven = || Update::new("SET verified = :true").value(":true", AttributeValue::Bool(true));
     tx.update(
@@ -217,8 +238,10 @@ async fn add_proof(app: &App, tx: &mut Transaction, user: &User) -> ApiResult<()
         kind: CallerKind::User,
         origin: Default::default(),
     };
+    let mut copies = Vec::new();
     for member in memberships(app, user.id).await? {
-        tx.update(
+        let mut copy = Transaction::new();
+        copy.update(
             &member.key(),
             Update::new("SET email_verified = :true").value(":true", AttributeValue::Bool(true)),
             Some((Condition::exists(), invalid())),
@@ -230,10 +253,11 @@ async fn add_proof(app: &App, tx: &mut Transaction, user: &User) -> ApiResult<()
             };
             let view = MemberView::from(&proven);
             let event = EventType::MemberUpdated;
-            events::record(app, tx, &person, proven.tenant_id, event, &view)?;
+            events::record(app, &mut copy, &person, proven.tenant_id, event, &view)?;
         }
+        copies.push(copy);
     }
-    Ok(())
+    Ok(copies)
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,0 +1,5 @@
+//! GET /v1/tenants/{tenant_id}/webhooks
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    roster_functions::lambda::serve(&roster_functions::registry::LIST_WEBHOOKS).await
+}

@@ -1,0 +1,5 @@
+//! POST /v1/tenants/{tenant_id}/webhooks/{webhook_id}/deliveries/{delivery_id}/retry
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    roster_functions::lambda::serve(&roster_functions::registry::RETRY_WEBHOOK_DELIVERY).await
+}

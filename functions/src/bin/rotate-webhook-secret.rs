@@ -1,0 +1,5 @@
+//! POST /v1/tenants/{tenant_id}/webhooks/{webhook_id}/rotate-secret
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    roster_functions::lambda::serve(&roster_functions::registry::ROTATE_WEBHOOK_SECRET).await
+}
