@@ -1225,6 +1225,149 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tenants/{tenant_id}/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant's id. Another tenant's id answers 404. */
+                tenant_id: components["parameters"]["TenantId"];
+            };
+            cookie?: never;
+        };
+        /** The tenant's webhook endpoints (`webhooks.write`) */
+        get: operations["list-webhooks"];
+        put?: never;
+        /**
+         * Add a webhook endpoint (`webhooks.write`); its signing secret is shown once
+         * @description The endpoint hears the tenant's events of `event_types` (every type when empty), delivered as
+         *     the Standard Webhooks specification says (see `webhooks` for each type's body). The URL must
+         *     be `https` and its host must resolve only to public addresses (checked again at every
+         *     delivery). A tenant has at most 20 endpoints (`409 conflict`).
+         */
+        post: operations["create-webhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenant_id}/webhooks/{webhook_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant's id. Another tenant's id answers 404. */
+                tenant_id: components["parameters"]["TenantId"];
+                /** @description The webhook endpoint's id, checked against the tenant (404 otherwise). */
+                webhook_id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        /** One webhook endpoint (`webhooks.write`) */
+        get: operations["get-webhook"];
+        put?: never;
+        post?: never;
+        /**
+         * Remove a webhook endpoint (`webhooks.write`)
+         * @description Nothing more is delivered to it; its delivery log stays readable for 30 days through no
+         *     route (the endpoint is gone).
+         */
+        delete: operations["delete-webhook"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a webhook endpoint (`webhooks.write`)
+         * @description Only the fields present change. Enabling an endpoint Roster disabled (`disabled_reason`)
+         *     starts it afresh.
+         */
+        patch: operations["update-webhook"];
+        trace?: never;
+    };
+    "/v1/tenants/{tenant_id}/webhooks/{webhook_id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant's id. Another tenant's id answers 404. */
+                tenant_id: components["parameters"]["TenantId"];
+                /** @description The webhook endpoint's id, checked against the tenant (404 otherwise). */
+                webhook_id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A new signing secret (`webhooks.write`), shown once
+         * @description The previous secret keeps signing beside the new one for 24 hours (`webhook-signature`
+         *     carries one signature per secret), so receivers can switch without losing a delivery; a
+         *     secret rotated out earlier stops now.
+         */
+        post: operations["rotate-webhook-secret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenant_id}/webhooks/{webhook_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant's id. Another tenant's id answers 404. */
+                tenant_id: components["parameters"]["TenantId"];
+                /** @description The webhook endpoint's id, checked against the tenant (404 otherwise). */
+                webhook_id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * The endpoint's deliveries, newest first (`webhooks.write`)
+         * @description Each with its attempts (status code, duration, error, the first 1 KB of the answer) and
+         *     when the next is due. A failed attempt is retried after about 5 s, 5 min, 30 min, 2 h, 5 h,
+         *     10 h and 10 h; an endpoint whose every attempt has failed for 5 days is disabled (event
+         *     `webhook_endpoint.disabled`, a mail to the owners). Deliveries are kept 30 days.
+         */
+        get: operations["list-webhook-deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenant_id}/webhooks/{webhook_id}/deliveries/{delivery_id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant's id. Another tenant's id answers 404. */
+                tenant_id: components["parameters"]["TenantId"];
+                /** @description The webhook endpoint's id, checked against the tenant (404 otherwise). */
+                webhook_id: components["parameters"]["WebhookId"];
+                /** @description The delivery's id (the id of the event it carries). */
+                delivery_id: components["parameters"]["DeliveryId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a delivery again, now (`webhooks.write`)
+         * @description One attempt, whatever the delivery's state (even to a disabled endpoint, to check a fixed
+         *     receiver); the retry schedule is left as it is. `409 conflict` when another attempt was
+         *     being recorded at the same time.
+         */
+        post: operations["retry-webhook-delivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/tenants/{tenant_id}/events": {
         parameters: {
             query?: never;
@@ -2047,7 +2190,728 @@ export interface paths {
         trace?: never;
     };
 }
-export type webhooks = Record<string, never>;
+export interface webhooks {
+    "member.created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `member.created`
+         * @description A member joined the tenant (created by an admin, an import, SCIM, an accepted invitation or an approved join request).
+         */
+        post: operations["event-member-created"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "member.updated": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `member.updated`
+         * @description A member's fields changed (profile, role, department, position, licence expiry, a proven address...).
+         */
+        post: operations["event-member-updated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "member.disabled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `member.disabled`
+         * @description A member was disabled: their sessions ended.
+         */
+        post: operations["event-member-disabled"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "member.enabled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `member.enabled`
+         * @description A disabled member was enabled again.
+         */
+        post: operations["event-member-enabled"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "member.deleted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `member.deleted`
+         * @description A member went to the recycle bin (status `deleted`, with `purge_at`).
+         */
+        post: operations["event-member-deleted"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "member.restored": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `member.restored`
+         * @description A member came back from the recycle bin.
+         */
+        post: operations["event-member-restored"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "member.purged": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `member.purged`
+         * @description A member's retention in the recycle bin ended: it is gone for good (the member as it was).
+         */
+        post: operations["event-member-purged"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "member.licence.assigned": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `member.licence.assigned`
+         * @description A member got a licence (a seat taken).
+         */
+        post: operations["event-member-licence-assigned"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "member.licence.revoked": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `member.licence.revoked`
+         * @description A member's licence (and queued renewal) went back to the pool.
+         */
+        post: operations["event-member-licence-revoked"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "member.licence.renewed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `member.licence.renewed`
+         * @description A renewal was queued for a member's licence (it holds a seat from now).
+         */
+        post: operations["event-member-licence-renewed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "member.licence.expired": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `member.licence.expired`
+         * @description A member's licence expired with no renewal: its seat went back.
+         */
+        post: operations["event-member-licence-expired"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "department.created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `department.created`
+         * @description A department was created.
+         */
+        post: operations["event-department-created"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "department.updated": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `department.updated`
+         * @description A department was renamed or its settings changed.
+         */
+        post: operations["event-department-updated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "department.moved": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `department.moved`
+         * @description A department moved under another parent (its members' paths follow).
+         */
+        post: operations["event-department-moved"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "department.deleted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `department.deleted`
+         * @description An empty department was deleted (the department as it was).
+         */
+        post: operations["event-department-deleted"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "invitation.created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `invitation.created`
+         * @description An invitation was sent.
+         */
+        post: operations["event-invitation-created"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "invitation.accepted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `invitation.accepted`
+         * @description An invitation was accepted (its member's `member.created` or `join_request.created` follows).
+         */
+        post: operations["event-invitation-accepted"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "invitation.cancelled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `invitation.cancelled`
+         * @description An invitation was cancelled.
+         */
+        post: operations["event-invitation-cancelled"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "invitation.expired": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `invitation.expired`
+         * @description An invitation expired unused: its place in the quota went back.
+         */
+        post: operations["event-invitation-expired"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "join_request.created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `join_request.created`
+         * @description Someone asked to join (a join link, the join number, an invitation that needs approval).
+         */
+        post: operations["event-join-request-created"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "join_request.approved": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `join_request.approved`
+         * @description A join request was approved (the member's `member.created` follows).
+         */
+        post: operations["event-join-request-approved"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "join_request.rejected": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `join_request.rejected`
+         * @description A join request was rejected.
+         */
+        post: operations["event-join-request-rejected"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "tenant.created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `tenant.created`
+         * @description The tenant was created (its root department's and owner's events follow).
+         */
+        post: operations["event-tenant-created"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "tenant.updated": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `tenant.updated`
+         * @description The tenant's settings, limits or join number changed.
+         */
+        post: operations["event-tenant-updated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "tenant.deleting": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `tenant.deleting`
+         * @description The tenant was deleted: it is purged after its grace period unless restored.
+         */
+        post: operations["event-tenant-deleting"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "tenant.restored": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `tenant.restored`
+         * @description A deleted tenant was restored within its grace period.
+         */
+        post: operations["event-tenant-restored"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "tenant.purged": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `tenant.purged`
+         * @description A deleted tenant's grace period ended and everything of it was removed (platform log only).
+         */
+        post: operations["event-tenant-purged"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "import.completed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `import.completed`
+         * @description An import finished (its counts and result file in the job).
+         */
+        post: operations["event-import-completed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "import.failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `import.failed`
+         * @description An import failed (its `error` says why).
+         */
+        post: operations["event-import-failed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "export.completed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `export.completed`
+         * @description An export finished (its file is downloaded through the job's detail).
+         */
+        post: operations["event-export-completed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "export.failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `export.failed`
+         * @description An export failed.
+         */
+        post: operations["event-export-failed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "api_client.created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `api_client.created`
+         * @description An API client was created (never its secret).
+         */
+        post: operations["event-api-client-created"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "api_client.deleted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `api_client.deleted`
+         * @description An API client was deleted.
+         */
+        post: operations["event-api-client-deleted"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "scim_token.created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `scim_token.created`
+         * @description A SCIM token was created (never the token).
+         */
+        post: operations["event-scim-token-created"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "scim_token.deleted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `scim_token.deleted`
+         * @description A SCIM token was revoked.
+         */
+        post: operations["event-scim-token-deleted"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "webhook_endpoint.disabled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `webhook_endpoint.disabled`
+         * @description Roster disabled an endpoint whose every delivery failed for 5 days.
+         */
+        post: operations["event-webhook-endpoint-disabled"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
 export interface components {
     schemas: {
         /**
@@ -2790,6 +3654,79 @@ export interface components {
             source_ip: string | null;
             user_agent: string | null;
             at: components["schemas"]["Timestamp"];
+        };
+        NewWebhookEndpoint: {
+            /**
+             * @description An `https` URL whose host resolves only to public addresses.
+             * @example https://hooks.example.com/roster
+             */
+            url: string;
+            /** @description The types it hears; empty or absent for every type. */
+            event_types?: components["schemas"]["EventType"][];
+            description?: string | null;
+            /** @default true */
+            enabled: boolean;
+        };
+        WebhookEndpointPatch: {
+            url?: string;
+            event_types?: components["schemas"]["EventType"][];
+            description?: string | null;
+            enabled?: boolean;
+        };
+        WebhookEndpoint: {
+            id: components["schemas"]["Uuid"];
+            tenant_id: components["schemas"]["Uuid"];
+            url: string;
+            event_types: components["schemas"]["EventType"][];
+            description: string | null;
+            enabled: boolean;
+            /** @description Why Roster disabled it (every delivery failing for 5 days), if it did. */
+            disabled_reason: string | null;
+            /**
+             * Format: date-time
+             * @description Since when every attempt has failed; null while deliveries succeed.
+             */
+            failing_since: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            /** @description The signing secret (`whsec_` and base64), only in the answers of create and rotate-secret. */
+            secret?: string;
+        };
+        WebhookEndpointList: {
+            items: components["schemas"]["WebhookEndpoint"][];
+            next_cursor: components["schemas"]["Cursor"];
+        };
+        WebhookAttempt: {
+            /** Format: date-time */
+            at: string;
+            /** @description The receiver's status; null when it did not answer. */
+            status_code: number | null;
+            duration_ms: number;
+            /** @description Why it failed (a non-2xx answer, a refused address, a timeout); null on success. */
+            error: string | null;
+            /** @description The first 1 KB of the receiver's answer. */
+            response_body: string | null;
+        };
+        WebhookDelivery: {
+            id: components["schemas"]["Uuid"];
+            endpoint_id: components["schemas"]["Uuid"];
+            event_id: components["schemas"]["Uuid"];
+            event_type: components["schemas"]["EventType"];
+            /** @enum {string} */
+            status: "pending" | "succeeded" | "failed";
+            attempts: components["schemas"]["WebhookAttempt"][];
+            /** Format: date-time */
+            next_attempt_at: string | null;
+            /** @description Why no attempt is due any more although none succeeded (the endpoint deleted or disabled). */
+            given_up: string | null;
+            /** Format: date-time */
+            created_at: string;
+        };
+        WebhookDeliveryList: {
+            items: components["schemas"]["WebhookDelivery"][];
+            next_cursor: components["schemas"]["Cursor"];
         };
         /**
          * @description What happened; each type's `data` is described under `webhooks`.
@@ -4275,6 +5212,20 @@ export interface components {
         DepartmentId: string;
         /** @description The member's id, checked against the tenant (404 otherwise). */
         MemberId: string;
+        /** @description The event's id; the same at every attempt, so receivers dedupe by it. */
+        WebhookIdHeader: string;
+        /** @description When this attempt was signed, in Unix seconds (receivers refuse old ones). */
+        WebhookTimestampHeader: number;
+        /**
+         * @description `v1,` and the base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>` under the
+         *     endpoint's secret (the base64 part of `whsec_…`); during a rotation, one such signature
+         *     per live secret, space-separated (Standard Webhooks).
+         */
+        WebhookSignatureHeader: string;
+        /** @description The webhook endpoint's id, checked against the tenant (404 otherwise). */
+        WebhookId: string;
+        /** @description The delivery's id (the id of the event it carries). */
+        DeliveryId: string;
         /** @description The API client's id, checked against the tenant (404 otherwise). */
         ClientId: string;
         /** @description The invitation's id, checked against the tenant (404 otherwise). */
@@ -6315,6 +7266,287 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    "list-webhooks": {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+                /** @description Opaque cursor from the previous page's `next_cursor`. */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path: {
+                /** @description The tenant's id. Another tenant's id answers 404. */
+                tenant_id: components["parameters"]["TenantId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of endpoints (no secrets). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointList"];
+                };
+            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    "create-webhook": {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A key the client chooses (1 to 255 visible ASCII characters, a UUID is good) so the create
+                 *     may be retried safely after a `503` or a lost response: the same key with the same request
+                 *     within 24 hours answers the first response again (with `Idempotent-Replayed: true`) and
+                 *     creates nothing; the same key with another request answers `409 conflict`, as does a
+                 *     retry while the first request still runs. Keys belong to the caller and the tenant (on
+                 *     SCIM, to the SCIM token). A replay is the first answer as it was: an import's
+                 *     `upload_url` in it stops working 15 minutes after the first request. A retry is
+                 *     authorized again first: a caller whose session ended, who was disabled, whose address is
+                 *     no longer allowed, who lost the operation's permission or whose tenant is deleting gets
+                 *     what a new request would get (`401`, `403`, `404`), never the kept answer. Kept answers
+                 *     are stored sealed under a deployment secret.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /** @description The tenant's id. Another tenant's id answers 404. */
+                tenant_id: components["parameters"]["TenantId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewWebhookEndpoint"];
+            };
+        };
+        responses: {
+            /** @description The endpoint, with `secret` (`whsec_…`, never shown again). */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpoint"];
+                };
+            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    "get-webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant's id. Another tenant's id answers 404. */
+                tenant_id: components["parameters"]["TenantId"];
+                /** @description The webhook endpoint's id, checked against the tenant (404 otherwise). */
+                webhook_id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoint (no secret). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpoint"];
+                };
+            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    "delete-webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant's id. Another tenant's id answers 404. */
+                tenant_id: components["parameters"]["TenantId"];
+                /** @description The webhook endpoint's id, checked against the tenant (404 otherwise). */
+                webhook_id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    "update-webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant's id. Another tenant's id answers 404. */
+                tenant_id: components["parameters"]["TenantId"];
+                /** @description The webhook endpoint's id, checked against the tenant (404 otherwise). */
+                webhook_id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookEndpointPatch"];
+            };
+        };
+        responses: {
+            /** @description The endpoint. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpoint"];
+                };
+            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    "rotate-webhook-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant's id. Another tenant's id answers 404. */
+                tenant_id: components["parameters"]["TenantId"];
+                /** @description The webhook endpoint's id, checked against the tenant (404 otherwise). */
+                webhook_id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoint, with the new `secret`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpoint"];
+                };
+            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    "list-webhook-deliveries": {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+                /** @description Opaque cursor from the previous page's `next_cursor`. */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path: {
+                /** @description The tenant's id. Another tenant's id answers 404. */
+                tenant_id: components["parameters"]["TenantId"];
+                /** @description The webhook endpoint's id, checked against the tenant (404 otherwise). */
+                webhook_id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of deliveries. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryList"];
+                };
+            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    "retry-webhook-delivery": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant's id. Another tenant's id answers 404. */
+                tenant_id: components["parameters"]["TenantId"];
+                /** @description The webhook endpoint's id, checked against the tenant (404 otherwise). */
+                webhook_id: components["parameters"]["WebhookId"];
+                /** @description The delivery's id (the id of the event it carries). */
+                delivery_id: components["parameters"]["DeliveryId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The delivery with this attempt. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDelivery"];
+                };
+            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     "list-events": {
         parameters: {
             query?: {
@@ -7832,6 +9064,1338 @@ export interface operations {
             413: components["responses"]["ScimPayloadTooLarge"];
             500: components["responses"]["ScimInternal"];
             503: components["responses"]["ScimUnavailable"];
+        };
+    };
+    "event-member-created": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id; the same at every attempt, so receivers dedupe by it. */
+                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                /** @description When this attempt was signed, in Unix seconds (receivers refuse old ones). */
+                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                /**
+                 * @description `v1,` and the base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>` under the
+                 *     endpoint's secret (the base64 part of `whsec_…`); during a rotation, one such signature
+                 *     per live secret, space-separated (Standard Webhooks).
+                 */
+                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Event"] & {
+                    /** @enum {unknown} */
+                    type?: "member.created";
+                    data?: components["schemas"]["Member"];
+                };
+            };
+        };
+        responses: {
+            /** @description Received; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-member-updated": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id; the same at every attempt, so receivers dedupe by it. */
+                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                /** @description When this attempt was signed, in Unix seconds (receivers refuse old ones). */
+                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                /**
+                 * @description `v1,` and the base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>` under the
+                 *     endpoint's secret (the base64 part of `whsec_…`); during a rotation, one such signature
+                 *     per live secret, space-separated (Standard Webhooks).
+                 */
+                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Event"] & {
+                    /** @enum {unknown} */
+                    type?: "member.updated";
+                    data?: components["schemas"]["Member"];
+                };
+            };
+        };
+        responses: {
+            /** @description Received; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-member-disabled": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id; the same at every attempt, so receivers dedupe by it. */
+                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                /** @description When this attempt was signed, in Unix seconds (receivers refuse old ones). */
+                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                /**
+                 * @description `v1,` and the base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>` under the
+                 *     endpoint's secret (the base64 part of `whsec_…`); during a rotation, one such signature
+                 *     per live secret, space-separated (Standard Webhooks).
+                 */
+                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Event"] & {
+                    /** @enum {unknown} */
+                    type?: "member.disabled";
+                    data?: components["schemas"]["Member"];
+                };
+            };
+        };
+        responses: {
+            /** @description Received; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-member-enabled": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id; the same at every attempt, so receivers dedupe by it. */
+                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                /** @description When this attempt was signed, in Unix seconds (receivers refuse old ones). */
+                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                /**
+                 * @description `v1,` and the base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>` under the
+                 *     endpoint's secret (the base64 part of `whsec_…`); during a rotation, one such signature
+                 *     per live secret, space-separated (Standard Webhooks).
+                 */
+                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Event"] & {
+                    /** @enum {unknown} */
+                    type?: "member.enabled";
+                    data?: components["schemas"]["Member"];
+                };
+            };
+        };
+        responses: {
+            /** @description Received; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-member-deleted": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id; the same at every attempt, so receivers dedupe by it. */
+                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                /** @description When this attempt was signed, in Unix seconds (receivers refuse old ones). */
+                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                /**
+                 * @description `v1,` and the base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>` under the
+                 *     endpoint's secret (the base64 part of `whsec_…`); during a rotation, one such signature
+                 *     per live secret, space-separated (Standard Webhooks).
+                 */
+                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Event"] & {
+                    /** @enum {unknown} */
+                    type?: "member.deleted";
+                    data?: components["schemas"]["Member"];
+                };
+            };
+        };
+        responses: {
+            /** @description Received; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-member-restored": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id; the same at every attempt, so receivers dedupe by it. */
+                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                /** @description When this attempt was signed, in Unix seconds (receivers refuse old ones). */
+                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                /**
+                 * @description `v1,` and the base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>` under the
+                 *     endpoint's secret (the base64 part of `whsec_…`); during a rotation, one such signature
+                 *     per live secret, space-separated (Standard Webhooks).
+                 */
+                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Event"] & {
+                    /** @enum {unknown} */
+                    type?: "member.restored";
+                    data?: components["schemas"]["Member"];
+                };
+            };
+        };
+        responses: {
+            /** @description Received; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-member-purged": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id; the same at every attempt, so receivers dedupe by it. */
+                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                /** @description When this attempt was signed, in Unix seconds (receivers refuse old ones). */
+                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                /**
+                 * @description `v1,` and the base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>` under the
+                 *     endpoint's secret (the base64 part of `whsec_…`); during a rotation, one such signature
+                 *     per live secret, space-separated (Standard Webhooks).
+                 */
+                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Event"] & {
+                    /** @enum {unknown} */
+                    type?: "member.purged";
+                    data?: components["schemas"]["Member"];
+                };
+            };
+        };
+        responses: {
+            /** @description Received; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-member-licence-assigned": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id; the same at every attempt, so receivers dedupe by it. */
+                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                /** @description When this attempt was signed, in Unix seconds (receivers refuse old ones). */
+                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                /**
+                 * @description `v1,` and the base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>` under the
+                 *     endpoint's secret (the base64 part of `whsec_…`); during a rotation, one such signature
+                 *     per live secret, space-separated (Standard Webhooks).
+                 */
+                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Event"] & {
+                    /** @enum {unknown} */
+                    type?: "member.licence.assigned";
+                    data?: components["schemas"]["Member"];
+                };
+            };
+        };
+        responses: {
+            /** @description Received; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-member-licence-revoked": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id; the same at every attempt, so receivers dedupe by it. */
+                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                /** @description When this attempt was signed, in Unix seconds (receivers refuse old ones). */
+                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                /**
+                 * @description `v1,` and the base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>` under the
+                 *     endpoint's secret (the base64 part of `whsec_…`); during a rotation, one such signature
+                 *     per live secret, space-separated (Standard Webhooks).
+                 */
+                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Event"] & {
+                    /** @enum {unknown} */
+                    type?: "member.licence.revoked";
+                    data?: components["schemas"]["Member"];
+                };
+            };
+        };
+        responses: {
+            /** @description Received; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-member-licence-renewed": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id; the same at every attempt, so receivers dedupe by it. */
+                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                /** @description When this attempt was signed, in Unix seconds (receivers refuse old ones). */
+                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                /**
+                 * @description `v1,` and the base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>` under the
+                 *     endpoint's secret (the base64 part of `whsec_…`); during a rotation, one such signature
+                 *     per live secret, space-separated (Standard Webhooks).
+                 */
+                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Event"] & {
+                    /** @enum {unknown} */
+                    type?: "member.licence.renewed";
+                    data?: components["schemas"]["Member"];
+                };
+            };
+        };
+        responses: {
+            /** @description Received; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-member-licence-expired": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id; the same at every attempt, so receivers dedupe by it. */
+                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                /** @description When this attempt was signed, in Unix seconds (receivers refuse old ones). */
+                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                /**
+                 * @description `v1,` and the base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>` under the
+                 *     endpoint's secret (the base64 part of `whsec_…`); during a rotation, one such signature
+                 *     per live secret, space-separated (Standard Webhooks).
+                 */
+                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Event"] & {
+                    /** @enum {unknown} */
+                    type?: "member.licence.expired";
+                    data?: components["schemas"]["Member"];
+                };
+            };
+        };
+        responses: {
+            /** @description Received; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-department-created": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id; the same at every attempt, so receivers dedupe by it. */
+                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                /** @description When this attempt was signed, in Unix seconds (receivers refuse old ones). */
+                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                /**
+                 * @description `v1,` and the base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>` under the
+                 *     endpoint's secret (the base64 part of `whsec_…`); during a rotation, one such signature
+                 *     per live secret, space-separated (Standard Webhooks).
+                 */
+                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Event"] & {
+                    /** @enum {unknown} */
+                    type?: "department.created";
+                    data?: components["schemas"]["Department"];
+                };
+            };
+        };
+        responses: {
+            /** @description Received; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-department-updated": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id; the same at every attempt, so receivers dedupe by it. */
+                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                /** @description When this attempt was signed, in Unix seconds (receivers refuse old ones). */
+                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                /**
+                 * @description `v1,` and the base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>` under the
+                 *     endpoint's secret (the base64 part of `whsec_…`); during a rotation, one such signature
+                 *     per live secret, space-separated (Standard Webhooks).
+                 */
+                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Event"] & {
+                    /** @enum {unknown} */
+                    type?: "department.updated";
+                    data?: components["schemas"]["Department"];
+                };
+            };
+        };
+        responses: {
+            /** @description Received; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-department-moved": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id; the same at every attempt, so receivers dedupe by it. */
+                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                /** @description When this attempt was signed, in Unix seconds (receivers refuse old ones). */
+                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                /**
+                 * @description `v1,` and the base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>` under the
+                 *     endpoint's secret (the base64 part of `whsec_…`); during a rotation, one such signature
+                 *     per live secret, space-separated (Standard Webhooks).
+                 */
+                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Event"] & {
+                    /** @enum {unknown} */
+                    type?: "department.moved";
+                    data?: components["schemas"]["Department"];
+                };
+            };
+        };
+        responses: {
+            /** @description Received; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-department-deleted": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id; the same at every attempt, so receivers dedupe by it. */
+                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                /** @description When this attempt was signed, in Unix seconds (receivers refuse old ones). */
+                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                /**
+                 * @description `v1,` and the base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>` under the
+                 *     endpoint's secret (the base64 part of `whsec_…`); during a rotation, one such signature
+                 *     per live secret, space-separated (Standard Webhooks).
+                 */
+                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Event"] & {
+                    /** @enum {unknown} */
+                    type?: "department.deleted";
+                    data?: components["schemas"]["Department"];
+                };
+            };
+        };
+        responses: {
+            /** @description Received; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-invitation-created": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id; the same at every attempt, so receivers dedupe by it. */
+                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                /** @description When this attempt was signed, in Unix seconds (receivers refuse old ones). */
+                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                /**
+                 * @description `v1,` and the base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>` under the
+                 *     endpoint's secret (the base64 part of `whsec_…`); during a rotation, one such signature
+                 *     per live secret, space-separated (Standard Webhooks).
+                 */
+                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Event"] & {
+                    /** @enum {unknown} */
+                    type?: "invitation.created";
+                    data?: components["schemas"]["Invitation"];
+                };
+            };
+        };
+        responses: {
+            /** @description Received; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-invitation-accepted": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id; the same at every attempt, so receivers dedupe by it. */
+                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                /** @description When this attempt was signed, in Unix seconds (receivers refuse old ones). */
+                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                /**
+                 * @description `v1,` and the base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>` under the
+                 *     endpoint's secret (the base64 part of `whsec_…`); during a rotation, one such signature
+                 *     per live secret, space-separated (Standard Webhooks).
+                 */
+                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Event"] & {
+                    /** @enum {unknown} */
+                    type?: "invitation.accepted";
+                    data?: components["schemas"]["Invitation"];
+                };
+            };
+        };
+        responses: {
+            /** @description Received; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-invitation-cancelled": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id; the same at every attempt, so receivers dedupe by it. */
+                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                /** @description When this attempt was signed, in Unix seconds (receivers refuse old ones). */
+                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                /**
+                 * @description `v1,` and the base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>` under the
+                 *     endpoint's secret (the base64 part of `whsec_…`); during a rotation, one such signature
+                 *     per live secret, space-separated (Standard Webhooks).
+                 */
+                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Event"] & {
+                    /** @enum {unknown} */
+                    type?: "invitation.cancelled";
+                    data?: components["schemas"]["Invitation"];
+                };
+            };
+        };
+        responses: {
+            /** @description Received; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-invitation-expired": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id; the same at every attempt, so receivers dedupe by it. */
+                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                /** @description When this attempt was signed, in Unix seconds (receivers refuse old ones). */
+                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                /**
+                 * @description `v1,` and the base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>` under the
+                 *     endpoint's secret (the base64 part of `whsec_…`); during a rotation, one such signature
+                 *     per live secret, space-separated (Standard Webhooks).
+                 */
+                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Event"] & {
+                    /** @enum {unknown} */
+                    type?: "invitation.expired";
+                    data?: components["schemas"]["Invitation"];
+                };
+            };
+        };
+        responses: {
+            /** @description Received; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-join-request-created": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id; the same at every attempt, so receivers dedupe by it. */
+                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                /** @description When this attempt was signed, in Unix seconds (receivers refuse old ones). */
+                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                /**
+                 * @description `v1,` and the base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>` under the
+                 *     endpoint's secret (the base64 part of `whsec_…`); during a rotation, one such signature
+                 *     per live secret, space-separated (Standard Webhooks).
+                 */
+                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Event"] & {
+                    /** @enum {unknown} */
+                    type?: "join_request.created";
+                    data?: components["schemas"]["JoinRequest"];
+                };
+            };
+        };
+        responses: {
+            /** @description Received; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-join-request-approved": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id; the same at every attempt, so receivers dedupe by it. */
+                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                /** @description When this attempt was signed, in Unix seconds (receivers refuse old ones). */
+                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                /**
+                 * @description `v1,` and the base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>` under the
+                 *     endpoint's secret (the base64 part of `whsec_…`); during a rotation, one such signature
+                 *     per live secret, space-separated (Standard Webhooks).
+                 */
+                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Event"] & {
+                    /** @enum {unknown} */
+                    type?: "join_request.approved";
+                    data?: components["schemas"]["JoinRequest"];
+                };
+            };
+        };
+        responses: {
+            /** @description Received; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-join-request-rejected": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id; the same at every attempt, so receivers dedupe by it. */
+                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                /** @description When this attempt was signed, in Unix seconds (receivers refuse old ones). */
+                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                /**
+                 * @description `v1,` and the base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>` under the
+                 *     endpoint's secret (the base64 part of `whsec_…`); during a rotation, one such signature
+                 *     per live secret, space-separated (Standard Webhooks).
+                 */
+                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Event"] & {
+                    /** @enum {unknown} */
+                    type?: "join_request.rejected";
+                    data?: components["schemas"]["JoinRequest"];
+                };
+            };
+        };
+        responses: {
+            /** @description Received; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-tenant-created": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id; the same at every attempt, so receivers dedupe by it. */
+                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                /** @description When this attempt was signed, in Unix seconds (receivers refuse old ones). */
+                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                /**
+                 * @description `v1,` and the base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>` under the
+                 *     endpoint's secret (the base64 part of `whsec_…`); during a rotation, one such signature
+                 *     per live secret, space-separated (Standard Webhooks).
+                 */
+                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Event"] & {
+                    /** @enum {unknown} */
+                    type?: "tenant.created";
+                    data?: components["schemas"]["Tenant"];
+                };
+            };
+        };
+        responses: {
+            /** @description Received; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-tenant-updated": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id; the same at every attempt, so receivers dedupe by it. */
+                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                /** @description When this attempt was signed, in Unix seconds (receivers refuse old ones). */
+                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                /**
+                 * @description `v1,` and the base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>` under the
+                 *     endpoint's secret (the base64 part of `whsec_…`); during a rotation, one such signature
+                 *     per live secret, space-separated (Standard Webhooks).
+                 */
+                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Event"] & {
+                    /** @enum {unknown} */
+                    type?: "tenant.updated";
+                    data?: components["schemas"]["Tenant"];
+                };
+            };
+        };
+        responses: {
+            /** @description Received; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-tenant-deleting": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id; the same at every attempt, so receivers dedupe by it. */
+                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                /** @description When this attempt was signed, in Unix seconds (receivers refuse old ones). */
+                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                /**
+                 * @description `v1,` and the base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>` under the
+                 *     endpoint's secret (the base64 part of `whsec_…`); during a rotation, one such signature
+                 *     per live secret, space-separated (Standard Webhooks).
+                 */
+                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Event"] & {
+                    /** @enum {unknown} */
+                    type?: "tenant.deleting";
+                    data?: components["schemas"]["Tenant"];
+                };
+            };
+        };
+        responses: {
+            /** @description Received; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-tenant-restored": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id; the same at every attempt, so receivers dedupe by it. */
+                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                /** @description When this attempt was signed, in Unix seconds (receivers refuse old ones). */
+                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                /**
+                 * @description `v1,` and the base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>` under the
+                 *     endpoint's secret (the base64 part of `whsec_…`); during a rotation, one such signature
+                 *     per live secret, space-separated (Standard Webhooks).
+                 */
+                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Event"] & {
+                    /** @enum {unknown} */
+                    type?: "tenant.restored";
+                    data?: components["schemas"]["Tenant"];
+                };
+            };
+        };
+        responses: {
+            /** @description Received; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-tenant-purged": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id; the same at every attempt, so receivers dedupe by it. */
+                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                /** @description When this attempt was signed, in Unix seconds (receivers refuse old ones). */
+                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                /**
+                 * @description `v1,` and the base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>` under the
+                 *     endpoint's secret (the base64 part of `whsec_…`); during a rotation, one such signature
+                 *     per live secret, space-separated (Standard Webhooks).
+                 */
+                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Event"] & {
+                    /** @enum {unknown} */
+                    type?: "tenant.purged";
+                    data?: components["schemas"]["Tenant"];
+                };
+            };
+        };
+        responses: {
+            /** @description Received; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-import-completed": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id; the same at every attempt, so receivers dedupe by it. */
+                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                /** @description When this attempt was signed, in Unix seconds (receivers refuse old ones). */
+                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                /**
+                 * @description `v1,` and the base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>` under the
+                 *     endpoint's secret (the base64 part of `whsec_…`); during a rotation, one such signature
+                 *     per live secret, space-separated (Standard Webhooks).
+                 */
+                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Event"] & {
+                    /** @enum {unknown} */
+                    type?: "import.completed";
+                    data?: components["schemas"]["Job"];
+                };
+            };
+        };
+        responses: {
+            /** @description Received; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-import-failed": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id; the same at every attempt, so receivers dedupe by it. */
+                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                /** @description When this attempt was signed, in Unix seconds (receivers refuse old ones). */
+                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                /**
+                 * @description `v1,` and the base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>` under the
+                 *     endpoint's secret (the base64 part of `whsec_…`); during a rotation, one such signature
+                 *     per live secret, space-separated (Standard Webhooks).
+                 */
+                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Event"] & {
+                    /** @enum {unknown} */
+                    type?: "import.failed";
+                    data?: components["schemas"]["Job"];
+                };
+            };
+        };
+        responses: {
+            /** @description Received; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-export-completed": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id; the same at every attempt, so receivers dedupe by it. */
+                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                /** @description When this attempt was signed, in Unix seconds (receivers refuse old ones). */
+                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                /**
+                 * @description `v1,` and the base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>` under the
+                 *     endpoint's secret (the base64 part of `whsec_…`); during a rotation, one such signature
+                 *     per live secret, space-separated (Standard Webhooks).
+                 */
+                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Event"] & {
+                    /** @enum {unknown} */
+                    type?: "export.completed";
+                    data?: components["schemas"]["Job"];
+                };
+            };
+        };
+        responses: {
+            /** @description Received; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-export-failed": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id; the same at every attempt, so receivers dedupe by it. */
+                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                /** @description When this attempt was signed, in Unix seconds (receivers refuse old ones). */
+                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                /**
+                 * @description `v1,` and the base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>` under the
+                 *     endpoint's secret (the base64 part of `whsec_…`); during a rotation, one such signature
+                 *     per live secret, space-separated (Standard Webhooks).
+                 */
+                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Event"] & {
+                    /** @enum {unknown} */
+                    type?: "export.failed";
+                    data?: components["schemas"]["Job"];
+                };
+            };
+        };
+        responses: {
+            /** @description Received; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-api-client-created": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id; the same at every attempt, so receivers dedupe by it. */
+                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                /** @description When this attempt was signed, in Unix seconds (receivers refuse old ones). */
+                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                /**
+                 * @description `v1,` and the base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>` under the
+                 *     endpoint's secret (the base64 part of `whsec_…`); during a rotation, one such signature
+                 *     per live secret, space-separated (Standard Webhooks).
+                 */
+                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Event"] & {
+                    /** @enum {unknown} */
+                    type?: "api_client.created";
+                    data?: components["schemas"]["ApiClient"];
+                };
+            };
+        };
+        responses: {
+            /** @description Received; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-api-client-deleted": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id; the same at every attempt, so receivers dedupe by it. */
+                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                /** @description When this attempt was signed, in Unix seconds (receivers refuse old ones). */
+                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                /**
+                 * @description `v1,` and the base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>` under the
+                 *     endpoint's secret (the base64 part of `whsec_…`); during a rotation, one such signature
+                 *     per live secret, space-separated (Standard Webhooks).
+                 */
+                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Event"] & {
+                    /** @enum {unknown} */
+                    type?: "api_client.deleted";
+                    data?: components["schemas"]["ApiClient"];
+                };
+            };
+        };
+        responses: {
+            /** @description Received; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-scim-token-created": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id; the same at every attempt, so receivers dedupe by it. */
+                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                /** @description When this attempt was signed, in Unix seconds (receivers refuse old ones). */
+                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                /**
+                 * @description `v1,` and the base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>` under the
+                 *     endpoint's secret (the base64 part of `whsec_…`); during a rotation, one such signature
+                 *     per live secret, space-separated (Standard Webhooks).
+                 */
+                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Event"] & {
+                    /** @enum {unknown} */
+                    type?: "scim_token.created";
+                    data?: components["schemas"]["ScimToken"];
+                };
+            };
+        };
+        responses: {
+            /** @description Received; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-scim-token-deleted": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id; the same at every attempt, so receivers dedupe by it. */
+                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                /** @description When this attempt was signed, in Unix seconds (receivers refuse old ones). */
+                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                /**
+                 * @description `v1,` and the base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>` under the
+                 *     endpoint's secret (the base64 part of `whsec_…`); during a rotation, one such signature
+                 *     per live secret, space-separated (Standard Webhooks).
+                 */
+                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Event"] & {
+                    /** @enum {unknown} */
+                    type?: "scim_token.deleted";
+                    data?: components["schemas"]["ScimToken"];
+                };
+            };
+        };
+        responses: {
+            /** @description Received; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-webhook-endpoint-disabled": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id; the same at every attempt, so receivers dedupe by it. */
+                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                /** @description When this attempt was signed, in Unix seconds (receivers refuse old ones). */
+                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                /**
+                 * @description `v1,` and the base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>` under the
+                 *     endpoint's secret (the base64 part of `whsec_…`); during a rotation, one such signature
+                 *     per live secret, space-separated (Standard Webhooks).
+                 */
+                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Event"] & {
+                    /** @enum {unknown} */
+                    type?: "webhook_endpoint.disabled";
+                    data?: components["schemas"]["WebhookEndpoint"];
+                };
+            };
+        };
+        responses: {
+            /** @description Received; anything else is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
 }
