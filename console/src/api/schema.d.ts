@@ -3664,14 +3664,18 @@ export interface components {
             /** @description The types it hears; empty or absent for every type. */
             event_types?: components["schemas"]["EventType"][];
             description?: string | null;
-            /** @default true */
-            enabled: boolean;
+            /**
+             * @description `null` as absent: enabled.
+             * @default true
+             */
+            enabled: boolean | null;
         };
+        /** @description Only the fields present change; `null` changes nothing, except for `description` (cleared). */
         WebhookEndpointPatch: {
-            url?: string;
-            event_types?: components["schemas"]["EventType"][];
+            url?: string | null;
+            event_types?: components["schemas"]["EventType"][] | null;
             description?: string | null;
-            enabled?: boolean;
+            enabled?: boolean | null;
         };
         WebhookEndpoint: {
             id: components["schemas"]["Uuid"];
