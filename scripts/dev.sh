@@ -48,6 +48,8 @@ export ROSTER_BOOTSTRAP_PASSWORD
 export RUST_LOG="${RUST_LOG:-info}"
 # The emulator serves one request at a time: under load a request may wait its turn for seconds.
 export ROSTER_DYNAMODB_ATTEMPT_TIMEOUT_MS="${ROSTER_DYNAMODB_ATTEMPT_TIMEOUT_MS:-30000}"
+# Webhooks may go to a receiver on this machine (http, loopback): the local stack only.
+export ROSTER_WEBHOOKS_ALLOW_LOCAL="${ROSTER_WEBHOOKS_ALLOW_LOCAL:-true}"
 
 echo "emulator: $AWS_ENDPOINT_URL (sent mail: $AWS_ENDPOINT_URL/moto-api/data.json)"
 echo "rotate the signing key (tokens already issued stay valid):"

@@ -5,7 +5,8 @@
 # against it, lints template.yaml, runs the concurrency and bulk tests again under injected
 # faults (scripts/fault-run.sh), runs a small set of functions under the Lambda runtime emulator
 # (scripts/lambda-smoke.sh), fuzzes the API against openapi.yaml (scripts/fuzz.sh), runs an admin's
-# day through a Python client generated from it (scripts/generated-client.sh), checks SCIM
+# day through a Python client generated from it (scripts/generated-client.sh), verifies webhook
+# deliveries with the official standardwebhooks package (scripts/webhooks-conformance.sh), checks SCIM
 # with scim2-tester (scripts/scim-conformance.sh), tests the web console (scripts/console-test.sh:
 # its generated client, component tests, first-load size, and Chromium through every screen on a
 # local gateway serving it), and stops what it started.
@@ -48,6 +49,7 @@ if [ "$FULL_SUITE" = 1 ]; then
   scripts/lambda-smoke.sh login create-export export-run recycle-purge consistency-check
   scripts/fuzz.sh
   scripts/generated-client.sh
+  scripts/webhooks-conformance.sh
   scripts/scim-conformance.sh
   scripts/console-test.sh
 fi

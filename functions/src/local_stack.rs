@@ -43,6 +43,9 @@ fn invoke_boxed(
 /// retries of an asynchronous invocation give.
 const ATTEMPTS: u32 = 3;
 
+/// Records of a page handed to a worker in one invocation.
+const STREAM_BATCH: usize = 100;
+
 /// What one pass delivered.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Pass {
@@ -181,10 +184,8 @@ impl LocalStack {
                     .await
                     .map_err(sdk_error)?;
                 let records = page.records.unwrap_or_default();
-                for record in &records {
-                    pass.records += 1;
-                    self.deliver_stream_record(&shard_id, record, pass).await;
-                }
+                pass.records += records.len();
+                self.deliver_page(&shard_id, &records, pass).await;
                 let Some(next) = page.next_shard_iterator else {
                     self.positions.remove(&shard_id);
                     break;
@@ -212,45 +213,83 @@ impl LocalStack {
             .ok_or_else(|| ApiError::internal("no shard iterator"))
     }
 
-    /// Each worker whose filter passes the record gets it alone (`BatchSize: 1`).
-    async fn deliver_stream_record(&self, shard_id: &str, record: &Record, pass: &mut Pass) {
-        let lambda_record = lambda_stream_record(record, &self.stream_arn, region(self.app));
+    /// Each worker gets the records of a page its filter passes, up to [`STREAM_BATCH`] per
+    /// invocation, as Lambda batches them (every stream worker handles each record of its event);
+    /// a batch that fails every attempt is handed over again one record at a time, each dead-
+    /// lettered alone if it fails too (Lambda's BisectBatchOnFunctionError). Batching keeps the
+    /// one-at-a-time emulator from queueing a job's record behind every event worker's.
+    async fn deliver_page(&self, shard_id: &str, records: &[Record], pass: &mut Pass) {
+        let region = region(self.app);
+        let lambda_records: Vec<StreamRecord> = records
+            .iter()
+            .map(|r| lambda_stream_record(r, &self.stream_arn, region))
+            .collect();
         // Lambda's filters match the record as JSON.
-        let as_json = serde_json::to_value(&lambda_record).unwrap_or(Value::Null);
+        let as_json: Vec<Value> = lambda_records
+            .iter()
+            .map(|r| serde_json::to_value(r).unwrap_or(Value::Null))
+            .collect();
         for (job, pattern) in stream_filters() {
             let Ok(pattern) = serde_json::from_str::<Value>(pattern) else {
                 continue;
             };
-            if !matches_filter(&pattern, &as_json) {
-                continue;
-            }
-            pass.handed(job.name);
-            let mut event = StreamEvent::default();
-            event.records = vec![lambda_record.clone()];
-            if let Err(err) = self.invoke_with_retries(job.name, to_json(&event)).await {
-                pass.dead_lettered += 1;
-                let sequence = record
-                    .dynamodb
-                    .as_ref()
-                    .and_then(|d| d.sequence_number.clone())
-                    .unwrap_or_default();
-                // Lambda's on-failure record, which no event library types.
-                let letter = json!({
-                    "version": "1.0",
-                    "timestamp": roster_shared::model::time::rfc3339(self.app.now()),
-                    "requestContext": request_context(self.app, job.name, "RetryAttemptsExhausted"),
-                    "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
-                    "DDBStreamBatchInfo": {
-                        "shardId": shard_id,
-                        "startSequenceNumber": sequence,
-                        "endSequenceNumber": sequence,
-                        "batchSize": 1,
-                        "streamArn": self.stream_arn,
-                    },
-                });
-                self.dead_letter(job.name, &err, letter).await;
+            let matching: Vec<usize> = (0..records.len())
+                .filter(|&i| matches_filter(&pattern, &as_json[i]))
+                .collect();
+            for batch in matching.chunks(STREAM_BATCH) {
+                batch.iter().for_each(|_| pass.handed(job.name));
+                let mut event = StreamEvent::default();
+                event.records = batch.iter().map(|&i| lambda_records[i].clone()).collect();
+                if self
+                    .invoke_with_retries(job.name, to_json(&event))
+                    .await
+                    .is_ok()
+                {
+                    continue;
+                }
+                for &i in batch {
+                    self.deliver_alone(shard_id, job.name, &records[i], &lambda_records[i], pass)
+                        .await;
+                }
             }
         }
+    }
+
+    /// One record to one worker, alone; dead-lettered when every attempt fails.
+    async fn deliver_alone(
+        &self,
+        shard_id: &str,
+        worker: &'static str,
+        record: &Record,
+        lambda_record: &StreamRecord,
+        pass: &mut Pass,
+    ) {
+        let mut event = StreamEvent::default();
+        event.records = vec![lambda_record.clone()];
+        let Err(err) = self.invoke_with_retries(worker, to_json(&event)).await else {
+            return;
+        };
+        pass.dead_lettered += 1;
+        let sequence = record
+            .dynamodb
+            .as_ref()
+            .and_then(|d| d.sequence_number.clone())
+            .unwrap_or_default();
+        // Lambda's on-failure record, which no event library types.
+        let letter = json!({
+            "version": "1.0",
+            "timestamp": roster_shared::model::time::rfc3339(self.app.now()),
+            "requestContext": request_context(self.app, worker, "RetryAttemptsExhausted"),
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "DDBStreamBatchInfo": {
+                "shardId": shard_id,
+                "startSequenceNumber": sequence,
+                "endSequenceNumber": sequence,
+                "batchSize": 1,
+                "streamArn": self.stream_arn,
+            },
+        });
+        self.dead_letter(worker, &err, letter).await;
     }
 
     async fn drain_uploads(&self, pass: &mut Pass) -> ApiResult<()> {

@@ -75,11 +75,12 @@ impl Endpoint {
     }
 
     /// Whether it hears `event`: enabled, of a type it asked for, and made since it was added
-    /// (a late stream record does not bring it the tenant's past).
+    /// (a late stream record does not bring it the tenant's past). Both ids are UUIDv7, ordered
+    /// by the millisecond they were taken in (timestamps here are whole seconds).
     pub fn hears(&self, event: &Event) -> bool {
         self.enabled
             && (self.event_types.is_empty() || self.event_types.contains(&event.event_type))
-            && event.occurred_at >= self.created_at
+            && event.id > self.id
     }
 
     /// The secrets that sign at `now`: the current one and any rotated out less than 24 hours ago.
