@@ -552,3 +552,231 @@ async fn invitations_joins_licences_bulk_edits_clients_tokens_jobs_and_the_tenan
     assert!(!text.contains(scim["token"].as_str().unwrap()));
     assert_eq!(got[5]["data"]["name"], "Everything Ltd");
 }
+
+/// Only the event workers run: replaying the whole stream must not redo other tests' jobs.
+fn event_workers_only(
+    app: &'static roster_shared::App,
+    function: &'static str,
+    event: Value,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = roster_shared::ApiResult<()>> + Send>> {
+    Box::pin(async move {
+        match function {
+            "event-sequencer" | "event-bus" => {
+                roster_functions::local_stack::invoke(app, function, event).await
+            }
+            _ => Ok(()),
+        }
+    })
+}
+
+/// A consumer's queue, and a rule on the bus sending it `t`'s events of `types`.
+async fn queue_for(env: &Env, t: &Tenant, types: &[&str]) -> (aws_sdk_sqs::Client, String) {
+    let sqs = aws_sdk_sqs::Client::new(env.app.sdk());
+    let name = unique("bus");
+    let url = sqs
+        .create_queue()
+        .queue_name(&name)
+        .send()
+        .await
+        .expect("queue")
+        .queue_url
+        .expect("queue url");
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("queue attributes");
+    let arn = attributes
+        .attributes()
+        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+        .expect("queue arn")
+        .clone();
+    let bus = env.app.event_bus();
+    let pattern =
+        json!({"source": ["roster"], "detail-type": types, "detail": {"tenant_id": [t.id]}});
+    bus.put_rule()
+        .name(&name)
+        .event_bus_name(&env.app.config.event_bus)
+        .event_pattern(pattern.to_string())
+        .send()
+        .await
+        .expect("rule");
+    let target = aws_sdk_eventbridge::types::Target::builder()
+        .id("queue")
+        .arn(arn)
+        .build()
+        .expect("target");
+    bus.put_targets()
+        .rule(&name)
+        .event_bus_name(&env.app.config.event_bus)
+        .targets(target)
+        .send()
+        .await
+        .expect("targets");
+    (sqs, url)
+}
+
+/// Every message the queue has (EventBridge's envelopes, parsed).
+async fn received(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<Value> {
+    let mut all = Vec::new();
+    loop {
+        let got = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .expect("receive");
+        if got.messages().is_empty() {
+            return all;
+        }
+        for message in got.messages() {
+            all.push(serde_json::from_str(message.body().expect("body")).expect("json"));
+            sqs.delete_message()
+                .queue_url(url)
+                .receipt_handle(message.receipt_handle().expect("handle"))
+                .send()
+                .await
+                .expect("delete");
+        }
+    }
+}
+
+#[tokio::test]
+async fn events_reach_the_event_bus_where_a_consumers_rule_routes_them() {
+    let env = Env::start().await;
+    let t = env.tenant_with_owner("Bus Co").await;
+    let (sqs, queue) = queue_for(&env, &t, &["member.created", "member.disabled"]).await;
+    let mut stack = roster_functions::local_stack::LocalStack::connect(env.app)
+        .await
+        .expect("stack")
+        .with_invoker(event_workers_only);
+    stack.pass().await.expect("pass");
+
+    let member = env.member_under(&t, "Bea", &t.root, json!({})).await;
+    let path = format!("/v1/tenants/{}/members/{member}", t.id);
+    for change in [json!({"position": "Lead"}), json!({"status": "disabled"})] {
+        env.patch(&path, &t.owner_token, change).await.ok(200);
+    }
+    // The stream brings the pending events to the sequencer, then the new log items to the bus.
+    let mut published = 0;
+    for _ in 0..10 {
+        published += stack.pass().await.expect("pass").to("event-bus");
+        if published > 0 && env.events_after(&t, "").await.0.len() >= 5 {
+            stack.pass().await.expect("pass");
+            break;
+        }
+    }
+    let messages = received(&sqs, &queue).await;
+    // The rule routed the creations (the owner's, with the tenant, and Bea's) and Bea's
+    // disabling, not her update.
+    let mut routed: Vec<(&str, &str)> = messages
+        .iter()
+        .map(|m| {
+            (
+                m["detail-type"].as_str().unwrap(),
+                m["detail"]["data"]["id"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    routed.sort_unstable();
+    let of_bea: Vec<&str> = routed
+        .iter()
+        .filter(|(_, id)| *id == member)
+        .map(|(kind, _)| *kind)
+        .collect();
+    assert_eq!(
+        of_bea,
+        ["member.created", "member.disabled"],
+        "{messages:#?}"
+    );
+    assert_eq!(routed.len(), 3, "{routed:?}");
+    assert!(routed.iter().all(|(kind, _)| *kind != "member.updated"));
+    let (logged, _) = env.events_after(&t, "").await;
+    for message in &messages {
+        assert_eq!(message["source"], "roster");
+        let same = logged.iter().find(|e| e["id"] == message["detail"]["id"]);
+        assert_eq!(
+            same,
+            Some(&message["detail"]),
+            "the bus carries the event as the API shows it"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_invitation_that_expires_is_told_once_whether_the_job_or_a_later_change_meets_it_first()
+{
+    let clock = roster_shared::app::Clock::manual(time::OffsetDateTime::now_utc());
+    let env = Env::start_with(clock.clone()).await;
+    let mut t = env.tenant_with_owner("Expiring Co").await;
+    env.set_settings(&t, json!({"invitation_expiry_days": 1}))
+        .await;
+    let emails: Vec<String> = ["job", "cancelled", "resent", "replaced"]
+        .iter()
+        .map(|who| format!("{}@expiring.test", unique(who)))
+        .collect();
+    let base = format!("/v1/tenants/{}/invitations", t.id);
+    let mut ids = Vec::new();
+    for to in &emails {
+        let body = json!({"email": to, "department_id": t.root});
+        let sent = env.post(&base, Some(&t.owner_token), body).await;
+        ids.push(sent.ok(201)["id"].as_str().unwrap().to_string());
+    }
+    clock.advance(2 * 24 * 3600);
+    t.owner_token = env.owner_login(&t).await;
+
+    // Met before the expiry job by a cancel, a resend and a new invitation to the same address.
+    env.delete(&format!("{base}/{}", ids[1]), &t.owner_token)
+        .await
+        .ok(204);
+    env.post(
+        &format!("{base}/{}/resend", ids[2]),
+        Some(&t.owner_token),
+        json!({}),
+    )
+    .await
+    .ok(200);
+    let body = json!({"email": emails[3], "department_id": t.root});
+    env.post(&base, Some(&t.owner_token), body).await.ok(201);
+    // The job meets the one left, and nothing the others told.
+    let ran = roster_shared::invitations::expiry::run(env.app)
+        .await
+        .unwrap();
+    assert_eq!(ran.released, 1);
+    roster_shared::invitations::expiry::run(env.app)
+        .await
+        .unwrap();
+
+    let events = read_all(&env, &t).await;
+    let expired: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "invitation.expired")
+        .map(|e| e["data"]["id"].as_str().unwrap())
+        .collect();
+    let mut told: Vec<&str> = expired.clone();
+    told.sort_unstable();
+    let mut all: Vec<&str> = ids.iter().map(String::as_str).collect();
+    all.sort_unstable();
+    assert_eq!(told, all, "each expired invitation once: {expired:?}");
+    for e in events.iter().filter(|e| e["type"] == "invitation.expired") {
+        assert_eq!(e["data"]["status"], "expired", "{e}");
+    }
+    // Told before what met it: expired, then cancelled.
+    let of_cancelled: Vec<&str> = events
+        .iter()
+        .filter(|e| e["data"]["id"] == ids[1].as_str())
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        of_cancelled,
+        [
+            "invitation.created",
+            "invitation.expired",
+            "invitation.cancelled"
+        ]
+    );
+    env.assert_consistent().await;
+}

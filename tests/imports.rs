@@ -25,7 +25,7 @@ async fn upload(env: &Env, t: &Tenant, mode: &str, file: Vec<u8>, content_type: 
 
 /// Plays the start's stream record to the import worker.
 async fn work(env: &Env, t: &Tenant, job: &str) -> usize {
-    env.play_import_record(t, job)
+    env.import_as_lambda_would(t, job)
         .await
         .expect("import")
         .imported

@@ -152,6 +152,7 @@ mod tests {
             sealing_secret: None,
             edge_secret: None,
             webhooks_allow_local: false,
+            event_bus: roster_shared::config::DEFAULT_EVENT_BUS.into(),
         };
         let keys = TokenKeys::from_private(&key.private_pkcs8_base64).expect("keys");
         Box::leak(Box::new(

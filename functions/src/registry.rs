@@ -297,6 +297,7 @@ jobs! {
     ] event roster_shared::events::sequencer::handle_event;
     WEBHOOK_DISPATCH = "webhook-dispatch" [Trigger::Stream(r#"{"eventName": ["INSERT"], "dynamodb": {"NewImage": {"kind": {"S": ["event"]}}}}"#)] event roster_shared::webhooks::worker::handle_stream;
     WEBHOOK_RETRY = "webhook-retry" [Trigger::Schedule] scheduled roster_shared::webhooks::worker::retry_due;
+    EVENT_BUS = "event-bus" [Trigger::Stream(r#"{"eventName": ["INSERT"], "dynamodb": {"NewImage": {"kind": {"S": ["event", "platform_only_event"]}}}}"#)] event roster_shared::events::bus::handle_stream;
     ROTATE_SIGNING_KEY = "rotate-signing-key" [Trigger::Rotation] event roster_shared::signing_keys::handle_rotation;
 }
 

@@ -57,6 +57,7 @@ pub struct App {
     mail: OnceLock<Mailer>,
     sms: OnceLock<crate::sms::Texter>,
     streams: OnceLock<aws_sdk_dynamodbstreams::Client>,
+    event_bus: OnceLock<aws_sdk_eventbridge::Client>,
 }
 
 /// What differs between Lambda, the local gateway and tests.
@@ -138,6 +139,7 @@ impl App {
             mail: OnceLock::new(),
             sms: OnceLock::new(),
             streams: OnceLock::new(),
+            event_bus: OnceLock::new(),
         })
     }
 
@@ -172,6 +174,12 @@ impl App {
     pub fn streams(&self) -> &aws_sdk_dynamodbstreams::Client {
         self.streams
             .get_or_init(|| aws_sdk_dynamodbstreams::Client::new(&self.sdk))
+    }
+
+    /// EventBridge, used only by the function that puts events on the bus.
+    pub fn event_bus(&self) -> &aws_sdk_eventbridge::Client {
+        self.event_bus
+            .get_or_init(|| aws_sdk_eventbridge::Client::new(&self.sdk))
     }
 
     pub fn sdk(&self) -> &aws_config::SdkConfig {

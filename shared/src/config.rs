@@ -30,7 +30,13 @@ pub struct Config {
     /// Whether webhooks may go to `http` URLs and loopback addresses
     /// (`ROSTER_WEBHOOKS_ALLOW_LOCAL=true`): the local stack and its tests only.
     pub webhooks_allow_local: bool,
+    /// The EventBridge bus every event is also put on (`ROSTER_EVENT_BUS`, SPEC.md §9.2's
+    /// `RosterEvents` unless the deployment names another).
+    pub event_bus: String,
 }
+
+/// The bus SPEC.md §9.2 names.
+pub const DEFAULT_EVENT_BUS: &str = "RosterEvents";
 
 impl Config {
     pub fn from_env() -> ApiResult<Self> {
@@ -47,6 +53,10 @@ impl Config {
             sealing_secret: std::env::var("ROSTER_SEALING_SECRET").ok(),
             webhooks_allow_local: std::env::var("ROSTER_WEBHOOKS_ALLOW_LOCAL")
                 .is_ok_and(|v| v == "true"),
+            event_bus: std::env::var("ROSTER_EVENT_BUS")
+                .ok()
+                .filter(|bus| !bus.is_empty())
+                .unwrap_or_else(|| DEFAULT_EVENT_BUS.into()),
             edge_secret: std::env::var("ROSTER_EDGE_SECRET")
                 .ok()
                 .filter(|secret| !secret.is_empty()),

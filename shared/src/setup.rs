@@ -128,7 +128,23 @@ pub async fn create_bucket_and_sender(app: &App) -> ApiResult<()> {
         .email_identity(app.mail().from_address())
         .send()
         .await;
-    Ok(())
+    create_event_bus(app).await
+}
+
+/// Creates the event bus the deployment names (local emulator only; template.yaml's
+/// `RosterEventsBus` on AWS). One that exists already is kept.
+pub async fn create_event_bus(app: &App) -> ApiResult<()> {
+    let bus = &app.config.event_bus;
+    let exists = || async { app.event_bus().describe_event_bus().name(bus).send().await };
+    if exists().await.is_ok() {
+        return Ok(());
+    }
+    let created = app.event_bus().create_event_bus().name(bus).send().await;
+    match created {
+        // Another process of the test suite created it meanwhile.
+        Err(_) if exists().await.is_ok() => Ok(()),
+        other => other.map(|_| ()).map_err(sdk_error),
+    }
 }
 
 /// Makes `email` a platform admin with `password`, creating the user if needed. Idempotent: run

@@ -8,6 +8,7 @@
 //!   `DEPTNAME#` (departments), `INVITEEMAIL#`/`INVITEPHONE#` (pending invitations), `SCIMUSER#`
 //!   and `SCIMEXTID#` (provisioned members); search terms against the listed members they name;
 //!   the licence queue entries (gsi6, gsi7) against each member's licence.
+//! - The event log against the changes it tells, both ways (see `events.rs`).
 //!
 //! A scan is not a snapshot: a write racing it can show as a finding that is gone a moment later,
 //! so a finding is confirmed by a second look before it counts (`check` reads again the tenants
@@ -15,6 +16,7 @@
 //! writes that never overwrite a concurrent change (see `repair.rs`); id paths, tree keys and
 //! licence queue entries are reported for a person to look at.
 
+mod events;
 mod finding;
 mod guards;
 mod repair;

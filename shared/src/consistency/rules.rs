@@ -58,6 +58,7 @@ fn tenant_findings(tenant_id: Uuid, part: &TenantPart, now: i64, found: &mut Vec
     counters(tenant, part, found);
     departments(tenant, part, found);
     members(tenant, part, now, found);
+    super::events::findings(tenant_id, part, found);
     guards(tenant_id, part, now, found);
 }
 

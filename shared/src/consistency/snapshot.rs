@@ -2,6 +2,8 @@
 //! invariants compare (not the item), grouped by what it is.
 
 use crate::error::{ApiError, ApiResult};
+use crate::events::sequencer::Logged;
+use crate::events::{EventType, Pending};
 use crate::invitations::{Invitation, InvitationStatus};
 use crate::model::department::Department;
 use crate::model::item::{Item, from_item};
@@ -12,6 +14,7 @@ use crate::model::tenant::Tenant;
 use crate::store::Store;
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// Tries of one scan page that DynamoDB keeps answering as unavailable.
@@ -32,6 +35,7 @@ pub struct MemberFacts {
     pub owner: bool,
     pub seats: i64,
     pub version: u64,
+    pub updated_at: time::OffsetDateTime,
     /// When a binned member's guard may expire (its purge time), epoch seconds.
     pub ttl: Option<i64>,
     /// Its index keys as stored: the tree position and the licence queue entries.
@@ -71,6 +75,7 @@ impl MemberFacts {
             owner: member.role == Role::Owner,
             seats: member.licence.as_ref().map_or(0, |l| l.seats_held()),
             version: member.version,
+            updated_at: member.updated_at,
             ttl: member.ttl,
             tree_key: text(item, GSI2.sk),
             licence_keys: [text(item, GSI6.sk), text(item, GSI7.sk)],
@@ -96,6 +101,56 @@ pub struct InvitationFacts {
     pub expires_epoch: i64,
     pub guard: Key,
     pub version: u64,
+}
+
+/// An event, as far as the invariants look at it.
+#[derive(Debug, Clone)]
+pub struct EventFacts {
+    pub event_type: EventType,
+    pub occurred_at: OffsetDateTime,
+    /// The `id` of the resource its data shows.
+    pub resource: Option<Uuid>,
+    /// The `updated_at` its data shows, in whole seconds.
+    pub updated_at: Option<i64>,
+    /// Where it was read: its log item, or its pending item.
+    pub key: Key,
+}
+
+impl EventFacts {
+    pub fn of(
+        event_type: EventType,
+        occurred_at: OffsetDateTime,
+        data: &serde_json::Value,
+        key: Key,
+    ) -> Self {
+        let updated_at = data["updated_at"]
+            .as_str()
+            .and_then(|at| {
+                OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).ok()
+            })
+            .map(OffsetDateTime::unix_timestamp);
+        Self {
+            event_type,
+            occurred_at,
+            resource: data["id"].as_str().and_then(|id| id.parse().ok()),
+            updated_at,
+            key,
+        }
+    }
+}
+
+impl InvitationFacts {
+    fn of(invitation: &Invitation) -> Self {
+        Self {
+            id: invitation.id,
+            tenant_id: invitation.tenant_id,
+            pending: invitation.status == InvitationStatus::Pending,
+            holds_quota: invitation.holds_quota,
+            expires_epoch: invitation.expires_epoch,
+            guard: invitation.guard_key(),
+            version: invitation.version,
+        }
+    }
 }
 
 /// A guard: an item whose key makes something unique and which names what holds it.
@@ -130,6 +185,8 @@ pub struct TenantPart {
     pub scim_guards: Vec<Guard>,
     pub invitation_guards: Vec<Guard>,
     pub search_terms: Vec<Guard>,
+    /// Its events: in its log, and pending.
+    pub events: Vec<EventFacts>,
 }
 
 impl TenantPart {
@@ -143,6 +200,7 @@ impl TenantPart {
         self.scim_guards.extend(other.scim_guards);
         self.invitation_guards.extend(other.invitation_guards);
         self.search_terms.extend(other.search_terms);
+        self.events.extend(other.events);
     }
 }
 
@@ -248,15 +306,7 @@ impl Snapshot {
                 part.members.push(MemberFacts::of(member, &item)?);
             } else if sk.starts_with("INVITE#") {
                 let invitation: Invitation = from_item(item)?;
-                part.invitations.push(InvitationFacts {
-                    id: invitation.id,
-                    tenant_id: invitation.tenant_id,
-                    pending: invitation.status == InvitationStatus::Pending,
-                    holds_quota: invitation.holds_quota,
-                    expires_epoch: invitation.expires_epoch,
-                    guard: invitation.guard_key(),
-                    version: invitation.version,
-                });
+                part.invitations.push(InvitationFacts::of(&invitation));
             } else if sk.starts_with("DEPTNAME#") {
                 part.name_guards.push(guard("department_id", &item));
             } else if sk.starts_with("USERMEMBER#") {
@@ -266,6 +316,8 @@ impl Snapshot {
             } else if sk.starts_with("INVITEEMAIL#") || sk.starts_with("INVITEPHONE#") {
                 part.invitation_guards.push(guard("invitation_id", &item));
             }
+        } else if pk.starts_with("EVENTS#") || pk.starts_with("EVENTQ#") {
+            self.file_event(key, item)?;
         } else if let Some(rest) = pk.strip_prefix("SEARCH#") {
             let Some(tenant_id) = rest.split('#').next().and_then(|t| t.parse::<Uuid>().ok())
             else {
@@ -302,6 +354,35 @@ impl Snapshot {
                     Some(AttributeValue::Bool(true))
                 )),
             });
+        }
+        Ok(())
+    }
+}
+
+impl Snapshot {
+    /// An item of a tenant's event log, or a pending item of its events (the platform's log
+    /// is not a tenant's: passed over).
+    fn file_event(&mut self, key: &Key, item: Item) -> ApiResult<()> {
+        let Some((log, rest)) = key.pk.split_once('#') else {
+            return Ok(());
+        };
+        let Ok(tenant_id) = rest.parse::<Uuid>() else {
+            return Ok(());
+        };
+        let part = self.tenants.entry(tenant_id).or_default();
+        if log == "EVENTS" {
+            let logged: Logged = from_item(item)?;
+            let data = serde_json::from_str(&logged.data).map_err(ApiError::internal)?;
+            let at = logged.occurred_at;
+            let facts = EventFacts::of(logged.event_type, at, &data, key.clone());
+            part.events.push(facts);
+        } else {
+            let pending: Pending = from_item(item)?;
+            for entry in pending.entries()? {
+                let (at, key) = (pending.occurred_at, key.clone());
+                part.events
+                    .push(EventFacts::of(entry.event_type, at, &entry.data, key));
+            }
         }
         Ok(())
     }

@@ -329,3 +329,114 @@ fn anything_left_of_a_tenant_without_its_item_is_one_leftover_finding() {
         world.findings_without(|i| sk_starts(i, "TENANT") || sk_starts(i, "MEMBER#"));
     assert_eq!(rules(&only_guards_left), ["tenant.exists"]);
 }
+
+/// An item of `t`'s log: event `seq` of `event_type`, its data `data`.
+fn logged(
+    tenant_id: Uuid,
+    seq: u64,
+    event_type: crate::events::EventType,
+    data: &impl serde::Serialize,
+) -> Item {
+    let at = OffsetDateTime::from_unix_timestamp(NOW).expect("time");
+    let logged = crate::events::sequencer::Logged {
+        kind: "event".into(),
+        seq,
+        id: Uuid::now_v7(),
+        event_type,
+        tenant_id,
+        occurred_at: at,
+        actor: crate::events::EventActor {
+            kind: "user".into(),
+            id: Uuid::nil(),
+        },
+        data: serde_json::to_string(data).expect("data"),
+        ttl: NOW + 1,
+        platform_seq: Some(seq),
+    };
+    to_item(&logged, &Key::event(Some(tenant_id), seq), &[]).expect("logged")
+}
+
+impl World {
+    /// The world's items with the events of its creation (and `more`).
+    fn with_events(&self, more: Vec<Item>) -> Vec<Finding> {
+        use crate::events::EventType;
+        let t = self.tenant.id;
+        let root = crate::departments::DepartmentView::from(&self.root);
+        let owner = crate::members::MemberView::from(&self.owner);
+        let mut snapshot = Snapshot::default();
+        let mut items = self.items();
+        items.push(logged(t, 1, EventType::DepartmentCreated, &root));
+        items.push(logged(t, 2, EventType::MemberCreated, &owner));
+        items.extend(more);
+        for item in items {
+            snapshot.add(item);
+        }
+        findings(&snapshot, NOW)
+    }
+}
+
+#[test]
+fn every_change_has_its_event_and_every_event_its_change() {
+    let world = World::new();
+    assert!(world.with_events(Vec::new()).is_empty());
+}
+
+#[test]
+fn a_change_without_its_event_is_found() {
+    let mut world = World::new();
+    let t = world.tenant.id;
+    let root = crate::departments::DepartmentView::from(&world.root);
+    // Its creation is told, then it changes a minute later without an event.
+    world.owner.updated_at += time::Duration::minutes(1);
+    let told = vec![logged(
+        t,
+        1,
+        crate::events::EventType::DepartmentCreated,
+        &root,
+    )];
+    let mut snapshot = Snapshot::default();
+    for item in world.items().into_iter().chain(told) {
+        snapshot.add(item);
+    }
+    let found = findings(&snapshot, NOW);
+    assert_eq!(rules(&found), ["event.of_change"], "{found:?}");
+    assert_eq!(found[0].sk, Key::member(t, world.owner.id).sk);
+}
+
+#[test]
+fn a_change_older_than_the_log_needs_no_event() {
+    let mut world = World::new();
+    world.owner.updated_at -= time::Duration::days(40);
+    let root = crate::departments::DepartmentView::from(&world.root);
+    let told = vec![logged(
+        world.tenant.id,
+        1,
+        crate::events::EventType::DepartmentCreated,
+        &root,
+    )];
+    let mut snapshot = Snapshot::default();
+    for item in world.items().into_iter().chain(told) {
+        snapshot.add(item);
+    }
+    assert!(findings(&snapshot, NOW).is_empty());
+}
+
+#[test]
+fn an_event_naming_nothing_is_found_unless_its_removal_is_told() {
+    use crate::events::EventType;
+    let world = World::new();
+    let t = world.tenant.id;
+    let gone = serde_json::json!({"id": Uuid::now_v7(), "updated_at": "2027-01-15T08:00:00Z"});
+    let found = world.with_events(vec![logged(t, 3, EventType::MemberUpdated, &gone)]);
+    assert_eq!(rules(&found), ["event.names_change"], "{found:?}");
+    let purged = vec![
+        logged(t, 3, EventType::MemberUpdated, &gone),
+        logged(t, 4, EventType::MemberPurged, &gone),
+    ];
+    assert!(world.with_events(purged).is_empty());
+    // Nor may an event tell a later change than its member shows.
+    let mut later = crate::members::MemberView::from(&world.owner);
+    later.updated_at += time::Duration::minutes(5);
+    let found = world.with_events(vec![logged(t, 3, EventType::MemberUpdated, &later)]);
+    assert_eq!(rules(&found), ["event.names_change"], "{found:?}");
+}

@@ -7,6 +7,7 @@
 //! This module knows no domain module: every domain records its events here, never the other way
 //! round.
 
+pub mod bus;
 pub mod read;
 pub mod sequencer;
 
@@ -22,6 +23,10 @@ use uuid::Uuid;
 
 /// What the stream filter (template.yaml) matches pending events by.
 pub const PENDING_KIND: &str = "event_pending";
+
+/// A pending event of the platform's log alone: what happens to a tenant once nothing of it is
+/// left to keep its own log (`tenant.purged`).
+pub const PLATFORM_PENDING_KIND: &str = "event_pending_platform";
 
 /// Events are kept 30 days.
 pub const RETENTION_SECONDS: i64 = 30 * 24 * 3600;
@@ -159,6 +164,15 @@ pub(crate) struct Pending {
 }
 
 impl Pending {
+    /// The log it is numbered into: its tenant's (and the platform's), or the platform's alone.
+    pub(crate) fn log(&self) -> Option<Uuid> {
+        (self.kind != PLATFORM_PENDING_KIND).then_some(self.tenant_id)
+    }
+
+    pub(crate) fn key(&self) -> Key {
+        Key::pending_event(self.log(), self.id)
+    }
+
     pub(crate) fn entries(&self) -> ApiResult<Vec<Entry>> {
         serde_json::from_str(&self.events).map_err(ApiError::internal)
     }
@@ -187,6 +201,38 @@ pub fn record_many(
     tenant_id: Uuid,
     events: Vec<(EventType, Value)>,
 ) -> ApiResult<()> {
+    add_pending(app, tx, caller, (tenant_id, Some(tenant_id)), events)
+}
+
+/// Adds an event of `tenant_id` that goes to the platform's log alone (the tenant's own log is
+/// gone with it): `tenant.purged`.
+pub fn record_for_platform(
+    app: &App,
+    tx: &mut Transaction,
+    tenant_id: Uuid,
+    event_type: EventType,
+    data: &impl Serialize,
+) -> ApiResult<()> {
+    let data = serde_json::to_value(data).map_err(ApiError::internal)?;
+    let caller = Caller::system();
+    add_pending(
+        app,
+        tx,
+        &caller,
+        (tenant_id, None),
+        vec![(event_type, data)],
+    )
+}
+
+/// The pending item of `events` of `tenant_id`, numbered into `log` (the tenant's and the
+/// platform's, or the platform's alone: `None`).
+fn add_pending(
+    app: &App,
+    tx: &mut Transaction,
+    caller: &Caller,
+    (tenant_id, log): (Uuid, Option<Uuid>),
+    events: Vec<(EventType, Value)>,
+) -> ApiResult<()> {
     if events.is_empty() {
         return Ok(());
     }
@@ -199,8 +245,13 @@ pub fn record_many(
         })
         .collect();
     let now = app.now();
+    let kind = if log.is_some() {
+        PENDING_KIND
+    } else {
+        PLATFORM_PENDING_KIND
+    };
     let pending = Pending {
-        kind: PENDING_KIND.into(),
+        kind: kind.into(),
         id: entries[0].id,
         tenant_id,
         occurred_at: now,
@@ -211,7 +262,7 @@ pub fn record_many(
     };
     let item = to_item(
         &pending,
-        &Key::pending_event(tenant_id, pending.id),
+        &pending.key(),
         &[
             (GSI4.pk, event_sweep_queue(tenant_id)),
             (GSI4.sk, format!("{}#{tenant_id}", pending.id)),
@@ -272,12 +323,7 @@ mod tests {
             numbered: 0,
             ttl: 1,
         };
-        let item = to_item(
-            &pending,
-            &Key::pending_event(pending.tenant_id, pending.id),
-            &[],
-        )
-        .unwrap();
+        let item = to_item(&pending, &pending.key(), &[]).unwrap();
         assert_eq!(item["kind"].as_s().unwrap(), PENDING_KIND);
         let read: Pending = crate::store::from_item(item).unwrap();
         let back = read.entries().unwrap();

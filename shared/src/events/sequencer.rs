@@ -9,7 +9,7 @@
 //! too, so a redelivered record or a sweep racing the stream numbers nothing twice. Only the
 //! sequencer writes the sequences: requests never wait on them.
 
-use super::{Entry, Event, EventActor, EventType, PENDING_KIND, Pending};
+use super::{Entry, Event, EventActor, EventType, PENDING_KIND, PLATFORM_PENDING_KIND, Pending};
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::model::keys::{EVENT_SWEEP_SHARDS, GSI4, Key, event_sweep_shard, pending_events_of};
@@ -33,6 +33,8 @@ const ATTEMPTS: usize = 20;
 /// EventBridge); the platform log's copies are of their own kind, so each event is sent once.
 pub const LOGGED_KIND: &str = "event";
 const PLATFORM_COPY_KIND: &str = "platform_event";
+/// An event of the platform's log alone (`tenant.purged`): the event bus hears it, no webhook.
+pub const PLATFORM_ONLY_KIND: &str = "platform_only_event";
 
 #[derive(Debug, Default, Serialize)]
 pub struct SequencerReport {
@@ -94,23 +96,24 @@ struct Take {
 }
 
 /// What fits one transaction from pending items of `sizes` (events, and how many are numbered
-/// already), oldest first: the two sequences, then two actions per event (its place in the
-/// tenant's log and the platform's) and one per item (spent, or its progress kept).
-fn plan(sizes: &[(usize, usize)]) -> Vec<Take> {
-    let mut room = MAX_TRANSACTION_ACTIONS - 2;
+/// already), oldest first, numbered into `logs` logs (the tenant's and the platform's, or the
+/// platform's alone): a sequence per log, then an action per event and log (its place there)
+/// and one per item (spent, or its progress kept).
+fn plan(sizes: &[(usize, usize)], logs: usize) -> Vec<Take> {
+    let mut room = MAX_TRANSACTION_ACTIONS - logs;
     let mut takes = Vec::new();
     for &(total, numbered) in sizes {
-        if room < 3 {
+        if room < logs + 1 {
             break;
         }
         let left = total - numbered.min(total);
-        let fit = left.min((room - 1) / 2);
+        let fit = left.min((room - 1) / logs);
         takes.push(Take {
             from: numbered,
             to: numbered + fit,
             total,
         });
-        room -= 2 * fit + 1;
+        room -= logs * fit + 1;
         if fit < left {
             break;
         }
@@ -128,46 +131,50 @@ pub async fn handle_event(app: &App, event: StreamOr<Scheduled>) -> ApiResult<Se
 }
 
 async fn handle_stream(app: &App, event: StreamEvent) -> ApiResult<SequencerReport> {
-    let tenants: BTreeSet<Uuid> = event
+    let logs: BTreeSet<Option<Uuid>> = event
         .records
         .iter()
         .map(Named::of)
-        .filter(|named| named.kind == PENDING_KIND)
-        .filter_map(|named| named.tenant_id)
+        .filter_map(|named| match named.kind.as_str() {
+            PENDING_KIND => named.tenant_id.map(Some),
+            PLATFORM_PENDING_KIND => Some(None),
+            _ => None,
+        })
         .collect();
-    sequence_all(app, tenants).await
+    sequence_all(app, logs).await
 }
 
 /// The schedule's sweep (and the tests' and local stack's drain): numbers every pending event,
 /// whether or not the stream brought it.
 pub async fn sweep(app: &App) -> ApiResult<SequencerReport> {
-    let mut tenants = BTreeSet::new();
+    let mut logs = BTreeSet::new();
     for shard in 0..EVENT_SWEEP_SHARDS {
         let query = Query::new(Some(GSI4), event_sweep_shard(shard), SortRange::All);
         for item in app.store.query_all(query).await? {
             let pending: Pending = from_item(item)?;
-            tenants.insert(pending.tenant_id);
+            logs.insert(pending.log());
         }
     }
-    sequence_all(app, tenants).await
+    sequence_all(app, logs).await
 }
 
-async fn sequence_all(app: &App, tenants: BTreeSet<Uuid>) -> ApiResult<SequencerReport> {
+/// Numbers the pending events of each log: a tenant's (`Some`), the platform's alone (`None`).
+async fn sequence_all(app: &App, logs: BTreeSet<Option<Uuid>>) -> ApiResult<SequencerReport> {
     let mut report = SequencerReport {
-        tenants: tenants.len(),
+        tenants: logs.iter().flatten().count(),
         ..SequencerReport::default()
     };
-    for tenant_id in tenants {
-        sequence(app, tenant_id, &mut report).await?;
+    for log in logs {
+        sequence(app, log, &mut report).await?;
     }
     Ok(report)
 }
 
-/// Numbers the tenant's pending events, oldest first, as many as fit per transaction.
-async fn sequence(app: &App, tenant_id: Uuid, report: &mut SequencerReport) -> ApiResult<()> {
+/// Numbers the log's pending events, oldest first, as many as fit per transaction.
+async fn sequence(app: &App, log: Option<Uuid>, report: &mut SequencerReport) -> ApiResult<()> {
     let mut attempts = 0;
     loop {
-        let mut query = Query::new(None, pending_events_of(tenant_id), SortRange::All);
+        let mut query = Query::new(None, pending_events_of(log), SortRange::All);
         query.limit = PENDING_PER_READ;
         let mut batch = Vec::new();
         for item in app.store.query(query).await?.items {
@@ -178,7 +185,7 @@ async fn sequence(app: &App, tenant_id: Uuid, report: &mut SequencerReport) -> A
         if batch.is_empty() {
             return Ok(());
         }
-        match number(app, tenant_id, &batch).await {
+        match number(app, log, &batch).await {
             Ok(numbered) => report.sequenced += numbered,
             Err(ApiError::Conflict(_)) if attempts < ATTEMPTS => {
                 attempts += 1;
@@ -189,28 +196,40 @@ async fn sequence(app: &App, tenant_id: Uuid, report: &mut SequencerReport) -> A
     }
 }
 
-/// One transaction: both sequences moved past what fits of `batch` (if still where they were
-/// read), each event put in both logs, each pending item spent or its progress kept (if no
-/// other sequencer numbered it meanwhile). How many events it numbered.
-async fn number(app: &App, tenant_id: Uuid, batch: &[(Pending, Vec<Entry>)]) -> ApiResult<usize> {
+/// One transaction: the sequences moved past what fits of `batch` (if still where they were
+/// read), each event put in the tenant's log and the platform's (or the platform's alone), each
+/// pending item spent or its progress kept (if no other sequencer numbered it meanwhile). How
+/// many events it numbered.
+async fn number(app: &App, log: Option<Uuid>, batch: &[(Pending, Vec<Entry>)]) -> ApiResult<usize> {
     let sizes: Vec<(usize, usize)> = batch
         .iter()
         .map(|(pending, entries)| (entries.len(), pending.numbered))
         .collect();
-    let takes = plan(&sizes);
+    let takes = plan(&sizes, if log.is_some() { 2 } else { 1 });
     let count: usize = takes.iter().map(|t| t.to - t.from).sum();
-    let mut tenant_seq = read_sequence(app, Some(tenant_id)).await?;
+    let mut tenant_seq = match log {
+        Some(_) => read_sequence(app, log).await?,
+        None => 0,
+    };
     let mut platform_seq = read_sequence(app, None).await?;
     let mut tx = Transaction::new();
-    advance(&mut tx, Some(tenant_id), tenant_seq, count as u64)?;
+    if log.is_some() {
+        advance(&mut tx, log, tenant_seq, count as u64)?;
+    }
     advance(&mut tx, None, platform_seq, count as u64)?;
     for (take, (pending, entries)) in takes.iter().zip(batch) {
         for entry in &entries[take.from..take.to] {
-            tenant_seq += 1;
             platform_seq += 1;
-            let in_tenant = (Some(tenant_id), tenant_seq, Some(platform_seq));
-            put_logged(&mut tx, in_tenant, pending, entry)?;
-            put_logged(&mut tx, (None, platform_seq, None), pending, entry)?;
+            if log.is_some() {
+                tenant_seq += 1;
+                let in_tenant = (log, tenant_seq, Some(platform_seq));
+                put_logged(&mut tx, LOGGED_KIND, in_tenant, (pending, entry))?;
+                let copy = (None, platform_seq, None);
+                put_logged(&mut tx, PLATFORM_COPY_KIND, copy, (pending, entry))?;
+            } else {
+                let only = (None, platform_seq, None);
+                put_logged(&mut tx, PLATFORM_ONLY_KIND, only, (pending, entry))?;
+            }
         }
         keep_progress(&mut tx, pending, take)?;
     }
@@ -221,7 +240,7 @@ async fn number(app: &App, tenant_id: Uuid, batch: &[(Pending, Vec<Entry>)]) -> 
 /// The pending item spent once all its events are numbered, else how far they are; either only
 /// if no other sequencer moved it meanwhile.
 fn keep_progress(tx: &mut Transaction, pending: &Pending, take: &Take) -> ApiResult<()> {
-    let key = Key::pending_event(pending.tenant_id, pending.id);
+    let key = pending.key();
     let unmoved = Condition::new("numbered = :from").value(":from", num(take.from));
     let moved = || ApiError::Conflict("numbered meanwhile".into());
     if take.to == take.total {
@@ -258,19 +277,14 @@ fn advance(tx: &mut Transaction, tenant_id: Option<Uuid>, from: u64, by: u64) ->
     )
 }
 
-/// Puts `entry` as event `seq` of a log (a tenant's, or the platform's: `None`), with its number
-/// in the platform's log when that is another.
+/// Puts `entry` as event `seq` of a log (a tenant's, or the platform's: `None`), as an item of
+/// `kind`, with its number in the platform's log when that is another.
 fn put_logged(
     tx: &mut Transaction,
+    kind: &str,
     (tenant_id, seq, platform_seq): (Option<Uuid>, u64, Option<u64>),
-    pending: &Pending,
-    entry: &Entry,
+    (pending, entry): (&Pending, &Entry),
 ) -> ApiResult<()> {
-    let kind = if tenant_id.is_some() {
-        LOGGED_KIND
-    } else {
-        PLATFORM_COPY_KIND
-    };
     let logged = Logged {
         kind: kind.into(),
         seq,
@@ -299,18 +313,23 @@ mod tests {
 
     #[test]
     fn small_items_are_numbered_together_within_one_transaction() {
-        assert_eq!(plan(&[(1, 0), (3, 0)]), [take(0, 1, 1), take(0, 3, 3)]);
+        assert_eq!(plan(&[(1, 0), (3, 0)], 2), [take(0, 1, 1), take(0, 3, 3)]);
         // 2 + 32 items of 1 event (3 actions each) = 98: the 33rd waits.
         let many = vec![(1, 0); 40];
-        assert_eq!(plan(&many).len(), 32);
+        assert_eq!(plan(&many, 2).len(), 32);
     }
 
     #[test]
     fn a_large_item_is_numbered_over_several_transactions() {
         // 2 sequences + 1 for the item leave 97: 48 events (96 actions).
-        assert_eq!(plan(&[(97, 0), (1, 0)]), [take(0, 48, 97)]);
-        assert_eq!(plan(&[(97, 48), (1, 0)]), [take(48, 96, 97)]);
-        assert_eq!(plan(&[(97, 96), (1, 0)]), [take(96, 97, 97), take(0, 1, 1)]);
+        assert_eq!(plan(&[(97, 0), (1, 0)], 2), [take(0, 48, 97)]);
+        assert_eq!(plan(&[(97, 48), (1, 0)], 2), [take(48, 96, 97)]);
+        assert_eq!(
+            plan(&[(97, 96), (1, 0)], 2),
+            [take(96, 97, 97), take(0, 1, 1)]
+        );
+        // The platform's log alone: one sequence and one place per event.
+        assert_eq!(plan(&[(200, 0)], 1), [take(0, 98, 200)]);
     }
 
     #[test]
@@ -320,8 +339,11 @@ mod tests {
             vec![(200, 0)],
             vec![(1, 0), (60, 10), (60, 0)],
         ] {
-            let actions: usize = plan(&sizes).iter().map(|t| 2 * (t.to - t.from) + 1).sum();
-            assert!(actions + 2 <= MAX_TRANSACTION_ACTIONS, "{sizes:?}");
+            for logs in [1, 2] {
+                let taken = plan(&sizes, logs);
+                let actions: usize = taken.iter().map(|t| logs * (t.to - t.from) + 1).sum();
+                assert!(actions + logs <= MAX_TRANSACTION_ACTIONS, "{sizes:?}");
+            }
         }
     }
 }

@@ -452,6 +452,7 @@ async fn write_acceptance(
         )),
     )?;
     let mut verification = None;
+    let mut copies = Vec::new();
     match &acceptance.arrival {
         Arrival::NewAccount => acceptance.user.add_new(&mut tx)?,
         Arrival::UnprovenAccount => {
@@ -463,14 +464,14 @@ async fn write_acceptance(
             )?);
         }
         Arrival::TakeOver(guard) => {
-            take_over_unproven(app, &mut tx, &acceptance.user, guard).await?
+            copies = take_over_unproven(app, &mut tx, &acceptance.user, guard).await?
         }
         Arrival::SignedIn => {}
     }
     add_member_items(&mut tx, &acceptance.member, department, now)?;
     pass_quota_place(&mut tx, tenant, acceptance)?;
     audit_acceptance(app, &mut tx, requester, acceptance, now)?;
-    app.store.transact(tx).await?;
+    crate::users::proof::commit_with_copies(app, tx, copies).await?;
     Ok(verification)
 }
 
@@ -559,13 +560,14 @@ fn audit_acceptance(
 
 /// The invitee proved an address whose account nobody had proven: `user` (built from what the
 /// invitee sent, with the account's id) replaces the registrant's name, phone and password, the
-/// address and its memberships become proven, and every session and link of the account ends.
+/// address becomes proven, and every session and link of the account ends. Its memberships'
+/// copies, each with its event, come back to be committed after, as many per transaction as fit.
 async fn take_over_unproven(
     app: &App,
     tx: &mut Transaction,
     user: &User,
     guard: &EmailGuard,
-) -> ApiResult<()> {
+) -> ApiResult<Vec<Transaction>> {
     let changed = || ApiError::Conflict("the account changed at the same time; retry".into());
     tx.update(
         &Key::email(&user.email),
@@ -600,8 +602,16 @@ async fn take_over_unproven(
         kind: crate::auth::CallerKind::User,
         origin: Default::default(),
     };
+    let mut copies = Vec::new();
     for member in crate::users::memberships(app, user.id).await? {
-        member.follow_user(tx, &user.name, &user.email, true, user.phone.as_deref())?;
+        let mut copy = Transaction::new();
+        member.follow_user(
+            &mut copy,
+            &user.name,
+            &user.email,
+            true,
+            user.phone.as_deref(),
+        )?;
         let followed = Member {
             name: user.name.clone(),
             email_verified: true,
@@ -610,9 +620,10 @@ async fn take_over_unproven(
         };
         let view = MemberView::from(&followed);
         let event = EventType::MemberUpdated;
-        events::record(app, tx, &person, followed.tenant_id, event, &view)?;
+        events::record(app, &mut copy, &person, followed.tenant_id, event, &view)?;
+        copies.push(copy);
     }
-    Ok(())
+    Ok(copies)
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use crate::crypto;
 use crate::error::{ApiError, ApiResult};
+use crate::events::EventType;
 use crate::model::keys::{GSI3, GSI4, INVITATION_EXPIRY_QUEUE, Key, invitations_partition};
 use crate::model::roles::{Permissions, Role};
 use crate::model::tenant::Tenant;
@@ -109,6 +110,21 @@ pub(super) fn link_expiry(tenant: &Tenant, now: OffsetDateTime) -> OffsetDateTim
 }
 
 impl Invitation {
+    /// `invitation.expired`, for an invitation whose link expired before the expiry job gave its
+    /// place back: the job passes it over once a cancel, a resend or a new invitation taking its
+    /// place has, so they tell it instead (the invitation as it was, expired).
+    pub(crate) fn expired_unrecorded(
+        &self,
+        now: OffsetDateTime,
+    ) -> ApiResult<Vec<(EventType, serde_json::Value)>> {
+        let unreleased = self.status == InvitationStatus::Pending && self.holds_quota;
+        if !(unreleased && self.expires_at <= now) {
+            return Ok(Vec::new());
+        }
+        let view = serde_json::to_value(self.view(now)).map_err(ApiError::internal)?;
+        Ok(vec![(EventType::InvitationExpired, view)])
+    }
+
     pub(super) fn key(&self) -> Key {
         Key::invitation(self.tenant_id, self.id)
     }

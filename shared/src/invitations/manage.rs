@@ -169,6 +169,8 @@ pub async fn resend(
     let view = after.view(now);
     let change = changed("invitation.resend", &before, &view, now);
     audit::record(app, &mut tx, &access.caller, change)?;
+    let expired = before.expired_unrecorded(now)?;
+    events::record_many(app, &mut tx, &access.caller, tenant_id, expired)?;
     app.store.transact(tx).await?;
     send_invitation_mail(app, &tenant, &department, &after, &links, &access.caller).await;
     Ok(view)
@@ -261,8 +263,10 @@ pub async fn cancel(
     let view = after.view(now);
     let change = changed("invitation.cancel", &before, &view, now);
     audit::record(app, &mut tx, &access.caller, change)?;
-    let event = EventType::InvitationCancelled;
-    events::record(app, &mut tx, &access.caller, tenant_id, event, &view)?;
+    let mut happened = before.expired_unrecorded(now)?;
+    let cancelled = serde_json::to_value(&view).map_err(ApiError::internal)?;
+    happened.push((EventType::InvitationCancelled, cancelled));
+    events::record_many(app, &mut tx, &access.caller, tenant_id, happened)?;
     app.store.transact(tx).await
 }
 

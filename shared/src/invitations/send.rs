@@ -365,8 +365,13 @@ fn add_invitation(
             after: audit::snapshot(&view),
         },
     )?;
-    let event = EventType::InvitationCreated;
-    events::record(app, tx, &access.caller, tenant_id, event, &view)?;
+    let mut happened = match new.takes_place_of {
+        Some(old) => old.expired_unrecorded(now)?,
+        None => Vec::new(),
+    };
+    let created = serde_json::to_value(&view).map_err(ApiError::internal)?;
+    happened.push((EventType::InvitationCreated, created));
+    events::record_many(app, tx, &access.caller, tenant_id, happened)?;
     Ok(view)
 }
 

@@ -36,7 +36,7 @@
 //! | spent refresh token  | `SESSION#<s>`              | `SPENT#<sha256 of token>`        |                                          |                                         |
 //! | webhook endpoint     | `TENANT#<t>`               | `WEBHOOK#<w>`                    |                                          |                                         |
 //! | webhook delivery     | `DELIVERIES#<t>`           | `<w>#<event id>`                 |                                          |                                         |
-//! | pending event        | `EVENTQ#<t>`               | `<event id, UUIDv7>`             |                                          |                                         |
+//! | pending event        | `EVENTQ#<t>` or `EVENTQ#ALL` (platform log alone) | `<event id, UUIDv7>` |                                          |                                         |
 //! | event (tenant's log) | `EVENTS#<t>`               | `<seq, 16 digits>`               |                                          |                                         |
 //! | event (platform log) | `EVENTS#ALL`               | `<seq, 16 digits>`               |                                          |                                         |
 //! | event sequence       | `EVENTSEQ#<t>` or `EVENTSEQ#ALL` | `EVENTSEQ`                 |                                          |                                         |
@@ -328,7 +328,7 @@ impl Key {
     }
 
     /// An event written with its change, until the sequencer numbers it.
-    pub fn pending_event(tenant_id: Uuid, event_id: Uuid) -> Self {
+    pub fn pending_event(tenant_id: Option<Uuid>, event_id: Uuid) -> Self {
         Self::new(pending_events_of(tenant_id), event_id.to_string())
     }
 
@@ -578,8 +578,12 @@ pub fn deliveries_of(tenant_id: Uuid) -> String {
 pub const WEBHOOK_RETRY_QUEUE: &str = "WEBHOOKDUE";
 
 /// A tenant's events waiting for their number.
-pub fn pending_events_of(tenant_id: Uuid) -> String {
-    format!("EVENTQ#{tenant_id}")
+/// The pending events of a log: a tenant's, or the platform's alone (`None`).
+pub fn pending_events_of(tenant_id: Option<Uuid>) -> String {
+    match tenant_id {
+        Some(t) => format!("EVENTQ#{t}"),
+        None => "EVENTQ#ALL".into(),
+    }
 }
 
 /// A log of events: a tenant's, or the platform's (`None`).

@@ -9,7 +9,8 @@
 //! in that same item, so nothing else is left to answer for it); the sessions acting in it (found
 //! through the tenant's gsi2 list), each with the spent-token markers of its partition; its events
 //! (pending, its log with each event's copy in the platform's log, its sequence); last, the
-//! tenant item and its join-number guard.
+//! tenant item and its join-number guard, with the `tenant.purged` event, which the platform's
+//! log alone keeps (its id and the time, for 30 days).
 //! What stays: users. A user is a person's own account, not the tenant's: they keep their other
 //! memberships, their address and their password, and one left with no membership can still sign
 //! in, accept an invitation or ask to join elsewhere.
@@ -22,6 +23,7 @@
 use super::deletion;
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
+use crate::events::EventType;
 use crate::events::sequencer::platform_copy;
 use crate::invitations::Invitation;
 use crate::joining::JoinLink;
@@ -129,7 +131,7 @@ async fn purge(app: &App, tenant: &Tenant, budget: usize) -> ApiResult<Purged> {
         Query::new(Some(GSI1), api_clients_of(tenant.id), SortRange::All),
         Query::new(Some(GSI1), scim_tokens_of(tenant.id), SortRange::All),
         Query::new(Some(GSI2), sessions_in(tenant.id), SortRange::All),
-        Query::new(None, pending_events_of(tenant.id), SortRange::All),
+        Query::new(None, pending_events_of(Some(tenant.id)), SortRange::All),
         Query::new(None, event_log(Some(tenant.id)), SortRange::All),
         Query::new(
             None,
@@ -288,9 +290,23 @@ async fn delete_files(app: &App, tenant: &Tenant) -> ApiResult<usize> {
     }
 }
 
-/// Last: the tenant item, its purge mark and its join-number guard, in one transaction.
+/// What `tenant.purged` tells: which tenant, and when. Nothing else of the tenant is kept.
+#[derive(Serialize)]
+struct PurgedTenant {
+    id: uuid::Uuid,
+    #[serde(with = "time::serde::rfc3339")]
+    purged_at: OffsetDateTime,
+}
+
+/// Last: the tenant item, its purge mark and its join-number guard, in one transaction with the
+/// `tenant.purged` event (in the platform's log alone: the tenant's is gone).
 async fn remove_tenant(app: &App, tenant: &Tenant) -> ApiResult<()> {
     let mut tx = Transaction::new();
+    let purged = PurgedTenant {
+        id: tenant.id,
+        purged_at: app.now(),
+    };
+    crate::events::record_for_platform(app, &mut tx, tenant.id, EventType::TenantPurged, &purged)?;
     tx.delete(
         &Key::tenant(tenant.id),
         Some((

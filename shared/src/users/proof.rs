@@ -174,7 +174,7 @@ async fn prove_with_link(
 /// Commits `tx` with the memberships' copies, as many per transaction as fit (a person may
 /// belong to many tenants): the first carries the link's spending, so a link proves once; a
 /// copy a later transaction failed to write is the consistency check's to repair.
-async fn commit_with_copies(
+pub(crate) async fn commit_with_copies(
     app: &App,
     mut tx: Transaction,
     copies: Vec<Transaction>,

@@ -3,7 +3,8 @@
 //! The `webhook-dispatch` worker, fed from the stream's new items of the tenants' event logs,
 //! gives each event to every enabled endpoint of its tenant that hears its type: it records the
 //! delivery (one per event and endpoint, put only if absent, so a redelivered record sends
-//! nothing twice), attempts it, and after a failure tries again about 5 s later. The
+//! nothing twice), attempts it, and after a failure tries again about 5 s later (once for the
+//! whole batch; an endpoint already failing is left to the retry job). The
 //! `webhook-retry` job takes the deliveries still failing after 5 min, 30 min, 2 h, 5 h, 10 h and
 //! 10 h, then gives up. Every attempt is recorded with the delivery. An endpoint whose every
 //! attempt has failed for 5 days is disabled (see [`super::health`]). At least once: receivers
@@ -242,12 +243,20 @@ pub(crate) async fn attempt_and_record(
     Ok(Some(after))
 }
 
+/// What a dispatch did: how many deliveries succeeded, and those that failed at once on an
+/// endpoint that was not failing already (tried again together, once, about 5 s later).
+#[derive(Default)]
+pub struct Dispatched {
+    pub delivered: usize,
+    pub to_retry: Vec<(Endpoint, Delivery)>,
+}
+
 /// Gives `event` to every endpoint of its tenant that hears it: each delivery recorded once and
-/// attempted; those that failed are tried again together about 5 s later. How many it delivered.
-pub async fn dispatch(app: &App, event: &Event) -> ApiResult<usize> {
+/// attempted. A failed one is due again 5 s later: tried by [`retry_soon`] if its endpoint was
+/// working until then, else left to the retry job (an endpoint down must not hold up the
+/// stream's other events for seconds each).
+pub async fn dispatch(app: &App, event: &Event, done: &mut Dispatched) -> ApiResult<()> {
     let now = app.now();
-    let mut delivered = 0;
-    let mut failed = Vec::new();
     for endpoint in endpoints::all_of(app, event.tenant_id).await? {
         if !endpoint.hears(event) {
             continue;
@@ -257,16 +266,26 @@ pub async fn dispatch(app: &App, event: &Event) -> ApiResult<usize> {
         if !record(app, None, &delivery).await? {
             continue;
         }
+        // Failing before this run began (not since one of its deliveries failed): left alone.
+        let failed_this_run = done.to_retry.iter().any(|(e, _)| e.id == endpoint.id);
+        let was_working = endpoint.failing_since.is_none() || failed_this_run;
         match attempt_and_record(app, &endpoint, &delivery, true).await? {
-            Some(d) if d.status == DeliveryStatus::Succeeded => delivered += 1,
-            Some(d) => failed.push((endpoint, d)),
-            None => {}
+            Some(d) if d.status == DeliveryStatus::Succeeded => done.delivered += 1,
+            Some(d) if was_working => done.to_retry.push((endpoint, d)),
+            Some(_) | None => {}
         }
     }
+    Ok(())
+}
+
+/// The first retry of what a dispatch run could not deliver, all together about 5 s after it.
+/// How many it delivered.
+pub async fn retry_soon(app: &App, failed: Vec<(Endpoint, Delivery)>) -> ApiResult<usize> {
     if failed.is_empty() {
-        return Ok(delivered);
+        return Ok(0);
     }
     tokio::time::sleep(RETRY_DELAYS[0].unsigned_abs()).await;
+    let mut delivered = 0;
     for (endpoint, delivery) in failed {
         let again = attempt_and_record(app, &endpoint, &delivery, true).await?;
         if again.is_some_and(|d| d.status == DeliveryStatus::Succeeded) {

@@ -1,7 +1,9 @@
 //! The webhook workers: `webhook-dispatch`, fed from the stream's new items of the tenants' event
 //! logs, and `webhook-retry`, the schedule that takes the deliveries due again.
 
-use super::delivery::{Delivery, DeliveryStatus, attempt_and_record, dispatch};
+use super::delivery::{
+    Delivery, DeliveryStatus, Dispatched, attempt_and_record, dispatch, retry_soon,
+};
 use crate::app::App;
 use crate::error::ApiResult;
 use crate::events::sequencer::{LOGGED_KIND, Logged};
@@ -21,16 +23,18 @@ pub struct DispatchReport {
 /// Every new event of a tenant's log goes to the endpoints that hear it.
 pub async fn handle_stream(app: &App, event: StreamEvent) -> ApiResult<DispatchReport> {
     let mut report = DispatchReport::default();
+    let mut done = Dispatched::default();
     for record in &event.records {
         let logged: Option<Logged> = serde_dynamo::from_item(record.change.new_image.clone()).ok();
         match logged.filter(|l| l.kind == LOGGED_KIND) {
             Some(logged) => {
                 report.events += 1;
-                report.delivered += dispatch(app, &logged.event()?).await?;
+                dispatch(app, &logged.event()?, &mut done).await?;
             }
             None => report.skipped += 1,
         }
     }
+    report.delivered = done.delivered + retry_soon(app, done.to_retry).await?;
     Ok(report)
 }
 
@@ -38,12 +42,14 @@ pub async fn handle_stream(app: &App, event: StreamEvent) -> ApiResult<DispatchR
 /// tests, which do not play the stream): what was delivered before is not sent again.
 pub async fn dispatch_log(app: &App, tenant_id: uuid::Uuid) -> ApiResult<DispatchReport> {
     let mut report = DispatchReport::default();
+    let mut done = Dispatched::default();
     let log = Query::new(None, event_log(Some(tenant_id)), SortRange::All);
     for item in app.store.query_all(log).await? {
         let logged: Logged = from_item(item)?;
         report.events += 1;
-        report.delivered += dispatch(app, &logged.event()?).await?;
+        dispatch(app, &logged.event()?, &mut done).await?;
     }
+    report.delivered = done.delivered + retry_soon(app, done.to_retry).await?;
     Ok(report)
 }
 
