@@ -45,6 +45,8 @@ export ROSTER_SIGNING_KEY_SECRET="roster-signing-key-$RUN"
 export ROSTER_PUBLIC_KEYS_SECRET="roster-public-keys-$RUN"
 export ROSTER_SEALING_SECRET="roster-sealing-$RUN"
 export SMOKE_GATEWAY="$ROOT/target/debug/local-gateway"
+# The webhook steps deliver to a receiver on loopback, as the local stack's do (never on AWS).
+export ROSTER_WEBHOOKS_ALLOW_LOCAL=true
 export RUST_LOG="${RUST_LOG:-info}"
 
 "$VENV/bin/python" scripts/lambda_smoke.py "$@"

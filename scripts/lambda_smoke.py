@@ -445,6 +445,30 @@ class Smoke(api.Client):
 # preparation it needs.
 
 
+class Receiver:
+    """A webhook receiver on loopback that answers 200 and keeps each delivery's headers."""
+
+    def __init__(self):
+        import http.server
+        import threading
+        received = self.received = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("content-length") or 0))
+                received.append({k.lower(): v for k, v in self.headers.items()})
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+
+
 def steps():
     """[(function, prepare(smoke) or None, run(smoke))], in the order they run."""
     s = []
@@ -1277,6 +1301,127 @@ def steps():
             if time.monotonic() > deadline:
                 raise SmokeFailure(f"the JWKS does not publish the rotated key: {keys}")
             time.sleep(1)
+
+    # Events and webhooks: a receiver on loopback (ROSTER_WEBHOOKS_ALLOW_LOCAL, as the local stack
+    # sets it), the log's items handed to the workers as the stream hands them.
+    def webhook(x):
+        x.receiver = Receiver()
+        body = {"url": x.receiver.url, "event_types": ["department.created", "member.created"],
+                "description": "smoke"}
+        x.webhook = x.api("POST", x.tenant_path("/webhooks"), x.owner, body, expect=(201,))
+        if not str(x.webhook.get("secret", "")).startswith("whsec_"):
+            raise SmokeFailure(f"POST /webhooks: no secret shown: {x.webhook}")
+
+    def log_record(x, function, pk, newest=True):
+        """The function's sample stream event carrying the newest (or oldest) item under `pk`."""
+        items = x.dynamodb.query(TableName=x.env["ROSTER_TABLE"], KeyConditionExpression="pk = :pk",
+                                 ExpressionAttributeValues={":pk": {"S": pk}},
+                                 ScanIndexForward=not newest, Limit=1)["Items"]
+        if not items:
+            raise SmokeFailure(f"{function}: nothing under {pk}")
+        event = copy.deepcopy(x.sample(function))
+        record = event["Records"][0]
+        event["Records"] = [record]
+        record["awsRegion"] = x.env["AWS_REGION"]
+        record["dynamodb"]["Keys"] = {"pk": items[0]["pk"], "sk": items[0]["sk"]}
+        record["dynamodb"]["NewImage"] = items[0]
+        return event
+
+    @step("create-webhook")
+    def _(x):
+        body = {"url": "https://hooks.example.com/roster", "event_types": ["member.deleted"]}
+        created = x.http("create-webhook", 201, token=x.owner, params={"tenant_id": x.tenant},
+                         body=body)
+        if not str(created.get("secret", "")).startswith("whsec_"):
+            raise SmokeFailure(f"create-webhook: no secret shown: {created}")
+
+    @step("event-sequencer", webhook)
+    def _(x):
+        # A change now, whose pending event no stream has played (the gateway has stopped).
+        x.http("create-department", 201, "a change to number", token=x.owner,
+               params={"tenant_id": x.tenant}, body={"name": unique("Evented"), "parent_id": x.root})
+        event = log_record(x, "event-sequencer", f"EVENTQ#{x.tenant}")
+        report = x.worker("event-sequencer", event, "a pending event's stream INSERT")
+        if not report.get("sequenced"):
+            raise SmokeFailure(f"event-sequencer numbered nothing: {report}")
+
+    @step("list-events", webhook)
+    def _(x):
+        page = x.http("list-events", 200, token=x.owner, params={"tenant_id": x.tenant},
+                      query={"types": "department.created", "limit": 100})
+        if not page.get("items"):
+            raise SmokeFailure(f"list-events: no department.created: {page}")
+
+    @step("list-platform-events", webhook)
+    def _(x):
+        x.http("list-platform-events", 200, token=x.admin, query={"limit": 10})
+
+    @step("webhook-dispatch", webhook)
+    def _(x):
+        event = log_record(x, "webhook-dispatch", f"EVENTS#{x.tenant}")
+        report = x.worker("webhook-dispatch", event, "a logged event's stream INSERT")
+        if report.get("delivered") != 1 or not x.receiver.received:
+            raise SmokeFailure(f"webhook-dispatch delivered nothing: {report}")
+        headers = x.receiver.received[-1]
+        if not headers.get("webhook-signature", "").startswith("v1,"):
+            raise SmokeFailure(f"webhook-dispatch: unsigned delivery: {headers}")
+
+    @step("event-bus", webhook)
+    def _(x):
+        event = log_record(x, "event-bus", f"EVENTS#{x.tenant}")
+        report = x.worker("event-bus", event, "a logged event's stream INSERT")
+        if report.get("published") != 1:
+            raise SmokeFailure(f"event-bus put nothing on the bus: {report}")
+
+    @step("list-webhooks", webhook)
+    def _(x):
+        x.http("list-webhooks", 200, token=x.owner, params={"tenant_id": x.tenant}, query={"limit": 50})
+
+    @step("get-webhook", webhook)
+    def _(x):
+        x.http("get-webhook", 200, token=x.owner,
+               params={"tenant_id": x.tenant, "webhook_id": x.webhook["id"]})
+
+    @step("update-webhook", webhook)
+    def _(x):
+        x.http("update-webhook", 200, token=x.owner,
+               params={"tenant_id": x.tenant, "webhook_id": x.webhook["id"]},
+               body={"description": "smoke, renamed"})
+
+    @step("rotate-webhook-secret", webhook)
+    def _(x):
+        rotated = x.http("rotate-webhook-secret", 200, token=x.owner,
+                         params={"tenant_id": x.tenant, "webhook_id": x.webhook["id"]}, body={})
+        if rotated.get("secret") == x.webhook.get("secret"):
+            raise SmokeFailure("rotate-webhook-secret: the same secret")
+
+    @step("list-webhook-deliveries", webhook)
+    def _(x):
+        page = x.http("list-webhook-deliveries", 200, token=x.owner,
+                      params={"tenant_id": x.tenant, "webhook_id": x.webhook["id"]},
+                      query={"limit": 50})
+        x.delivery = (page.get("items") or [{}])[0].get("id")
+
+    @step("retry-webhook-delivery", webhook)
+    def _(x):
+        if not getattr(x, "delivery", None):
+            raise SmokeFailure("retry-webhook-delivery: no delivery to retry (run webhook-dispatch)")
+            raise SmokeFailure("retry-webhook-delivery: no delivery to retry")
+        x.http("retry-webhook-delivery", 200, token=x.owner, body={},
+               params={"tenant_id": x.tenant, "webhook_id": x.webhook["id"],
+                       "delivery_id": x.delivery})
+
+    @step("webhook-retry")
+    def _(x):
+        event = x.sample("webhook-retry")
+        event["id"] = secrets.token_hex(16)
+        event["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        x.worker("webhook-retry", event, "EventBridge schedule")
+
+    @step("delete-webhook", webhook)
+    def _(x):
+        x.http("delete-webhook", 204, token=x.owner,
+               params={"tenant_id": x.tenant, "webhook_id": x.webhook["id"]})
 
     # Scheduled jobs.
     for function, rule in (("recycle-purge", "roster-RecyclePurgeSchedule"),

@@ -70,6 +70,7 @@ async fn seed(env: &Env, t: &Tenant, template: &Item, department: &str, n: usize
     let tenant_id = uuid(&t.id);
     let dept = stored_department(env, t, department).await;
     let mut items = Vec::with_capacity(n);
+    let mut members = Vec::with_capacity(n);
     for i in 0..n {
         let mut m: Member = from_item(template.clone()).expect("member");
         m.id = Uuid::now_v7();
@@ -89,8 +90,10 @@ async fn seed(env: &Env, t: &Tenant, template: &Item, department: &str, n: usize
             .expect("guard"),
         );
         items.extend(m.search_term_items().expect("terms"));
+        members.push(m);
     }
     env.put_items(&items, 8).await;
+    env.seed_events(tenant_id, &members).await;
     let mut tx = Transaction::new();
     tx.update(
         &dept.key(),

@@ -1150,8 +1150,9 @@ impl Env {
     }
 
     /// Writes `n` members of `t` into its root department straight into the table, with their
-    /// search terms, as no route would (so large tenants take seconds): `seeded(i)` names the
-    /// i-th's email, name and directory number. The root's `member_count` is not changed.
+    /// search terms and their events, as no route would (so large tenants take seconds):
+    /// `seeded(i)` names the i-th's email, name and directory number. The root's `member_count`
+    /// is not changed.
     pub async fn seed_members(
         &self,
         t: &Tenant,
@@ -1164,6 +1165,7 @@ impl Env {
         let root: Uuid = t.root.parse().expect("root id");
         let now = self.app.now();
         let mut items = Vec::new();
+        let mut members = Vec::with_capacity(n);
         for i in 0..n {
             let (email, name, directory_number) = seeded(i);
             let member = Member {
@@ -1186,9 +1188,32 @@ impl Env {
             };
             items.push(member.to_item(&t.root).expect("member item"));
             items.extend(member.search_term_items().expect("search terms"));
+            members.push(member);
         }
         self.put_items(&items, 16).await;
+        self.seed_events(tenant_id, &members).await;
         items
+    }
+
+    /// The `member.created` events a create would have written with `members` (seeded straight
+    /// into the table): pending items of a hundred, as a bulk create writes them, which the
+    /// consistency checker holds the members against.
+    pub async fn seed_events(&self, tenant_id: Uuid, members: &[roster_shared::members::Member]) {
+        use roster_shared::events::{self, EventType};
+        use roster_shared::members::MemberView;
+        for chunk in members.chunks(100) {
+            let created = chunk
+                .iter()
+                .map(|m| {
+                    let view = serde_json::to_value(MemberView::from(m)).expect("view");
+                    (EventType::MemberCreated, view)
+                })
+                .collect();
+            let mut tx = roster_shared::store::Transaction::new();
+            let caller = roster_shared::auth::Caller::system();
+            events::record_many(self.app, &mut tx, &caller, tenant_id, created).expect("events");
+            self.app.store.transact(tx).await.expect("seeded events");
+        }
     }
 
     /// Writes `items` straight into the table, as no route would: BatchWriteItem requests of 25,
