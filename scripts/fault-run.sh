@@ -47,10 +47,11 @@ TESTS=(
   no_counter_goes_below_zero_through_the_routes_that_move_it
   an_interrupted_import_is_queued_again_and_a_retry_finishes_it
   a_failed_bulk_licence_chunk_undoes_only_members_still_as_it_left_them
+  a_reader_keeping_its_cursor_sees_every_event_once_while_writers_and_sequencers_race
 )
 cargo test --locked -p roster-tests --no-fail-fast \
   --test licences --test members --test invitations --test foundation --test department_moves \
-  --test imports --test exports --test integrity --test resumes \
+  --test imports --test exports --test integrity --test resumes --test events \
   -- "${TESTS[@]}" "$@"
 curl -fsS "http://127.0.0.1:$PORT/_roster/faults" | "$VENV/bin/python" -c '
 import json, sys

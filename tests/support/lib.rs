@@ -515,9 +515,20 @@ impl Env {
     /// Numbers every pending event into its logs, as the stream would have had the sequencer do
     /// by now.
     pub async fn deliver_events(&self) {
-        roster_shared::events::sequencer::sweep(self.app)
-            .await
-            .expect("the events are numbered");
+        // Under injected faults a sweep may fail as any worker may; the next one (the stream's
+        // retry, or the schedule's minute) goes on where it stopped.
+        let mut attempts = 0;
+        loop {
+            match roster_shared::events::sequencer::sweep(self.app).await {
+                Err(e) if e.code() == "unavailable" && under_faults() && attempts < 10 => {
+                    attempts += 1;
+                }
+                done => {
+                    done.expect("the events are numbered");
+                    return;
+                }
+            }
+        }
     }
 
     /// The keys of the items with a string attribute containing `needle` (a full scan).
