@@ -897,6 +897,15 @@ def steps():
         body = x.sample_body("join-by-number", email=f"{unique('grace')}@people.test")
         x.http("join-by-number", 202, params={"number": x.join_number}, body=body)
 
+    @step("rotate-join-number")
+    def _(x):
+        # After the join steps that use the current number: the old one stops working.
+        rotated = x.http("rotate-join-number", 200, token=x.owner, params={"tenant_id": x.tenant})
+        number = rotated.get("join_number")
+        if not number or number == x.join_number:
+            raise SmokeFailure(f"rotate-join-number: no new number: {rotated}")
+        x.join_number = number
+
     @step("list-join-requests")
     def _(x):
         x.http("list-join-requests", 200, token=x.owner, params={"tenant_id": x.tenant},
