@@ -2722,7 +2722,7 @@ export interface webhooks {
         put?: never;
         /**
          * `tenant.purged`
-         * @description A deleted tenant's grace period ended and everything of it was removed (platform log only).
+         * @description A deleted tenant's grace period ended and everything of it was removed. In the platform's log (`GET /v1/events`) and on the RosterEvents bus only: the tenant's own log and endpoints are gone with it, so no webhook carries it. Its data is the tenant's id and the time; nothing else of the tenant is kept.
          */
         post: operations["event-tenant-purged"];
         delete?: never;
@@ -10055,7 +10055,12 @@ export interface operations {
                 "application/json": components["schemas"]["Event"] & {
                     /** @enum {unknown} */
                     type?: "tenant.purged";
-                    data?: components["schemas"]["Tenant"];
+                    data?: {
+                        /** Format: uuid */
+                        id: string;
+                        /** Format: date-time */
+                        purged_at: string;
+                    };
                 };
             };
         };
