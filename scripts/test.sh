@@ -23,6 +23,10 @@ if [ "$FULL_SUITE" = 1 ]; then
   python3 scripts/shape.py --check
 fi
 ensure_venv
+if [ "$FULL_SUITE" = 1 ]; then
+  # Every function with a sample event has a Lambda smoke step (scripts/lambda-smoke.sh runs them all).
+  PYTHONPATH="$ROOT/scripts" "$VENV/bin/python" scripts/lambda_smoke.py --check-steps
+fi
 PORT="$(free_port)"
 trap stop_emulator EXIT
 start_emulator "$PORT"
